@@ -1,0 +1,45 @@
+"""Resources keyed by role: the working warehouse, the dbt project, the pipeline's paths.
+
+Connections are opened inside steps only (never at import time): the ``dagster dev`` code server
+imports this module, and any open handle on the DuckDB file, even read-only, blocks the dbt
+subprocess.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import ConfigurableResource
+from dagster_dbt import DbtCliResource, DbtProject
+from dagster_duckdb import DuckDBResource
+
+from orchestration.settings import DBT_PROJECT_DIR, Settings, get_settings
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+class PipelinePaths(ConfigurableResource):
+    """Where the exports arrive and where the warehouse files are written."""
+
+    raw_dir: str
+    warehouse_dir: str
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(raw_dir=Path(self.raw_dir), warehouse_dir=Path(self.warehouse_dir))
+
+
+def build_resources(settings: Settings | None = None) -> dict[str, object]:
+    """The resources of the one code location, for one set of paths."""
+    settings = settings or get_settings()
+    settings.export_to_environment()
+    return {
+        "paths": PipelinePaths(
+            raw_dir=str(settings.raw_dir), warehouse_dir=str(settings.warehouse_dir)
+        ),
+        "warehouse": DuckDBResource(
+            database=str(settings.warehouse_path),
+            connection_config={"enable_progress_bar": False},
+        ),
+        "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR)),
+    }
