@@ -59,5 +59,6 @@ def get_settings() -> Settings:
     raw = os.environ.get("POVERTY_RAW_DIR") or str(REPO_ROOT / "data" / "raw")
     out = os.environ.get("POVERTY_WAREHOUSE_DIR") or str(REPO_ROOT / "warehouse")
     settings = Settings(raw_dir=_resolve(raw), warehouse_dir=_resolve(out))
-    os.environ.setdefault("POVERTY_WAREHOUSE_PATH", str(settings.warehouse_path))
+    # The warehouse directory is the one knob: the dbt profile's path is always derived from it.
+    os.environ["POVERTY_WAREHOUSE_PATH"] = str(settings.warehouse_path)
     return settings

@@ -48,22 +48,24 @@ class AdminUnitTables:
 @cache
 def admin_unit_tables() -> AdminUnitTables:
     """Both unit lists in one table and the old-to-new commune mapping, as Arrow tables."""
-    with resources.as_file(_package_data("dataset.db")) as db_path:
-        with sqlite3.connect(db_path) as sqlite:
-            legacy = sqlite.execute(
-                """
-                select provinceCode, province, districtCode, district, wardCode, ward, wardType,
-                       provinceKey, districtKey, wardKey
-                from admin_units_legacy where wardCode is not null
-                """
-            ).fetchall()
-            current = sqlite.execute(
-                """
-                select provinceCode, province, wardCode, ward, wardType, wardAreaKm2,
-                       provinceKey, wardKey
-                from admin_units where wardCode is not null
-                """
-            ).fetchall()
+    with (
+        resources.as_file(_package_data("dataset.db")) as db_path,
+        sqlite3.connect(db_path) as sqlite,
+    ):
+        legacy = sqlite.execute(
+            """
+            select provinceCode, province, districtCode, district, wardCode, ward, wardType,
+                   provinceKey, districtKey, wardKey
+            from admin_units_legacy where wardCode is not null
+            """
+        ).fetchall()
+        current = sqlite.execute(
+            """
+            select provinceCode, province, wardCode, ward, wardType, wardAreaKm2,
+                   provinceKey, wardKey
+            from admin_units where wardCode is not null
+            """
+        ).fetchall()
 
     columns: dict[str, list] = {
         name: []

@@ -1,0 +1,57 @@
+# Every target installs first (`setup` is quick when nothing changed).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+WAREHOUSE_DIR ?= $(CURDIR)/warehouse
+SCALE ?= province
+DBT := POVERTY_WAREHOUSE_PATH=$(WAREHOUSE_DIR)/warehouse.duckdb $(BIN)/dbt
+DBT_FLAGS := --project-dir dbt_project --profiles-dir dbt_project
+PYTEST_ARGS ?=
+
+.PHONY: setup manifest demo test lint format dev bench docs clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# The Dagster definitions read dbt's manifest: it must exist before they load.
+manifest: setup
+	$(DBT) parse $(DBT_FLAGS) --quiet
+
+demo: manifest
+	$(BIN)/poverty-warehouse generate-sample --if-empty
+	$(BIN)/poverty-warehouse run --warehouse-dir $(WAREHOUSE_DIR)
+
+test: lint manifest
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests dbt_project/macros --config dbt_project/.sqlfluff
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+dev: manifest
+	mkdir -p $(WAREHOUSE_DIR)/dagster_home
+	test -f $(WAREHOUSE_DIR)/dagster_home/dagster.yaml || cp orchestration/dagster.yaml $(WAREHOUSE_DIR)/dagster_home/
+	DAGSTER_HOME=$(WAREHOUSE_DIR)/dagster_home POVERTY_WAREHOUSE_DIR=$(WAREHOUSE_DIR) \
+		$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+bench: manifest
+	$(BIN)/python tests/benchmarks/run.py --scale $(SCALE)
+
+docs: manifest
+	$(DBT) docs generate $(DBT_FLAGS) --static
+	@echo "dbt docs: dbt_project/target/static_index.html"
+
+clean:
+	rm -rf $(WAREHOUSE_DIR) dbt_project/target dbt_project/logs

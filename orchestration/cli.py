@@ -1,0 +1,408 @@
+"""``poverty-warehouse``: the command data engineers and the demo use.
+
+``run`` executes the same ``poverty_review_job`` the Dagster UI shows, in-process, over every
+review year found (one run, a partition range), with a live progress display. Exit status follows
+``published-warehouse.md``: 0 published; 1 the quality gate (Great Expectations or a dbt data
+test) blocked publishing; 2 unusable input or arguments. A failure that is neither (a bug, a full
+disk) exits 3 so that it is never mistaken for bad data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EXIT_PUBLISHED = 0
+EXIT_GATE_BLOCKED = 1
+EXIT_BAD_INPUT = 2
+EXIT_PIPELINE_ERROR = 3
+
+GATE_CHECK_NAME = "critical_expectations_pass"
+VALIDATION_ASSET = ("audit", "validation_results")
+
+
+class UsageError(Exception):
+    """Unusable input or arguments: exit 2 with the message, nothing written."""
+
+
+def _parse_years(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    parts = text.replace(" ", "").split("-")
+    try:
+        if len(parts) == 1:
+            start = end = int(parts[0])
+        elif len(parts) == 2:
+            start, end = int(parts[0]), int(parts[1])
+        else:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"--years must look like 2023 or 2021-2025, got {text!r}") from None
+    if start > end or not 2000 <= start <= 2100:
+        raise UsageError(f"--years {text!r} is not a range of review years")
+    return start, end
+
+
+def _settings(raw_dir: str | None, warehouse_dir: str | None):
+    from orchestration.settings import Settings, get_settings
+
+    base = get_settings()
+    return Settings(
+        raw_dir=Path(raw_dir).expanduser().resolve() if raw_dir else base.raw_dir,
+        warehouse_dir=Path(warehouse_dir).expanduser().resolve()
+        if warehouse_dir
+        else base.warehouse_dir,
+    )
+
+
+def _instance(settings):
+    """The Dagster instance runs are recorded in, so ``make dev`` shows the command's runs too.
+
+    ``DAGSTER_HOME`` when set; otherwise ``<warehouse_dir>/dagster_home`` with the project's
+    instance settings (one run at a time, warehouse pool of 1).
+    """
+    from dagster import DagsterInstance
+
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        home_path = settings.warehouse_dir / "dagster_home"
+        home_path.mkdir(parents=True, exist_ok=True)
+        config = home_path / "dagster.yaml"
+        if not config.exists():
+            shutil.copyfile(Path(__file__).with_name("dagster.yaml"), config)
+        os.environ["DAGSTER_HOME"] = str(home_path)
+    return DagsterInstance.get()
+
+
+@dataclass
+class Progress:
+    """Prints one line per stage event while the job runs; keeps what the summary needs."""
+
+    stream: object = sys.stdout
+    started: float = field(default_factory=time.monotonic)
+    failed_steps: list[tuple[str, str]] = field(default_factory=list)
+    failed_checks: list[tuple[str, str]] = field(default_factory=list)
+    materializations: dict[str, dict] = field(default_factory=dict)
+
+    def line(self, text: str) -> None:
+        print(f"[{time.monotonic() - self.started:6.1f}s] {text}", file=self.stream, flush=True)
+
+    def handle(self, event) -> None:
+        kind = event.event_type_value
+        if kind == "STEP_START":
+            self.line(f"start   {event.step_key}")
+        elif kind == "ASSET_MATERIALIZATION":
+            mat = event.event_specific_data.materialization
+            key = "/".join(mat.asset_key.path)
+            meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+            self.materializations[key] = meta
+            detail = ", ".join(
+                f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+                for k, v in meta.items()
+                if k in _SHOWN_METADATA
+            )
+            partition = f" [{mat.partition}]" if mat.partition else ""
+            self.line(f"built   {key}{partition}" + (f"  ({detail})" if detail else ""))
+        elif kind == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            name = evaluation.check_name
+            if not evaluation.passed:
+                description = evaluation.description or ""
+                self.failed_checks.append((name, description))
+                severity = getattr(evaluation.severity, "value", evaluation.severity)
+                self.line(
+                    f"CHECK FAILED  {name} ({severity}) on {evaluation.asset_key.to_string()}"
+                )
+        elif kind == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            message = error.message.strip().splitlines()[0] if error else ""
+            self.failed_steps.append((event.step_key, message))
+            self.line(f"FAILED  {event.step_key}: {message}")
+        elif kind == "STEP_SKIPPED":
+            self.line(f"skipped {event.step_key}")
+
+
+_SHOWN_METADATA = (
+    "review_years",
+    "rows_read",
+    "rows_loaded",
+    "rows_quarantined",
+    "dagster/row_count",
+    "critical_failures",
+    "warnings",
+    "build_id",
+    "published_path",
+)
+
+
+def _progress_logger(progress: Progress):
+    from dagster import logger
+
+    @logger(description="Feeds `poverty-warehouse run`'s progress display.")
+    def progress_logger(_init_context):
+        class Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                meta = getattr(record, "dagster_meta", None) or {}
+                event = meta.get("dagster_event")
+                if event is not None:
+                    progress.handle(event)
+
+        python_logger = logging.Logger("poverty_warehouse_progress", level=logging.DEBUG)
+        python_logger.addHandler(Handler())
+        return python_logger
+
+    return progress_logger
+
+
+def run(args: argparse.Namespace) -> int:
+    from orchestration.lib.ingest import list_review_years
+
+    settings = _settings(args.raw_dir, args.warehouse_dir)
+    if not settings.raw_dir.is_dir():
+        raise UsageError(f"raw directory {settings.raw_dir} does not exist")
+    found = list_review_years(settings.raw_dir)
+    wanted = _parse_years(args.years)
+    years = [y for y in found if wanted is None or wanted[0] <= y <= wanted[1]]
+    if not years:
+        where = f" within {args.years}" if wanted else ""
+        raise UsageError(
+            f"no review year found{where} under {settings.raw_dir} "
+            "(expected survey/<year>/*.csv|*.xlsx, see data/raw/README.md)"
+        )
+    if settings.warehouse_dir.exists() and not settings.warehouse_dir.is_dir():
+        raise UsageError(f"--warehouse-dir {settings.warehouse_dir} is not a directory")
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    settings.export_to_environment()
+
+    from orchestration.definitions import POVERTY_REVIEW_JOB, build_definitions
+    from orchestration.partitions import review_year_partitions
+    from orchestration.resources import build_resources
+
+    instance = _instance(settings)
+    keys = [str(y) for y in years]
+    known = set(instance.get_dynamic_partitions(review_year_partitions.name))
+    missing = [k for k in keys if k not in known]
+    if missing:
+        instance.add_dynamic_partitions(review_year_partitions.name, missing)
+
+    progress = Progress()
+    progress.line(
+        f"poverty_review_job: review years {', '.join(keys)} from {settings.raw_dir} "
+        f"into {settings.warehouse_dir}"
+    )
+    definitions = build_definitions(build_resources(settings))
+    job = definitions.resolve_job_def(POVERTY_REVIEW_JOB).with_logger_defs(
+        {"progress": _progress_logger(progress)}
+    )
+    result = job.execute_in_process(
+        instance=instance,
+        run_config={"loggers": {"progress": {}}},
+        tags={
+            "dagster/asset_partition_range_start": keys[0],
+            "dagster/asset_partition_range_end": keys[-1],
+            "source": "poverty-warehouse run",
+        },
+        raise_on_error=False,
+    )
+    return _finish(result, progress, settings)
+
+
+def _finish(result, progress: Progress, settings) -> int:
+    if result.success:
+        progress.line(f"run {result.run_id} succeeded")
+        _print_summary(settings, progress)
+        return EXIT_PUBLISHED
+    gate_failed = any(name == GATE_CHECK_NAME for name, _ in progress.failed_checks)
+    dbt_tests_failed = any(
+        "dbt" in step and "test" in message.lower() for step, message in progress.failed_steps
+    )
+    if gate_failed or dbt_tests_failed:
+        print("\nThe quality gate blocked publishing; the published warehouse is untouched.")
+        _print_gate_failures(settings, progress)
+        print(f"Last good publish: {settings.published_path}")
+        return EXIT_GATE_BLOCKED
+    print(f"\nRun {result.run_id} failed; nothing was published. Failed steps:", file=sys.stderr)
+    for step, message in progress.failed_steps:
+        print(f"  {step}: {message}", file=sys.stderr)
+    return EXIT_PIPELINE_ERROR
+
+
+def _print_gate_failures(settings, progress: Progress) -> None:
+    validation = progress.materializations.get("/".join(VALIDATION_ASSET), {})
+    build_id = validation.get("build_id")
+    if build_id:
+        from orchestration.lib.quality_gate import failed_expectations, format_failures
+
+        print(format_failures(failed_expectations(settings.warehouse_path, build_id)))
+        return
+    for name, description in progress.failed_checks:
+        print(f"- {name}: {description}")
+    for step, message in progress.failed_steps:
+        print(f"- {step}: {message}")
+
+
+def _print_summary(settings, progress: Progress) -> None:
+    import duckdb
+
+    published = progress.materializations.get("published/published_warehouse", {})
+    print(f"\nPublished warehouse (for BI tools, read-only): {settings.published_path}")
+    print(f"Working warehouse (engineers, auditors):      {settings.warehouse_path}")
+    if published.get("build_id"):
+        print(f"Build: {published['build_id']}")
+    if not settings.published_path.exists():
+        return
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
+        rows = con.execute(
+            """
+            select review_year, unit_version, province_code, province_name, total_households,
+                   poor_households, poverty_rate, near_poverty_rate, poverty_rate_change_pp
+            from province_year order by province_code, review_year
+            """
+        ).fetchall()
+    print("\nPoor-household rate by province and review year (%):")
+    header = ("year", "units", "code", "province", "households", "poor", "poor %", "near %", "Δ pp")
+    print("{:<5} {:<8} {:<4} {:<22} {:>11} {:>9} {:>7} {:>7} {:>6}".format(*header))
+    for year, version, code, name, total, poor, rate, near, change in rows:
+        print(
+            f"{year:<5} {version:<8} {code:<4} {str(name)[:22]:<22} {total:>11,} {poor:>9,} "
+            f"{_fmt(rate):>7} {_fmt(near):>7} {_fmt(change):>6}"
+        )
+
+
+def _fmt(value) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def generate_sample(args: argparse.Namespace) -> int:
+    from orchestration.lib.sample import generate_sample as generate
+
+    settings = _settings(args.raw_dir, None)
+    survey_dir = settings.raw_dir / "survey"
+    if args.if_empty and survey_dir.is_dir() and any(survey_dir.rglob("*.*")):
+        print(f"{survey_dir} already holds survey files; not generating a sample.")
+        return 0
+    years = _parse_years(args.years) or (2021, 2025)
+    started = time.monotonic()
+    summary = generate(
+        settings.raw_dir,
+        scale=args.scale,
+        seed=args.seed,
+        years=tuple(range(years[0], years[1] + 1)),
+        messy=not args.clean,
+    )
+    elapsed = time.monotonic() - started
+    print(
+        f"Synthetic review exports ({args.scale}, seed {args.seed}) written to "
+        f"{settings.raw_dir}: {len(summary.files)} files in {elapsed:.1f}s"
+    )
+    return 0
+
+
+def rollback(args: argparse.Namespace) -> int:
+    from orchestration.lib.publish import rollback as restore
+
+    settings = _settings(None, args.warehouse_dir)
+    try:
+        path = restore(settings.warehouse_dir, args.build_id)
+    except (FileNotFoundError, KeyError, ValueError) as error:
+        raise UsageError(str(error)) from error
+    print(f"Restored build {args.build_id} as {path}")
+    return 0
+
+
+def builds(args: argparse.Namespace) -> int:
+    from orchestration.lib.publish import list_builds
+
+    settings = _settings(None, args.warehouse_dir)
+    for build in list_builds(settings.warehouse_dir):
+        print(build)
+    return 0
+
+
+def explain(args: argparse.Namespace) -> int:
+    from orchestration.lib.explain import explain as explain_value
+
+    settings = _settings(None, args.warehouse_dir)
+    for path in (settings.warehouse_path, settings.published_path):
+        if not path.exists():
+            raise UsageError(f"{path} does not exist: run `poverty-warehouse run` first")
+    try:
+        explanation = explain_value(
+            settings.warehouse_path,
+            settings.published_path,
+            year=args.year,
+            commune=args.commune,
+            measure=args.measure,
+            unit_version=args.unit_version,
+        )
+    except (KeyError, ValueError, LookupError) as error:
+        raise UsageError(str(error)) from error
+    sys.stdout.write(explanation.to_csv() if args.format == "csv" else explanation.to_text())
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="poverty-warehouse",
+        description="Build, validate and publish the household poverty-review warehouse.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("run", help="ingest, build, validate and publish every review year")
+    p.add_argument("--raw-dir", help="review exports (default data/raw or $POVERTY_RAW_DIR)")
+    p.add_argument("--warehouse-dir", help="output directory (default warehouse)")
+    p.add_argument("--years", help="review years to ingest, e.g. 2023 or 2021-2025 (default all)")
+    p.set_defaults(handler=run)
+
+    p = commands.add_parser("generate-sample", help="write synthetic review exports")
+    p.add_argument("--raw-dir", help="where to write (default data/raw)")
+    p.add_argument(
+        "--scale",
+        default="demo",
+        help="tiny, demo, province, national or stress (default demo)",
+    )
+    p.add_argument("--seed", type=int, default=2025)
+    p.add_argument("--years", help="review years, e.g. 2021-2025 (default 2021-2025)")
+    p.add_argument("--clean", action="store_true", help="no deliberate mess (bad rows, formats)")
+    p.add_argument("--if-empty", action="store_true", help="only when no survey file exists")
+    p.set_defaults(handler=generate_sample)
+
+    p = commands.add_parser("rollback", help="restore an earlier published build")
+    p.add_argument("build_id")
+    p.add_argument("--warehouse-dir")
+    p.set_defaults(handler=rollback)
+
+    p = commands.add_parser("builds", help="list the published builds kept for rollback")
+    p.add_argument("--warehouse-dir")
+    p.set_defaults(handler=builds)
+
+    p = commands.add_parser("explain", help="trace a published number to its source rows")
+    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--commune", required=True, help="commune code (leading zeros optional)")
+    p.add_argument("--measure", default="poor_households")
+    p.add_argument("--unit-version", choices=("pre2025", "2025"))
+    p.add_argument("--format", choices=("text", "csv"), default="text")
+    p.add_argument("--warehouse-dir")
+    p.set_defaults(handler=explain)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except UsageError as error:
+        print(f"poverty-warehouse: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The code location loads, and its jobs keep the warehouse to one writer."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster import AssetKey
+
+from orchestration.definitions import POVERTY_REVIEW_JOB, defs
+from orchestration.settings import WAREHOUSE_POOL
+
+REPO = Path(__file__).parents[1]
+
+
+def test_dagster_definitions_validate_passes():
+    env = {**os.environ, "POVERTY_WAREHOUSE_DIR": "/tmp/poverty-validate"}
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("dagster")),
+            "definitions",
+            "validate",
+            "-w",
+            "workspace.yaml",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_one_lineage_graph_from_raw_files_to_the_publish():
+    graph = defs.resolve_asset_graph()
+    published = AssetKey(["published", "published_warehouse"])
+    upstream = graph.get(published).parent_keys
+    assert AssetKey(["audit", "validation_results"]) in upstream
+    keys = set(graph.get_all_asset_keys())
+    for key in (
+        ["raw", "survey_households"],
+        ["raw", "commune_totals"],
+        ["raw", "difficult_areas"],
+        ["reference", "admin_units"],
+        ["marts", "commune_year"],
+        ["marts", "target_progress"],
+    ):
+        assert AssetKey(key) in keys
+    stg = graph.get(AssetKey(["staging", "stg_review_exports__households"]))
+    assert AssetKey(["raw", "survey_households"]) in stg.parent_keys
+
+
+def test_every_warehouse_step_holds_the_single_writer_pool():
+    job = defs.resolve_job_def(POVERTY_REVIEW_JOB)
+    assert job.executor_def.name == "in_process"
+    pools = {node.name: node.definition.pool for node in job.graph.node_dict.values()}
+    assert pools and all(pool == WAREHOUSE_POOL for pool in pools.values()), pools
+
+
+def test_gate_check_is_blocking():
+    checks = {spec.name: spec for spec in defs.resolve_all_asset_check_specs()}
+    assert checks["critical_expectations_pass"].blocking

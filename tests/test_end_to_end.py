@@ -1,0 +1,209 @@
+"""The whole pipeline through the command line: sample → ingest → dbt → gate → publish.
+
+These run the real ``poverty_review_job`` in-process (real Dagster, dbt, DuckDB and Great
+Expectations) on the tiny synthetic sample, in temporary directories.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.cli import EXIT_BAD_INPUT, EXIT_GATE_BLOCKED, EXIT_PUBLISHED, main
+from orchestration.lib.sample import generate_sample
+
+# published-warehouse.md, version 1: the tables BI tools read and their columns.
+CONTRACT = {
+    "commune_year": (
+        "review_year unit_version province_code province_name district_code district_name "
+        "commune_code commune_name standard_id is_extremely_difficult difficult_villages "
+        "total_villages total_households total_population assessed_households poor_households "
+        "near_poor_households middle_households poverty_rate near_poverty_rate "
+        "multidimensional_poverty_rate poverty_rate_change_pp poor_ethnic_minority "
+        "poor_meritorious_family poor_social_protection poor_no_labour_capacity "
+        "poor_female_headed exited_poverty newly_poor returned_to_poverty "
+        "classification_mismatches"
+    ),
+    "district_year": "review_year district_code communes extremely_difficult_communes",
+    "province_year": (
+        "review_year unit_version province_code extremely_difficult_communes "
+        "poor_households_extremely_difficult total_households_extremely_difficult "
+        "poverty_rate_extremely_difficult poor_not_reassessed poverty_rate"
+    ),
+    "commune_year_deprivation": (
+        "review_year unit_version commune_code service_code indicator_code poor_households "
+        "deprived_poor_households access_rate"
+    ),
+    "province_year_deprivation": (
+        "review_year unit_version province_code service_code indicator_code poor_households "
+        "deprived_poor_households access_rate"
+    ),
+    "target_progress": (
+        "target_id description period_start period_end baseline_year baseline_value actual "
+        "required status note"
+    ),
+    "build_info": "build_id built_at code_version standards rows_read rows_loaded rows_quarantined",
+    "source_files": (
+        "review_year dataset file_name sha256 size_bytes rows_read rows_loaded rows_quarantined "
+        "status"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def sample_raw_dir(tmp_path_factory) -> Path:
+    raw = tmp_path_factory.mktemp("raw")
+    generate_sample(raw, scale="tiny", seed=7)
+    return raw
+
+
+@pytest.fixture(autouse=True)
+def isolated_instance(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    (tmp_path / "dagster_home").mkdir()
+    shutil.copyfile(
+        Path(__file__).parents[1] / "orchestration" / "dagster.yaml",
+        tmp_path / "dagster_home" / "dagster.yaml",
+    )
+    monkeypatch.setenv("POVERTY_PII_KEY", "00" * 32)
+
+
+@pytest.fixture(scope="module")
+def published_run(sample_raw_dir, tmp_path_factory):
+    """One full run on the tiny sample, shared by the read-only assertions below."""
+    out = tmp_path_factory.mktemp("warehouse")
+    home = tmp_path_factory.mktemp("dagster_home")
+    shutil.copyfile(
+        Path(__file__).parents[1] / "orchestration" / "dagster.yaml", home / "dagster.yaml"
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home))
+        patch.setenv("POVERTY_PII_KEY", "00" * 32)
+        code = main(["run", "--raw-dir", str(sample_raw_dir), "--warehouse-dir", str(out)])
+    return code, out
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_run_publishes_every_contract_table(published_run):
+    code, out = published_run
+    assert code == EXIT_PUBLISHED
+    with duckdb.connect(str(out / "published.duckdb"), read_only=True) as con:
+        have: dict[str, set[str]] = {}
+        for table, column in con.execute(
+            "select table_name, column_name from information_schema.columns "
+            "where table_schema = 'main'"
+        ).fetchall():
+            have.setdefault(table, set()).add(column)
+        for table, columns in CONTRACT.items():
+            assert table in have, f"published.duckdb lacks {table}"
+            assert set(columns.split()) <= have[table], set(columns.split()) - have[table]
+        years = [
+            r[0]
+            for r in con.execute(
+                "select distinct review_year from commune_year order by 1"
+            ).fetchall()
+        ]
+        assert years == [2021, 2022, 2023, 2024, 2025]
+        versions = dict(
+            con.execute("select distinct review_year, unit_version from commune_year").fetchall()
+        )
+        assert versions[2024] == "pre2025" and versions[2025] == "2025"
+
+
+def test_published_rates_are_recomputed_from_counts(published_run):
+    _, out = published_run
+    with duckdb.connect(str(out / "published.duckdb"), read_only=True) as con:
+        worst = con.execute(
+            """
+            select max(abs(p.poverty_rate - 100.0 * c.poor / c.total))
+            from province_year p
+            join (
+                select review_year, unit_version, province_code,
+                       sum(poor_households) as poor, sum(total_households) as total
+                from commune_year group by all
+            ) c using (review_year, unit_version, province_code)
+            """
+        ).fetchone()[0]
+    assert worst < 1e-9
+
+
+def test_source_files_account_for_every_row_read(published_run, sample_raw_dir):
+    _, out = published_run
+    with duckdb.connect(str(out / "published.duckdb"), read_only=True) as con:
+        read, loaded, quarantined = con.execute(
+            "select rows_read, rows_loaded, rows_quarantined from build_info"
+        ).fetchone()
+        statuses = {
+            r[0] for r in con.execute("select distinct status from source_files").fetchall()
+        }
+    assert read == loaded + quarantined
+    assert quarantined > 0, "the messy sample holds bad rows that must be quarantined"
+    assert {"loaded", "duplicate", "quarantined"} <= statuses
+
+
+def test_run_on_unchanged_input_reproduces_the_published_numbers(
+    published_run, sample_raw_dir, tmp_path
+):
+    _, first = published_run
+    second = tmp_path / "again"
+    assert main(["run", "--raw-dir", str(sample_raw_dir), "--warehouse-dir", str(second)]) == 0
+    query = "select * from commune_year order by review_year, unit_version, commune_code"
+    with (
+        duckdb.connect(str(first / "published.duckdb"), read_only=True) as a,
+        duckdb.connect(str(second / "published.duckdb"), read_only=True) as b,
+    ):
+        assert a.execute(query).fetchall() == b.execute(query).fetchall()
+
+
+def test_gate_failure_exits_1_and_keeps_the_last_publish(
+    published_run, sample_raw_dir, tmp_path, capsys
+):
+    """A commune with fewer resident households than assessed ones is a critical failure."""
+    _, published = published_run
+    out = tmp_path / "warehouse"
+    shutil.copytree(published, out, ignore=shutil.ignore_patterns("dagster_home"))
+    before = _sha256(out / "published.duckdb")
+
+    broken = tmp_path / "raw"
+    shutil.copytree(sample_raw_dir, broken)
+    totals = broken / "commune_totals" / "2023.csv"
+    lines = totals.read_text(encoding="utf-8-sig").splitlines()
+    header = [h.strip() for h in lines[0].split(",")]
+    households = header.index("Tổng số hộ")
+    fields = lines[1].split(",")
+    fields[households] = "1"
+    lines[1] = ",".join(fields)
+    totals.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    code = main(["run", "--raw-dir", str(broken), "--warehouse-dir", str(out)])
+    printed = capsys.readouterr().out
+    assert code == EXIT_GATE_BLOCKED
+    assert "assessed" in printed.lower()
+    assert _sha256(out / "published.duckdb") == before
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--raw-dir", "/nonexistent/raw"], "does not exist"),
+        (["--years", "2030-2031"], "no review year found"),
+        (["--years", "twenty"], "--years"),
+    ],
+)
+def test_unusable_input_exits_2_and_writes_nothing(
+    arguments, message, sample_raw_dir, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    args = ["run", "--warehouse-dir", str(out)]
+    if "--raw-dir" not in arguments:
+        args += ["--raw-dir", str(sample_raw_dir)]
+    assert main(args + arguments) == EXIT_BAD_INPUT
+    assert message in capsys.readouterr().err
+    assert not (out / "published.duckdb").exists()
