@@ -13,6 +13,7 @@ import argparse
 import logging
 import os
 import shutil
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -79,6 +80,37 @@ def _instance(settings):
             shutil.copyfile(Path(__file__).with_name("dagster.yaml"), config)
         os.environ["DAGSTER_HOME"] = str(home_path)
     return DagsterInstance.get()
+
+
+PID_TAG = "poverty-warehouse/pid"
+HOST_TAG = "poverty-warehouse/host"
+
+
+def _release_dead_claims(instance, pool: str) -> list[str]:
+    """Free pool slots held by command-line runs whose process is gone.
+
+    A run killed mid-way (Ctrl-C twice, OOM, a reboot) leaves its run ``STARTED`` and its slot in
+    the ``duckdb_warehouse`` pool claimed; with no daemon to notice, the next run would wait for
+    that slot forever. Only runs this command started on this host are judged, by their pid.
+    """
+    import psutil
+
+    released = []
+    info = instance.event_log_storage.get_concurrency_info(pool)
+    holders = {slot.run_id for slot in info.claimed_slots} | {
+        step.run_id for step in info.pending_steps
+    }
+    for run_id in holders:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            pid = run.tags.get(PID_TAG)
+            alive = pid is not None and psutil.pid_exists(int(pid))
+            if run.tags.get(HOST_TAG) != socket.gethostname() or alive:
+                continue
+            instance.report_run_failed(run, "The poverty-warehouse process running it died.")
+        instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+        released.append(run_id)
+    return released
 
 
 @dataclass
@@ -186,6 +218,10 @@ def run(args: argparse.Namespace) -> int:
     from orchestration.resources import build_resources
 
     instance = _instance(settings)
+    from orchestration.settings import WAREHOUSE_POOL
+
+    for run_id in _release_dead_claims(instance, WAREHOUSE_POOL):
+        print(f"Released the warehouse pool slot held by dead run {run_id}.")
     keys = [str(y) for y in years]
     known = set(instance.get_dynamic_partitions(review_year_partitions.name))
     missing = [k for k in keys if k not in known]
@@ -208,6 +244,8 @@ def run(args: argparse.Namespace) -> int:
             "dagster/asset_partition_range_start": keys[0],
             "dagster/asset_partition_range_end": keys[-1],
             "source": "poverty-warehouse run",
+            PID_TAG: str(os.getpid()),
+            HOST_TAG: socket.gethostname(),
         },
         raise_on_error=False,
     )

@@ -1,0 +1,79 @@
+"""The command line's own logic: year ranges, and recovering the pool from a dead run."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus
+from dagster._core.test_utils import create_run_for_test
+
+from orchestration.cli import HOST_TAG, PID_TAG, UsageError, _parse_years, _release_dead_claims
+from orchestration.settings import WAREHOUSE_POOL
+
+
+@pytest.mark.parametrize(
+    "text, expected", [("2023", (2023, 2023)), ("2021-2025", (2021, 2025)), (None, None)]
+)
+def test_years_parse(text, expected):
+    assert _parse_years(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2025-2021", "20x1", "2021-2022-2023", "1850"])
+def test_bad_years_are_usage_errors(text):
+    with pytest.raises(UsageError):
+        _parse_years(text)
+
+
+@pytest.fixture
+def instance(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    shutil.copyfile(
+        Path(__file__).parents[1] / "orchestration" / "dagster.yaml", tmp_path / "dagster.yaml"
+    )
+    with DagsterInstance.get() as instance:
+        yield instance
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def _claim(instance, run_id: str) -> None:
+    instance.event_log_storage.initialize_concurrency_limit_to_default(WAREHOUSE_POOL)
+    status = instance.event_log_storage.claim_concurrency_slot(WAREHOUSE_POOL, run_id, "step")
+    assert status.is_claimed
+
+
+def test_slot_of_a_dead_command_line_run_is_released(instance):
+    run = create_run_for_test(
+        instance,
+        job_name="poverty_review_job",
+        status=DagsterRunStatus.STARTED,
+        tags={PID_TAG: str(_dead_pid()), HOST_TAG: socket.gethostname()},
+    )
+    _claim(instance, run.run_id)
+
+    assert _release_dead_claims(instance, WAREHOUSE_POOL) == [run.run_id]
+    assert instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).claimed_slots == []
+    assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
+
+
+def test_slot_of_a_live_run_is_kept(instance):
+    run = create_run_for_test(
+        instance,
+        job_name="poverty_review_job",
+        status=DagsterRunStatus.STARTED,
+        tags={PID_TAG: str(Path("/proc/self").resolve().name), HOST_TAG: socket.gethostname()},
+    )
+    _claim(instance, run.run_id)
+
+    assert _release_dead_claims(instance, WAREHOUSE_POOL) == []
+    assert len(instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).claimed_slots) == 1
+    assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED
