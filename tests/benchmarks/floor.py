@@ -1,0 +1,269 @@
+"""The floor: the least the warehouse's core numbers can cost on this machine.
+
+One hand-written DuckDB SQL script reads the raw review exports (every survey CSV of the chosen
+review years, ``commune_totals``, ``difficult_areas``), classifies each household and computes
+``commune_year`` and ``province_year`` counts and rates. No Dagster, no dbt, no Great
+Expectations, no quarantine, no lineage, no audit: what is left is reading the CSVs and one
+group-by, so the pipeline's time divided by this one is the price of everything else it does.
+
+The thresholds are written out here from ``poverty-rules.md`` rather than read from the dbt seed,
+so that the benchmark's equality check is also an independent check of the seed and the models.
+
+It reads files that follow the input contract *cleanly* (canonical headers, one header spelling
+per column), which is what ``generate_sample(..., messy=False)`` writes; messy files are the
+pipeline's job, not the floor's.
+
+Run by ``run.py`` in a subprocess (so its peak memory is sampled like the pipeline's):
+``python tests/benchmarks/floor.py --raw-dir DIR --years 2021-2025 --out DIR``. It writes
+``commune_year.parquet`` and ``province_year.parquet`` into ``--out`` and prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from string import Template
+
+import duckdb
+
+# The contract's standards (poverty-rules.md). ND351_2025's middle line is 1.5 x L as for ND07.
+STANDARDS_SQL = """
+create or replace temp table standards as
+select * from (
+    values
+        ('ND07_2021', 2021, 2025, 'rural', 1500000),
+        ('ND07_2021', 2021, 2025, 'urban', 2000000),
+        ('ND351_2025', 2026, 2029, 'rural', 2200000),
+        ('ND351_2025', 2026, 2029, 'urban', 2800000)
+) as t (standard_id, first_review_year, last_review_year, area_type, income_line)
+"""
+
+DEPRIVATION_HEADERS = (
+    "TH việc làm",
+    "TH người phụ thuộc",
+    "TH dinh dưỡng",
+    "TH bảo hiểm y tế",
+    "TH trình độ giáo dục người lớn",
+    "TH tình trạng đi học trẻ em",
+    "TH chất lượng nhà ở",
+    "TH diện tích nhà ở",
+    "TH nguồn nước sinh hoạt",
+    "TH nhà tiêu hợp vệ sinh",
+    "TH dịch vụ viễn thông",
+    "TH phương tiện tiếp cận thông tin",
+)
+
+_DEPRIVATION_COUNT = "\n            + ".join(
+    f"""(coalesce(trim("{header}"), '') in ('x', 'X', '1'))::integer"""
+    for header in DEPRIVATION_HEADERS
+)
+
+# Everything is read as text (all_varchar) and cast here: the contract allows `1.500.000` incomes
+# and `790` for `00790`, and only the columns used are parsed (DuckDB pushes the projection down).
+ASSESSED_SQL = Template(
+    f"""
+create or replace temp table assessed as
+with survey as (
+    select *
+    from read_csv($survey_files, header = true, all_varchar = true, union_by_name = true)
+),
+
+households as (
+    select
+        cast("Năm rà soát" as integer) as review_year,
+        lpad(trim("Mã xã"), 5, '0') as commune_code,
+        case trim("Khu vực") when 'Nông thôn' then 'rural' else 'urban' end as area_type,
+        cast(replace(trim("Thu nhập BQ (đồng/người/tháng)"), '.', '') as bigint)
+            as income_per_capita,
+        {_DEPRIVATION_COUNT} as deprivation_count
+    from survey
+),
+
+classified as (
+    select
+        households.review_year,
+        households.commune_code,
+        case
+            when income_per_capita <= income_line and deprivation_count >= 3 then 'poor'
+            when income_per_capita <= income_line then 'near_poor'
+            when income_per_capita <= income_line * 1.5 then 'middle'
+            else 'not_poor'
+        end as computed_class
+    from households
+    inner join standards
+        on households.review_year between standards.first_review_year
+        and standards.last_review_year
+        and households.area_type = standards.area_type
+)
+
+select
+    review_year,
+    commune_code,
+    count(*) as assessed_households,
+    count(*) filter (where computed_class = 'poor') as poor_households,
+    count(*) filter (where computed_class = 'near_poor') as near_poor_households,
+    count(*) filter (where computed_class = 'middle') as middle_households
+from classified
+group by review_year, commune_code
+"""
+)
+
+COMMUNE_YEAR_SQL = Template(
+    """
+create or replace temp table commune_year as
+with totals as (
+    select
+        cast("Năm" as integer) as review_year,
+        lpad(trim("Mã xã"), 5, '0') as commune_code,
+        cast("Tổng số hộ" as bigint) as total_households,
+        cast("Tổng số nhân khẩu" as bigint) as total_population
+    from read_csv($totals_files, header = true, all_varchar = true, union_by_name = true)
+),
+
+difficult as (
+    select
+        cast("Năm" as integer) as review_year,
+        lpad(trim("Mã xã"), 5, '0') as commune_code,
+        coalesce(lower(trim("Xã ĐBKK")) = 'x', false) as is_extremely_difficult,
+        coalesce(cast("Số thôn ĐBKK" as integer), 0) as difficult_villages
+    from read_csv($difficult_files, header = true, all_varchar = true, union_by_name = true)
+),
+
+final as (
+    select
+        totals.review_year,
+        case when totals.review_year >= 2025 then '2025' else 'pre2025' end as unit_version,
+        units.province_code,
+        units.district_code,
+        totals.commune_code,
+        coalesce(difficult.is_extremely_difficult, false) as is_extremely_difficult,
+        coalesce(difficult.difficult_villages, 0) as difficult_villages,
+        totals.total_households,
+        totals.total_population,
+        coalesce(assessed.assessed_households, 0) as assessed_households,
+        coalesce(assessed.poor_households, 0) as poor_households,
+        coalesce(assessed.near_poor_households, 0) as near_poor_households,
+        coalesce(assessed.middle_households, 0) as middle_households
+    from totals
+    left join assessed
+        on totals.review_year = assessed.review_year
+        and totals.commune_code = assessed.commune_code
+    left join difficult
+        on totals.review_year = difficult.review_year
+        and totals.commune_code = difficult.commune_code
+    left join reference.admin_units as units
+        on units.unit_version = case when totals.review_year >= 2025 then '2025' else 'pre2025' end
+        and totals.commune_code = units.commune_code
+)
+
+select
+    *,
+    100.0 * poor_households / total_households as poverty_rate,
+    100.0 * near_poor_households / total_households as near_poverty_rate
+from final
+"""
+)
+
+PROVINCE_YEAR_SQL = """
+create or replace temp table province_year as
+with summed as (
+    select
+        review_year,
+        unit_version,
+        province_code,
+        count(*) as communes,
+        count(*) filter (where is_extremely_difficult) as extremely_difficult_communes,
+        cast(sum(total_households) as bigint) as total_households,
+        cast(sum(assessed_households) as bigint) as assessed_households,
+        cast(sum(poor_households) as bigint) as poor_households,
+        cast(sum(near_poor_households) as bigint) as near_poor_households,
+        cast(sum(middle_households) as bigint) as middle_households
+    from commune_year
+    group by review_year, unit_version, province_code
+)
+
+select
+    *,
+    100.0 * poor_households / total_households as poverty_rate,
+    100.0 * near_poor_households / total_households as near_poverty_rate
+from summed
+"""
+
+
+def _sql_list(paths: list[Path]) -> str:
+    quoted = ", ".join("'" + str(path).replace("'", "''") + "'" for path in paths)
+    return f"[{quoted}]"
+
+
+def input_files(raw_dir: Path, years: list[int]) -> dict[str, list[Path]]:
+    """The CSVs of the chosen review years, by dataset (XLSX are not the floor's business)."""
+    survey = [
+        path for year in years for path in sorted((raw_dir / "survey" / str(year)).glob("*.csv"))
+    ]
+    totals = [raw_dir / "commune_totals" / f"{year}.csv" for year in years]
+    difficult = [raw_dir / "difficult_areas" / f"{year}.csv" for year in years]
+    return {
+        "survey": survey,
+        "commune_totals": [path for path in totals if path.exists()],
+        "difficult_areas": [path for path in difficult if path.exists()],
+    }
+
+
+def compute(raw_dir: Path, years: list[int], out_dir: Path) -> dict:
+    """Run the script; write both tables as Parquet; return row counts and timings."""
+    from orchestration.lib.admin_units import load_admin_units
+
+    files = input_files(raw_dir, years)
+    if not files["survey"] or not files["commune_totals"]:
+        raise SystemExit(f"floor: no survey or commune_totals CSV for {years} under {raw_dir}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with duckdb.connect() as con:
+        con.execute("set enable_progress_bar = false")
+        load_admin_units(con)
+        loaded = time.perf_counter()
+        con.execute(STANDARDS_SQL)
+        con.execute(ASSESSED_SQL.substitute(survey_files=_sql_list(files["survey"])))
+        con.execute(
+            COMMUNE_YEAR_SQL.substitute(
+                totals_files=_sql_list(files["commune_totals"]),
+                difficult_files=_sql_list(files["difficult_areas"]),
+            )
+        )
+        con.execute(PROVINCE_YEAR_SQL)
+        computed = time.perf_counter()
+        for table in ("commune_year", "province_year"):
+            target = str(out_dir / f"{table}.parquet").replace("'", "''")
+            con.execute(f"copy {table} to '{target}' (format parquet)")
+        survey_rows = con.execute("select sum(assessed_households) from assessed").fetchone()[0]
+        communes = con.execute("select count(*) from commune_year").fetchone()[0]
+    return {
+        "survey_files": len(files["survey"]),
+        "survey_rows": int(survey_rows or 0),
+        "commune_year_rows": communes,
+        "admin_units_seconds": round(loaded - started, 3),
+        "compute_seconds": round(computed - loaded, 3),
+    }
+
+
+def parse_years(text: str) -> list[int]:
+    first, _, last = text.partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--raw-dir", type=Path, required=True)
+    parser.add_argument("--years", required=True, help="e.g. 2021-2025")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    result = compute(args.raw_dir, parse_years(args.years), args.out)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
