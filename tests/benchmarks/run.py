@@ -50,7 +50,7 @@ SCALES = ("tiny", "demo", "province", "national", "stress")
 # household in the country; it has no incremental measurement.
 FIVE_YEARS = (2021, 2022, 2023, 2024, 2025)
 SIXTH_YEAR = 2026
-STRESS_YEARS = (2025,)
+STRESS_YEARS = (2024,)
 # Raw data kept between invocations by default (small); the larger scales are several GB and are
 # deleted after the run unless --keep-data.
 CACHED_SCALES = ("tiny", "demo", "province")
