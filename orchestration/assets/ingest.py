@@ -1,0 +1,157 @@
+"""Ingest assets: reference administrative units, and the three raw datasets per review year.
+
+The work is done by ``orchestration.lib.ingest`` (no Dagster in it, so it is tested and
+benchmarked directly); these assets only open the warehouse inside the step, hand over the run
+id and the PII key, and report counts as metadata.
+
+Each raw asset is partitioned by review year with a single-run backfill policy: a backfill of
+several years is one run that ingests them one after the other on one connection, instead of
+several runs queueing for the one DuckDB writer. Every asset holds the ``duckdb_warehouse`` pool
+(limit 1), so runs started by the sensor, the schedule and a person never write at once.
+"""
+
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from dagster_duckdb import DuckDBResource
+
+from orchestration.lib.admin_units import load_admin_units
+from orchestration.lib.ingest import IngestReport, ingest_dataset
+from orchestration.lib.pii import load_or_create_pii_key
+from orchestration.partitions import review_year_partitions
+from orchestration.resources import PipelinePaths
+from orchestration.settings import WAREHOUSE_POOL
+
+
+@asset(
+    key=["reference", "admin_units"],
+    group_name="reference",
+    pool=WAREHOUSE_POOL,
+    kinds={"duckdb", "python"},
+    description=(
+        "Communes, districts and provinces of both unit versions (pre2025 and 2025) and the "
+        "old-to-new commune mapping, from the vietnamadminunits package."
+    ),
+)
+def admin_units(warehouse: DuckDBResource) -> MaterializeResult:
+    with warehouse.get_connection() as con:
+        quiet(con)
+        counts = load_admin_units(con)
+    return MaterializeResult(metadata={f"rows_{name}": count for name, count in counts.items()})
+
+
+def quiet(con) -> None:
+    """No progress bar on stderr for long statements (a per-connection setting: DuckDB 2.0
+    refuses it in the connection config, so ``DuckDBResource(connection_config=...)`` cannot
+    carry it)."""
+    con.execute("set enable_progress_bar = false")
+
+
+def _ingest_years(
+    context: AssetExecutionContext,
+    paths: PipelinePaths,
+    warehouse: DuckDBResource,
+    dataset: str,
+) -> MaterializeResult:
+    """Ingest every review year of the run's partitions, one transaction per year."""
+    years = sorted(int(key) for key in context.partition_keys)
+    pii_key = load_or_create_pii_key()
+    reports: list[IngestReport] = []
+    with warehouse.get_connection() as con:
+        quiet(con)
+        for year in years:
+            report = ingest_dataset(
+                con,
+                paths.settings.raw_dir,
+                dataset,
+                year,
+                run_id=context.run_id,
+                pii_key=pii_key,
+            )
+            context.log.info(
+                f"{dataset} {year}: {report.rows_read} rows read, {report.rows_loaded} loaded, "
+                f"{report.rows_quarantined} quarantined from {len(report.files)} file(s)"
+            )
+            reports.append(report)
+    files = [
+        {
+            "review_year": report.review_year,
+            "file": file.file_name,
+            "status": file.status,
+            "rows_read": file.rows_read,
+            "rows_loaded": file.rows_loaded,
+            "rows_quarantined": file.rows_quarantined,
+        }
+        for report in reports
+        for file in report.files
+    ]
+    return MaterializeResult(
+        metadata={
+            "review_years": MetadataValue.text(", ".join(str(year) for year in years)),
+            "rows_read": sum(r.rows_read for r in reports),
+            "rows_loaded": sum(r.rows_loaded for r in reports),
+            "rows_quarantined": sum(r.rows_quarantined for r in reports),
+            "files": len(files),
+            "files_by_status": MetadataValue.json(
+                {status: sum(f["status"] == status for f in files) for status in _statuses(files)}
+            ),
+            "file_details": MetadataValue.json(files),
+        }
+    )
+
+
+def _statuses(files: list[dict[str, object]]) -> list[str]:
+    return sorted({str(f["status"]) for f in files})
+
+
+_RAW_ASSET = {
+    "partitions_def": review_year_partitions,
+    "backfill_policy": BackfillPolicy.single_run(),
+    "pool": WAREHOUSE_POOL,
+    "deps": [admin_units],
+    "group_name": "raw",
+    "kinds": {"duckdb", "python"},
+}
+
+
+@asset(
+    key=["raw", "survey_households"],
+    description=(
+        "Assessed households of each review (Phiếu B exports), one row per household per review "
+        "year, typed and validated; bad rows go to audit.quarantine with every reason."
+    ),
+    **_RAW_ASSET,
+)
+def raw_survey_households(
+    context: AssetExecutionContext, paths: PipelinePaths, warehouse: DuckDBResource
+) -> MaterializeResult:
+    return _ingest_years(context, paths, warehouse, "survey")
+
+
+@asset(
+    key=["raw", "commune_totals"],
+    description="Resident households and people per commune and review year (the denominators).",
+    **_RAW_ASSET,
+)
+def raw_commune_totals(
+    context: AssetExecutionContext, paths: PipelinePaths, warehouse: DuckDBResource
+) -> MaterializeResult:
+    return _ingest_years(context, paths, warehouse, "commune_totals")
+
+
+@asset(
+    key=["raw", "difficult_areas"],
+    description="Extremely difficult (ĐBKK) status and village counts per commune and year.",
+    **_RAW_ASSET,
+)
+def raw_difficult_areas(
+    context: AssetExecutionContext, paths: PipelinePaths, warehouse: DuckDBResource
+) -> MaterializeResult:
+    return _ingest_years(context, paths, warehouse, "difficult_areas")
+
+
+ingest_assets = [admin_units, raw_survey_households, raw_commune_totals, raw_difficult_areas]
