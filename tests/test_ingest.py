@@ -1,0 +1,598 @@
+"""Ingest on small messy exports, into real DuckDB files in a temp dir.
+
+The fixtures (``tests/fixtures/raw_exports.py``) hold one row per reason code, labelled by
+household code; these tests check that exactly those rows are quarantined with exactly those
+reasons, that the rest load normalised, that lineage leads back to the right cell row, that no
+name or id number is stored in clear, and that re-runs and re-sent files behave.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import shutil
+import stat
+from pathlib import Path
+
+import dagster
+import duckdb
+import pytest
+from fixtures.raw_exports import (
+    SURVEY_HEADERS,
+    YEAR,
+    YEAR_2025,
+    build_raw_exports,
+    valid_row,
+    write_csv,
+    write_survey_xlsx,
+)
+from python_calamine import CalamineWorkbook
+
+from orchestration.lib.admin_units import load_admin_units
+from orchestration.lib.headers import normalise_header
+from orchestration.lib.ingest import (
+    DATASETS,
+    ensure_schemas,
+    ingest_dataset,
+    list_review_years,
+    raw_files_fingerprint,
+)
+from orchestration.lib.pii import KEY_ENV, hmac_pads, hmac_sql, load_or_create_pii_key
+
+KEY = bytes.fromhex("00112233445566778899aabbccddeeff" * 2)
+
+
+def digest(text: str) -> str:
+    return hmac.new(KEY, text.encode(), hashlib.sha256).hexdigest()
+
+
+def ingest_all(con: duckdb.DuckDBPyConnection, raw_dir: Path, run_id: str) -> dict:
+    reports = {}
+    for dataset in DATASETS:
+        reports[(dataset, YEAR)] = ingest_dataset(
+            con, raw_dir, dataset, YEAR, run_id=run_id, pii_key=KEY
+        )
+    reports[("survey", YEAR_2025)] = ingest_dataset(
+        con, raw_dir, "survey", YEAR_2025, run_id=run_id, pii_key=KEY
+    )
+    return reports
+
+
+@pytest.fixture(scope="module")
+def reference_db(tmp_path_factory) -> Path:
+    """A warehouse file holding only the reference units (built once, copied per test)."""
+    path = tmp_path_factory.mktemp("units") / "units.duckdb"
+    with duckdb.connect(str(path)) as con:
+        load_admin_units(con)
+    return path
+
+
+@pytest.fixture
+def warehouse(tmp_path, reference_db) -> Path:
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(reference_db, path)
+    return path
+
+
+@pytest.fixture
+def loaded(tmp_path, warehouse):
+    exports = build_raw_exports(tmp_path / "raw")
+    con = duckdb.connect(str(warehouse))
+    reports = ingest_all(con, exports.raw_dir, "run-1")
+    yield exports, con, reports
+    con.close()
+
+
+def file_row(raw_dir: Path, file_name: str, sheet: str | None, row: int) -> dict[str, str]:
+    """Read one row back from the source file, as header → text, by its human row number."""
+    path = raw_dir / file_name
+    if path.suffix == ".csv":
+        lines = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+        header, cells = lines[0], lines[row - 1]
+    else:
+        workbook = CalamineWorkbook.from_path(str(path))
+        rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        header_row = next(r for r in rows if "Mã hộ" in r)
+        header, cells = header_row, rows[row - 1]
+    return {
+        normalise_header(h): (str(int(c)) if isinstance(c, float) else str(c))
+        for h, c in zip(header, cells, strict=False)
+    }
+
+
+HOUSEHOLD = normalise_header("Mã hộ")
+
+
+# --------------------------------------------------------------------------- the keyed hash
+
+
+def test_hmac_in_duckdb_equals_python_hmac():
+    inner, outer = hmac_pads(KEY)
+    long_key = b"k" * 100
+    long_inner, long_outer = hmac_pads(long_key)
+    messages = ["001203004567", "Nguyễn", "back\\slash \\x41", ""]
+    with duckdb.connect() as con:
+        for message in messages:
+            got = con.execute(
+                f"select {hmac_sql('$m')}", {"m": message, "hmac_inner": inner, "hmac_outer": outer}
+            ).fetchone()[0]
+            assert got == hmac.new(KEY, message.encode(), hashlib.sha256).hexdigest()
+            got_long = con.execute(
+                f"select {hmac_sql('$m')}",
+                {"m": message, "hmac_inner": long_inner, "hmac_outer": long_outer},
+            ).fetchone()[0]
+            assert got_long == hmac.new(long_key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def test_pii_key_from_environment_and_key_file(tmp_path, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY.hex())
+    assert load_or_create_pii_key() == KEY
+
+    monkeypatch.delenv(KEY_ENV)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    first = load_or_create_pii_key()
+    assert load_or_create_pii_key() == first and len(first) == 32
+    key_file = tmp_path / "config" / "poverty-warehouse" / "pii_hmac.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
+
+
+# --------------------------------------------------------------------------- reasons and rows
+
+
+def test_each_reason_quarantines_exactly_its_rows(loaded):
+    exports, con, _ = loaded
+    loaded_codes = {
+        code
+        for (code,) in con.execute(
+            "select household_code from raw.survey_households where review_year = ?", [YEAR]
+        ).fetchall()
+    }
+    assert loaded_codes == exports.expected_loaded
+
+    quarantined: dict[str, set[str]] = {}
+    rows = con.execute(
+        """
+        select source_file, source_sheet, source_row, reasons from audit.quarantine
+        where dataset = 'survey' and review_year = ? and source_row is not null
+        """,
+        [YEAR],
+    ).fetchall()
+    for file_name, sheet, row, reasons in rows:
+        code = file_row(exports.raw_dir, file_name, sheet, row)[HOUSEHOLD]
+        quarantined.setdefault(code, set()).update(reasons)
+    assert quarantined == exports.expected_reasons
+    # H009 is on one row of the CSV and one of the workbook: both rows are quarantined.
+    assert len([r for r in rows if "duplicate_household" in r[3]]) == 2
+
+
+def test_row_balance_per_file_and_in_total(loaded):
+    _, con, reports = loaded
+    files = con.execute(
+        "select file_name, rows_read, rows_loaded, rows_quarantined from audit.source_files"
+    ).fetchall()
+    assert files and all(read == ok + bad for _, read, ok, bad in files)
+    report = reports[("survey", YEAR)]
+    assert report.rows_read == report.rows_loaded + report.rows_quarantined
+    raw_rows = con.execute(
+        "select count(*) from raw.survey_households where review_year = ?", [YEAR]
+    )
+    assert raw_rows.fetchone()[0] == report.rows_loaded
+    # 20 CSV rows (the empty line and the row of empty fields are not read), 4 workbook rows,
+    # 2 rows of the file that lacks a column; the duplicate copy and the broken file add none.
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (26, 5, 21)
+
+
+def test_lineage_points_at_the_file_and_row(loaded):
+    exports, con, _ = loaded
+    rows = con.execute(
+        """
+        select household_code, source_file, source_sheet, source_row, source_sha256, run_id,
+               loaded_at
+        from raw.survey_households
+        """
+    ).fetchall()
+    for code, file_name, sheet, row, sha, run_id, loaded_at in rows:
+        assert file_row(exports.raw_dir, file_name, sheet, row)[HOUSEHOLD] == code
+        assert sha == hashlib.sha256((exports.raw_dir / file_name).read_bytes()).hexdigest()
+        assert run_id == "run-1" and loaded_at is not None
+    by_code = {r[0]: r[1:4] for r in rows}
+    assert by_code["H001"] == ("survey/2023/district_a.csv", None, 2)
+    assert by_code["H020"] == ("survey/2023/district_a.csv", None, 22)  # after an empty line
+    assert by_code["H021"] == ("survey/2023/district_b.xlsx", "Phiếu B", 5)  # titles above
+    assert by_code["H023"] == ("survey/2023/district_b.xlsx", "Phiếu B", 8)  # after a blank row
+
+
+def test_values_are_normalised(loaded):
+    _, con, _ = loaded
+    columns = [
+        "household_code",
+        "province_code",
+        "district_code",
+        "commune_code",
+        "income_per_capita",
+        "area_type",
+        "head_sex",
+        "reported_class",
+        "ethnicity",
+        "household_size",
+        "d_employment",
+        "d_dependents",
+        "d_nutrition",
+        "d_health_insurance",
+        "d_adult_education",
+        "d_child_schooling",
+        "is_meritorious_family",
+        "is_social_protection",
+        "is_no_labour_capacity",
+        "village",
+        "unit_version",
+    ]
+    rows = {
+        r[0]: dict(zip(columns, r, strict=True))
+        for r in con.execute(f"select {', '.join(columns)} from raw.survey_households").fetchall()
+    }
+    h001, h002, h020, h023 = rows["H001"], rows["H002"], rows["H020"], rows["H023"]
+    # marks x, X, 1, 0, empty and " x " on the first six indicators
+    assert [h001[c] for c in columns[10:16]] == [True, True, True, False, False, True]
+    assert h001["income_per_capita"] == 1_500_000 and h001["area_type"] == "rural"
+    assert (h001["head_sex"], h001["reported_class"]) == ("female", "poor")
+    # codes '2', '24', '691' regain their zeros
+    assert (h002["province_code"], h002["district_code"], h002["commune_code"]) == (
+        "02",
+        "024",
+        "00691",
+    )
+    assert (h002["area_type"], h002["head_sex"], h002["reported_class"]) == (
+        "urban",
+        "male",
+        "near_poor",
+    )
+    assert [h002[c] for c in columns[16:19]] == [True, True, True]
+    assert h002["ethnicity"] == "Mông" and len(h002["ethnicity"]) == 4  # NFC
+    assert h020["village"] == "Thôn 1, xóm 2" and h020["head_sex"] is None
+    # numeric spreadsheet cells: 2, 24, 692 → zero padded; 1250000.0 → 1250000
+    assert (h023["province_code"], h023["district_code"], h023["commune_code"]) == (
+        "02",
+        "024",
+        "00692",
+    )
+    assert h023["income_per_capita"] == 1_250_000 and h023["household_size"] == 3
+    assert h023["d_employment"] is True and h023["d_nutrition"] is False
+    assert h023["unit_version"] == "pre2025"
+
+
+def test_id_numbers_are_keyed_hashes(loaded):
+    _, con, _ = loaded
+    hashes = dict(
+        con.execute("select household_code, head_id_hash from raw.survey_households").fetchall()
+    )
+    assert hashes["H001"] == digest("002900000001")
+    # a numeric workbook cell lost its leading zeros; they are restored before hashing
+    assert hashes["H023"] == digest("002123456789")
+
+
+def test_no_name_or_id_number_stored_in_clear(loaded):
+    exports, con, _ = loaded
+    secrets = [s for s in exports.names + exports.id_numbers if s]
+    assert len(secrets) > 40
+    columns = con.execute(
+        """
+        select table_schema, table_name, column_name from information_schema.columns
+        where table_schema in ('raw', 'audit')
+          and (data_type like 'VARCHAR%' or data_type = 'JSON')
+        """
+    ).fetchall()
+    assert len(columns) > 20
+    for schema, table, column in columns:
+        text = con.execute(
+            f"select coalesce(string_agg(\"{column}\"::VARCHAR, chr(10)), '') from {schema}.{table}"
+        ).fetchone()[0]
+        for secret in secrets:
+            assert secret not in text, f"{secret!r} stored in {schema}.{table}.{column}"
+
+
+def test_whole_file_problems_quarantine_the_file(loaded):
+    _, con, _ = loaded
+    files = {
+        r[0]: r[1:]
+        for r in con.execute(
+            """
+            select file_name, status, status_reason, rows_read, rows_loaded, rows_quarantined
+            from audit.source_files where dataset = 'survey'
+            """
+        ).fetchall()
+    }
+    status, reason, read, ok, bad = files["survey/2023/no_household_code.csv"]
+    assert (status, read, ok, bad) == ("quarantined", 2, 0, 2) and "household_code" in reason
+    assert files["survey/2023/broken.xlsx"][0] == "quarantined"
+    assert files["survey/2023/broken.xlsx"][2:] == (0, 0, 0)
+    assert files["survey/2023/district_a_copy.csv"][0] == "duplicate"
+    assert files["survey/2023/district_a_copy.csv"][2:] == (0, 0, 0)
+
+    file_level = dict(
+        con.execute(
+            """
+            select source_file, reasons from audit.quarantine
+            where source_row is null and dataset = 'survey'
+            """
+        ).fetchall()
+    )
+    assert file_level == {
+        "survey/2023/no_household_code.csv": ["missing_required_column"],
+        "survey/2023/broken.xlsx": ["unreadable_file"],
+    }
+    missing = con.execute(
+        """
+        select raw_record->'$.missing_columns' from audit.quarantine
+        where source_file = 'survey/2023/no_household_code.csv'
+        """
+    ).fetchone()[0]
+    assert missing == '["household_code"]'
+
+
+def test_quarantine_keeps_raw_text_without_name(loaded):
+    _, con, _ = loaded
+    record = con.execute(
+        """
+        select raw_record from audit.quarantine
+        where source_file = 'survey/2023/district_a.csv' and source_row = 14
+        """
+    ).fetchone()[0]
+    assert '"Thu nhập BQ (đồng/người/tháng)":"khoảng 1 triệu"' in record
+    assert "Họ tên chủ hộ" not in record
+    assert f'"Số định danh chủ hộ":"{digest("002900000012")}"' in record
+    extra = con.execute(
+        "select raw_record from audit.quarantine where source_row = 23 and dataset = 'survey'"
+    ).fetchone()[0]
+    assert '"(no header, column 31)":"thừa"' in extra
+
+
+def test_commune_totals_and_difficult_areas(loaded):
+    _, con, _ = loaded
+    totals = con.execute(
+        "select commune_code, total_households, total_population from raw.commune_totals "
+        "order by commune_code"
+    ).fetchall()
+    assert totals == [("00688", 1200, 4800), ("00691", 900, 3500)]
+    reasons = dict(
+        con.execute(
+            """
+            select source_row, reasons from audit.quarantine where dataset = 'commune_totals'
+            """
+        ).fetchall()
+    )
+    assert reasons == {
+        4: ["invalid_total_households"],
+        5: ["invalid_commune_code"],
+        6: ["duplicate_commune"],
+        7: ["duplicate_commune"],
+        8: ["year_mismatch"],
+        9: ["invalid_total_population"],
+    }
+    areas = con.execute(
+        """
+        select commune_code, is_extremely_difficult, difficult_villages, total_villages,
+               source_row
+        from raw.difficult_areas order by commune_code
+        """
+    ).fetchall()
+    assert areas == [("00688", False, 0, None, 3), ("00700", True, 3, 5, 2)]
+    reasons = dict(
+        con.execute(
+            "select source_row, reasons from audit.quarantine where dataset = 'difficult_areas'"
+        ).fetchall()
+    )
+    assert reasons == {
+        4: ["invalid_flag_mark"],
+        5: ["invalid_village_count"],
+        6: ["duplicate_commune"],
+        7: ["duplicate_commune"],
+    }
+
+
+def test_review_2025_has_no_districts(loaded):
+    _, con, _ = loaded
+    rows = con.execute(
+        """
+        select household_code, unit_version, province_code, district_code, commune_code
+        from raw.survey_households where review_year = ?
+        """,
+        [YEAR_2025],
+    ).fetchall()
+    assert rows == [("N001", "2025", "01", None, "00097")]
+    reasons = con.execute(
+        "select reasons from audit.quarantine where review_year = ? and dataset = 'survey'",
+        [YEAR_2025],
+    ).fetchall()
+    assert reasons == [(["invalid_district_code"],)]
+
+
+# --------------------------------------------------------------------------- re-runs and re-sends
+
+_VOLATILE = {"run_id", "loaded_at", "quarantined_at", "last_seen_at"}
+
+
+def snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    tables = {}
+    for schema, table in con.execute(
+        """
+        select table_schema, table_name from information_schema.tables
+        where table_schema in ('raw', 'audit') order by all
+        """
+    ).fetchall():
+        columns = [
+            c
+            for (c,) in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = ? and table_name = ? order by ordinal_position",
+                [schema, table],
+            ).fetchall()
+            if c not in _VOLATILE
+        ]
+        tables[f"{schema}.{table}"] = con.execute(
+            f"select {', '.join(columns)} from {schema}.{table} order by all"
+        ).fetchall()
+    return tables
+
+
+def test_rerun_gives_identical_tables(loaded):
+    exports, con, _ = loaded
+    before = snapshot(con)
+    ingest_all(con, exports.raw_dir, "run-2")
+    assert snapshot(con) == before
+    assert con.execute("select count(distinct run_id) from raw.survey_households").fetchone() == (
+        1,
+    )
+
+
+def test_resent_file_replaces_its_rows(loaded):
+    exports, con, _ = loaded
+    year_dir = exports.raw_dir / "survey" / str(YEAR)
+    workbook = year_dir / "district_b.xlsx"
+    old_sha = hashlib.sha256(workbook.read_bytes()).hexdigest()
+    # The corrected workbook drops H009 (so district_a.csv's H009 is no longer a duplicate)
+    # and adds H025.
+    write_survey_xlsx(
+        workbook, [valid_row("H021", 21), valid_row("H025", 25)], titles=[], header_row=0
+    )
+    new_sha = hashlib.sha256(workbook.read_bytes()).hexdigest()
+    ingest_dataset(con, exports.raw_dir, "survey", YEAR, run_id="run-2", pii_key=KEY)
+
+    history = con.execute(
+        """
+        select sha256, status, rows_read, rows_loaded, run_id from audit.source_files
+        where file_name = 'survey/2023/district_b.xlsx' order by first_seen_at, status
+        """
+    ).fetchall()
+    assert history == [(old_sha, "replaced", 4, 2, "run-1"), (new_sha, "loaded", 2, 2, "run-2")]
+    from_workbook = con.execute(
+        """
+        select household_code, source_row, source_sha256 from raw.survey_households
+        where source_file = 'survey/2023/district_b.xlsx' order by source_row
+        """
+    ).fetchall()
+    assert from_workbook == [("H021", 2, new_sha), ("H025", 3, new_sha)]
+    codes = {
+        c for (c,) in con.execute("select household_code from raw.survey_households").fetchall()
+    }
+    assert "H009" in codes and "H023" not in codes
+    stale = con.execute(
+        "select count(*) from audit.quarantine where source_sha256 = ?", [old_sha]
+    ).fetchone()[0]
+    assert stale == 0
+
+
+def test_file_removed_from_disk_turns_replaced(loaded):
+    exports, con, _ = loaded
+    (exports.raw_dir / "survey" / str(YEAR) / "broken.xlsx").unlink()
+    ingest_dataset(con, exports.raw_dir, "survey", YEAR, run_id="run-2", pii_key=KEY)
+    status, reason = con.execute(
+        "select status, status_reason from audit.source_files where file_name like '%broken.xlsx'"
+    ).fetchone()
+    assert status == "replaced" and "no longer" in reason
+    assert con.execute(
+        "select count(*) from audit.quarantine where source_file like '%broken.xlsx'"
+    ).fetchone() == (0,)
+
+
+def test_identical_copy_is_not_read_and_new_copy_does_not_flip(loaded):
+    exports, con, _ = loaded
+    year_dir = exports.raw_dir / "survey" / str(YEAR)
+    shutil.copy(year_dir / "district_a.csv", year_dir / "aaa_first_by_name.csv")
+    report = ingest_dataset(con, exports.raw_dir, "survey", YEAR, run_id="run-2", pii_key=KEY)
+    statuses = {f.file_name: f.status for f in report.files}
+    assert statuses["survey/2023/district_a.csv"] == "loaded"
+    assert statuses["survey/2023/aaa_first_by_name.csv"] == "duplicate"
+    count = con.execute("select count(*) from raw.survey_households where review_year = ?", [YEAR])
+    assert count.fetchone()[0] == 5
+
+
+# --------------------------------------------------------------------------- odd files
+
+
+def test_csv_edge_cases(tmp_path, warehouse):
+    raw_dir = tmp_path / "raw"
+    year_dir = raw_dir / "survey" / str(YEAR)
+    rows = [
+        valid_row("Q001", 1, **{"Thôn/Tổ": "Tổ 3\nngõ 5"}),
+        None,
+        valid_row("Q002", 2),
+    ]
+    write_csv(year_dir / "quoted_newline.csv", SURVEY_HEADERS, rows, newline="\n")
+    (year_dir / "latin1.csv").write_bytes(
+        ",".join(SURVEY_HEADERS).encode("utf-8") + b"\n2023,02,024,00688,Ph\xf0\n"
+    )
+    (year_dir / "notes.txt").write_text("not data", encoding="utf-8")
+    with duckdb.connect(str(warehouse)) as con:
+        report = ingest_dataset(con, raw_dir, "survey", YEAR, run_id="r", pii_key=KEY)
+        by_name = {f.file_name.rsplit("/", 1)[1]: f for f in report.files}
+        assert by_name["quoted_newline.csv"].rows_loaded == 2
+        assert by_name["latin1.csv"].status == "quarantined"
+        assert by_name["notes.txt"].status == "quarantined"
+        reasons = con.execute(
+            "select source_file, reasons from audit.quarantine order by source_file"
+        ).fetchall()
+        assert [r[1] for r in reasons] == [["unreadable_file"], ["unreadable_file"]]
+        village = con.execute(
+            "select village from raw.survey_households where household_code = 'Q001'"
+        ).fetchone()[0]
+        assert village == "Tổ 3\nngõ 5"
+
+
+def test_missing_reference_is_a_clear_error(tmp_path):
+    with duckdb.connect(str(tmp_path / "empty.duckdb")) as con:
+        ensure_schemas(con)
+        with pytest.raises(RuntimeError, match="admin_units"):
+            ingest_dataset(con, tmp_path, "survey", YEAR, run_id="r", pii_key=KEY)
+
+
+def test_list_years_and_fingerprint(tmp_path):
+    exports = build_raw_exports(tmp_path / "raw")
+    assert list_review_years(exports.raw_dir) == [YEAR, YEAR_2025]
+    first = raw_files_fingerprint(exports.raw_dir)
+    assert "survey/2023/district_a.csv" in first and "commune_totals/2023.csv" in first
+    sha = hashlib.sha256((exports.raw_dir / "commune_totals/2023.csv").read_bytes()).hexdigest()
+    assert first["commune_totals/2023.csv"].endswith(sha)
+    assert raw_files_fingerprint(exports.raw_dir, first) == first
+
+
+# --------------------------------------------------------------------------- through Dagster
+
+
+def test_assets_materialize_and_row_balance_passes(tmp_path, warehouse, monkeypatch):
+    from dagster_duckdb import DuckDBResource
+
+    from orchestration.assets.ingest import ingest_assets
+    from orchestration.checks.ingest import ingest_checks
+    from orchestration.resources import PipelinePaths
+
+    monkeypatch.setenv(KEY_ENV, KEY.hex())
+    exports = build_raw_exports(tmp_path / "raw")
+    resources = {
+        "paths": PipelinePaths(raw_dir=str(exports.raw_dir), warehouse_dir=str(tmp_path)),
+        # Not build_resources(): its connection_config {"enable_progress_bar": False} is refused
+        # by DuckDB 2.0 ("Could not set option ... as a global option").
+        "warehouse": DuckDBResource(database=str(warehouse)),
+    }
+    instance = dagster.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("review_year", [str(YEAR), str(YEAR_2025)])
+    result = dagster.materialize([ingest_assets[0]], instance=instance, resources=resources)
+    assert result.success
+    result = dagster.materialize(
+        [*ingest_assets[1:], *ingest_checks],
+        partition_key=str(YEAR),
+        instance=instance,
+        resources=resources,
+        selection=[a.key for a in ingest_assets[1:]],
+    )
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 3 and all(e.passed for e in evaluations)
+    materializations = result.asset_materializations_for_node("raw__survey_households")
+    metadata = materializations[0].metadata
+    assert metadata["rows_read"].value == 26 and metadata["rows_quarantined"].value == 21
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from raw.survey_households").fetchone()[0] == 5
