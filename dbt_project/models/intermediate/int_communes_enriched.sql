@@ -1,0 +1,74 @@
+with
+
+commune_totals as (
+    select * from {{ ref('stg_review_exports__commune_totals') }}
+),
+
+difficult_areas as (
+    select * from {{ ref('stg_review_exports__difficult_areas') }}
+),
+
+classified as (
+    select * from {{ ref('int_households_classified') }}
+),
+
+communes as (
+    select * from {{ ref('stg_admin_units__communes') }}
+),
+
+review_years as (
+    select * from {{ ref('int_review_years_described') }}
+),
+
+-- Every commune with a denominator, plus any commune with assessed households but no totals
+-- row, so that every classified household is counted somewhere.
+commune_years as (
+    select
+        review_year,
+        unit_version,
+        commune_code
+    from commune_totals
+    union
+    select distinct
+        review_year,
+        unit_version,
+        commune_code
+    from classified
+),
+
+final as (
+    select
+        commune_years.review_year,
+        commune_years.unit_version,
+        communes.province_code,
+        communes.province_name,
+        communes.district_code,
+        communes.district_name,
+        commune_years.commune_code,
+        communes.commune_name,
+        review_years.standard_id,
+        coalesce(difficult_areas.is_extremely_difficult, false) as is_extremely_difficult,
+        coalesce(difficult_areas.difficult_villages, 0) as difficult_villages,
+        difficult_areas.total_villages,
+        commune_totals.total_households,
+        commune_totals.total_population
+    from commune_years
+    left join communes
+        on
+            commune_years.unit_version = communes.unit_version
+            and commune_years.commune_code = communes.commune_code
+    left join review_years
+        on commune_years.review_year = review_years.review_year
+    left join commune_totals
+        on
+            commune_years.review_year = commune_totals.review_year
+            and commune_years.unit_version = commune_totals.unit_version
+            and commune_years.commune_code = commune_totals.commune_code
+    left join difficult_areas
+        on
+            commune_years.review_year = difficult_areas.review_year
+            and commune_years.unit_version = difficult_areas.unit_version
+            and commune_years.commune_code = difficult_areas.commune_code
+)
+
+select * from final

@@ -1,0 +1,138 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='review_year',
+        on_schema_change='fail',
+        post_hook=[
+            "delete from {{ this }} where review_year not in (select distinct review_year from {{ ref('int_households_classified') }})",
+        ],
+    )
+}}
+
+{#- Incremental by review year. A flow in year y depends on y, y - 1 and whether the household
+    was poor in any earlier year, so when the classification of year x changes (a new year, a
+    re-sent year, a revised standard) every year from x on is rebuilt. Adding the newest year
+    therefore rebuilds that year only; re-sending an old year rebuilds it and the years after. -#}
+{% if is_incremental() %}
+    {% set changed_years_sql %}
+        with source_years as (
+            select
+                review_year,
+                count(*) as row_count,
+                bit_xor(hash(household_code, computed_class, loaded_at, run_id)) as fingerprint
+            from {{ ref('int_households_classified') }}
+            group by review_year
+        ),
+        built_years as (
+            select
+                review_year,
+                count(*) as row_count,
+                bit_xor(hash(household_code, computed_class, loaded_at, run_id)) as fingerprint
+            from {{ this }}
+            group by review_year
+        ),
+        review_years as (
+            select review_year, has_known_flows from {{ ref('int_review_years_described') }}
+        ),
+        built_flow_years as (
+            select distinct review_year, is_flow_known from {{ this }}
+        ),
+        first_changed as (
+            select min(source_years.review_year) as review_year
+            from source_years
+            left join built_years on source_years.review_year = built_years.review_year
+            left join review_years on source_years.review_year = review_years.review_year
+            left join built_flow_years on source_years.review_year = built_flow_years.review_year
+            where source_years.fingerprint is distinct from built_years.fingerprint
+                or source_years.row_count is distinct from built_years.row_count
+                or review_years.has_known_flows is distinct from built_flow_years.is_flow_known
+        )
+        select source_years.review_year
+        from source_years
+        inner join first_changed on source_years.review_year >= first_changed.review_year
+        order by 1
+    {% endset %}
+    {% set years_to_build = review_years_to_build(changed_years_sql) %}
+{% endif %}
+
+with
+
+classified as (
+    select * from {{ ref('int_households_classified') }}
+),
+
+review_years as (
+    select * from {{ ref('int_review_years_described') }}
+),
+
+current_year as (
+    select * from classified
+    {% if is_incremental() %}
+        where review_year in ({{ years_to_build }})
+    {% endif %}
+),
+
+first_poor_years as (
+    select
+        household_code,
+        min(review_year) as first_poor_review_year
+    from classified
+    where is_poor
+    group by household_code
+),
+
+joined as (
+    select
+        current_year.review_year,
+        current_year.unit_version,
+        current_year.province_code,
+        current_year.commune_code,
+        current_year.household_code,
+        current_year.standard_id,
+        current_year.computed_class,
+        current_year.is_poor,
+        previous_year.is_poor as was_poor_previous_year,
+        first_poor_years.first_poor_review_year,
+        coalesce(review_years.has_known_flows, false) as is_flow_known,
+        current_year.loaded_at,
+        current_year.run_id
+    from current_year
+    left join review_years
+        on current_year.review_year = review_years.review_year
+    left join classified as previous_year
+        on
+            current_year.household_code = previous_year.household_code
+            and current_year.review_year - 1 = previous_year.review_year
+    left join first_poor_years
+        on current_year.household_code = first_poor_years.household_code
+),
+
+final as (
+    select
+        review_year,
+        unit_version,
+        province_code,
+        commune_code,
+        household_code,
+        standard_id,
+        computed_class,
+        is_poor,
+        was_poor_previous_year,
+        is_flow_known,
+        case
+            when not is_flow_known then null
+            when coalesce(was_poor_previous_year, false) and not is_poor then 'exited_poverty'
+            when is_poor and not coalesce(was_poor_previous_year, false)
+                then
+                    case
+                        when first_poor_review_year < review_year then 'returned_to_poverty'
+                        else 'newly_poor'
+                    end
+        end as flow,
+        loaded_at,
+        run_id
+    from joined
+)
+
+select * from final

@@ -1,0 +1,164 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='review_year',
+        on_schema_change='fail',
+        post_hook=[
+            "delete from {{ this }} where review_year not in (select distinct review_year from {{ ref('stg_review_exports__households') }})",
+        ],
+    )
+}}
+
+{#- Incremental by review year: a year is (re)classified when its raw rows were (re)loaded
+    (different run_id / loaded_at / row count) or when the seed's standard for it changed. -#}
+{% if is_incremental() %}
+    {% set changed_years_sql %}
+        with source_years as (
+            select
+                households.review_year,
+                count(*) as row_count,
+                bit_xor(hash(
+                    households.household_code, households.loaded_at, households.run_id,
+                    standards.standard_id, standards.income_line, standards.upper_income_line,
+                    standards.middle_line, standards.deprivation_threshold
+                )) as fingerprint
+            from {{ ref('stg_review_exports__households') }} as households
+            left join {{ ref('poverty_standards') }} as standards
+                on households.review_year
+                between standards.first_review_year and standards.last_review_year
+                and households.area_type = standards.area_type
+            group by households.review_year
+        ),
+        built_years as (
+            select
+                review_year,
+                count(*) as row_count,
+                bit_xor(hash(
+                    household_code, loaded_at, run_id, standard_id, income_line,
+                    upper_income_line, middle_line, deprivation_threshold
+                )) as fingerprint
+            from {{ this }}
+            group by review_year
+        )
+        select source_years.review_year
+        from source_years
+        left join built_years on source_years.review_year = built_years.review_year
+        where source_years.fingerprint is distinct from built_years.fingerprint
+            or source_years.row_count is distinct from built_years.row_count
+        order by 1
+    {% endset %}
+    {% set years_to_build = review_years_to_build(changed_years_sql) %}
+{% endif %}
+
+with
+
+households as (
+    select * from {{ ref('stg_review_exports__households') }}
+    {% if is_incremental() %}
+        where review_year in ({{ years_to_build }})
+    {% endif %}
+),
+
+standards as (
+    select * from {{ ref('poverty_standards') }}
+),
+
+with_standard as (
+    select
+        households.*,
+        standards.standard_id,
+        standards.rule_type,
+        standards.income_line,
+        standards.upper_income_line,
+        standards.middle_line,
+        standards.deprivation_threshold,
+        {{ deprivation_count('households') }} as deprivation_count
+    from households
+    left join standards
+        on
+            households.review_year
+            between standards.first_review_year and standards.last_review_year
+            and households.area_type = standards.area_type
+),
+
+classified as (
+    select
+        *,
+        case
+            when standard_id is null then null
+            -- Decision 59/2015: poor at or under L, or between L and U with enough deprivations.
+            when rule_type = 'qd59_upper_band' then
+                case
+                    when income_per_capita <= income_line then 'poor'
+                    when
+                        income_per_capita <= upper_income_line
+                        and deprivation_count >= deprivation_threshold
+                        then 'poor'
+                    when income_per_capita <= upper_income_line then 'near_poor'
+                    else 'not_poor'
+                end
+            -- Decree 07/2021 and Decree 351/2025: income at or under L splits on deprivations.
+            when income_per_capita <= income_line and deprivation_count >= deprivation_threshold
+                then 'poor'
+            when income_per_capita <= income_line then 'near_poor'
+            when income_per_capita <= middle_line then 'middle'
+            else 'not_poor'
+        end as computed_class
+    from with_standard
+),
+
+final as (
+    select
+        review_year,
+        unit_version,
+        province_code,
+        district_code,
+        commune_code,
+        commune_name,
+        village,
+        household_code,
+        head_id_hash,
+        head_sex,
+        ethnicity,
+        household_size,
+        area_type,
+        income_per_capita,
+        d_employment,
+        d_dependents,
+        d_nutrition,
+        d_health_insurance,
+        d_adult_education,
+        d_child_schooling,
+        d_housing_quality,
+        d_housing_area,
+        d_water,
+        d_sanitation,
+        d_telecom,
+        d_information_assets,
+        is_meritorious_family,
+        is_social_protection,
+        is_no_labour_capacity,
+        reported_class,
+        standard_id,
+        rule_type,
+        income_line,
+        upper_income_line,
+        middle_line,
+        deprivation_threshold,
+        deprivation_count,
+        computed_class,
+        coalesce(computed_class = 'poor', false) as is_poor,
+        coalesce(lower(trim(ethnicity)) <> 'kinh', false) as is_ethnic_minority,
+        coalesce(head_sex = 'female', false) as is_female_headed,
+        coalesce(reported_class <> computed_class, false) as is_class_mismatch,
+        source_file,
+        source_sheet,
+        source_row,
+        source_sha256,
+        run_id,
+        loaded_at
+    from classified
+)
+
+select * from final

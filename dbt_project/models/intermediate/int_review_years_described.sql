@@ -1,0 +1,75 @@
+with
+
+households as (
+    select * from {{ ref('stg_review_exports__households') }}
+),
+
+commune_totals as (
+    select * from {{ ref('stg_review_exports__commune_totals') }}
+),
+
+standards as (
+    select * from {{ ref('poverty_standards') }}
+),
+
+review_years as (
+    select
+        review_year,
+        min(unit_version) as unit_version
+    from (
+        select
+            review_year,
+            unit_version
+        from households
+        union all
+        select
+            review_year,
+            unit_version
+        from commune_totals
+    ) as loaded
+    group by review_year
+),
+
+standard_periods as (
+    select
+        standard_id,
+        min(first_review_year) as first_review_year,
+        max(last_review_year) as last_review_year
+    from standards
+    group by standard_id
+),
+
+with_standard as (
+    select
+        review_years.review_year,
+        review_years.unit_version,
+        standard_periods.standard_id,
+        standard_periods.first_review_year as standard_first_review_year
+    from review_years
+    left join standard_periods
+        on review_years.review_year
+        between standard_periods.first_review_year and standard_periods.last_review_year
+),
+
+final as (
+    select
+        current_year.review_year,
+        current_year.unit_version,
+        current_year.standard_id,
+        current_year.standard_first_review_year,
+        previous_year.review_year as previous_review_year,
+        current_year.review_year = current_year.standard_first_review_year
+            as is_first_year_of_standard,
+        previous_year.review_year is not null
+        and current_year.review_year <> current_year.standard_first_review_year
+            as has_known_flows,
+        previous_year.review_year is not null
+        and previous_year.standard_id = current_year.standard_id
+        and previous_year.unit_version = current_year.unit_version
+            as is_comparable_to_previous
+    from with_standard as current_year
+    left join with_standard as previous_year
+        on current_year.review_year - 1 = previous_year.review_year
+)
+
+select * from final

@@ -1,0 +1,48 @@
+with
+
+source as (
+    select * from {{ source('review_exports', 'survey_households') }}
+),
+
+renamed as (
+    select
+        cast(review_year as integer) as review_year,
+        unit_version,
+        province_code,
+        district_code,
+        commune_code,
+        commune_name,
+        village,
+        household_code,
+        head_id_hash,
+        head_sex,
+        ethnicity,
+        cast(household_size as integer) as household_size,
+        area_type,
+        cast(income_per_capita as bigint) as income_per_capita,
+        d_employment,
+        d_dependents,
+        d_nutrition,
+        d_health_insurance,
+        d_adult_education,
+        d_child_schooling,
+        d_housing_quality,
+        d_housing_area,
+        d_water,
+        d_sanitation,
+        d_telecom,
+        d_information_assets,
+        is_meritorious_family,
+        is_social_protection,
+        is_no_labour_capacity,
+        reported_class,
+        source_file,
+        source_sheet,
+        source_row,
+        source_sha256,
+        run_id,
+        loaded_at
+    from source
+)
+
+select * from renamed

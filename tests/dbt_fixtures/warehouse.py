@@ -1,0 +1,198 @@
+"""Build a throwaway working warehouse with raw.* tables as docs/architecture.md defines them.
+
+The rows are synthetic and small enough to work every expected figure out by hand. Household rows
+are written through :func:`household`, which fills the columns a test does not care about.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration.lib.admin_units import load_admin_units, unit_version_for_year
+from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
+
+DEPRIVATIONS = (
+    "d_employment",
+    "d_dependents",
+    "d_nutrition",
+    "d_health_insurance",
+    "d_adult_education",
+    "d_child_schooling",
+    "d_housing_quality",
+    "d_housing_area",
+    "d_water",
+    "d_sanitation",
+    "d_telecom",
+    "d_information_assets",
+)
+LINEAGE_DDL = """
+    source_file varchar, source_sheet varchar, source_row integer, source_sha256 varchar,
+    run_id varchar, loaded_at timestamp
+"""
+RAW_DDL = {
+    "survey_households": f"""
+        review_year integer, unit_version varchar, province_code varchar, district_code varchar,
+        commune_code varchar, commune_name varchar, village varchar, household_code varchar,
+        head_id_hash varchar, head_sex varchar, ethnicity varchar, household_size integer,
+        area_type varchar, income_per_capita bigint,
+        {", ".join(f"{name} boolean" for name in DEPRIVATIONS)},
+        is_meritorious_family boolean, is_social_protection boolean,
+        is_no_labour_capacity boolean, reported_class varchar, {LINEAGE_DDL}
+    """,
+    "commune_totals": f"""
+        review_year integer, unit_version varchar, commune_code varchar,
+        total_households bigint, total_population bigint, {LINEAGE_DDL}
+    """,
+    "difficult_areas": f"""
+        review_year integer, unit_version varchar, commune_code varchar,
+        is_extremely_difficult boolean, difficult_villages integer, total_villages integer,
+        {LINEAGE_DDL}
+    """,
+}
+SURVEY_COLUMNS = (
+    "review_year",
+    "unit_version",
+    "province_code",
+    "district_code",
+    "commune_code",
+    "commune_name",
+    "village",
+    "household_code",
+    "head_id_hash",
+    "head_sex",
+    "ethnicity",
+    "household_size",
+    "area_type",
+    "income_per_capita",
+    *DEPRIVATIONS,
+    "is_meritorious_family",
+    "is_social_protection",
+    "is_no_labour_capacity",
+    "reported_class",
+)
+
+
+def household(
+    review_year: int,
+    commune: tuple[str, str | None, str],
+    code: str,
+    income: int,
+    deprivations: int = 0,
+    *,
+    area_type: str = "rural",
+    ethnicity: str = "Kinh",
+    head_sex: str = "male",
+    meritorious: bool = False,
+    social_protection: bool = False,
+    no_labour_capacity: bool = False,
+    reported_class: str | None = None,
+    deprived_in: Sequence[str] | None = None,
+) -> dict[str, object]:
+    """One survey row; ``commune`` is (province_code, district_code, commune_code).
+
+    The household is deprived in its first ``deprivations`` indicators, or in ``deprived_in``.
+    """
+    province_code, district_code, commune_code = commune
+    marked = set(deprived_in) if deprived_in is not None else set(DEPRIVATIONS[:deprivations])
+    row: dict[str, object] = {
+        "review_year": review_year,
+        "unit_version": unit_version_for_year(review_year),
+        "province_code": province_code,
+        "district_code": district_code,
+        "commune_code": commune_code,
+        "commune_name": None,
+        "village": "Thôn 1",
+        "household_code": code,
+        "head_id_hash": f"hash-{code}",
+        "head_sex": head_sex,
+        "ethnicity": ethnicity,
+        "household_size": 4,
+        "area_type": area_type,
+        "income_per_capita": income,
+        "is_meritorious_family": meritorious,
+        "is_social_protection": social_protection,
+        "is_no_labour_capacity": no_labour_capacity,
+        "reported_class": reported_class,
+    }
+    row.update({name: name in marked for name in DEPRIVATIONS})
+    return row
+
+
+def create_warehouse(path: Path) -> None:
+    """Create the reference tables (the real unit lists) and empty raw tables."""
+    with duckdb.connect(str(path)) as con:
+        load_admin_units(con)
+        con.execute("create schema if not exists raw")
+        for table, ddl in RAW_DDL.items():
+            con.execute(f"create or replace table raw.{table} ({ddl})")
+
+
+def replace_year(
+    path: Path,
+    review_year: int,
+    households: Iterable[dict[str, object]],
+    commune_totals: Iterable[tuple[str, int, int]],
+    difficult_areas: Iterable[tuple[str, bool, int, int]] = (),
+    run_id: str | None = None,
+) -> None:
+    """Replace one review year in raw.*, as the ingest does (one transaction per year)."""
+    run_id = run_id or f"run-{review_year}-{datetime.now().timestamp()}"
+    loaded_at = datetime.now()
+    version = unit_version_for_year(review_year)
+    lineage = (f"{review_year}.csv", None, None, "sha", run_id, loaded_at)
+    with duckdb.connect(str(path)) as con:
+        con.execute("begin transaction")
+        for table in RAW_DDL:
+            con.execute(f"delete from raw.{table} where review_year = ?", [review_year])
+        survey_rows = [
+            tuple(row[name] for name in SURVEY_COLUMNS) + (f"{review_year}.csv", None, index + 2)
+            + lineage[3:]
+            for index, row in enumerate(households)
+        ]
+        if survey_rows:
+            placeholders = ", ".join("?" * len(survey_rows[0]))
+            con.executemany(
+                f"insert into raw.survey_households values ({placeholders})", survey_rows
+            )
+        for code, total_households, total_population in commune_totals:
+            con.execute(
+                "insert into raw.commune_totals values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [review_year, version, code, total_households, total_population, *lineage],
+            )
+        for code, is_difficult, difficult_villages, total_villages in difficult_areas:
+            con.execute(
+                "insert into raw.difficult_areas values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [review_year, version, code, is_difficult, difficult_villages, total_villages,
+                 *lineage],
+            )
+        con.execute("commit")
+
+
+def dbt(args: Sequence[str], warehouse_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run the real dbt CLI against ``warehouse_path``; raise with dbt's output on failure."""
+    env = {**os.environ, "POVERTY_WAREHOUSE_PATH": str(warehouse_path)}
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            *args,
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
