@@ -17,7 +17,7 @@ final as (
             earlier.area_type = later.area_type
             and earlier.standard_id < later.standard_id
             and earlier.first_review_year <= later.last_review_year
-            and later.first_review_year <= earlier.last_review_year
+            and earlier.last_review_year >= later.first_review_year
 )
 
 select * from final

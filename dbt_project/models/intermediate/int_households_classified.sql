@@ -88,16 +88,17 @@ classified as (
         case
             when standard_id is null then null
             -- Decision 59/2015: poor at or under L, or between L and U with enough deprivations.
-            when rule_type = 'qd59_upper_band' then
-                case
-                    when income_per_capita <= income_line then 'poor'
-                    when
-                        income_per_capita <= upper_income_line
-                        and deprivation_count >= deprivation_threshold
-                        then 'poor'
-                    when income_per_capita <= upper_income_line then 'near_poor'
-                    else 'not_poor'
-                end
+            when rule_type = 'qd59_upper_band'
+                then
+                    case
+                        when income_per_capita <= income_line then 'poor'
+                        when
+                            income_per_capita <= upper_income_line
+                            and deprivation_count >= deprivation_threshold
+                            then 'poor'
+                        when income_per_capita <= upper_income_line then 'near_poor'
+                        else 'not_poor'
+                    end
             -- Decree 07/2021 and Decree 351/2025: income at or under L splits on deprivations.
             when income_per_capita <= income_line and deprivation_count >= deprivation_threshold
                 then 'poor'

@@ -47,8 +47,9 @@ with_standard as (
         standard_periods.first_review_year as standard_first_review_year
     from review_years
     left join standard_periods
-        on review_years.review_year
-        between standard_periods.first_review_year and standard_periods.last_review_year
+        on
+            review_years.review_year
+            between standard_periods.first_review_year and standard_periods.last_review_year
 ),
 
 final as (

@@ -107,7 +107,8 @@ series as (
         target_years.is_comparable_to_previous,
         case target_years.measure
             when 'mean_annual_fall_poverty_rate' then warehouse_years.poverty_rate
-            when 'mean_annual_fall_extremely_difficult_rate' then pooled_extremely_difficult.pooled_rate
+            when 'mean_annual_fall_extremely_difficult_rate'
+                then pooled_extremely_difficult.pooled_rate
             when 'poor_meritorious_family' then warehouse_years.poor_meritorious_family
             when 'extremely_difficult_communes_fall_percent'
                 then warehouse_years.extremely_difficult_communes
