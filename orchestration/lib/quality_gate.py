@@ -1,0 +1,475 @@
+"""The quality gate: every expectation suite of ``expectations/``, validated inside DuckDB.
+
+The suites are versioned JSON (see ``expectations/README.md``). Each expectation is ``critical``
+(a failure blocks publishing) or ``warning`` (recorded and reported, never blocking). Everything
+runs as SQL inside DuckDB through the persisted-connection datasource of
+:mod:`orchestration.lib.gx_duckdb`: no table is pulled into pandas, which matters at millions of
+household rows.
+
+Order of work, dictated by DuckDB's one-writer rule: GX opens the warehouse read-only and is
+closed; only then are the outcomes written to ``audit.validation_results`` with a normal
+connection. An expectation GX could not evaluate raises :class:`GXSetupError` instead of being
+recorded as bad data.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import great_expectations as gx
+from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+from orchestration.lib.gx_duckdb import GXSetupError, duckdb_data_context, raise_for_exceptions
+from orchestration.settings import EXPECTATIONS_DIR
+
+CRITICAL = "critical"
+WARNING = "warning"
+SEVERITIES = (CRITICAL, WARNING)
+UNEXPECTED_ROWS = "unexpected_rows_expectation"
+OFFENDING_KEYS_KEPT = 5
+"""How many offending keys an outcome keeps: enough to start looking, not a copy of the data."""
+
+__all__ = [
+    "CRITICAL",
+    "WARNING",
+    "ExpectationOutcome",
+    "GXSetupError",
+    "GateResult",
+    "build_id_for_run",
+    "failed_expectations",
+    "format_failures",
+    "load_suites",
+    "new_build_id",
+    "run_gate",
+]
+
+
+@dataclass(frozen=True)
+class ExpectationSpec:
+    name: str
+    severity: str
+    type: str
+    kwargs: dict[str, Any]
+    description: str
+    column: str | None
+
+
+@dataclass(frozen=True)
+class AssetSpec:
+    suite: str
+    asset: str
+    table: str
+    key_columns: tuple[str, ...]
+    expectations: tuple[ExpectationSpec, ...]
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """One expectation's result, as stored in ``audit.validation_results``."""
+
+    build_id: str
+    run_id: str
+    suite: str
+    expectation: str
+    table_name: str
+    column_name: str | None
+    severity: str
+    success: bool
+    observed: str
+    expected: str
+    offending_keys: list[dict[str, Any]]
+    validated_at: datetime
+
+
+@dataclass
+class GateResult:
+    build_id: str
+    run_id: str
+    results: list[ExpectationOutcome]
+    duration_s: float
+    data_docs_index: Path | None = None
+    expectations_evaluated: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.expectations_evaluated = len(self.results)
+
+    @property
+    def failures(self) -> list[ExpectationOutcome]:
+        """Failed critical expectations: any one of them blocks publishing."""
+        return [r for r in self.results if not r.success and r.severity == CRITICAL]
+
+    @property
+    def warnings(self) -> list[ExpectationOutcome]:
+        return [r for r in self.results if not r.success and r.severity == WARNING]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def new_build_id(run_id: str) -> str:
+    """A build id that sorts by time and names its run: ``20250101T120000Z-1a2b3c4d``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    short = "".join(ch for ch in run_id if ch.isalnum())[:8] or "local"
+    return f"{stamp}-{short}"
+
+
+def _query_text(raw: str | list[str]) -> str:
+    return "\n".join(raw) if isinstance(raw, list) else raw
+
+
+def load_suites(expectations_dir: Path = EXPECTATIONS_DIR) -> list[AssetSpec]:
+    """Every asset of every suite file, validated for the fields the gate relies on."""
+    assets: list[AssetSpec] = []
+    files = sorted(Path(expectations_dir).glob("*.json"))
+    if not files:
+        raise GXSetupError(f"no expectation suites found in {expectations_dir}")
+    seen: set[str] = set()
+    for path in files:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        suite = document["suite"]
+        for asset in document["assets"]:
+            specs = []
+            for item in asset["expectations"]:
+                if item["severity"] not in SEVERITIES:
+                    raise GXSetupError(f"{path.name}: {item['name']}: unknown severity")
+                if item["name"] in seen:
+                    raise GXSetupError(f"{path.name}: duplicate expectation name {item['name']}")
+                seen.add(item["name"])
+                kwargs = dict(item.get("kwargs", {}))
+                if item["type"] == UNEXPECTED_ROWS:
+                    kwargs["unexpected_rows_query"] = _query_text(item["query"])
+                column = item.get("column") or kwargs.get("column")
+                if column is None and "column_list" in kwargs:
+                    column = ", ".join(kwargs["column_list"])
+                specs.append(
+                    ExpectationSpec(
+                        name=item["name"],
+                        severity=item["severity"],
+                        type=item["type"],
+                        kwargs=kwargs,
+                        description=item["description"],
+                        column=column,
+                    )
+                )
+            assets.append(
+                AssetSpec(
+                    suite=suite,
+                    asset=asset["asset"],
+                    table=asset["table"],
+                    key_columns=tuple(asset["key_columns"]),
+                    expectations=tuple(specs),
+                )
+            )
+    return assets
+
+
+def _gx_suite(name: str, specs: Iterable[ExpectationSpec]) -> gx.ExpectationSuite:
+    """A GX suite; each expectation carries its gate name and severity in ``meta``."""
+    suite = gx.ExpectationSuite(name=name)
+    for spec in specs:
+        configuration = ExpectationConfiguration(
+            type=spec.type,
+            kwargs=dict(spec.kwargs),
+            meta={"gate_name": spec.name, "severity": spec.severity},
+            description=spec.description,
+            severity=spec.severity,
+        )
+        suite.add_expectation(configuration.to_domain_obj())
+    return suite
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _expected_text(spec: ExpectationSpec) -> str:
+    if spec.type == UNEXPECTED_ROWS:
+        return f"{spec.description} (no row returned by the check query)"
+    shown = {k: v for k, v in spec.kwargs.items() if k not in ("column", "column_list")}
+    return f"{spec.description} ({spec.type} {_short(shown, 200)})"
+
+
+def _observed_and_keys(
+    spec: ExpectationSpec, result: dict[str, Any], key_columns: Sequence[str]
+) -> tuple[str, list[dict[str, Any]]]:
+    if spec.type == UNEXPECTED_ROWS:
+        count = result.get("observed_value", 0)
+        rows = (result.get("details") or {}).get("unexpected_rows") or []
+        keys = [dict(row) if isinstance(row, dict) else {"row": list(row)} for row in rows]
+        return f"{count} offending row(s)", keys[:OFFENDING_KEYS_KEPT]
+    if "unexpected_count" in result:
+        count = result.get("unexpected_count") or 0
+        total = result.get("element_count")
+        values = result.get("partial_unexpected_list") or []
+        observed = f"{count} of {total} row(s) unexpected"
+        if values:
+            observed += f"; values {_short(values[:OFFENDING_KEYS_KEPT], 200)}"
+        wanted = {*key_columns, spec.column}
+        keys = []
+        for row in (result.get("partial_unexpected_index_list") or [])[:OFFENDING_KEYS_KEPT]:
+            if isinstance(row, dict):
+                keys.append({k: v for k, v in row.items() if k in wanted})
+        return observed, keys
+    return _short(result.get("observed_value")), []
+
+
+def _validate_asset(
+    context: Any,
+    datasource: Any,
+    asset_spec: AssetSpec,
+    *,
+    build_id: str,
+    run_id: str,
+) -> list[ExpectationOutcome]:
+    try:
+        data_asset = datasource.add_query_asset(
+            name=f"{asset_spec.suite}.{asset_spec.asset}",
+            query=f"select * from {asset_spec.table}",
+        )
+    except Exception as error:  # GX wraps the DuckDB error in its own types
+        raise GXSetupError(f"cannot read {asset_spec.table}: {error}") from error
+    batch_definition = data_asset.add_batch_definition_whole_table("whole table")
+
+    # Row-level expectations keep a few offending keys through GX's index list; the SQL
+    # expectations need COMPLETE to return their rows (GX caps them at 200). One result format
+    # per validation run, hence two runs per asset.
+    groups = {
+        "rows": (
+            [e for e in asset_spec.expectations if e.type != UNEXPECTED_ROWS],
+            {
+                "result_format": "SUMMARY",
+                "unexpected_index_column_names": list(asset_spec.key_columns),
+                "partial_unexpected_count": OFFENDING_KEYS_KEPT,
+                "return_unexpected_index_query": False,
+            },
+        ),
+        "sql": (
+            [e for e in asset_spec.expectations if e.type == UNEXPECTED_ROWS],
+            {"result_format": "COMPLETE"},
+        ),
+    }
+    outcomes: list[ExpectationOutcome] = []
+    for group, (specs, result_format) in groups.items():
+        if not specs:
+            continue
+        spec_of = {spec.name: spec for spec in specs}
+        name = f"{asset_spec.suite}.{asset_spec.asset}.{group}"
+        suite = context.suites.add(_gx_suite(name, specs))
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+        )
+        validation = definition.run(result_format=result_format)
+        raise_for_exceptions(validation)
+        if len(validation.results) != len(specs):
+            raise GXSetupError(
+                f"{name}: {len(specs)} expectations configured, {len(validation.results)} evaluated"
+            )
+        validated_at = datetime.now(UTC)
+        for item in validation.results:
+            spec = spec_of[(item.expectation_config.meta or {})["gate_name"]]
+            observed, keys = _observed_and_keys(spec, item.result or {}, asset_spec.key_columns)
+            outcomes.append(
+                ExpectationOutcome(
+                    build_id=build_id,
+                    run_id=run_id,
+                    suite=asset_spec.suite,
+                    expectation=spec.name,
+                    table_name=asset_spec.table,
+                    column_name=spec.column,
+                    severity=spec.severity,
+                    success=bool(item.success),
+                    observed=observed,
+                    expected=_expected_text(spec),
+                    offending_keys=keys,
+                    validated_at=validated_at,
+                )
+            )
+    return outcomes
+
+
+def _build_data_docs(context: Any, data_docs_dir: Path) -> Path:
+    data_docs_dir.mkdir(parents=True, exist_ok=True)
+    context.add_data_docs_site(
+        site_name="quality_gate",
+        site_config={
+            "class_name": "SiteBuilder",
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(data_docs_dir.resolve()),
+            },
+        },
+    )
+    context.build_data_docs(site_names=["quality_gate"])
+    return data_docs_dir / "index.html"
+
+
+RESULTS_DDL = """
+create schema if not exists audit;
+create table if not exists audit.validation_results (
+    build_id varchar not null,
+    run_id varchar not null,
+    suite varchar not null,
+    expectation varchar not null,
+    table_name varchar not null,
+    column_name varchar,
+    severity varchar not null,
+    success boolean not null,
+    observed varchar,
+    expected varchar,
+    offending_keys varchar,
+    validated_at timestamptz not null
+);
+"""
+
+
+def _write_results(warehouse_path: Path, build_id: str, outcomes: list[ExpectationOutcome]) -> None:
+    with duckdb.connect(str(warehouse_path)) as con:
+        con.execute("set enable_progress_bar = false")
+        con.execute(RESULTS_DDL)
+        con.execute("begin transaction")
+        con.execute("delete from audit.validation_results where build_id = ?", [build_id])
+        con.executemany(
+            "insert into audit.validation_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [
+                    o.build_id,
+                    o.run_id,
+                    o.suite,
+                    o.expectation,
+                    o.table_name,
+                    o.column_name,
+                    o.severity,
+                    o.success,
+                    o.observed,
+                    o.expected,
+                    json.dumps(o.offending_keys, default=str),
+                    o.validated_at,
+                ]
+                for o in outcomes
+            ],
+        )
+        con.execute("commit")
+
+
+def run_gate(
+    warehouse_path: Path,
+    *,
+    build_id: str,
+    run_id: str,
+    data_docs_dir: Path | None,
+    expectations_dir: Path = EXPECTATIONS_DIR,
+) -> GateResult:
+    """Validate every suite against the working warehouse and record each outcome.
+
+    Raises :class:`GXSetupError` when an expectation cannot be evaluated (missing table or
+    column, SQL error, upstream regression): that is a broken build, never a data finding.
+    """
+    started = time.perf_counter()
+    assets = load_suites(expectations_dir)
+    outcomes: list[ExpectationOutcome] = []
+    docs_index: Path | None = None
+    with duckdb_data_context(Path(warehouse_path)) as (context, datasource):
+        for asset_spec in assets:
+            outcomes.extend(
+                _validate_asset(context, datasource, asset_spec, build_id=build_id, run_id=run_id)
+            )
+        datasource.close()
+        if data_docs_dir is not None:
+            docs_index = _build_data_docs(context, Path(data_docs_dir))
+    _write_results(Path(warehouse_path), build_id, outcomes)
+    return GateResult(
+        build_id=build_id,
+        run_id=run_id,
+        results=outcomes,
+        duration_s=time.perf_counter() - started,
+        data_docs_index=docs_index,
+    )
+
+
+def format_failures(results: Iterable[ExpectationOutcome]) -> str:
+    """A report of every failed expectation, for a terminal or the Dagster UI."""
+    lines: list[str] = []
+    for outcome in results:
+        if outcome.success:
+            continue
+        target = outcome.table_name + (f".{outcome.column_name}" if outcome.column_name else "")
+        lines.append(f"[{outcome.severity}] {outcome.suite} / {outcome.expectation} on {target}")
+        lines.append(f"    expected: {outcome.expected}")
+        lines.append(f"    observed: {outcome.observed}")
+        if outcome.offending_keys:
+            keys = "; ".join(_short(key, 160) for key in outcome.offending_keys)
+            lines.append(f"    offending keys: {keys}")
+    return "\n".join(lines) if lines else "no failed expectation"
+
+
+def _outcomes_from_rows(rows: list[tuple]) -> list[ExpectationOutcome]:
+    return [
+        ExpectationOutcome(
+            build_id=row[0],
+            run_id=row[1],
+            suite=row[2],
+            expectation=row[3],
+            table_name=row[4],
+            column_name=row[5],
+            severity=row[6],
+            success=row[7],
+            observed=row[8],
+            expected=row[9],
+            offending_keys=json.loads(row[10]) if row[10] else [],
+            validated_at=row[11],
+        )
+        for row in rows
+    ]
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def failed_expectations(
+    warehouse_path: Path, build_id: str, *, severity: str | None = None
+) -> list[ExpectationOutcome]:
+    """The failed expectations recorded for a build (all severities unless one is given)."""
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        if not _table_exists(con, "audit", "validation_results"):
+            return []
+        rows = con.execute(
+            """
+            select build_id, run_id, suite, expectation, table_name, column_name, severity,
+                   success, observed, expected, offending_keys, validated_at
+            from audit.validation_results
+            where build_id = ? and not success and (? is null or severity = ?)
+            order by severity, suite, table_name, expectation
+            """,
+            [build_id, severity, severity],
+        ).fetchall()
+    return _outcomes_from_rows(rows)
+
+
+def build_id_for_run(warehouse_path: Path, run_id: str) -> str | None:
+    """The latest build the gate recorded for a run (how the publish step finds its build)."""
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        if not _table_exists(con, "audit", "validation_results"):
+            return None
+        row = con.execute(
+            """
+            select build_id from audit.validation_results
+            where run_id = ? order by validated_at desc limit 1
+            """,
+            [run_id],
+        ).fetchone()
+    return row[0] if row else None
