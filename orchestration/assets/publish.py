@@ -1,0 +1,49 @@
+"""The atomic publish of the validated marts to ``published.duckdb``.
+
+It runs only when the blocking check ``critical_expectations_pass`` passed in the same run (the
+check fails its dependency otherwise, and Dagster skips this step). As a second lock,
+:func:`orchestration.lib.publish.publish` refuses a build without a recorded gate pass.
+"""
+
+from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, asset
+
+from orchestration.assets.quality_gate import VALIDATION_RESULTS_KEY
+from orchestration.lib.publish import code_version, publish
+from orchestration.lib.quality_gate import build_id_for_run
+from orchestration.resources import PipelinePaths
+from orchestration.settings import WAREHOUSE_POOL
+
+PUBLISHED_WAREHOUSE_KEY = AssetKey(["published", "published_warehouse"])
+
+
+@asset(
+    key=PUBLISHED_WAREHOUSE_KEY,
+    deps=[VALIDATION_RESULTS_KEY],
+    pool=WAREHOUSE_POOL,
+    group_name="quality_gate",
+    description=(
+        "published.duckdb: the contract's aggregate tables, replaced atomically; the last builds "
+        "are kept under <warehouse>/builds for rollback."
+    ),
+)
+def published_warehouse(context: AssetExecutionContext, paths: PipelinePaths) -> MaterializeResult:
+    settings = paths.settings
+    build_id = build_id_for_run(settings.warehouse_path, context.run.run_id)
+    if build_id is None:
+        raise Failure(description="no quality-gate result recorded for this run; not publishing")
+    result = publish(
+        settings.warehouse_path,
+        settings.published_path,
+        build_id=build_id,
+        run_id=context.run.run_id,
+        code_version=code_version(),
+    )
+    return MaterializeResult(
+        metadata={
+            "build_id": result.build_id,
+            "published_path": str(result.published_path),
+            "kept_path": str(result.kept_path),
+            "duration_s": round(result.duration_s, 3),
+            **{f"rows/{table}": count for table, count in result.tables.items()},
+        }
+    )

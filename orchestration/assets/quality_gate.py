@@ -1,0 +1,64 @@
+"""The quality gate as a Dagster asset: Great Expectations over the marts and staged households.
+
+The asset always records its results (auditors want the failures as much as the passes); the
+decision to stop publishing belongs to the blocking check ``critical_expectations_pass`` in
+``orchestration/checks/quality_gate.py``. A broken GX setup raises here and fails the step, so it
+can never be mistaken for bad data.
+"""
+
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+
+from orchestration.lib.quality_gate import format_failures, new_build_id, run_gate
+from orchestration.resources import PipelinePaths
+from orchestration.settings import WAREHOUSE_POOL
+
+VALIDATION_RESULTS_KEY = AssetKey(["audit", "validation_results"])
+GATED_ASSET_KEYS = [
+    AssetKey(["marts", "commune_year"]),
+    AssetKey(["marts", "district_year"]),
+    AssetKey(["marts", "province_year"]),
+    AssetKey(["marts", "commune_year_deprivation"]),
+    AssetKey(["marts", "province_year_deprivation"]),
+    AssetKey(["marts", "target_progress"]),
+    AssetKey(["staging", "stg_review_exports__households"]),
+]
+
+
+@asset(
+    key=VALIDATION_RESULTS_KEY,
+    deps=GATED_ASSET_KEYS,
+    pool=WAREHOUSE_POOL,
+    group_name="quality_gate",
+    description=(
+        "Every expectation of expectations/*.json validated inside DuckDB; one row per "
+        "expectation and build in audit.validation_results, Data Docs in <warehouse>/data_docs."
+    ),
+)
+def validation_results(context: AssetExecutionContext, paths: PipelinePaths) -> MaterializeResult:
+    settings = paths.settings
+    run_id = context.run.run_id
+    build_id = new_build_id(run_id)
+    result = run_gate(
+        settings.warehouse_path,
+        build_id=build_id,
+        run_id=run_id,
+        data_docs_dir=settings.data_docs_dir,
+    )
+    if result.failures:
+        context.log.warning(
+            f"{len(result.failures)} critical expectation(s) failed; publishing will be blocked"
+        )
+    metadata = {
+        "build_id": build_id,
+        "passed": result.passed,
+        "expectations": result.expectations_evaluated,
+        "critical_failures": len(result.failures),
+        "warnings": len(result.warnings),
+        "duration_s": round(result.duration_s, 3),
+        "failed_expectations": MetadataValue.md(
+            "```\n" + format_failures([*result.failures, *result.warnings]) + "\n```"
+        ),
+    }
+    if result.data_docs_index is not None:
+        metadata["data_docs"] = MetadataValue.path(str(result.data_docs_index))
+    return MaterializeResult(metadata=metadata)
