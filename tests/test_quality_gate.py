@@ -1,0 +1,214 @@
+"""The quality gate on good and broken warehouses, and its blocking check in a real Dagster run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import DagsterEventType, materialize
+from gate_fixtures import build_warehouse
+
+from orchestration.assets.publish import published_warehouse
+from orchestration.assets.quality_gate import validation_results
+from orchestration.checks.quality_gate import critical_expectations_pass
+from orchestration.lib.gx_duckdb import GXSetupError
+from orchestration.lib.publish import code_version, publish
+from orchestration.lib.quality_gate import (
+    CRITICAL,
+    WARNING,
+    build_id_for_run,
+    failed_expectations,
+    format_failures,
+    load_suites,
+    run_gate,
+)
+from orchestration.resources import PipelinePaths
+
+ASSESSED_ABOVE_TOTAL = """
+    update marts.commune_year set total_households = assessed_households - 1
+    where review_year = 2024 and commune_code = '00004'
+"""
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    return build_warehouse(tmp_path / "out" / "warehouse.duckdb")
+
+
+def _execute(path: Path, *statements: str) -> None:
+    with duckdb.connect(str(path)) as con:
+        for statement in statements:
+            con.execute(statement)
+
+
+def test_suites_mark_every_expectation_critical_or_warning() -> None:
+    assets = load_suites()
+    severities = {e.severity for a in assets for e in a.expectations}
+    assert severities == {CRITICAL, WARNING}
+    tables = {a.table for a in assets}
+    assert "staging.stg_review_exports__households" in tables
+    assert "intermediate.int_households_classified" in tables
+    assert {f"marts.{t}" for t in ("commune_year", "province_year", "target_progress")} <= tables
+
+
+def test_clean_build_passes_and_records_every_result(warehouse: Path) -> None:
+    docs = warehouse.parent / "data_docs"
+    result = run_gate(warehouse, build_id="b-clean", run_id="r-clean", data_docs_dir=docs)
+    assert result.passed, format_failures(result.results)
+    assert not result.warnings, format_failures(result.results)
+    expected_count = sum(len(a.expectations) for a in load_suites())
+    assert result.expectations_evaluated == expected_count
+    assert result.data_docs_index is not None and result.data_docs_index.is_file()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        stored = con.execute(
+            "select count(*), bool_and(success) from audit.validation_results where build_id = ?",
+            ["b-clean"],
+        ).fetchone()
+    assert stored == (expected_count, True)
+    assert failed_expectations(warehouse, "b-clean") == []
+    assert build_id_for_run(warehouse, "r-clean") == "b-clean"
+
+
+def test_critical_failure_blocks_and_is_reported(warehouse: Path) -> None:
+    _execute(warehouse, ASSESSED_ABOVE_TOTAL)
+    result = run_gate(warehouse, build_id="b-bad", run_id="r-bad", data_docs_dir=None)
+    assert not result.passed
+    failed = {f.expectation for f in result.failures}
+    assert "commune_assessed_not_above_total" in failed
+    assert "province_counts_equal_sum_of_communes" in failed
+    report = format_failures(result.failures)
+    assert "marts / commune_assessed_not_above_total on marts.commune_year" in report
+    assert "assessed_households <= total_households" in report
+    assert '"commune_code": "00004"' in report
+    stored = failed_expectations(warehouse, "b-bad", severity=CRITICAL)
+    assert {f.expectation for f in stored} == failed
+    offending = next(f for f in stored if f.expectation == "commune_assessed_not_above_total")
+    assert offending.offending_keys[0]["commune_code"] == "00004"
+
+
+def test_staged_household_defects_are_caught_with_their_keys(warehouse: Path) -> None:
+    _execute(
+        warehouse,
+        """update staging.stg_review_exports__households set income_per_capita = -5
+           where review_year = 2023 and household_code = '00001-00002'""",
+        """update staging.stg_review_exports__households set commune_code = '99999'
+           where review_year = 2022 and household_code = '00004-00001'""",
+        """insert into staging.stg_review_exports__households
+           select * from staging.stg_review_exports__households
+           where review_year = 2024 and household_code = '00007-00003'""",
+    )
+    result = run_gate(warehouse, build_id="b-stg", run_id="r-stg", data_docs_dir=None)
+    by_name = {f.expectation: f for f in result.failures}
+    assert {
+        "income_within_plausible_range",
+        "commune_valid_for_unit_version",
+        "one_row_per_household_and_year",
+    } <= set(by_name)
+    income = by_name["income_within_plausible_range"]
+    assert income.observed.startswith("1 of ")
+    assert income.offending_keys == [
+        {"review_year": 2023, "household_code": "00001-00002", "income_per_capita": -5}
+    ]
+    assert by_name["commune_valid_for_unit_version"].offending_keys[0]["commune_code"] == "99999"
+
+
+def test_warnings_do_not_block(warehouse: Path) -> None:
+    _execute(
+        warehouse,
+        """update marts.commune_year set poverty_rate_change_pp = -22.5
+           where review_year = 2024 and commune_code = '00001'""",
+        """update marts.commune_year set classification_mismatches = assessed_households
+           where review_year = 2023 and commune_code = '00007'""",
+        *(
+            f"""update marts.{table} set total_households = total_households * 2
+                where review_year = 2024 and province_code = '02'"""
+            for table in ("commune_year", "district_year", "province_year")
+        ),
+        "insert into audit.quarantine select * from audit.quarantine where review_year = 2023",
+        "insert into audit.quarantine select * from audit.quarantine where review_year = 2023",
+    )
+    result = run_gate(warehouse, build_id="b-warn", run_id="r-warn", data_docs_dir=None)
+    assert result.passed, format_failures(result.failures)
+    assert {w.expectation for w in result.warnings} == {
+        "commune_poverty_rate_moved_over_15_points",
+        "commune_classification_mismatches_over_5_percent",
+        "province_total_households_changed_over_10_percent",
+        "review_year_quarantine_over_1_percent",
+    }
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        "drop table marts.target_progress",
+        "alter table marts.commune_year drop column poverty_rate",
+        "drop table reference.admin_units",
+    ],
+)
+def test_broken_setup_raises_instead_of_failing_as_bad_data(warehouse: Path, breakage: str) -> None:
+    _execute(warehouse, breakage)
+    with pytest.raises(GXSetupError):
+        run_gate(warehouse, build_id="b-broken", run_id="r-broken", data_docs_dir=None)
+
+
+def _materialize(warehouse_dir: Path):
+    return materialize(
+        [validation_results, published_warehouse, critical_expectations_pass],
+        resources={
+            "paths": PipelinePaths(
+                raw_dir=str(warehouse_dir / "raw"), warehouse_dir=str(warehouse_dir)
+            )
+        },
+        raise_on_error=False,
+    )
+
+
+def _publish_first_build(warehouse: Path) -> Path:
+    run_gate(warehouse, build_id="b-first", run_id="r-first", data_docs_dir=None)
+    published = warehouse.parent / "published.duckdb"
+    publish(
+        warehouse,
+        published,
+        build_id="b-first",
+        run_id="r-first",
+        code_version=code_version(),
+    )
+    return published
+
+
+def test_dagster_blocking_check_skips_publish_and_keeps_the_file(warehouse: Path) -> None:
+    published = _publish_first_build(warehouse)
+    before = published.read_bytes()
+    _execute(warehouse, ASSESSED_ABOVE_TOTAL)
+
+    result = _materialize(warehouse.parent)
+
+    assert not result.success
+    checks = result.get_asset_check_evaluations()
+    assert [(c.check_name, c.passed) for c in checks] == [("critical_expectations_pass", False)]
+    assert "commune_assessed_not_above_total" in checks[0].metadata["failures"].value
+    publish_step_events = {
+        e.event_type for e in result.all_events if e.step_key == "published__published_warehouse"
+    }
+    assert DagsterEventType.STEP_START not in publish_step_events  # skipped: never started
+    materialized = {tuple(e.asset_key.path) for e in result.get_asset_materialization_events()}
+    assert ("published", "published_warehouse") not in materialized
+    assert ("audit", "validation_results") in materialized
+    assert published.read_bytes() == before
+
+
+def test_dagster_clean_run_publishes(warehouse: Path) -> None:
+    result = _materialize(warehouse.parent)
+    assert result.success
+    metadata = result.asset_materializations_for_node("published__published_warehouse")[0].metadata
+    build_id = metadata["build_id"].value
+    published = warehouse.parent / "published.duckdb"
+    with duckdb.connect(str(published), read_only=True) as con:
+        assert con.execute("select build_id from build_info").fetchone() == (build_id,)
+    gate = result.asset_materializations_for_node("audit__validation_results")[0].metadata
+    assert gate["build_id"].value == build_id
+    assert gate["critical_failures"].value == 0
+    assert (warehouse.parent / "data_docs" / "index.html").is_file()
+    assert json.loads(json.dumps(gate["passed"].value)) is True
