@@ -327,9 +327,13 @@ def child_environment() -> dict[str, str]:
     ``DAGSTER_HOME`` is removed so each benchmark warehouse gets its own instance in
     ``<warehouse-dir>/dagster_home`` (a fresh warehouse really starts from nothing); a fixed
     ``POVERTY_PII_KEY`` keeps the benchmark from creating a key file in the user's home (the
-    data is synthetic, the key protects nothing).
+    data is synthetic, the key protects nothing). The interpreter's ``bin`` goes first on
+    ``PATH``.
     """
     env = dict(os.environ)
+    # As in an activated venv: dagster-dbt looks for the `dbt` executable on PATH, and
+    # `make bench` runs .venv/bin/python without activating anything.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     for name in ("DAGSTER_HOME", "POVERTY_RAW_DIR", "POVERTY_WAREHOUSE_DIR"):
         env.pop(name, None)
     env.setdefault("POVERTY_PII_KEY", "b3" * 32)
