@@ -45,6 +45,8 @@ def test_rows_listed_equal_the_published_value(
                 "newly_poor",
                 "returned_to_poverty",
             }
+            assert explanation.rows == [] and explanation.matches
+            assert "NULL (not known" in explanation.to_text()
             continue
         assert len(explanation.rows) == explanation.published_value, (year, commune)
         assert explanation.matches

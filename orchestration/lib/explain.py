@@ -89,13 +89,21 @@ class Explanation:
 
     @property
     def matches(self) -> bool:
-        return self.published_value is not None and self.published_value == len(self.rows)
+        """The rows listed make up the published value (NULL, an unknown flow, has no rows)."""
+        if self.published_value is None:
+            return not self.rows
+        return self.published_value == len(self.rows)
 
     def to_text(self) -> str:
         lines = [
             f"{self.measure} for commune {self.commune_code} ({self.commune_name or '?'}), "
             f"review {self.review_year}, units {self.unit_version}",
-            f"published value: {self.published_value}",
+            "published value: "
+            + (
+                "NULL (not known for this review: first review of the data or of a standard)"
+                if self.published_value is None
+                else str(self.published_value)
+            ),
             f"standard: {self.standard_id or '?'}",
         ]
         for row in self.standard:
