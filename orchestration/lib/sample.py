@@ -1,0 +1,1698 @@
+"""Synthetic annual poverty-review exports, shaped like the real ones (input contract v1).
+
+Why a generator and not a checked-in sample: real exports identify people and never go into git,
+yet every stage of the pipeline must meet the problems real files have (title rows, lost leading
+zeros, dotted incomes, re-sent files, bad rows) and real magnitudes (Hà Giang's ~31 % poor
+against Tuyên Quang's far lower rate, a national rate near 4 % → 2 %). So this module writes a
+complete ``data/raw/`` tree from a seed: same seed and scale, same bytes.
+
+How the numbers are made (all vectorised, one loop per province, district file or commune):
+
+- Every commune gets a resident household count and a poor rate for 2022 from its province's
+  level (``_PROVINCES``, rough published-like figures) and its type (wards far below remote
+  communes). Rates fall each year, faster in proportion where poverty is already low, which is
+  how the national rate drops much faster than Hà Giang's.
+- Households carry a persistent latent standing ``u ~ N(0, 1)``; each year
+  ``s = ρ·u + √(1-ρ²)·ε`` and the income is ``L·exp(σ·(s − z))`` where ``z`` is the commune-year's
+  low-income quantile: a household is below the line exactly when ``s ≤ z``, so rates are
+  calibrated while households exit, fall back and newly fall into poverty naturally. Only the
+  low tail of ``u`` (the households a review could ever screen in) is simulated, drawn from the
+  truncated normal; the ``stress`` scale adds the rest for its one full-export year.
+- Among low-income households the deprivation count (≥ 3 → poor, Decree 07) follows a second
+  persistent latent, so the same households tend to stay poor rather than near-poor.
+- The survey lists assessed households only: poor and near-poor, most of the middle band and a
+  few screened-in households above it. ``commune_totals`` holds every resident household.
+
+The mess a data office really sends is injected only when ``messy=True`` and recorded, row by
+row, in ``SampleSummary.expected_mess`` so ingest tests can check exactly what is quarantined.
+"""
+
+from __future__ import annotations
+
+import shutil
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from statistics import NormalDist
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import xlsxwriter
+
+from orchestration.lib.admin_units import admin_unit_tables
+
+# --------------------------------------------------------------------------------------------
+# Contract headers
+# --------------------------------------------------------------------------------------------
+
+DEPRIVATION_HEADERS: tuple[tuple[str, str], ...] = (
+    ("d_employment", "TH việc làm"),
+    ("d_dependents", "TH người phụ thuộc"),
+    ("d_nutrition", "TH dinh dưỡng"),
+    ("d_health_insurance", "TH bảo hiểm y tế"),
+    ("d_adult_education", "TH trình độ giáo dục người lớn"),
+    ("d_child_schooling", "TH tình trạng đi học trẻ em"),
+    ("d_housing_quality", "TH chất lượng nhà ở"),
+    ("d_housing_area", "TH diện tích nhà ở"),
+    ("d_water", "TH nguồn nước sinh hoạt"),
+    ("d_sanitation", "TH nhà tiêu hợp vệ sinh"),
+    ("d_telecom", "TH dịch vụ viễn thông"),
+    ("d_information_assets", "TH phương tiện tiếp cận thông tin"),
+)
+FLAG_HEADERS: tuple[tuple[str, str], ...] = (
+    ("meritorious_family", "Hộ người có công"),
+    ("social_protection", "Hộ bảo trợ xã hội"),
+    ("no_labour_capacity", "Hộ không có khả năng lao động"),
+)
+SURVEY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("review_year", "Năm rà soát"),
+    ("province_code", "Mã tỉnh"),
+    ("district_code", "Mã huyện"),
+    ("commune_code", "Mã xã"),
+    ("commune_name", "Tên xã"),
+    ("village", "Thôn/Tổ"),
+    ("household_code", "Mã hộ"),
+    ("head_name", "Họ tên chủ hộ"),
+    ("head_id_number", "Số định danh chủ hộ"),
+    ("head_sex", "Giới tính chủ hộ"),
+    ("ethnicity", "Dân tộc"),
+    ("household_size", "Số nhân khẩu"),
+    ("area_type", "Khu vực"),
+    ("income_per_capita", "Thu nhập BQ (đồng/người/tháng)"),
+    *DEPRIVATION_HEADERS,
+    *FLAG_HEADERS,
+    ("reported_class", "Kết quả phân loại"),
+)
+SURVEY_COLUMNS = tuple(name for name, _ in SURVEY_HEADERS)
+COMMUNE_TOTALS_HEADER = ("Năm", "Mã xã", "Tổng số hộ", "Tổng số nhân khẩu")
+DIFFICULT_AREAS_HEADER = ("Năm", "Mã xã", "Xã ĐBKK", "Số thôn ĐBKK", "Tổng số thôn")
+
+CLASS_LABELS = ("Hộ nghèo", "Hộ cận nghèo", "Hộ có mức sống trung bình", "Hộ không nghèo")
+POOR, NEAR_POOR, MIDDLE, NOT_POOR = range(4)
+RURAL_LINE, URBAN_LINE = 1_500_000, 2_000_000  # Decree 07/2021/NĐ-CP, VND/person/month
+DEMO_PROVINCES = ("02", "08")
+
+# --------------------------------------------------------------------------------------------
+# Scales and summary
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How much to generate: which pre-2025 provinces, and what share of their households.
+
+    ``full_export_year`` makes that review year list every resident household (the ``stress``
+    scale), the way a province exports its whole household register rather than the assessed.
+    """
+
+    name: str
+    provinces: tuple[str, ...] | None
+    household_fraction: float
+    full_export_year: int | None = None
+
+
+SCALES: dict[str, Scale] = {
+    "tiny": Scale("tiny", DEMO_PROVINCES, 0.01),
+    "demo": Scale("demo", DEMO_PROVINCES, 0.10),
+    "province": Scale("province", DEMO_PROVINCES, 1.0),
+    "national": Scale("national", None, 1.0),
+    "stress": Scale("stress", None, 1.0, full_export_year=2024),
+}
+
+
+@dataclass
+class SampleSummary:
+    """What was written, so tests and benchmarks can check the pipeline against it.
+
+    ``expected_mess`` keys: ``bad_rows`` (one dict per row that must be quarantined: ``file``,
+    ``row`` as a person sees it, ``reason``, ``review_year``, ``detail``; a duplicated household
+    lists every one of its rows), ``bad_files`` (whole files to quarantine), ``identical_resends``
+    (byte copies that must be read once), ``formats`` (which files carry BOM, title rows, lost
+    zeros, dotted incomes, header variants, each mark style).
+    """
+
+    raw_dir: Path
+    scale: str
+    seed: int
+    years: tuple[int, ...]
+    messy: bool
+    files: list[str] = field(default_factory=list)
+    rows: dict[str, dict[int, int]] = field(default_factory=dict)
+    expected_mess: dict = field(default_factory=dict)
+    expected_loaded_rows: dict[int, int] = field(default_factory=dict)
+
+    def expected_quarantined_rows(self) -> set[tuple[str, int, str]]:
+        """(file, row, reason) of every injected bad row."""
+        return {(r["file"], r["row"], r["reason"]) for r in self.expected_mess.get("bad_rows", [])}
+
+
+# --------------------------------------------------------------------------------------------
+# Province parameters: households (thousands), poor rate 2022 (%), ethnic-minority share, region.
+# Rough, published-like orders of magnitude for a realistic synthetic sample, not statistics.
+# --------------------------------------------------------------------------------------------
+
+_PROVINCES: dict[str, tuple[int, float, float, str]] = {
+    "01": (2450, 0.3, 0.02, "lowland"),
+    "02": (190, 34.5, 0.87, "ha_giang"),
+    "04": (130, 30.8, 0.94, "north"),
+    "06": (85, 19.8, 0.88, "north"),
+    "08": (215, 13.8, 0.54, "tuyen_quang"),
+    "10": (180, 17.6, 0.65, "north"),
+    "11": (135, 33.0, 0.82, "northwest"),
+    "12": (100, 30.8, 0.85, "northwest"),
+    "14": (290, 22.0, 0.83, "northwest"),
+    "15": (215, 12.1, 0.55, "north"),
+    "17": (250, 11.0, 0.73, "muong"),
+    "19": (370, 4.4, 0.27, "north"),
+    "20": (205, 13.2, 0.83, "north"),
+    "22": (380, 0.6, 0.12, "north"),
+    "24": (560, 3.9, 0.13, "north"),
+    "25": (430, 5.0, 0.15, "muong"),
+    "26": (330, 1.7, 0.03, "lowland"),
+    "27": (420, 1.1, 0.01, "lowland"),
+    "30": (580, 1.7, 0.01, "lowland"),
+    "31": (650, 0.9, 0.01, "lowland"),
+    "33": (380, 1.7, 0.01, "lowland"),
+    "34": (600, 2.2, 0.01, "lowland"),
+    "35": (280, 2.2, 0.01, "lowland"),
+    "36": (600, 2.2, 0.01, "lowland"),
+    "37": (320, 2.8, 0.02, "muong"),
+    "38": (1050, 5.5, 0.16, "north_central"),
+    "40": (930, 6.6, 0.14, "north_central"),
+    "42": (380, 4.4, 0.01, "lowland"),
+    "44": (250, 6.6, 0.03, "central"),
+    "45": (175, 8.2, 0.12, "central"),
+    "46": (310, 3.9, 0.04, "central"),
+    "48": (340, 0.6, 0.01, "lowland"),
+    "49": (430, 6.6, 0.08, "central"),
+    "51": (400, 7.7, 0.11, "central"),
+    "52": (450, 4.4, 0.03, "highlands"),
+    "54": (260, 5.5, 0.05, "highlands"),
+    "56": (350, 3.3, 0.06, "south_central"),
+    "58": (165, 6.6, 0.22, "south_central"),
+    "60": (340, 2.8, 0.05, "south_central"),
+    "62": (150, 17.6, 0.53, "highlands"),
+    "64": (420, 11.0, 0.46, "highlands"),
+    "66": (520, 7.7, 0.33, "highlands"),
+    "67": (180, 8.8, 0.31, "highlands"),
+    "68": (360, 3.3, 0.24, "highlands"),
+    "70": (290, 2.2, 0.20, "southeast"),
+    "72": (350, 0.9, 0.02, "southeast"),
+    "74": (950, 0.1, 0.01, "southeast"),
+    "75": (920, 0.7, 0.06, "southeast"),
+    "77": (360, 0.9, 0.03, "southeast"),
+    "79": (2700, 0.2, 0.05, "southeast"),
+    "80": (500, 1.1, 0.01, "mekong"),
+    "82": (540, 2.2, 0.01, "mekong"),
+    "83": (420, 3.3, 0.01, "mekong"),
+    "84": (290, 3.9, 0.32, "mekong"),
+    "86": (310, 1.7, 0.03, "mekong"),
+    "87": (490, 2.2, 0.01, "mekong"),
+    "89": (600, 3.3, 0.05, "mekong"),
+    "91": (480, 2.2, 0.14, "mekong"),
+    "92": (380, 1.1, 0.03, "mekong"),
+    "93": (210, 3.9, 0.03, "mekong"),
+    "94": (330, 5.5, 0.36, "mekong"),
+    "95": (250, 3.3, 0.09, "mekong"),
+    "96": (340, 3.9, 0.03, "mekong"),
+}
+# The table's households sum to ~28.5 M; scaled so the 2023 total is ~27.8 M as published.
+_HOUSEHOLD_CALIBRATION = 0.965
+_HOUSEHOLD_GROWTH = 0.005  # resident households per year
+# 2025 special zones with no pre-2025 commune (island districts had none): residents only.
+# Hoàng Sa has no resident households, so it has no commune_totals row.
+_ISLAND_HOUSEHOLDS_2025 = {"11948": 300, "19742": 150, "21548": 6000, "26732": 3000}
+_MOUNTAIN_REGIONS = {"ha_giang", "tuyen_quang", "north", "northwest", "muong", "highlands"}
+
+# Region III (extremely difficult) communes of Decision 861/QĐ-TTg where the count is known;
+# elsewhere the poorest rural communes are listed by rate.
+_DBKK_2021 = {
+    "02": 133, "04": 126, "14": 126, "11": 94, "20": 88,
+    "10": 70, "06": 67, "15": 59, "08": 50, "24": 28,
+}  # fmt: skip
+# Share of the 2021 list still region III in each review year (new-rural communes leave it).
+_DBKK_KEPT = {2021: 1.0, 2022: 1.0, 2023: 0.85, 2024: 0.7, 2025: 0.55}
+_DIFFICULT_VILLAGES_KEPT = {2021: 1.0, 2022: 0.95, 2023: 0.75, 2024: 0.6, 2025: 0.45}
+
+_ETHNIC_MIX: dict[str, dict[str, float]] = {
+    "ha_giang": {
+        "Mông": 37, "Tày": 26, "Dao": 17, "Nùng": 10, "Giáy": 3, "La Chí": 2,
+        "Lô Lô": 1, "Hoa": 1, "Pu Péo": 1, "Pà Thẻn": 1, "Cờ Lao": 1,
+    },
+    "tuyen_quang": {
+        "Tày": 47, "Dao": 21, "Sán Chay": 15, "Mông": 5, "Nùng": 4, "Sán Dìu": 4,
+        "Hoa": 2, "Pà Thẻn": 1,
+    },
+    "north": {"Tày": 30, "Nùng": 20, "Mông": 20, "Dao": 15, "Thái": 5, "Sán Chay": 5, "Giáy": 3,
+              "Hoa": 2},
+    "northwest": {"Thái": 45, "Mông": 30, "Dao": 8, "Khơ Mú": 6, "Hà Nhì": 4, "Mường": 4,
+                  "Giáy": 3},
+    "muong": {"Mường": 80, "Thái": 10, "Dao": 5, "Tày": 5},
+    "north_central": {"Thái": 50, "Mường": 25, "Khơ Mú": 10, "Mông": 10, "Bru-Vân Kiều": 5},
+    "central": {"Cơ Tu": 25, "Hrê": 25, "Bru-Vân Kiều": 20, "Xơ Đăng": 15, "Co": 15},
+    "highlands": {"Gia Rai": 30, "Ê Đê": 25, "Ba Na": 15, "Xơ Đăng": 10, "M'Nông": 8,
+                  "Cơ Ho": 7, "Tày": 3, "Nùng": 2},
+    "south_central": {"Chăm": 50, "Raglai": 40, "Cơ Ho": 10},
+    "southeast": {"Hoa": 40, "Xtiêng": 25, "Khmer": 20, "Tày": 8, "Nùng": 7},
+    "mekong": {"Khmer": 85, "Hoa": 12, "Chăm": 3},
+    "lowland": {"Mường": 35, "Tày": 25, "Hoa": 20, "Nùng": 10, "Dao": 10},
+}  # fmt: skip
+
+# Name parts per naming tradition: surnames with weights, middle names and given names by sex.
+_NAME_FAMILIES: dict[str, dict[str, object]] = {
+    "kinh": {
+        "surname": {"Nguyễn": 31, "Trần": 11, "Lê": 9.5, "Phạm": 7, "Hoàng": 5, "Huỳnh": 4,
+                    "Phan": 4.5, "Vũ": 3.9, "Võ": 3, "Đặng": 2.1, "Bùi": 2, "Đỗ": 1.4, "Hồ": 1.3,
+                    "Ngô": 1.3, "Dương": 1, "Lý": 0.5, "Đinh": 1, "Trương": 1, "Lương": 0.8,
+                    "Mai": 0.6, "Đào": 0.7, "Cao": 0.5, "Tạ": 0.3, "Quách": 0.3},
+        "middle_m": {"Văn": 50, "Đức": 10, "Hữu": 8, "Minh": 8, "Quang": 6, "Công": 6, "Xuân": 5,
+                     "Ngọc": 4, "Thanh": 4, "Đình": 6},
+        "middle_f": {"Thị": 80, "Thu": 4, "Ngọc": 4, "Thanh": 4, "Hồng": 4, "Kim": 4},
+        "given_m": ["Hùng", "Dũng", "Tuấn", "Minh", "Hải", "Long", "Nam", "Thắng", "Sơn", "Cường",
+                    "Bình", "Phúc", "Tài", "Quân", "Hiếu", "Thành", "Trung", "Hòa", "Tùng",
+                    "Khánh", "Lâm", "Đạt", "Toàn", "Hưng", "Vinh", "Chiến", "Tiến", "Lợi", "Hậu"],
+        "given_f": ["Lan", "Hoa", "Hương", "Mai", "Hạnh", "Thu", "Linh", "Nga", "Hằng", "Dung",
+                    "Nhung", "Huyền", "Thảo", "Trang", "Yến", "Loan", "Phương", "Liên", "Thủy",
+                    "Hà", "Vân", "Oanh", "Xuân", "Hiền", "Nhàn", "Tuyết"],
+    },
+    "tay": {
+        "surname": {"Hoàng": 15, "Nông": 12, "Ma": 6, "Lục": 4, "Triệu": 5, "Hà": 8, "Lương": 6,
+                    "Vi": 4, "Đinh": 4, "Chu": 3, "Bế": 4, "Lường": 5, "Lò": 6, "Quàng": 3,
+                    "Cầm": 3, "Sầm": 2, "La": 2},
+        "middle_m": {"Văn": 70, "Đức": 10, "Thanh": 5, "Xuân": 5, "Minh": 5},
+        "middle_f": {"Thị": 90, "Thu": 5, "Hồng": 5},
+        "given_m": ["Pấu", "Thắng", "Sơn", "Hùng", "Chiến", "Lực", "Nhất", "Khiêm", "Páo", "Tiến",
+                    "Dũng", "Quý", "Toán", "Kiên", "Hoan", "Lâm"],
+        "given_f": ["Slao", "Hoa", "Liên", "Lan", "Mai", "Nhung", "Thơm", "Hằng", "Duyên", "Xuân",
+                    "Hiên", "Lả", "Nọi", "Hiền"],
+    },
+    "mong": {
+        "surname": {"Giàng": 18, "Vàng": 16, "Sùng": 12, "Lù": 8, "Thào": 10, "Hầu": 6, "Má": 5,
+                    "Lầu": 5, "Ly": 6, "Mua": 5, "Vừ": 5, "Cứ": 3},
+        "middle_m": {"A": 30, "Mí": 15, "Seo": 15, "Chứ": 10, "Văn": 25, "Sính": 5},
+        "middle_f": {"Thị": 85, "Mỷ": 15},
+        "given_m": ["Páo", "Chứ", "Sình", "Dình", "Pó", "Chính", "Sử", "Lử", "Tủa", "Dế", "Vư",
+                    "Súa", "Khai", "Lồng", "Sèo", "Nhà", "Tráng", "Mua"],
+        "given_f": ["Mỷ", "Dính", "Dợ", "Chá", "Pằng", "Sua", "Dủa", "Mỉ", "Chơ", "Xía", "Mai",
+                    "Lan"],
+    },
+    "dao": {
+        "surname": {"Triệu": 25, "Bàn": 20, "Đặng": 15, "Lý": 12, "Phùng": 8, "Chảo": 8,
+                    "Tẩn": 6, "Hoàng": 3},
+        "middle_m": {"Văn": 55, "Tiến": 10, "Kim": 10, "Sinh": 10, "Phúc": 15},
+        "middle_f": {"Thị": 85, "Mùi": 15},
+        "given_m": ["Chàn", "Phin", "Quẩy", "Sơn", "Vần", "Hiển", "Thành", "Tiến", "Lưu", "Quý",
+                    "Minh", "Phúc", "Dùn", "Kiềm"],
+        "given_f": ["Mẩy", "Nhất", "Chài", "Dín", "Lan", "Mai", "Phấy", "Hoa", "Xuân", "Liên"],
+    },
+    "highland": {
+        "surname": {"Ksor": 15, "Rơ Châm": 10, "Siu": 12, "Nay": 10, "Rơ Mah": 10, "Kpă": 8,
+                    "Niê": 10, "Mlô": 6, "Êban": 6, "Byă": 5, "Đinh": 8},
+        "middle_m": {"Y": 70, "A": 30},
+        "middle_f": {"H'": 70, "Thị": 30},
+        "given_m": ["Blik", "Đen", "Thơ", "Phôn", "Kriu", "Nhi", "Wơn", "Blơng", "Djuin", "Sú"],
+        "given_f": ["Linh", "Hiên", "Lan", "Bia", "Nga", "Xuân", "Mai", "Prang", "Rin", "Jit"],
+    },
+    "khmer": {
+        "surname": {"Thạch": 25, "Sơn": 20, "Kim": 12, "Danh": 15, "Lâm": 8, "Lý": 8, "Châu": 6},
+        "middle_m": {"Văn": 40, "Sà": 15, "Sô": 15, "Ngọc": 15, "Minh": 15},
+        "middle_f": {"Thị": 70, "Sa": 15, "Sà": 15},
+        "given_m": ["Phanh", "Sóc", "Ra", "Na", "Rươne", "Khiêm", "Sang", "Hên", "Thol", "Vươl"],
+        "given_f": ["Ra", "Chanh", "Phol", "Ry", "Mai", "Thu", "Kha", "Dên", "Sóc", "Linh"],
+    },
+}  # fmt: skip
+_NAME_FAMILY_OF = {
+    "Mông": "mong",
+    "Dao": "dao",
+    **dict.fromkeys(
+        ["Tày", "Nùng", "Thái", "Giáy", "Sán Chay", "Sán Dìu", "Khơ Mú", "Pu Péo", "La Chí",
+         "Lô Lô", "Cờ Lao", "Hà Nhì", "Pà Thẻn"], "tay"),
+    **dict.fromkeys(
+        ["Gia Rai", "Ê Đê", "Ba Na", "Xơ Đăng", "M'Nông", "Cơ Ho", "Hrê", "Cơ Tu", "Raglai",
+         "Xtiêng", "Bru-Vân Kiều", "Co"], "highland"),
+    **dict.fromkeys(["Khmer", "Chăm"], "khmer"),
+}  # fmt: skip
+_MOUNTAIN_VILLAGES = (
+    "Nà Khoang", "Bản Mồ", "Khuổi Hon", "Lũng Cú", "Phìn Hồ", "Sán Sả Hồ", "Tả Lủng", "Xín Chải",
+    "Lùng Tám", "Mã Pì Lèng", "Nà Lầu", "Pác Bó", "Bản Váng", "Làng Chang", "Nặm Đăm", "Thèn Pả",
+    "Khâu Vai", "Cốc Pàng", "Pải Lủng", "Sủng Là", "Lao Chải", "Ngòi Lường", "Bản Péo", "Nậm Ty",
+    "Đồng Tâm", "Tân Lập", "Làng Mới", "Bản Tàng", "Nà Chang", "Vằng Luông", "Cao Bành", "Kéo Nọi",
+)  # fmt: skip
+
+# Relative prevalence of each deprivation among poor households (information assets, housing and
+# sanitation common; health insurance rare because poor households are insured by the state).
+_DEPRIVATION_WEIGHTS = np.array([0.6, 0.9, 0.7, 0.25, 1.0, 0.35, 1.0, 0.8, 0.9, 1.4, 0.4, 1.1])
+
+_RHO = 0.9  # year-to-year persistence of a household's standing
+_INCOME_SIGMA = 0.6  # spread of log income within a commune
+_ABSENT_SHARE = 0.03  # eligible households not reassessed in a year
+_MISMATCH_SHARE = 0.015  # reported class differs from the Decree 07 computation
+_SCREENED_CEILING = 1.6  # screened-in households above the middle band reach this × line
+_FIRST_REAL_SERIAL_LIMIT = 90_000  # serials ≥ 90000 are reserved for injected rows
+_TITLE = "DANH SÁCH HỘ NGHÈO, HỘ CẬN NGHÈO NĂM {year}"
+
+
+# --------------------------------------------------------------------------------------------
+# Small vectorised helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _norm_ppf(p: np.ndarray) -> np.ndarray:
+    """Inverse standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9).
+
+    numpy has no ``ndtri`` and scipy is not a dependency of this module.
+    """
+    a = (-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.3577518672690,
+         -30.66479806614716, 2.506628277459239)  # fmt: skip
+    b = (-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972,
+         -13.28068155288572)  # fmt: skip
+    c = (-7.784894002430293e-03, -0.3223964580411365, -2.400758277161838, -2.549732539343734,
+         4.374664141464968, 2.938163982698783)  # fmt: skip
+    d = (7.784695709041462e-03, 0.3224671290700398, 2.445134137142996, 3.754408661907416)
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
+    out = np.empty_like(p)
+    low, high = p < 0.02425, p > 1 - 0.02425
+    mid = ~(low | high)
+    q = p[mid] - 0.5
+    r = q * q
+    out[mid] = (
+        (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5])
+        * q
+        / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+    )
+    for mask, sign in ((low, 1.0), (high, -1.0)):
+        tail = p[mask] if sign > 0 else 1 - p[mask]
+        t = np.sqrt(-2 * np.log(tail))
+        out[mask] = sign * (
+            (((((c[0] * t + c[1]) * t + c[2]) * t + c[3]) * t + c[4]) * t + c[5])
+            / ((((d[0] * t + d[1]) * t + d[2]) * t + d[3]) * t + 1)
+        )
+    return out
+
+
+def _norm_cdf(x: np.ndarray) -> np.ndarray:
+    """Standard normal CDF for a few thousand commune values (a loop per commune is cheap)."""
+    dist = NormalDist()
+    return np.array([dist.cdf(float(v)) for v in np.asarray(x).ravel()]).reshape(np.shape(x))
+
+
+def _weighted_choice(rng: np.random.Generator, weights: dict[str, float], n: int) -> np.ndarray:
+    """Indices into ``list(weights)`` drawn with the given weights."""
+    w = np.array(list(weights.values()), dtype=np.float64)
+    return rng.choice(len(w), size=n, p=w / w.sum())
+
+
+def slugify(text: str) -> str:
+    """ASCII file-name form of a Vietnamese name (``Huyện Đồng Văn`` → ``huyen_dong_van``)."""
+    text = unicodedata.normalize("NFD", text.replace("Đ", "D").replace("đ", "d"))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    return "_".join("".join(ch if ch.isalnum() else " " for ch in text).split())
+
+
+def _strip_zeros(codes: pa.Array) -> pa.Array:
+    """Codes as a spreadsheet shows them after reading them as numbers (``00790`` → ``790``)."""
+    return pc.cast(pc.cast(codes, pa.int64()), pa.string())
+
+
+def _dotted(values: pa.Array) -> pa.Array:
+    """Integers as text with ``.`` grouping thousands (``1500000`` → ``1.500.000``)."""
+    v = pc.cast(values, pa.int64())
+    millions = pc.divide(v, 1_000_000)
+    thousands = pc.divide(pc.subtract(v, pc.multiply(millions, 1_000_000)), 1000)
+    units = pc.subtract(v, pc.multiply(pc.divide(v, 1000), 1000))
+
+    def pad(x: pa.Array) -> pa.Array:
+        return pc.utf8_lpad(pc.cast(x, pa.string()), 3, "0")
+
+    big = pc.binary_join_element_wise(
+        pc.cast(millions, pa.string()), pad(thousands), pad(units), "."
+    )
+    mid = pc.binary_join_element_wise(pc.cast(thousands, pa.string()), pad(units), ".")
+    small = pc.cast(units, pa.string())
+    return pc.if_else(
+        pc.greater_equal(v, 1_000_000), big, pc.if_else(pc.greater_equal(v, 1000), mid, small)
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Communes: sizes, poverty trajectories, extremely difficult status, villages
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Communes:
+    """Pre-2025 communes of the scale with everything decided per commune (index = row)."""
+
+    code: np.ndarray  # str
+    name: list[str]
+    ctype: list[str]
+    province: np.ndarray  # str
+    district: np.ndarray  # str
+    district_name: list[str]
+    is_urban: np.ndarray
+    households: np.ndarray  # resident households in the first year, at the scale's fraction
+    poor_rate: dict[int, np.ndarray]
+    low_z: dict[int, np.ndarray]  # quantile of the low-income share, per year
+    poor_z: dict[int, np.ndarray]  # quantile of the poor share among the low-income
+    pool_u: np.ndarray  # standing below which a household may ever be assessed
+    minority_share: np.ndarray
+    villages: np.ndarray
+    village_offset: np.ndarray
+    village_names: pa.Array
+    dbkk: dict[int, np.ndarray]
+    difficult_villages: dict[int, np.ndarray]
+    new_index: np.ndarray  # index into _NewCommunes of the default 2025 commune
+
+
+@dataclass
+class _NewCommunes:
+    code: np.ndarray
+    name: list[str]
+    province: np.ndarray
+    province_name: list[str]
+    is_urban: np.ndarray
+    file_area: list[str]  # former district the 2025 export is grouped by
+
+
+def _unit_frames() -> tuple[dict[str, list], dict[str, list], dict[str, list]]:
+    tables = admin_unit_tables()
+    units, mapping = tables.units, tables.mapping  # noqa: F841 (DuckDB replacement scan)
+    with duckdb.connect() as con:
+        old = con.sql(
+            """
+            select u.province_code, u.district_code, u.district_name, u.commune_code,
+                   u.commune_name, u.commune_type, m.new_commune_code
+            from units u
+            join mapping m on m.old_commune_code = u.commune_code and m.is_default_new_commune
+            where u.unit_version = 'pre2025'
+            order by u.commune_code
+            """
+        ).to_arrow_table()
+        new = con.sql(
+            """
+            select n.province_code, n.province_name, n.commune_code, n.commune_name,
+                   n.commune_type,
+                   (select o.district_name from mapping m
+                    join units o on o.unit_version = 'pre2025'
+                        and o.commune_code = m.old_commune_code
+                    where m.new_commune_code = n.commune_code
+                    order by m.is_default_new_commune desc, o.commune_code limit 1)
+                   as file_area
+            from units n where n.unit_version = '2025'
+            order by n.commune_code
+            """
+        ).to_arrow_table()
+        split = con.sql(
+            """
+            select old_commune_code, new_commune_code, is_default_new_commune from mapping
+            where is_split order by old_commune_code, new_commune_code
+            """
+        ).to_arrow_table()
+    return old.to_pydict(), new.to_pydict(), split.to_pydict()
+
+
+def _build_communes(
+    scale: Scale, years: Sequence[int], seed: int
+) -> tuple[_Communes, _NewCommunes, dict[str, float]]:
+    """Decide every commune's size and poverty path; also the 2025 share of split communes."""
+    old, new, split = _unit_frames()
+    provinces = set(scale.provinces) if scale.provinces else set(_PROVINCES)
+    keep = [i for i, p in enumerate(old["province_code"]) if p in provinces]
+    pick = {k: [v[i] for i in keep] for k, v in old.items()}
+    n = len(keep)
+    rng = np.random.default_rng([seed, 1])
+
+    province = np.array(pick["province_code"])
+    ctype = pick["commune_type"]
+    is_ward = np.array([t == "Phường" for t in ctype])
+    is_town = np.array([t == "Thị trấn" for t in ctype])
+    is_urban = is_ward | is_town
+    type_size = np.where(is_ward, 2.2, np.where(is_town, 1.4, 1.0))
+    type_poverty = np.where(is_ward, 0.15, np.where(is_town, 0.45, 1.0))
+
+    size_weight = type_size * rng.lognormal(0.0, 0.45, n)
+    poverty_weight = type_poverty * rng.lognormal(0.0, 0.55, n)
+    full_households = np.empty(n)
+    poor_2022 = np.empty(n)
+    minority = np.empty(n)
+    for code in sorted(set(pick["province_code"])):
+        rows = province == code
+        total_k, rate_pct, minority_share, _region = _PROVINCES[code]
+        total = total_k * 1000 * _HOUSEHOLD_CALIBRATION
+        full_households[rows] = total * size_weight[rows] / size_weight[rows].sum()
+        rate = rate_pct / 100
+        w = full_households[rows]
+        p = poverty_weight[rows] * rate * w.sum() / (w * poverty_weight[rows]).sum()
+        for _ in range(3):  # clipping the poorest communes moves mass; renormalise
+            p = np.clip(p, 0.0003, 0.8)
+            p = np.clip(p * rate * w.sum() / (w * p).sum(), 0.0003, 0.8)
+        poor_2022[rows] = p
+        relative = np.sqrt(p / max(rate, 1e-6)) * np.where(is_ward[rows], 0.5, 1.0)
+        minority[rows] = np.clip(minority_share * relative, 0.005, 0.98)
+    full_households = np.clip(full_households, 150, 60_000)
+    households = np.maximum(3, np.round(full_households * scale.household_fraction)).astype(
+        np.int64
+    )
+
+    # Rates fall faster in proportion where poverty is already low (national ~4 → ~2 % while
+    # Hà Giang falls ~3.5 points a year from a third).
+    decay = 0.55 + 0.35 * np.minimum(1.0, poor_2022 / 0.35)
+    poor_rate = {y: np.clip(poor_2022 * decay ** (y - 2022), 0.0002, 0.85) for y in years}
+    low_z, poor_z = {}, {}
+    for y in years:
+        share_poor = 0.47 + 0.8 * np.minimum(poor_rate[y], 0.4)  # poor among low-income
+        low = np.clip(poor_rate[y] / share_poor / (1 - _ABSENT_SHARE), 1e-5, 0.97)
+        low_z[y] = _norm_ppf(low)
+        poor_z[y] = _norm_ppf(share_poor)
+    top_z = np.max(np.stack([low_z[y] for y in years]), axis=0)
+    margin = np.log(_SCREENED_CEILING) / _INCOME_SIGMA + 2.2 * np.sqrt(1 - _RHO**2)
+    pool_u = (top_z + margin) / _RHO
+
+    # Villages and region III status.
+    villages = np.where(is_urban, rng.integers(6, 26, n), rng.integers(5, 21, n))
+    base_rate = np.clip(poor_2022 / decay, 0.0002, 0.85)  # the 2021 list
+    dbkk_2021 = np.zeros(n, dtype=bool)
+    for code in sorted(set(pick["province_code"])):
+        rows = np.flatnonzero((province == code) & ~is_urban)
+        if code in _DBKK_2021:
+            chosen = rows[np.argsort(-base_rate[rows], kind="stable")[: _DBKK_2021[code]]]
+        else:
+            chosen = rows[base_rate[rows] >= 0.2]  # Decision 33/2020: poor rate ≥ 20 %
+        dbkk_2021[chosen] = True
+    keep_score = base_rate * rng.uniform(0.7, 1.3, n)  # who leaves region III first
+    dbkk, difficult_villages = {}, {}
+    mountain = np.array([_PROVINCES[p][3] in _MOUNTAIN_REGIONS for p in province])
+    base_villages = np.where(
+        dbkk_2021,
+        np.round(villages * rng.uniform(0.5, 1.0, n)),
+        np.where(mountain & ~is_urban, rng.binomial(villages, np.clip(base_rate, 0, 0.3)), 0),
+    ).astype(np.int64)
+    village_keep = rng.uniform(0.85, 1.15, n)
+    for y in range(2021, 2025):  # every pre-2025 year: the 2025 list derives from 2024
+        kept = _DBKK_KEPT.get(y, 0.5)
+        status = np.zeros(n, dtype=bool)
+        for code in sorted(set(pick["province_code"])):
+            rows = np.flatnonzero((province == code) & dbkk_2021)
+            count = int(round(len(rows) * kept))
+            status[rows[np.argsort(-keep_score[rows], kind="stable")[:count]]] = True
+        dbkk[y] = status
+        share = _DIFFICULT_VILLAGES_KEPT.get(y, 0.4)
+        difficult_villages[y] = np.minimum(
+            base_villages, np.floor(base_villages * np.minimum(1.0, share * village_keep))
+        ).astype(np.int64)
+
+    offsets = np.concatenate([[0], np.cumsum(villages)[:-1]])
+    names: list[str] = []
+    for i in range(n):
+        region = _PROVINCES[province[i]][3]
+        if is_urban[i]:
+            names.extend(f"Tổ dân phố {k + 1}" for k in range(villages[i]))
+        elif region in _MOUNTAIN_REGIONS:
+            start = int(pick["commune_code"][i]) % len(_MOUNTAIN_VILLAGES)
+            names.extend(
+                f"Thôn {_MOUNTAIN_VILLAGES[(start + k) % len(_MOUNTAIN_VILLAGES)]}"
+                for k in range(villages[i])
+            )
+        elif region in ("mekong", "southeast"):
+            names.extend(f"Ấp {k + 1}" for k in range(villages[i]))
+        else:
+            names.extend(f"Thôn {k + 1}" for k in range(villages[i]))
+
+    new_codes = np.array(new["commune_code"])
+    new_pos = {c: i for i, c in enumerate(new_codes)}
+    new_index = np.array([new_pos[c] for c in pick["new_commune_code"]], dtype=np.int64)
+    new_communes = _NewCommunes(
+        code=new_codes,
+        name=new["commune_name"],
+        province=np.array(new["province_code"]),
+        province_name=new["province_name"],
+        is_urban=np.array([t == "Phường" for t in new["commune_type"]]),
+        file_area=[a or "" for a in new["file_area"]],
+    )
+    # New communes formed only from parts of split communes get no households by the default
+    # rule; give them a share of those communes' residents so every commune has a denominator.
+    defaults = set(pick["new_commune_code"])
+    orphan_share: dict[str, float] = {}
+    for old_code, new_code, is_default in zip(
+        split["old_commune_code"],
+        split["new_commune_code"],
+        split["is_default_new_commune"],
+        strict=True,
+    ):
+        if not is_default and new_code not in defaults:
+            orphan_share[f"{old_code}>{new_code}"] = 0.15
+
+    communes = _Communes(
+        code=np.array(pick["commune_code"]),
+        name=pick["commune_name"],
+        ctype=ctype,
+        province=province,
+        district=np.array(pick["district_code"]),
+        district_name=pick["district_name"],
+        is_urban=is_urban,
+        households=households,
+        poor_rate=poor_rate,
+        low_z=low_z,
+        poor_z=poor_z,
+        pool_u=pool_u,
+        minority_share=minority,
+        villages=villages,
+        village_offset=offsets,
+        village_names=pa.array(names, pa.string()),
+        dbkk=dbkk,
+        difficult_villages=difficult_villages,
+        new_index=new_index,
+    )
+    return communes, new_communes, orphan_share
+
+
+# --------------------------------------------------------------------------------------------
+# Households of one province
+# --------------------------------------------------------------------------------------------
+
+
+def _names(rng: np.random.Generator, family: np.ndarray, female: np.ndarray) -> pa.Array:
+    """Head names ``Surname Middle Given`` in the naming tradition of each household."""
+    n = len(family)
+    surname = np.empty(n, dtype=object)
+    middle = np.empty(n, dtype=object)
+    given = np.empty(n, dtype=object)
+    for key, parts in _NAME_FAMILIES.items():
+        rows = family == key
+        m = int(rows.sum())
+        if not m:
+            continue
+        sur = list(parts["surname"])
+        surname[rows] = np.array(sur, dtype=object)[_weighted_choice(rng, parts["surname"], m)]
+        fem = female[rows]
+        mid_m = np.array(list(parts["middle_m"]), dtype=object)[
+            _weighted_choice(rng, parts["middle_m"], m)
+        ]
+        mid_f = np.array(list(parts["middle_f"]), dtype=object)[
+            _weighted_choice(rng, parts["middle_f"], m)
+        ]
+        middle[rows] = np.where(fem, mid_f, mid_m)
+        giv_m = np.array(parts["given_m"], dtype=object)[rng.integers(0, len(parts["given_m"]), m)]
+        giv_f = np.array(parts["given_f"], dtype=object)[rng.integers(0, len(parts["given_f"]), m)]
+        given[rows] = np.where(fem, giv_f, giv_m)
+    return pc.binary_join_element_wise(
+        pa.array(surname, pa.string()), pa.array(middle, pa.string()), pa.array(given, pa.string()),
+        " ",
+    )  # fmt: skip
+
+
+@dataclass
+class _YearRows:
+    """Typed rows of one province and review year (before formatting), plus the file key."""
+
+    table: pa.Table
+    file_key: np.ndarray  # district code (pre-2025) or former-district area (2025)
+
+
+def _simulate_province(
+    code: str,
+    communes: _Communes,
+    new: _NewCommunes,
+    years: Sequence[int],
+    seed: int,
+    full_export_year: int | None,
+) -> dict[int, _YearRows]:
+    """Households of one pre-2025 province across the review years, assessed rows per year."""
+    rng = np.random.default_rng([seed, 2, int(code)])
+    cidx = np.flatnonzero(communes.province == code)
+    pool_share = _norm_cdf(communes.pool_u[cidx])
+    pool_size = np.minimum(
+        np.ceil(pool_share * communes.households[cidx]).astype(np.int64), communes.households[cidx]
+    )
+    base = np.repeat(cidx, pool_size)
+    # Households formed later (about 2 % a year) come on top of the base pool, so the base keeps
+    # the calibrated rate; about 1.5 % a year leave for good (moved away, died out).
+    years_arr = np.asarray(years)
+    extra = rng.choice(len(base), size=int(round(0.02 * (len(years) - 1) * len(base))))
+    origin = np.concatenate([base, base[extra]])
+    n = len(origin)
+    first_year = np.concatenate(
+        [np.full(len(base), years[0]), years_arr[rng.integers(1, max(len(years), 2), len(extra))]]
+    )
+    first_year = np.minimum(first_year, years[-1])
+    leave_year = np.where(
+        rng.uniform(size=n) < 0.015 * len(years),
+        years_arr[rng.integers(0, len(years), n)] + 1,
+        9999,
+    )
+    leave_year = np.where(leave_year <= first_year, 9999, leave_year)
+    share_of = np.zeros(len(communes.code))
+    share_of[cidx] = pool_share
+    # Standing u drawn from N(0,1) truncated to the pool: u = Φ⁻¹(U·Φ(u*)).
+    u = _norm_ppf(rng.uniform(0, 1, n) * share_of[origin])
+    deprivation_latent = rng.normal(0, 1, n)
+    # Serials: per origin commune, households present from the start first.
+    order = np.lexsort((rng.uniform(size=n), first_year, origin))
+    sorted_origin = origin[order]
+    serial = np.empty(n, dtype=np.int64)
+    serial[order] = np.arange(n) - np.searchsorted(sorted_origin, sorted_origin, "left") + 1
+
+    region = _PROVINCES[code][3]
+    # Assessed households are poorer than their commune, so more often ethnic minorities.
+    share = communes.minority_share[origin]
+    minority_p = 1 / (1 + np.exp(-(np.log(share / (1 - share)) + 0.8)))
+    is_minority = rng.uniform(size=n) < minority_p
+    mix = _ETHNIC_MIX[region]
+    groups = np.array(list(mix), dtype=object)
+    ethnicity = np.where(
+        is_minority, groups[_weighted_choice(rng, mix, n)], np.array("Kinh", dtype=object)
+    )
+    # The naming tradition follows the ethnicity (Hoa names read like Kinh ones).
+    eth_codes = pa.array(ethnicity, pa.string()).dictionary_encode()
+    family = np.array(
+        [_NAME_FAMILY_OF.get(e, "kinh") for e in eth_codes.dictionary.to_pylist()], dtype=object
+    )[eth_codes.indices.to_numpy()]
+    female = rng.uniform(size=n) < np.where(u < -1.0, 0.28, 0.2)
+    birth = rng.integers(1940, 2000, n)
+    meritorious = rng.uniform(size=n) < 0.015
+    social = rng.uniform(size=n) < np.where(u < -1.0, 0.12, 0.06)
+    no_labour = rng.uniform(size=n) < np.where(social, 0.35, 0.04)
+    base_size = np.where(
+        social | no_labour, 1 + rng.poisson(0.8, n), 1 + rng.poisson(2.6 + 0.8 * is_minority, n)
+    )
+    base_size = np.clip(base_size, 1, 12)
+    names = _names(rng, family, female)
+    birth_place = "0" + code
+    id_numbers = pc.binary_join_element_wise(
+        pa.array(np.full(n, birth_place, dtype=object), pa.string()),
+        pa.array(female.astype(np.int64).astype(str)),
+        pc.utf8_lpad(pa.array((birth % 100).astype(str)), 2, "0"),
+        pc.utf8_lpad(pa.array(rng.integers(0, 1_000_000, n).astype(str)), 6, "0"),
+        "",
+    )
+    household_codes = pc.binary_join_element_wise(
+        pa.array(communes.province[origin], pa.string()),
+        pa.array(communes.code[origin], pa.string()),
+        pc.utf8_lpad(pa.array(serial.astype(str)), 5, "0"),
+        "",
+    )
+    household_codes = pc.utf8_replace_slice(household_codes, 7, 7, "-")
+    ethnicity_arr = pa.array(ethnicity, pa.string())
+
+    current = origin.copy()
+    village = (rng.uniform(size=n) * communes.villages[current]).astype(np.int64)
+    size = base_size.copy()
+    province_communes = cidx
+    move_weights = communes.households[cidx] / communes.households[cidx].sum()
+    out: dict[int, _YearRows] = {}
+    for y in years:
+        if y != years[0]:
+            movers = rng.uniform(size=n) < 0.004
+            current = np.where(
+                movers, province_communes[rng.choice(len(cidx), size=n, p=move_weights)], current
+            )
+            village = np.where(
+                movers, (rng.uniform(size=n) * communes.villages[current]).astype(np.int64), village
+            )
+            size = np.clip(size + np.where(rng.uniform(size=n) < 0.05, rng.choice([-1, 1], n), 0),
+                           1, 12)  # fmt: skip
+        present = (first_year <= y) & (y < leave_year)
+        standing = _RHO * u + np.sqrt(1 - _RHO**2) * rng.normal(0, 1, n)
+        z = communes.low_z[y][current]
+        if y >= 2025:
+            new_idx = communes.new_index[current]
+            urban = new.is_urban[new_idx]
+        else:
+            urban = communes.is_urban[current]
+        line = np.where(urban, URBAN_LINE, RURAL_LINE)
+        income = np.round(line * np.exp(_INCOME_SIGMA * (standing - z)) / 1000) * 1000
+        # Incomes exactly on the line and on 1.5 × the line: the "≤" edge must be exercised.
+        near_line = np.abs(income / line - 1) < 0.02
+        near_middle = np.abs(income / line - 1.5) < 0.02
+        income = np.where(near_line & (rng.uniform(size=n) < 0.3), line, income)
+        income = np.where(near_middle & (rng.uniform(size=n) < 0.3), 1.5 * line, income)
+        income = income.astype(np.int64)
+        low = income <= line
+        poor_score = 0.8 * deprivation_latent + 0.6 * rng.normal(0, 1, n)
+        poor_cut = communes.poor_z[y][current] - np.where(meritorious, 1.5, 0.0)
+        poor = low & (poor_score <= poor_cut)
+        cls = np.where(
+            poor, POOR, np.where(low, NEAR_POOR, np.where(income <= 1.5 * line, MIDDLE, NOT_POOR))
+        )
+        keep = rng.uniform(size=n)
+        assessed = present & (
+            ((cls <= NEAR_POOR) & (keep >= _ABSENT_SHARE))
+            | ((cls == MIDDLE) & (keep < 0.7))
+            | ((cls == NOT_POOR) & (income <= _SCREENED_CEILING * line) & (keep < 0.25))
+        )
+        if y == full_export_year:
+            assessed = present
+        rows = np.flatnonzero(assessed)
+        table = _year_table(
+            rng, y, rows, cls, income, size, current, village, urban, communes, new,
+            household_codes, names, id_numbers, female, ethnicity_arr, meritorious, social,
+            no_labour,
+        )  # fmt: skip
+        if y >= 2025:
+            key = np.array(new.file_area, dtype=object)[communes.new_index[current[rows]]]
+        else:
+            key = communes.district[current[rows]]
+        out[y] = _YearRows(table, key)
+        if y == full_export_year:
+            out[y] = _append_rest_of_register(rng, out[y], y, code, cidx, pool_share, communes, new)
+    return out
+
+
+def _year_table(
+    rng: np.random.Generator,
+    year: int,
+    rows: np.ndarray,
+    cls: np.ndarray,
+    income: np.ndarray,
+    size: np.ndarray,
+    current: np.ndarray,
+    village: np.ndarray,
+    urban: np.ndarray,
+    communes: _Communes,
+    new: _NewCommunes,
+    household_codes: pa.Array,
+    names: pa.Array,
+    id_numbers: pa.Array,
+    female: np.ndarray,
+    ethnicity: pa.Array,
+    meritorious: np.ndarray,
+    social: np.ndarray,
+    no_labour: np.ndarray,
+) -> pa.Table:
+    """Typed rows (codes as zero-padded text) of the assessed households of one year."""
+    m = len(rows)
+    c = cls[rows]
+    cur = current[rows]
+    # Deprivation count by class: ≥ 3 for the poor, < 3 for the near-poor, anything above.
+    k = np.where(
+        c == POOR,
+        3 + rng.binomial(9, 0.15, m),
+        np.where(c == NEAR_POOR, rng.choice(3, m, p=[0.25, 0.4, 0.35]), rng.binomial(12, 0.06, m)),
+    )
+    # Which k indicators: Gumbel top-k with prevalence weights, vectorised over rows.
+    keys = np.log(_DEPRIVATION_WEIGHTS)[None, :] + rng.gumbel(size=(m, 12))
+    ranks = np.argsort(np.argsort(-keys, axis=1), axis=1)
+    marks = ranks < k[:, None]
+    reported = c.copy()
+    flip = rng.uniform(size=m) < _MISMATCH_SHARE
+    reported = np.where(flip, np.array([NEAR_POOR, POOR, NEAR_POOR, MIDDLE])[c], reported)
+
+    if year >= 2025:
+        idx = communes.new_index[cur]
+        province = pa.array(new.province[idx], pa.string())
+        district = pa.nulls(m, pa.string())
+        commune_code = pa.array(new.code[idx], pa.string())
+        commune_name = pa.array(np.array(new.name, dtype=object)[idx], pa.string())
+        urban_label = "Đô thị"
+    else:
+        province = pa.array(communes.province[cur], pa.string())
+        district = pa.array(communes.district[cur], pa.string())
+        commune_code = pa.array(communes.code[cur], pa.string())
+        commune_name = pa.array(np.array(communes.name, dtype=object)[cur], pa.string())
+        urban_label = "Thành thị"
+    labels = pa.array(CLASS_LABELS, pa.string())
+    columns = {
+        "review_year": pa.array(np.full(m, year, dtype=np.int64)),
+        "province_code": province,
+        "district_code": district,
+        "commune_code": commune_code,
+        "commune_name": commune_name,
+        "village": communes.village_names.take(
+            pa.array(
+                communes.village_offset[cur] + np.minimum(village[rows], communes.villages[cur] - 1)
+            )
+        ),
+        "household_code": household_codes.take(pa.array(rows)),
+        "head_name": names.take(pa.array(rows)),
+        "head_id_number": id_numbers.take(pa.array(rows)),
+        "head_sex": pa.array(np.where(female[rows], "Nữ", "Nam"), pa.string()),
+        "ethnicity": ethnicity.take(pa.array(rows)),
+        "household_size": pa.array(size[rows]),
+        "area_type": pa.array(np.where(urban[rows], urban_label, "Nông thôn"), pa.string()),
+        "income_per_capita": pa.array(income[rows]),
+    }
+    for j, (name, _) in enumerate(DEPRIVATION_HEADERS):
+        columns[name] = pa.array(marks[:, j])
+    columns["meritorious_family"] = pa.array(meritorious[rows])
+    columns["social_protection"] = pa.array(social[rows])
+    columns["no_labour_capacity"] = pa.array(no_labour[rows])
+    columns["reported_class"] = labels.take(pa.array(reported))
+    return pa.table(columns)
+
+
+def _append_rest_of_register(
+    rng: np.random.Generator,
+    rows: _YearRows,
+    year: int,
+    code: str,
+    cidx: np.ndarray,
+    pool_share: np.ndarray,
+    communes: _Communes,
+    new: _NewCommunes,
+) -> _YearRows:
+    """For a full-export year, add every resident household the pool did not simulate."""
+    rest = communes.households[cidx] - np.minimum(
+        np.ceil(pool_share * communes.households[cidx]).astype(np.int64), communes.households[cidx]
+    )
+    cur = np.repeat(cidx, rest)
+    m = len(cur)
+    if not m:
+        return rows
+    serial = np.arange(m) - np.repeat(np.concatenate([[0], np.cumsum(rest)[:-1]]), rest)
+    serial = serial + np.repeat(communes.households[cidx] - rest, rest) + 1
+    share = np.repeat(pool_share, rest)
+    standing = _RHO * _norm_ppf(share + rng.uniform(size=m) * (1 - share)) + np.sqrt(
+        1 - _RHO**2
+    ) * rng.normal(size=m)
+    urban = new.is_urban[communes.new_index[cur]] if year >= 2025 else communes.is_urban[cur]
+    line = np.where(urban, URBAN_LINE, RURAL_LINE)
+    income = (np.round(line * np.exp(_INCOME_SIGMA * (standing - communes.low_z[year][cur])) / 1000)
+              * 1000).astype(np.int64)  # fmt: skip
+    cls = np.where(income <= line, NEAR_POOR, np.where(income <= 1.5 * line, MIDDLE, NOT_POOR))
+    female = rng.uniform(size=m) < 0.2
+    family = np.full(m, "kinh", dtype=object)
+    codes = pc.utf8_replace_slice(
+        pc.binary_join_element_wise(
+            pa.array(communes.province[cur], pa.string()),
+            pa.array(communes.code[cur], pa.string()),
+            pc.utf8_lpad(pa.array(serial.astype(str)), 5, "0"),
+            "",
+        ),
+        7,
+        7,
+        "-",
+    )
+    ids = pc.binary_join_element_wise(
+        pa.array(np.full(m, "0" + code, dtype=object), pa.string()),
+        pa.array(female.astype(np.int64).astype(str)),
+        pc.utf8_lpad(pa.array(rng.integers(40, 100, m).astype(str)), 2, "0"),
+        pc.utf8_lpad(pa.array(rng.integers(0, 1_000_000, m).astype(str)), 6, "0"),
+        "",
+    )
+    everyone = np.arange(m)
+    table = _year_table(
+        rng, year, everyone, cls, income, np.clip(1 + rng.poisson(2.5, m), 1, 12), cur,
+        (rng.uniform(size=m) * communes.villages[cur]).astype(np.int64), urban, communes, new,
+        codes, _names(rng, family, female), ids, female,
+        pa.array(np.full(m, "Kinh", dtype=object), pa.string()), rng.uniform(size=m) < 0.015,
+        np.zeros(m, dtype=bool), np.zeros(m, dtype=bool),
+    )  # fmt: skip
+    if year >= 2025:
+        key = np.array(new.file_area, dtype=object)[communes.new_index[cur]]
+    else:
+        key = communes.district[cur]
+    return _YearRows(pa.concat_tables([rows.table, table]), np.concatenate([rows.file_key, key]))
+
+
+# --------------------------------------------------------------------------------------------
+# Files: styles, formatting, injected mess
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Style:
+    """How one exporting office writes its file."""
+
+    bom: bool = False
+    crlf: bool = False
+    dropped_zeros: bool = False
+    dotted_income: bool = False
+    mark: str = "x"
+    header_variant: bool = False
+    reordered: bool = False
+    xlsx: bool = False
+
+
+_CLEAN = _Style()
+
+
+def _style_for(index: int, year: int, messy: bool) -> _Style:
+    """Rotate the habits of different offices over a year's files (deterministic)."""
+    if not messy:
+        return _CLEAN
+    j = index + year
+    return _Style(
+        bom=j % 2 == 0,
+        crlf=j % 4 == 0,
+        dropped_zeros=j % 5 == 1,
+        dotted_income=j % 4 == 2,
+        mark=("x", "X", "1")[j % 3],
+        header_variant=j % 6 == 3,
+        reordered=j % 7 == 4,
+    )
+
+
+def _format(table: pa.Table, style: _Style) -> pa.Table:
+    """The typed rows as the cell text the office's file holds (NULL = empty cell)."""
+    cols: dict[str, pa.Array] = {}
+    for name in SURVEY_COLUMNS:
+        col = table.column(name).combine_chunks()
+        if name in ("province_code", "district_code", "commune_code") and style.dropped_zeros:
+            col = _strip_zeros(col)
+        elif name == "income_per_capita":
+            col = _dotted(col) if style.dotted_income else pc.cast(col, pa.string())
+        elif name in ("review_year", "household_size"):
+            col = pc.cast(col, pa.string())
+        elif name in {n for n, _ in DEPRIVATION_HEADERS}:
+            no = pa.scalar("0" if style.mark == "1" else None, pa.string())
+            col = pc.if_else(col, pa.scalar(style.mark, pa.string()), no)
+        elif name in {n for n, _ in FLAG_HEADERS}:
+            col = pc.if_else(col, pa.scalar("x", pa.string()), pa.scalar(None, pa.string()))
+        cols[name] = col
+    return pa.table(cols)
+
+
+def _headers(style: _Style, rng: np.random.Generator) -> list[tuple[str, str]]:
+    """(canonical, header text) in file order, with the office's spacing/case habits."""
+    pairs = list(SURVEY_HEADERS)
+    if style.reordered:
+        pairs = [pairs[i] for i in rng.permutation(len(pairs))]
+    if style.header_variant:
+        variants = (str.upper, lambda h: f" {h}  ", str.lower)
+        pairs = [(c, variants[i % 3](h)) for i, (c, h) in enumerate(pairs)]
+    return pairs
+
+
+def _write_csv(path: Path, table: pa.Table, headers: list[tuple[str, str]], style: _Style) -> None:
+    """Header line by hand (for BOM and header variants), rows by Arrow's CSV writer."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    eol = "\r\n" if style.crlf else "\n"
+    with path.open("wb") as handle:
+        if style.bom:
+            handle.write(b"\xef\xbb\xbf")
+        handle.write((",".join(h for _, h in headers) + eol).encode("utf-8"))
+        if table.num_rows:
+            pa_csv.write_csv(
+                table.select([c for c, _ in headers]),
+                handle,
+                pa_csv.WriteOptions(include_header=False, quoting_style="none", eol=eol),
+            )
+
+
+_XLSX_TITLE_ROWS = 3  # title, subtitle, empty row; the header is spreadsheet row 4
+
+
+def _write_xlsx(path: Path, table: pa.Table, year: int, district_name: str, style: _Style) -> int:
+    """A commune-office spreadsheet: form titles above the header, a blank row inside.
+
+    Codes are numbers (so they lost their leading zeros), incomes numeric. Returns the
+    spreadsheet row number of the blank row.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    workbook.set_properties({"created": datetime(year + 1, 1, 15), "author": "UBND"})
+    sheet = workbook.add_worksheet("DS ho ngheo")
+    sheet.write_string(0, 0, _TITLE.format(year=year))
+    sheet.write_string(1, 0, f"(Kèm theo Quyết định phê duyệt kết quả rà soát của {district_name})")
+    for col, (_, header) in enumerate(SURVEY_HEADERS):
+        sheet.write_string(_XLSX_TITLE_ROWS, col, header)
+    numeric = {"review_year", "province_code", "district_code", "commune_code", "household_size",
+               "income_per_capita"}  # fmt: skip
+    marks = {n for n, _ in DEPRIVATION_HEADERS}
+    flags = {n for n, _ in FLAG_HEADERS}
+    data = table.to_pydict()
+    blank_at = max(1, table.num_rows // 2)
+    out_row = _XLSX_TITLE_ROWS + 1
+    blank_row_number = 0
+    for i in range(table.num_rows):  # a loop per row is fine for the few spreadsheet files
+        if i == blank_at:
+            blank_row_number = out_row + 1
+            out_row += 1
+        for col, name in enumerate(SURVEY_COLUMNS):
+            value = data[name][i]
+            if value is None or value is False:
+                if name in marks and style.mark == "1":
+                    sheet.write_number(out_row, col, 0)
+                continue
+            if name in numeric:
+                sheet.write_number(out_row, col, int(value))
+            elif name in marks:
+                if style.mark == "1":
+                    sheet.write_number(out_row, col, 1)
+                else:
+                    sheet.write_string(out_row, col, style.mark)
+            elif name in flags:
+                sheet.write_string(out_row, col, "x")
+            else:
+                sheet.write_string(out_row, col, str(value))
+        out_row += 1
+    workbook.close()
+    return blank_row_number
+
+
+@dataclass
+class _Insertion:
+    before: int  # index of the original row it goes before (num_rows = at the end)
+    row: dict
+    reason: str | None  # None for a copy whose reason is recorded with its original
+    detail: str
+
+
+@dataclass
+class _FilePlan:
+    relpath: str
+    table: pa.Table  # typed, sorted
+    style: _Style
+    district_name: str
+    formatted: pa.Table | None = None
+    insertions: list[_Insertion] = field(default_factory=list)
+    flagged: list[tuple[int, str, str]] = field(
+        default_factory=list
+    )  # original row, reason, detail
+
+
+_BAD_ROW_KINDS = (
+    "year_mismatch",
+    "invalid_commune_code",
+    "missing_household_code",
+    "duplicate_household",
+    "invalid_household_size",
+    "invalid_income_negative",
+    "duplicate_household_across_files",
+    "invalid_deprivation_mark",
+    "invalid_income_text",
+    "invalid_area_type",
+    "invalid_flag_mark",
+    "invalid_head_sex",
+    "invalid_reported_class",
+)
+
+
+def _break_row(kind: str, row: dict, year: int, old_code: str | None) -> tuple[dict, str, str]:
+    """A copy of ``row`` with exactly one problem; returns (row, reason code, what was done)."""
+    bad = dict(row)
+    if kind == "year_mismatch":
+        bad["review_year"] = str(year - 1)
+        return bad, kind, "review year of the previous review"
+    if kind == "invalid_commune_code":
+        if year >= 2025 and old_code:
+            bad["commune_code"] = old_code
+            return bad, kind, f"pre-2025 commune {old_code} no longer exists in 2025"
+        bad["commune_code"] = "99999"
+        return bad, kind, "commune code 99999 does not exist"
+    if kind == "missing_household_code":
+        bad["household_code"] = None
+        return bad, kind, "empty household code"
+    if kind == "invalid_household_size":
+        bad["household_size"] = "0"
+        return bad, kind, "household size 0"
+    if kind == "invalid_income_negative":
+        bad["income_per_capita"] = "-350000"
+        return bad, "invalid_income", "negative income"
+    if kind == "invalid_income_text":
+        bad["income_per_capita"] = "không rõ"
+        return bad, "invalid_income", "income is text"
+    if kind == "invalid_deprivation_mark":
+        bad["d_water"] = "có"
+        return bad, kind, "deprivation mark 'có'"
+    if kind == "invalid_flag_mark":
+        bad["meritorious_family"] = "không"
+        return bad, kind, "flag mark 'không'"
+    if kind == "invalid_area_type":
+        bad["area_type"] = "Miền núi"
+        return bad, kind, "area type 'Miền núi'"
+    if kind == "invalid_head_sex":
+        bad["head_sex"] = "M"
+        return bad, kind, "head sex 'M'"
+    if kind == "invalid_reported_class":
+        bad["reported_class"] = "Hộ thoát nghèo"
+        return bad, kind, "reported class 'Hộ thoát nghèo'"
+    raise ValueError(kind)
+
+
+def _plan_mess(
+    plans: list[_FilePlan],
+    year: int,
+    kinds: list[str],
+    rng: np.random.Generator,
+    old_code: str | None,
+) -> None:
+    """Insert the bad rows of ``kinds`` into the year's CSV files (recorded on each plan)."""
+    candidates = sorted(
+        (p for p in plans if not p.style.xlsx and p.table.num_rows >= 5),
+        key=lambda p: (-p.table.num_rows, p.relpath),
+    )
+    if not candidates:
+        return
+    used: dict[str, set[int]] = {}
+    counter = 0
+
+    def pick_row(plan: _FilePlan) -> int:
+        taken = used.setdefault(plan.relpath, set())
+        free = [i for i in range(plan.table.num_rows) if i not in taken]
+        i = int(free[int(rng.integers(len(free)))])
+        taken.add(i)
+        return i
+
+    def row_of(plan: _FilePlan, i: int) -> dict:
+        return plan.formatted.slice(i, 1).to_pylist()[0]
+
+    for t, kind in enumerate(kinds):
+        plan = candidates[t % len(candidates)]
+        n = plan.table.num_rows
+        if kind == "duplicate_household":
+            i = pick_row(plan)
+            plan.flagged.append((i, "duplicate_household", "same household twice in a file"))
+            at = int(rng.integers(i + 1, n + 1))
+            copy = _Insertion(at, row_of(plan, i), "duplicate_household", "copy in the file")
+            plan.insertions.append(copy)
+            continue
+        if kind == "duplicate_household_across_files":
+            if len(candidates) < 2:
+                continue
+            source, target = candidates[0], candidates[1]
+            i = pick_row(source)
+            source.flagged.append(
+                (i, "duplicate_household", f"household also listed in {target.relpath}")
+            )
+            at = int(rng.integers(0, target.table.num_rows + 1))
+            detail = f"household also listed in {source.relpath}"
+            target.insertions.append(
+                _Insertion(at, row_of(source, i), "duplicate_household", detail)
+            )
+            continue
+        i = pick_row(plan)
+        base = row_of(plan, i)
+        counter += 1
+        code = base["household_code"]
+        base["household_code"] = f"{code[:8]}9{counter:04d}"
+        bad, reason, detail = _break_row(kind, base, year, old_code)
+        at = int(rng.integers(0, n + 1))
+        plan.insertions.append(_Insertion(at, bad, reason, detail))
+
+
+def _assemble(plan: _FilePlan, first_data_row: int) -> tuple[pa.Table, list[dict]]:
+    """The formatted table with insertions in place, and the bad rows with final row numbers."""
+    table = plan.formatted
+    inserts = sorted(enumerate(plan.insertions), key=lambda e: (e[1].before, e[0]))
+    pieces, bad, last = [], [], 0
+    for shift, (_, ins) in enumerate(inserts):
+        if ins.before > last:
+            pieces.append(table.slice(last, ins.before - last))
+            last = ins.before
+        pieces.append(pa.Table.from_pylist([ins.row], schema=table.schema))
+        final = ins.before + shift
+        if ins.reason:
+            bad.append({"row": final + first_data_row, "reason": ins.reason, "detail": ins.detail})
+    if last < table.num_rows:
+        pieces.append(table.slice(last))
+    befores = np.array(sorted(i.before for i in plan.insertions), dtype=np.int64)
+    for i, reason, detail in plan.flagged:
+        final = i + int(np.searchsorted(befores, i, side="right"))
+        bad.append({"row": final + first_data_row, "reason": reason, "detail": detail})
+    out = pa.concat_tables(pieces) if pieces else table
+    return out, bad
+
+
+def _survey_files_for_year(
+    rows: list[_YearRows], year: int, relname: dict[object, tuple[str, str]]
+) -> list[_FilePlan]:
+    """Split one group-year's rows into per-file tables, sorted like a commune office sorts."""
+    table = pa.concat_tables([r.table for r in rows])
+    keys = np.concatenate([r.file_key for r in rows]).astype(str)
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    table = table.take(pa.array(order))
+    bounds = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1], True])
+    plans = []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        relpath, label = relname[keys[a]]
+        part = table.slice(int(a), int(b - a)).sort_by(
+            [("commune_code", "ascending"), ("village", "ascending"),
+             ("household_code", "ascending")]
+        )  # fmt: skip
+        plans.append(_FilePlan(f"survey/{year}/{relpath}", part, _CLEAN, label))
+    return sorted(plans, key=lambda p: p.relpath)
+
+
+def _write_group_year(
+    raw_dir: Path,
+    plans: list[_FilePlan],
+    year: int,
+    seed: int,
+    messy: bool,
+    carries_mess: bool,
+    kinds: list[str],
+    missing_column_year: bool,
+    old_code: str | None,
+    summary: SampleSummary,
+) -> None:
+    """Write one group's survey files for one year, with the mess assigned to it."""
+    rng = np.random.default_rng([seed, 3, year, len(plans)])
+    formats = summary.expected_mess["formats"]
+    for i, plan in enumerate(plans):
+        plan.style = _style_for(i, year, messy)
+    if messy and carries_mess:
+        sized = [p for p in plans if p.table.num_rows >= 10] or plans
+        target = min(sized, key=lambda p: (p.table.num_rows, p.relpath))
+        target.style = _Style(xlsx=True, mark="1" if year % 2 else "X")
+        target.relpath = target.relpath[: -len(".csv")] + ".xlsx"
+    for plan in plans:
+        if not plan.style.xlsx:
+            plan.formatted = _format(plan.table, plan.style)
+    if messy and carries_mess:
+        _plan_mess(plans, year, kinds, rng, old_code)
+
+    written_rows = 0
+    clean_candidates = []
+    for plan in plans:
+        path = raw_dir / plan.relpath
+        style = plan.style
+        if style.xlsx:
+            blank = _write_xlsx(path, plan.table, year, plan.district_name, style)
+            formats["xlsx"].append(plan.relpath)
+            formats["xlsx_blank_rows"].append({"file": plan.relpath, "row": blank})
+            written_rows += plan.table.num_rows
+        else:
+            headers = _headers(style, rng)
+            table, bad = _assemble(plan, first_data_row=2)
+            _write_csv(path, table, headers, style)
+            written_rows += table.num_rows
+            for b in bad:
+                summary.expected_mess["bad_rows"].append(
+                    {"file": plan.relpath, "review_year": year, **b}
+                )
+            if messy:
+                formats["bom" if style.bom else "no_bom"].append(plan.relpath)
+                for flag, key in ((style.crlf, "crlf"), (style.dropped_zeros, "dropped_zeros"),
+                                  (style.dotted_income, "dotted_income"),
+                                  (style.header_variant, "header_variants"),
+                                  (style.reordered, "reordered_columns")):  # fmt: skip
+                    if flag:
+                        formats[key].append(plan.relpath)
+                formats["mark_styles"][style.mark].append(plan.relpath)
+            if not bad and table.num_rows:
+                clean_candidates.append(plan)
+        summary.files.append(plan.relpath)
+    summary.rows["survey"][year] = summary.rows["survey"].get(year, 0) + written_rows
+
+    if messy and carries_mess and clean_candidates:
+        source = clean_candidates[-1]
+        copy = source.relpath[: -len(".csv")] + "_gui_lai.csv"
+        shutil.copyfile(raw_dir / source.relpath, raw_dir / copy)
+        summary.files.append(copy)
+        summary.rows["survey"][year] += source.table.num_rows
+        summary.expected_mess["identical_resends"].append(
+            {"file": copy, "same_as": source.relpath, "review_year": year,
+             "rows": source.table.num_rows}
+        )  # fmt: skip
+    if messy and carries_mess and missing_column_year:
+        source = max(
+            (p for p in plans if not p.style.xlsx), key=lambda p: (p.table.num_rows, p.relpath)
+        )
+        part = _format(source.table.slice(0, min(6, source.table.num_rows)), _CLEAN)
+        relpath = f"survey/{year}/bo_sung_{Path(source.relpath).stem}.csv"
+        headers = [(c, h) for c, h in SURVEY_HEADERS if c != "household_code"]
+        _write_csv(raw_dir / relpath, part, headers, _CLEAN)
+        summary.files.append(relpath)
+        summary.rows["survey"][year] += part.num_rows
+        summary.expected_mess["bad_files"].append(
+            {"file": relpath, "review_year": year, "reason": "missing_required_column",
+             "missing_column": "Mã hộ", "rows": part.num_rows}
+        )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# Denominators and difficult areas
+# --------------------------------------------------------------------------------------------
+
+
+def _write_small_csv(path: Path, header: Sequence[str], columns: dict[str, pa.Array]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.table(columns)
+    with path.open("wb") as handle:
+        handle.write((",".join(header) + "\n").encode("utf-8"))
+        pa_csv.write_csv(
+            table, handle, pa_csv.WriteOptions(include_header=False, quoting_style="none")
+        )
+
+
+def _write_reference_files(
+    raw_dir: Path,
+    communes: _Communes,
+    new: _NewCommunes,
+    orphan_share: dict[str, float],
+    years: Sequence[int],
+    seed: int,
+    fraction: float,
+    summary: SampleSummary,
+) -> None:
+    """``commune_totals`` (every resident household) and ``difficult_areas`` for each year."""
+    rng = np.random.default_rng([seed, 4])
+    n = len(communes.code)
+    people_per_household = np.clip(
+        3.3 + 0.9 * communes.minority_share + rng.normal(0, 0.15, n), 2.6, 5.5
+    )
+    # Orphan 2025 communes take a share of the split commune they came from.
+    old_pos = {c: i for i, c in enumerate(communes.code)}
+    new_pos = {c: i for i, c in enumerate(new.code)}
+    orphan_rows = [
+        (old_pos[o], new_pos[nw], share)
+        for key, share in sorted(orphan_share.items())
+        for o, nw in [key.split(">")]
+        if o in old_pos
+    ]
+    for y in years:
+        growth = 1 + _HOUSEHOLD_GROWTH * (y - years[0])
+        households = np.round(communes.households * growth).astype(np.int64)
+        people = np.round(households * people_per_household).astype(np.int64)
+        if y < 2025:
+            codes, hh, pp = communes.code, households, people
+            villages, difficult = communes.villages, communes.difficult_villages[y]
+            dbkk = communes.dbkk[y]
+        else:
+            m = len(new.code)
+            hh = np.zeros(m, dtype=np.int64)
+            pp = np.zeros(m, dtype=np.int64)
+            villages = np.zeros(m, dtype=np.int64)
+            difficult = np.zeros(m, dtype=np.float64)
+            dbkk_households = np.zeros(m)
+            moved_hh, moved_pp = households.copy(), people.copy()
+            for o, nw, share in orphan_rows:
+                take_hh = int(round(households[o] * share))
+                take_pp = int(round(people[o] * share))
+                moved_hh[o] -= take_hh
+                moved_pp[o] -= take_pp
+                hh[nw] += take_hh
+                pp[nw] += take_pp
+                villages[nw] += 3
+            np.add.at(hh, communes.new_index, moved_hh)
+            np.add.at(pp, communes.new_index, moved_pp)
+            np.add.at(villages, communes.new_index, communes.villages)
+            last = communes.difficult_villages[2024]
+            np.add.at(difficult, communes.new_index, last * _DIFFICULT_VILLAGES_KEPT[2025] / 0.6)
+            np.add.at(dbkk_households, communes.new_index, households * communes.dbkk[2024])
+            in_scale = set(new.province[communes.new_index].tolist())
+            for island, count in _ISLAND_HOUSEHOLDS_2025.items():
+                j = new_pos[island]
+                if new.province[j] in in_scale:
+                    hh[j] = max(1, round(count * fraction))
+                    pp[j] = round(hh[j] * 3.8)
+                    villages[j] = 4
+            present = hh > 0
+            codes, hh, pp, villages = new.code[present], hh[present], pp[present], villages[present]
+            difficult = np.floor(difficult[present]).astype(np.int64)
+            share = dbkk_households[present] / hh
+            dbkk = share >= 0.6
+        m = len(codes)
+        year_col = pa.array(np.full(m, y, dtype=np.int64))
+        path = f"commune_totals/{y}.csv"
+        _write_small_csv(
+            raw_dir / path,
+            COMMUNE_TOTALS_HEADER,
+            {"y": year_col, "c": pa.array(codes, pa.string()), "h": pa.array(hh),
+             "p": pa.array(pp)},
+        )  # fmt: skip
+        summary.files.append(path)
+        summary.rows["commune_totals"][y] = m
+        path = f"difficult_areas/{y}.csv"
+        _write_small_csv(
+            raw_dir / path,
+            DIFFICULT_AREAS_HEADER,
+            {"y": year_col, "c": pa.array(codes, pa.string()),
+             "x": pa.array(np.where(dbkk, "x", None), pa.string()),
+             "d": pa.array(np.minimum(difficult, villages)), "v": pa.array(villages)},
+        )  # fmt: skip
+        summary.files.append(path)
+        summary.rows["difficult_areas"][y] = m
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def generate_sample(
+    raw_dir: Path,
+    *,
+    scale: str | Scale = "demo",
+    seed: int = 2025,
+    years: Sequence[int] = (2021, 2022, 2023, 2024, 2025),
+    messy: bool = True,
+) -> SampleSummary:
+    """Write a synthetic ``data/raw`` tree (contract v1) and describe what was written.
+
+    ``raw_dir`` should be empty: files of an earlier run with other settings are not removed
+    (this function never deletes anything it did not just write). Same seed and scale → same
+    bytes.
+    """
+    scale = SCALES[scale] if isinstance(scale, str) else scale
+    years = tuple(sorted(set(years)))
+    raw_dir = Path(raw_dir)
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    summary = SampleSummary(raw_dir=raw_dir, scale=scale.name, seed=seed, years=years,
+                            messy=messy)  # fmt: skip
+    summary.rows = {"survey": {}, "commune_totals": {}, "difficult_areas": {}}
+    summary.expected_mess = {
+        "bad_rows": [],
+        "bad_files": [],
+        "identical_resends": [],
+        "formats": {
+            "bom": [], "no_bom": [], "crlf": [], "xlsx": [], "xlsx_blank_rows": [],
+            "dropped_zeros": [], "dotted_income": [], "header_variants": [],
+            "reordered_columns": [], "mark_styles": {"x": [], "X": [], "1": []},
+        },
+    }  # fmt: skip
+    communes, new, orphan_share = _build_communes(scale, years, seed)
+
+    groups: dict[str, list[str]] = {}
+    for code in sorted(set(communes.province)):
+        first = np.flatnonzero(communes.province == code)[0]
+        groups.setdefault(str(new.province[communes.new_index[first]]), []).append(code)
+    mess_group = next((g for g, olds in groups.items() if "02" in olds), min(groups))
+    kinds_by_year: dict[int, list[str]] = {y: [] for y in years}
+    for i, kind in enumerate(_BAD_ROW_KINDS):
+        kinds_by_year[years[i % len(years)]].append(kind)
+    if 2025 in kinds_by_year:
+        kinds_by_year[2025].append("invalid_commune_code")
+    missing_column_year = 2023 if 2023 in years else years[len(years) // 2]
+    codes_2025 = set(new.code.tolist())
+    district_names = dict(zip(communes.district, communes.district_name, strict=True))
+
+    for group in sorted(groups):
+        olds = groups[group]
+        sims = {
+            p: _simulate_province(p, communes, new, years, seed, scale.full_export_year)
+            for p in olds
+        }
+        province_name = new.province_name[int(np.flatnonzero(new.province == group)[0])]
+        province_slug = slugify(province_name.replace("Thành phố ", "").replace("Tỉnh ", ""))
+        old_code = next(
+            (c for c in communes.code[np.isin(communes.province, olds)] if c not in codes_2025),
+            None,
+        )
+        for y in years:
+            if y >= 2025:
+                relname = {
+                    area: (f"{province_slug}_{group}_kv_{slugify(area) or 'khac'}.csv", area)
+                    for area in set(new.file_area)
+                }
+            else:
+                relname = {
+                    d: (f"{slugify(name)}_{d}.csv", name) for d, name in district_names.items()
+                }
+            plans = _survey_files_for_year([sims[p][y] for p in olds], y, relname)
+            _write_group_year(
+                raw_dir, plans, y, seed, messy, group == mess_group, kinds_by_year[y],
+                y == missing_column_year, old_code if y >= 2025 else None, summary,
+            )  # fmt: skip
+        del sims
+
+    _write_reference_files(
+        raw_dir, communes, new, orphan_share, years, seed, scale.household_fraction, summary
+    )
+    mess = summary.expected_mess
+    for y in years:
+        skipped = sum(r["rows"] for r in mess["identical_resends"] if r["review_year"] == y)
+        skipped += sum(f["rows"] for f in mess["bad_files"] if f["review_year"] == y)
+        bad = len({(r["file"], r["row"]) for r in mess["bad_rows"] if r["review_year"] == y})
+        summary.expected_loaded_rows[y] = summary.rows["survey"].get(y, 0) - skipped - bad
+    summary.files.sort()
+    return summary
+
+
+def write_corrected_resend(raw_dir: Path, review_year: int, *, seed: int = 2025) -> Path:
+    """Overwrite one survey CSV of ``review_year`` under the same name with a corrected version.
+
+    The commune office found a wrong income: one clean household row (valid cells, its code
+    listed nowhere else that year) gets its income raised by 250,000 đồng, written in the file's
+    own style (dotted or plain); everything else, BOM and line endings included, is kept byte
+    for byte. Re-sent copies (``*_gui_lai.csv``), files that have such a copy, and supplementary
+    files are never chosen, so the new bytes match no other file and no row turns duplicate.
+    """
+    folder = Path(raw_dir) / "survey" / str(review_year)
+    every_csv = sorted(folder.glob("*.csv"))
+    candidates = [
+        p
+        for p in every_csv
+        if "_gui_lai" not in p.name
+        and "bo_sung" not in p.name
+        and not p.with_name(f"{p.stem}_gui_lai.csv").exists()
+    ]
+    if not candidates:
+        raise FileNotFoundError(f"no survey CSV for {review_year} under {folder}")
+    rng = np.random.default_rng([seed, 5, review_year])
+    start = int(rng.integers(len(candidates)))
+    for path in candidates[start:] + candidates[:start]:
+        data = path.read_bytes()
+        bom = data.startswith(b"\xef\xbb\xbf")
+        text = data[3:].decode("utf-8") if bom else data.decode("utf-8")
+        eol = "\r\n" if "\r\n" in text else "\n"
+        lines = text.split(eol)
+        header = [
+            SURVEY_BY_HEADER.get(unicodedata.normalize("NFC", h).strip().casefold())
+            for h in lines[0].split(",")
+        ]
+        if "household_code" not in header or "income_per_capita" not in header:
+            continue
+        at = {name: i for i, name in enumerate(header) if name}
+        rows = [line.split(",") for line in lines[1:]]
+        counts = Counter(cells[at["household_code"]] for cells in rows if len(cells) == len(header))
+        for i, cells in enumerate(rows, start=1):
+            if len(cells) != len(header) or not _is_clean_row(cells, at, review_year):
+                continue
+            code = cells[at["household_code"]]
+            if counts[code] != 1 or any(
+                code.encode() in other.read_bytes() for other in every_csv if other != path
+            ):
+                continue
+            income = cells[at["income_per_capita"]]
+            new_income = int(income.replace(".", "")) + 250_000
+            dotted = "." in income
+            cells[at["income_per_capita"]] = (
+                f"{new_income:,}".replace(",", ".") if dotted else str(new_income)
+            )
+            lines[i] = ",".join(cells)
+            out = eol.join(lines).encode("utf-8")
+            path.write_bytes(b"\xef\xbb\xbf" + out if bom else out)
+            return path
+    raise ValueError(f"no survey CSV of {review_year} has a row that can be corrected")
+
+
+SURVEY_BY_HEADER = {unicodedata.normalize("NFC", h).casefold(): c for c, h in SURVEY_HEADERS}
+
+
+def _is_clean_row(cells: list[str], at: dict[str, int], review_year: int) -> bool:
+    """Whether a CSV row has none of the defects the generator injects (for the resend)."""
+    income = cells[at["income_per_capita"]].replace(".", "")
+    size = cells[at["household_size"]]
+    return (
+        cells[at["review_year"]] == str(review_year)
+        and bool(cells[at["household_code"]])
+        and income.isdigit()
+        and size.isdigit()
+        and int(size) >= 1
+        and cells[at["area_type"]] in ("Nông thôn", "Thành thị", "Đô thị")
+        and cells[at["head_sex"]] in ("Nam", "Nữ")
+        and cells[at["reported_class"]] in CLASS_LABELS
+        and all(cells[at[c]] in ("", "x", "X", "1", "0") for c, _ in DEPRIVATION_HEADERS)
+        and all(cells[at[c]] in ("", "x") for c, _ in FLAG_HEADERS)
+        and not cells[at["commune_code"]].startswith("99999")
+        and not cells[at["household_code"]][8:].startswith("9")
+    )

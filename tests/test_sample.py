@@ -1,0 +1,404 @@
+"""The synthetic review-export generator: contract layout, every kind of mess, determinism, and
+magnitudes that look like the published ones (computed from the written files, not trusted)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import pytest
+from python_calamine import CalamineWorkbook
+
+from orchestration.lib.admin_units import admin_unit_tables
+from orchestration.lib.sample import (
+    COMMUNE_TOTALS_HEADER,
+    DEMO_PROVINCES,
+    DEPRIVATION_HEADERS,
+    DIFFICULT_AREAS_HEADER,
+    FLAG_HEADERS,
+    SURVEY_HEADERS,
+    Scale,
+    generate_sample,
+    write_corrected_resend,
+)
+
+YEARS = (2021, 2022, 2023, 2024, 2025)
+CANONICAL = {unicodedata.normalize("NFC", h).strip().casefold(): c for c, h in SURVEY_HEADERS}
+MARKS = {c for c, _ in DEPRIVATION_HEADERS}
+FLAGS = {c for c, _ in FLAG_HEADERS}
+
+
+def _norm(header: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", header).split()).casefold()
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """Header texts and rows keyed by canonical name, read the way the contract describes."""
+    text = path.read_bytes().decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    header = rows[0]
+    names = [CANONICAL.get(_norm(h), h) for h in header]
+    return header, [dict(zip(names, r, strict=True)) for r in rows[1:]]
+
+
+def _xlsx_rows(path: Path) -> list[list[object]]:
+    return (
+        CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python(skip_empty_area=False)
+    )
+
+
+def _survey_files(raw: Path, year: int) -> list[Path]:
+    return sorted((raw / "survey" / str(year)).iterdir())
+
+
+def _units_by_version() -> dict[str, set[str]]:
+    units = admin_unit_tables().units.to_pydict()
+    out: dict[str, set[str]] = {"pre2025": set(), "2025": set()}
+    for version, code in zip(units["unit_version"], units["commune_code"], strict=True):
+        out[version].add(code)
+    return out
+
+
+def _defects(row: dict[str, str], year: int, communes: set[str]) -> set[str]:
+    """Reason codes a row deserves under the contract (independent of the generator)."""
+    found = set()
+    if row["review_year"] != str(year):
+        found.add("year_mismatch")
+    if row["commune_code"].zfill(5) not in communes:
+        found.add("invalid_commune_code")
+    if not row["household_code"]:
+        found.add("missing_household_code")
+    if not row["household_size"].isdigit() or int(row["household_size"]) < 1:
+        found.add("invalid_household_size")
+    if not re.fullmatch(r"\d+|\d{1,3}(\.\d{3})+", row["income_per_capita"]):
+        found.add("invalid_income")
+    if any(row[c] not in ("", "x", "X", "1", "0") for c in MARKS):
+        found.add("invalid_deprivation_mark")
+    if any(row[c] not in ("", "x", "X") for c in FLAGS):
+        found.add("invalid_flag_mark")
+    if row["area_type"] not in ("Nông thôn", "Thành thị", "Đô thị"):
+        found.add("invalid_area_type")
+    if row["head_sex"] not in ("Nam", "Nữ"):
+        found.add("invalid_head_sex")
+    if row["reported_class"] not in (
+        "Hộ nghèo",
+        "Hộ cận nghèo",
+        "Hộ có mức sống trung bình",
+        "Hộ không nghèo",
+    ):
+        found.add("invalid_reported_class")
+    return found
+
+
+@pytest.fixture(scope="module")
+def sample_clean(tmp_path_factory):
+    """A clean sample of the two demo provinces at 3 % of households (demo-like, faster)."""
+    raw = tmp_path_factory.mktemp("sample_clean") / "raw"
+    scale = Scale("test_3pct", DEMO_PROVINCES, 0.03)
+    return generate_sample(raw, scale=scale, seed=11, years=(2022, 2023, 2024, 2025), messy=False)
+
+
+def test_layout_and_headers_follow_the_contract(sample_tiny):
+    raw = sample_tiny.raw_dir
+    expected = {_norm(h) for _, h in SURVEY_HEADERS}
+    for year in YEARS:
+        for name, header in (
+            ("commune_totals", COMMUNE_TOTALS_HEADER),
+            ("difficult_areas", DIFFICULT_AREAS_HEADER),
+        ):
+            lines = (raw / name / f"{year}.csv").read_text(encoding="utf-8").splitlines()
+            assert lines[0] == ",".join(header)
+            assert len(lines) > 100
+        files = _survey_files(raw, year)
+        assert len(files) >= 10
+        for path in files:
+            assert re.fullmatch(r"[a-z0-9_]+\.(csv|xlsx)", path.name), path.name
+            if path.suffix == ".xlsx":
+                header = next(r for r in _xlsx_rows(path) if "Mã hộ" in r)
+            else:
+                header = _read_csv(path)[0]
+            got = {_norm(h) for h in header}
+            if path.name.startswith("bo_sung_"):
+                assert got == expected - {_norm("Mã hộ")}
+            else:
+                assert got == expected, path
+    assert sorted(sample_tiny.files) == sorted(
+        p.relative_to(raw).as_posix() for p in raw.rglob("*") if p.is_file()
+    )
+
+
+def test_every_kind_of_mess_is_present(sample_tiny):
+    raw = sample_tiny.raw_dir
+    mess = sample_tiny.expected_mess
+    formats = mess["formats"]
+    csvs = [p for y in YEARS for p in _survey_files(raw, y) if p.suffix == ".csv"]
+    assert any(p.read_bytes().startswith(b"\xef\xbb\xbf") for p in csvs)
+    assert any(not p.read_bytes().startswith(b"\xef\xbb\xbf") for p in csvs)
+    assert any(b"\r\n" in p.read_bytes() for p in csvs)
+
+    for year in YEARS:
+        xlsx = [p for p in _survey_files(raw, year) if p.suffix == ".xlsx"]
+        assert xlsx, f"no spreadsheet in {year}"
+        rows = _xlsx_rows(xlsx[0])
+        assert str(rows[0][0]).startswith(f"DANH SÁCH HỘ NGHÈO, HỘ CẬN NGHÈO NĂM {year}")
+        header_at = next(i for i, r in enumerate(rows) if "Mã hộ" in r)
+        assert header_at >= 2
+        assert any(all(c == "" for c in r) for r in rows[header_at + 1 :]), "blank row inside"
+
+    cells = Counter()
+    for path in csvs:
+        header, rows = _read_csv(path)
+        if [h for h in header if h != h.strip() or (h.isupper() and len(h) > 3)]:
+            cells["header_variant"] += 1
+        if [CANONICAL.get(_norm(h)) for h in header] != [c for c, _ in SURVEY_HEADERS]:
+            cells["column_order_or_set_changed"] += 1
+        for row in rows:
+            cells["province " + row["province_code"]] += 1
+            if re.fullmatch(r"\d{1,3}(\.\d{3})+", row["income_per_capita"]):
+                cells["dotted"] += 1
+            for c in MARKS:
+                cells["mark " + row[c]] += 1
+    assert cells["province 2"] and cells["province 02"], "codes with and without leading zeros"
+    assert cells["dotted"] > 0
+    assert cells["mark x"] and cells["mark X"] and cells["mark 1"] and cells["mark 0"]
+    assert cells["header_variant"] and cells["column_order_or_set_changed"]
+    assert formats["reordered_columns"] and formats["dropped_zeros"]
+
+    assert mess["identical_resends"]
+    for resend in mess["identical_resends"]:
+        assert resend["file"].endswith("_gui_lai.csv")
+        assert (raw / resend["file"]).read_bytes() == (raw / resend["same_as"]).read_bytes()
+    (bad_file,) = mess["bad_files"]
+    header, _ = _read_csv(raw / bad_file["file"])
+    assert bad_file["reason"] == "missing_required_column" and "Mã hộ" not in header
+
+    reasons = {r["reason"] for r in mess["bad_rows"]}
+    assert reasons >= {
+        "year_mismatch",
+        "invalid_commune_code",
+        "missing_household_code",
+        "duplicate_household",
+        "invalid_household_size",
+        "invalid_income",
+        "invalid_deprivation_mark",
+        "invalid_flag_mark",
+        "invalid_area_type",
+        "invalid_head_sex",
+        "invalid_reported_class",
+    }
+    details = {r["detail"] for r in mess["bad_rows"]}
+    assert {"negative income", "income is text"} <= details
+    dup_files = {r["file"] for r in mess["bad_rows"] if "also listed in" in r["detail"]}
+    assert len(dup_files) == 2, "a household duplicated across two files"
+
+
+def test_expected_mess_names_exactly_the_bad_rows(sample_tiny):
+    """Re-derive every defect from the files; it must match expected_mess row for row."""
+    raw = sample_tiny.raw_dir
+    mess = sample_tiny.expected_mess
+    skip = {r["file"] for r in mess["identical_resends"]} | {f["file"] for f in mess["bad_files"]}
+    units = _units_by_version()
+    found: set[tuple[str, int, str]] = set()
+    total = 0
+    for year in YEARS:
+        communes = units["2025" if year >= 2025 else "pre2025"]
+        codes: list[tuple[str, int, str]] = []
+        for path in _survey_files(raw, year):
+            rel = path.relative_to(raw).as_posix()
+            if rel in skip:
+                continue
+            if path.suffix == ".xlsx":
+                rows = _xlsx_rows(path)
+                start = next(i for i, r in enumerate(rows) if "Mã hộ" in r)
+                at = rows[start].index("Mã hộ")
+                codes += [(rel, i + 1, r[at]) for i, r in enumerate(rows) if i > start and r[at]]
+                total += sum(1 for r in rows[start + 1 :] if any(c != "" for c in r))
+                continue
+            _, rows = _read_csv(path)
+            total += len(rows)
+            for number, row in enumerate(rows, start=2):
+                found |= {(rel, number, reason) for reason in _defects(row, year, communes)}
+                codes.append((rel, number, row["household_code"]))
+        counts = Counter(code for _, _, code in codes if code)
+        found |= {(f, n, "duplicate_household") for f, n, code in codes if counts[code] > 1}
+    assert found == sample_tiny.expected_quarantined_rows()
+    assert len(found) / total < 0.005, "bad rows must stay a small fraction"
+    for year in YEARS:
+        assert sample_tiny.expected_loaded_rows[year] > 0.85 * sample_tiny.rows["survey"][year]
+
+
+def test_same_seed_same_bytes_other_seed_differs(tmp_path, sample_tiny):
+    again = generate_sample(tmp_path / "again", scale="tiny")
+    assert again.files == sample_tiny.files
+    for rel in again.files:
+        assert (tmp_path / "again" / rel).read_bytes() == (sample_tiny.raw_dir / rel).read_bytes()
+    other = generate_sample(tmp_path / "other", scale="tiny", seed=99)
+    changed = [
+        rel
+        for rel in other.files
+        if rel.startswith("survey/2023/")
+        and (sample_tiny.raw_dir / rel).exists()
+        and (tmp_path / "other" / rel).read_bytes() != (sample_tiny.raw_dir / rel).read_bytes()
+    ]
+    assert changed
+
+
+def _classified(raw: Path) -> str:
+    """SQL of every survey row with its Decree 07 class, computed here from the raw cells."""
+    marks = " + ".join(f'("{h}" is not null)::int' for _, h in DEPRIVATION_HEADERS)
+    return f"""
+        select "Năm rà soát"::int as review_year, "Mã tỉnh" as province_code,
+               "Mã huyện" as district_code, "Mã xã" as commune_code, "Mã hộ" as household_code,
+               "Kết quả phân loại" as reported_class,
+               "Thu nhập BQ (đồng/người/tháng)"::bigint as income,
+               case when "Khu vực" = 'Nông thôn' then 1500000 else 2000000 end as line,
+               case when income <= line and {marks} >= 3 then 'Hộ nghèo'
+                    when income <= line then 'Hộ cận nghèo'
+                    when income <= 1.5 * line then 'Hộ có mức sống trung bình'
+                    else 'Hộ không nghèo' end as computed_class
+        from read_csv('{raw}/survey/*/*.csv', all_varchar = true, normalize_names = false)
+    """
+
+
+def test_poverty_rates_look_like_the_published_ones(sample_clean):
+    raw = sample_clean.raw_dir
+    units = admin_unit_tables().units  # noqa: F841 (DuckDB replacement scan)
+    with duckdb.connect() as con:
+        con.execute("set enable_progress_bar = false")
+        rows = con.execute(
+            f"""
+            with households as ({_classified(raw)}),
+            totals as (
+                select "Năm"::int as review_year, "Mã xã" as commune_code,
+                       "Tổng số hộ"::bigint as total
+                from read_csv('{raw}/commune_totals/*.csv', all_varchar = true)
+            ),
+            located as (
+                select t.review_year, t.total, u.province_code
+                from totals t join units u on u.commune_code = t.commune_code
+                    and u.unit_version = 'pre2025' and t.review_year < 2025
+            ),
+            poor as (
+                select review_year, province_code,
+                       count(*) filter (where computed_class = 'Hộ nghèo') as poor,
+                       count(*) filter (where computed_class = 'Hộ cận nghèo') as near_poor
+                from households where review_year < 2025 group by all
+            )
+            select p.review_year, p.province_code, 100 * p.poor / sum(l.total),
+                   100 * p.near_poor / sum(l.total)
+            from poor p join located l using (review_year, province_code)
+            group by p.review_year, p.province_code, p.poor, p.near_poor
+            """
+        ).fetchall()
+        mismatch, on_line = con.execute(
+            f"""select avg((reported_class <> computed_class)::int),
+                       count(*) filter (where income = line)
+                from ({_classified(raw)})"""
+        ).fetchone()
+    rate = {(y, p): (poor, near) for y, p, poor, near in rows}
+    assert 20 <= rate[(2023, "02")][0] <= 40, rate
+    assert 5 <= rate[(2023, "02")][1] <= 20, rate
+    for province in DEMO_PROVINCES:
+        assert rate[(2022, province)][0] > rate[(2023, province)][0] > rate[(2024, province)][0]
+    assert rate[(2023, "08")][0] < rate[(2023, "02")][0] / 2
+    assert 0.005 <= mismatch <= 0.03
+    assert on_line > 0, "incomes exactly on the line exercise the ≤ rule"
+
+
+def test_2025_uses_the_new_units_and_follows_households(sample_clean):
+    raw = sample_clean.raw_dir
+    tables = admin_unit_tables()
+    units, mapping = tables.units, tables.mapping  # noqa: F841 (DuckDB replacement scan)
+    with duckdb.connect() as con:
+        con.execute("set enable_progress_bar = false")
+        con.execute(f"create table h as {_classified(raw)}")
+        provinces = con.execute(
+            "select distinct province_code, district_code from h where review_year = 2025"
+        ).fetchall()
+        unknown = con.execute(
+            """select count(*) from h where review_year = 2025 and commune_code not in
+               (select commune_code from units where unit_version = '2025' and province_code = '08')
+            """
+        ).fetchone()[0]
+        unmapped = con.execute(
+            """
+            select count(*) from h a join h b on a.household_code = b.household_code
+            join mapping m on m.old_commune_code = a.commune_code and m.is_default_new_commune
+            where a.review_year = 2024 and b.review_year = 2025
+              and m.new_commune_code <> b.commune_code
+            """
+        ).fetchone()[0]
+        followed = con.execute(
+            """select count(distinct household_code) from h where review_year = 2025
+               and household_code in (select household_code from h where review_year = 2024)"""
+        ).fetchone()[0]
+        files = {p.name for p in _survey_files(raw, 2025)}
+    assert provinces == [("08", None)]
+    assert unknown == 0
+    assert followed > 100 and unmapped < 0.01 * followed  # only movers change commune
+    assert all(name.startswith("tuyen_quang_08_") for name in files)
+
+
+def test_households_move_exit_return_and_appear(sample_clean):
+    raw = sample_clean.raw_dir
+    with duckdb.connect() as con:
+        con.execute("set enable_progress_bar = false")
+        con.execute(f"create table h as {_classified(raw)} where review_year < 2025")
+        counts = con.execute(
+            """
+            with poor as (
+                select household_code, review_year, computed_class = 'Hộ nghèo' as is_poor,
+                       commune_code from h
+            )
+            select
+                count(*) filter (where a.is_poor and not coalesce(b.is_poor, false)),
+                count(*) filter (where b.is_poor and not a.is_poor),
+                count(distinct a.household_code) filter (where a.commune_code <> b.commune_code)
+            from poor a left join poor b
+              on a.household_code = b.household_code and b.review_year = a.review_year + 1
+            where a.review_year < 2024
+            """
+        ).fetchone()
+        newly = con.execute(
+            "select count(*) from h where review_year = 2024 and household_code not in "
+            "(select household_code from h where review_year < 2024)"
+        ).fetchone()[0]
+        back = con.execute(
+            """select count(*) from h a where a.review_year = 2024
+               and household_code in (select household_code from h where review_year = 2022)
+               and household_code not in (select household_code from h where review_year = 2023)"""
+        ).fetchone()[0]
+    exited, fell_back, moved = counts
+    assert exited > 0 and fell_back > 0 and moved > 0 and newly > 0 and back > 0
+
+
+def test_clean_sample_has_no_mess(sample_clean):
+    raw = sample_clean.raw_dir
+    assert not sample_clean.expected_mess["bad_rows"]
+    for rel in sample_clean.files:
+        assert rel.endswith(".csv") and "_gui_lai" not in rel
+        data = (raw / rel).read_bytes()
+        assert not data.startswith(b"\xef\xbb\xbf")
+        if rel.startswith("survey/"):
+            assert data.decode().split("\n", 1)[0] == ",".join(h for _, h in SURVEY_HEADERS)
+
+
+def test_corrected_resend_keeps_the_name_and_changes_one_row(sample_tiny, tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(sample_tiny.raw_dir, raw)
+    before = {p: p.read_bytes() for p in (raw / "survey" / "2023").iterdir()}
+    path = write_corrected_resend(raw, 2023)
+    assert path in before and "_gui_lai" not in path.name
+    after = path.read_bytes()
+    assert after != before[path] and after[:3] == before[path][:3]
+    old_lines, new_lines = before[path].splitlines(), after.splitlines()
+    assert len(old_lines) == len(new_lines)
+    assert sum(a != b for a, b in zip(old_lines, new_lines, strict=True)) == 1
+    assert after not in {data for p, data in before.items() if p != path}
+    assert write_corrected_resend(raw, 2023) == path  # deterministic choice of file
