@@ -37,9 +37,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         "paths": PipelinePaths(
             raw_dir=str(settings.raw_dir), warehouse_dir=str(settings.warehouse_dir)
         ),
-        "warehouse": DuckDBResource(
-            database=str(settings.warehouse_path),
-            connection_config={"enable_progress_bar": False},
-        ),
+        # DuckDB 2.0 refuses `enable_progress_bar` as a connection option: steps turn it off
+        # per connection instead.
+        "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
         "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR)),
     }
