@@ -7,6 +7,7 @@ subprocess.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from dagster import ConfigurableResource
@@ -40,5 +41,10 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         # DuckDB 2.0 refuses `enable_progress_bar` as a connection option: steps turn it off
         # per connection instead.
         "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
-        "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR)),
+        # The dbt beside this interpreter, so the command works without the venv on PATH.
+        "dbt": DbtCliResource(
+            project_dir=dbt_project,
+            profiles_dir=str(DBT_PROJECT_DIR),
+            dbt_executable=str(Path(sys.executable).with_name("dbt")),
+        ),
     }
