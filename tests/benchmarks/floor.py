@@ -68,7 +68,7 @@ ASSESSED_SQL = Template(
 create or replace temp table assessed as
 with survey as (
     select *
-    from read_csv($survey_files, header = true, all_varchar = true, union_by_name = true)
+    from read_csv($survey_files, header = true, all_varchar = true, union_by_name = $union)
 ),
 
 households as (
@@ -94,9 +94,10 @@ classified as (
         end as computed_class
     from households
     inner join standards
-        on households.review_year between standards.first_review_year
+        on households.area_type = standards.area_type
+    -- The year range as a filter, not a join condition: a range join here cost 0.5 s more.
+    where households.review_year between standards.first_review_year
         and standards.last_review_year
-        and households.area_type = standards.area_type
 )
 
 select
@@ -198,6 +199,20 @@ def _sql_list(paths: list[Path]) -> str:
     return f"[{quoted}]"
 
 
+def same_header(paths: list[Path]) -> bool:
+    """Whether every file starts with the same header line.
+
+    Then ``union_by_name`` is not needed, and it is expensive: over the 90 survey files of the
+    province sample it took the scan from 0.8 s to 5.4 s (DuckDB 2.0.1, 2 cores). Column order is
+    free in the contract, so files whose headers differ still get it.
+    """
+    first_lines = set()
+    for path in paths:
+        with path.open("rb") as handle:
+            first_lines.add(handle.readline().removeprefix(b"\xef\xbb\xbf").strip())
+    return len(first_lines) <= 1
+
+
 def input_files(raw_dir: Path, years: list[int]) -> dict[str, list[Path]]:
     """The CSVs of the chosen review years, by dataset (XLSX are not the floor's business)."""
     survey = [
@@ -226,7 +241,8 @@ def compute(raw_dir: Path, years: list[int], out_dir: Path) -> dict:
         load_admin_units(con)
         loaded = time.perf_counter()
         con.execute(STANDARDS_SQL)
-        con.execute(ASSESSED_SQL.substitute(survey_files=_sql_list(files["survey"])))
+        union = "false" if same_header(files["survey"]) else "true"
+        con.execute(ASSESSED_SQL.substitute(survey_files=_sql_list(files["survey"]), union=union))
         con.execute(
             COMMUNE_YEAR_SQL.substitute(
                 totals_files=_sql_list(files["commune_totals"]),
@@ -241,6 +257,7 @@ def compute(raw_dir: Path, years: list[int], out_dir: Path) -> dict:
         survey_rows = con.execute("select sum(assessed_households) from assessed").fetchone()[0]
         communes = con.execute("select count(*) from commune_year").fetchone()[0]
     return {
+        "union_by_name": union == "true",
         "survey_files": len(files["survey"]),
         "survey_rows": int(survey_rows or 0),
         "commune_year_rows": communes,
