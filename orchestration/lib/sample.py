@@ -1442,8 +1442,13 @@ def _write_reference_files(
     seed: int,
     fraction: float,
     summary: SampleSummary,
+    assessed: dict[int, dict[str, int]],
 ) -> None:
-    """``commune_totals`` (every resident household) and ``difficult_areas`` for each year."""
+    """``commune_totals`` (every resident household) and ``difficult_areas`` for each year.
+
+    A commune's resident households never fall below the households assessed there that year:
+    at small scales, households moving into a small commune could otherwise outnumber it.
+    """
     rng = np.random.default_rng([seed, 4])
     n = len(communes.code)
     people_per_household = np.clip(
@@ -1500,6 +1505,12 @@ def _write_reference_files(
             difficult = np.floor(difficult[present]).astype(np.int64)
             share = dbkk_households[present] / hh
             dbkk = share >= 0.6
+        floor = np.array([assessed[y].get(str(c), 0) for c in codes], dtype=np.int64)
+        short = hh < floor
+        if short.any():
+            per_household = np.divide(pp, np.maximum(hh, 1))
+            hh = np.where(short, floor + np.ceil(floor * 0.1).astype(np.int64), hh)
+            pp = np.maximum(pp, np.round(hh * np.maximum(per_household, 2.6)).astype(np.int64))
         m = len(codes)
         year_col = pa.array(np.full(m, y, dtype=np.int64))
         path = f"commune_totals/{y}.csv"
@@ -1574,6 +1585,7 @@ def generate_sample(
     missing_column_year = 2023 if 2023 in years else years[len(years) // 2]
     codes_2025 = set(new.code.tolist())
     district_names = dict(zip(communes.district, communes.district_name, strict=True))
+    assessed: dict[int, dict[str, int]] = {y: {} for y in years}
 
     for group in sorted(groups):
         olds = groups[group]
@@ -1597,6 +1609,11 @@ def generate_sample(
                 relname = {
                     d: (f"{slugify(name)}_{d}.csv", name) for d, name in district_names.items()
                 }
+            for p in olds:
+                counts = pc.value_counts(sims[p][y].table.column("commune_code").combine_chunks())
+                for item in counts.to_pylist():
+                    code = item["values"]
+                    assessed[y][code] = assessed[y].get(code, 0) + item["counts"]
             plans = _survey_files_for_year([sims[p][y] for p in olds], y, relname)
             _write_group_year(
                 raw_dir, plans, y, seed, messy, group == mess_group, kinds_by_year[y],
@@ -1605,8 +1622,9 @@ def generate_sample(
         del sims
 
     _write_reference_files(
-        raw_dir, communes, new, orphan_share, years, seed, scale.household_fraction, summary
-    )
+        raw_dir, communes, new, orphan_share, years, seed, scale.household_fraction, summary,
+        assessed,
+    )  # fmt: skip
     mess = summary.expected_mess
     for y in years:
         skipped = sum(r["rows"] for r in mess["identical_resends"] if r["review_year"] == y)
