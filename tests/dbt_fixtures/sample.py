@@ -26,7 +26,7 @@ Decree 351 from review 2026: rural L = 2,200,000.
 
 from __future__ import annotations
 
-from tests.dbt_fixtures.warehouse import household
+from dbt_fixtures.warehouse import household
 
 HA_GIANG_CITY_A = ("02", "024", "00688")
 HA_GIANG_CITY_B = ("02", "024", "00691")
@@ -40,7 +40,13 @@ def year_2023() -> dict[str, list]:
     return {
         "households": [
             household(
-                2023, HA_GIANG_CITY_A, "H1", 1_500_000, 3, ethnicity="Tày", head_sex="female",
+                2023,
+                HA_GIANG_CITY_A,
+                "H1",
+                1_500_000,
+                3,
+                ethnicity="Tày",
+                head_sex="female",
                 reported_class="poor",
             ),
             household(2023, HA_GIANG_CITY_A, "H2", 1_500_000, 2, reported_class="near_poor"),
@@ -53,8 +59,12 @@ def year_2023() -> dict[str, list]:
             household(2023, LUNG_CU, "H9", 1_200_000, 3, ethnicity="Mông"),
             household(2023, LUNG_CU, "H10", 1_400_000, 1, ethnicity="Mông"),
         ],
-        "commune_totals": [("00688", 100, 400), ("00691", 50, 200), ("00715", 80, 350),
-                           ("00718", 40, 160)],
+        "commune_totals": [
+            ("00688", 100, 400),
+            ("00691", 50, 200),
+            ("00715", 80, 350),
+            ("00718", 40, 160),
+        ],
         "difficult_areas": [("00715", True, 3, 5), ("00718", False, 1, 4)],
     }
 
@@ -62,8 +72,9 @@ def year_2023() -> dict[str, list]:
 def year_2024() -> dict[str, list]:
     return {
         "households": [
-            household(2024, HA_GIANG_CITY_A, "H1", 1_600_000, 3, ethnicity="Tày",
-                      head_sex="female"),
+            household(
+                2024, HA_GIANG_CITY_A, "H1", 1_600_000, 3, ethnicity="Tày", head_sex="female"
+            ),
             household(2024, HA_GIANG_CITY_A, "H2", 1_400_000, 3),
             household(2024, HA_GIANG_CITY_A, "H3", 1_500_001, 5),
             household(2024, HA_GIANG_CITY_A, "H4", 1_000_000, 4, meritorious=True),
@@ -72,8 +83,12 @@ def year_2024() -> dict[str, list]:
             household(2024, LUNG_CU, "H10", 1_400_000, 3, ethnicity="Mông"),
             household(2024, LUNG_CU, "H11", 1_000_000, 3, ethnicity="Mông"),
         ],
-        "commune_totals": [("00688", 100, 400), ("00691", 50, 200), ("00715", 80, 350),
-                           ("00718", 40, 160)],
+        "commune_totals": [
+            ("00688", 100, 400),
+            ("00691", 50, 200),
+            ("00715", 80, 350),
+            ("00718", 40, 160),
+        ],
         "difficult_areas": [("00715", True, 2, 5), ("00718", False, 1, 4)],
     }
 
@@ -81,8 +96,7 @@ def year_2024() -> dict[str, list]:
 def year_2025() -> dict[str, list]:
     return {
         "households": [
-            household(2025, NEW_HA_GIANG_2, "H1", 1_000_000, 3, ethnicity="Tày",
-                      head_sex="female"),
+            household(2025, NEW_HA_GIANG_2, "H1", 1_000_000, 3, ethnicity="Tày", head_sex="female"),
             household(2025, NEW_HA_GIANG_2, "H4", 1_000_000, 4, meritorious=True),
             household(2025, NEW_HA_GIANG_2, "H7", 2_000_000, 3, area_type="urban"),
             household(2025, NEW_LUNG_CU, "H9", 1_200_000, 3, ethnicity="Mông"),

@@ -152,7 +152,8 @@ def replace_year(
         for table in RAW_DDL:
             con.execute(f"delete from raw.{table} where review_year = ?", [review_year])
         survey_rows = [
-            tuple(row[name] for name in SURVEY_COLUMNS) + (f"{review_year}.csv", None, index + 2)
+            tuple(row[name] for name in SURVEY_COLUMNS)
+            + (f"{review_year}.csv", None, index + 2)
             + lineage[3:]
             for index, row in enumerate(households)
         ]
@@ -169,15 +170,31 @@ def replace_year(
         for code, is_difficult, difficult_villages, total_villages in difficult_areas:
             con.execute(
                 "insert into raw.difficult_areas values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [review_year, version, code, is_difficult, difficult_villages, total_villages,
-                 *lineage],
+                [
+                    review_year,
+                    version,
+                    code,
+                    is_difficult,
+                    difficult_villages,
+                    total_villages,
+                    *lineage,
+                ],
             )
         con.execute("commit")
 
 
-def dbt(args: Sequence[str], warehouse_path: Path) -> subprocess.CompletedProcess[str]:
-    """Run the real dbt CLI against ``warehouse_path``; raise with dbt's output on failure."""
+def dbt(
+    args: Sequence[str], warehouse_path: Path, *, keep_target: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run the real dbt CLI against ``warehouse_path``; raise with dbt's output on failure.
+
+    Artifacts go beside the warehouse file, not into ``dbt_project/target`` (which holds the
+    manifest the Dagster definitions load), unless ``keep_target`` is set (for ``dbt parse``).
+    """
     env = {**os.environ, "POVERTY_WAREHOUSE_PATH": str(warehouse_path)}
+    if not keep_target:
+        env["DBT_TARGET_PATH"] = str(warehouse_path.parent / "dbt_target")
+        env["DBT_LOG_PATH"] = str(warehouse_path.parent / "dbt_logs")
     result = subprocess.run(
         [
             str(Path(sys.executable).parent / "dbt"),
