@@ -70,6 +70,8 @@ TARGET_INCREMENTAL_SHARE = 0.40
 
 PROGRESS_LINE = re.compile(r"^\[\s*[\d.]+s\]\s+(start|built|FAILED|skipped)\s+(\S+)")
 RUN_END_LINE = re.compile(r"^\[\s*[\d.]+s\]\s+run \S+ (succeeded|failed)")
+# poverty-warehouse's exit codes (published-warehouse.md); the references exit 0 or fail.
+OUTCOMES = {0: "ok", 1: "GATE BLOCKED", 2: "BAD INPUT", 3: "FAILED"}
 STAGES = ("startup", "ingest", "dbt", "gate", "publish", "other", "teardown")
 
 
@@ -506,8 +508,12 @@ def last_error(log: Path) -> str:
         lines = [line.strip() for line in log.read_text(encoding="utf-8").splitlines()]
     except OSError:
         return "no log"
+    for prefix in ("[critical]", "FAILED", "CHECK FAILED"):
+        found = [line for line in lines if line.startswith(prefix) or f"] {prefix}" in line]
+        if found:
+            return found[0][:240]
     wanted = [line for line in lines if line and not line.startswith(("File ", "^", "~"))]
-    return wanted[-1][:200] if wanted else "no output"
+    return wanted[-1][:240] if wanted else "no output"
 
 
 def agreement_ok(report: dict) -> bool:
@@ -603,6 +609,9 @@ def summarise(rounds: list[dict]) -> dict:
             "seconds": round(seconds, 3),
             "peak_rss_bytes": max_of(rounds, name, "peak_rss_bytes"),
             "all_succeeded": all(r.get(name, {}).get("returncode") == 0 for r in rounds),
+            "outcome": ", ".join(
+                sorted({OUTCOMES.get(r[name]["returncode"], "FAILED") for r in rounds if name in r})
+            ),
         }
         stages = {}
         for stage in STAGES:
@@ -805,7 +814,7 @@ def print_report(report: dict) -> None:
         ratio = f"{entry['seconds'] / floor_seconds:.1f}" if floor_seconds else ""
         rows = data["survey_rows"] if key in ("floor", "peer", "pipeline") else None
         rate = f"{rows / entry['seconds']:,.0f}" if rows and entry["seconds"] else ""
-        status = "" if entry["all_succeeded"] else "  FAILED"
+        status = "" if entry["all_succeeded"] else f"  {entry['outcome']}"
         print(
             f"{label:<30} {entry['seconds']:>9.1f} {ratio:>8} {_gb(entry['peak_rss_bytes']):>10} "
             f"{rate:>12}{status}"
