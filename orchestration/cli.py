@@ -120,8 +120,9 @@ class Progress:
     stream: object = sys.stdout
     started: float = field(default_factory=time.monotonic)
     failed_steps: list[tuple[str, str]] = field(default_factory=list)
-    failed_checks: list[tuple[str, str]] = field(default_factory=list)
+    failed_checks: list[tuple[str, str, str]] = field(default_factory=list)
     materializations: dict[str, dict] = field(default_factory=dict)
+    _partitions: dict[str, list[str]] = field(default_factory=dict)
 
     def line(self, text: str) -> None:
         print(f"[{time.monotonic() - self.started:6.1f}s] {text}", file=self.stream, flush=True)
@@ -133,25 +134,27 @@ class Progress:
         elif kind == "ASSET_MATERIALIZATION":
             mat = event.event_specific_data.materialization
             key = "/".join(mat.asset_key.path)
-            meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
-            self.materializations[key] = meta
-            detail = ", ".join(
-                f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
-                for k, v in meta.items()
-                if k in _SHOWN_METADATA
-            )
-            partition = f" [{mat.partition}]" if mat.partition else ""
-            self.line(f"built   {key}{partition}" + (f"  ({detail})" if detail else ""))
+            self.materializations[key] = {
+                k: getattr(v, "value", v) for k, v in mat.metadata.items()
+            }
+            if mat.partition:
+                # A single-run backfill materializes every partition with the same metadata:
+                # one line per asset when the step ends, not one per review year.
+                self._partitions.setdefault(key, []).append(mat.partition)
+            else:
+                self._built(key)
+        elif kind == "STEP_SUCCESS":
+            for key in list(self._partitions):
+                self._built(key, sorted(self._partitions.pop(key)))
         elif kind == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
-            name = evaluation.check_name
             if not evaluation.passed:
-                description = evaluation.description or ""
-                self.failed_checks.append((name, description))
                 severity = getattr(evaluation.severity, "value", evaluation.severity)
-                self.line(
-                    f"CHECK FAILED  {name} ({severity}) on {evaluation.asset_key.to_string()}"
+                target = "/".join(evaluation.asset_key.path)
+                self.failed_checks.append(
+                    (evaluation.check_name, target, evaluation.description or "")
                 )
+                self.line(f"CHECK FAILED  {evaluation.check_name} ({severity}) on {target}")
         elif kind == "STEP_FAILURE":
             error = event.event_specific_data.error
             message = error.message.strip().splitlines()[0] if error else ""
@@ -160,9 +163,18 @@ class Progress:
         elif kind == "STEP_SKIPPED":
             self.line(f"skipped {event.step_key}")
 
+    def _built(self, key: str, partitions: list[str] | None = None) -> None:
+        meta = self.materializations.get(key, {})
+        detail = ", ".join(
+            f"{k.removeprefix('dagster/')} {v:,}" if isinstance(v, int) else f"{k} {v}"
+            for k, v in meta.items()
+            if k in _SHOWN_METADATA
+        )
+        where = f" [{partitions[0]}-{partitions[-1]}]" if partitions else ""
+        self.line(f"built   {key}{where}" + (f"  ({detail})" if detail else ""))
+
 
 _SHOWN_METADATA = (
-    "review_years",
     "rows_read",
     "rows_loaded",
     "rows_quarantined",
@@ -257,11 +269,9 @@ def _finish(result, progress: Progress, settings) -> int:
         progress.line(f"run {result.run_id} succeeded")
         _print_summary(settings, progress)
         return EXIT_PUBLISHED
-    gate_failed = any(name == GATE_CHECK_NAME for name, _ in progress.failed_checks)
-    dbt_tests_failed = any(
-        "dbt" in step and "test" in message.lower() for step, message in progress.failed_steps
-    )
-    if gate_failed or dbt_tests_failed:
+    # Any failed data check blocks the publish: the Great Expectations gate, a dbt data test
+    # (surfaced as an asset check) or the ingest's row balance.
+    if progress.failed_checks:
         print("\nThe quality gate blocked publishing; the published warehouse is untouched.")
         _print_gate_failures(settings, progress)
         print(f"Last good publish: {settings.published_path}")
@@ -275,15 +285,15 @@ def _finish(result, progress: Progress, settings) -> int:
 def _print_gate_failures(settings, progress: Progress) -> None:
     validation = progress.materializations.get("/".join(VALIDATION_ASSET), {})
     build_id = validation.get("build_id")
-    if build_id:
+    if build_id and any(name == GATE_CHECK_NAME for name, _, _ in progress.failed_checks):
         from orchestration.lib.quality_gate import failed_expectations, format_failures
 
         print(format_failures(failed_expectations(settings.warehouse_path, build_id)))
-        return
-    for name, description in progress.failed_checks:
-        print(f"- {name}: {description}")
-    for step, message in progress.failed_steps:
-        print(f"- {step}: {message}")
+    for name, target, description in progress.failed_checks:
+        if name != GATE_CHECK_NAME:
+            print(
+                f"- check {name} on {target} failed" + (f": {description}" if description else "")
+            )
 
 
 def _print_summary(settings, progress: Progress) -> None:

@@ -10,9 +10,12 @@ several runs queueing for the one DuckDB writer. Every asset holds the ``duckdb_
 (limit 1), so runs started by the sensor, the schedule and a person never write at once.
 """
 
+import warnings
+
 from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
+    BetaWarning,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -25,6 +28,10 @@ from orchestration.lib.pii import load_or_create_pii_key
 from orchestration.partitions import review_year_partitions
 from orchestration.resources import PipelinePaths
 from orchestration.settings import WAREHOUSE_POOL
+
+# The single-run backfill policy is marked beta; it is the behaviour we rely on (one run, one
+# writer, every review year), so the warning would only be noise on every start.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=BetaWarning)
 
 
 @asset(

@@ -48,13 +48,11 @@ from great_expectations.data_context.types.base import (
 from great_expectations.datasource.fluent import SQLDatasource
 from great_expectations.execution_engine import SqlAlchemyExecutionEngine
 
+from orchestration.lib.gx_errors import GXSetupError
+
 logger = logging.getLogger(__name__)
 
 DATASOURCE_TYPE = "duckdb_persisted"
-
-
-class GXSetupError(RuntimeError):
-    """Great Expectations could not evaluate an expectation: a broken setup, not bad data."""
 
 
 def _quiet_progress_bar(dbapi_connection: Any, _record: Any) -> None:

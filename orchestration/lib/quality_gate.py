@@ -20,14 +20,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import great_expectations as gx
-from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-from orchestration.lib.gx_duckdb import GXSetupError, duckdb_data_context, raise_for_exceptions
+from orchestration.lib.gx_errors import GXSetupError
 from orchestration.settings import EXPECTATIONS_DIR
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+
+# Great Expectations is imported inside the functions that validate: the Dagster code server and
+# the command line import this module for its light helpers, and GX alone takes 2-4 s to import.
 
 CRITICAL = "critical"
 WARNING = "warning"
@@ -173,6 +177,11 @@ def load_suites(expectations_dir: Path = EXPECTATIONS_DIR) -> list[AssetSpec]:
 
 def _gx_suite(name: str, specs: Iterable[ExpectationSpec]) -> gx.ExpectationSuite:
     """A GX suite; each expectation carries its gate name and severity in ``meta``."""
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
     suite = gx.ExpectationSuite(name=name)
     for spec in specs:
         configuration = ExpectationConfiguration(
@@ -230,6 +239,10 @@ def _validate_asset(
     build_id: str,
     run_id: str,
 ) -> list[ExpectationOutcome]:
+    import great_expectations as gx
+
+    from orchestration.lib.gx_duckdb import raise_for_exceptions
+
     try:
         data_asset = datasource.add_query_asset(
             name=f"{asset_spec.suite}.{asset_spec.asset}",
@@ -374,6 +387,8 @@ def run_gate(
     Raises :class:`GXSetupError` when an expectation cannot be evaluated (missing table or
     column, SQL error, upstream regression): that is a broken build, never a data finding.
     """
+    from orchestration.lib.gx_duckdb import duckdb_data_context
+
     started = time.perf_counter()
     assets = load_suites(expectations_dir)
     outcomes: list[ExpectationOutcome] = []
