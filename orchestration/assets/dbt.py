@@ -79,7 +79,10 @@ def release_warehouse(invocation: DbtCliInvocation) -> None:
 )
 def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     """``dbt build`` of the selected models, seeds and tests, streamed as Dagster events."""
-    invocation = dbt.cli(["build"], context=context)
+    # A full parse (about 2 s): the saved partial-parse state keeps the project path it was
+    # parsed with, and one recorded with a relative --project-dir breaks the seeds' file paths
+    # when dagster-dbt runs dbt from inside the project directory.
+    invocation = dbt.cli(["build", "--no-partial-parse"], context=context)
     try:
         # Column lineage is off: sqlglot cannot resolve DuckDB's columns('^d_') and unpivot in
         # several models and logs a traceback for each; the column schemas still come through.
