@@ -118,7 +118,8 @@ def measure(command: list[str], log_path: Path, env: dict[str, str] | None = Non
     samples: list[tuple[float, int]] = []
     lines: list[tuple[float, str]] = []
     started = time.monotonic()
-    with log_path.open("w", encoding="utf-8") as log:
+    # Line-buffered: the child writes its stderr to the same file, so lines stay in order.
+    with log_path.open("w", encoding="utf-8", buffering=1) as log:
         child = subprocess.Popen(
             command,
             cwd=REPO_ROOT,
