@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed-stamp
 WAREHOUSE_DIR ?= $(CURDIR)/warehouse
 SCALE ?= province
 DBT := POVERTY_WAREHOUSE_PATH=$(WAREHOUSE_DIR)/warehouse.duckdb $(BIN)/dbt
-DBT_FLAGS := --project-dir dbt_project --profiles-dir dbt_project
+# Absolute paths: dbt records seed paths in the manifest as given.
+DBT_FLAGS := --project-dir $(CURDIR)/dbt_project --profiles-dir $(CURDIR)/dbt_project
 PYTEST_ARGS ?=
 
 .PHONY: setup manifest demo test lint format dev bench docs clean

@@ -25,7 +25,6 @@ from orchestration.assets.publish import published_warehouse
 from orchestration.assets.quality_gate import validation_results
 from orchestration.checks.ingest import ingest_checks
 from orchestration.checks.quality_gate import critical_expectations_pass
-from orchestration.partitions import review_year_partitions
 from orchestration.resources import build_resources
 from orchestration.schedules import yearly_review_schedule
 from orchestration.sensors import raw_files_sensor
@@ -48,7 +47,6 @@ poverty_review_job = define_asset_job(
 ingest_job = define_asset_job(
     name=INGEST_JOB,
     selection=AssetSelection.assets(*ingest_assets),
-    partitions_def=review_year_partitions,
     executor_def=in_process_executor,
     description="Load review exports into the raw tables only (no rebuild, no publish).",
 )

@@ -60,6 +60,9 @@ def test_every_warehouse_step_holds_the_single_writer_pool():
     assert pools and all(pool == WAREHOUSE_POOL for pool in pools.values()), pools
 
 
-def test_gate_check_is_blocking():
-    checks = {spec.name: spec for spec in defs.resolve_all_asset_check_specs()}
-    assert checks["critical_expectations_pass"].blocking
+def test_gate_and_row_balance_checks_are_blocking():
+    """A failing gate (or ingest balance) must stop everything downstream in the same run."""
+    graph = defs.resolve_asset_graph()
+    specs = {key.name: graph.get_check_spec(key) for key in graph.asset_check_keys}
+    assert specs["critical_expectations_pass"].blocking
+    assert specs["survey_households_row_balance"].blocking

@@ -62,13 +62,9 @@ def sample_raw_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def isolated_instance(tmp_path, monkeypatch):
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    (tmp_path / "dagster_home").mkdir()
-    shutil.copyfile(
-        Path(__file__).parents[1] / "orchestration" / "dagster.yaml",
-        tmp_path / "dagster_home" / "dagster.yaml",
-    )
+def in_memory_instance(monkeypatch):
+    """Runs use an in-memory Dagster instance (no DAGSTER_HOME) and a fixed test PII key."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.setenv("POVERTY_PII_KEY", "00" * 32)
 
 
@@ -76,12 +72,8 @@ def isolated_instance(tmp_path, monkeypatch):
 def published_run(sample_raw_dir, tmp_path_factory):
     """One full run on the tiny sample, shared by the read-only assertions below."""
     out = tmp_path_factory.mktemp("warehouse")
-    home = tmp_path_factory.mktemp("dagster_home")
-    shutil.copyfile(
-        Path(__file__).parents[1] / "orchestration" / "dagster.yaml", home / "dagster.yaml"
-    )
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DAGSTER_HOME", str(home))
+        patch.delenv("DAGSTER_HOME", raising=False)
         patch.setenv("POVERTY_PII_KEY", "00" * 32)
         code = main(["run", "--raw-dir", str(sample_raw_dir), "--warehouse-dir", str(out)])
     return code, out

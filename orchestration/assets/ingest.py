@@ -76,7 +76,7 @@ def _ingest_years(
                 paths.settings.raw_dir,
                 dataset,
                 year,
-                run_id=context.run_id,
+                run_id=context.run.run_id,
                 pii_key=pii_key,
             )
             context.log.info(
