@@ -197,6 +197,12 @@ def test_dagster_blocking_check_skips_publish_and_keeps_the_file(warehouse: Path
     assert ("published", "published_warehouse") not in materialized
     assert ("audit", "validation_results") in materialized
     assert published.read_bytes() == before
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        blocked = con.execute(
+            "select validation_passed, published_at from audit.builds where run_id = ?",
+            [result.run_id],
+        ).fetchall()
+    assert blocked == [(False, None)]
 
 
 def test_dagster_clean_run_publishes(warehouse: Path) -> None:
