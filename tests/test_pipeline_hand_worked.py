@@ -1,0 +1,665 @@
+"""End to end on a hand-written fixture: every mart checked against numbers worked out by hand.
+
+The real ``poverty_review_job`` (ingest → dbt → Great Expectations gate → publish) runs once, in
+process, over review years 2023-2025 of ``tests/hand_worked_fixture.py`` (its docstring lists
+every household and the class it must get). The expected numbers below are literals, each with
+the hand computation from ``shared/contracts/poverty-rules.md`` beside it; nothing re-implements
+the rules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from hand_worked_fixture import (
+    COMMUNES_2025,
+    EXPECTED_MAPPING,
+    PRE2025_COMMUNES,
+    write_raw_exports,
+)
+
+YEARS = ["2023", "2024", "2025"]
+PII_KEY = "0123456789abcdef" * 4
+
+
+def approx(value: float) -> object:
+    """Rates are written to 4 decimals below (66.6667 for 2/3 of 100)."""
+    return pytest.approx(value, abs=1e-4)
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory):
+    """Write the fixture and run the job once, as ``poverty-warehouse run`` does."""
+    root = tmp_path_factory.mktemp("hand_worked")
+    raw_dir = write_raw_exports(root / "raw")
+    warehouse_dir = root / "warehouse"
+    warehouse_dir.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("DAGSTER_HOME", raising=False)
+        patch.setenv("POVERTY_PII_KEY", PII_KEY)
+        # build_resources exports these; set them here first so they are restored afterwards.
+        for name in ("POVERTY_RAW_DIR", "POVERTY_WAREHOUSE_DIR", "POVERTY_WAREHOUSE_PATH"):
+            patch.setenv(name, "")
+        from dagster import DagsterInstance
+
+        from orchestration.definitions import POVERTY_REVIEW_JOB, build_definitions
+        from orchestration.partitions import review_year_partitions
+        from orchestration.resources import build_resources
+        from orchestration.settings import Settings
+
+        settings = Settings(raw_dir=raw_dir, warehouse_dir=warehouse_dir)
+        job = build_definitions(build_resources(settings)).resolve_job_def(POVERTY_REVIEW_JOB)
+        instance = DagsterInstance.ephemeral()
+        instance.add_dynamic_partitions(review_year_partitions.name, YEARS)
+        result = job.execute_in_process(
+            instance=instance,
+            tags={
+                "dagster/asset_partition_range_start": YEARS[0],
+                "dagster/asset_partition_range_end": YEARS[-1],
+            },
+            raise_on_error=False,
+        )
+        failures = [
+            (event.step_key, event.event_specific_data.error.message.splitlines()[0])
+            for event in result.all_events
+            if event.event_type_value == "STEP_FAILURE"
+        ]
+        failed_checks = [
+            (evaluation.check_name, "/".join(evaluation.asset_key.path))
+            for evaluation in result.get_asset_check_evaluations()
+            if not evaluation.passed
+        ]
+        instance.dispose()
+    return result.success, failures, failed_checks, warehouse_dir
+
+
+@pytest.fixture(scope="module")
+def published(pipeline_run) -> Path:
+    success, failures, failed_checks, warehouse_dir = pipeline_run
+    assert success, (failures, failed_checks)
+    return warehouse_dir / "published.duckdb"
+
+
+def rows(path: Path, sql: str, params: list | None = None) -> list[dict]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        cursor = con.execute(sql, params or [])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def check(actual: dict, expected: dict, where: object) -> None:
+    """Compare one row: None must be NULL, floats within 1e-4, the rest exactly."""
+    for column, want in expected.items():
+        got = actual[column]
+        if want is None:
+            assert got is None, f"{where} {column}: expected NULL, got {got}"
+        elif isinstance(want, float):
+            assert got == approx(want), f"{where} {column}: expected {want}, got {got}"
+        else:
+            assert got == want, f"{where} {column}: expected {want}, got {got}"
+
+
+def test_fixture_units_are_real_and_map_as_assumed():
+    """The hardcoded commune codes exist in their unit version and map as the fixture says."""
+    from orchestration.lib.admin_units import admin_unit_tables
+
+    tables = admin_unit_tables()
+    units = {(r["unit_version"], r["commune_code"]): r for r in tables.units.to_pylist()}
+    for commune in PRE2025_COMMUNES:
+        unit = units[("pre2025", commune.commune_code)]
+        assert (unit["province_code"], unit["district_code"], unit["commune_name"]) == (
+            commune.province_code,
+            commune.district_code,
+            commune.name,
+        )
+    for commune in COMMUNES_2025:
+        unit = units[("2025", commune.commune_code)]
+        assert (unit["province_code"], unit["commune_name"]) == ("08", commune.name)
+    defaults = {
+        r["old_commune_code"]: r["new_commune_code"]
+        for r in tables.mapping.to_pylist()
+        if r["is_default_new_commune"] and r["old_commune_code"] in EXPECTED_MAPPING
+    }
+    assert defaults == EXPECTED_MAPPING
+
+
+def test_run_succeeds_and_every_row_loads(pipeline_run):
+    success, failures, failed_checks, warehouse_dir = pipeline_run
+    assert success, (failures, failed_checks)
+    assert failed_checks == []
+    assert (warehouse_dir / "published.duckdb").exists()
+    warehouse = warehouse_dir / "warehouse.duckdb"
+    # Nothing quarantined: the hand computation assumes every fixture row is in the warehouse.
+    assert rows(warehouse, "select count(*) as n from audit.quarantine") == [{"n": 0}]
+    loaded = rows(
+        warehouse,
+        """
+        select review_year, dataset, sum(rows_loaded) as n from audit.source_files
+        where status = 'loaded' group by all order by all
+        """,
+    )
+    assert [(r["review_year"], r["dataset"], r["n"]) for r in loaded] == [
+        (2023, "commune_totals", 5),
+        (2023, "difficult_areas", 2),
+        (2023, "survey", 16),  # H01-H15 and H18
+        (2024, "commune_totals", 5),
+        (2024, "difficult_areas", 2),
+        (2024, "survey", 16),  # 2023's 16 - H09 + H16
+        (2025, "commune_totals", 3),
+        (2025, "difficult_areas", 1),
+        (2025, "survey", 17),  # 2024's 16 - H11 + H09 + H17
+    ]
+    # The published tables are the validated marts.
+    for table in ("commune_year", "province_year", "target_progress"):
+        count = f"select count(*) as n from {{}}.{table}"
+        published = rows(warehouse_dir / "published.duckdb", count.format("main"))
+        assert published == rows(warehouse, count.format("marts")), table
+
+
+# commune_year, per (review_year, commune_code). Denominators: 2023/2024 00694 50, 00703 40,
+# 00706 60, 00715 30, 00718 20 households; 2025 00694 120, 00706 150, 00715 70.
+# Flows are NULL in 2023 (first year of the data); change_pp is NULL in 2023 (first year) and in
+# 2025 (unit version changes 2024 → 2025).
+COMMUNE_YEAR = {
+    (2023, "00694"): dict(
+        unit_version="pre2025",
+        province_code="02",
+        district_code="024",
+        is_extremely_difficult=False,
+        total_households=50,
+        assessed_households=3,  # H01 H02 H03
+        poor_households=1,  # H01: urban 2,000,000 = urban line, k3 → poor
+        near_poor_households=1,  # H03: urban 1,800,000, k2
+        middle_households=1,  # H02: urban 2,000,001 > line, ≤ 3,000,000
+        poverty_rate=2.0,  # 1 / 50
+        near_poverty_rate=2.0,  # 1 / 50
+        multidimensional_poverty_rate=4.0,  # 2 + 2
+        poverty_rate_change_pp=None,
+        exited_poverty=None,
+        newly_poor=None,
+        returned_to_poverty=None,
+        classification_mismatches=1,  # H02 reported poor, computed middle
+        poor_ethnic_minority=0,
+        poor_female_headed=0,
+    ),
+    (2023, "00703"): dict(
+        assessed_households=5,  # H04 H05 H06 H07 H08
+        poor_households=2,  # H04 rural 1,500,000 = line, k3; H08 1,000,000 k4
+        near_poor_households=1,  # H05 rural 1,500,000 = line, k2
+        middle_households=1,  # H06 2,250,000 = 1.5 L (H07 2,250,001 is not poor)
+        poverty_rate=5.0,  # 2 / 40
+        poverty_rate_change_pp=None,
+        exited_poverty=None,
+        classification_mismatches=1,  # H07 reported middle, computed not_poor
+        poor_ethnic_minority=1,  # H04 Tày
+        poor_female_headed=1,  # H04
+        poor_meritorious_family=1,  # H08 (H05 is meritorious but near-poor)
+    ),
+    (2023, "00706"): dict(
+        assessed_households=4,  # H09 H10 H11 H18
+        poor_households=3,  # H09 k6, H11 k3, H18 k3, all ≤ 1,500,000
+        near_poor_households=0,
+        middle_households=1,  # H10 1,600,000 with k5: above the line, so middle
+        poverty_rate=5.0,  # 3 / 60
+        classification_mismatches=1,  # H10 reported near-poor, computed middle
+        poor_ethnic_minority=1,  # H09 Dao
+        poor_female_headed=1,  # H11
+        poor_social_protection=1,  # H11
+        poor_no_labour_capacity=1,  # H11
+    ),
+    (2023, "00715"): dict(
+        district_code="026",
+        is_extremely_difficult=True,
+        difficult_villages=5,
+        total_villages=8,
+        assessed_households=4,  # H12 H13 H14 H15
+        poor_households=2,  # H12 k7, H13 k3
+        near_poor_households=2,  # H14 k1, H15 k2
+        middle_households=0,
+        poverty_rate=6.6667,  # 2 / 30
+        near_poverty_rate=6.6667,  # 2 / 30
+        multidimensional_poverty_rate=13.3333,  # 4 / 30
+        classification_mismatches=0,
+        poor_ethnic_minority=2,  # H12, H13 Mông
+        poor_female_headed=1,  # H13
+    ),
+    # In commune_totals with no assessed household: a row with zero counts.
+    (2023, "00718"): dict(
+        district_code="026",
+        is_extremely_difficult=False,  # listed in difficult_areas without the x
+        difficult_villages=1,
+        total_households=20,
+        assessed_households=0,
+        poor_households=0,
+        near_poor_households=0,
+        middle_households=0,
+        poverty_rate=0.0,  # 0 / 20
+        poverty_rate_change_pp=None,
+        exited_poverty=None,
+        classification_mismatches=0,
+    ),
+    (2024, "00694"): dict(
+        assessed_households=4,  # H01 H02 H03 + new H16
+        poor_households=1,  # H16 urban 1,950,000 k3
+        near_poor_households=1,  # H03
+        middle_households=2,  # H01 2,600,000 urban, H02
+        poverty_rate=2.0,  # 1 / 50
+        poverty_rate_change_pp=0.0,  # 2.0 - 2.0
+        exited_poverty=1,  # H01 poor 2023, middle 2024
+        newly_poor=1,  # H16 absent 2023, never poor
+        returned_to_poverty=0,
+        classification_mismatches=0,
+        poor_female_headed=1,  # H16
+    ),
+    (2024, "00703"): dict(
+        poor_households=1,  # H04 1,400,000 k3
+        near_poor_households=1,  # H05
+        middle_households=2,  # H06, H08 1,700,000
+        poverty_rate=2.5,  # 1 / 40
+        poverty_rate_change_pp=-2.5,  # 2.5 - 5.0
+        exited_poverty=1,  # H08
+        newly_poor=0,
+        returned_to_poverty=0,
+        poor_meritorious_family=0,  # H08 left poverty
+        poor_ethnic_minority=1,  # H04
+    ),
+    (2024, "00706"): dict(
+        assessed_households=3,  # H10 H11 H18 (H09 absent)
+        poor_households=2,  # H10 1,450,000 k3, H11
+        middle_households=0,
+        poverty_rate=3.3333,  # 2 / 60
+        poverty_rate_change_pp=-1.6667,  # 3.3333 - 5.0
+        exited_poverty=1,  # H18 2,300,000 → not poor (H09 is absent, not exited)
+        newly_poor=1,  # H10: middle in 2023, never poor before
+        returned_to_poverty=0,
+        poor_female_headed=2,  # H10, H11
+        poor_ethnic_minority=0,
+    ),
+    (2024, "00715"): dict(
+        is_extremely_difficult=True,
+        difficult_villages=3,
+        poor_households=2,  # H12, H14 1,400,000 k4
+        near_poor_households=1,  # H15
+        middle_households=1,  # H13 2,000,000
+        poverty_rate=6.6667,  # 2 / 30
+        poverty_rate_change_pp=0.0,  # 6.6667 - 6.6667
+        exited_poverty=1,  # H13
+        newly_poor=1,  # H14: near-poor in 2023, never poor
+        returned_to_poverty=0,
+        classification_mismatches=1,  # H14 reported near-poor, computed poor
+        poor_ethnic_minority=2,  # H12, H14
+        poor_female_headed=0,
+    ),
+    (2024, "00718"): dict(
+        assessed_households=0,
+        poor_households=0,
+        poverty_rate=0.0,
+        poverty_rate_change_pp=0.0,  # 0 - 0
+        exited_poverty=0,  # flows are known in 2024: zero, not NULL
+        newly_poor=0,
+        returned_to_poverty=0,
+    ),
+    (2025, "00694"): dict(
+        unit_version="2025",
+        province_code="08",
+        district_code=None,
+        total_households=120,
+        assessed_households=4,  # H01 H02 H03 H16
+        poor_households=2,  # H01 urban 1,900,000 k4, H16
+        near_poor_households=1,  # H03
+        middle_households=1,  # H02
+        poverty_rate=1.6667,  # 2 / 120
+        poverty_rate_change_pp=None,  # unit version changed
+        exited_poverty=0,
+        newly_poor=0,
+        returned_to_poverty=1,  # H01: poor 2023, middle 2024, poor 2025
+        classification_mismatches=0,
+    ),
+    (2025, "00706"): dict(
+        province_code="08",
+        total_households=150,
+        assessed_households=8,  # H04-H10 and H18 (Kim Thạch + Phú Linh merged; H11 absent)
+        poor_households=2,  # H04, H09 1,300,000 k4
+        near_poor_households=1,  # H05
+        middle_households=3,  # H06, H08, H10 2,100,000
+        poverty_rate=1.3333,  # 2 / 150
+        poverty_rate_change_pp=None,
+        exited_poverty=1,  # H10 poor 2024, middle 2025
+        newly_poor=0,
+        returned_to_poverty=1,  # H09: poor 2023, absent 2024, poor 2025
+        poor_ethnic_minority=2,  # H04 Tày, H09 Dao
+        poor_female_headed=1,  # H04
+        poor_meritorious_family=0,
+    ),
+    (2025, "00715"): dict(
+        is_extremely_difficult=True,
+        difficult_villages=2,
+        total_villages=12,
+        total_households=70,
+        assessed_households=5,  # H12 H13 H14 H15 H17
+        poor_households=3,  # H12, H14, H17 1,500,000 = line, k3
+        near_poor_households=1,  # H15
+        middle_households=0,  # H13 2,400,000 > 2,250,000 → not poor
+        poverty_rate=4.2857,  # 3 / 70
+        poverty_rate_change_pp=None,
+        exited_poverty=0,
+        newly_poor=1,  # H17, never seen before
+        returned_to_poverty=0,
+        classification_mismatches=1,  # H13 reported middle, computed not_poor
+        poor_ethnic_minority=3,  # all Mông
+    ),
+}
+
+
+def test_commune_year(published):
+    got = {
+        (r["review_year"], r["commune_code"]): r
+        for r in rows(published, "select * from commune_year")
+    }
+    # 5 pre2025 communes in 2023 and 2024, 3 communes of 2025.
+    assert sorted(got) == sorted(COMMUNE_YEAR)
+    for key, expected in COMMUNE_YEAR.items():
+        check(got[key], expected, key)
+
+
+DISTRICT_YEAR = {
+    (2023, "024"): dict(
+        communes=1,
+        total_households=50,
+        poor_households=1,
+        poverty_rate=2.0,  # 1 / 50
+        exited_poverty=None,
+        poverty_rate_change_pp=None,
+    ),
+    (2023, "030"): dict(
+        communes=2,  # 00703, 00706
+        extremely_difficult_communes=0,
+        total_households=100,  # 40 + 60
+        assessed_households=9,  # 5 + 4
+        poor_households=5,  # 2 + 3
+        near_poor_households=1,  # 1 + 0
+        middle_households=2,  # 1 + 1
+        poverty_rate=5.0,  # 5 / 100
+        classification_mismatches=2,  # 1 + 1
+        poor_meritorious_family=1,
+        poor_female_headed=2,  # H04, H11
+        exited_poverty=None,
+    ),
+    (2023, "026"): dict(
+        communes=2,  # 00715, 00718
+        extremely_difficult_communes=1,  # 00715
+        difficult_villages=6,  # 5 + 1
+        total_villages=14,  # 8 + 6
+        total_households=50,  # 30 + 20
+        poor_households=2,  # 2 + 0
+        near_poor_households=2,
+        poverty_rate=4.0,  # 2 / 50
+    ),
+    (2024, "024"): dict(
+        poor_households=1,
+        poverty_rate=2.0,
+        poverty_rate_change_pp=0.0,
+        exited_poverty=1,
+        newly_poor=1,
+        returned_to_poverty=0,
+    ),
+    (2024, "030"): dict(
+        poor_households=3,  # 1 + 2
+        total_households=100,
+        poverty_rate=3.0,  # 3 / 100
+        poverty_rate_change_pp=-2.0,  # 3.0 - 5.0
+        exited_poverty=2,  # H08 + H18
+        newly_poor=1,  # H10
+        returned_to_poverty=0,
+        poor_female_headed=3,  # H04, H10, H11
+    ),
+    (2024, "026"): dict(
+        difficult_villages=3,  # 3 + 0
+        poor_households=2,
+        poverty_rate=4.0,  # 2 / 50
+        poverty_rate_change_pp=0.0,
+        exited_poverty=1,  # H13
+        newly_poor=1,  # H14
+        classification_mismatches=1,  # H14
+    ),
+}
+
+
+def test_district_year(published):
+    got = {
+        (r["review_year"], r["district_code"]): r
+        for r in rows(published, "select * from district_year")
+    }
+    # Districts only before 2025: 3 districts x 2023, 2024.
+    assert sorted(got) == sorted(DISTRICT_YEAR)
+    for key, expected in DISTRICT_YEAR.items():
+        check(got[key], expected, key)
+
+
+PROVINCE_YEAR = {
+    (2023, "02"): dict(
+        unit_version="pre2025",
+        communes=5,
+        extremely_difficult_communes=1,
+        total_households=200,  # 50 + 40 + 60 + 30 + 20
+        assessed_households=16,
+        poor_households=8,  # 1 + 2 + 3 + 2 + 0
+        near_poor_households=4,  # H03, H05, H14, H15
+        middle_households=3,  # H02, H06, H10
+        poverty_rate=4.0,  # 8 / 200 (not the mean of commune rates, 3.73)
+        near_poverty_rate=2.0,  # 4 / 200
+        poverty_rate_change_pp=None,
+        exited_poverty=None,
+        newly_poor=None,
+        returned_to_poverty=None,
+        poor_not_reassessed=None,  # no previous review in the data
+        poor_households_extremely_difficult=2,
+        total_households_extremely_difficult=30,
+        poverty_rate_extremely_difficult=6.6667,  # 2 / 30
+        poor_ethnic_minority=4,  # H04, H09, H12, H13
+        poor_female_headed=3,  # H04, H11, H13
+        poor_meritorious_family=1,  # H08
+        classification_mismatches=3,  # H02, H07, H10
+    ),
+    (2024, "02"): dict(
+        total_households=200,
+        assessed_households=16,
+        poor_households=6,  # H16, H04, H10, H11, H12, H14
+        near_poor_households=3,  # H03, H05, H15
+        middle_households=5,  # H01, H02, H06, H08, H13
+        poverty_rate=3.0,  # 6 / 200
+        poverty_rate_change_pp=-1.0,  # 3.0 - 4.0
+        exited_poverty=4,  # H01, H08, H18, H13
+        newly_poor=3,  # H16, H10, H14
+        returned_to_poverty=0,
+        poor_not_reassessed=1,  # H09, poor in 2023 and absent from the 2024 export
+        poverty_rate_extremely_difficult=6.6667,  # 2 / 30
+        poor_meritorious_family=0,
+    ),
+    (2025, "08"): dict(
+        unit_version="2025",
+        communes=3,
+        extremely_difficult_communes=1,
+        total_households=340,  # 120 + 150 + 70
+        assessed_households=17,
+        poor_households=7,  # H01, H16, H04, H09, H12, H14, H17
+        near_poor_households=3,  # H03, H05, H15
+        middle_households=4,  # H02, H06, H08, H10
+        poverty_rate=2.0588,  # 7 / 340
+        poverty_rate_change_pp=None,  # other unit version (and province) than 2024
+        exited_poverty=1,  # H10
+        newly_poor=1,  # H17
+        returned_to_poverty=2,  # H01, H09
+        poor_not_reassessed=1,  # H11, 2024 commune 00706 → 2025 commune 00706 in province 08
+        poor_households_extremely_difficult=3,
+        total_households_extremely_difficult=70,
+        poverty_rate_extremely_difficult=4.2857,  # 3 / 70
+    ),
+}
+
+
+def test_province_year(published):
+    got = {
+        (r["review_year"], r["province_code"]): r
+        for r in rows(published, "select * from province_year")
+    }
+    # Hà Giang (02) before 2025, Tuyên Quang (08) after the merger; no 2025 row for 02.
+    assert sorted(got) == sorted(PROVINCE_YEAR)
+    for key, expected in PROVINCE_YEAR.items():
+        check(got[key], expected, key)
+
+
+def test_province_year_flow_balance(published):
+    """poor(y) = poor(y-1) - exited - not_reassessed + newly + returned, over all provinces."""
+    totals = {
+        r["review_year"]: r
+        for r in rows(
+            published,
+            """
+            select review_year, sum(poor_households) as poor, sum(exited_poverty) as exited,
+                   sum(poor_not_reassessed) as not_reassessed, sum(newly_poor) as newly,
+                   sum(returned_to_poverty) as returned
+            from province_year group by review_year
+            """,
+        )
+    }
+    # 2024: 8 - 4 - 1 + 3 + 0 = 6
+    t = totals[2024]
+    assert (t["poor"], t["exited"], t["not_reassessed"], t["newly"], t["returned"]) == (
+        6,
+        4,
+        1,
+        3,
+        0,
+    )
+    assert (
+        totals[2023]["poor"] - t["exited"] - t["not_reassessed"] + t["newly"] + t["returned"]
+        == t["poor"]
+    )
+    # 2025, across the reorganisation: 6 - 1 - 1 + 1 + 2 = 7
+    t = totals[2025]
+    assert (t["poor"], t["exited"], t["not_reassessed"], t["newly"], t["returned"]) == (
+        7,
+        1,
+        1,
+        1,
+        2,
+    )
+    assert (
+        totals[2024]["poor"] - t["exited"] - t["not_reassessed"] + t["newly"] + t["returned"]
+        == t["poor"]
+    )
+
+
+COMMUNE_YEAR_DEPRIVATION = {
+    # Poor in 00706 2023: H09 (water), H11 (no water), H18 (no water) → 2 of 3 have access.
+    (2023, "00706", "d_water"): dict(
+        service_code="water_sanitation",
+        poor_households=3,
+        deprived_poor_households=1,
+        access_rate=66.6667,
+    ),
+    # Poor in 00694 2023: H01 only, not deprived in water → 100 %.
+    (2023, "00694", "d_water"): dict(
+        poor_households=1, deprived_poor_households=0, access_rate=100.0
+    ),
+    # 00718 has no poor household: access NULL, but the row exists.
+    (2023, "00718", "d_water"): dict(
+        poor_households=0, deprived_poor_households=0, access_rate=None
+    ),
+    # Poor in 00706 2024: H10 (water), H11 (no water) → 1 of 2.
+    (2024, "00706", "d_water"): dict(
+        poor_households=2, deprived_poor_households=1, access_rate=50.0
+    ),
+    # Poor in 00715 2023: H12 and H13, both lack water → 0 %.
+    (2023, "00715", "d_water"): dict(
+        poor_households=2, deprived_poor_households=2, access_rate=0.0
+    ),
+}
+
+
+def test_commune_year_deprivation(published):
+    got = {
+        (r["review_year"], r["commune_code"], r["indicator_code"]): r
+        for r in rows(published, "select * from commune_year_deprivation")
+    }
+    # 13 commune-years x 12 indicators.
+    assert len(got) == 156
+    for key, expected in COMMUNE_YEAR_DEPRIVATION.items():
+        check(got[key], expected, key)
+
+
+PROVINCE_YEAR_DEPRIVATION = {
+    # 2023, 8 poor: water lacking for H04, H08, H09, H12, H13 (not H01, H11, H18) → 3 / 8.
+    (2023, "02", "d_water"): dict(
+        service_code="water_sanitation",
+        poor_households=8,
+        deprived_poor_households=5,
+        access_rate=37.5,
+    ),
+    # 2025, 7 poor: sanitation lacking for all but H16 → 1 / 7.
+    (2025, "08", "d_sanitation"): dict(
+        poor_households=7, deprived_poor_households=6, access_rate=14.2857
+    ),
+    # 2024, 6 poor: telecom lacking for H16, H12 → 4 / 6.
+    (2024, "02", "d_telecom"): dict(
+        service_code="information",
+        poor_households=6,
+        deprived_poor_households=2,
+        access_rate=66.6667,
+    ),
+}
+
+
+def test_province_year_deprivation(published):
+    got = {
+        (r["review_year"], r["province_code"], r["indicator_code"]): r
+        for r in rows(published, "select * from province_year_deprivation")
+    }
+    assert len(got) == 36  # 3 province-years x 12 indicators
+    for key, expected in PROVINCE_YEAR_DEPRIVATION.items():
+        check(got[key], expected, key)
+
+
+# The plan's "province" is everything in the warehouse. Rates: 2023 8/200 = 4.0, 2024 6/200 =
+# 3.0, 2025 7/340 = 2.0588. Comparable consecutive reviews: only 2023 → 2024 (2025 is on the
+# 2025 units), so T1's mean fall is the single fall 4.0 - 3.0 = 1.0 from 2024 on.
+TARGET_PROGRESS = {
+    ("T1", 2023): dict(
+        baseline_year=2023,
+        baseline_value=4.0,
+        actual=None,  # no fall yet
+        required=1.5,
+        status="not_measurable",
+    ),
+    ("T1", 2024): dict(actual=1.0, status="off_track"),  # 1.0 < 1.5, period not over
+    ("T1", 2025): dict(actual=1.0, status="missed"),  # 2025 is the period's last review
+    # T2: communes extremely difficult in 2023 = {00715}: 2/30 in 2023 and 2024 → fall 0.
+    ("T2", 2024): dict(baseline_value=6.6667, actual=0.0, status="off_track"),
+    # T3: poor meritorious families: 2023 H08 → 1; none after.
+    ("T3", 2023): dict(baseline_value=1.0, actual=1.0, required=0.0, status="off_track"),
+    ("T3", 2024): dict(actual=0.0, status="on_track"),
+    ("T3", 2025): dict(actual=0.0, status="achieved"),
+    # T4: 1 ĐBKK commune in 2023 and 2024 → fall 0 %; 2025 counts other units.
+    ("T4", 2024): dict(baseline_value=1.0, actual=0.0, status="off_track"),
+    ("T4", 2025): dict(actual=None, status="not_measurable"),
+    # T5: ĐBKK villages 2023 5 + 1 = 6; 2024 3 → 1 - 3/6 = 50 %, not > 50; 2025 2 → 66.67 %.
+    ("T5", 2024): dict(baseline_value=6.0, actual=50.0, status="off_track"),
+    ("T5", 2025): dict(actual=66.6667, status="achieved"),
+}
+
+
+def test_target_progress(published):
+    got = {
+        (r["target_id"], r["review_year"]): r
+        for r in rows(published, "select * from target_progress")
+    }
+    for key, expected in TARGET_PROGRESS.items():
+        check(got[key], expected, key)
+    assert got[("T1", 2023)]["note"] == "no comparable consecutive reviews since the baseline yet"
+    assert got[("T1", 2025)]["note"] == "mean of 1 comparable year-on-year falls since 2023"
+    assert got[("T4", 2025)]["note"] == "count compares unit versions pre2025 and 2025"
+    # Targets of 2026-2030 have no review in their period yet.
+    assert not {target for target, _ in got} & {"T6", "T7", "T8", "T10"}
