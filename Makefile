@@ -35,7 +35,7 @@ test: lint manifest
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests dbt_project/macros --config dbt_project/.sqlfluff
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests --config dbt_project/.sqlfluff
 
 format: setup
 	$(BIN)/ruff check --fix .
