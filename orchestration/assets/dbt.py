@@ -31,6 +31,7 @@ from dagster import (
     TableSchema,
 )
 from dagster_dbt import (
+    DagsterDbtCliRuntimeError,
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
@@ -111,7 +112,15 @@ def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) ->
     """
     # A full parse: a partial-parse state left by a relative-path `dbt parse` breaks seed paths.
     invocation = dbt.cli(["build", "--no-partial-parse"], context=context)
-    events = list(invocation.stream())
+    events: list[Any] = []
+    failure: Exception | None = None
+    try:
+        for event in invocation.stream():
+            events.append(event)
+    except DagsterDbtCliRuntimeError as error:
+        # A failed model or data test: what dbt reported before failing (the failed checks among
+        # it) is still yielded, so the run records why it stopped, then the step fails.
+        failure = error
 
     def key_of(event: Any) -> tuple[str, ...] | None:
         if isinstance(event, Output):
@@ -125,3 +134,5 @@ def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) ->
     for event, key in zip(events, keys, strict=True):
         extra = metadata.get(key) if key else None
         yield event.with_metadata({**event.metadata, **extra}) if extra else event
+    if failure is not None:
+        raise failure
