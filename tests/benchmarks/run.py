@@ -327,8 +327,9 @@ def poverty_warehouse_command() -> list[str]:
 def child_environment() -> dict[str, str]:
     """The environment every subprocess gets.
 
-    ``DAGSTER_HOME`` is removed so each benchmark warehouse gets its own instance in
-    ``<warehouse-dir>/dagster_home`` (a fresh warehouse really starts from nothing); a fixed
+    ``DAGSTER_HOME`` is removed, so the command runs on an in-memory Dagster instance, as
+    ``make demo`` does (a fresh warehouse really starts from nothing, and no run history from
+    the user's instance is touched or timed); a fixed
     ``POVERTY_PII_KEY`` keeps the benchmark from creating a key file in the user's home (the
     data is synthetic, the key protects nothing). The interpreter's ``bin`` goes first on
     ``PATH``.
