@@ -10,6 +10,7 @@ disk) exits 3 so that it is never mistaken for bad data.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import socket
@@ -112,7 +113,7 @@ def _release_dead_claims(instance, pool: str) -> list[str]:
 class Progress:
     """Prints one line per stage event while the job runs; keeps what the summary needs."""
 
-    stream: object = sys.stdout
+    stream: object = field(default_factory=lambda: sys.stdout)
     started: float = field(default_factory=time.monotonic)
     failed_steps: list[tuple[str, str]] = field(default_factory=list)
     failed_checks: list[tuple[str, str, str]] = field(default_factory=list)
@@ -244,18 +245,25 @@ def run(args: argparse.Namespace) -> int:
     job = definitions.resolve_job_def(POVERTY_REVIEW_JOB).with_logger_defs(
         {"progress": _progress_logger(progress)}
     )
-    result = job.execute_in_process(
-        instance=instance,
-        run_config={"loggers": {"progress": {}}},
-        tags={
-            "dagster/asset_partition_range_start": keys[0],
-            "dagster/asset_partition_range_end": keys[-1],
-            "source": "poverty-warehouse run",
-            PID_TAG: str(os.getpid()),
-            HOST_TAG: socket.gethostname(),
-        },
-        raise_on_error=False,
-    )
+    # dagster-dbt echoes dbt's whole text log on stdout (for the UI's compute logs); here it goes
+    # to a file beside the warehouse, and the terminal keeps one line per stage.
+    log_dir = settings.warehouse_dir / "logs"
+    log_dir.mkdir(exist_ok=True)
+    log_path = log_dir / f"run-{time.strftime('%Y%m%dT%H%M%S')}.log"
+    with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        result = job.execute_in_process(
+            instance=instance,
+            run_config={"loggers": {"progress": {}}},
+            tags={
+                "dagster/asset_partition_range_start": keys[0],
+                "dagster/asset_partition_range_end": keys[-1],
+                "source": "poverty-warehouse run",
+                PID_TAG: str(os.getpid()),
+                HOST_TAG: socket.gethostname(),
+            },
+            raise_on_error=False,
+        )
+    progress.line(f"dbt's log: {log_path}")
     return _finish(result, progress, settings)
 
 
