@@ -372,8 +372,12 @@ def builds(args: argparse.Namespace) -> int:
     from orchestration.lib.publish import list_builds
 
     settings = _settings(None, args.warehouse_dir)
-    for build in list_builds(settings.warehouse_dir):
-        print(build)
+    builds_kept = list_builds(settings.warehouse_dir)
+    if not builds_kept:
+        print(f"No published build is kept in {settings.warehouse_dir / 'builds'}.")
+    for build in builds_kept:
+        when = f"{build.modified_at:%Y-%m-%d %H:%M:%S} UTC"
+        print(f"{build.build_id}  {when}  {build.size_bytes:>12,} bytes")
     return 0
 
 
@@ -395,7 +399,8 @@ def explain(args: argparse.Namespace) -> int:
         )
     except (KeyError, ValueError, LookupError) as error:
         raise UsageError(str(error)) from error
-    sys.stdout.write(explanation.to_csv() if args.format == "csv" else explanation.to_text())
+    text = explanation.to_csv() if args.format == "csv" else explanation.to_text()
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
 
 
