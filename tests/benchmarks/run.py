@@ -199,12 +199,15 @@ def stage_times(measurement: Measurement) -> dict[str, dict[str, float]]:
         until = events[index + 1][0] if index + 1 < len(events) else end_at
         segments.append((at, until, stage))
     segments.append((end_at, wall, "teardown"))
-    result: dict[str, dict[str, float]] = {}
+    result: dict[str, dict] = {}
     for begin, end, stage in segments:
-        entry = result.setdefault(stage, {"seconds": 0.0, "peak_rss_bytes": 0})
+        entry = result.setdefault(stage, {"seconds": 0.0, "peak_rss_bytes": None})
         entry["seconds"] += max(0.0, end - begin)
-        peak = max((rss for at, rss in measurement.samples if begin <= at <= end), default=0)
-        entry["peak_rss_bytes"] = max(entry["peak_rss_bytes"], peak)
+        # A stage shorter than the sampling interval may hold no sample: its peak is unknown
+        # (None), not zero.
+        peaks = [rss for at, rss in measurement.samples if begin <= at <= end]
+        if peaks:
+            entry["peak_rss_bytes"] = max(entry["peak_rss_bytes"] or 0, *peaks)
     return {stage: result[stage] for stage in STAGES if stage in result}
 
 
