@@ -46,20 +46,7 @@ rates as (
 ),
 
 with_change as (
-    select
-        rates.*,
-        rates.poverty_rate + rates.near_poverty_rate as multidimensional_poverty_rate,
-        case
-            when rates.is_comparable_to_previous
-                then rates.poverty_rate - previous_year.poverty_rate
-        end as poverty_rate_change_pp
-    from rates
-    left join rates as previous_year
-        on
-            rates.previous_review_year = previous_year.review_year
-            and rates.unit_version = previous_year.unit_version
-            and rates.district_code = previous_year.district_code
-            and rates.standard_id = previous_year.standard_id
+    {{ with_rate_change('rates', 'district_code') }}
 ),
 
 final as (
