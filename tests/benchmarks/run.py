@@ -22,6 +22,7 @@ See ``tests/benchmarks/README.md`` for what each figure means.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -250,7 +251,10 @@ def year_span(years: tuple[int, ...] | list[int]) -> str:
 
 
 def ensure_data(scale: str, seed: int, years: list[int], env: dict[str, str]) -> dict:
-    """Generate the clean sample once into ``warehouse/bench/data/<scale>-<seed>/`` (cached).
+    """Generate the clean sample once into ``warehouse/bench/data/<scale>-<seed>-<gen>/``.
+
+    ``<gen>`` is a digest of the generator's source, so data written by an older generator is
+    never benchmarked by mistake (a fix to the generator once left a stale cache behind).
 
     Generation runs through the real ``poverty-warehouse generate-sample --clean`` in a
     subprocess, measured like the rest. ``--clean`` (``messy=False``) because the floor and the
@@ -258,7 +262,9 @@ def ensure_data(scale: str, seed: int, years: list[int], env: dict[str, str]) ->
     numbers can be required to be equal. A ``.complete`` marker makes an interrupted generation
     start over rather than be benchmarked half-written.
     """
-    target = BENCH_DIR / "data" / f"{scale}-{seed}"
+    generator = REPO_ROOT / "orchestration" / "lib" / "sample.py"
+    digest = hashlib.sha256(generator.read_bytes()).hexdigest()[:10]
+    target = BENCH_DIR / "data" / f"{scale}-{seed}-{digest}"
     marker = target / ".complete"
     if marker.exists():
         info = json.loads(marker.read_text(encoding="utf-8"))
