@@ -15,8 +15,8 @@ from orchestration.settings import WAREHOUSE_POOL
 REPO = Path(__file__).parents[1]
 
 
-def test_dagster_definitions_validate_passes():
-    env = {**os.environ, "POVERTY_WAREHOUSE_DIR": "/tmp/poverty-validate"}
+def test_dagster_definitions_validate_passes(tmp_path):
+    env = {**os.environ, "POVERTY_WAREHOUSE_DIR": str(tmp_path)}
     result = subprocess.run(
         [
             str(Path(sys.executable).with_name("dagster")),
