@@ -109,6 +109,27 @@ def _release_dead_claims(instance, pool: str) -> list[str]:
     return released
 
 
+def _register_review_years(instance, name: str, keys: list[str]) -> None:
+    """Register the review years as dynamic partitions, kept in chronological order.
+
+    The run covers a partition *range*, and a range follows the order partitions were added:
+    a year folder that appears after later years (2020 after 2021-2025) would otherwise sit at
+    the end and the range would select the wrong years. Re-registering changes no materialized
+    data; only the order of the keys.
+    """
+    registered = list(instance.get_dynamic_partitions(name))
+    missing = [k for k in keys if k not in registered]
+    combined = registered + missing
+    ordered = sorted(combined, key=int)
+    if combined == ordered:
+        if missing:
+            instance.add_dynamic_partitions(name, missing)
+        return
+    for key in registered:
+        instance.delete_dynamic_partition(name, key)
+    instance.add_dynamic_partitions(name, ordered)
+
+
 @dataclass
 class Progress:
     """Prints one line per stage event while the job runs; keeps what the summary needs."""
@@ -231,10 +252,7 @@ def run(args: argparse.Namespace) -> int:
     for run_id in _release_dead_claims(instance, WAREHOUSE_POOL):
         print(f"Released the warehouse pool slot held by dead run {run_id}.")
     keys = [str(y) for y in years]
-    known = set(instance.get_dynamic_partitions(review_year_partitions.name))
-    missing = [k for k in keys if k not in known]
-    if missing:
-        instance.add_dynamic_partitions(review_year_partitions.name, missing)
+    _register_review_years(instance, review_year_partitions.name, keys)
 
     progress = Progress()
     progress.line(

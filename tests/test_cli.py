@@ -77,3 +77,18 @@ def test_slot_of_a_live_run_is_kept(instance):
     assert _release_dead_claims(instance, WAREHOUSE_POOL) == []
     assert len(instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).claimed_slots) == 1
     assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED
+
+
+def test_review_years_are_registered_in_chronological_order(instance):
+    """A partition range follows insertion order: a late, older year must not land at the end."""
+    from orchestration.cli import _register_review_years
+
+    _register_review_years(instance, "review_year", ["2022", "2023"])
+    _register_review_years(instance, "review_year", ["2020", "2021", "2022", "2023", "2024"])
+    assert instance.get_dynamic_partitions("review_year") == [
+        "2020",
+        "2021",
+        "2022",
+        "2023",
+        "2024",
+    ]
