@@ -331,13 +331,30 @@ def _stage_columns(dataset: str) -> list[str]:
 
 
 def _create_stage(con: duckdb.DuckDBPyConnection, dataset: str) -> None:
+    """``_stage`` holds every staged row; ``_rows`` is its non-blank rows with their numbers.
+
+    A CSV without empty lines is staged by a parallel scan with no row number: with
+    ``preserve_insertion_order`` (DuckDB's default) its records land in file order, so a record's
+    number is its ``rowid`` minus the stage's size before the file (``_row_offset``). Blank rows
+    are therefore kept, flagged ``_blank``, so as not to break that contiguity. Numbering rows
+    with ``row_number() over ()`` instead forces the whole staging pipeline (HMAC, JSON, blank
+    test) onto one thread.
+    """
     columns = ", ".join(f"{name} VARCHAR" for name in _stage_columns(dataset))
     con.execute(
         f"""
         create or replace temp table _stage (
             _file_index INTEGER, source_sheet VARCHAR, source_row INTEGER, {columns},
-            _extra JSON, _has_extra_fields BOOLEAN
+            _extra JSON, _has_extra_fields BOOLEAN, _row_offset BIGINT, _blank BOOLEAN
         )
+        """
+    )
+    con.execute(
+        """
+        create or replace temp view _rows as
+        select * exclude (source_row, _row_offset, _blank),
+               coalesce(source_row, rowid + _row_offset)::INTEGER as source_row
+        from _stage where not _blank
         """
     )
 
@@ -442,6 +459,8 @@ def _stage_csv(
 
     blanks, line_count = _blank_line_numbers(state.path)
     if blanks:
+        # Rare: empty lines shift the line numbers, so records are numbered (on one thread) and
+        # mapped to their lines.
         con.execute(
             """
             create or replace temp table _line_map as
@@ -451,11 +470,8 @@ def _stage_csv(
             """,
             {"line_count": line_count, "blanks": blanks},
         )
-        row_source = "left join _line_map m on m.record = r._record"
-        row_expression = "m.line"
-    else:
-        row_source = ""
-        row_expression = "r._record + 1"
+    # The first record is line 2 (after the header): see _create_stage for the offset.
+    row_offset = 2 - con.execute("select count(*) from _stage").fetchone()[0]
 
     def insert(parallel: bool) -> None:
         source = (
@@ -463,15 +479,20 @@ def _stage_csv(
             "delim = ',', quote = '\"', escape = '\"', null_padding = true, auto_detect = false, "
             f"parallel = {str(parallel).lower()})"
         )
-        con.execute(
-            f"""
-            insert into _stage
-            select {state.index}, NULL, {row_expression}, {", ".join(expressions)}
-            from (select *, row_number() over () as _record from {source}) r {row_source}
-            where not ({blank})
-            """,
-            _params_used(expressions, hmac),
-        )
+        if blanks:
+            select = f"""
+                select {state.index}, NULL, m.line, {", ".join(expressions)}, NULL, false
+                from (select *, row_number() over () as _record from {source}) r
+                left join _line_map m on m.record = r._record
+                where not ({blank})
+            """
+        else:
+            select = f"""
+                select {state.index}, NULL, NULL, {", ".join(expressions)}, {row_offset},
+                       {blank}
+                from {source}
+            """
+        con.execute(f"insert into _stage {select}", _params_used(expressions, hmac))
 
     try:
         try:
@@ -563,7 +584,7 @@ def _stage_xlsx(
     con.execute(
         f"""
         insert into _stage
-        select {state.index}, {_sql_text(sheet.name)}, _row, {", ".join(expressions)}
+        select {state.index}, {_sql_text(sheet.name)}, _row, {", ".join(expressions)}, NULL, false
         from sheet_table
         where not ({blank})
         """,
@@ -607,7 +628,7 @@ def _check_survey_sql(review_year: int) -> str:
     district_codes as (select distinct district_code from districts),
     -- An aggregate, not a window: a window would carry every column of every row through it.
     duplicates as (
-        select _clean(household_code) as household_code from _stage
+        select _clean(household_code) as household_code from _rows
         where _clean(household_code) is not null group by all having count(*) > 1
     ),
     cleaned as (
@@ -630,7 +651,7 @@ def _check_survey_sql(review_year: int) -> str:
             {flags},
             _clean(reported_class) as reported_class_text,
             _has_extra_fields
-        from _stage
+        from _rows
     ),
     typed as (
         select
@@ -717,7 +738,7 @@ def _check_commune_totals_sql(review_year: int) -> str:
             _code(_clean(commune_code), 5) as commune_code,
             _count(_clean(total_households)) as total_households,
             _count(_clean(total_population)) as total_population
-        from _stage
+        from _rows
     ),
     judged as (
         select
@@ -753,7 +774,7 @@ def _check_difficult_areas_sql(review_year: int) -> str:
             _clean(extremely_difficult) as flag_text,
             _clean(difficult_villages) as difficult_text,
             _clean(total_villages) as total_text
-        from _stage
+        from _rows
     ),
     typed as (
         select
@@ -895,6 +916,7 @@ def ingest_dataset(
             con.execute("rollback")
             raise
     finally:
+        con.execute("drop view if exists temp._rows")
         for table in ("_stage", "_checked", "_line_map", "_files"):
             con.execute(f"drop table if exists temp.{table}")
     return report
@@ -1091,7 +1113,7 @@ def _write_year(
                    string_split(c.reasons, ','), {_raw_record_sql(dataset, state.match)},
                    $sha, $run_id, $now
             from _checked c
-            join _stage s on s._file_index = c._file_index and s.source_row = c.source_row
+            join _rows s on s._file_index = c._file_index and s.source_row = c.source_row
             where c._file_index = {state.index} and c.reasons <> ''
             order by c.source_row
             """,
