@@ -354,7 +354,8 @@ def _create_stage(con: duckdb.DuckDBPyConnection, dataset: str) -> None:
         f"""
         create or replace temp table _stage (
             _file_index INTEGER, source_sheet VARCHAR, source_row INTEGER, {columns},
-            _extra JSON, _has_extra_fields BOOLEAN, _row_offset BIGINT, _blank BOOLEAN
+            _extra JSON, _has_extra_fields BOOLEAN, _household_key VARCHAR, _row_offset BIGINT,
+            _blank BOOLEAN
         )
         """
     )
@@ -402,7 +403,11 @@ def _stage_select(dataset: str, match: HeaderMatch, width: int) -> tuple[list[st
     else:
         has_extra = "false"
         extra = named_json
-    expressions += [extra, f"({has_extra})"]
+    # The cleaned household code, computed once here (in parallel) for both the duplicate
+    # aggregate and the checks, rather than three times over the whole year.
+    household = match.positions.get("household_code")
+    key = "NULL" if household is None else f"_clean(c{household})"
+    expressions += [extra, f"({has_extra})", key]
 
     name_position = match.positions.get("head_name")
     every_cell = ", ".join(f"c{p}" for p in range(width) if p != name_position) or "''"
@@ -637,8 +642,8 @@ def _check_survey_sql(review_year: int) -> str:
     district_codes as (select distinct district_code from districts),
     -- An aggregate, not a window: a window would carry every column of every row through it.
     duplicates as (
-        select _clean(household_code) as household_code from _rows
-        where _clean(household_code) is not null group by all having count(*) > 1
+        select _household_key as household_code from _rows
+        where _household_key is not null group by all having count(*) > 1
     ),
     cleaned as (
         select
@@ -649,7 +654,7 @@ def _check_survey_sql(review_year: int) -> str:
             _trimmed(commune_code) as commune_text,
             _clean(commune_name) as commune_name,
             _clean(village) as village,
-            _clean(household_code) as household_code,
+            _household_key as household_code,
             head_id_hash,
             _clean(head_sex) as head_sex_text,
             _clean(ethnicity) as ethnicity,
