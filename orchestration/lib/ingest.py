@@ -921,6 +921,7 @@ def ingest_dataset(
             _stage_file(con, state, dataset, review_year, hmac)
         con.execute(_CHECK_SQL[dataset](review_year), {"unit_version": unit_version})
         _count_rows(con, states)
+        _collect_quarantined_rows(con, dataset, states)
         con.execute("begin transaction")
         try:
             _write_year(con, dataset, review_year, unit_version, states, run_id, now)
@@ -931,7 +932,7 @@ def ingest_dataset(
             raise
     finally:
         con.execute("drop view if exists temp._rows")
-        for table in ("_stage", "_checked", "_line_map", "_files"):
+        for table in ("_stage", "_checked", "_bad_rows", "_line_map", "_files"):
             con.execute(f"drop table if exists temp.{table}")
     return report
 
@@ -1048,6 +1049,52 @@ def _count_rows(con: duckdb.DuckDBPyConnection, states: list[_FileState]) -> Non
             state.report.rows_loaded = read - quarantined
 
 
+def _collect_quarantined_rows(
+    con: duckdb.DuckDBPyConnection, dataset: str, states: list[_FileState]
+) -> None:
+    """Copy the quarantined rows, with their raw records, to the small ``_bad_rows`` table and
+    drop the stage.
+
+    One join over the stage serves every file (a join per file rescanned the whole year's stage
+    once per file with a bad row); files sharing a header layout share one raw-record
+    expression. The stage, the widest table, is dropped before the year's transaction so that
+    it no longer shares memory with ``_checked`` and the raw insert.
+    """
+    con.execute(
+        """
+        create or replace temp table _bad_rows (
+            _file_index INTEGER, source_sheet VARCHAR, source_row INTEGER, reasons VARCHAR[],
+            raw_record JSON
+        )
+        """
+    )
+    layouts: dict[str, list[int]] = {}
+    for state in states:
+        # Duplicates are not staged, whole-file problems have no row of their own.
+        staged = state.report.status != "duplicate" and state.problem is None
+        if staged and state.report.rows_quarantined:
+            record = _raw_record_sql(dataset, state.match)
+            layouts.setdefault(record, []).append(state.index)
+    if layouts:
+        branches = " ".join(
+            f"when c._file_index in ({', '.join(map(str, indexes))}) then {record}"
+            for record, indexes in layouts.items()
+        )
+        wanted = ", ".join(str(i) for indexes in layouts.values() for i in indexes)
+        con.execute(
+            f"""
+            insert into _bad_rows
+            select c._file_index, c.source_sheet, c.source_row, string_split(c.reasons, ','),
+                   case {branches} end
+            from _checked c
+            join _rows s on s._file_index = c._file_index and s.source_row = c.source_row
+            where c.reasons <> '' and c._file_index in ({wanted})
+            """
+        )
+    con.execute("drop view if exists temp._rows")
+    con.execute("drop table if exists temp._stage")
+
+
 def _write_year(
     con: duckdb.DuckDBPyConnection,
     dataset: str,
@@ -1123,13 +1170,10 @@ def _write_year(
         con.execute(
             f"""
             insert into audit.quarantine
-            select $year, $dataset, $file_name, c.source_sheet, c.source_row,
-                   string_split(c.reasons, ','), {_raw_record_sql(dataset, state.match)},
+            select $year, $dataset, $file_name, source_sheet, source_row, reasons, raw_record,
                    $sha, $run_id, $now
-            from _checked c
-            join _rows s on s._file_index = c._file_index and s.source_row = c.source_row
-            where c._file_index = {state.index} and c.reasons <> ''
-            order by c.source_row
+            from _bad_rows where _file_index = {state.index}
+            order by source_row
             """,
             file_params,
         )
