@@ -1070,7 +1070,7 @@ def _collect_quarantined_rows(
     )
     layouts: dict[str, list[int]] = {}
     for state in states:
-        # Duplicates are not staged, whole-file problems have no row of their own.
+        # Duplicates are not staged; a whole-file problem gets its one row in _write_year.
         staged = state.report.status != "duplicate" and state.problem is None
         if staged and state.report.rows_quarantined:
             record = _raw_record_sql(dataset, state.match)
