@@ -355,16 +355,26 @@ def _create_stage(con: duckdb.DuckDBPyConnection, dataset: str) -> None:
         create or replace temp table _stage (
             _file_index INTEGER, source_sheet VARCHAR, source_row INTEGER, {columns},
             _extra JSON, _has_extra_fields BOOLEAN, _household_key VARCHAR, _row_offset BIGINT,
-            _blank BOOLEAN
+            _blank BOOLEAN, _source_path VARCHAR
         )
         """
+    )
+    # Files staged together by one multi-file scan (see _stage_csv_batch) carry their path; this
+    # maps it to the file's index and its first rowid, from which its rows are numbered.
+    con.execute(
+        "create or replace temp table _file_ranges "
+        "(_source_path VARCHAR, file_index INTEGER, first_rowid BIGINT)"
     )
     con.execute(
         """
         create or replace temp view _rows as
-        select * exclude (source_row, _row_offset, _blank),
-               coalesce(source_row, rowid + _row_offset)::INTEGER as source_row
-        from _stage where not _blank
+        select s.* exclude (_file_index, source_row, _row_offset, _blank, _source_path),
+               coalesce(s._file_index, r.file_index) as _file_index,
+               coalesce(
+                   s.source_row, s.rowid + s._row_offset, s.rowid - r.first_rowid + 2
+               )::INTEGER as source_row
+        from _stage s left join _file_ranges r on r._source_path = s._source_path
+        where not s._blank
         """
     )
 
@@ -495,7 +505,7 @@ def _stage_csv(
         )
         if blanks:
             select = f"""
-                select {state.index}, NULL, m.line, {", ".join(expressions)}, NULL, false
+                select {state.index}, NULL, m.line, {", ".join(expressions)}, NULL, false, NULL
                 from (select *, row_number() over () as _record from {source}) r
                 left join _line_map m on m.record = r._record
                 where not ({blank})
@@ -503,7 +513,7 @@ def _stage_csv(
         else:
             select = f"""
                 select {state.index}, NULL, NULL, {", ".join(expressions)}, {row_offset},
-                       {blank}
+                       {blank}, NULL
                 from {source}
             """
         con.execute(f"insert into _stage {select}", _params_used(expressions, hmac))
@@ -521,6 +531,67 @@ def _stage_csv(
         raise WholeFileProblem(
             "unreadable_file", f"DuckDB could not read the CSV: {first_line}"
         ) from error
+
+
+def _stage_csv_batch(
+    con: duckdb.DuckDBPyConnection,
+    group: list[_FileState],
+    header: list[str],
+    dataset: str,
+    review_year: int,
+    hmac: dict[str, bytes],
+) -> bool:
+    """Stage CSV files that share one header line with a single multi-file scan.
+
+    Exports usually come as one file per commune or district: hundreds of small files a year.
+    Staged one statement per file, planning and starting each statement cost more than reading
+    the rows (55 ms a file, 38 of 49 s for a national review year). With
+    ``preserve_insertion_order`` the scan keeps the files in the order given and each file's
+    records in file order, so a row's number is its ``rowid`` minus its file's first ``rowid``,
+    plus 2 (the header is line 1). Only files without empty lines come here (their numbering
+    needs the per-file path). Returns False, having staged nothing, when the group must go file
+    by file instead: a missing required column (a per-file verdict) or a file the parallel
+    multi-file reader refuses (one failed statement inserts nothing).
+    """
+    match = match_headers(header, dataset)
+    if match.missing(required_columns(dataset, review_year)):
+        return False
+    width = len(header) + SPARE_CSV_COLUMNS
+    expressions, blank = _stage_select(dataset, match, width)
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
+    paths = "[" + ", ".join(_sql_text(str(state.path)) for state in group) + "]"
+    source = (
+        f"read_csv({paths}, header = true, columns = {columns}, delim = ',', quote = '\"', "
+        "escape = '\"', null_padding = true, auto_detect = false, filename = true)"
+    )
+    try:
+        con.execute(
+            f"""
+            insert into _stage
+            select NULL, NULL, NULL, {", ".join(expressions)}, NULL, {blank}, filename
+            from {source}
+            """,
+            _params_used(expressions, hmac),
+        )
+    except duckdb.Error:
+        return False
+    con.executemany(
+        "insert into _file_ranges values (?, ?, NULL)",
+        [(str(state.path), state.index) for state in group],
+    )
+    con.execute(
+        """
+        update _file_ranges set first_rowid = f.first_rowid
+        from (
+            select _source_path, min(rowid) as first_rowid from _stage
+            where _source_path is not null group by _source_path
+        ) f
+        where _file_ranges._source_path = f._source_path
+        """
+    )
+    for state in group:
+        state.match = match
+    return True
 
 
 def _cell_text(value: object) -> str:
@@ -598,7 +669,8 @@ def _stage_xlsx(
     con.execute(
         f"""
         insert into _stage
-        select {state.index}, {_sql_text(sheet.name)}, _row, {", ".join(expressions)}, NULL, false
+        select {state.index}, {_sql_text(sheet.name)}, _row, {", ".join(expressions)}, NULL, false,
+               NULL
         from sheet_table
         where not ({blank})
         """,
@@ -915,10 +987,22 @@ def ingest_dataset(
     try:
         states = _plan_files(con, raw_dir, dataset, review_year, report)
         _create_stage(con, dataset)
+        groups: dict[tuple[str, ...], list[_FileState]] = {}
         for state in states:
             if state.report.status == "duplicate":
                 continue
-            _stage_file(con, state, dataset, review_year, hmac)
+            header = _batchable_header(state)
+            if header is None:
+                _stage_file(con, state, dataset, review_year, hmac)
+            else:
+                groups.setdefault(header, []).append(state)
+        for header, group in groups.items():
+            if len(group) > 1 and _stage_csv_batch(
+                con, group, list(header), dataset, review_year, hmac
+            ):
+                continue
+            for state in group:
+                _stage_file(con, state, dataset, review_year, hmac)
         con.execute(_CHECK_SQL[dataset](review_year), {"unit_version": unit_version})
         _count_rows(con, states)
         _collect_quarantined_rows(con, dataset, states)
@@ -935,6 +1019,21 @@ def ingest_dataset(
         for table in ("_stage", "_checked", "_bad_rows", "_line_map", "_files"):
             con.execute(f"drop table if exists temp.{table}")
     return report
+
+
+def _batchable_header(state: _FileState) -> tuple[str, ...] | None:
+    """The header line of a CSV that may be staged with others, or None to stage it alone
+    (XLSX, unreadable text, no header, or empty lines, whose row numbers need the per-file path).
+    """
+    if state.path.suffix.lower() != ".csv":
+        return None
+    try:
+        header = _read_csv_header(state.path)
+    except WholeFileProblem:
+        return None
+    if not header or _blank_line_numbers(state.path)[0]:
+        return None
+    return tuple(header)
 
 
 def _require_reference(con: duckdb.DuckDBPyConnection, unit_version: str) -> None:
