@@ -14,7 +14,7 @@ from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource, DbtProject
 from dagster_duckdb import DuckDBResource
 
-from orchestration.settings import DBT_PROJECT_DIR, Settings, get_settings
+from orchestration.settings import DBT_PROJECT_DIR, Settings, duckdb_memory_limit, get_settings
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -39,8 +39,12 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
             raw_dir=str(settings.raw_dir), warehouse_dir=str(settings.warehouse_dir)
         ),
         # DuckDB 2.0 refuses `enable_progress_bar` as a connection option: steps turn it off
-        # per connection instead.
-        "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
+        # per connection instead. Without a memory limit, ingesting every household of the
+        # country in one review year peaked at 19.7 GB; with it DuckDB spills to disk.
+        "warehouse": DuckDBResource(
+            database=str(settings.warehouse_path),
+            connection_config={"memory_limit": duckdb_memory_limit()},
+        ),
         # The dbt beside this interpreter, so the command works without the venv on PATH.
         "dbt": DbtCliResource(
             project_dir=dbt_project,

@@ -8,6 +8,8 @@ Environment variables (all optional):
 - ``POVERTY_RAW_DIR``: where the review exports arrive (default ``data/raw``).
 - ``POVERTY_WAREHOUSE_DIR``: where ``warehouse.duckdb`` and ``published.duckdb`` live
   (default ``warehouse``).
+- ``POVERTY_DUCKDB_MEMORY_LIMIT``: DuckDB's memory limit for the ingest and dbt connections
+  (default ``5GB``; past it DuckDB spills to disk instead of taking up to 80% of RAM).
 - ``POVERTY_PII_KEY``: hex key for the keyed hash of citizen id numbers; when unset, a key file is
   created once with owner-only permissions under ``$XDG_CONFIG_HOME/poverty-warehouse/``.
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "5GB"
 WAREHOUSE_POOL = "duckdb_warehouse"
 """Dagster concurrency pool held by every step that opens the working warehouse (limit 1)."""
 
@@ -52,6 +55,11 @@ class Settings:
         os.environ["POVERTY_RAW_DIR"] = str(self.raw_dir)
         os.environ["POVERTY_WAREHOUSE_DIR"] = str(self.warehouse_dir)
         os.environ["POVERTY_WAREHOUSE_PATH"] = str(self.warehouse_path)
+
+
+def duckdb_memory_limit() -> str:
+    """The memory limit of the warehouse's DuckDB connections (the dbt profile reads the same)."""
+    return os.environ.get("POVERTY_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT
 
 
 def get_settings() -> Settings:
