@@ -422,10 +422,14 @@ def _stage_select(dataset: str, match: HeaderMatch, width: int) -> tuple[list[st
     name_position = match.positions.get("head_name")
     every_cell = ", ".join(f"c{p}" for p in range(width) if p != name_position) or "''"
     # RE2 stops at the first visible character, so a normal row costs a few bytes of scanning.
-    blank = f"not regexp_matches(concat({every_cell}), '[^\\s\\x{{a0}}\\x{{feff}}]')"
+    # The first cell is tested alone first: concatenating every cell of every row cost more than
+    # the rest of the staging expressions together (1.6 s of a national review year's 6.5 s).
+    visible = r"'[^\s\x{a0}\x{feff}]'"
+    everything_empty = f"not regexp_matches(concat({every_cell}), {visible})"
     # A row holding only the head's name is not blank: it is a row with every required cell empty.
     if name_position is not None:
-        blank += f" and _clean(c{name_position}) is null"
+        everything_empty += f" and _clean(c{name_position}) is null"
+    blank = f"case when regexp_matches(c0, {visible}) then false else {everything_empty} end"
     return expressions, blank
 
 
