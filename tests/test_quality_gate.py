@@ -114,6 +114,28 @@ def test_staged_household_defects_are_caught_with_their_keys(warehouse: Path) ->
     assert by_name["commune_valid_for_unit_version"].offending_keys[0]["commune_code"] == "99999"
 
 
+def test_a_lost_or_doubled_classified_household_is_caught(warehouse: Path) -> None:
+    """The classification is a view in the real warehouse; a change to it that drops households
+    (an inner join) or doubles them (overlapping standards) must still fail the gate."""
+    _execute(
+        warehouse,
+        """delete from intermediate.int_households_classified
+           where review_year = 2022 and household_code = '00004-00001'""",
+        """insert into intermediate.int_households_classified
+           select * from intermediate.int_households_classified
+           where review_year = 2024 and household_code = '00007-00003'""",
+    )
+    result = run_gate(warehouse, build_id="b-cls", run_id="r-cls", data_docs_dir=None)
+    failure = next(
+        f for f in result.failures if f.expectation == "one_classified_row_per_staged_household"
+    )
+    assert failure.severity == CRITICAL
+    counts = {key["review_year"]: key for key in failure.offending_keys}
+    assert set(counts) == {2022, 2024}
+    assert counts[2022]["rows_classified"] == counts[2022]["rows_staged"] - 1
+    assert counts[2024]["rows_classified"] == counts[2024]["rows_staged"] + 1
+
+
 def test_warnings_do_not_block(warehouse: Path) -> None:
     _execute(
         warehouse,

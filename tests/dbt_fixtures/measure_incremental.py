@@ -21,7 +21,7 @@ import duckdb
 
 from dbt_fixtures.warehouse import DEPRIVATIONS, create_warehouse, dbt
 
-HOUSEHOLD_MODELS = ("int_households_classified", "int_household_flows_tracked")
+HOUSEHOLD_MODELS = ("int_household_flows_tracked",)
 
 
 def load_year(path: Path, review_year: int, households: int, province_code: str) -> None:
