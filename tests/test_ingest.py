@@ -644,3 +644,28 @@ def test_generated_sample_quarantines_exactly_the_injected_rows(sample_tiny, tmp
     assert len(rows) > 50
     for code, file_name, sheet, row in rows:
         assert file_row(sample_tiny.raw_dir, file_name, sheet, row)[HOUSEHOLD] == code
+
+
+def test_text_cleaning_matches_nfc_and_trim_on_awkward_text() -> None:
+    """``_clean`` skips NFC and the trim for text it recognises as already clean; on any text it
+    must equal NFC normalisation then trimming spaces, tabs, line ends, no-break spaces and BOMs."""
+    import random
+    import unicodedata
+
+    from orchestration.lib.ingest import _MACROS
+
+    alphabet = [" ", "\t", "\n", "\r", "\u00a0", "\ufeff", "a", "Ơ", "ệ", "\u0301", "\u0300",
+                "\x0b", "\u2003", "\u0085", "1", "中", "\x01", "đ", "Đ"]  # fmt: skip
+    rng = random.Random(7)
+    texts = ["", " Hà Nội ", "\u00a0Mông\ufeff", "Mo\u0302ng", "Thôn 5", "e\u0301 "] + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))) for _ in range(3000)
+    ]
+    con = duckdb.connect()
+    for macro in _MACROS:
+        con.execute(macro)
+    con.execute("create table texts (i integer, t varchar)")
+    con.executemany("insert into texts values (?, ?)", list(enumerate(texts)))
+    cleaned = dict(con.execute("select i, _clean(t) from texts").fetchall())
+    for i, text in enumerate(texts):
+        expected = unicodedata.normalize("NFC", text).strip(" \t\r\n\u00a0\ufeff") or None
+        assert cleaned[i] == expected, repr(text)

@@ -152,11 +152,19 @@ _WHITESPACE = "' \t\r\n' || chr(160) || chr(65279)"
 # range covers ASCII, Latin-1, Latin Extended-A/B and Latin Extended Additional, i.e. all of
 # precomposed Vietnamese; anything else (decomposed accents included) is normalised as before.
 _NFC_STABLE = r"'[\x{1}-\x{2ff}\x{1e00}-\x{1eff}]*'"
+# Text that is NFC-stable (as above) and starts and ends with a visible character (not a control,
+# a space or the no-break space) is already clean: trimming it changes nothing. One RE2 test
+# recognises it; trimming a custom character set costs 3-4x that on every cell.
+_STABLE_VISIBLE = r"[\x{21}-\x{9f}\x{a1}-\x{2ff}\x{1e00}-\x{1eff}]"
+_ALREADY_CLEAN = (
+    f"'{_STABLE_VISIBLE}([\\x{{1}}-\\x{{2ff}}\\x{{1e00}}-\\x{{1eff}}]*{_STABLE_VISIBLE})?'"
+)
 _MACROS = [
     # Free text: NFC and every kind of surrounding whitespace removed.
-    f"""create or replace temp macro _clean(x) as nullif(trim(
-        case when regexp_full_match(x, {_NFC_STABLE}) then x else nfc_normalize(x) end,
-        {_WHITESPACE}), '')""",
+    f"""create or replace temp macro _clean(x) as
+        case when regexp_full_match(x, {_ALREADY_CLEAN}) then x else nullif(trim(
+            case when regexp_full_match(x, {_NFC_STABLE}) then x else nfc_normalize(x) end,
+            {_WHITESPACE}), '') end""",
     # Codes, numbers and marks: only spaces are trimmed, as NFC and the wider trim cost 5x more
     # on a million rows; a code padded with a tab or a no-break space is quarantined, visibly.
     "create or replace temp macro _trimmed(x) as nullif(trim(x), '')",
