@@ -1310,77 +1310,69 @@ def _write_audit(
     run_id: str,
     now: datetime,
 ) -> None:
-    """Record each file's outcome, keeping history (see ``docs/architecture.md``)."""
-    current = {
-        name: sha
-        for name, sha in con.execute(
-            """
-            select file_name, sha256 from audit.source_files
-            where review_year = ? and dataset = ? and status <> 'replaced'
-            """,
-            [review_year, dataset],
-        ).fetchall()
-    }
-    on_disk = {s.report.file_name for s in states}
-    key = (
-        "review_year = $year and dataset = $dataset and file_name = $name and status <> 'replaced'"
-    )
-    for name in sorted(set(current) - on_disk):
-        con.execute(
-            f"""
-            update audit.source_files
-            set status = 'replaced', status_reason = 'no longer in the raw directory (run '
-                || $run_id || ')', last_seen_at = $now
-            where {key}
-            """,
-            {"year": review_year, "dataset": dataset, "name": name, "run_id": run_id, "now": now},
-        )
-    for state in states:
-        r = state.report
-        params = {
-            "year": review_year,
-            "dataset": dataset,
-            "name": r.file_name,
-            "sha": r.sha256,
-            "size": r.size_bytes,
-            "read": r.rows_read,
-            "loaded": r.rows_loaded,
-            "quarantined": r.rows_quarantined,
-            "status": r.status,
-            "reason": r.status_reason,
-            "run_id": run_id,
-            "now": now,
+    """Record each file's outcome, keeping history (see ``docs/architecture.md``).
+
+    Set-based: national exports are hundreds of files a year, and a statement per file cost
+    0.5 s a year. ``_current`` is the trail as it was before this run: a file whose name and
+    bytes are current gets its row updated; a current name with new bytes turns ``replaced`` and
+    the new bytes get a row; a current name no longer on disk turns ``replaced``.
+    """
+    reports = [state.report for state in states]
+    files_table = pa.table(  # noqa: F841 (read by DuckDB's replacement scan)
+        {
+            "file_name": pa.array([r.file_name for r in reports], pa.string()),
+            "sha256": pa.array([r.sha256 for r in reports], pa.string()),
+            "size_bytes": pa.array([r.size_bytes for r in reports], pa.int64()),
+            "rows_read": pa.array([r.rows_read for r in reports], pa.int64()),
+            "rows_loaded": pa.array([r.rows_loaded for r in reports], pa.int64()),
+            "rows_quarantined": pa.array([r.rows_quarantined for r in reports], pa.int64()),
+            "status": pa.array([r.status for r in reports], pa.string()),
+            "status_reason": pa.array([r.status_reason for r in reports], pa.string()),
         }
-        if current.get(r.file_name) == r.sha256:
-            _execute(
-                con,
-                f"""
-                update audit.source_files
-                set rows_read = $read, rows_loaded = $loaded, rows_quarantined = $quarantined,
-                    status = $status, status_reason = $reason, run_id = $run_id,
-                    last_seen_at = $now, size_bytes = $size
-                where {key} and sha256 = $sha
-                """,
-                params,
-            )
-            continue
-        if r.file_name in current:
-            _execute(
-                con,
-                f"""
-                update audit.source_files
-                set status = 'replaced', last_seen_at = $now,
-                    status_reason = 're-sent with new bytes (sha256 ' || $sha || ', run '
-                        || $run_id || ')'
-                where {key}
-                """,
-                params,
-            )
-        _execute(
-            con,
-            """
-            insert into audit.source_files values ($year, $dataset, $name, $sha, $size, $read,
-                $loaded, $quarantined, $status, $reason, $run_id, $now, $now)
-            """,
-            params,
-        )
+    )
+    params = {"year": review_year, "dataset": dataset, "run_id": run_id, "now": now}
+    current = "review_year = $year and dataset = $dataset and status <> 'replaced'"
+    con.execute("create or replace temp table _reports as select * from files_table")
+    statements = [
+        f"""
+        create or replace temp table _current as
+        select file_name, sha256 from audit.source_files where {current}
+        """,
+        f"""
+        update audit.source_files
+        set status = 'replaced', last_seen_at = $now,
+            status_reason = 'no longer in the raw directory (run ' || $run_id || ')'
+        where {current} and file_name not in (select file_name from _reports)
+        """,
+        f"""
+        update audit.source_files as a
+        set rows_read = r.rows_read, rows_loaded = r.rows_loaded,
+            rows_quarantined = r.rows_quarantined, status = r.status,
+            status_reason = r.status_reason, run_id = $run_id, last_seen_at = $now,
+            size_bytes = r.size_bytes
+        from _reports as r
+        where a.review_year = $year and a.dataset = $dataset and a.status <> 'replaced'
+            and a.file_name = r.file_name and a.sha256 = r.sha256
+        """,
+        f"""
+        update audit.source_files as a
+        set status = 'replaced', last_seen_at = $now,
+            status_reason = 're-sent with new bytes (sha256 ' || r.sha256 || ', run '
+                || $run_id || ')'
+        from _reports as r
+        where a.review_year = $year and a.dataset = $dataset and a.status <> 'replaced'
+            and a.file_name = r.file_name and a.sha256 <> r.sha256
+        """,
+        """
+        insert into audit.source_files
+        select $year, $dataset, r.file_name, r.sha256, r.size_bytes, r.rows_read, r.rows_loaded,
+               r.rows_quarantined, r.status, r.status_reason, $run_id, $now, $now
+        from _reports as r
+        anti join _current as c on c.file_name = r.file_name and c.sha256 = r.sha256
+        order by r.file_name
+        """,
+        "drop table _reports",
+        "drop table _current",
+    ]
+    for statement in statements:
+        _execute(con, statement, params)
