@@ -1318,7 +1318,7 @@ def _write_audit(
     the new bytes get a row; a current name no longer on disk turns ``replaced``.
     """
     reports = [state.report for state in states]
-    files_table = pa.table(  # noqa: F841 (read by DuckDB's replacement scan)
+    files_table = pa.table(
         {
             "file_name": pa.array([r.file_name for r in reports], pa.string()),
             "sha256": pa.array([r.sha256 for r in reports], pa.string()),
@@ -1332,7 +1332,11 @@ def _write_audit(
     )
     params = {"year": review_year, "dataset": dataset, "run_id": run_id, "now": now}
     current = "review_year = $year and dataset = $dataset and status <> 'replaced'"
-    con.execute("create or replace temp table _reports as select * from files_table")
+    con.register("_reports_arrow", files_table)
+    try:
+        con.execute("create or replace temp table _reports as select * from _reports_arrow")
+    finally:
+        con.unregister("_reports_arrow")
     statements = [
         f"""
         create or replace temp table _current as
