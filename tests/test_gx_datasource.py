@@ -146,3 +146,48 @@ def test_documents_upstream_failure_with_plain_duckdb_engine(database: Path) -> 
         datasource.get_engine().dispose()
     assert not result.success, "the table has 1000 rows: a pass means upstream is fixed"
     assert any("list index out of range" in m for m in exception_messages(result))
+
+
+def test_unexpected_rows_once_runs_its_query_once_and_counts(database: Path) -> None:
+    """The gate's SQL checks: one execution of the query, its rows returned, the count exact
+    under 200 rows and flagged as a lower bound from 200 on."""
+    import sqlalchemy as sa
+
+    from orchestration.lib.gx_duckdb import UnexpectedRowsOnce
+
+    executed: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        executed.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        few, many, none = _validate(
+            database,
+            "bad",
+            [
+                UnexpectedRowsOnce(
+                    unexpected_rows_query="select commune_code from {batch} where rate > 100"
+                ),
+                UnexpectedRowsOnce(
+                    unexpected_rows_query="select commune_code from {batch} where rate < 100"
+                ),
+                UnexpectedRowsOnce(
+                    unexpected_rows_query="select commune_code from {batch} where rate < 0"
+                ),
+            ],
+        )
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    assert not few.success
+    assert few.result["observed_value"] == 2
+    assert sorted(r["commune_code"] for r in few.result["details"]["unexpected_rows"]) == [
+        "00003",
+        "00007",
+    ]
+    assert few.result["details"]["count_is_lower_bound"] is False
+    assert not many.success and many.result["observed_value"] == 200
+    assert many.result["details"]["count_is_lower_bound"] is True
+    assert none.success and none.result["observed_value"] == 0
+    for condition in ("rate > 100", "rate < 100", "rate < 0"):
+        assert sum(condition in statement for statement in executed) == 1, executed

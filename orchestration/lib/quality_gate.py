@@ -182,10 +182,14 @@ def _gx_suite(name: str, specs: Iterable[ExpectationSpec]) -> gx.ExpectationSuit
         ExpectationConfiguration,
     )
 
+    from orchestration.lib.gx_duckdb import UnexpectedRowsOnce
+
     suite = gx.ExpectationSuite(name=name)
     for spec in specs:
+        # A check query runs once (GX's own expectation runs it twice: count, then rows).
+        gx_type = UnexpectedRowsOnce.expectation_type if spec.type == UNEXPECTED_ROWS else spec.type
         configuration = ExpectationConfiguration(
-            type=spec.type,
+            type=gx_type,
             kwargs=dict(spec.kwargs),
             meta={"gate_name": spec.name, "severity": spec.severity},
             description=spec.description,
@@ -212,9 +216,11 @@ def _observed_and_keys(
 ) -> tuple[str, list[dict[str, Any]]]:
     if spec.type == UNEXPECTED_ROWS:
         count = result.get("observed_value", 0)
-        rows = (result.get("details") or {}).get("unexpected_rows") or []
+        details = result.get("details") or {}
+        rows = details.get("unexpected_rows") or []
         keys = [dict(row) if isinstance(row, dict) else {"row": list(row)} for row in rows]
-        return f"{count} offending row(s)", keys[:OFFENDING_KEYS_KEPT]
+        at_least = "at least " if details.get("count_is_lower_bound") else ""
+        return f"{at_least}{count} offending row(s)", keys[:OFFENDING_KEYS_KEPT]
     if "unexpected_count" in result:
         count = result.get("unexpected_count") or 0
         total = result.get("element_count")
@@ -252,22 +258,18 @@ def _validate_asset(
         raise GXSetupError(f"cannot read {asset_spec.table}: {error}") from error
     batch_definition = data_asset.add_batch_definition_whole_table("whole table")
 
-    # Row-level expectations keep a few offending keys through GX's index list; the SQL
-    # expectations need COMPLETE to return their rows (GX caps them at 200). One result format
-    # per validation run, hence two runs per asset.
+    # Row-level expectations keep a few offending keys through GX's index list (SUMMARY); the
+    # SQL checks (UnexpectedRowsOnce) always return their rows, up to 200, whatever the format.
+    # So one validation run per asset.
     groups = {
-        "rows": (
-            [e for e in asset_spec.expectations if e.type != UNEXPECTED_ROWS],
+        "all": (
+            list(asset_spec.expectations),
             {
                 "result_format": "SUMMARY",
                 "unexpected_index_column_names": list(asset_spec.key_columns),
                 "partial_unexpected_count": OFFENDING_KEYS_KEPT,
                 "return_unexpected_index_query": False,
             },
-        ),
-        "sql": (
-            [e for e in asset_spec.expectations if e.type == UNEXPECTED_ROWS],
-            {"result_format": "COMPLETE"},
         ),
     }
     outcomes: list[ExpectationOutcome] = []
