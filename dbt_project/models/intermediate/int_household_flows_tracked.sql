@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='review_year',
-        on_schema_change='fail',
+        on_schema_change='sync_all_columns',
         post_hook=[
             "delete from {{ this }} where review_year not in (select distinct review_year from {{ ref('int_households_classified') }})",
         ],
@@ -92,11 +92,7 @@ household_years as (
 joined as (
     select
         current_year.review_year,
-        current_year.unit_version,
-        current_year.province_code,
-        current_year.commune_code,
         current_year.household_code,
-        current_year.standard_id,
         current_year.computed_class,
         current_year.is_poor,
         case
@@ -122,11 +118,7 @@ joined as (
 final as (
     select
         review_year,
-        unit_version,
-        province_code,
-        commune_code,
         household_code,
-        standard_id,
         computed_class,
         is_poor,
         was_poor_previous_year,
