@@ -1348,7 +1348,7 @@ def _write_audit(
             status_reason = 'no longer in the raw directory (run ' || $run_id || ')'
         where {current} and file_name not in (select file_name from _reports)
         """,
-        f"""
+        """
         update audit.source_files as a
         set rows_read = r.rows_read, rows_loaded = r.rows_loaded,
             rows_quarantined = r.rows_quarantined, status = r.status,
@@ -1358,7 +1358,7 @@ def _write_audit(
         where a.review_year = $year and a.dataset = $dataset and a.status <> 'replaced'
             and a.file_name = r.file_name and a.sha256 = r.sha256
         """,
-        f"""
+        """
         update audit.source_files as a
         set status = 'replaced', last_seen_at = $now,
             status_reason = 're-sent with new bytes (sha256 ' || r.sha256 || ', run '
