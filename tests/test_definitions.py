@@ -66,3 +66,20 @@ def test_gate_and_row_balance_checks_are_blocking():
     specs = {key.name: graph.get_check_spec(key) for key in graph.asset_check_keys}
     assert specs["critical_expectations_pass"].blocking
     assert specs["survey_households_row_balance"].blocking
+
+
+def test_dbt_resource_knows_its_dbt_version_without_running_dbt() -> None:
+    """The dbt resource skips dagster-dbt's `dbt --version` subprocess and in-process adapter
+    (3 s a run); the version it assumes must be the one the dbt executable reports."""
+    import re
+
+    from orchestration.resources import WarehouseDbtCliResource, build_resources
+
+    resource = build_resources()["dbt"]
+    assert isinstance(resource, WarehouseDbtCliResource)
+    printed = subprocess.run(
+        [resource.dbt_executable, "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"installed: {resource._cli_version}" in printed, printed
+    assert re.search(r"installed: 1\.", printed)
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
