@@ -15,8 +15,9 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,6 +140,7 @@ class Progress:
     failed_steps: list[tuple[str, str]] = field(default_factory=list)
     failed_checks: list[tuple[str, str, str]] = field(default_factory=list)
     materializations: dict[str, dict] = field(default_factory=dict)
+    on_step_start: dict[str, Callable[[], None]] = field(default_factory=dict)
     _partitions: dict[str, list[str]] = field(default_factory=dict)
 
     def line(self, text: str) -> None:
@@ -148,6 +150,9 @@ class Progress:
         kind = event.event_type_value
         if kind == "STEP_START":
             self.line(f"start   {event.step_key}")
+            hook = self.on_step_start.pop(event.step_key, None)
+            if hook is not None:
+                hook()
         elif kind == "ASSET_MATERIALIZATION":
             mat = event.event_specific_data.materialization
             key = "/".join(mat.asset_key.path)
@@ -222,6 +227,23 @@ def _progress_logger(progress: Progress):
     return progress_logger
 
 
+def _warm_gate_imports() -> None:
+    """Import Great Expectations in a background thread while dbt runs.
+
+    The gate imports it lazily (2 s) so that the code server and every other command start
+    without it. A run knows it will need it, and while the dbt subprocess works this process's
+    interpreter is idle; started earlier, the import competed for the interpreter with Dagster's
+    own start-up and cost as much as it saved. A failed import here is ignored: the gate imports
+    again and reports the error itself.
+    """
+
+    def warm() -> None:
+        with contextlib.suppress(Exception):
+            import orchestration.lib.gx_duckdb  # noqa: F401
+
+    threading.Thread(target=warm, name="warm-gate-imports", daemon=True).start()
+
+
 def run(args: argparse.Namespace) -> int:
     from orchestration.lib.ingest import list_review_years
 
@@ -254,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
     keys = [str(y) for y in years]
     _register_review_years(instance, review_year_partitions.name, keys)
 
-    progress = Progress()
+    progress = Progress(on_step_start={"warehouse_dbt_assets": _warm_gate_imports})
     progress.line(
         f"poverty_review_job: review years {', '.join(keys)} from {settings.raw_dir} "
         f"into {settings.warehouse_dir}"

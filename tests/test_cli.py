@@ -92,3 +92,18 @@ def test_review_years_are_registered_in_chronological_order(instance):
         "2023",
         "2024",
     ]
+
+
+def test_gate_imports_are_warmed_once_when_dbt_starts(capsys) -> None:
+    """`run` imports Great Expectations in the background when the dbt step starts (not at
+    start-up, where it slowed Dagster's own start), once."""
+    from types import SimpleNamespace
+
+    from orchestration.cli import Progress
+
+    calls: list[str] = []
+    progress = Progress(on_step_start={"warehouse_dbt_assets": lambda: calls.append("warm")})
+    for step in ("raw__survey_households", "warehouse_dbt_assets", "warehouse_dbt_assets"):
+        progress.handle(SimpleNamespace(event_type_value="STEP_START", step_key=step))
+    assert calls == ["warm"]
+    assert "start   warehouse_dbt_assets" in capsys.readouterr().out
