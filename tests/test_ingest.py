@@ -669,3 +669,37 @@ def test_text_cleaning_matches_nfc_and_trim_on_awkward_text() -> None:
     for i, text in enumerate(texts):
         expected = unicodedata.normalize("NFC", text).strip(" \t\r\n\u00a0\ufeff") or None
         assert cleaned[i] == expected, repr(text)
+
+
+def test_rows_of_whitespace_are_skipped_and_a_name_alone_is_quarantined(tmp_path, warehouse):
+    """A row whose cells are all empty once trimmed (spaces, a no-break space) is not a row;
+    one holding only the head's name is a row with every required cell missing. Either may
+    have an empty first cell, so the blank test cannot stop at the first cell."""
+    year_dir = tmp_path / "raw" / "survey" / str(YEAR)
+    year_dir.mkdir(parents=True)
+    width = len(SURVEY_HEADERS)
+    name_only = [""] * width
+    name_only[SURVEY_HEADERS.index("Họ tên chủ hộ")] = "Nguyễn Thị Giả Danh 801"
+    write_csv(
+        year_dir / "spaces.csv",
+        SURVEY_HEADERS,
+        [
+            valid_row("H801", 801),
+            [" "] * width,
+            ["\u00a0", *([""] * (width - 1))],
+            name_only,
+            valid_row("H802", 802),
+        ],
+    )
+    with duckdb.connect(str(warehouse)) as con:
+        report = ingest_dataset(con, tmp_path / "raw", "survey", YEAR, run_id="r", pii_key=KEY)
+        loaded = con.execute(
+            "select household_code, source_row from raw.survey_households order by source_row"
+        ).fetchall()
+        quarantined = con.execute(
+            "select source_row, list_contains(reasons, 'missing_household_code') "
+            "from audit.quarantine"
+        ).fetchall()
+    assert loaded == [("H801", 2), ("H802", 6)]
+    assert quarantined == [(5, True)]
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (3, 2, 1)
