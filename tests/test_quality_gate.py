@@ -114,9 +114,10 @@ def test_staged_household_defects_are_caught_with_their_keys(warehouse: Path) ->
     assert by_name["commune_valid_for_unit_version"].offending_keys[0]["commune_code"] == "99999"
 
 
-def test_a_lost_or_doubled_classified_household_is_caught(warehouse: Path) -> None:
+def test_a_lost_doubled_or_unclassified_household_is_caught(warehouse: Path) -> None:
     """The classification is a view in the real warehouse; a change to it that drops households
-    (an inner join) or doubles them (overlapping standards) must still fail the gate."""
+    (an inner join) or doubles them (overlapping standards), or a review year no standard
+    covers, must still fail the gate."""
     _execute(
         warehouse,
         """delete from intermediate.int_households_classified
@@ -124,8 +125,17 @@ def test_a_lost_or_doubled_classified_household_is_caught(warehouse: Path) -> No
         """insert into intermediate.int_households_classified
            select * from intermediate.int_households_classified
            where review_year = 2024 and household_code = '00007-00003'""",
+        # As if no seed row covered the household's review year.
+        """update intermediate.int_households_classified
+           set standard_id = NULL, computed_class = NULL
+           where review_year = 2023 and household_code = '00001-00002'""",
     )
     result = run_gate(warehouse, build_id="b-cls", run_id="r-cls", data_docs_dir=None)
+    uncovered = {"standard_applied", "computed_class_present"}
+    assert uncovered <= {f.expectation for f in result.failures}
+    for failure in (f for f in result.failures if f.expectation in uncovered):
+        assert failure.severity == CRITICAL
+        assert failure.offending_keys[0]["household_code"] == "00001-00002"
     failure = next(
         f for f in result.failures if f.expectation == "one_classified_row_per_staged_household"
     )
