@@ -259,55 +259,49 @@ def _validate_asset(
     batch_definition = data_asset.add_batch_definition_whole_table("whole table")
 
     # Row-level expectations keep a few offending keys through GX's index list (SUMMARY); the
-    # SQL checks (UnexpectedRowsOnce) always return their rows, up to 200, whatever the format.
-    # So one validation run per asset.
-    groups = {
-        "all": (
-            list(asset_spec.expectations),
-            {
-                "result_format": "SUMMARY",
-                "unexpected_index_column_names": list(asset_spec.key_columns),
-                "partial_unexpected_count": OFFENDING_KEYS_KEPT,
-                "return_unexpected_index_query": False,
-            },
-        ),
-    }
-    outcomes: list[ExpectationOutcome] = []
-    for group, (specs, result_format) in groups.items():
-        if not specs:
-            continue
-        spec_of = {spec.name: spec for spec in specs}
-        name = f"{asset_spec.suite}.{asset_spec.asset}.{group}"
-        suite = context.suites.add(_gx_suite(name, specs))
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+    # SQL checks (UnexpectedRowsOnce) return their rows, up to 200, whatever the format. So one
+    # validation run per asset.
+    specs = asset_spec.expectations
+    spec_of = {spec.name: spec for spec in specs}
+    name = f"{asset_spec.suite}.{asset_spec.asset}"
+    suite = context.suites.add(_gx_suite(name, specs))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+    )
+    validation = definition.run(
+        result_format={
+            "result_format": "SUMMARY",
+            "unexpected_index_column_names": list(asset_spec.key_columns),
+            "partial_unexpected_count": OFFENDING_KEYS_KEPT,
+            "return_unexpected_index_query": False,
+        }
+    )
+    raise_for_exceptions(validation)
+    if len(validation.results) != len(specs):
+        raise GXSetupError(
+            f"{name}: {len(specs)} expectations configured, {len(validation.results)} evaluated"
         )
-        validation = definition.run(result_format=result_format)
-        raise_for_exceptions(validation)
-        if len(validation.results) != len(specs):
-            raise GXSetupError(
-                f"{name}: {len(specs)} expectations configured, {len(validation.results)} evaluated"
+    validated_at = datetime.now(UTC)
+    outcomes: list[ExpectationOutcome] = []
+    for item in validation.results:
+        spec = spec_of[(item.expectation_config.meta or {})["gate_name"]]
+        observed, keys = _observed_and_keys(spec, item.result or {}, asset_spec.key_columns)
+        outcomes.append(
+            ExpectationOutcome(
+                build_id=build_id,
+                run_id=run_id,
+                suite=asset_spec.suite,
+                expectation=spec.name,
+                table_name=asset_spec.table,
+                column_name=spec.column,
+                severity=spec.severity,
+                success=bool(item.success),
+                observed=observed,
+                expected=_expected_text(spec),
+                offending_keys=keys,
+                validated_at=validated_at,
             )
-        validated_at = datetime.now(UTC)
-        for item in validation.results:
-            spec = spec_of[(item.expectation_config.meta or {})["gate_name"]]
-            observed, keys = _observed_and_keys(spec, item.result or {}, asset_spec.key_columns)
-            outcomes.append(
-                ExpectationOutcome(
-                    build_id=build_id,
-                    run_id=run_id,
-                    suite=asset_spec.suite,
-                    expectation=spec.name,
-                    table_name=asset_spec.table,
-                    column_name=spec.column,
-                    severity=spec.severity,
-                    success=bool(item.success),
-                    observed=observed,
-                    expected=_expected_text(spec),
-                    offending_keys=keys,
-                    validated_at=validated_at,
-                )
-            )
+        )
     return outcomes
 
 
