@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Literal
 
 import great_expectations as gx
 import sqlalchemy as sa
+from great_expectations.constants import MAX_RESULT_RECORDS
 from great_expectations.core.expectation_validation_result import (
     ExpectationSuiteValidationResult,
     ExpectationValidationResult,
@@ -209,7 +210,7 @@ class UnexpectedRowsOnce(gx.expectations.UnexpectedRowsExpectation):
     Registered with GX as ``unexpected_rows_once``.
     """
 
-    MAX_ROWS: ClassVar[int] = 200  # great_expectations.constants.MAX_RESULT_RECORDS
+    MAX_ROWS: ClassVar[int] = MAX_RESULT_RECORDS  # what GX's table metric fetches at most
     metric_dependencies: ClassVar[tuple[str, ...]] = ("unexpected_rows_query.table",)
 
     def _validate(
