@@ -16,46 +16,21 @@ from pathlib import Path
 import duckdb
 
 from orchestration.lib.admin_units import load_admin_units, unit_version_for_year
+from orchestration.lib.headers import DEPRIVATION_COLUMNS
+from orchestration.lib.ingest import RAW_TABLES, ensure_schemas
 from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
 
-DEPRIVATIONS = (
-    "d_employment",
-    "d_dependents",
-    "d_nutrition",
-    "d_health_insurance",
-    "d_adult_education",
-    "d_child_schooling",
-    "d_housing_quality",
-    "d_housing_area",
-    "d_water",
-    "d_sanitation",
-    "d_telecom",
-    "d_information_assets",
+# The raw tables are created by the ingest's own DDL (orchestration.lib.ingest.ensure_schemas),
+# so these tests build dbt on exactly the schema the ingest writes.
+DEPRIVATIONS = DEPRIVATION_COLUMNS
+LINEAGE_COLUMNS = (
+    "source_file",
+    "source_sheet",
+    "source_row",
+    "source_sha256",
+    "run_id",
+    "loaded_at",
 )
-LINEAGE_DDL = """
-    source_file varchar, source_sheet varchar, source_row integer, source_sha256 varchar,
-    run_id varchar, loaded_at timestamp
-"""
-RAW_DDL = {
-    "survey_households": f"""
-        review_year integer, unit_version varchar, province_code varchar, district_code varchar,
-        commune_code varchar, commune_name varchar, village varchar, household_code varchar,
-        head_id_hash varchar, head_sex varchar, ethnicity varchar, household_size integer,
-        area_type varchar, income_per_capita bigint,
-        {", ".join(f"{name} boolean" for name in DEPRIVATIONS)},
-        is_meritorious_family boolean, is_social_protection boolean,
-        is_no_labour_capacity boolean, reported_class varchar, {LINEAGE_DDL}
-    """,
-    "commune_totals": f"""
-        review_year integer, unit_version varchar, commune_code varchar,
-        total_households bigint, total_population bigint, {LINEAGE_DDL}
-    """,
-    "difficult_areas": f"""
-        review_year integer, unit_version varchar, commune_code varchar,
-        is_extremely_difficult boolean, difficult_villages integer, total_villages integer,
-        {LINEAGE_DDL}
-    """,
-}
 SURVEY_COLUMNS = (
     "review_year",
     "unit_version",
@@ -129,9 +104,7 @@ def create_warehouse(path: Path) -> None:
     """Create the reference tables (the real unit lists) and empty raw tables."""
     with duckdb.connect(str(path)) as con:
         load_admin_units(con)
-        con.execute("create schema if not exists raw")
-        for table, ddl in RAW_DDL.items():
-            con.execute(f"create or replace table raw.{table} ({ddl})")
+        ensure_schemas(con)
 
 
 def replace_year(
@@ -149,8 +122,8 @@ def replace_year(
     lineage = (f"{review_year}.csv", None, None, "sha", run_id, loaded_at)
     with duckdb.connect(str(path)) as con:
         con.execute("begin transaction")
-        for table in RAW_DDL:
-            con.execute(f"delete from raw.{table} where review_year = ?", [review_year])
+        for table in RAW_TABLES.values():
+            con.execute(f"delete from {table} where review_year = ?", [review_year])
         survey_rows = [
             tuple(row[name] for name in SURVEY_COLUMNS)
             + (f"{review_year}.csv", None, index + 2)
@@ -158,9 +131,11 @@ def replace_year(
             for index, row in enumerate(households)
         ]
         if survey_rows:
+            columns = ", ".join((*SURVEY_COLUMNS, *LINEAGE_COLUMNS))
             placeholders = ", ".join("?" * len(survey_rows[0]))
             con.executemany(
-                f"insert into raw.survey_households values ({placeholders})", survey_rows
+                f"insert into raw.survey_households ({columns}) values ({placeholders})",
+                survey_rows,
             )
         for code, total_households, total_population in commune_totals:
             con.execute(
