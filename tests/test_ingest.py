@@ -12,6 +12,7 @@ import csv
 import hashlib
 import hmac
 import io
+import json
 import shutil
 import stat
 from pathlib import Path
@@ -334,7 +335,7 @@ def test_whole_file_problems_quarantine_the_file(loaded):
 
 
 def test_quarantine_keeps_raw_text_without_name(loaded):
-    _, con, _ = loaded
+    exports, con, _ = loaded
     record = con.execute(
         """
         select raw_record from audit.quarantine
@@ -348,6 +349,20 @@ def test_quarantine_keeps_raw_text_without_name(loaded):
         "select raw_record from audit.quarantine where source_row = 23 and dataset = 'survey'"
     ).fetchone()[0]
     assert '"(no header, column 31)":"thừa"' in extra
+    # Every quarantined row's record is the text of that very row: the typed pass keeps no text,
+    # so files with bad rows are re-read (after an empty line, in a workbook, in 2025 alike).
+    records = con.execute(
+        """
+        select source_file, source_sheet, source_row, raw_record from audit.quarantine
+        where source_row is not null
+        """
+    ).fetchall()
+    assert {Path(name).suffix for name, *_ in records} == {".csv", ".xlsx"}
+    assert any(name.endswith("district_a.csv") and row > 22 for name, _, row, _ in records)
+    for file_name, sheet, row, record in records:
+        cells = {normalise_header(k): v for k, v in json.loads(record).items()}
+        expected = file_row(exports.raw_dir, file_name, sheet, row).get(HOUSEHOLD) or None
+        assert cells.get(HOUSEHOLD) == expected, (file_name, row)
 
 
 def test_commune_totals_and_difficult_areas(loaded):
@@ -619,6 +634,19 @@ def test_generated_sample_quarantines_exactly_the_injected_rows(sample_tiny, tmp
         ).fetchall()
     )
     assert quarantined == sample_tiny.expected_quarantined_rows()
+    # Each quarantined row's raw record (rebuilt by re-reading its file) is that row's text.
+    records = con.execute(
+        """
+        select source_file, source_sheet, source_row, raw_record from audit.quarantine
+        where source_row is not null and dataset = 'survey'
+        """
+    ).fetchall()
+    assert len(records) > 10
+    for file_name, sheet, row, record in records:
+        assert record is not None, (file_name, row)
+        cells = {normalise_header(k): v for k, v in json.loads(record).items()}
+        expected = file_row(sample_tiny.raw_dir, file_name, sheet, row).get(HOUSEHOLD) or None
+        assert cells.get(HOUSEHOLD) == expected, (file_name, row)
     whole_files = {
         name
         for (name,) in con.execute(

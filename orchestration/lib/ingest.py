@@ -7,7 +7,10 @@ Why it is shaped this way:
   only its header line is read in Python, to match headers after trimming, case-folding and NFC
   normalisation (``orchestration.lib.headers``). An XLSX sheet is read by python-calamine and
   handed to DuckDB as an Arrow table of strings. Typing, normalisation and validation then run
-  as set operations in DuckDB, so a million rows cost seconds, not minutes.
+  as set operations in DuckDB, so a million rows cost seconds, not minutes. Cells are typed
+  while the file is read (one parallel pass); the checks that need the reference units or the
+  whole year follow over the typed rows, and only files with a quarantined row are read again,
+  for those rows' raw text (``_StageSpec``).
 - **Nothing lost.** Every non-blank row read is either loaded or quarantined with *every* reason
   that applies, its raw text (original header → cell), file and row number. Per file
   ``rows_read = rows_loaded + rows_quarantined`` (``audit.source_files``).
@@ -339,65 +342,201 @@ def _sql_text(value: str) -> str:
 
 
 def _stage_columns(dataset: str) -> list[str]:
-    """Columns of the staging table: canonical text columns, without the head's name and with
-    the id number already replaced by its hash."""
+    """Text columns of a source row: canonical columns, without the head's name and with the id
+    number already replaced by its hash."""
     names = [c for c in canonical_columns(dataset) if c not in ("head_name", "head_id_number")]
     if dataset == "survey":
         names.append("head_id_hash")
     return names
 
 
-def _create_stage(con: duckdb.DuckDBPyConnection, dataset: str) -> None:
-    """``_stage`` holds every staged row; ``_rows`` is its non-blank rows with their numbers.
+@dataclass(frozen=True)
+class _StageSpec:
+    """What a staging pass writes, and where.
+
+    The **typed** pass (every file) types each cell while the file is read, in parallel, and
+    keeps only what loading and checking need: the values of ``raw.*`` and a few row-local
+    flags. The **text** pass re-reads only the files with quarantined rows, to rebuild those
+    rows' raw records (original header → cell text). Typing in the text stage and then again in
+    a separate checked table wrote every row twice (2 of a national review year's 11 s).
+    """
+
+    dataset: str
+    review_year: int
+    typed: bool
+
+    @property
+    def stage(self) -> str:
+        return "_stage" if self.typed else "_text_stage"
+
+    @property
+    def rows(self) -> str:
+        return "_rows" if self.typed else "_text_rows"
+
+    @property
+    def ranges(self) -> str:
+        return "_file_ranges" if self.typed else "_text_file_ranges"
+
+    def columns(self) -> list[tuple[str, str]]:
+        """(name, type) of the stage's value columns, between its position and lineage columns."""
+        if self.typed:
+            return [
+                (name, kind) for name, kind, _ in _typed_columns(self.dataset, self.review_year)
+            ]
+        names = [(name, "VARCHAR") for name in _stage_columns(self.dataset)]
+        return names + [
+            ("_extra", "JSON"),
+            ("_has_extra_fields", "BOOLEAN"),
+            ("_household_key", "VARCHAR"),
+        ]
+
+
+# A typed column's expression names the text cells it reads as @name (the text expressions of
+# _stage_select: ``c{position}``, the id hash, or NULL for a column the file lacks).
+_CELL = re.compile(r"@(\w+)")
+
+
+def _typed_columns(dataset: str, review_year: int) -> list[tuple[str, str, str]]:
+    """(name, type, expression) of the typed stage; the checks that need joins or the whole year
+    (reference codes, duplicates) are judged afterwards over these columns."""
+    year = f"_trimmed(@review_year) is distinct from '{review_year}'"
+    extra = ("_has_extra_fields", "BOOLEAN", "@_has_extra_fields")
+    if dataset == "commune_totals":
+        return [
+            ("_year_mismatch", "BOOLEAN", year.replace("_trimmed", "_clean")),
+            ("commune_code", "VARCHAR", "_code(_clean(@commune_code), 5)"),
+            ("total_households", "BIGINT", "_count(_clean(@total_households))"),
+            ("total_population", "BIGINT", "_count(_clean(@total_population))"),
+            extra,
+        ]
+    if dataset == "difficult_areas":
+        return [
+            ("_year_mismatch", "BOOLEAN", year.replace("_trimmed", "_clean")),
+            ("commune_code", "VARCHAR", "_code(_clean(@commune_code), 5)"),
+            ("is_extremely_difficult", "BOOLEAN", "_mark(_clean(@extremely_difficult))"),
+            (
+                "difficult_villages",
+                "INTEGER",
+                "case when _clean(@difficult_villages) is null then 0 "
+                "when regexp_full_match(_clean(@difficult_villages), '[0-9]{1,9}') "
+                "then _clean(@difficult_villages)::INTEGER end",
+            ),
+            (
+                "total_villages",
+                "INTEGER",
+                "case when regexp_full_match(_clean(@total_villages), '[0-9]{1,9}') "
+                "then _clean(@total_villages)::INTEGER end",
+            ),
+            ("_total_villages_given", "BOOLEAN", "_clean(@total_villages) is not null"),
+            extra,
+        ]
+    head_sex = "case lower(_clean(@head_sex)) when 'nam' then 'male' when 'nữ' then 'female' end"
+    reported = (
+        "case regexp_replace(lower(_clean(@reported_class)), '^hộ\\s+', '') "
+        "when 'nghèo' then 'poor' when 'cận nghèo' then 'near_poor' "
+        "when 'có mức sống trung bình' then 'middle' when 'không nghèo' then 'not_poor' end"
+    )
+    size = "_trimmed(@household_size)"
+    return [
+        ("_year_mismatch", "BOOLEAN", year),
+        ("province_code", "VARCHAR", "_code(_trimmed(@province_code), 2)"),
+        (
+            "district_code",
+            "VARCHAR",
+            "_code(_trimmed(@district_code), 3)" if review_year < 2025 else "NULL",
+        ),
+        ("_district_given", "BOOLEAN", "_trimmed(@district_code) is not null"),
+        ("commune_code", "VARCHAR", "_code(_trimmed(@commune_code), 5)"),
+        ("commune_name", "VARCHAR", "_clean(@commune_name)"),
+        ("village", "VARCHAR", "_clean(@village)"),
+        ("household_code", "VARCHAR", "_clean(@household_code)"),
+        ("head_id_hash", "VARCHAR", "@head_id_hash"),
+        ("head_sex", "VARCHAR", head_sex),
+        ("_bad_head_sex", "BOOLEAN", f"({head_sex}) is null and _clean(@head_sex) is not null"),
+        ("ethnicity", "VARCHAR", "_clean(@ethnicity)"),
+        (
+            "household_size",
+            "INTEGER",
+            f"case when regexp_full_match({size}, '[0-9]{{1,9}}') then {size}::INTEGER end",
+        ),
+        (
+            "area_type",
+            "VARCHAR",
+            "case lower(_clean(@area_type)) when 'nông thôn' then 'rural' "
+            "when 'thành thị' then 'urban' when 'đô thị' then 'urban' end",
+        ),
+        ("income_per_capita", "BIGINT", "_amount(_trimmed(@income_per_capita))"),
+        *((name, "BOOLEAN", f"_mark(_trimmed(@{name}))") for name in DEPRIVATION_COLUMNS),
+        ("_bad_marks", "BOOLEAN", _bad_marks(DEPRIVATION_COLUMNS)),
+        *((f"is_{name}", "BOOLEAN", f"_mark(_trimmed(@{name}))") for name in FLAG_COLUMNS),
+        ("_bad_flags", "BOOLEAN", _bad_marks(FLAG_COLUMNS)),
+        ("reported_class", "VARCHAR", reported),
+        (
+            "_bad_reported_class",
+            "BOOLEAN",
+            f"({reported}) is null and _clean(@reported_class) is not null",
+        ),
+        extra,
+    ]
+
+
+def _bad_marks(names: tuple[str, ...] | list[str]) -> str:
+    """A cell that is neither empty nor an accepted mark, in any of the named columns."""
+    return " or ".join(
+        f"(_mark(_trimmed(@{n})) is null and _trimmed(@{n}) is not null)" for n in names
+    )
+
+
+def _create_stage(con: duckdb.DuckDBPyConnection, spec: _StageSpec) -> None:
+    """The stage holds every staged row; the rows view is its non-blank rows with their numbers.
 
     A CSV without empty lines is staged by a parallel scan with no row number: with
     ``preserve_insertion_order`` (DuckDB's default) its records land in file order, so a record's
     number is its ``rowid`` minus the stage's size before the file (``_row_offset``). Blank rows
     are therefore kept, flagged ``_blank``, so as not to break that contiguity. Numbering rows
-    with ``row_number() over ()`` instead forces the whole staging pipeline (HMAC, JSON, blank
-    test) onto one thread.
+    with ``row_number() over ()`` instead forces the whole staging pipeline (HMAC, typing, blank
+    test) onto one thread. For the same reason the staging statement only projects: no join.
     """
-    columns = ", ".join(f"{name} VARCHAR" for name in _stage_columns(dataset))
+    columns = ", ".join(f"{name} {kind}" for name, kind in spec.columns())
     con.execute(
         f"""
-        create or replace temp table _stage (
+        create or replace temp table {spec.stage} (
             _file_index INTEGER, source_sheet VARCHAR, source_row INTEGER, {columns},
-            _extra JSON, _has_extra_fields BOOLEAN, _household_key VARCHAR, _row_offset BIGINT,
-            _blank BOOLEAN, _source_path VARCHAR
+            _row_offset BIGINT, _blank BOOLEAN, _source_path VARCHAR
         )
         """
     )
     # Files staged together by one multi-file scan (see _stage_csv_batch) carry their path; this
     # maps it to the file's index and its first rowid, from which its rows are numbered.
     con.execute(
-        "create or replace temp table _file_ranges "
+        f"create or replace temp table {spec.ranges} "
         "(_source_path VARCHAR, file_index INTEGER, first_rowid BIGINT)"
     )
     con.execute(
-        """
-        create or replace temp view _rows as
+        f"""
+        create or replace temp view {spec.rows} as
         select s.* exclude (_file_index, source_row, _row_offset, _blank, _source_path),
                coalesce(s._file_index, r.file_index) as _file_index,
                coalesce(
                    s.source_row, s.rowid + s._row_offset, s.rowid - r.first_rowid + 2
                )::INTEGER as source_row
-        from _stage s left join _file_ranges r on r._source_path = s._source_path
+        from {spec.stage} s left join {spec.ranges} r on r._source_path = s._source_path
         where not s._blank
         """
     )
 
 
-def _stage_select(dataset: str, match: HeaderMatch, width: int) -> tuple[list[str], str]:
-    """Expressions turning a source with columns ``c0…c{width-1}`` into staging columns, and the
-    condition that the row is blank (every cell empty once trimmed)."""
-    expressions = []
-    for name in _stage_columns(dataset):
+def _stage_select(spec: _StageSpec, match: HeaderMatch, width: int) -> tuple[list[str], str]:
+    """Expressions turning a source with columns ``c0…c{width-1}`` into the stage's value
+    columns, and the condition that the row is blank (every cell empty once trimmed)."""
+    cells: dict[str, str] = {}
+    for name in _stage_columns(spec.dataset):
         if name == "head_id_hash":
             position = match.positions.get("head_id_number")
-            expressions.append("NULL" if position is None else hmac_sql(f"_clean(c{position})"))
+            cells[name] = "NULL" if position is None else hmac_sql(f"_clean(c{position})")
         else:
             position = match.positions.get(name)
-            expressions.append("NULL" if position is None else f"c{position}")
+            cells[name] = "NULL::VARCHAR" if position is None else f"c{position}"
 
     # Every matched column, the head's name included, is loaded or deliberately left out; other
     # columns are kept for the quarantine's raw record, and cells under no header flag the row.
@@ -411,21 +550,26 @@ def _stage_select(dataset: str, match: HeaderMatch, width: int) -> tuple[list[st
     unheaded = [
         p for p in range(width) if p not in matched and not (p < len(originals) and originals[p])
     ]
-    named_pairs = [f"{_sql_text(header)}, c{p}" for header, p in named_extra]
-    unheaded_pairs = [f"{_sql_text(f'(no header, column {p + 1})')}, c{p}" for p in unheaded]
-    named_json = f"json_object({', '.join(named_pairs)})" if named_pairs else "NULL::JSON"
-    if unheaded:
-        has_extra = " or ".join(f"_clean(c{p}) is not null" for p in unheaded)
-        all_pairs = ", ".join(named_pairs + unheaded_pairs)
-        extra = f"case when {has_extra} then json_object({all_pairs}) else {named_json} end"
+    has_extra = " or ".join(f"_clean(c{p}) is not null" for p in unheaded) or "false"
+    cells["_has_extra_fields"] = f"({has_extra})"
+    if spec.typed:
+        expressions = [
+            _CELL.sub(lambda m: cells[m.group(1)], expression)
+            for _, _, expression in _typed_columns(spec.dataset, spec.review_year)
+        ]
     else:
-        has_extra = "false"
-        extra = named_json
-    # The cleaned household code, computed once here (in parallel) for both the duplicate
-    # aggregate and the checks, rather than three times over the whole year.
-    household = match.positions.get("household_code")
-    key = "NULL" if household is None else f"_clean(c{household})"
-    expressions += [extra, f"({has_extra})", key]
+        named_pairs = [f"{_sql_text(header)}, c{p}" for header, p in named_extra]
+        unheaded_pairs = [f"{_sql_text(f'(no header, column {p + 1})')}, c{p}" for p in unheaded]
+        named_json = f"json_object({', '.join(named_pairs)})" if named_pairs else "NULL::JSON"
+        if unheaded:
+            all_pairs = ", ".join(named_pairs + unheaded_pairs)
+            extra = f"case when {has_extra} then json_object({all_pairs}) else {named_json} end"
+        else:
+            extra = named_json
+        household = match.positions.get("household_code")
+        key = "NULL" if household is None else f"_clean(c{household})"
+        expressions = [cells[name] for name in _stage_columns(spec.dataset)]
+        expressions += [extra, cells["_has_extra_fields"], key]
 
     name_position = match.positions.get("head_name")
     every_cell = ", ".join(f"c{p}" for p in range(width) if p != name_position) or "''"
@@ -484,13 +628,13 @@ def _blank_line_numbers(path: Path) -> tuple[list[int], int]:
 
 
 def _stage_csv(
-    con: duckdb.DuckDBPyConnection, state: _FileState, dataset: str, hmac: dict[str, bytes]
+    con: duckdb.DuckDBPyConnection, state: _FileState, spec: _StageSpec, hmac: dict[str, bytes]
 ) -> None:
     header = _read_csv_header(state.path)
-    match = match_headers(header, dataset)
+    match = match_headers(header, spec.dataset)
     state.match = match
     width = len(header) + SPARE_CSV_COLUMNS
-    expressions, blank = _stage_select(dataset, match, width)
+    expressions, blank = _stage_select(spec, match, width)
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
 
     blanks, line_count = _blank_line_numbers(state.path)
@@ -507,7 +651,7 @@ def _stage_csv(
             {"line_count": line_count, "blanks": blanks},
         )
     # The first record is line 2 (after the header): see _create_stage for the offset.
-    row_offset = 2 - con.execute("select count(*) from _stage").fetchone()[0]
+    row_offset = 2 - con.execute(f"select count(*) from {spec.stage}").fetchone()[0]
 
     def insert(parallel: bool) -> None:
         source = (
@@ -528,7 +672,7 @@ def _stage_csv(
                        {blank}, NULL
                 from {source}
             """
-        con.execute(f"insert into _stage {select}", _params_used(expressions, hmac))
+        con.execute(f"insert into {spec.stage} {select}", _params_used(expressions, hmac))
 
     try:
         try:
@@ -549,8 +693,7 @@ def _stage_csv_batch(
     con: duckdb.DuckDBPyConnection,
     group: list[_FileState],
     header: list[str],
-    dataset: str,
-    review_year: int,
+    spec: _StageSpec,
     hmac: dict[str, bytes],
 ) -> bool:
     """Stage CSV files that share one header line with a single multi-file scan.
@@ -565,11 +708,11 @@ def _stage_csv_batch(
     by file instead: a missing required column (a per-file verdict) or a file the parallel
     multi-file reader refuses (one failed statement inserts nothing).
     """
-    match = match_headers(header, dataset)
-    if match.missing(required_columns(dataset, review_year)):
+    match = match_headers(header, spec.dataset)
+    if match.missing(required_columns(spec.dataset, spec.review_year)):
         return False
     width = len(header) + SPARE_CSV_COLUMNS
-    expressions, blank = _stage_select(dataset, match, width)
+    expressions, blank = _stage_select(spec, match, width)
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
     paths = "[" + ", ".join(_sql_text(str(state.path)) for state in group) + "]"
     source = (
@@ -579,7 +722,7 @@ def _stage_csv_batch(
     try:
         con.execute(
             f"""
-            insert into _stage
+            insert into {spec.stage}
             select NULL, NULL, NULL, {", ".join(expressions)}, NULL, {blank}, filename
             from {source}
             """,
@@ -588,17 +731,17 @@ def _stage_csv_batch(
     except duckdb.Error:
         return False
     con.executemany(
-        "insert into _file_ranges values (?, ?, NULL)",
+        f"insert into {spec.ranges} values (?, ?, NULL)",
         [(str(state.path), state.index) for state in group],
     )
     con.execute(
-        """
-        update _file_ranges set first_rowid = f.first_rowid
+        f"""
+        update {spec.ranges} set first_rowid = f.first_rowid
         from (
-            select _source_path, min(rowid) as first_rowid from _stage
+            select _source_path, min(rowid) as first_rowid from {spec.stage}
             where _source_path is not null group by _source_path
         ) f
-        where _file_ranges._source_path = f._source_path
+        where {spec.ranges}._source_path = f._source_path
         """
     )
     for state in group:
@@ -630,7 +773,7 @@ def _id_cell_text(value: object) -> str:
 
 
 def _stage_xlsx(
-    con: duckdb.DuckDBPyConnection, state: _FileState, dataset: str, hmac: dict[str, bytes]
+    con: duckdb.DuckDBPyConnection, state: _FileState, spec: _StageSpec, hmac: dict[str, bytes]
 ) -> None:
     from python_calamine import CalamineWorkbook
 
@@ -653,14 +796,14 @@ def _stage_xlsx(
         None,
     )
     if header_index is None:
-        state.match = match_headers([], dataset)
+        state.match = match_headers([], spec.dataset)
         raise WholeFileProblem(
             "missing_required_column",
             "no header row: no row of the first sheet holds a 'Mã hộ' cell",
             {"sheet": sheet.name},
         )
     header = [_cell_text(c) for c in rows[header_index]]
-    match = match_headers(header, dataset)
+    match = match_headers(header, spec.dataset)
     state.match = match
     width = len(header)
     data = rows[header_index + 1 :]
@@ -677,10 +820,10 @@ def _stage_xlsx(
     arrays["_row"] = pa.array(range(header_index + 2, header_index + 2 + len(data)), pa.int32())
     sheet_table = pa.table(arrays)  # noqa: F841 (read by DuckDB's replacement scan)
 
-    expressions, blank = _stage_select(dataset, match, width)
+    expressions, blank = _stage_select(spec, match, width)
     con.execute(
         f"""
-        insert into _stage
+        insert into {spec.stage}
         select {state.index}, {_sql_text(sheet.name)}, _row, {", ".join(expressions)}, NULL, false,
                NULL
         from sheet_table
@@ -693,17 +836,14 @@ def _stage_xlsx(
 # --------------------------------------------------------------------------- validation SQL
 
 
-def _check_survey_sql(review_year: int) -> str:
-    marks = ",\n".join(f"_trimmed({name}) as {name}_text" for name in DEPRIVATION_COLUMNS)
-    flags = ",\n".join(f"_trimmed({name}) as {name}_text" for name in FLAG_COLUMNS)
-    typed_marks = ",\n".join(
-        [f"_mark({n}_text) as {n}" for n in DEPRIVATION_COLUMNS]
-        + [f"_mark({n}_text) as is_{n}" for n in FLAG_COLUMNS]
-    )
-    mark_bad = " or ".join(f"({n} is null and {n}_text is not null)" for n in DEPRIVATION_COLUMNS)
-    flag_bad = " or ".join(f"(is_{n} is null and {n}_text is not null)" for n in FLAG_COLUMNS)
-    pre_2025 = review_year < 2025
-    if pre_2025:
+def _judge_survey_sql(review_year: int) -> str:
+    """``_bad``: the survey rows with at least one reason, judged over the typed stage.
+
+    Row-local verdicts were typed while the file was read (``_typed_columns``); this adds the
+    ones that need the reference units or the whole year (duplicates), and lists every reason
+    in a fixed order.
+    """
+    if review_year < 2025:
         # A district must exist in the row's province, or anywhere when the province is wrong
         # (that row is flagged for its province; the district is judged on its own).
         district_bad = """district_code is null
@@ -711,10 +851,10 @@ def _check_survey_sql(review_year: int) -> str:
             or (not province_ok and not district_any)"""
         commune_district_bad = "or (not district_bad and unit_district_code <> district_code)"
     else:
-        district_bad = "district_text is not null"
+        district_bad = "_district_given"
         commune_district_bad = ""
     return f"""
-    create or replace temp table _checked as
+    create or replace temp table _bad as
     with units as (
         select province_code, district_code, commune_code
         from reference.admin_units where unit_version = $unit_version
@@ -726,54 +866,15 @@ def _check_survey_sql(review_year: int) -> str:
     district_codes as (select distinct district_code from districts),
     -- An aggregate, not a window: a window would carry every column of every row through it.
     duplicates as (
-        select _household_key as household_code from _rows
-        where _household_key is not null group by all having count(*) > 1
-    ),
-    cleaned as (
-        select
-            _file_index, source_sheet, source_row,
-            _trimmed(review_year) as year_text,
-            _trimmed(province_code) as province_text,
-            _trimmed(district_code) as district_text,
-            _trimmed(commune_code) as commune_text,
-            _clean(commune_name) as commune_name,
-            _clean(village) as village,
-            _household_key as household_code,
-            head_id_hash,
-            _clean(head_sex) as head_sex_text,
-            _clean(ethnicity) as ethnicity,
-            _trimmed(household_size) as household_size_text,
-            _clean(area_type) as area_type_text,
-            _trimmed(income_per_capita) as income_text,
-            {marks},
-            {flags},
-            _clean(reported_class) as reported_class_text,
-            _has_extra_fields
-        from _rows
-    ),
-    typed as (
-        select
-            *,
-            _code(province_text, 2) as province_code,
-            {"_code(district_text, 3)" if pre_2025 else "NULL::VARCHAR"} as district_code,
-            _code(commune_text, 5) as commune_code,
-            {typed_marks},
-            case when regexp_full_match(household_size_text, '[0-9]{{1,9}}')
-                 then household_size_text::INTEGER end as household_size,
-            _amount(income_text) as income_per_capita,
-            case lower(area_type_text) when 'nông thôn' then 'rural'
-                 when 'thành thị' then 'urban' when 'đô thị' then 'urban' end as area_type,
-            case lower(head_sex_text) when 'nam' then 'male' when 'nữ' then 'female' end
-                as head_sex,
-            case regexp_replace(lower(reported_class_text), '^hộ\\s+', '')
-                 when 'nghèo' then 'poor' when 'cận nghèo' then 'near_poor'
-                 when 'có mức sống trung bình' then 'middle' when 'không nghèo' then 'not_poor'
-            end as reported_class
-        from cleaned
+        select household_code from _rows
+        where household_code is not null group by all having count(*) > 1
     ),
     joined as (
         select
-            t.*,
+            t._file_index, t.source_sheet, t.source_row, t._year_mismatch, t.province_code,
+            t.district_code, t._district_given, t.commune_code, t.household_code,
+            t.household_size, t.income_per_capita, t._bad_marks, t._bad_flags, t.area_type,
+            t._bad_head_sex, t._bad_reported_class, t._has_extra_fields,
             p.province_code is not null as province_ok,
             d.district_code is not null as district_in_province,
             dc.district_code is not null as district_any,
@@ -781,7 +882,7 @@ def _check_survey_sql(review_year: int) -> str:
             u.province_code as unit_province_code,
             u.district_code as unit_district_code,
             dup.household_code is not null as is_duplicate
-        from typed t
+        from _rows t
         left join provinces p on p.province_code = t.province_code
         left join districts d
             on d.province_code = t.province_code and d.district_code = t.district_code
@@ -791,134 +892,92 @@ def _check_survey_sql(review_year: int) -> str:
     ),
     judged as (
         select *, coalesce({district_bad}, true) as district_bad from joined
+    ),
+    reasoned as (
+        select
+            _file_index, source_sheet, source_row,
+            concat_ws(',',
+                case when _year_mismatch then 'year_mismatch' end,
+                case when province_code is null or not province_ok
+                     then 'invalid_province_code' end,
+                case when district_bad then 'invalid_district_code' end,
+                case when commune_code is null or not commune_exists
+                          or (province_ok and unit_province_code <> province_code)
+                          {commune_district_bad}
+                     then 'invalid_commune_code' end,
+                case when household_code is null then 'missing_household_code' end,
+                case when is_duplicate then 'duplicate_household' end,
+                case when household_size is null or household_size < 1
+                     then 'invalid_household_size' end,
+                case when income_per_capita is null then 'invalid_income' end,
+                case when _bad_marks then 'invalid_deprivation_mark' end,
+                case when _bad_flags then 'invalid_flag_mark' end,
+                case when area_type is null then 'invalid_area_type' end,
+                case when _bad_head_sex then 'invalid_head_sex' end,
+                case when _bad_reported_class then 'invalid_reported_class' end,
+                case when _has_extra_fields then 'unexpected_extra_fields' end
+            ) as reasons
+        from judged
     )
-    select
-        _file_index, source_sheet, source_row,
-        {review_year} as review_year,
-        province_code, district_code, commune_code, commune_name, village, household_code,
-        head_id_hash, head_sex, ethnicity, household_size, area_type, income_per_capita,
-        {", ".join(DEPRIVATION_COLUMNS)},
-        {", ".join(f"is_{n}" for n in FLAG_COLUMNS)},
-        reported_class,
-        concat_ws(',',
-            case when year_text is distinct from '{review_year}' then 'year_mismatch' end,
-            case when province_code is null or not province_ok then 'invalid_province_code' end,
-            case when district_bad then 'invalid_district_code' end,
-            case when commune_code is null or not commune_exists
-                      or (province_ok and unit_province_code <> province_code)
-                      {commune_district_bad}
-                 then 'invalid_commune_code' end,
-            case when household_code is null then 'missing_household_code' end,
-            case when is_duplicate
-                 then 'duplicate_household' end,
-            case when household_size is null or household_size < 1
-                 then 'invalid_household_size' end,
-            case when income_per_capita is null then 'invalid_income' end,
-            case when {mark_bad} then 'invalid_deprivation_mark' end,
-            case when {flag_bad} then 'invalid_flag_mark' end,
-            case when area_type is null then 'invalid_area_type' end,
-            case when head_sex is null and head_sex_text is not null then 'invalid_head_sex' end,
-            case when reported_class is null and reported_class_text is not null
-                 then 'invalid_reported_class' end,
-            case when _has_extra_fields then 'unexpected_extra_fields' end
-        ) as reasons
-    from judged
+    select * from reasoned where reasons <> ''
     """
 
 
-def _check_commune_totals_sql(review_year: int) -> str:
+def _judge_commune_sql(reasons: str) -> str:
+    """``_bad`` for the two per-commune datasets: ``reasons`` adds to the shared commune checks."""
     return f"""
-    create or replace temp table _checked as
-    with typed as (
-        select
-            _file_index, source_sheet, source_row, _has_extra_fields,
-            _clean(review_year) as year_text,
-            _code(_clean(commune_code), 5) as commune_code,
-            _count(_clean(total_households)) as total_households,
-            _count(_clean(total_population)) as total_population
-        from _rows
-    ),
-    judged as (
+    create or replace temp table _bad as
+    with judged as (
         select
             t.*,
             exists (select 1 from reference.admin_units u where u.unit_version = $unit_version
                     and u.commune_code = t.commune_code) as commune_exists,
             count(*) over (partition by t.commune_code) as commune_rows
-        from typed t
+        from _rows t
+    ),
+    reasoned as (
+        select
+            _file_index, source_sheet, source_row,
+            concat_ws(',',
+                case when _year_mismatch then 'year_mismatch' end,
+                case when commune_code is null or not commune_exists
+                     then 'invalid_commune_code' end,
+                case when commune_code is not null and commune_rows > 1
+                     then 'duplicate_commune' end,
+                {reasons},
+                case when _has_extra_fields then 'unexpected_extra_fields' end
+            ) as reasons
+        from judged
     )
-    select
-        _file_index, source_sheet, source_row, {review_year} as review_year, commune_code,
-        total_households, total_population,
-        concat_ws(',',
-            case when year_text is distinct from '{review_year}' then 'year_mismatch' end,
-            case when commune_code is null or not commune_exists then 'invalid_commune_code' end,
-            case when commune_code is not null and commune_rows > 1 then 'duplicate_commune' end,
-            case when coalesce(total_households, 0) < 1 then 'invalid_total_households' end,
-            case when coalesce(total_population, 0) < 1 then 'invalid_total_population' end,
-            case when _has_extra_fields then 'unexpected_extra_fields' end
-        ) as reasons
-    from judged
+    select * from reasoned where reasons <> ''
     """
 
 
-def _check_difficult_areas_sql(review_year: int) -> str:
-    return f"""
-    create or replace temp table _checked as
-    with cleaned as (
-        select
-            _file_index, source_sheet, source_row, _has_extra_fields,
-            _clean(review_year) as year_text,
-            _code(_clean(commune_code), 5) as commune_code,
-            _clean(extremely_difficult) as flag_text,
-            _clean(difficult_villages) as difficult_text,
-            _clean(total_villages) as total_text
-        from _rows
-    ),
-    typed as (
-        select
-            *,
-            _mark(flag_text) as is_extremely_difficult,
-            case when difficult_text is null then 0
-                 when regexp_full_match(difficult_text, '[0-9]{{1,9}}')
-                 then difficult_text::INTEGER end as difficult_villages,
-            case when regexp_full_match(total_text, '[0-9]{{1,9}}')
-                 then total_text::INTEGER end as total_villages
-        from cleaned
-    ),
-    judged as (
-        select
-            t.*,
-            exists (select 1 from reference.admin_units u where u.unit_version = $unit_version
-                    and u.commune_code = t.commune_code) as commune_exists,
-            count(*) over (partition by t.commune_code) as commune_rows
-        from typed t
+def _judge_commune_totals_sql(review_year: int) -> str:
+    return _judge_commune_sql(
+        """case when coalesce(total_households, 0) < 1 then 'invalid_total_households' end,
+        case when coalesce(total_population, 0) < 1 then 'invalid_total_population' end"""
     )
-    select
-        _file_index, source_sheet, source_row, {review_year} as review_year, commune_code,
-        is_extremely_difficult, difficult_villages, total_villages,
-        concat_ws(',',
-            case when year_text is distinct from '{review_year}' then 'year_mismatch' end,
-            case when commune_code is null or not commune_exists then 'invalid_commune_code' end,
-            case when commune_code is not null and commune_rows > 1 then 'duplicate_commune' end,
-            case when is_extremely_difficult is null then 'invalid_flag_mark' end,
-            case when difficult_villages is null
-                      or (total_text is not null and total_villages is null)
-                      or difficult_villages > total_villages
-                 then 'invalid_village_count' end,
-            case when _has_extra_fields then 'unexpected_extra_fields' end
-        ) as reasons
-    from judged
-    """
 
 
-_CHECK_SQL = {
-    "survey": _check_survey_sql,
-    "commune_totals": _check_commune_totals_sql,
-    "difficult_areas": _check_difficult_areas_sql,
+def _judge_difficult_areas_sql(review_year: int) -> str:
+    return _judge_commune_sql(
+        """case when is_extremely_difficult is null then 'invalid_flag_mark' end,
+        case when difficult_villages is null
+                  or (_total_villages_given and total_villages is null)
+                  or difficult_villages > total_villages
+             then 'invalid_village_count' end"""
+    )
+
+
+_JUDGE_SQL = {
+    "survey": _judge_survey_sql,
+    "commune_totals": _judge_commune_totals_sql,
+    "difficult_areas": _judge_difficult_areas_sql,
 }
 _RAW_COLUMNS = {
     "survey": [
-        "review_year",
+        "$review_year",
         "$unit_version",
         "province_code",
         "district_code",
@@ -937,14 +996,14 @@ _RAW_COLUMNS = {
         "reported_class",
     ],
     "commune_totals": [
-        "review_year",
+        "$review_year",
         "$unit_version",
         "commune_code",
         "total_households",
         "total_population",
     ],
     "difficult_areas": [
-        "review_year",
+        "$review_year",
         "$unit_version",
         "commune_code",
         "is_extremely_difficult",
@@ -998,26 +1057,12 @@ def ingest_dataset(
 
     try:
         states = _plan_files(con, raw_dir, dataset, review_year, report)
-        _create_stage(con, dataset)
-        groups: dict[tuple[str, ...], list[_FileState]] = {}
-        for state in states:
-            if state.report.status == "duplicate":
-                continue
-            header = _batchable_header(state)
-            if header is None:
-                _stage_file(con, state, dataset, review_year, hmac)
-            else:
-                groups.setdefault(header, []).append(state)
-        for header, group in groups.items():
-            if len(group) > 1 and _stage_csv_batch(
-                con, group, list(header), dataset, review_year, hmac
-            ):
-                continue
-            for state in group:
-                _stage_file(con, state, dataset, review_year, hmac)
-        con.execute(_CHECK_SQL[dataset](review_year), {"unit_version": unit_version})
+        spec = _StageSpec(dataset, review_year, typed=True)
+        _create_stage(con, spec)
+        _stage_files(con, [s for s in states if s.report.status != "duplicate"], spec, hmac)
+        con.execute(_JUDGE_SQL[dataset](review_year), {"unit_version": unit_version})
         _count_rows(con, states)
-        _collect_quarantined_rows(con, dataset, states)
+        _collect_quarantined_rows(con, spec, states, hmac)
         con.execute("begin transaction")
         try:
             _write_year(con, dataset, review_year, unit_version, states, run_id, now)
@@ -1027,10 +1072,41 @@ def ingest_dataset(
             con.execute("rollback")
             raise
     finally:
-        con.execute("drop view if exists temp._rows")
-        for table in ("_stage", "_checked", "_bad_rows", "_line_map", "_files"):
+        for view in ("_rows", "_text_rows"):
+            con.execute(f"drop view if exists temp.{view}")
+        for table in (
+            "_stage",
+            "_file_ranges",
+            "_text_stage",
+            "_text_file_ranges",
+            "_bad",
+            "_bad_rows",
+            "_line_map",
+            "_files",
+        ):
             con.execute(f"drop table if exists temp.{table}")
     return report
+
+
+def _stage_files(
+    con: duckdb.DuckDBPyConnection,
+    states: list[_FileState],
+    spec: _StageSpec,
+    hmac: dict[str, bytes],
+) -> None:
+    """Stage the files: CSVs sharing a header line by one multi-file scan, others one by one."""
+    groups: dict[tuple[str, ...], list[_FileState]] = {}
+    for state in states:
+        header = _batchable_header(state)
+        if header is None:
+            _stage_file(con, state, spec, hmac)
+        else:
+            groups.setdefault(header, []).append(state)
+    for header, group in groups.items():
+        if len(group) > 1 and _stage_csv_batch(con, group, list(header), spec, hmac):
+            continue
+        for state in group:
+            _stage_file(con, state, spec, hmac)
 
 
 def _batchable_header(state: _FileState) -> tuple[str, ...] | None:
@@ -1107,18 +1183,15 @@ def _plan_files(
 
 
 def _stage_file(
-    con: duckdb.DuckDBPyConnection,
-    state: _FileState,
-    dataset: str,
-    review_year: int,
-    hmac: dict[str, bytes],
+    con: duckdb.DuckDBPyConnection, state: _FileState, spec: _StageSpec, hmac: dict[str, bytes]
 ) -> None:
+    dataset, review_year = spec.dataset, spec.review_year
     suffix = state.path.suffix.lower()
     try:
         if suffix == ".csv":
-            _stage_csv(con, state, dataset, hmac)
+            _stage_csv(con, state, spec, hmac)
         elif suffix == ".xlsx" and dataset == "survey":
-            _stage_xlsx(con, state, dataset, hmac)
+            _stage_xlsx(con, state, spec, hmac)
         else:
             raise WholeFileProblem(
                 "unreadable_file",
@@ -1133,7 +1206,9 @@ def _stage_file(
                 {"missing_columns": missing},
             )
     except WholeFileProblem as problem:
-        state.problem = problem
+        # The text pass re-reads files the typed pass read whole; their verdict stands.
+        if spec.typed:
+            state.problem = problem
 
 
 def _count_rows(con: duckdb.DuckDBPyConnection, states: list[_FileState]) -> None:
@@ -1141,8 +1216,10 @@ def _count_rows(con: duckdb.DuckDBPyConnection, states: list[_FileState]) -> Non
         index: (read, quarantined)
         for index, read, quarantined in con.execute(
             """
-            select _file_index, count(*), count(*) filter (where reasons <> '')
-            from _checked group by _file_index
+            select r._file_index, r.read, coalesce(b.quarantined, 0)
+            from (select _file_index, count(*) as read from _rows group by all) r
+            left join (select _file_index, count(*) as quarantined from _bad group by all) b
+                using (_file_index)
             """
         ).fetchall()
     }
@@ -1161,15 +1238,17 @@ def _count_rows(con: duckdb.DuckDBPyConnection, states: list[_FileState]) -> Non
 
 
 def _collect_quarantined_rows(
-    con: duckdb.DuckDBPyConnection, dataset: str, states: list[_FileState]
+    con: duckdb.DuckDBPyConnection,
+    spec: _StageSpec,
+    states: list[_FileState],
+    hmac: dict[str, bytes],
 ) -> None:
-    """Copy the quarantined rows, with their raw records, to the small ``_bad_rows`` table and
-    drop the stage.
+    """Give each quarantined row its raw record in the small ``_bad_rows`` table.
 
-    One join over the stage serves every file (a join per file rescanned the whole year's stage
-    once per file with a bad row); files sharing a header layout share one raw-record
-    expression. The stage, the widest table, is dropped before the year's transaction so that
-    it no longer shares memory with ``_checked`` and the raw insert.
+    The typed stage no longer holds the cells' text, so the files with quarantined rows (few, or
+    none) are read again by the text pass, which numbers their rows the same way. One join serves
+    every file; files sharing a header layout share one raw-record expression. A row the re-read
+    cannot find (the file changed on disk meanwhile) keeps its reasons with a NULL raw record.
     """
     con.execute(
         """
@@ -1179,31 +1258,39 @@ def _collect_quarantined_rows(
         )
         """
     )
+    # Duplicates are not staged; a whole-file problem gets its one row in _write_year.
+    with_bad_rows = [
+        state
+        for state in states
+        if state.report.status != "duplicate"
+        and state.problem is None
+        and state.report.rows_quarantined
+    ]
+    if not with_bad_rows:
+        return
+    text = _StageSpec(spec.dataset, spec.review_year, typed=False)
+    _create_stage(con, text)
+    _stage_files(con, with_bad_rows, text, hmac)
     layouts: dict[str, list[int]] = {}
-    for state in states:
-        # Duplicates are not staged; a whole-file problem gets its one row in _write_year.
-        staged = state.report.status != "duplicate" and state.problem is None
-        if staged and state.report.rows_quarantined:
-            record = _raw_record_sql(dataset, state.match)
-            layouts.setdefault(record, []).append(state.index)
-    if layouts:
-        branches = " ".join(
-            f"when c._file_index in ({', '.join(map(str, indexes))}) then {record}"
-            for record, indexes in layouts.items()
-        )
-        wanted = ", ".join(str(i) for indexes in layouts.values() for i in indexes)
-        con.execute(
-            f"""
-            insert into _bad_rows
-            select c._file_index, c.source_sheet, c.source_row, string_split(c.reasons, ','),
-                   case {branches} end
-            from _checked c
-            join _rows s on s._file_index = c._file_index and s.source_row = c.source_row
-            where c.reasons <> '' and c._file_index in ({wanted})
-            """
-        )
-    con.execute("drop view if exists temp._rows")
-    con.execute("drop table if exists temp._stage")
+    for state in with_bad_rows:
+        layouts.setdefault(_raw_record_sql(spec.dataset, state.match), []).append(state.index)
+    branches = " ".join(
+        f"when b._file_index in ({', '.join(map(str, indexes))}) then {record}"
+        for record, indexes in layouts.items()
+    )
+    wanted = ", ".join(str(state.index) for state in with_bad_rows)
+    con.execute(
+        f"""
+        insert into _bad_rows
+        select b._file_index, b.source_sheet, b.source_row, string_split(b.reasons, ','),
+               case when s._file_index is not null then case {branches} end end
+        from _bad b
+        left join {text.rows} s on s._file_index = b._file_index and s.source_row = b.source_row
+        where b._file_index in ({wanted})
+        """
+    )
+    con.execute(f"drop view if exists temp.{text.rows}")
+    con.execute(f"drop table if exists temp.{text.stage}")
 
 
 def _write_year(
@@ -1233,7 +1320,12 @@ def _write_year(
         "sha256 VARCHAR, is_whole_file_quarantined BOOLEAN)"
     )
     con.executemany("insert into _files values (?, ?, ?, ?)", rows)
-    params = {"unit_version": unit_version, "run_id": run_id, "now": now}
+    params = {
+        "review_year": review_year,
+        "unit_version": unit_version,
+        "run_id": run_id,
+        "now": now,
+    }
     columns = ", ".join(
         column if column.startswith("$") else f"c.{column}" for column in _RAW_COLUMNS[dataset]
     )
@@ -1241,8 +1333,9 @@ def _write_year(
         f"""
         insert into {table}
         select {columns}, f.file_name, c.source_sheet, c.source_row, f.sha256, $run_id, $now
-        from _checked c join _files f on f.file_index = c._file_index
-        where c.reasons = '' and not f.is_whole_file_quarantined
+        from _rows c join _files f on f.file_index = c._file_index
+        anti join _bad b on b._file_index = c._file_index and b.source_row = c.source_row
+        where not f.is_whole_file_quarantined
         """,
         params,
     )
