@@ -33,16 +33,10 @@ def dbt_assets_module(tmp_path_factory):
     return importlib.import_module("orchestration.assets.dbt")
 
 
-@pytest.fixture(scope="module")
-def materialized(tmp_path_factory, dbt_assets_module):
-    """Materialize every dbt asset in this process against a warehouse with reviews 2023-2025."""
-    path = tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"
-    create_warehouse(path)
-    for year in (2023, 2024, 2025):
-        replace_year(path, year, **YEARS[year]())
+def materialize_dbt(dbt_assets_module, path: Path):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("POVERTY_WAREHOUSE_PATH", str(path))
-        result = materialize(
+        return materialize(
             [dbt_assets_module.warehouse_dbt_assets],
             resources={
                 "dbt": DbtCliResource(
@@ -53,7 +47,16 @@ def materialized(tmp_path_factory, dbt_assets_module):
                 )
             },
         )
-    return result, path
+
+
+@pytest.fixture(scope="module")
+def materialized(tmp_path_factory, dbt_assets_module):
+    """Materialize every dbt asset in this process against a warehouse with reviews 2023-2025."""
+    path = tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"
+    create_warehouse(path)
+    for year in (2023, 2024, 2025):
+        replace_year(path, year, **YEARS[year]())
+    return materialize_dbt(dbt_assets_module, path), path
 
 
 def test_asset_keys_follow_schema_and_sources_map_to_ingest_assets(dbt_assets_module):
@@ -103,3 +106,37 @@ def test_the_warehouse_file_is_released_after_the_dbt_step(materialized):
         con.execute("insert into main.lock_probe values (2)")
         assert con.execute("select count(*) from marts.commune_year").fetchone() == (10,)
         assert con.execute("select sum(probe) from main.lock_probe").fetchone() == (3,)
+
+
+def test_the_parse_is_kept_per_warehouse_and_the_target_folder_removed(
+    materialized, dbt_assets_module
+):
+    """The next build on this warehouse starts from this build's parse (dbt partial parsing).
+
+    The state holds the project's absolute path (a relative one broke the seed paths), a
+    successful build leaves no target folder behind, and a build from the kept state, or from a
+    damaged one (dbt then parses in full), gives the same marts.
+    """
+    from dbt.contracts.graph.manifest import Manifest
+
+    result, path = materialized
+    state = dbt_assets_module._parse_state(str(path))
+    assert state.exists()
+    manifest = Manifest.from_msgpack(state.read_bytes())
+    seeds = [node for node in manifest.nodes.values() if node.resource_type == "seed"]
+    assert seeds and {seed.root_path for seed in seeds} == {str(DBT_PROJECT_DIR)}
+    assert not list(
+        (DBT_PROJECT_DIR / "target").glob(f"warehouse_dbt_assets-{result.run_id[:7]}-*")
+    )
+
+    query = "select * from marts.commune_year order by all"
+    with duckdb.connect(str(path)) as con:
+        before = con.execute(query).fetchall()
+    for damage in (False, True):
+        if damage:
+            state.write_bytes(b"not a manifest")
+        again = materialize_dbt(dbt_assets_module, path)
+        assert again.success
+        with duckdb.connect(str(path)) as con:
+            assert con.execute(query).fetchall() == before
+    assert Manifest.from_msgpack(state.read_bytes()).nodes
