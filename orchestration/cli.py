@@ -10,6 +10,7 @@ disk) exits 3 so that it is never mistaken for bad data.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import logging
 import os
@@ -20,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 EXIT_PUBLISHED = 0
 EXIT_GATE_BLOCKED = 1
@@ -500,5 +502,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
 
+def entry_point() -> NoReturn:
+    """The ``poverty-warehouse`` command: :func:`main`, then a quick exit.
+
+    After a run this process holds some 4,500 modules (Dagster, dbt, Great Expectations, pandas)
+    and tearing them down took 1.3-1.5 s of every command once all its output was written
+    (measured on the tiny sample). So the exit handlers run and the output is flushed here, and
+    the process then ends without that teardown. Every step has already closed its connections
+    and files; an exception still ends the process the usual way, with its traceback.
+    """
+    code = main()
+    try:
+        atexit._run_exitfuncs()  # logging.shutdown, temporary directories, Dagster's own
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()

@@ -107,3 +107,25 @@ def test_gate_imports_are_warmed_once_when_dbt_starts(capsys) -> None:
         progress.handle(SimpleNamespace(event_type_value="STEP_START", step_key=step))
     assert calls == ["warm"]
     assert "start   warehouse_dbt_assets" in capsys.readouterr().out
+
+
+def test_the_command_exits_with_its_code_after_exit_handlers_and_all_output(tmp_path) -> None:
+    """``entry_point`` skips the interpreter's module teardown, not the exit handlers (logging,
+    temporary directories) nor output still buffered in a pipe."""
+    script = f"""
+import atexit, sys
+from orchestration.cli import entry_point
+atexit.register(lambda: print("exit handler ran"))
+print("buffered line " * 2000)
+sys.argv = ["poverty-warehouse", "run", "--raw-dir", {str(tmp_path / "missing")!r}]
+entry_point()
+print("not reached")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2
+    assert done.stdout.count("buffered line") == 2000
+    assert done.stdout.rstrip().endswith("exit handler ran")
+    assert "not reached" not in done.stdout
+    assert "raw directory" in done.stderr and "does not exist" in done.stderr
