@@ -510,6 +510,8 @@ def entry_point() -> NoReturn:
     (measured on the tiny sample). So the exit handlers run and the output is flushed here, and
     the process then ends without that teardown. Every step has already closed its connections
     and files; an exception still ends the process the usual way, with its traceback.
+    ``python -m orchestration.cli`` exits the usual way, so that profilers (pyinstrument, py-spy)
+    still write their report.
     """
     code = main()
     try:
@@ -522,4 +524,4 @@ def entry_point() -> NoReturn:
 
 
 if __name__ == "__main__":
-    entry_point()
+    sys.exit(main())
