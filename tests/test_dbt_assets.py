@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -140,3 +141,26 @@ def test_the_parse_is_kept_per_warehouse_and_the_target_folder_removed(
         with duckdb.connect(str(path)) as con:
             assert con.execute(query).fetchall() == before
     assert Manifest.from_msgpack(state.read_bytes()).nodes
+
+
+def test_only_the_most_recent_parse_states_are_kept(tmp_path, dbt_assets_module):
+    """Throwaway warehouses (tests, benchmarks) would otherwise leave 1.2 MB each behind."""
+    kept = dbt_assets_module.PARSE_STATES_KEPT
+    states = tmp_path / "parse-state"
+    states.mkdir()
+    for age in range(kept + 3):
+        old = states / f"old{age}.msgpack"
+        old.write_bytes(b"state")
+        os.utime(old, (1_000_000 - age, 1_000_000 - age))
+    target = tmp_path / "build"
+    target.mkdir()
+    (target / dbt_assets_module.PARTIAL_PARSE_FILE).write_bytes(b"this build's parse")
+
+    dbt_assets_module._keep_parse_state(target, states / "this.msgpack")
+
+    assert (states / "this.msgpack").read_bytes() == b"this build's parse"
+    assert sorted(path.name for path in states.iterdir()) == sorted(
+        ["this.msgpack"] + [f"old{age}.msgpack" for age in range(kept - 1)]
+    )
+    # A state pruned before a build could copy it means a full parse, not a failed build.
+    assert not dbt_assets_module._use_parse_state(states / "old99.msgpack", target)

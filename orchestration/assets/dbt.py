@@ -51,6 +51,9 @@ from orchestration.resources import dbt_project
 from orchestration.settings import DBT_PROJECT_DIR, WAREHOUSE_POOL
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# Parse states kept, the most recently written first (1.2 MB each; tests and benchmarks build
+# many throwaway warehouses).
+PARSE_STATES_KEPT = 8
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
@@ -122,13 +125,35 @@ def _parse_state(warehouse_path: str) -> Path:
     return DBT_PROJECT_DIR / "target" / "parse-state" / f"{key}.msgpack"
 
 
+def _use_parse_state(state: Path, target_path: Path) -> bool:
+    """Put the kept parse state where dbt reads it; False when there is none (pruned, or never
+    written)."""
+    try:
+        shutil.copyfile(state, target_path / PARTIAL_PARSE_FILE)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def _keep_parse_state(target_path: Path, state: Path) -> None:
+    """Keep the parse this build wrote, and only the most recent ``PARSE_STATES_KEPT`` states."""
     written = target_path / PARTIAL_PARSE_FILE
-    if written.exists():
-        state.parent.mkdir(parents=True, exist_ok=True)
-        partial = state.with_name(f"{state.name}.{uuid.uuid4().hex[:8]}.tmp")
-        shutil.copyfile(written, partial)
-        os.replace(partial, state)
+    if not written.exists():
+        return
+    state.parent.mkdir(parents=True, exist_ok=True)
+    partial = state.with_name(f"{state.name}.{uuid.uuid4().hex[:8]}.tmp")
+    shutil.copyfile(written, partial)
+    os.replace(partial, state)
+    kept = sorted(state.parent.glob("*.msgpack"), key=_written_at, reverse=True)
+    for old in kept[PARSE_STATES_KEPT:]:
+        old.unlink(missing_ok=True)
+
+
+def _written_at(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # pruned meanwhile by a concurrent build
+        return 0.0
 
 
 @dbt_assets(
@@ -155,9 +180,7 @@ def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) ->
     # statement it ran), 0.9 s of each build, and the folder goes once the build succeeds. The
     # run's own log keeps dbt's messages; rerun `dbt build` for statement-level detail.
     args = ["build", "--log-level-file", "none"]
-    if state.exists():
-        shutil.copyfile(state, target_path / PARTIAL_PARSE_FILE)
-    else:
+    if not _use_parse_state(state, target_path):
         # A full parse, also keeping dagster-dbt from copying in the state of `dbt parse`.
         args.append("--no-partial-parse")
     invocation = dbt.cli(args, context=context, target_path=target_path)
