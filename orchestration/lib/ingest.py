@@ -383,12 +383,7 @@ class _StageSpec:
             return [
                 (name, kind) for name, kind, _ in _typed_columns(self.dataset, self.review_year)
             ]
-        names = [(name, "VARCHAR") for name in _stage_columns(self.dataset)]
-        return names + [
-            ("_extra", "JSON"),
-            ("_has_extra_fields", "BOOLEAN"),
-            ("_household_key", "VARCHAR"),
-        ]
+        return [(name, "VARCHAR") for name in _stage_columns(self.dataset)] + [("_extra", "JSON")]
 
 
 # A typed column's expression names the text cells it reads as @name (the text expressions of
@@ -542,23 +537,24 @@ def _stage_select(spec: _StageSpec, match: HeaderMatch, width: int) -> tuple[lis
     # columns are kept for the quarantine's raw record, and cells under no header flag the row.
     matched = set(match.positions.values())
     originals = match.originals
-    named_extra = [
-        (originals[p], p)
-        for p in range(min(width, len(originals)))
-        if p not in matched and originals[p]
-    ]
     unheaded = [
         p for p in range(width) if p not in matched and not (p < len(originals) and originals[p])
     ]
     has_extra = " or ".join(f"_clean(c{p}) is not null" for p in unheaded) or "false"
-    cells["_has_extra_fields"] = f"({has_extra})"
     if spec.typed:
+        cells["_has_extra_fields"] = f"({has_extra})"
         expressions = [
             _CELL.sub(lambda m: cells[m.group(1)], expression)
             for _, _, expression in _typed_columns(spec.dataset, spec.review_year)
         ]
     else:
-        named_pairs = [f"{_sql_text(header)}, c{p}" for header, p in named_extra]
+        # The raw record's cells beyond the matched columns: named ones always, unheaded ones
+        # when any holds something.
+        named_pairs = [
+            f"{_sql_text(originals[p])}, c{p}"
+            for p in range(min(width, len(originals)))
+            if p not in matched and originals[p]
+        ]
         unheaded_pairs = [f"{_sql_text(f'(no header, column {p + 1})')}, c{p}" for p in unheaded]
         named_json = f"json_object({', '.join(named_pairs)})" if named_pairs else "NULL::JSON"
         if unheaded:
@@ -566,10 +562,7 @@ def _stage_select(spec: _StageSpec, match: HeaderMatch, width: int) -> tuple[lis
             extra = f"case when {has_extra} then json_object({all_pairs}) else {named_json} end"
         else:
             extra = named_json
-        household = match.positions.get("household_code")
-        key = "NULL" if household is None else f"_clean(c{household})"
-        expressions = [cells[name] for name in _stage_columns(spec.dataset)]
-        expressions += [extra, cells["_has_extra_fields"], key]
+        expressions = [cells[name] for name in _stage_columns(spec.dataset)] + [extra]
 
     name_position = match.positions.get("head_name")
     every_cell = ", ".join(f"c{p}" for p in range(width) if p != name_position) or "''"
