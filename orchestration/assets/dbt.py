@@ -51,6 +51,7 @@ from orchestration.resources import dbt_project
 from orchestration.settings import DBT_PROJECT_DIR, WAREHOUSE_POOL
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+TARGET_DIR = DBT_PROJECT_DIR / "target"
 # Parse states kept, the most recently written first (1.2 MB each; tests and benchmarks build
 # many throwaway warehouses).
 PARSE_STATES_KEPT = 8
@@ -122,7 +123,7 @@ def _parse_state(warehouse_path: str) -> Path:
     ``target/`` is never used, as one made from a relative project path breaks the seed paths.
     """
     key = hashlib.sha256(warehouse_path.encode()).hexdigest()[:16]
-    return DBT_PROJECT_DIR / "target" / "parse-state" / f"{key}.msgpack"
+    return TARGET_DIR / "parse-state" / f"{key}.msgpack"
 
 
 def _use_parse_state(state: Path, target_path: Path) -> bool:
@@ -170,9 +171,7 @@ def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) ->
     count and column schema of its table.
     """
     target_path = (
-        Path(dbt.project_dir)
-        / "target"
-        / f"warehouse_dbt_assets-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+        TARGET_DIR / f"warehouse_dbt_assets-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
     )
     target_path.mkdir(parents=True)
     state = _parse_state(os.environ["POVERTY_WAREHOUSE_PATH"])

@@ -394,20 +394,22 @@ _CELL = re.compile(r"@(\w+)")
 def _typed_columns(dataset: str, review_year: int) -> list[tuple[str, str, str]]:
     """(name, type, expression) of the typed stage; the checks that need joins or the whole year
     (reference codes, duplicates) are judged afterwards over these columns."""
-    year = f"_trimmed(@review_year) is distinct from '{review_year}'"
     extra = ("_has_extra_fields", "BOOLEAN", "@_has_extra_fields")
+    # The two per-commune datasets clean every cell; the survey only trims codes and numbers.
+    commune = [
+        ("_year_mismatch", "BOOLEAN", f"_clean(@review_year) is distinct from '{review_year}'"),
+        ("commune_code", "VARCHAR", "_code(_clean(@commune_code), 5)"),
+    ]
     if dataset == "commune_totals":
         return [
-            ("_year_mismatch", "BOOLEAN", year.replace("_trimmed", "_clean")),
-            ("commune_code", "VARCHAR", "_code(_clean(@commune_code), 5)"),
+            *commune,
             ("total_households", "BIGINT", "_count(_clean(@total_households))"),
             ("total_population", "BIGINT", "_count(_clean(@total_population))"),
             extra,
         ]
     if dataset == "difficult_areas":
         return [
-            ("_year_mismatch", "BOOLEAN", year.replace("_trimmed", "_clean")),
-            ("commune_code", "VARCHAR", "_code(_clean(@commune_code), 5)"),
+            *commune,
             ("is_extremely_difficult", "BOOLEAN", "_mark(_clean(@extremely_difficult))"),
             (
                 "difficult_villages",
@@ -433,7 +435,7 @@ def _typed_columns(dataset: str, review_year: int) -> list[tuple[str, str, str]]
     )
     size = "_trimmed(@household_size)"
     return [
-        ("_year_mismatch", "BOOLEAN", year),
+        ("_year_mismatch", "BOOLEAN", f"_trimmed(@review_year) is distinct from '{review_year}'"),
         ("province_code", "VARCHAR", "_code(_trimmed(@province_code), 2)"),
         (
             "district_code",
