@@ -44,63 +44,94 @@ def normalise_header(text: object) -> str:
     return unicodedata.normalize("NFC", value)
 
 
-def _table(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    return {normalise_header(header): canonical for header, canonical in pairs}
+EXPORT_HEADERS: Mapping[str, tuple[tuple[str, str], ...]] = {
+    # (canonical name, the header the contract writes), in the contract's column order. The one
+    # list of export headers: the ingest matches against it (with the variants below), and the
+    # sample generator, the benchmarks and the test fixtures write files with it.
+    "survey": (
+        ("review_year", "Năm rà soát"),
+        ("province_code", "Mã tỉnh"),
+        ("district_code", "Mã huyện"),
+        ("commune_code", "Mã xã"),
+        ("commune_name", "Tên xã"),
+        ("village", "Thôn/Tổ"),
+        ("household_code", "Mã hộ"),
+        ("head_name", "Họ tên chủ hộ"),
+        ("head_id_number", "Số định danh chủ hộ"),
+        ("head_sex", "Giới tính chủ hộ"),
+        ("ethnicity", "Dân tộc"),
+        ("household_size", "Số nhân khẩu"),
+        ("area_type", "Khu vực"),
+        ("income_per_capita", "Thu nhập BQ (đồng/người/tháng)"),
+        ("d_employment", "TH việc làm"),
+        ("d_dependents", "TH người phụ thuộc"),
+        ("d_nutrition", "TH dinh dưỡng"),
+        ("d_health_insurance", "TH bảo hiểm y tế"),
+        ("d_adult_education", "TH trình độ giáo dục người lớn"),
+        ("d_child_schooling", "TH tình trạng đi học trẻ em"),
+        ("d_housing_quality", "TH chất lượng nhà ở"),
+        ("d_housing_area", "TH diện tích nhà ở"),
+        ("d_water", "TH nguồn nước sinh hoạt"),
+        ("d_sanitation", "TH nhà tiêu hợp vệ sinh"),
+        ("d_telecom", "TH dịch vụ viễn thông"),
+        ("d_information_assets", "TH phương tiện tiếp cận thông tin"),
+        ("meritorious_family", "Hộ người có công"),
+        ("social_protection", "Hộ bảo trợ xã hội"),
+        ("no_labour_capacity", "Hộ không có khả năng lao động"),
+        ("reported_class", "Kết quả phân loại"),
+    ),
+    "commune_totals": (
+        ("review_year", "Năm"),
+        ("commune_code", "Mã xã"),
+        ("total_households", "Tổng số hộ"),
+        ("total_population", "Tổng số nhân khẩu"),
+    ),
+    "difficult_areas": (
+        ("review_year", "Năm"),
+        ("commune_code", "Mã xã"),
+        ("extremely_difficult", "Xã ĐBKK"),
+        ("difficult_villages", "Số thôn ĐBKK"),
+        ("total_villages", "Tổng số thôn"),
+    ),
+}
 
+QD59_HEALTH_ACCESS: tuple[str, str] = ("d_health_access", "TH tiếp cận dịch vụ y tế")
+"""The deprivation mark of Decision 59/2015 that Decree 07 dropped; exports of review years under
+QD59_2015 carry it (after the 12 marks), later ones do not."""
 
-SURVEY_HEADERS = _table(
-    [
-        ("Năm rà soát", "review_year"),
-        ("Mã tỉnh", "province_code"),
-        ("Mã huyện", "district_code"),
-        ("Mã xã", "commune_code"),
-        ("Tên xã", "commune_name"),
-        ("Thôn/Tổ", "village"),
-        ("Mã hộ", "household_code"),
-        ("Họ tên chủ hộ", "head_name"),
-        ("Số định danh chủ hộ", "head_id_number"),
-        ("Giới tính chủ hộ", "head_sex"),
-        ("Dân tộc", "ethnicity"),
-        ("Số nhân khẩu", "household_size"),
-        ("Khu vực", "area_type"),
-        ("Thu nhập BQ (đồng/người/tháng)", "income_per_capita"),
+HEADER_VARIANTS: Mapping[str, tuple[tuple[str, str], ...]] = {
+    # Other headers that offices write for the same column (the contract lists the personal-data
+    # variants); matched like the main header.
+    "survey": (
         # The unit suffix is often dropped or re-typed; the short form is unambiguous.
-        ("Thu nhập BQ", "income_per_capita"),
-        ("TH việc làm", "d_employment"),
-        ("TH người phụ thuộc", "d_dependents"),
-        ("TH dinh dưỡng", "d_nutrition"),
-        ("TH bảo hiểm y tế", "d_health_insurance"),
-        ("TH trình độ giáo dục người lớn", "d_adult_education"),
-        ("TH tình trạng đi học trẻ em", "d_child_schooling"),
-        ("TH chất lượng nhà ở", "d_housing_quality"),
-        ("TH diện tích nhà ở", "d_housing_area"),
-        ("TH nguồn nước sinh hoạt", "d_water"),
-        ("TH nhà tiêu hợp vệ sinh", "d_sanitation"),
-        ("TH dịch vụ viễn thông", "d_telecom"),
-        ("TH phương tiện tiếp cận thông tin", "d_information_assets"),
-        ("Hộ người có công", "meritorious_family"),
-        ("Hộ bảo trợ xã hội", "social_protection"),
-        ("Hộ không có khả năng lao động", "no_labour_capacity"),
-        ("Kết quả phân loại", "reported_class"),
-    ]
-)
-COMMUNE_TOTALS_HEADERS = _table(
-    [
-        ("Năm", "review_year"),
-        ("Mã xã", "commune_code"),
-        ("Tổng số hộ", "total_households"),
-        ("Tổng số nhân khẩu", "total_population"),
-    ]
-)
-DIFFICULT_AREAS_HEADERS = _table(
-    [
-        ("Năm", "review_year"),
-        ("Mã xã", "commune_code"),
-        ("Xã ĐBKK", "extremely_difficult"),
-        ("Số thôn ĐBKK", "difficult_villages"),
-        ("Tổng số thôn", "total_villages"),
-    ]
-)
+        ("income_per_capita", "Thu nhập BQ"),
+        ("head_name", "Họ và tên chủ hộ"),
+        ("head_name", "Tên chủ hộ"),
+        ("head_id_number", "Số CCCD"),
+        ("head_id_number", "CCCD chủ hộ"),
+        ("head_id_number", "Số định danh cá nhân"),
+        ("head_id_number", "Số CMND/CCCD"),
+    ),
+    "commune_totals": (),
+    "difficult_areas": (),
+}
+
+
+def export_header(dataset: str, canonical: str) -> str:
+    """The header the contract writes for a canonical column."""
+    if canonical == QD59_HEALTH_ACCESS[0]:
+        return QD59_HEALTH_ACCESS[1]
+    return dict(EXPORT_HEADERS[dataset])[canonical]
+
+
+def _table(dataset: str) -> dict[str, str]:
+    pairs = (*EXPORT_HEADERS[dataset], *HEADER_VARIANTS[dataset])
+    return {normalise_header(header): canonical for canonical, header in pairs}
+
+
+SURVEY_HEADERS = _table("survey")
+COMMUNE_TOTALS_HEADERS = _table("commune_totals")
+DIFFICULT_AREAS_HEADERS = _table("difficult_areas")
 
 HEADERS_BY_DATASET: Mapping[str, Mapping[str, str]] = {
     "survey": SURVEY_HEADERS,
