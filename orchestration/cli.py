@@ -374,7 +374,7 @@ def _fmt(value) -> str:
 
 
 def generate_sample(args: argparse.Namespace) -> int:
-    from orchestration.lib.sample import generate_sample as generate
+    from orchestration.sample import generate_sample as generate
 
     settings = _settings(args.raw_dir, None)
     survey_dir = settings.raw_dir / "survey"

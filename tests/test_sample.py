@@ -16,22 +16,17 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from orchestration.lib.admin_units import admin_unit_tables
-from orchestration.lib.sample import (
-    COMMUNE_TOTALS_HEADER,
-    DEMO_PROVINCES,
-    DEPRIVATION_HEADERS,
-    DIFFICULT_AREAS_HEADER,
-    FLAG_HEADERS,
-    SURVEY_HEADERS,
-    Scale,
-    generate_sample,
-    write_corrected_resend,
-)
+from orchestration.lib.headers import DEPRIVATION_COLUMNS, EXPORT_HEADERS, FLAG_COLUMNS
+from orchestration.sample import DEMO_PROVINCES, Scale, generate_sample, write_corrected_resend
 
 YEARS = (2021, 2022, 2023, 2024, 2025)
+SURVEY_HEADERS = EXPORT_HEADERS["survey"]
+DEPRIVATION_HEADERS = [(c, h) for c, h in SURVEY_HEADERS if c in DEPRIVATION_COLUMNS]
+COMMUNE_TOTALS_HEADER = [h for _, h in EXPORT_HEADERS["commune_totals"]]
+DIFFICULT_AREAS_HEADER = [h for _, h in EXPORT_HEADERS["difficult_areas"]]
 CANONICAL = {unicodedata.normalize("NFC", h).strip().casefold(): c for c, h in SURVEY_HEADERS}
-MARKS = {c for c, _ in DEPRIVATION_HEADERS}
-FLAGS = {c for c, _ in FLAG_HEADERS}
+MARKS = set(DEPRIVATION_COLUMNS)
+FLAGS = set(FLAG_COLUMNS)
 
 
 def _norm(header: str) -> str:

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from orchestration.lib.headers import DEPRIVATION_COLUMNS, EXPORT_HEADERS
+
 # The contract's standards (poverty-rules.md): (standard, first year, last year, area, line L).
 STANDARDS = (
     ("ND07_2021", 2021, 2025, "rural", 1_500_000),
@@ -33,22 +35,14 @@ STANDARDS = (
 )
 MIDDLE_FACTOR = 1.5
 
-DEPRIVATION_HEADERS = (
-    "TH việc làm",
-    "TH người phụ thuộc",
-    "TH dinh dưỡng",
-    "TH bảo hiểm y tế",
-    "TH trình độ giáo dục người lớn",
-    "TH tình trạng đi học trẻ em",
-    "TH chất lượng nhà ở",
-    "TH diện tích nhà ở",
-    "TH nguồn nước sinh hoạt",
-    "TH nhà tiêu hợp vệ sinh",
-    "TH dịch vụ viễn thông",
-    "TH phương tiện tiếp cận thông tin",
+# The contract's headers, from the one header map the ingest and the sample generator use.
+SURVEY = dict(EXPORT_HEADERS["survey"])
+TOTALS = dict(EXPORT_HEADERS["commune_totals"])
+DEPRIVATION_HEADERS = tuple(SURVEY[column] for column in DEPRIVATION_COLUMNS)
+YEAR, COMMUNE, AREA, INCOME = (
+    SURVEY[c] for c in ("review_year", "commune_code", "area_type", "income_per_capita")
 )
-YEAR, COMMUNE, AREA, INCOME = "Năm rà soát", "Mã xã", "Khu vực", "Thu nhập BQ (đồng/người/tháng)"
-CODES = ("Mã tỉnh", "Mã huyện", "Mã xã")
+CODES = tuple(SURVEY[c] for c in ("province_code", "district_code", "commune_code"))
 DEPRIVED = ("x", "X", "1")
 
 
@@ -118,9 +112,9 @@ def commune_year(raw_dir: Path, years: list[int], survey_files: list[Path]) -> p
     )
     totals = pd.DataFrame(
         {
-            "review_year": totals["Năm"].astype("int64[pyarrow]"),
-            "commune_code": _text(totals["Mã xã"]).str.zfill(5),
-            "total_households": totals["Tổng số hộ"].astype("int64[pyarrow]"),
+            "review_year": totals[TOTALS["review_year"]].astype("int64[pyarrow]"),
+            "commune_code": _text(totals[TOTALS["commune_code"]]).str.zfill(5),
+            "total_households": totals[TOTALS["total_households"]].astype("int64[pyarrow]"),
         }
     )
     totals["unit_version"] = np.where(totals["review_year"] >= 2025, "2025", "pre2025")

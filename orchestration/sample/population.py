@@ -1,12 +1,6 @@
-"""Synthetic annual poverty-review exports, shaped like the real ones (input contract v1).
+"""The statistical simulation behind the synthetic sample: communes, households, their classes.
 
-Why a generator and not a checked-in sample: real exports identify people and never go into git,
-yet every stage of the pipeline must meet the problems real files have (title rows, lost leading
-zeros, dotted incomes, re-sent files, bad rows) and real magnitudes (Hà Giang's ~31 % poor
-against Tuyên Quang's far lower rate, a national rate near 4 % → 2 %). So this module writes a
-complete ``data/raw/`` tree from a seed: same seed and scale, same bytes.
-
-How the numbers are made (all vectorised, one loop per province, district file or commune):
+How the numbers are made (all vectorised, one loop per province or commune):
 
 - Every commune gets a resident household count and a poor rate for 2022 from its province's
   level (``_PROVINCES``, rough published-like figures) and its type (wards far below remote
@@ -22,85 +16,26 @@ How the numbers are made (all vectorised, one loop per province, district file o
   persistent latent, so the same households tend to stay poor rather than near-poor.
 - The survey lists assessed households only: poor and near-poor, most of the middle band and a
   few screened-in households above it. ``commune_totals`` holds every resident household.
-
-The mess a data office really sends is injected only when ``messy=True`` and recorded, row by
-row, in ``SampleSummary.expected_mess`` so ingest tests can check exactly what is quarantined.
 """
 
 from __future__ import annotations
 
-import shutil
-import unicodedata
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
-import xlsxwriter
 
 from orchestration.lib.admin_units import admin_unit_tables
-
-# --------------------------------------------------------------------------------------------
-# Contract headers
-# --------------------------------------------------------------------------------------------
-
-DEPRIVATION_HEADERS: tuple[tuple[str, str], ...] = (
-    ("d_employment", "TH việc làm"),
-    ("d_dependents", "TH người phụ thuộc"),
-    ("d_nutrition", "TH dinh dưỡng"),
-    ("d_health_insurance", "TH bảo hiểm y tế"),
-    ("d_adult_education", "TH trình độ giáo dục người lớn"),
-    ("d_child_schooling", "TH tình trạng đi học trẻ em"),
-    ("d_housing_quality", "TH chất lượng nhà ở"),
-    ("d_housing_area", "TH diện tích nhà ở"),
-    ("d_water", "TH nguồn nước sinh hoạt"),
-    ("d_sanitation", "TH nhà tiêu hợp vệ sinh"),
-    ("d_telecom", "TH dịch vụ viễn thông"),
-    ("d_information_assets", "TH phương tiện tiếp cận thông tin"),
-)
-FLAG_HEADERS: tuple[tuple[str, str], ...] = (
-    ("meritorious_family", "Hộ người có công"),
-    ("social_protection", "Hộ bảo trợ xã hội"),
-    ("no_labour_capacity", "Hộ không có khả năng lao động"),
-)
-SURVEY_HEADERS: tuple[tuple[str, str], ...] = (
-    ("review_year", "Năm rà soát"),
-    ("province_code", "Mã tỉnh"),
-    ("district_code", "Mã huyện"),
-    ("commune_code", "Mã xã"),
-    ("commune_name", "Tên xã"),
-    ("village", "Thôn/Tổ"),
-    ("household_code", "Mã hộ"),
-    ("head_name", "Họ tên chủ hộ"),
-    ("head_id_number", "Số định danh chủ hộ"),
-    ("head_sex", "Giới tính chủ hộ"),
-    ("ethnicity", "Dân tộc"),
-    ("household_size", "Số nhân khẩu"),
-    ("area_type", "Khu vực"),
-    ("income_per_capita", "Thu nhập BQ (đồng/người/tháng)"),
-    *DEPRIVATION_HEADERS,
-    *FLAG_HEADERS,
-    ("reported_class", "Kết quả phân loại"),
-)
-SURVEY_COLUMNS = tuple(name for name, _ in SURVEY_HEADERS)
-COMMUNE_TOTALS_HEADER = ("Năm", "Mã xã", "Tổng số hộ", "Tổng số nhân khẩu")
-DIFFICULT_AREAS_HEADER = ("Năm", "Mã xã", "Xã ĐBKK", "Số thôn ĐBKK", "Tổng số thôn")
+from orchestration.lib.headers import DEPRIVATION_COLUMNS
 
 CLASS_LABELS = ("Hộ nghèo", "Hộ cận nghèo", "Hộ có mức sống trung bình", "Hộ không nghèo")
 POOR, NEAR_POOR, MIDDLE, NOT_POOR = range(4)
 RURAL_LINE, URBAN_LINE = 1_500_000, 2_000_000  # Decree 07/2021/NĐ-CP, VND/person/month
 DEMO_PROVINCES = ("02", "08")
-
-# --------------------------------------------------------------------------------------------
-# Scales and summary
-# --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -124,32 +59,6 @@ SCALES: dict[str, Scale] = {
     "national": Scale("national", None, 1.0),
     "stress": Scale("stress", None, 1.0, full_export_year=2024),
 }
-
-
-@dataclass
-class SampleSummary:
-    """What was written, so tests and benchmarks can check the pipeline against it.
-
-    ``expected_mess`` keys: ``bad_rows`` (one dict per row that must be quarantined: ``file``,
-    ``row`` as a person sees it, ``reason``, ``review_year``, ``detail``; a duplicated household
-    lists every one of its rows), ``bad_files`` (whole files to quarantine), ``identical_resends``
-    (byte copies that must be read once), ``formats`` (which files carry BOM, title rows, lost
-    zeros, dotted incomes, header variants, each mark style).
-    """
-
-    raw_dir: Path
-    scale: str
-    seed: int
-    years: tuple[int, ...]
-    messy: bool
-    files: list[str] = field(default_factory=list)
-    rows: dict[str, dict[int, int]] = field(default_factory=dict)
-    expected_mess: dict = field(default_factory=dict)
-    expected_loaded_rows: dict[int, int] = field(default_factory=dict)
-
-    def expected_quarantined_rows(self) -> set[tuple[str, int, str]]:
-        """(file, row, reason) of every injected bad row."""
-        return {(r["file"], r["row"], r["reason"]) for r in self.expected_mess.get("bad_rows", [])}
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,8 +263,6 @@ _INCOME_SIGMA = 0.6  # spread of log income within a commune
 _ABSENT_SHARE = 0.03  # eligible households not reassessed in a year
 _MISMATCH_SHARE = 0.015  # reported class differs from the Decree 07 computation
 _SCREENED_CEILING = 1.6  # screened-in households above the middle band reach this × line
-_FIRST_REAL_SERIAL_LIMIT = 90_000  # serials ≥ 90000 are reserved for injected rows
-_TITLE = "DANH SÁCH HỘ NGHÈO, HỘ CẬN NGHÈO NĂM {year}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -408,45 +315,13 @@ def _weighted_choice(rng: np.random.Generator, weights: dict[str, float], n: int
     return rng.choice(len(w), size=n, p=w / w.sum())
 
 
-def slugify(text: str) -> str:
-    """ASCII file-name form of a Vietnamese name (``Huyện Đồng Văn`` → ``huyen_dong_van``)."""
-    text = unicodedata.normalize("NFD", text.replace("Đ", "D").replace("đ", "d"))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
-    return "_".join("".join(ch if ch.isalnum() else " " for ch in text).split())
-
-
-def _strip_zeros(codes: pa.Array) -> pa.Array:
-    """Codes as a spreadsheet shows them after reading them as numbers (``00790`` → ``790``)."""
-    return pc.cast(pc.cast(codes, pa.int64()), pa.string())
-
-
-def _dotted(values: pa.Array) -> pa.Array:
-    """Integers as text with ``.`` grouping thousands (``1500000`` → ``1.500.000``)."""
-    v = pc.cast(values, pa.int64())
-    millions = pc.divide(v, 1_000_000)
-    thousands = pc.divide(pc.subtract(v, pc.multiply(millions, 1_000_000)), 1000)
-    units = pc.subtract(v, pc.multiply(pc.divide(v, 1000), 1000))
-
-    def pad(x: pa.Array) -> pa.Array:
-        return pc.utf8_lpad(pc.cast(x, pa.string()), 3, "0")
-
-    big = pc.binary_join_element_wise(
-        pc.cast(millions, pa.string()), pad(thousands), pad(units), "."
-    )
-    mid = pc.binary_join_element_wise(pc.cast(thousands, pa.string()), pad(units), ".")
-    small = pc.cast(units, pa.string())
-    return pc.if_else(
-        pc.greater_equal(v, 1_000_000), big, pc.if_else(pc.greater_equal(v, 1000), mid, small)
-    )
-
-
 # --------------------------------------------------------------------------------------------
 # Communes: sizes, poverty trajectories, extremely difficult status, villages
 # --------------------------------------------------------------------------------------------
 
 
 @dataclass
-class _Communes:
+class Communes:
     """Pre-2025 communes of the scale with everything decided per commune (index = row)."""
 
     code: np.ndarray  # str
@@ -467,11 +342,11 @@ class _Communes:
     village_names: pa.Array
     dbkk: dict[int, np.ndarray]
     difficult_villages: dict[int, np.ndarray]
-    new_index: np.ndarray  # index into _NewCommunes of the default 2025 commune
+    new_index: np.ndarray  # index into NewCommunes of the default 2025 commune
 
 
 @dataclass
-class _NewCommunes:
+class NewCommunes:
     code: np.ndarray
     name: list[str]
     province: np.ndarray
@@ -517,9 +392,9 @@ def _unit_frames() -> tuple[dict[str, list], dict[str, list], dict[str, list]]:
     return old.to_pydict(), new.to_pydict(), split.to_pydict()
 
 
-def _build_communes(
+def build_communes(
     scale: Scale, years: Sequence[int], seed: int
-) -> tuple[_Communes, _NewCommunes, dict[str, float]]:
+) -> tuple[Communes, NewCommunes, dict[str, float]]:
     """Decide every commune's size and poverty path; also the 2025 share of split communes."""
     old, new, split = _unit_frames()
     provinces = set(scale.provinces) if scale.provinces else set(_PROVINCES)
@@ -627,7 +502,7 @@ def _build_communes(
     new_codes = np.array(new["commune_code"])
     new_pos = {c: i for i, c in enumerate(new_codes)}
     new_index = np.array([new_pos[c] for c in pick["new_commune_code"]], dtype=np.int64)
-    new_communes = _NewCommunes(
+    new_communes = NewCommunes(
         code=new_codes,
         name=new["commune_name"],
         province=np.array(new["province_code"]),
@@ -648,7 +523,7 @@ def _build_communes(
         if not is_default and new_code not in defaults:
             orphan_share[f"{old_code}>{new_code}"] = 0.15
 
-    communes = _Communes(
+    communes = Communes(
         code=np.array(pick["commune_code"]),
         name=pick["commune_name"],
         ctype=ctype,
@@ -708,21 +583,21 @@ def _names(rng: np.random.Generator, family: np.ndarray, female: np.ndarray) -> 
 
 
 @dataclass
-class _YearRows:
+class YearRows:
     """Typed rows of one province and review year (before formatting), plus the file key."""
 
     table: pa.Table
     file_key: np.ndarray  # district code (pre-2025) or former-district area (2025)
 
 
-def _simulate_province(
+def simulate_province(
     code: str,
-    communes: _Communes,
-    new: _NewCommunes,
+    communes: Communes,
+    new: NewCommunes,
     years: Sequence[int],
     seed: int,
     full_export_year: int | None,
-) -> dict[int, _YearRows]:
+) -> dict[int, YearRows]:
     """Households of one pre-2025 province across the review years, assessed rows per year."""
     rng = np.random.default_rng([seed, 2, int(code)])
     cidx = np.flatnonzero(communes.province == code)
@@ -805,7 +680,7 @@ def _simulate_province(
     size = base_size.copy()
     province_communes = cidx
     move_weights = communes.households[cidx] / communes.households[cidx].sum()
-    out: dict[int, _YearRows] = {}
+    out: dict[int, YearRows] = {}
     for y in years:
         if y != years[0]:
             movers = rng.uniform(size=n) < 0.004
@@ -858,7 +733,7 @@ def _simulate_province(
             key = np.array(new.file_area, dtype=object)[communes.new_index[current[rows]]]
         else:
             key = communes.district[current[rows]]
-        out[y] = _YearRows(table, key)
+        out[y] = YearRows(table, key)
         if y == full_export_year:
             out[y] = _append_rest_of_register(rng, out[y], y, code, cidx, pool_share, communes, new)
     return out
@@ -874,8 +749,8 @@ def _year_table(
     current: np.ndarray,
     village: np.ndarray,
     urban: np.ndarray,
-    communes: _Communes,
-    new: _NewCommunes,
+    communes: Communes,
+    new: NewCommunes,
     household_codes: pa.Array,
     names: pa.Array,
     id_numbers: pa.Array,
@@ -937,7 +812,7 @@ def _year_table(
         "area_type": pa.array(np.where(urban[rows], urban_label, "Nông thôn"), pa.string()),
         "income_per_capita": pa.array(income[rows]),
     }
-    for j, (name, _) in enumerate(DEPRIVATION_HEADERS):
+    for j, name in enumerate(DEPRIVATION_COLUMNS):
         columns[name] = pa.array(marks[:, j])
     columns["meritorious_family"] = pa.array(meritorious[rows])
     columns["social_protection"] = pa.array(social[rows])
@@ -948,14 +823,14 @@ def _year_table(
 
 def _append_rest_of_register(
     rng: np.random.Generator,
-    rows: _YearRows,
+    rows: YearRows,
     year: int,
     code: str,
     cidx: np.ndarray,
     pool_share: np.ndarray,
-    communes: _Communes,
-    new: _NewCommunes,
-) -> _YearRows:
+    communes: Communes,
+    new: NewCommunes,
+) -> YearRows:
     """For a full-export year, add every resident household the pool did not simulate."""
     rest = communes.households[cidx] - np.minimum(
         np.ceil(pool_share * communes.households[cidx]).astype(np.int64), communes.households[cidx]
@@ -1007,415 +882,7 @@ def _append_rest_of_register(
         key = np.array(new.file_area, dtype=object)[communes.new_index[cur]]
     else:
         key = communes.district[cur]
-    return _YearRows(pa.concat_tables([rows.table, table]), np.concatenate([rows.file_key, key]))
-
-
-# --------------------------------------------------------------------------------------------
-# Files: styles, formatting, injected mess
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Style:
-    """How one exporting office writes its file."""
-
-    bom: bool = False
-    crlf: bool = False
-    dropped_zeros: bool = False
-    dotted_income: bool = False
-    mark: str = "x"
-    header_variant: bool = False
-    reordered: bool = False
-    xlsx: bool = False
-
-
-_CLEAN = _Style()
-
-
-def _style_for(index: int, year: int, messy: bool) -> _Style:
-    """Rotate the habits of different offices over a year's files (deterministic)."""
-    if not messy:
-        return _CLEAN
-    j = index + year
-    return _Style(
-        bom=j % 2 == 0,
-        crlf=j % 4 == 0,
-        dropped_zeros=j % 5 == 1,
-        dotted_income=j % 4 == 2,
-        mark=("x", "X", "1")[j % 3],
-        header_variant=j % 6 == 3,
-        reordered=j % 7 == 4,
-    )
-
-
-def _format(table: pa.Table, style: _Style) -> pa.Table:
-    """The typed rows as the cell text the office's file holds (NULL = empty cell)."""
-    cols: dict[str, pa.Array] = {}
-    for name in SURVEY_COLUMNS:
-        col = table.column(name).combine_chunks()
-        if name in ("province_code", "district_code", "commune_code") and style.dropped_zeros:
-            col = _strip_zeros(col)
-        elif name == "income_per_capita":
-            col = _dotted(col) if style.dotted_income else pc.cast(col, pa.string())
-        elif name in ("review_year", "household_size"):
-            col = pc.cast(col, pa.string())
-        elif name in {n for n, _ in DEPRIVATION_HEADERS}:
-            no = pa.scalar("0" if style.mark == "1" else None, pa.string())
-            col = pc.if_else(col, pa.scalar(style.mark, pa.string()), no)
-        elif name in {n for n, _ in FLAG_HEADERS}:
-            col = pc.if_else(col, pa.scalar("x", pa.string()), pa.scalar(None, pa.string()))
-        cols[name] = col
-    return pa.table(cols)
-
-
-def _headers(style: _Style, rng: np.random.Generator) -> list[tuple[str, str]]:
-    """(canonical, header text) in file order, with the office's spacing/case habits."""
-    pairs = list(SURVEY_HEADERS)
-    if style.reordered:
-        pairs = [pairs[i] for i in rng.permutation(len(pairs))]
-    if style.header_variant:
-        variants = (str.upper, lambda h: f" {h}  ", str.lower)
-        pairs = [(c, variants[i % 3](h)) for i, (c, h) in enumerate(pairs)]
-    return pairs
-
-
-def _write_csv(path: Path, table: pa.Table, headers: list[tuple[str, str]], style: _Style) -> None:
-    """Header line by hand (for BOM and header variants), rows by Arrow's CSV writer."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    eol = "\r\n" if style.crlf else "\n"
-    with path.open("wb") as handle:
-        if style.bom:
-            handle.write(b"\xef\xbb\xbf")
-        handle.write((",".join(h for _, h in headers) + eol).encode("utf-8"))
-        if table.num_rows:
-            pa_csv.write_csv(
-                table.select([c for c, _ in headers]),
-                handle,
-                pa_csv.WriteOptions(include_header=False, quoting_style="none", eol=eol),
-            )
-
-
-_XLSX_TITLE_ROWS = 3  # title, subtitle, empty row; the header is spreadsheet row 4
-
-
-def _write_xlsx(path: Path, table: pa.Table, year: int, district_name: str, style: _Style) -> int:
-    """A commune-office spreadsheet: form titles above the header, a blank row inside.
-
-    Codes are numbers (so they lost their leading zeros), incomes numeric. Returns the
-    spreadsheet row number of the blank row.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
-    workbook.set_properties({"created": datetime(year + 1, 1, 15), "author": "UBND"})
-    sheet = workbook.add_worksheet("DS ho ngheo")
-    sheet.write_string(0, 0, _TITLE.format(year=year))
-    sheet.write_string(1, 0, f"(Kèm theo Quyết định phê duyệt kết quả rà soát của {district_name})")
-    for col, (_, header) in enumerate(SURVEY_HEADERS):
-        sheet.write_string(_XLSX_TITLE_ROWS, col, header)
-    numeric = {"review_year", "province_code", "district_code", "commune_code", "household_size",
-               "income_per_capita"}  # fmt: skip
-    marks = {n for n, _ in DEPRIVATION_HEADERS}
-    flags = {n for n, _ in FLAG_HEADERS}
-    data = table.to_pydict()
-    blank_at = max(1, table.num_rows // 2)
-    out_row = _XLSX_TITLE_ROWS + 1
-    blank_row_number = 0
-    for i in range(table.num_rows):  # a loop per row is fine for the few spreadsheet files
-        if i == blank_at:
-            blank_row_number = out_row + 1
-            out_row += 1
-        for col, name in enumerate(SURVEY_COLUMNS):
-            value = data[name][i]
-            if value is None or value is False:
-                if name in marks and style.mark == "1":
-                    sheet.write_number(out_row, col, 0)
-                continue
-            if name in numeric:
-                sheet.write_number(out_row, col, int(value))
-            elif name in marks:
-                if style.mark == "1":
-                    sheet.write_number(out_row, col, 1)
-                else:
-                    sheet.write_string(out_row, col, style.mark)
-            elif name in flags:
-                sheet.write_string(out_row, col, "x")
-            else:
-                sheet.write_string(out_row, col, str(value))
-        out_row += 1
-    workbook.close()
-    return blank_row_number
-
-
-@dataclass
-class _Insertion:
-    before: int  # index of the original row it goes before (num_rows = at the end)
-    row: dict
-    reason: str | None  # None for a copy whose reason is recorded with its original
-    detail: str
-
-
-@dataclass
-class _FilePlan:
-    relpath: str
-    table: pa.Table  # typed, sorted
-    style: _Style
-    district_name: str
-    formatted: pa.Table | None = None
-    insertions: list[_Insertion] = field(default_factory=list)
-    flagged: list[tuple[int, str, str]] = field(
-        default_factory=list
-    )  # original row, reason, detail
-
-
-_BAD_ROW_KINDS = (
-    "year_mismatch",
-    "invalid_commune_code",
-    "missing_household_code",
-    "duplicate_household",
-    "invalid_household_size",
-    "invalid_income_negative",
-    "duplicate_household_across_files",
-    "invalid_deprivation_mark",
-    "invalid_income_text",
-    "invalid_area_type",
-    "invalid_flag_mark",
-    "invalid_head_sex",
-    "invalid_reported_class",
-)
-
-
-def _break_row(kind: str, row: dict, year: int, old_code: str | None) -> tuple[dict, str, str]:
-    """A copy of ``row`` with exactly one problem; returns (row, reason code, what was done)."""
-    bad = dict(row)
-    if kind == "year_mismatch":
-        bad["review_year"] = str(year - 1)
-        return bad, kind, "review year of the previous review"
-    if kind == "invalid_commune_code":
-        if year >= 2025 and old_code:
-            bad["commune_code"] = old_code
-            return bad, kind, f"pre-2025 commune {old_code} no longer exists in 2025"
-        bad["commune_code"] = "99999"
-        return bad, kind, "commune code 99999 does not exist"
-    if kind == "missing_household_code":
-        bad["household_code"] = None
-        return bad, kind, "empty household code"
-    if kind == "invalid_household_size":
-        bad["household_size"] = "0"
-        return bad, kind, "household size 0"
-    if kind == "invalid_income_negative":
-        bad["income_per_capita"] = "-350000"
-        return bad, "invalid_income", "negative income"
-    if kind == "invalid_income_text":
-        bad["income_per_capita"] = "không rõ"
-        return bad, "invalid_income", "income is text"
-    if kind == "invalid_deprivation_mark":
-        bad["d_water"] = "có"
-        return bad, kind, "deprivation mark 'có'"
-    if kind == "invalid_flag_mark":
-        bad["meritorious_family"] = "không"
-        return bad, kind, "flag mark 'không'"
-    if kind == "invalid_area_type":
-        bad["area_type"] = "Miền núi"
-        return bad, kind, "area type 'Miền núi'"
-    if kind == "invalid_head_sex":
-        bad["head_sex"] = "M"
-        return bad, kind, "head sex 'M'"
-    if kind == "invalid_reported_class":
-        bad["reported_class"] = "Hộ thoát nghèo"
-        return bad, kind, "reported class 'Hộ thoát nghèo'"
-    raise ValueError(kind)
-
-
-def _plan_mess(
-    plans: list[_FilePlan],
-    year: int,
-    kinds: list[str],
-    rng: np.random.Generator,
-    old_code: str | None,
-) -> None:
-    """Insert the bad rows of ``kinds`` into the year's CSV files (recorded on each plan)."""
-    candidates = sorted(
-        (p for p in plans if not p.style.xlsx and p.table.num_rows >= 5),
-        key=lambda p: (-p.table.num_rows, p.relpath),
-    )
-    if not candidates:
-        return
-    used: dict[str, set[int]] = {}
-    counter = 0
-
-    def pick_row(plan: _FilePlan) -> int:
-        taken = used.setdefault(plan.relpath, set())
-        free = [i for i in range(plan.table.num_rows) if i not in taken]
-        i = int(free[int(rng.integers(len(free)))])
-        taken.add(i)
-        return i
-
-    def row_of(plan: _FilePlan, i: int) -> dict:
-        return plan.formatted.slice(i, 1).to_pylist()[0]
-
-    for t, kind in enumerate(kinds):
-        plan = candidates[t % len(candidates)]
-        n = plan.table.num_rows
-        if kind == "duplicate_household":
-            i = pick_row(plan)
-            plan.flagged.append((i, "duplicate_household", "same household twice in a file"))
-            at = int(rng.integers(i + 1, n + 1))
-            copy = _Insertion(at, row_of(plan, i), "duplicate_household", "copy in the file")
-            plan.insertions.append(copy)
-            continue
-        if kind == "duplicate_household_across_files":
-            if len(candidates) < 2:
-                continue
-            source, target = candidates[0], candidates[1]
-            i = pick_row(source)
-            source.flagged.append(
-                (i, "duplicate_household", f"household also listed in {target.relpath}")
-            )
-            at = int(rng.integers(0, target.table.num_rows + 1))
-            detail = f"household also listed in {source.relpath}"
-            target.insertions.append(
-                _Insertion(at, row_of(source, i), "duplicate_household", detail)
-            )
-            continue
-        i = pick_row(plan)
-        base = row_of(plan, i)
-        counter += 1
-        code = base["household_code"]
-        base["household_code"] = f"{code[:8]}9{counter:04d}"
-        bad, reason, detail = _break_row(kind, base, year, old_code)
-        at = int(rng.integers(0, n + 1))
-        plan.insertions.append(_Insertion(at, bad, reason, detail))
-
-
-def _assemble(plan: _FilePlan, first_data_row: int) -> tuple[pa.Table, list[dict]]:
-    """The formatted table with insertions in place, and the bad rows with final row numbers."""
-    table = plan.formatted
-    inserts = sorted(enumerate(plan.insertions), key=lambda e: (e[1].before, e[0]))
-    pieces, bad, last = [], [], 0
-    for shift, (_, ins) in enumerate(inserts):
-        if ins.before > last:
-            pieces.append(table.slice(last, ins.before - last))
-            last = ins.before
-        pieces.append(pa.Table.from_pylist([ins.row], schema=table.schema))
-        final = ins.before + shift
-        if ins.reason:
-            bad.append({"row": final + first_data_row, "reason": ins.reason, "detail": ins.detail})
-    if last < table.num_rows:
-        pieces.append(table.slice(last))
-    befores = np.array(sorted(i.before for i in plan.insertions), dtype=np.int64)
-    for i, reason, detail in plan.flagged:
-        final = i + int(np.searchsorted(befores, i, side="right"))
-        bad.append({"row": final + first_data_row, "reason": reason, "detail": detail})
-    out = pa.concat_tables(pieces) if pieces else table
-    return out, bad
-
-
-def _survey_files_for_year(
-    rows: list[_YearRows], year: int, relname: dict[object, tuple[str, str]]
-) -> list[_FilePlan]:
-    """Split one group-year's rows into per-file tables, sorted like a commune office sorts."""
-    table = pa.concat_tables([r.table for r in rows])
-    keys = np.concatenate([r.file_key for r in rows]).astype(str)
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    table = table.take(pa.array(order))
-    bounds = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1], True])
-    plans = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        relpath, label = relname[keys[a]]
-        part = table.slice(int(a), int(b - a)).sort_by(
-            [("commune_code", "ascending"), ("village", "ascending"),
-             ("household_code", "ascending")]
-        )  # fmt: skip
-        plans.append(_FilePlan(f"survey/{year}/{relpath}", part, _CLEAN, label))
-    return sorted(plans, key=lambda p: p.relpath)
-
-
-def _write_group_year(
-    raw_dir: Path,
-    plans: list[_FilePlan],
-    year: int,
-    seed: int,
-    messy: bool,
-    carries_mess: bool,
-    kinds: list[str],
-    missing_column_year: bool,
-    old_code: str | None,
-    summary: SampleSummary,
-) -> None:
-    """Write one group's survey files for one year, with the mess assigned to it."""
-    rng = np.random.default_rng([seed, 3, year, len(plans)])
-    formats = summary.expected_mess["formats"]
-    for i, plan in enumerate(plans):
-        plan.style = _style_for(i, year, messy)
-    if messy and carries_mess:
-        sized = [p for p in plans if p.table.num_rows >= 10] or plans
-        target = min(sized, key=lambda p: (p.table.num_rows, p.relpath))
-        target.style = _Style(xlsx=True, mark="1" if year % 2 else "X")
-        target.relpath = target.relpath[: -len(".csv")] + ".xlsx"
-    for plan in plans:
-        if not plan.style.xlsx:
-            plan.formatted = _format(plan.table, plan.style)
-    if messy and carries_mess:
-        _plan_mess(plans, year, kinds, rng, old_code)
-
-    written_rows = 0
-    clean_candidates = []
-    for plan in plans:
-        path = raw_dir / plan.relpath
-        style = plan.style
-        if style.xlsx:
-            blank = _write_xlsx(path, plan.table, year, plan.district_name, style)
-            formats["xlsx"].append(plan.relpath)
-            formats["xlsx_blank_rows"].append({"file": plan.relpath, "row": blank})
-            written_rows += plan.table.num_rows
-        else:
-            headers = _headers(style, rng)
-            table, bad = _assemble(plan, first_data_row=2)
-            _write_csv(path, table, headers, style)
-            written_rows += table.num_rows
-            for b in bad:
-                summary.expected_mess["bad_rows"].append(
-                    {"file": plan.relpath, "review_year": year, **b}
-                )
-            if messy:
-                formats["bom" if style.bom else "no_bom"].append(plan.relpath)
-                for flag, key in ((style.crlf, "crlf"), (style.dropped_zeros, "dropped_zeros"),
-                                  (style.dotted_income, "dotted_income"),
-                                  (style.header_variant, "header_variants"),
-                                  (style.reordered, "reordered_columns")):  # fmt: skip
-                    if flag:
-                        formats[key].append(plan.relpath)
-                formats["mark_styles"][style.mark].append(plan.relpath)
-            if not bad and table.num_rows:
-                clean_candidates.append(plan)
-        summary.files.append(plan.relpath)
-    summary.rows["survey"][year] = summary.rows["survey"].get(year, 0) + written_rows
-
-    if messy and carries_mess and clean_candidates:
-        source = clean_candidates[-1]
-        copy = source.relpath[: -len(".csv")] + "_gui_lai.csv"
-        shutil.copyfile(raw_dir / source.relpath, raw_dir / copy)
-        summary.files.append(copy)
-        summary.rows["survey"][year] += source.table.num_rows
-        summary.expected_mess["identical_resends"].append(
-            {"file": copy, "same_as": source.relpath, "review_year": year,
-             "rows": source.table.num_rows}
-        )  # fmt: skip
-    if messy and carries_mess and missing_column_year:
-        source = max(
-            (p for p in plans if not p.style.xlsx), key=lambda p: (p.table.num_rows, p.relpath)
-        )
-        part = _format(source.table.slice(0, min(6, source.table.num_rows)), _CLEAN)
-        relpath = f"survey/{year}/bo_sung_{Path(source.relpath).stem}.csv"
-        headers = [(c, h) for c, h in SURVEY_HEADERS if c != "household_code"]
-        _write_csv(raw_dir / relpath, part, headers, _CLEAN)
-        summary.files.append(relpath)
-        summary.rows["survey"][year] += part.num_rows
-        summary.expected_mess["bad_files"].append(
-            {"file": relpath, "review_year": year, "reason": "missing_required_column",
-             "missing_column": "Mã hộ", "rows": part.num_rows}
-        )  # fmt: skip
+    return YearRows(pa.concat_tables([rows.table, table]), np.concatenate([rows.file_key, key]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1423,28 +890,29 @@ def _write_group_year(
 # --------------------------------------------------------------------------------------------
 
 
-def _write_small_csv(path: Path, header: Sequence[str], columns: dict[str, pa.Array]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.table(columns)
-    with path.open("wb") as handle:
-        handle.write((",".join(header) + "\n").encode("utf-8"))
-        pa_csv.write_csv(
-            table, handle, pa_csv.WriteOptions(include_header=False, quoting_style="none")
-        )
+@dataclass
+class ReferenceYear:
+    """One review year's ``commune_totals`` and ``difficult_areas`` rows (index = row)."""
+
+    year: int
+    codes: np.ndarray
+    households: np.ndarray
+    people: np.ndarray
+    extremely_difficult: np.ndarray
+    difficult_villages: np.ndarray
+    villages: np.ndarray
 
 
-def _write_reference_files(
-    raw_dir: Path,
-    communes: _Communes,
-    new: _NewCommunes,
+def reference_years(
+    communes: Communes,
+    new: NewCommunes,
     orphan_share: dict[str, float],
     years: Sequence[int],
     seed: int,
     fraction: float,
-    summary: SampleSummary,
     assessed: dict[int, dict[str, int]],
-) -> None:
-    """``commune_totals`` (every resident household) and ``difficult_areas`` for each year.
+) -> list[ReferenceYear]:
+    """Every resident household per commune, and the extremely difficult status, for each year.
 
     A commune's resident households never fall below the households assessed there that year:
     at small scales, households moving into a small commune could otherwise outnumber it.
@@ -1463,6 +931,7 @@ def _write_reference_files(
         for o, nw in [key.split(">")]
         if o in old_pos
     ]
+    out = []
     for y in years:
         growth = 1 + _HOUSEHOLD_GROWTH * (y - years[0])
         households = np.round(communes.households * growth).astype(np.int64)
@@ -1511,206 +980,5 @@ def _write_reference_files(
             per_household = np.divide(pp, np.maximum(hh, 1))
             hh = np.where(short, floor + np.ceil(floor * 0.1).astype(np.int64), hh)
             pp = np.maximum(pp, np.round(hh * np.maximum(per_household, 2.6)).astype(np.int64))
-        m = len(codes)
-        year_col = pa.array(np.full(m, y, dtype=np.int64))
-        path = f"commune_totals/{y}.csv"
-        _write_small_csv(
-            raw_dir / path,
-            COMMUNE_TOTALS_HEADER,
-            {"y": year_col, "c": pa.array(codes, pa.string()), "h": pa.array(hh),
-             "p": pa.array(pp)},
-        )  # fmt: skip
-        summary.files.append(path)
-        summary.rows["commune_totals"][y] = m
-        path = f"difficult_areas/{y}.csv"
-        _write_small_csv(
-            raw_dir / path,
-            DIFFICULT_AREAS_HEADER,
-            {"y": year_col, "c": pa.array(codes, pa.string()),
-             "x": pa.array(np.where(dbkk, "x", None), pa.string()),
-             "d": pa.array(np.minimum(difficult, villages)), "v": pa.array(villages)},
-        )  # fmt: skip
-        summary.files.append(path)
-        summary.rows["difficult_areas"][y] = m
-
-
-# --------------------------------------------------------------------------------------------
-# Public API
-# --------------------------------------------------------------------------------------------
-
-
-def generate_sample(
-    raw_dir: Path,
-    *,
-    scale: str | Scale = "demo",
-    seed: int = 2025,
-    years: Sequence[int] = (2021, 2022, 2023, 2024, 2025),
-    messy: bool = True,
-) -> SampleSummary:
-    """Write a synthetic ``data/raw`` tree (contract v1) and describe what was written.
-
-    ``raw_dir`` should be empty: files of an earlier run with other settings are not removed
-    (this function never deletes anything it did not just write). Same seed and scale → same
-    bytes.
-    """
-    scale = SCALES[scale] if isinstance(scale, str) else scale
-    years = tuple(sorted(set(years)))
-    raw_dir = Path(raw_dir)
-    raw_dir.mkdir(parents=True, exist_ok=True)
-    summary = SampleSummary(raw_dir=raw_dir, scale=scale.name, seed=seed, years=years,
-                            messy=messy)  # fmt: skip
-    summary.rows = {"survey": {}, "commune_totals": {}, "difficult_areas": {}}
-    summary.expected_mess = {
-        "bad_rows": [],
-        "bad_files": [],
-        "identical_resends": [],
-        "formats": {
-            "bom": [], "no_bom": [], "crlf": [], "xlsx": [], "xlsx_blank_rows": [],
-            "dropped_zeros": [], "dotted_income": [], "header_variants": [],
-            "reordered_columns": [], "mark_styles": {"x": [], "X": [], "1": []},
-        },
-    }  # fmt: skip
-    communes, new, orphan_share = _build_communes(scale, years, seed)
-
-    groups: dict[str, list[str]] = {}
-    for code in sorted(set(communes.province)):
-        first = np.flatnonzero(communes.province == code)[0]
-        groups.setdefault(str(new.province[communes.new_index[first]]), []).append(code)
-    mess_group = next((g for g, olds in groups.items() if "02" in olds), min(groups))
-    kinds_by_year: dict[int, list[str]] = {y: [] for y in years}
-    for i, kind in enumerate(_BAD_ROW_KINDS):
-        kinds_by_year[years[i % len(years)]].append(kind)
-    if 2025 in kinds_by_year:
-        kinds_by_year[2025].append("invalid_commune_code")
-    missing_column_year = 2023 if 2023 in years else years[len(years) // 2]
-    codes_2025 = set(new.code.tolist())
-    district_names = dict(zip(communes.district, communes.district_name, strict=True))
-    assessed: dict[int, dict[str, int]] = {y: {} for y in years}
-
-    for group in sorted(groups):
-        olds = groups[group]
-        sims = {
-            p: _simulate_province(p, communes, new, years, seed, scale.full_export_year)
-            for p in olds
-        }
-        province_name = new.province_name[int(np.flatnonzero(new.province == group)[0])]
-        province_slug = slugify(province_name.replace("Thành phố ", "").replace("Tỉnh ", ""))
-        old_code = next(
-            (c for c in communes.code[np.isin(communes.province, olds)] if c not in codes_2025),
-            None,
-        )
-        for y in years:
-            if y >= 2025:
-                relname = {
-                    area: (f"{province_slug}_{group}_kv_{slugify(area) or 'khac'}.csv", area)
-                    for area in set(new.file_area)
-                }
-            else:
-                relname = {
-                    d: (f"{slugify(name)}_{d}.csv", name) for d, name in district_names.items()
-                }
-            for p in olds:
-                counts = pc.value_counts(sims[p][y].table.column("commune_code").combine_chunks())
-                for item in counts.to_pylist():
-                    code = item["values"]
-                    assessed[y][code] = assessed[y].get(code, 0) + item["counts"]
-            plans = _survey_files_for_year([sims[p][y] for p in olds], y, relname)
-            _write_group_year(
-                raw_dir, plans, y, seed, messy, group == mess_group, kinds_by_year[y],
-                y == missing_column_year, old_code if y >= 2025 else None, summary,
-            )  # fmt: skip
-        del sims
-
-    _write_reference_files(
-        raw_dir, communes, new, orphan_share, years, seed, scale.household_fraction, summary,
-        assessed,
-    )  # fmt: skip
-    mess = summary.expected_mess
-    for y in years:
-        skipped = sum(r["rows"] for r in mess["identical_resends"] if r["review_year"] == y)
-        skipped += sum(f["rows"] for f in mess["bad_files"] if f["review_year"] == y)
-        bad = len({(r["file"], r["row"]) for r in mess["bad_rows"] if r["review_year"] == y})
-        summary.expected_loaded_rows[y] = summary.rows["survey"].get(y, 0) - skipped - bad
-    summary.files.sort()
-    return summary
-
-
-def write_corrected_resend(raw_dir: Path, review_year: int, *, seed: int = 2025) -> Path:
-    """Overwrite one survey CSV of ``review_year`` under the same name with a corrected version.
-
-    The commune office found a wrong income: one clean household row (valid cells, its code
-    listed nowhere else that year) gets its income raised by 250,000 đồng, written in the file's
-    own style (dotted or plain); everything else, BOM and line endings included, is kept byte
-    for byte. Re-sent copies (``*_gui_lai.csv``), files that have such a copy, and supplementary
-    files are never chosen, so the new bytes match no other file and no row turns duplicate.
-    """
-    folder = Path(raw_dir) / "survey" / str(review_year)
-    every_csv = sorted(folder.glob("*.csv"))
-    candidates = [
-        p
-        for p in every_csv
-        if "_gui_lai" not in p.name
-        and "bo_sung" not in p.name
-        and not p.with_name(f"{p.stem}_gui_lai.csv").exists()
-    ]
-    if not candidates:
-        raise FileNotFoundError(f"no survey CSV for {review_year} under {folder}")
-    rng = np.random.default_rng([seed, 5, review_year])
-    start = int(rng.integers(len(candidates)))
-    for path in candidates[start:] + candidates[:start]:
-        data = path.read_bytes()
-        bom = data.startswith(b"\xef\xbb\xbf")
-        text = data[3:].decode("utf-8") if bom else data.decode("utf-8")
-        eol = "\r\n" if "\r\n" in text else "\n"
-        lines = text.split(eol)
-        header = [
-            SURVEY_BY_HEADER.get(unicodedata.normalize("NFC", h).strip().casefold())
-            for h in lines[0].split(",")
-        ]
-        if "household_code" not in header or "income_per_capita" not in header:
-            continue
-        at = {name: i for i, name in enumerate(header) if name}
-        rows = [line.split(",") for line in lines[1:]]
-        counts = Counter(cells[at["household_code"]] for cells in rows if len(cells) == len(header))
-        for i, cells in enumerate(rows, start=1):
-            if len(cells) != len(header) or not _is_clean_row(cells, at, review_year):
-                continue
-            code = cells[at["household_code"]]
-            if counts[code] != 1 or any(
-                code.encode() in other.read_bytes() for other in every_csv if other != path
-            ):
-                continue
-            income = cells[at["income_per_capita"]]
-            new_income = int(income.replace(".", "")) + 250_000
-            dotted = "." in income
-            cells[at["income_per_capita"]] = (
-                f"{new_income:,}".replace(",", ".") if dotted else str(new_income)
-            )
-            lines[i] = ",".join(cells)
-            out = eol.join(lines).encode("utf-8")
-            path.write_bytes(b"\xef\xbb\xbf" + out if bom else out)
-            return path
-    raise ValueError(f"no survey CSV of {review_year} has a row that can be corrected")
-
-
-SURVEY_BY_HEADER = {unicodedata.normalize("NFC", h).casefold(): c for c, h in SURVEY_HEADERS}
-
-
-def _is_clean_row(cells: list[str], at: dict[str, int], review_year: int) -> bool:
-    """Whether a CSV row has none of the defects the generator injects (for the resend)."""
-    income = cells[at["income_per_capita"]].replace(".", "")
-    size = cells[at["household_size"]]
-    return (
-        cells[at["review_year"]] == str(review_year)
-        and bool(cells[at["household_code"]])
-        and income.isdigit()
-        and size.isdigit()
-        and int(size) >= 1
-        and cells[at["area_type"]] in ("Nông thôn", "Thành thị", "Đô thị")
-        and cells[at["head_sex"]] in ("Nam", "Nữ")
-        and cells[at["reported_class"]] in CLASS_LABELS
-        and all(cells[at[c]] in ("", "x", "X", "1", "0") for c, _ in DEPRIVATION_HEADERS)
-        and all(cells[at[c]] in ("", "x") for c, _ in FLAG_HEADERS)
-        and not cells[at["commune_code"]].startswith("99999")
-        and not cells[at["household_code"]][8:].startswith("9")
-    )
+        out.append(ReferenceYear(y, codes, hh, pp, dbkk, np.minimum(difficult, villages), villages))
+    return out
