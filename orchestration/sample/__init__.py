@@ -20,15 +20,18 @@ from pathlib import Path
 import numpy as np
 import pyarrow.compute as pc
 
-from orchestration.sample.mess import BAD_ROW_KINDS, SampleSummary
+from orchestration.sample.mess import BAD_ROW_KINDS, SampleSummary, structural_mess_years
 from orchestration.sample.population import (
     CLASS_LABELS,
     DEMO_PROVINCES,
+    DEMO_YEARS,
     SCALES,
     Scale,
     build_communes,
+    poverty_standards,
     reference_years,
     simulate_province,
+    standard_for_year,
 )
 from orchestration.sample.writers import (
     slugify,
@@ -41,10 +44,13 @@ from orchestration.sample.writers import (
 __all__ = [
     "CLASS_LABELS",
     "DEMO_PROVINCES",
+    "DEMO_YEARS",
     "SCALES",
     "SampleSummary",
     "Scale",
     "generate_sample",
+    "poverty_standards",
+    "standard_for_year",
     "write_corrected_resend",
 ]
 
@@ -54,17 +60,21 @@ def generate_sample(
     *,
     scale: str | Scale = "demo",
     seed: int = 2025,
-    years: Sequence[int] = (2021, 2022, 2023, 2024, 2025),
+    years: Sequence[int] | None = None,
     messy: bool = True,
 ) -> SampleSummary:
-    """Write a synthetic ``data/raw`` tree (contract v1) and describe what was written.
+    """Write a synthetic ``data/raw`` tree (the input contract) and describe what was written.
 
+    ``years`` defaults to the scale's (2021-2027 for ``demo``, 2021-2025 otherwise); every year
+    must be covered by a poverty standard of the seeds, and each is classified under its own.
     ``raw_dir`` should be empty: files of an earlier run with other settings are not removed
-    (this function never deletes anything it did not just write). Same seed and scale → same
-    bytes.
+    (this function never deletes anything it did not just write). Same seed, scale and years →
+    same bytes.
     """
     scale = SCALES[scale] if isinstance(scale, str) else scale
-    years = tuple(sorted(set(years)))
+    years = tuple(sorted(set(years if years is not None else scale.years)))
+    for year in years:
+        standard_for_year(year)  # a year no standard covers stops here, before any file
     raw_dir = Path(raw_dir)
     raw_dir.mkdir(parents=True, exist_ok=True)
     summary = SampleSummary(raw_dir=raw_dir, scale=scale.name, seed=seed, years=years,
@@ -74,10 +84,13 @@ def generate_sample(
         "bad_rows": [],
         "bad_files": [],
         "identical_resends": [],
+        "hidden_sheets": [],
+        "pii_header_variants": [],
         "formats": {
             "bom": [], "no_bom": [], "crlf": [], "xlsx": [], "xlsx_blank_rows": [],
             "dropped_zeros": [], "dotted_income": [], "header_variants": [],
             "reordered_columns": [], "mark_styles": {"x": [], "X": [], "1": []},
+            "formulas_with_value": [],
         },
     }  # fmt: skip
     communes, new, orphan_share = build_communes(scale, years, seed)
@@ -93,6 +106,7 @@ def generate_sample(
     if 2025 in kinds_by_year:
         kinds_by_year[2025].append("invalid_commune_code")
     missing_column_year = 2023 if 2023 in years else years[len(years) // 2]
+    structural_year = structural_mess_years(years)
     codes_2025 = set(new.code.tolist())
     district_names = dict(zip(communes.district, communes.district_name, strict=True))
     assessed: dict[int, dict[str, int]] = {y: {} for y in years}
@@ -128,6 +142,7 @@ def generate_sample(
             write_group_year(
                 raw_dir, plans, y, seed, messy, group == mess_group, kinds_by_year[y],
                 y == missing_column_year, old_code if y >= 2025 else None, summary,
+                frozenset(kind for kind, year in structural_year.items() if year == y),
             )  # fmt: skip
         del sims
 

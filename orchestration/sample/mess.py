@@ -6,6 +6,8 @@ ingest tests can check exactly what is quarantined and why.
 
 from __future__ import annotations
 
+import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,10 +20,14 @@ class SampleSummary:
     """What was written, so tests and benchmarks can check the pipeline against it.
 
     ``expected_mess`` keys: ``bad_rows`` (one dict per row that must be quarantined: ``file``,
-    ``row`` as a person sees it, ``reason``, ``review_year``, ``detail``; a duplicated household
-    lists every one of its rows), ``bad_files`` (whole files to quarantine), ``identical_resends``
-    (byte copies that must be read once), ``formats`` (which files carry BOM, title rows, lost
-    zeros, dotted incomes, header variants, each mark style).
+    ``row`` as a person sees it (the line of a CSV, the spreadsheet row of a workbook, with its
+    ``sheet``), ``reason``, ``review_year``, ``detail``; a duplicated household lists every one of
+    its rows), ``bad_files`` (whole files to quarantine), ``identical_resends`` (byte copies that
+    must be read once), ``hidden_sheets`` (workbooks whose first sheet is a hidden template:
+    ``file``, ``hidden_sheet``, ``data_sheet``, ``rows`` on the data sheet),
+    ``pii_header_variants`` (files naming the personal-data columns by a variant: ``file``,
+    ``headers``), ``formats`` (which files carry BOM, title rows, lost zeros, dotted incomes,
+    header variants, each mark style, formulas with a stored result).
     """
 
     raw_dir: Path
@@ -51,6 +57,29 @@ class Style:
     header_variant: bool = False
     reordered: bool = False
     xlsx: bool = False
+    pii_variant: bool = False  # the head's name and id under another usual header
+
+
+# Defects of a file's structure rather than of a cell's value, each placed in one review year of
+# the messy group (``structural_mess_years``): a CSV line whose quoting breaks, a CSV line with
+# fewer cells than the header, a workbook whose first sheet is a hidden template, a formula cell
+# without a stored result, and the personal-data columns under variant headers.
+STRUCTURAL_MESS = (
+    "malformed_quoting",
+    "missing_fields",
+    "hidden_sheet",
+    "formula_without_value",
+    "pii_header_variants",
+)
+LINE_DEFECTS = ("malformed_quoting", "missing_fields")
+PII_HEADER_VARIANTS = {"head_name": "Họ và tên chủ hộ", "head_id_number": "CCCD chủ hộ"}
+"""Variants the input contract lists for the personal-data columns (the ingest knows them)."""
+HIDDEN_TEMPLATE_SHEET = "Mau"
+
+
+def structural_mess_years(years: tuple[int, ...]) -> dict[str, int]:
+    """The review year that carries each structural defect, spread over the years written."""
+    return {kind: years[i % len(years)] for i, kind in enumerate(STRUCTURAL_MESS)}
 
 
 CLEAN = Style()
@@ -146,6 +175,10 @@ def _break_row(kind: str, row: dict, year: int, old_code: str | None) -> tuple[d
     if kind == "invalid_head_sex":
         bad["head_sex"] = "M"
         return bad, kind, "head sex 'M'"
+    if kind == "malformed_quoting":  # the line itself is broken once written (``break_lines``)
+        return bad, kind, "a quote opens in the head's name and never closes on the line"
+    if kind == "missing_fields":
+        return bad, kind, "the line stops after half the header's cells"
     if kind == "invalid_reported_class":
         bad["reported_class"] = "Hộ thoát nghèo"
         return bad, kind, "reported class 'Hộ thoát nghèo'"
@@ -234,3 +267,47 @@ def assemble(plan: FilePlan, first_data_row: int) -> tuple[pa.Table, list[dict]]
         bad.append({"row": final + first_data_row, "reason": reason, "detail": detail})
     out = pa.concat_tables(pieces) if pieces else table
     return out, bad
+
+
+def break_lines(path: Path, defects: dict[int, str], name_column: int) -> None:
+    """Break the given lines of a written CSV (line number → defect), byte for byte otherwise.
+
+    ``malformed_quoting`` opens a quote inside the head's name (``Nguyễn "Văn A``), the way a
+    name typed with a nickname in quotes arrives; ``missing_fields`` cuts the line to half its
+    cells. Arrow's CSV writer refuses both, so they are made on the written text.
+    """
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    for number, defect in defects.items():
+        line = lines[number - 1]
+        end = b"\r" if line.endswith(b"\r") else b""
+        cells = line[: len(line) - len(end)].decode("utf-8").split(",")
+        if defect == "malformed_quoting":
+            first, _, rest = cells[name_column].partition(" ")
+            cells[name_column] = f'{first} "{rest}'
+        elif defect == "missing_fields":
+            cells = cells[: len(cells) // 2]
+        else:
+            raise ValueError(defect)
+        lines[number - 1] = ",".join(cells).encode("utf-8") + end
+    path.write_bytes(b"\n".join(lines))
+
+
+def strip_formula_value(path: Path, sheet_part: str, cell: str) -> None:
+    """Remove the stored result of one formula cell from a written workbook.
+
+    xlsxwriter always stores a result (0 when none is given), and a reader then sees 0: the
+    defect the contract guards against is a formula saved without any result, as files written
+    by scripts or saved without recalculation arrive. The archive is rewritten entry by entry
+    with the same names, dates and compression, so the bytes stay reproducible.
+    """
+    with zipfile.ZipFile(path) as source:
+        entries = [(info, source.read(info)) for info in source.infolist()]
+    pattern = re.compile(rf'(<c r="{cell}"[^>]*>)(<f>[^<]*</f>)<v>[^<]*</v>(</c>)'.encode())
+    with zipfile.ZipFile(path, "w") as target:
+        for info, content in entries:
+            if info.filename == sheet_part:
+                content, found = pattern.subn(rb"\1\2\3", content)
+                if found != 1:
+                    raise ValueError(f"no formula cell {cell} in {path.name}:{sheet_part}")
+            target.writestr(info, content)

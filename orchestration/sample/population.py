@@ -20,8 +20,10 @@ How the numbers are made (all vectorised, one loop per province or commune):
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from statistics import NormalDist
 
 import duckdb
@@ -30,12 +32,119 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestration.lib.admin_units import admin_unit_tables
-from orchestration.lib.headers import DEPRIVATION_COLUMNS
+from orchestration.lib.headers import DEPRIVATION_COLUMNS, QD59_HEALTH_ACCESS
+from orchestration.settings import DBT_PROJECT_DIR
 
 CLASS_LABELS = ("Hộ nghèo", "Hộ cận nghèo", "Hộ có mức sống trung bình", "Hộ không nghèo")
 POOR, NEAR_POOR, MIDDLE, NOT_POOR = range(4)
-RURAL_LINE, URBAN_LINE = 1_500_000, 2_000_000  # Decree 07/2021/NĐ-CP, VND/person/month
 DEMO_PROVINCES = ("02", "08")
+HEALTH_ACCESS = QD59_HEALTH_ACCESS[0]
+MARK_COLUMNS = (*DEPRIVATION_COLUMNS, HEALTH_ACCESS)
+"""Every deprivation mark the simulation draws: the 12 of Decree 07, then QD59's health access."""
+
+_SEEDS = DBT_PROJECT_DIR / "seeds"
+# Incomes are drawn on the scale of the Decree 07 lines, the standard of the published figures
+# the rates are calibrated to; each review year is then classified with its own standard's lines,
+# so a new standard moves the rates the way a new line does (up under Decree 351's higher lines,
+# down under Decision 59's lower ones).
+_INCOME_SCALE_STANDARD = "ND07_2021"
+
+
+# --------------------------------------------------------------------------------------------
+# Poverty standards, read from the dbt seeds (the rule as data, with its legal source)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lines:
+    """A standard's lines for one area type (VND per person per month); None where it has none."""
+
+    income: int
+    upper: int | None
+    middle: int | None
+
+
+@dataclass(frozen=True)
+class Standard:
+    """A poverty standard as the seeds state it: its rule, lines by area and indicator set."""
+
+    standard_id: str
+    rule_type: str  # ``income_and_deprivation`` (Decree 07, 351) or ``qd59_upper_band``
+    first_review_year: int
+    last_review_year: int
+    rural: Lines
+    urban: Lines
+    indicators: tuple[str, ...]
+
+    def lines(self, urban: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """(L, U, M) per household; U and M are None where the standard has no such line."""
+
+        def pick(field: str) -> np.ndarray | None:
+            rural, urban_value = getattr(self.rural, field), getattr(self.urban, field)
+            if rural is None or urban_value is None:
+                return None
+            return np.where(urban, urban_value, rural)
+
+        return pick("income"), pick("upper"), pick("middle")
+
+
+def _optional_int(text: str) -> int | None:
+    return int(text) if text.strip() else None
+
+
+@cache
+def poverty_standards() -> tuple[Standard, ...]:
+    """Every standard of the seed ``poverty_standards``, with its indicator set.
+
+    The indicator set comes from the seed ``standard_indicators`` where the project has it;
+    otherwise from the input contract: the 12 marks of Decree 07, or Decision 59's 10 (health
+    access instead of employment, dependants and nutrition) for a standard counting 10.
+    """
+    with (_SEEDS / "poverty_standards.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    indicators: dict[str, list[str]] = {}
+    indicator_seed = _SEEDS / "standard_indicators.csv"
+    if indicator_seed.exists():
+        with indicator_seed.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                indicators.setdefault(row["standard_id"], []).append(row["indicator_code"])
+    qd59 = (HEALTH_ACCESS, *DEPRIVATION_COLUMNS[3:])
+    standards = []
+    for standard_id in dict.fromkeys(row["standard_id"] for row in rows):
+        by_area = {row["area_type"]: row for row in rows if row["standard_id"] == standard_id}
+        first = by_area["rural"]
+        count = int(first["indicator_count"])
+        own = indicators.get(standard_id) or (DEPRIVATION_COLUMNS if count == 12 else qd59)
+        if len(own) != count:
+            raise ValueError(f"{standard_id}: {len(own)} indicators, the seed says {count}")
+        standards.append(
+            Standard(
+                standard_id=standard_id,
+                rule_type=first["rule_type"],
+                first_review_year=int(first["first_review_year"]),
+                last_review_year=int(first["last_review_year"]),
+                rural=Lines(*(_optional_int(by_area["rural"][f]) for f in _LINE_FIELDS)),
+                urban=Lines(*(_optional_int(by_area["urban"][f]) for f in _LINE_FIELDS)),
+                indicators=tuple(sorted(own, key=MARK_COLUMNS.index)),
+            )
+        )
+    return tuple(standards)
+
+
+_LINE_FIELDS = ("income_line", "upper_income_line", "middle_line")
+
+
+def standard_for_year(review_year: int) -> Standard:
+    """The standard a review year is classified under (a year no standard covers is an error)."""
+    for standard in poverty_standards():
+        if standard.first_review_year <= review_year <= standard.last_review_year:
+            return standard
+    raise ValueError(f"no poverty standard in the seeds covers review year {review_year}")
+
+
+def _income_scale(urban: np.ndarray) -> np.ndarray:
+    scale = next(s for s in poverty_standards() if s.standard_id == _INCOME_SCALE_STANDARD)
+    return np.where(urban, scale.urban.income, scale.rural.income)
 
 
 @dataclass(frozen=True)
@@ -50,11 +159,18 @@ class Scale:
     provinces: tuple[str, ...] | None
     household_fraction: float
     full_export_year: int | None = None
+    years: tuple[int, ...] = (2021, 2022, 2023, 2024, 2025)
+    """Review years written when none are asked for."""
 
+
+# The demo spans the whole plan: the 2021 baseline, the 2025 reorganisation and two reviews under
+# Decree 351's lines (2026 sets the 2026-2030 baseline, 2027 gives the first year-on-year fall),
+# so every target of both periods has data. The tiny scale keeps five years: tests stay fast.
+DEMO_YEARS = tuple(range(2021, 2028))
 
 SCALES: dict[str, Scale] = {
     "tiny": Scale("tiny", DEMO_PROVINCES, 0.01),
-    "demo": Scale("demo", DEMO_PROVINCES, 0.10),
+    "demo": Scale("demo", DEMO_PROVINCES, 0.10, years=DEMO_YEARS),
     "province": Scale("province", DEMO_PROVINCES, 1.0),
     "national": Scale("national", None, 1.0),
     "stress": Scale("stress", None, 1.0, full_export_year=2024),
@@ -146,8 +262,15 @@ _DBKK_2021 = {
     "10": 70, "06": 67, "15": 59, "08": 50, "24": 28,
 }  # fmt: skip
 # Share of the 2021 list still region III in each review year (new-rural communes leave it).
+# Reviews before 2021 use the 2021 list in full: the sample does not model the earlier list of
+# Decision 582/QĐ-TTg (2017-2020).
 _DBKK_KEPT = {2021: 1.0, 2022: 1.0, 2023: 0.85, 2024: 0.7, 2025: 0.55}
-_DIFFICULT_VILLAGES_KEPT = {2021: 1.0, 2022: 0.95, 2023: 0.75, 2024: 0.6, 2025: 0.45}
+_DIFFICULT_VILLAGES_KEPT = {
+    2021: 1.0, 2022: 0.95, 2023: 0.75, 2024: 0.6, 2025: 0.45, 2026: 0.35, 2027: 0.25,
+}  # fmt: skip
+# From 2025 a new commune is extremely difficult when this share of its households lived in
+# communes that were so in 2024; the share rises as communes leave the list.
+_DBKK_HOUSEHOLD_SHARE_2025_ON = {2025: 0.6, 2026: 0.75, 2027: 0.9}
 
 _ETHNIC_MIX: dict[str, dict[str, float]] = {
     "ha_giang": {
@@ -256,7 +379,8 @@ _MOUNTAIN_VILLAGES = (
 
 # Relative prevalence of each deprivation among poor households (information assets, housing and
 # sanitation common; health insurance rare because poor households are insured by the state).
-_DEPRIVATION_WEIGHTS = np.array([0.6, 0.9, 0.7, 0.25, 1.0, 0.35, 1.0, 0.8, 0.9, 1.4, 0.4, 1.1])
+# In ``MARK_COLUMNS`` order: the 12 of Decree 07, then Decision 59's access to health services.
+_DEPRIVATION_WEIGHTS = np.array([0.6, 0.9, 0.7, 0.25, 1.0, 0.35, 1.0, 0.8, 0.9, 1.4, 0.4, 1.1, 0.5])
 
 _RHO = 0.9  # year-to-year persistence of a household's standing
 _INCOME_SIGMA = 0.6  # spread of log income within a commune
@@ -343,6 +467,7 @@ class Communes:
     dbkk: dict[int, np.ndarray]
     difficult_villages: dict[int, np.ndarray]
     new_index: np.ndarray  # index into NewCommunes of the default 2025 commune
+    successors: dict[int, np.ndarray]  # split communes: every 2025 successor, the default first
 
 
 @dataclass
@@ -392,6 +517,30 @@ def _unit_frames() -> tuple[dict[str, list], dict[str, list], dict[str, list]]:
     return old.to_pydict(), new.to_pydict(), split.to_pydict()
 
 
+def _screening_shift(year: int) -> float:
+    """How far above the income scale's line (in standing units) the year's review screens.
+
+    0 for Decree 07's own years; the pool is then exactly as calibrated.
+    """
+    standard = standard_for_year(year)
+    scale = next(s for s in poverty_standards() if s.standard_id == _INCOME_SCALE_STANDARD)
+    ratios = [
+        (own.upper or own.income) / base.income
+        for own, base in ((standard.rural, scale.rural), (standard.urban, scale.urban))
+    ]
+    return max(0.0, float(np.log(max(ratios))) / _INCOME_SIGMA)
+
+
+def _years_from_2022(year: int) -> float:
+    """Years of the rates' fall from 2022 (negative before). Before 2021 the fall is slowed:
+    a rate extrapolated back at the Decree 07 pace would put more households under Decision
+    59's far lower lines than were ever counted (Hà Giang about 20-25 % poor in 2019-2020)."""
+    return year - 2022 if year >= 2021 else -1 - _PRE_2021_FALL * (2021 - year)
+
+
+_PRE_2021_FALL = 0.3  # share of a year's fall per year before 2021, on the income scale
+
+
 def build_communes(
     scale: Scale, years: Sequence[int], seed: int
 ) -> tuple[Communes, NewCommunes, dict[str, float]]:
@@ -438,14 +587,16 @@ def build_communes(
     # Rates fall faster in proportion where poverty is already low (national ~4 → ~2 % while
     # Hà Giang falls ~3.5 points a year from a third).
     decay = 0.55 + 0.35 * np.minimum(1.0, poor_2022 / 0.35)
-    poor_rate = {y: np.clip(poor_2022 * decay ** (y - 2022), 0.0002, 0.85) for y in years}
+    poor_rate = {y: np.clip(poor_2022 * decay ** _years_from_2022(y), 0.0002, 0.85) for y in years}
     low_z, poor_z = {}, {}
     for y in years:
         share_poor = 0.47 + 0.8 * np.minimum(poor_rate[y], 0.4)  # poor among low-income
         low = np.clip(poor_rate[y] / share_poor / (1 - _ABSENT_SHARE), 1e-5, 0.97)
         low_z[y] = _norm_ppf(low)
         poor_z[y] = _norm_ppf(share_poor)
-    top_z = np.max(np.stack([low_z[y] for y in years]), axis=0)
+    # The pool must reach the highest income any year's review screens in, on the income scale:
+    # a standard with higher lines (Decree 351) reaches further up than Decree 07's.
+    top_z = np.max(np.stack([low_z[y] + _screening_shift(y) for y in years]), axis=0)
     margin = np.log(_SCREENED_CEILING) / _INCOME_SIGMA + 2.2 * np.sqrt(1 - _RHO**2)
     pool_u = (top_z + margin) / _RHO
 
@@ -469,15 +620,16 @@ def build_communes(
         np.where(mountain & ~is_urban, rng.binomial(villages, np.clip(base_rate, 0, 0.3)), 0),
     ).astype(np.int64)
     village_keep = rng.uniform(0.85, 1.15, n)
-    for y in range(2021, 2025):  # every pre-2025 year: the 2025 list derives from 2024
-        kept = _DBKK_KEPT.get(y, 0.5)
+    # Every pre-2025 year asked for, and 2021-2024 always: the 2025 list derives from 2024.
+    for y in sorted({*range(2021, 2025), *(y for y in years if y < 2025)}):
+        kept = _DBKK_KEPT.get(y, 1.0 if y < 2021 else 0.5)
         status = np.zeros(n, dtype=bool)
         for code in sorted(set(pick["province_code"])):
             rows = np.flatnonzero((province == code) & dbkk_2021)
             count = int(round(len(rows) * kept))
             status[rows[np.argsort(-keep_score[rows], kind="stable")[:count]]] = True
         dbkk[y] = status
-        share = _DIFFICULT_VILLAGES_KEPT.get(y, 0.4)
+        share = _DIFFICULT_VILLAGES_KEPT.get(y, 1.0 if y < 2021 else 0.4)
         difficult_villages[y] = np.minimum(
             base_villages, np.floor(base_villages * np.minimum(1.0, share * village_keep))
         ).astype(np.int64)
@@ -510,18 +662,28 @@ def build_communes(
         is_urban=np.array([t == "Phường" for t in new["commune_type"]]),
         file_area=[a or "" for a in new["file_area"]],
     )
-    # New communes formed only from parts of split communes get no households by the default
-    # rule; give them a share of those communes' residents so every commune has a denominator.
-    defaults = set(pick["new_commune_code"])
-    orphan_share: dict[str, float] = {}
-    for old_code, new_code, is_default in zip(
-        split["old_commune_code"],
-        split["new_commune_code"],
-        split["is_default_new_commune"],
-        strict=True,
-    ):
-        if not is_default and new_code not in defaults:
-            orphan_share[f"{old_code}>{new_code}"] = 0.15
+    # A commune the reorganisation divided goes to its successors in equal parts (the mapping
+    # gives no population shares): its households are spread over them from 2025 (see
+    # ``simulate_province``) and so are its residents, so every successor has a denominator.
+    default_of = dict(zip(pick["commune_code"], pick["new_commune_code"], strict=True))
+    parts: dict[str, list[str]] = {}
+    pairs = zip(split["old_commune_code"], split["new_commune_code"], strict=True)
+    for old_code, new_code in pairs:
+        if old_code in default_of:
+            parts.setdefault(old_code, [default_of[old_code]])
+            if new_code != default_of[old_code]:
+                parts[old_code].append(new_code)
+    orphan_share = {
+        f"{old_code}>{new_code}": 1 / len(successors)
+        for old_code, successors in sorted(parts.items())
+        for new_code in successors[1:]
+    }
+    old_pos = {c: i for i, c in enumerate(pick["commune_code"])}
+    split_successors = {
+        old_pos[old_code]: np.array([new_pos[c] for c in successors], dtype=np.int64)
+        for old_code, successors in parts.items()
+        if len(successors) > 1
+    }
 
     communes = Communes(
         code=np.array(pick["commune_code"]),
@@ -543,6 +705,7 @@ def build_communes(
         dbkk=dbkk,
         difficult_villages=difficult_villages,
         new_index=new_index,
+        successors=split_successors,
     )
     return communes, new_communes, orphan_share
 
@@ -675,6 +838,9 @@ def simulate_province(
     household_codes = pc.utf8_replace_slice(household_codes, 7, 7, "-")
     ethnicity_arr = pa.array(ethnicity, pa.string())
 
+    # Which successor a household of a divided commune lives in from 2025: its own stream, so
+    # the draws of every other household stay as they were.
+    split_draw = np.random.default_rng([seed, 6, int(code)]).uniform(size=n)
     current = origin.copy()
     village = (rng.uniform(size=n) * communes.villages[current]).astype(np.int64)
     size = base_size.copy()
@@ -695,42 +861,42 @@ def simulate_province(
         present = (first_year <= y) & (y < leave_year)
         standing = _RHO * u + np.sqrt(1 - _RHO**2) * rng.normal(0, 1, n)
         z = communes.low_z[y][current]
-        if y >= 2025:
-            new_idx = communes.new_index[current]
-            urban = new.is_urban[new_idx]
-        else:
-            urban = communes.is_urban[current]
-        line = np.where(urban, URBAN_LINE, RURAL_LINE)
-        income = np.round(line * np.exp(_INCOME_SIGMA * (standing - z)) / 1000) * 1000
-        # Incomes exactly on the line and on 1.5 × the line: the "≤" edge must be exercised.
+        new_idx = _successor(communes, current, split_draw) if y >= 2025 else None
+        urban = new.is_urban[new_idx] if new_idx is not None else communes.is_urban[current]
+        standard = standard_for_year(y)
+        line, upper, middle = standard.lines(urban)
+        income_scale = _income_scale(urban)
+        income = np.round(income_scale * np.exp(_INCOME_SIGMA * (standing - z)) / 1000) * 1000
+        # Incomes exactly on the line and on the next line up: the "≤" edge must be exercised.
+        edge = middle if middle is not None else upper if upper is not None else 1.5 * line
         near_line = np.abs(income / line - 1) < 0.02
-        near_middle = np.abs(income / line - 1.5) < 0.02
+        near_edge = np.abs((income - edge) / line) < 0.02
         income = np.where(near_line & (rng.uniform(size=n) < 0.3), line, income)
-        income = np.where(near_middle & (rng.uniform(size=n) < 0.3), 1.5 * line, income)
+        income = np.where(near_edge & (rng.uniform(size=n) < 0.3), edge, income)
         income = income.astype(np.int64)
-        low = income <= line
         poor_score = 0.8 * deprivation_latent + 0.6 * rng.normal(0, 1, n)
         poor_cut = communes.poor_z[y][current] - np.where(meritorious, 1.5, 0.0)
-        poor = low & (poor_score <= poor_cut)
-        cls = np.where(
-            poor, POOR, np.where(low, NEAR_POOR, np.where(income <= 1.5 * line, MIDDLE, NOT_POOR))
-        )
+        cls = _classify(standard, income, line, upper, middle, poor_score <= poor_cut)
+        # The review looks at the band just above its lines, then screens a few households in.
+        band_top = edge
+        ceiling = _SCREENED_CEILING * (upper if upper is not None else line)
         keep = rng.uniform(size=n)
+        in_band = (cls >= MIDDLE) & (income <= band_top)
         assessed = present & (
             ((cls <= NEAR_POOR) & (keep >= _ABSENT_SHARE))
-            | ((cls == MIDDLE) & (keep < 0.7))
-            | ((cls == NOT_POOR) & (income <= _SCREENED_CEILING * line) & (keep < 0.25))
+            | (in_band & (keep < 0.7))
+            | ((cls >= MIDDLE) & ~in_band & (income <= ceiling) & (keep < 0.25))
         )
         if y == full_export_year:
             assessed = present
         rows = np.flatnonzero(assessed)
         table = _year_table(
-            rng, y, rows, cls, income, size, current, village, urban, communes, new,
-            household_codes, names, id_numbers, female, ethnicity_arr, meritorious, social,
-            no_labour,
+            rng, y, standard, rows, cls, income, size, current, new_idx, village, urban,
+            communes, new, household_codes, names, id_numbers, female, ethnicity_arr,
+            meritorious, social, no_labour,
         )  # fmt: skip
-        if y >= 2025:
-            key = np.array(new.file_area, dtype=object)[communes.new_index[current[rows]]]
+        if new_idx is not None:
+            key = np.array(new.file_area, dtype=object)[new_idx[rows]]
         else:
             key = communes.district[current[rows]]
         out[y] = YearRows(table, key)
@@ -739,14 +905,51 @@ def simulate_province(
     return out
 
 
+def _successor(communes: Communes, current: np.ndarray, split_draw: np.ndarray) -> np.ndarray:
+    """Each household's 2025 commune: the default successor of its commune, or for a divided
+    commune one of its successors in equal parts (stable from one review to the next)."""
+    new_idx = communes.new_index[current]
+    for old, successors in communes.successors.items():
+        rows = current == old
+        if rows.any():
+            pick = (split_draw[rows] * len(successors)).astype(np.int64)
+            new_idx[rows] = successors[pick]
+    return new_idx
+
+
+def _classify(
+    standard: Standard,
+    income: np.ndarray,
+    line: np.ndarray,
+    upper: np.ndarray | None,
+    middle: np.ndarray | None,
+    deprived: np.ndarray,
+) -> np.ndarray:
+    """The class under the standard's rule; ``deprived`` says who has ≥ 3 deprivations.
+
+    Decree 07 and 351: poor when income ≤ L and deprived, near-poor when income ≤ L otherwise,
+    middle when L < income ≤ M (only where the standard has M). Decision 59: poor when
+    income ≤ L, or L < income ≤ U and deprived; near-poor when L < income ≤ U otherwise.
+    """
+    if standard.rule_type == "qd59_upper_band":
+        band = (income > line) & (income <= upper)
+        poor = (income <= line) | (band & deprived)
+        return np.where(poor, POOR, np.where(band, NEAR_POOR, NOT_POOR))
+    low = income <= line
+    above = np.where(income <= middle, MIDDLE, NOT_POOR) if middle is not None else NOT_POOR
+    return np.where(low & deprived, POOR, np.where(low, NEAR_POOR, above))
+
+
 def _year_table(
     rng: np.random.Generator,
     year: int,
+    standard: Standard,
     rows: np.ndarray,
     cls: np.ndarray,
     income: np.ndarray,
     size: np.ndarray,
     current: np.ndarray,
+    new_idx: np.ndarray | None,
     village: np.ndarray,
     urban: np.ndarray,
     communes: Communes,
@@ -764,22 +967,35 @@ def _year_table(
     m = len(rows)
     c = cls[rows]
     cur = current[rows]
-    # Deprivation count by class: ≥ 3 for the poor, < 3 for the near-poor, anything above.
+    # Deprivation count k among the standard's indicators, by class: ≥ 3 for the poor, < 3 for
+    # the near-poor, anything above. (Decision 59's income-poor need no count; they get ≥ 3 too.)
+    count = len(standard.indicators)
     k = np.where(
         c == POOR,
-        3 + rng.binomial(9, 0.15, m),
-        np.where(c == NEAR_POOR, rng.choice(3, m, p=[0.25, 0.4, 0.35]), rng.binomial(12, 0.06, m)),
+        3 + rng.binomial(count - 3, 0.15, m),
+        np.where(
+            c == NEAR_POOR, rng.choice(3, m, p=[0.25, 0.4, 0.35]), rng.binomial(count, 0.06, m)
+        ),
     )
     # Which k indicators: Gumbel top-k with prevalence weights, vectorised over rows.
-    keys = np.log(_DEPRIVATION_WEIGHTS)[None, :] + rng.gumbel(size=(m, 12))
+    own = [MARK_COLUMNS.index(name) for name in standard.indicators]
+    keys = np.log(_DEPRIVATION_WEIGHTS[own])[None, :] + rng.gumbel(size=(m, count))
     ranks = np.argsort(np.argsort(-keys, axis=1), axis=1)
-    marks = ranks < k[:, None]
+    marks = np.zeros((m, len(MARK_COLUMNS)), dtype=bool)
+    marks[:, own] = ranks < k[:, None]
+    others = [j for j in range(len(DEPRIVATION_COLUMNS)) if j not in own]
+    if others:
+        # Marks the export carries but the standard does not count: drawn on their own.
+        marks[:, others] = rng.uniform(size=(m, len(others))) < 0.1
     reported = c.copy()
     flip = rng.uniform(size=m) < _MISMATCH_SHARE
-    reported = np.where(flip, np.array([NEAR_POOR, POOR, NEAR_POOR, MIDDLE])[c], reported)
+    # A misreport moves one class; "middle" only where the standard has a middle line.
+    has_middle = standard.rural.middle is not None
+    moved = np.array([NEAR_POOR, POOR, NEAR_POOR, MIDDLE if has_middle else NEAR_POOR])
+    reported = np.where(flip, moved[c], reported)
 
-    if year >= 2025:
-        idx = communes.new_index[cur]
+    if new_idx is not None:
+        idx = new_idx[rows]
         province = pa.array(new.province[idx], pa.string())
         district = pa.nulls(m, pa.string())
         commune_code = pa.array(new.code[idx], pa.string())
@@ -814,6 +1030,8 @@ def _year_table(
     }
     for j, name in enumerate(DEPRIVATION_COLUMNS):
         columns[name] = pa.array(marks[:, j])
+    if HEALTH_ACCESS in standard.indicators:  # only exports under Decision 59 carry the column
+        columns[HEALTH_ACCESS] = pa.array(marks[:, MARK_COLUMNS.index(HEALTH_ACCESS)])
     columns["meritorious_family"] = pa.array(meritorious[rows])
     columns["social_protection"] = pa.array(social[rows])
     columns["no_labour_capacity"] = pa.array(no_labour[rows])
@@ -845,11 +1063,13 @@ def _append_rest_of_register(
     standing = _RHO * _norm_ppf(share + rng.uniform(size=m) * (1 - share)) + np.sqrt(
         1 - _RHO**2
     ) * rng.normal(size=m)
-    urban = new.is_urban[communes.new_index[cur]] if year >= 2025 else communes.is_urban[cur]
-    line = np.where(urban, URBAN_LINE, RURAL_LINE)
-    income = (np.round(line * np.exp(_INCOME_SIGMA * (standing - communes.low_z[year][cur])) / 1000)
-              * 1000).astype(np.int64)  # fmt: skip
-    cls = np.where(income <= line, NEAR_POOR, np.where(income <= 1.5 * line, MIDDLE, NOT_POOR))
+    new_idx = communes.new_index[cur] if year >= 2025 else None
+    urban = new.is_urban[new_idx] if new_idx is not None else communes.is_urban[cur]
+    standard = standard_for_year(year)
+    scale = _income_scale(urban)
+    z = communes.low_z[year][cur]
+    income = np.round(scale * np.exp(_INCOME_SIGMA * (standing - z)) / 1000).astype(np.int64) * 1000
+    cls = _classify(standard, income, *standard.lines(urban), np.zeros(m, dtype=bool))
     female = rng.uniform(size=m) < 0.2
     family = np.full(m, "kinh", dtype=object)
     codes = pc.utf8_replace_slice(
@@ -872,14 +1092,15 @@ def _append_rest_of_register(
     )
     everyone = np.arange(m)
     table = _year_table(
-        rng, year, everyone, cls, income, np.clip(1 + rng.poisson(2.5, m), 1, 12), cur,
-        (rng.uniform(size=m) * communes.villages[cur]).astype(np.int64), urban, communes, new,
+        rng, year, standard, everyone, cls, income, np.clip(1 + rng.poisson(2.5, m), 1, 12), cur,
+        new_idx, (rng.uniform(size=m) * communes.villages[cur]).astype(np.int64), urban,
+        communes, new,
         codes, _names(rng, family, female), ids, female,
         pa.array(np.full(m, "Kinh", dtype=object), pa.string()), rng.uniform(size=m) < 0.015,
         np.zeros(m, dtype=bool), np.zeros(m, dtype=bool),
     )  # fmt: skip
-    if year >= 2025:
-        key = np.array(new.file_area, dtype=object)[communes.new_index[cur]]
+    if new_idx is not None:
+        key = np.array(new.file_area, dtype=object)[new_idx]
     else:
         key = communes.district[cur]
     return YearRows(pa.concat_tables([rows.table, table]), np.concatenate([rows.file_key, key]))
@@ -960,7 +1181,8 @@ def reference_years(
             np.add.at(pp, communes.new_index, moved_pp)
             np.add.at(villages, communes.new_index, communes.villages)
             last = communes.difficult_villages[2024]
-            np.add.at(difficult, communes.new_index, last * _DIFFICULT_VILLAGES_KEPT[2025] / 0.6)
+            kept = _DIFFICULT_VILLAGES_KEPT.get(y, 0.2) / _DIFFICULT_VILLAGES_KEPT[2024]
+            np.add.at(difficult, communes.new_index, last * kept)
             np.add.at(dbkk_households, communes.new_index, households * communes.dbkk[2024])
             in_scale = set(new.province[communes.new_index].tolist())
             for island, count in _ISLAND_HOUSEHOLDS_2025.items():
@@ -973,7 +1195,7 @@ def reference_years(
             codes, hh, pp, villages = new.code[present], hh[present], pp[present], villages[present]
             difficult = np.floor(difficult[present]).astype(np.int64)
             share = dbkk_households[present] / hh
-            dbkk = share >= 0.6
+            dbkk = share >= _DBKK_HOUSEHOLD_SHARE_2025_ON.get(y, 0.95)
         floor = np.array([assessed[y].get(str(c), 0) for c in codes], dtype=np.int64)
         short = hh < floor
         if short.any():

@@ -7,6 +7,7 @@ import shutil
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -15,26 +16,44 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell
 
 from orchestration.lib.headers import (
     DEPRIVATION_COLUMNS,
     EXPORT_HEADERS,
     FLAG_COLUMNS,
+    QD59_HEALTH_ACCESS,
     SURVEY_HEADERS,
     normalise_header,
 )
 from orchestration.sample.mess import (
     CLEAN,
+    HIDDEN_TEMPLATE_SHEET,
+    LINE_DEFECTS,
+    PII_HEADER_VARIANTS,
     FilePlan,
     SampleSummary,
     Style,
     assemble,
+    break_lines,
     plan_mess,
+    strip_formula_value,
     style_for,
 )
-from orchestration.sample.population import CLASS_LABELS, ReferenceYear, YearRows
+from orchestration.sample.population import CLASS_LABELS, MARK_COLUMNS, ReferenceYear, YearRows
 
 TITLE = "DANH SÁCH HỘ NGHÈO, HỘ CẬN NGHÈO NĂM {year}"
+DATA_SHEET = "DS ho ngheo"
+
+
+def survey_headers(table: pa.Table) -> list[tuple[str, str]]:
+    """(canonical, header) of a survey file in contract order; a review under Decision 59 also
+    has its access-to-health-services mark, written after the 12 marks."""
+    pairs = list(EXPORT_HEADERS["survey"])
+    if QD59_HEALTH_ACCESS[0] in table.column_names:
+        after = [c for c, _ in pairs].index(DEPRIVATION_COLUMNS[-1]) + 1
+        pairs.insert(after, QD59_HEALTH_ACCESS)
+    return pairs
 
 
 def slugify(text: str) -> str:
@@ -72,7 +91,7 @@ def _dotted(values: pa.Array) -> pa.Array:
 def _format(table: pa.Table, style: Style) -> pa.Table:
     """The typed rows as the cell text the office's file holds (NULL = empty cell)."""
     cols: dict[str, pa.Array] = {}
-    for name, _ in EXPORT_HEADERS["survey"]:
+    for name, _ in survey_headers(table):
         col = table.column(name).combine_chunks()
         if name in ("province_code", "district_code", "commune_code") and style.dropped_zeros:
             col = _strip_zeros(col)
@@ -80,7 +99,7 @@ def _format(table: pa.Table, style: Style) -> pa.Table:
             col = _dotted(col) if style.dotted_income else pc.cast(col, pa.string())
         elif name in ("review_year", "household_size"):
             col = pc.cast(col, pa.string())
-        elif name in DEPRIVATION_COLUMNS:
+        elif name in MARK_COLUMNS:
             no = pa.scalar("0" if style.mark == "1" else None, pa.string())
             col = pc.if_else(col, pa.scalar(style.mark, pa.string()), no)
         elif name in FLAG_COLUMNS:
@@ -89,9 +108,11 @@ def _format(table: pa.Table, style: Style) -> pa.Table:
     return pa.table(cols)
 
 
-def _headers(style: Style, rng: np.random.Generator) -> list[tuple[str, str]]:
+def _headers(style: Style, rng: np.random.Generator, table: pa.Table) -> list[tuple[str, str]]:
     """(canonical, header text) in file order, with the office's spacing/case habits."""
-    pairs = list(EXPORT_HEADERS["survey"])
+    pairs = survey_headers(table)
+    if style.pii_variant:
+        pairs = [(c, PII_HEADER_VARIANTS.get(c, h)) for c, h in pairs]
     if style.reordered:
         pairs = [pairs[i] for i in rng.permutation(len(pairs))]
     if style.header_variant:
@@ -119,34 +140,72 @@ def _write_csv(path: Path, table: pa.Table, headers: list[tuple[str, str]], styl
 _XLSX_TITLE_ROWS = 3  # title, subtitle, empty row; the header is spreadsheet row 4
 
 
-def _write_xlsx(path: Path, table: pa.Table, year: int, district_name: str, style: Style) -> int:
+@dataclass
+class _WorkbookLayout:
+    """Where things landed in a written workbook (spreadsheet row numbers, 1-based)."""
+
+    blank_row: int = 0
+    formula_rows: list[int] = field(default_factory=list)  # formulas with a stored result
+    formula_without_value: tuple[int, str] | None = None  # (row, cell reference)
+
+
+def _write_xlsx(
+    path: Path,
+    table: pa.Table,
+    year: int,
+    district_name: str,
+    style: Style,
+    *,
+    hidden_template: bool = False,
+    formula_without_value: bool = False,
+) -> _WorkbookLayout:
     """A commune-office spreadsheet: form titles above the header, a blank row inside.
 
-    Codes are numbers (so they lost their leading zeros), incomes numeric. Returns the
-    spreadsheet row number of the blank row.
+    Codes are numbers (so they lost their leading zeros), incomes numeric. With
+    ``hidden_template`` the first sheet is the office's blank form, hidden, and the data sit on
+    the second sheet; with ``formula_without_value`` two incomes are formulas (total income over
+    household size): the first with its stored result, the last without any.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     workbook.set_properties({"created": datetime(year + 1, 1, 15), "author": "UBND"})
-    sheet = workbook.add_worksheet("DS ho ngheo")
+    headers = survey_headers(table)
+    template = None
+    if hidden_template:
+        template = workbook.add_worksheet(HIDDEN_TEMPLATE_SHEET)
+        template.write_string(0, 0, TITLE.format(year=year))
+        for col, (_, header) in enumerate(headers):
+            template.write_string(_XLSX_TITLE_ROWS, col, header)
+    sheet = workbook.add_worksheet(DATA_SHEET)
     sheet.write_string(0, 0, TITLE.format(year=year))
     sheet.write_string(1, 0, f"(Kèm theo Quyết định phê duyệt kết quả rà soát của {district_name})")
-    for col, (_, header) in enumerate(EXPORT_HEADERS["survey"]):
+    for col, (_, header) in enumerate(headers):
         sheet.write_string(_XLSX_TITLE_ROWS, col, header)
     numeric = {"review_year", "province_code", "district_code", "commune_code", "household_size",
                "income_per_capita"}  # fmt: skip
-    marks = set(DEPRIVATION_COLUMNS)
+    marks = set(MARK_COLUMNS)
     flags = set(FLAG_COLUMNS)
     data = table.to_pydict()
     blank_at = max(1, table.num_rows // 2)
     out_row = _XLSX_TITLE_ROWS + 1
-    blank_row_number = 0
+    layout = _WorkbookLayout()
+    formulas = {0: True, table.num_rows - 1: False} if formula_without_value else {}
     for i in range(table.num_rows):  # a loop per row is fine for the few spreadsheet files
         if i == blank_at:
-            blank_row_number = out_row + 1
+            layout.blank_row = out_row + 1
             out_row += 1
-        for col, (name, _) in enumerate(EXPORT_HEADERS["survey"]):
+        for col, (name, _) in enumerate(headers):
             value = data[name][i]
+            if name == "income_per_capita" and i in formulas:
+                size = int(data["household_size"][i])
+                stored = int(value) if formulas[i] else None
+                sheet.write_formula(out_row, col, f"={int(value) * size}/{size}", None, stored)
+                if formulas[i]:
+                    layout.formula_rows.append(out_row + 1)
+                else:
+                    cell = xl_rowcol_to_cell(out_row, col)
+                    layout.formula_without_value = (out_row + 1, cell)
+                continue
             if value is None or value is False:
                 if name in marks and style.mark == "1":
                     sheet.write_number(out_row, col, 0)
@@ -163,8 +222,14 @@ def _write_xlsx(path: Path, table: pa.Table, year: int, district_name: str, styl
             else:
                 sheet.write_string(out_row, col, str(value))
         out_row += 1
+    if template is not None:
+        sheet.activate()
+        template.hide()
     workbook.close()
-    return blank_row_number
+    if layout.formula_without_value is not None:
+        part = f"xl/worksheets/sheet{2 if hidden_template else 1}.xml"
+        strip_formula_value(path, part, layout.formula_without_value[1])
+    return layout
 
 
 def survey_files_for_year(
@@ -199,8 +264,12 @@ def write_group_year(
     missing_column_year: bool,
     old_code: str | None,
     summary: SampleSummary,
+    structural: frozenset[str] = frozenset(),
 ) -> None:
-    """Write one group's survey files for one year, with the mess assigned to it."""
+    """Write one group's survey files for one year, with the mess assigned to it.
+
+    ``structural``: the defects of ``mess.STRUCTURAL_MESS`` this year's files carry.
+    """
     rng = np.random.default_rng([seed, 3, year, len(plans)])
     formats = summary.expected_mess["formats"]
     for i, plan in enumerate(plans):
@@ -210,11 +279,19 @@ def write_group_year(
         target = min(sized, key=lambda p: (p.table.num_rows, p.relpath))
         target.style = Style(xlsx=True, mark="1" if year % 2 else "X")
         target.relpath = target.relpath[: -len(".csv")] + ".xlsx"
+    if messy and carries_mess and "pii_header_variants" in structural:
+        # The largest CSV whose headers are otherwise exact, so the variant is the only change.
+        exact = [p for p in plans if not p.style.xlsx and not p.style.header_variant] or [
+            p for p in plans if not p.style.xlsx
+        ]
+        chosen = max(exact, key=lambda p: (p.table.num_rows, p.relpath))
+        chosen.style = replace(chosen.style, pii_variant=True)
     for plan in plans:
         if not plan.style.xlsx:
             plan.formatted = _format(plan.table, plan.style)
     if messy and carries_mess:
-        plan_mess(plans, year, kinds, rng, old_code)
+        line_defects = [kind for kind in LINE_DEFECTS if kind in structural]
+        plan_mess(plans, year, [*kinds, *line_defects], rng, old_code)
 
     written_rows = 0
     clean_candidates = []
@@ -222,14 +299,42 @@ def write_group_year(
         path = raw_dir / plan.relpath
         style = plan.style
         if style.xlsx:
-            blank = _write_xlsx(path, plan.table, year, plan.district_name, style)
+            hidden = "hidden_sheet" in structural
+            layout = _write_xlsx(
+                path, plan.table, year, plan.district_name, style, hidden_template=hidden,
+                formula_without_value="formula_without_value" in structural,
+            )  # fmt: skip
             formats["xlsx"].append(plan.relpath)
-            formats["xlsx_blank_rows"].append({"file": plan.relpath, "row": blank})
+            formats["xlsx_blank_rows"].append({"file": plan.relpath, "row": layout.blank_row})
+            for row in layout.formula_rows:
+                formats["formulas_with_value"].append({"file": plan.relpath, "row": row})
+            if layout.formula_without_value is not None:
+                row, cell = layout.formula_without_value
+                summary.expected_mess["bad_rows"].append(
+                    {"file": plan.relpath, "sheet": DATA_SHEET, "row": row,
+                     "reason": "formula_without_value", "review_year": year,
+                     "detail": f"income cell {cell} is a formula with no stored result"}
+                )  # fmt: skip
+            if hidden:
+                summary.expected_mess["hidden_sheets"].append(
+                    {"file": plan.relpath, "review_year": year,
+                     "hidden_sheet": HIDDEN_TEMPLATE_SHEET, "data_sheet": DATA_SHEET,
+                     "rows": plan.table.num_rows}
+                )  # fmt: skip
             written_rows += plan.table.num_rows
         else:
-            headers = _headers(style, rng)
+            headers = _headers(style, rng, plan.table)
             table, bad = assemble(plan, first_data_row=2)
             _write_csv(path, table, headers, style)
+            broken = {b["row"]: b["reason"] for b in bad if b["reason"] in LINE_DEFECTS}
+            if broken:
+                name_column = [c for c, _ in headers].index("head_name")
+                break_lines(path, broken, name_column)
+            if style.pii_variant:
+                summary.expected_mess["pii_header_variants"].append(
+                    {"file": plan.relpath, "review_year": year,
+                     "headers": [PII_HEADER_VARIANTS[c] for c in ("head_name", "head_id_number")]}
+                )  # fmt: skip
             written_rows += table.num_rows
             for b in bad:
                 summary.expected_mess["bad_rows"].append(
@@ -265,7 +370,7 @@ def write_group_year(
         )
         part = _format(source.table.slice(0, min(6, source.table.num_rows)), CLEAN)
         relpath = f"survey/{year}/bo_sung_{Path(source.relpath).stem}.csv"
-        headers = [(c, h) for c, h in EXPORT_HEADERS["survey"] if c != "household_code"]
+        headers = [(c, h) for c, h in survey_headers(part) if c != "household_code"]
         _write_csv(raw_dir / relpath, part, headers, CLEAN)
         summary.files.append(relpath)
         summary.rows["survey"][year] += part.num_rows
