@@ -31,16 +31,16 @@ import duckdb
 
 from orchestration.lib.headers import DEPRIVATION_COLUMNS, EXPORT_HEADERS
 
-# The contract's standards (poverty-rules.md). ND351_2025's middle line is 1.5 x L as for ND07.
-STANDARDS_SQL = """
+# The standards as the project's seed states them (lines by area and review years). The floor
+# applies the Decree 07 / 351 rule only: the benchmarked years (2021-2026) have no other.
+STANDARDS_CSV = (
+    Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "poverty_standards.csv"
+)
+STANDARDS_SQL = f"""
 create or replace temp table standards as
-select * from (
-    values
-        ('ND07_2021', 2021, 2025, 'rural', 1500000),
-        ('ND07_2021', 2021, 2025, 'urban', 2000000),
-        ('ND351_2025', 2026, 2029, 'rural', 2200000),
-        ('ND351_2025', 2026, 2029, 'urban', 2800000)
-) as t (standard_id, first_review_year, last_review_year, area_type, income_line)
+select standard_id, first_review_year, last_review_year, area_type, income_line, middle_line
+from read_csv('{STANDARDS_CSV}', header = true)
+where rule_type = 'income_and_deprivation'
 """
 
 # The contract's headers, from the one header map the ingest and the sample generator use.
@@ -83,7 +83,7 @@ classified as (
         case
             when income_per_capita <= income_line and deprivation_count >= 3 then 'poor'
             when income_per_capita <= income_line then 'near_poor'
-            when income_per_capita <= income_line * 1.5 then 'middle'
+            when income_per_capita <= middle_line then 'middle'
             else 'not_poor'
         end as computed_class
     from households

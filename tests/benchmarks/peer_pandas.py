@@ -26,14 +26,11 @@ import pandas as pd
 
 from orchestration.lib.headers import DEPRIVATION_COLUMNS, EXPORT_HEADERS
 
-# The contract's standards (poverty-rules.md): (standard, first year, last year, area, line L).
-STANDARDS = (
-    ("ND07_2021", 2021, 2025, "rural", 1_500_000),
-    ("ND07_2021", 2021, 2025, "urban", 2_000_000),
-    ("ND351_2025", 2026, 2029, "rural", 2_200_000),
-    ("ND351_2025", 2026, 2029, "urban", 2_800_000),
-)
-MIDDLE_FACTOR = 1.5
+# The standards as the project's seed states them; the Decree 07 / 351 rule only (the benchmarked
+# years, 2021-2026, have no other). A missing middle line is NaN: no household is "middle".
+STANDARDS = pd.read_csv(
+    Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "poverty_standards.csv"
+).query("rule_type == 'income_and_deprivation'")
 
 # The contract's headers, from the one header map the ingest and the sample generator use.
 SURVEY = dict(EXPORT_HEADERS["survey"])
@@ -67,17 +64,21 @@ def households(files: list[Path]) -> pd.DataFrame:
         for column in DEPRIVATION_HEADERS
     )
     line = pd.Series(np.nan, index=survey.index)
-    for _, first, last, area, income_line in STANDARDS:
-        applies = year.between(first, last) & (urban if area == "urban" else ~urban)
-        line = line.mask(applies.to_numpy(dtype=bool), income_line)
+    middle = pd.Series(np.nan, index=survey.index)
+    for standard in STANDARDS.itertuples():
+        applies = year.between(standard.first_review_year, standard.last_review_year)
+        applies = (applies & (urban if standard.area_type == "urban" else ~urban)).to_numpy(bool)
+        line = line.mask(applies, standard.income_line)
+        middle = middle.mask(applies, standard.middle_line)
     income = income.to_numpy(dtype="float64")
     line = line.to_numpy()
+    middle = middle.to_numpy()
     deprivations = deprivations.to_numpy()
     computed_class = np.select(
         [
             (income <= line) & (deprivations >= 3),
             income <= line,
-            income <= MIDDLE_FACTOR * line,
+            income <= middle,
         ],
         ["poor", "near_poor", "middle"],
         default="not_poor",
