@@ -374,22 +374,25 @@ def _fmt(value) -> str:
 
 
 def generate_sample(args: argparse.Namespace) -> int:
-    from orchestration.lib.sample import generate_sample as generate
+    from orchestration.sample import generate_sample as generate
 
     settings = _settings(args.raw_dir, None)
     survey_dir = settings.raw_dir / "survey"
     if args.if_empty and survey_dir.is_dir() and any(survey_dir.rglob("*.*")):
         print(f"{survey_dir} already holds survey files; not generating a sample.")
         return 0
-    years = _parse_years(args.years) or (2021, 2025)
+    years = _parse_years(args.years)
     started = time.monotonic()
-    summary = generate(
-        settings.raw_dir,
-        scale=args.scale,
-        seed=args.seed,
-        years=tuple(range(years[0], years[1] + 1)),
-        messy=not args.clean,
-    )
+    try:
+        summary = generate(
+            settings.raw_dir,
+            scale=args.scale,
+            seed=args.seed,
+            years=tuple(range(years[0], years[1] + 1)) if years else None,
+            messy=not args.clean,
+        )
+    except ValueError as error:  # a review year no poverty standard covers
+        raise UsageError(str(error)) from error
     elapsed = time.monotonic() - started
     print(
         f"Synthetic review exports ({args.scale}, seed {args.seed}) written to "
@@ -467,7 +470,10 @@ def _parser() -> argparse.ArgumentParser:
         help="tiny, demo, province, national or stress (default demo)",
     )
     p.add_argument("--seed", type=int, default=2025)
-    p.add_argument("--years", help="review years, e.g. 2021-2025 (default 2021-2025)")
+    p.add_argument(
+        "--years",
+        help="review years, e.g. 2019-2027 (default 2021-2027 for demo, else 2021-2025)",
+    )
     p.add_argument("--clean", action="store_true", help="no deliberate mess (bad rows, formats)")
     p.add_argument("--if-empty", action="store_true", help="only when no survey file exists")
     p.set_defaults(handler=generate_sample)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.lib.sample import SampleSummary, generate_sample
+from orchestration.sample import SampleSummary, generate_sample
 from orchestration.settings import DBT_PROJECT_DIR
 
 

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from orchestration.cli import EXIT_BAD_INPUT, EXIT_GATE_BLOCKED, EXIT_PUBLISHED, main
-from orchestration.lib.sample import generate_sample
+from orchestration.sample import generate_sample
 
 # published-warehouse.md, version 1: the tables BI tools read and their columns.
 CONTRACT = {

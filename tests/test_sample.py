@@ -4,10 +4,10 @@ magnitudes that look like the published ones (computed from the written files, n
 from __future__ import annotations
 
 import csv
-import io
 import re
 import shutil
 import unicodedata
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -16,22 +16,35 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from orchestration.lib.admin_units import admin_unit_tables
-from orchestration.lib.sample import (
-    COMMUNE_TOTALS_HEADER,
+from orchestration.lib.headers import (
+    DEPRIVATION_COLUMNS,
+    EXPORT_HEADERS,
+    FLAG_COLUMNS,
+    HEADER_VARIANTS,
+    QD59_HEALTH_ACCESS,
+    normalise_header,
+)
+from orchestration.lib.headers import SURVEY_HEADERS as INGEST_HEADERS
+from orchestration.sample import (
     DEMO_PROVINCES,
-    DEPRIVATION_HEADERS,
-    DIFFICULT_AREAS_HEADER,
-    FLAG_HEADERS,
-    SURVEY_HEADERS,
+    SCALES,
     Scale,
     generate_sample,
     write_corrected_resend,
 )
+from orchestration.settings import DBT_PROJECT_DIR
 
 YEARS = (2021, 2022, 2023, 2024, 2025)
-CANONICAL = {unicodedata.normalize("NFC", h).strip().casefold(): c for c, h in SURVEY_HEADERS}
-MARKS = {c for c, _ in DEPRIVATION_HEADERS}
-FLAGS = {c for c, _ in FLAG_HEADERS}
+SURVEY_HEADERS = EXPORT_HEADERS["survey"]
+DEPRIVATION_HEADERS = [(c, h) for c, h in SURVEY_HEADERS if c in DEPRIVATION_COLUMNS]
+COMMUNE_TOTALS_HEADER = [h for _, h in EXPORT_HEADERS["commune_totals"]]
+DIFFICULT_AREAS_HEADER = [h for _, h in EXPORT_HEADERS["difficult_areas"]]
+CANONICAL = {
+    unicodedata.normalize("NFC", h).strip().casefold(): c
+    for c, h in (*SURVEY_HEADERS, *HEADER_VARIANTS["survey"], QD59_HEALTH_ACCESS)
+}
+MARKS = set(DEPRIVATION_COLUMNS)
+FLAGS = set(FLAG_COLUMNS)
 
 
 def _norm(header: str) -> str:
@@ -39,18 +52,47 @@ def _norm(header: str) -> str:
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """Header texts and rows keyed by canonical name, read the way the contract describes."""
-    text = path.read_bytes().decode("utf-8-sig")
-    rows = list(csv.reader(io.StringIO(text)))
-    header = rows[0]
+    """Header texts and rows keyed by canonical name, read the way the contract describes: one
+    physical line is one record. A row also holds ``_line`` (its line number), ``_cells`` (how
+    many cells it has) and ``_quotes`` (how many quote characters its line holds)."""
+    lines = path.read_bytes().decode("utf-8-sig").splitlines()
+    header = next(csv.reader([lines[0]]))
     names = [CANONICAL.get(_norm(h), h) for h in header]
-    return header, [dict(zip(names, r, strict=True)) for r in rows[1:]]
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
+        cells = next(csv.reader([line]))
+        row = dict(zip(names, cells, strict=False))
+        rows.append({**row, "_line": number, "_cells": len(cells), "_quotes": line.count('"')})
+    return header, rows
+
+
+def _data_sheet(path: Path) -> str:
+    """The sheet the contract reads: the first visible one holding a header row."""
+    workbook = CalamineWorkbook.from_path(str(path))
+    for sheet in workbook.sheets_metadata:
+        if str(sheet.visible).endswith("Visible"):
+            rows = workbook.get_sheet_by_name(sheet.name).to_python(skip_empty_area=False)
+            if any("Mã hộ" in r for r in rows):
+                return sheet.name
+    raise AssertionError(f"{path.name} has no visible sheet with a header row")
 
 
 def _xlsx_rows(path: Path) -> list[list[object]]:
-    return (
-        CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python(skip_empty_area=False)
-    )
+    workbook = CalamineWorkbook.from_path(str(path))
+    return workbook.get_sheet_by_name(_data_sheet(path)).to_python(skip_empty_area=False)
+
+
+def _formulas_without_value(path: Path) -> list[int]:
+    """Spreadsheet rows holding a formula cell with no stored result, read from the XML."""
+    with zipfile.ZipFile(path) as archive:
+        found = []
+        for name in archive.namelist():
+            if name.startswith("xl/worksheets/sheet"):
+                xml = archive.read(name).decode("utf-8")
+                for ref, body in re.findall(r'<c r="([A-Z]+\d+)"[^>]*>(.*?)</c>', xml):
+                    if "<f>" in body and "<v>" not in body:
+                        found.append(int(re.sub(r"[A-Z]", "", ref)))
+        return found
 
 
 def _survey_files(raw: Path, year: int) -> list[Path]:
@@ -67,6 +109,10 @@ def _units_by_version() -> dict[str, set[str]]:
 
 def _defects(row: dict[str, str], year: int, communes: set[str]) -> set[str]:
     """Reason codes a row deserves under the contract (independent of the generator)."""
+    if row["_quotes"] % 2:
+        return {"malformed_quoting"}  # the line is quarantined whole, its cells unread
+    if row["_cells"] < len(SURVEY_HEADERS):
+        return {"missing_fields"}
     found = set()
     if row["review_year"] != str(year):
         found.add("year_mismatch")
@@ -106,7 +152,7 @@ def sample_clean(tmp_path_factory):
 
 def test_layout_and_headers_follow_the_contract(sample_tiny):
     raw = sample_tiny.raw_dir
-    expected = {_norm(h) for _, h in SURVEY_HEADERS}
+    expected = {c for c, _ in SURVEY_HEADERS}
     for year in YEARS:
         for name, header in (
             ("commune_totals", COMMUNE_TOTALS_HEADER),
@@ -123,9 +169,9 @@ def test_layout_and_headers_follow_the_contract(sample_tiny):
                 header = next(r for r in _xlsx_rows(path) if "Mã hộ" in r)
             else:
                 header = _read_csv(path)[0]
-            got = {_norm(h) for h in header}
+            got = {CANONICAL.get(_norm(h), h) for h in header}
             if path.name.startswith("bo_sung_"):
-                assert got == expected - {_norm("Mã hộ")}
+                assert got == expected - {"household_code"}
             else:
                 assert got == expected, path
     assert sorted(sample_tiny.files) == sorted(
@@ -159,6 +205,8 @@ def test_every_kind_of_mess_is_present(sample_tiny):
         if [CANONICAL.get(_norm(h)) for h in header] != [c for c, _ in SURVEY_HEADERS]:
             cells["column_order_or_set_changed"] += 1
         for row in rows:
+            if row["_cells"] < len(header):
+                continue
             cells["province " + row["province_code"]] += 1
             if re.fullmatch(r"\d{1,3}(\.\d{3})+", row["income_per_capita"]):
                 cells["dotted"] += 1
@@ -219,12 +267,15 @@ def test_expected_mess_names_exactly_the_bad_rows(sample_tiny):
                 at = rows[start].index("Mã hộ")
                 codes += [(rel, i + 1, r[at]) for i, r in enumerate(rows) if i > start and r[at]]
                 total += sum(1 for r in rows[start + 1 :] if any(c != "" for c in r))
+                found |= {(rel, n, "formula_without_value") for n in _formulas_without_value(path)}
                 continue
             _, rows = _read_csv(path)
             total += len(rows)
-            for number, row in enumerate(rows, start=2):
-                found |= {(rel, number, reason) for reason in _defects(row, year, communes)}
-                codes.append((rel, number, row["household_code"]))
+            for row in rows:
+                defects = _defects(row, year, communes)
+                found |= {(rel, row["_line"], reason) for reason in defects}
+                if not defects & {"malformed_quoting", "missing_fields"}:
+                    codes.append((rel, row["_line"], row["household_code"]))
         counts = Counter(code for _, _, code in codes if code)
         found |= {(f, n, "duplicate_household") for f, n, code in codes if counts[code] > 1}
     assert found == sample_tiny.expected_quarantined_rows()
@@ -329,9 +380,11 @@ def test_2025_uses_the_new_units_and_follows_households(sample_clean):
         unmapped = con.execute(
             """
             select count(*) from h a join h b on a.household_code = b.household_code
-            join mapping m on m.old_commune_code = a.commune_code and m.is_default_new_commune
             where a.review_year = 2024 and b.review_year = 2025
-              and m.new_commune_code <> b.commune_code
+              and not exists (
+                select 1 from mapping m
+                where m.old_commune_code = a.commune_code and m.new_commune_code = b.commune_code
+              )
             """
         ).fetchone()[0]
         followed = con.execute(
@@ -402,3 +455,229 @@ def test_corrected_resend_keeps_the_name_and_changes_one_row(sample_tiny, tmp_pa
     assert sum(a != b for a, b in zip(old_lines, new_lines, strict=True)) == 1
     assert after not in {data for p, data in before.items() if p != path}
     assert write_corrected_resend(raw, 2023) == path  # deterministic choice of file
+
+
+# --------------------------------------------------------------------------- structural mess
+
+
+def test_each_structural_defect_is_in_the_written_files(sample_tiny):
+    """The defects a strict reader must catch, each checked on the bytes or the workbook's XML
+    (not on the generator's word), and each recorded in the manifest the ingest tests read."""
+    raw = sample_tiny.raw_dir
+    mess = sample_tiny.expected_mess
+    by_reason: dict[str, list[dict]] = {}
+    for row in mess["bad_rows"]:
+        by_reason.setdefault(row["reason"], []).append(row)
+
+    # A stray quote: this line's quoting breaks, the lines around it are whole.
+    (stray,) = by_reason["malformed_quoting"]
+    lines = (raw / stray["file"]).read_bytes().split(b"\n")
+    assert lines[stray["row"] - 1].count(b'"') % 2 == 1
+    assert re.search(rb',[^,"]+ "[^,"]+,', lines[stray["row"] - 1]), 'Nguyễn "Văn A in a cell'
+    assert sum(line.count(b'"') for line in lines) == 1, "no other quote anywhere in the file"
+
+    # A short row: fewer cells than the header, every other line complete.
+    (short,) = by_reason["missing_fields"]
+    header, rows = _read_csv(raw / short["file"])
+    counts = {row["_line"]: row["_cells"] for row in rows}
+    assert counts.pop(short["row"]) < len(header)
+    assert set(counts.values()) == {len(header)}
+
+    # A workbook whose first sheet is a hidden template; the data are on the visible second one.
+    (hidden,) = mess["hidden_sheets"]
+    workbook = CalamineWorkbook.from_path(str(raw / hidden["file"]))
+    first, second = workbook.sheets_metadata
+    assert (first.name, str(first.visible).endswith("Hidden")) == (hidden["hidden_sheet"], True)
+    assert (second.name, str(second.visible).endswith("Visible")) == (hidden["data_sheet"], True)
+    template = workbook.get_sheet_by_name(first.name).to_python(skip_empty_area=False)
+    header_at = next(i for i, r in enumerate(template) if "Mã hộ" in r)
+    assert not any(any(c != "" for c in r) for r in template[header_at + 1 :]), "a blank form"
+    data = _xlsx_rows(raw / hidden["file"])
+    header_at = next(i for i, r in enumerate(data) if "Mã hộ" in r)
+    assert sum(1 for r in data[header_at + 1 :] if any(c != "" for c in r)) == hidden["rows"]
+
+    # A formula cell without a stored result (and one with its result, which loads).
+    (formula,) = by_reason["formula_without_value"]
+    path = raw / formula["file"]
+    assert _formulas_without_value(path) == [formula["row"]]
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(formula["sheet"])
+    rows = rows.to_python(skip_empty_area=False)
+    income = rows[next(i for i, r in enumerate(rows) if "Mã hộ" in r)].index(
+        "Thu nhập BQ (đồng/người/tháng)"
+    )
+    assert rows[formula["row"] - 1][income] == "", "a reader finds no value, not 0"
+    (with_value,) = [
+        f for f in mess["formats"]["formulas_with_value"] if f["file"] == formula["file"]
+    ]
+    assert rows[with_value["row"] - 1][income] > 0
+
+    # The personal-data columns under variant headers the ingest knows.
+    (variant,) = mess["pii_header_variants"]
+    header, rows = _read_csv(raw / variant["file"])
+    assert variant["headers"] == ["Họ và tên chủ hộ", "CCCD chủ hộ"]
+    assert set(variant["headers"]) <= set(header)
+    assert not {"Họ tên chủ hộ", "Số định danh chủ hộ"} & set(header)
+    known = {INGEST_HEADERS.get(normalise_header(h)) for h in variant["headers"]}
+    assert known == {"head_name", "head_id_number"}
+    assert all(re.fullmatch(r"\d{12}", row["head_id_number"]) for row in rows)
+
+    # Each in its own review year, none in a clean sample's files.
+    years = [stray, short, hidden, formula, variant]
+    assert len({row["review_year"] for row in years}) == len(YEARS)
+
+
+# --------------------------------------------------------------------------- standards by year
+
+STANDARDS_CSV = DBT_PROJECT_DIR / "seeds" / "poverty_standards.csv"
+YEARS_ACROSS_STANDARDS = tuple(range(2019, 2028))
+
+
+def _seed_lines() -> dict[tuple[int, str], dict[str, int | None | str]]:
+    """(review year, area) → the seed's lines and rule, read here independently."""
+    with STANDARDS_CSV.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    out = {}
+    for row in rows:
+        for year in range(int(row["first_review_year"]), int(row["last_review_year"]) + 1):
+            out[(year, row["area_type"])] = {
+                "standard": row["standard_id"],
+                "rule": row["rule_type"],
+                "count": int(row["indicator_count"]),
+                **{
+                    key: int(row[key]) if row[key] else None
+                    for key in ("income_line", "upper_income_line", "middle_line")
+                },
+            }
+    return out
+
+
+@pytest.fixture(scope="module")
+def sample_across_standards(tmp_path_factory):
+    """Reviews 2019-2027: two under Decision 59, five under Decree 07, two under Decree 351."""
+    raw = tmp_path_factory.mktemp("sample_years") / "raw"
+    scale = Scale("test_years", DEMO_PROVINCES, 0.01)
+    return generate_sample(raw, scale=scale, seed=5, years=YEARS_ACROSS_STANDARDS, messy=False)
+
+
+def test_decision_59_years_carry_the_health_access_column(sample_across_standards):
+    raw = sample_across_standards.raw_dir
+    lines = _seed_lines()
+    marks = [h for _, h in DEPRIVATION_HEADERS]
+    for year in YEARS_ACROSS_STANDARDS:
+        qd59 = lines[(year, "rural")]["rule"] == "qd59_upper_band"
+        for path in _survey_files(raw, year):
+            header, _ = _read_csv(path)
+            if qd59:
+                after = header.index(marks[-1]) + 1
+                assert header[after] == QD59_HEALTH_ACCESS[1], path
+                assert header[: header.index(marks[0])] == [h for _, h in SURVEY_HEADERS[:14]]
+            else:
+                assert QD59_HEALTH_ACCESS[1] not in header, path
+            assert (header.count("Mã huyện") == 1) and len(header) == 30 + qd59
+
+
+def test_classes_follow_each_years_standard(sample_across_standards):
+    """Recompute every household's class from its cells with the seed's lines and rule for its
+    review year; the reported class agrees but for the few deliberate misreports."""
+    raw = sample_across_standards.raw_dir
+    lines = _seed_lines()
+    seen: dict[int, Counter] = {}
+    for year in YEARS_ACROSS_STANDARDS:
+        for path in _survey_files(raw, year):
+            _, rows = _read_csv(path)
+            for row in rows:
+                area = "rural" if row["area_type"] == "Nông thôn" else "urban"
+                rule = lines[(year, area)]
+                counted = [c for c in (*DEPRIVATION_COLUMNS, QD59_HEALTH_ACCESS[0]) if c in row]
+                if rule["rule"] == "qd59_upper_band":
+                    counted = [c for c in counted if c not in DEPRIVATION_COLUMNS[:3]]
+                assert len(counted) == rule["count"]
+                k = sum(row[c] in ("x", "X", "1") for c in counted)
+                income, line = int(row["income_per_capita"]), rule["income_line"]
+                if rule["rule"] == "qd59_upper_band":
+                    band = line < income <= rule["upper_income_line"]
+                    computed = (
+                        "Hộ nghèo"
+                        if income <= line or (band and k >= 3)
+                        else "Hộ cận nghèo"
+                        if band
+                        else "Hộ không nghèo"
+                    )
+                else:
+                    middle = rule["middle_line"]
+                    computed = (
+                        ("Hộ nghèo" if k >= 3 else "Hộ cận nghèo")
+                        if income <= line
+                        else "Hộ có mức sống trung bình"
+                        if middle is not None and income <= middle
+                        else "Hộ không nghèo"
+                    )
+                counts = seen.setdefault(year, Counter())
+                counts[computed] += 1
+                counts["agree" if computed == row["reported_class"] else "differ"] += 1
+                counts["on the line"] += income == line
+                if rule["middle_line"] is None:
+                    assert row["reported_class"] != "Hộ có mức sống trung bình"
+    for year, counts in seen.items():
+        assert counts["Hộ nghèo"] > 30 and counts["Hộ cận nghèo"] > 5, (year, counts)
+        assert counts["differ"] / (counts["agree"] + counts["differ"]) < 0.03, (year, counts)
+        assert counts["on the line"] > 0, (year, "incomes on the line exercise the ≤ rule")
+    rate = {y: c["Hộ nghèo"] for y, c in seen.items()}
+    assert rate[2026] > rate[2025], "Decree 351's higher lines count more households poor"
+
+
+def test_a_year_no_standard_covers_writes_nothing(tmp_path):
+    with pytest.raises(ValueError, match="2014"):
+        generate_sample(tmp_path / "raw", scale="tiny", years=(2014, 2015))
+    assert not (tmp_path / "raw" / "survey").exists()
+
+
+def test_the_demo_spans_the_plan_and_tiny_stays_small():
+    assert SCALES["demo"].years == tuple(range(2021, 2028))
+    assert SCALES["tiny"].years == YEARS
+
+
+# --------------------------------------------------------------------------- territory
+
+
+def test_2025_reaches_the_successors_of_a_split_commune(sample_across_standards):
+    """The demo's provinces hold no 2025 commune formed across two old provinces (the package has
+    none for Hà Giang + Tuyên Quang) but five communes the reorganisation divided (00688, 00967,
+    00988 of Hà Giang, 02494, 02497 of Tuyên Quang): their households reach the successors, with
+    the codes they had."""
+    raw = sample_across_standards.raw_dir
+    tables = admin_unit_tables()
+    units, mapping = tables.units, tables.mapping  # noqa: F841 (DuckDB replacement scan)
+    with duckdb.connect() as con:
+        con.execute("set enable_progress_bar = false")
+        con.execute(
+            f"""create table h as
+            select "Năm rà soát"::int as review_year, "Mã xã" as commune_code,
+                   "Mã hộ" as household_code, "Mã huyện" as district_code
+            from read_csv('{raw}/survey/*/*.csv', all_varchar = true, union_by_name = true)"""
+        )
+        reached = con.execute(
+            """
+            select m.old_commune_code, count(distinct b.commune_code),
+                   count(distinct m.new_commune_code)
+            from h a join h b on a.household_code = b.household_code
+            join mapping m
+              on m.old_commune_code = a.commune_code and m.new_commune_code = b.commune_code
+            where a.review_year = 2024 and b.review_year = 2025 and m.is_split
+            group by 1
+            """
+        ).fetchall()
+        kept = con.execute(
+            """select count(distinct household_code) from h where review_year = 2027
+               and household_code in (select household_code from h where review_year = 2024)"""
+        ).fetchone()[0]
+        districts = con.execute(
+            "select count(*) from h where review_year >= 2025 and district_code is not null"
+        ).fetchone()[0]
+        versions = con.execute(
+            """select count(*) from h where review_year >= 2025 and commune_code not in
+               (select commune_code from units where unit_version = '2025')"""
+        ).fetchone()[0]
+    assert any(successors > 1 for _, successors, _ in reached), "a divided commune, two successors"
+    assert kept > 100, "households keep their codes across the reorganisation"
+    assert districts == 0 and versions == 0, "reviews from 2025 use 2025 units, no districts"

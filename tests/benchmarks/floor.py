@@ -29,32 +29,25 @@ from string import Template
 
 import duckdb
 
-# The contract's standards (poverty-rules.md). ND351_2025's middle line is 1.5 x L as for ND07.
-STANDARDS_SQL = """
+from orchestration.lib.headers import DEPRIVATION_COLUMNS, EXPORT_HEADERS
+
+# The standards as the project's seed states them (lines by area and review years). The floor
+# applies the Decree 07 / 351 rule only: the benchmarked years (2021-2026) have no other.
+STANDARDS_CSV = (
+    Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "poverty_standards.csv"
+)
+STANDARDS_SQL = f"""
 create or replace temp table standards as
-select * from (
-    values
-        ('ND07_2021', 2021, 2025, 'rural', 1500000),
-        ('ND07_2021', 2021, 2025, 'urban', 2000000),
-        ('ND351_2025', 2026, 2029, 'rural', 2200000),
-        ('ND351_2025', 2026, 2029, 'urban', 2800000)
-) as t (standard_id, first_review_year, last_review_year, area_type, income_line)
+select standard_id, first_review_year, last_review_year, area_type, income_line, middle_line
+from read_csv('{STANDARDS_CSV}', header = true)
+where rule_type = 'income_and_deprivation'
 """
 
-DEPRIVATION_HEADERS = (
-    "TH việc làm",
-    "TH người phụ thuộc",
-    "TH dinh dưỡng",
-    "TH bảo hiểm y tế",
-    "TH trình độ giáo dục người lớn",
-    "TH tình trạng đi học trẻ em",
-    "TH chất lượng nhà ở",
-    "TH diện tích nhà ở",
-    "TH nguồn nước sinh hoạt",
-    "TH nhà tiêu hợp vệ sinh",
-    "TH dịch vụ viễn thông",
-    "TH phương tiện tiếp cận thông tin",
-)
+# The contract's headers, from the one header map the ingest and the sample generator use.
+SURVEY = dict(EXPORT_HEADERS["survey"])
+TOTALS = dict(EXPORT_HEADERS["commune_totals"])
+DIFFICULT = dict(EXPORT_HEADERS["difficult_areas"])
+DEPRIVATION_HEADERS = tuple(SURVEY[column] for column in DEPRIVATION_COLUMNS)
 
 _DEPRIVATION_COUNT = "\n            + ".join(
     f"""(coalesce(trim("{header}"), '') in ('x', 'X', '1'))::integer"""
@@ -73,10 +66,11 @@ with survey as (
 
 households as (
     select
-        cast("Năm rà soát" as integer) as review_year,
-        lpad(trim("Mã xã"), 5, '0') as commune_code,
-        case trim("Khu vực") when 'Nông thôn' then 'rural' else 'urban' end as area_type,
-        cast(replace(trim("Thu nhập BQ (đồng/người/tháng)"), '.', '') as bigint)
+        cast("{SURVEY["review_year"]}" as integer) as review_year,
+        lpad(trim("{SURVEY["commune_code"]}"), 5, '0') as commune_code,
+        case trim("{SURVEY["area_type"]}") when 'Nông thôn' then 'rural' else 'urban' end
+            as area_type,
+        cast(replace(trim("{SURVEY["income_per_capita"]}"), '.', '') as bigint)
             as income_per_capita,
         {_DEPRIVATION_COUNT} as deprivation_count
     from survey
@@ -89,7 +83,7 @@ classified as (
         case
             when income_per_capita <= income_line and deprivation_count >= 3 then 'poor'
             when income_per_capita <= income_line then 'near_poor'
-            when income_per_capita <= income_line * 1.5 then 'middle'
+            when income_per_capita <= middle_line then 'middle'
             else 'not_poor'
         end as computed_class
     from households
@@ -113,23 +107,24 @@ group by review_year, commune_code
 )
 
 COMMUNE_YEAR_SQL = Template(
-    """
+    f"""
 create or replace temp table commune_year as
 with totals as (
     select
-        cast("Năm" as integer) as review_year,
-        lpad(trim("Mã xã"), 5, '0') as commune_code,
-        cast("Tổng số hộ" as bigint) as total_households,
-        cast("Tổng số nhân khẩu" as bigint) as total_population
+        cast("{TOTALS["review_year"]}" as integer) as review_year,
+        lpad(trim("{TOTALS["commune_code"]}"), 5, '0') as commune_code,
+        cast("{TOTALS["total_households"]}" as bigint) as total_households,
+        cast("{TOTALS["total_population"]}" as bigint) as total_population
     from read_csv($totals_files, header = true, all_varchar = true, union_by_name = true)
 ),
 
 difficult as (
     select
-        cast("Năm" as integer) as review_year,
-        lpad(trim("Mã xã"), 5, '0') as commune_code,
-        coalesce(lower(trim("Xã ĐBKK")) = 'x', false) as is_extremely_difficult,
-        coalesce(cast("Số thôn ĐBKK" as integer), 0) as difficult_villages
+        cast("{DIFFICULT["review_year"]}" as integer) as review_year,
+        lpad(trim("{DIFFICULT["commune_code"]}"), 5, '0') as commune_code,
+        coalesce(lower(trim("{DIFFICULT["extremely_difficult"]}")) = 'x', false)
+            as is_extremely_difficult,
+        coalesce(cast("{DIFFICULT["difficult_villages"]}" as integer), 0) as difficult_villages
     from read_csv($difficult_files, header = true, all_varchar = true, union_by_name = true)
 ),
 

@@ -24,31 +24,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-# The contract's standards (poverty-rules.md): (standard, first year, last year, area, line L).
-STANDARDS = (
-    ("ND07_2021", 2021, 2025, "rural", 1_500_000),
-    ("ND07_2021", 2021, 2025, "urban", 2_000_000),
-    ("ND351_2025", 2026, 2029, "rural", 2_200_000),
-    ("ND351_2025", 2026, 2029, "urban", 2_800_000),
-)
-MIDDLE_FACTOR = 1.5
+from orchestration.lib.headers import DEPRIVATION_COLUMNS, EXPORT_HEADERS
 
-DEPRIVATION_HEADERS = (
-    "TH việc làm",
-    "TH người phụ thuộc",
-    "TH dinh dưỡng",
-    "TH bảo hiểm y tế",
-    "TH trình độ giáo dục người lớn",
-    "TH tình trạng đi học trẻ em",
-    "TH chất lượng nhà ở",
-    "TH diện tích nhà ở",
-    "TH nguồn nước sinh hoạt",
-    "TH nhà tiêu hợp vệ sinh",
-    "TH dịch vụ viễn thông",
-    "TH phương tiện tiếp cận thông tin",
+# The standards as the project's seed states them; the Decree 07 / 351 rule only (the benchmarked
+# years, 2021-2026, have no other). A missing middle line is NaN: no household is "middle".
+STANDARDS = pd.read_csv(
+    Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "poverty_standards.csv"
+).query("rule_type == 'income_and_deprivation'")
+
+# The contract's headers, from the one header map the ingest and the sample generator use.
+SURVEY = dict(EXPORT_HEADERS["survey"])
+TOTALS = dict(EXPORT_HEADERS["commune_totals"])
+DEPRIVATION_HEADERS = tuple(SURVEY[column] for column in DEPRIVATION_COLUMNS)
+YEAR, COMMUNE, AREA, INCOME = (
+    SURVEY[c] for c in ("review_year", "commune_code", "area_type", "income_per_capita")
 )
-YEAR, COMMUNE, AREA, INCOME = "Năm rà soát", "Mã xã", "Khu vực", "Thu nhập BQ (đồng/người/tháng)"
-CODES = ("Mã tỉnh", "Mã huyện", "Mã xã")
+CODES = tuple(SURVEY[c] for c in ("province_code", "district_code", "commune_code"))
 DEPRIVED = ("x", "X", "1")
 
 
@@ -73,17 +64,21 @@ def households(files: list[Path]) -> pd.DataFrame:
         for column in DEPRIVATION_HEADERS
     )
     line = pd.Series(np.nan, index=survey.index)
-    for _, first, last, area, income_line in STANDARDS:
-        applies = year.between(first, last) & (urban if area == "urban" else ~urban)
-        line = line.mask(applies.to_numpy(dtype=bool), income_line)
+    middle = pd.Series(np.nan, index=survey.index)
+    for standard in STANDARDS.itertuples():
+        applies = year.between(standard.first_review_year, standard.last_review_year)
+        applies = (applies & (urban if standard.area_type == "urban" else ~urban)).to_numpy(bool)
+        line = line.mask(applies, standard.income_line)
+        middle = middle.mask(applies, standard.middle_line)
     income = income.to_numpy(dtype="float64")
     line = line.to_numpy()
+    middle = middle.to_numpy()
     deprivations = deprivations.to_numpy()
     computed_class = np.select(
         [
             (income <= line) & (deprivations >= 3),
             income <= line,
-            income <= MIDDLE_FACTOR * line,
+            income <= middle,
         ],
         ["poor", "near_poor", "middle"],
         default="not_poor",
@@ -118,9 +113,9 @@ def commune_year(raw_dir: Path, years: list[int], survey_files: list[Path]) -> p
     )
     totals = pd.DataFrame(
         {
-            "review_year": totals["Năm"].astype("int64[pyarrow]"),
-            "commune_code": _text(totals["Mã xã"]).str.zfill(5),
-            "total_households": totals["Tổng số hộ"].astype("int64[pyarrow]"),
+            "review_year": totals[TOTALS["review_year"]].astype("int64[pyarrow]"),
+            "commune_code": _text(totals[TOTALS["commune_code"]]).str.zfill(5),
+            "total_households": totals[TOTALS["total_households"]].astype("int64[pyarrow]"),
         }
     )
     totals["unit_version"] = np.where(totals["review_year"] >= 2025, "2025", "pre2025")

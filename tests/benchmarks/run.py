@@ -262,8 +262,10 @@ def ensure_data(scale: str, seed: int, years: list[int], env: dict[str, str]) ->
     numbers can be required to be equal. A ``.complete`` marker makes an interrupted generation
     start over rather than be benchmarked half-written.
     """
-    generator = REPO_ROOT / "orchestration" / "lib" / "sample.py"
-    digest = hashlib.sha256(generator.read_bytes()).hexdigest()[:10]
+    generator = hashlib.sha256()
+    for source in sorted((REPO_ROOT / "orchestration" / "sample").glob("*.py")):
+        generator.update(source.read_bytes())
+    digest = generator.hexdigest()[:10]
     target = BENCH_DIR / "data" / f"{scale}-{seed}-{digest}"
     marker = target / ".complete"
     if marker.exists():

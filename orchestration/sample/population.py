@@ -1,12 +1,6 @@
-"""Synthetic annual poverty-review exports, shaped like the real ones (input contract v1).
+"""The statistical simulation behind the synthetic sample: communes, households, their classes.
 
-Why a generator and not a checked-in sample: real exports identify people and never go into git,
-yet every stage of the pipeline must meet the problems real files have (title rows, lost leading
-zeros, dotted incomes, re-sent files, bad rows) and real magnitudes (Hà Giang's ~31 % poor
-against Tuyên Quang's far lower rate, a national rate near 4 % → 2 %). So this module writes a
-complete ``data/raw/`` tree from a seed: same seed and scale, same bytes.
-
-How the numbers are made (all vectorised, one loop per province, district file or commune):
+How the numbers are made (all vectorised, one loop per province or commune):
 
 - Every commune gets a resident household count and a poor rate for 2022 from its province's
   level (``_PROVINCES``, rough published-like figures) and its type (wards far below remote
@@ -22,85 +16,135 @@ How the numbers are made (all vectorised, one loop per province, district file o
   persistent latent, so the same households tend to stay poor rather than near-poor.
 - The survey lists assessed households only: poor and near-poor, most of the middle band and a
   few screened-in households above it. ``commune_totals`` holds every resident household.
-
-The mess a data office really sends is injected only when ``messy=True`` and recorded, row by
-row, in ``SampleSummary.expected_mess`` so ingest tests can check exactly what is quarantined.
 """
 
 from __future__ import annotations
 
-import shutil
-import unicodedata
-from collections import Counter
+import csv
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
+from dataclasses import dataclass
+from functools import cache
 from statistics import NormalDist
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
-import xlsxwriter
 
 from orchestration.lib.admin_units import admin_unit_tables
-
-# --------------------------------------------------------------------------------------------
-# Contract headers
-# --------------------------------------------------------------------------------------------
-
-DEPRIVATION_HEADERS: tuple[tuple[str, str], ...] = (
-    ("d_employment", "TH việc làm"),
-    ("d_dependents", "TH người phụ thuộc"),
-    ("d_nutrition", "TH dinh dưỡng"),
-    ("d_health_insurance", "TH bảo hiểm y tế"),
-    ("d_adult_education", "TH trình độ giáo dục người lớn"),
-    ("d_child_schooling", "TH tình trạng đi học trẻ em"),
-    ("d_housing_quality", "TH chất lượng nhà ở"),
-    ("d_housing_area", "TH diện tích nhà ở"),
-    ("d_water", "TH nguồn nước sinh hoạt"),
-    ("d_sanitation", "TH nhà tiêu hợp vệ sinh"),
-    ("d_telecom", "TH dịch vụ viễn thông"),
-    ("d_information_assets", "TH phương tiện tiếp cận thông tin"),
-)
-FLAG_HEADERS: tuple[tuple[str, str], ...] = (
-    ("meritorious_family", "Hộ người có công"),
-    ("social_protection", "Hộ bảo trợ xã hội"),
-    ("no_labour_capacity", "Hộ không có khả năng lao động"),
-)
-SURVEY_HEADERS: tuple[tuple[str, str], ...] = (
-    ("review_year", "Năm rà soát"),
-    ("province_code", "Mã tỉnh"),
-    ("district_code", "Mã huyện"),
-    ("commune_code", "Mã xã"),
-    ("commune_name", "Tên xã"),
-    ("village", "Thôn/Tổ"),
-    ("household_code", "Mã hộ"),
-    ("head_name", "Họ tên chủ hộ"),
-    ("head_id_number", "Số định danh chủ hộ"),
-    ("head_sex", "Giới tính chủ hộ"),
-    ("ethnicity", "Dân tộc"),
-    ("household_size", "Số nhân khẩu"),
-    ("area_type", "Khu vực"),
-    ("income_per_capita", "Thu nhập BQ (đồng/người/tháng)"),
-    *DEPRIVATION_HEADERS,
-    *FLAG_HEADERS,
-    ("reported_class", "Kết quả phân loại"),
-)
-SURVEY_COLUMNS = tuple(name for name, _ in SURVEY_HEADERS)
-COMMUNE_TOTALS_HEADER = ("Năm", "Mã xã", "Tổng số hộ", "Tổng số nhân khẩu")
-DIFFICULT_AREAS_HEADER = ("Năm", "Mã xã", "Xã ĐBKK", "Số thôn ĐBKK", "Tổng số thôn")
+from orchestration.lib.headers import DEPRIVATION_COLUMNS, QD59_HEALTH_ACCESS
+from orchestration.settings import DBT_PROJECT_DIR
 
 CLASS_LABELS = ("Hộ nghèo", "Hộ cận nghèo", "Hộ có mức sống trung bình", "Hộ không nghèo")
 POOR, NEAR_POOR, MIDDLE, NOT_POOR = range(4)
-RURAL_LINE, URBAN_LINE = 1_500_000, 2_000_000  # Decree 07/2021/NĐ-CP, VND/person/month
 DEMO_PROVINCES = ("02", "08")
+HEALTH_ACCESS = QD59_HEALTH_ACCESS[0]
+MARK_COLUMNS = (*DEPRIVATION_COLUMNS, HEALTH_ACCESS)
+"""Every deprivation mark the simulation draws: the 12 of Decree 07, then QD59's health access."""
+
+_SEEDS = DBT_PROJECT_DIR / "seeds"
+# Incomes are drawn on the scale of the Decree 07 lines, the standard of the published figures
+# the rates are calibrated to; each review year is then classified with its own standard's lines,
+# so a new standard moves the rates the way a new line does (up under Decree 351's higher lines,
+# down under Decision 59's lower ones).
+_INCOME_SCALE_STANDARD = "ND07_2021"
+
 
 # --------------------------------------------------------------------------------------------
-# Scales and summary
+# Poverty standards, read from the dbt seeds (the rule as data, with its legal source)
 # --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lines:
+    """A standard's lines for one area type (VND per person per month); None where it has none."""
+
+    income: int
+    upper: int | None
+    middle: int | None
+
+
+@dataclass(frozen=True)
+class Standard:
+    """A poverty standard as the seeds state it: its rule, lines by area and indicator set."""
+
+    standard_id: str
+    rule_type: str  # ``income_and_deprivation`` (Decree 07, 351) or ``qd59_upper_band``
+    first_review_year: int
+    last_review_year: int
+    rural: Lines
+    urban: Lines
+    indicators: tuple[str, ...]
+
+    def lines(self, urban: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """(L, U, M) per household; U and M are None where the standard has no such line."""
+
+        def pick(field: str) -> np.ndarray | None:
+            rural, urban_value = getattr(self.rural, field), getattr(self.urban, field)
+            if rural is None or urban_value is None:
+                return None
+            return np.where(urban, urban_value, rural)
+
+        return pick("income"), pick("upper"), pick("middle")
+
+
+def _optional_int(text: str) -> int | None:
+    return int(text) if text.strip() else None
+
+
+@cache
+def poverty_standards() -> tuple[Standard, ...]:
+    """Every standard of the seed ``poverty_standards``, with its indicator set.
+
+    The indicator set comes from the seed ``standard_indicators`` where the project has it;
+    otherwise from the input contract: the 12 marks of Decree 07, or Decision 59's 10 (health
+    access instead of employment, dependants and nutrition) for a standard counting 10.
+    """
+    with (_SEEDS / "poverty_standards.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    indicators: dict[str, list[str]] = {}
+    indicator_seed = _SEEDS / "standard_indicators.csv"
+    if indicator_seed.exists():
+        with indicator_seed.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                indicators.setdefault(row["standard_id"], []).append(row["indicator_code"])
+    qd59 = (HEALTH_ACCESS, *DEPRIVATION_COLUMNS[3:])
+    standards = []
+    for standard_id in dict.fromkeys(row["standard_id"] for row in rows):
+        by_area = {row["area_type"]: row for row in rows if row["standard_id"] == standard_id}
+        first = by_area["rural"]
+        count = int(first["indicator_count"])
+        own = indicators.get(standard_id) or (DEPRIVATION_COLUMNS if count == 12 else qd59)
+        if len(own) != count:
+            raise ValueError(f"{standard_id}: {len(own)} indicators, the seed says {count}")
+        standards.append(
+            Standard(
+                standard_id=standard_id,
+                rule_type=first["rule_type"],
+                first_review_year=int(first["first_review_year"]),
+                last_review_year=int(first["last_review_year"]),
+                rural=Lines(*(_optional_int(by_area["rural"][f]) for f in _LINE_FIELDS)),
+                urban=Lines(*(_optional_int(by_area["urban"][f]) for f in _LINE_FIELDS)),
+                indicators=tuple(sorted(own, key=MARK_COLUMNS.index)),
+            )
+        )
+    return tuple(standards)
+
+
+_LINE_FIELDS = ("income_line", "upper_income_line", "middle_line")
+
+
+def standard_for_year(review_year: int) -> Standard:
+    """The standard a review year is classified under (a year no standard covers is an error)."""
+    for standard in poverty_standards():
+        if standard.first_review_year <= review_year <= standard.last_review_year:
+            return standard
+    raise ValueError(f"no poverty standard in the seeds covers review year {review_year}")
+
+
+def _income_scale(urban: np.ndarray) -> np.ndarray:
+    scale = next(s for s in poverty_standards() if s.standard_id == _INCOME_SCALE_STANDARD)
+    return np.where(urban, scale.urban.income, scale.rural.income)
 
 
 @dataclass(frozen=True)
@@ -115,41 +159,22 @@ class Scale:
     provinces: tuple[str, ...] | None
     household_fraction: float
     full_export_year: int | None = None
+    years: tuple[int, ...] = (2021, 2022, 2023, 2024, 2025)
+    """Review years written when none are asked for."""
 
+
+# The demo spans the whole plan: the 2021 baseline, the 2025 reorganisation and two reviews under
+# Decree 351's lines (2026 sets the 2026-2030 baseline, 2027 gives the first year-on-year fall),
+# so every target of both periods has data. The tiny scale keeps five years: tests stay fast.
+DEMO_YEARS = tuple(range(2021, 2028))
 
 SCALES: dict[str, Scale] = {
     "tiny": Scale("tiny", DEMO_PROVINCES, 0.01),
-    "demo": Scale("demo", DEMO_PROVINCES, 0.10),
+    "demo": Scale("demo", DEMO_PROVINCES, 0.10, years=DEMO_YEARS),
     "province": Scale("province", DEMO_PROVINCES, 1.0),
     "national": Scale("national", None, 1.0),
     "stress": Scale("stress", None, 1.0, full_export_year=2024),
 }
-
-
-@dataclass
-class SampleSummary:
-    """What was written, so tests and benchmarks can check the pipeline against it.
-
-    ``expected_mess`` keys: ``bad_rows`` (one dict per row that must be quarantined: ``file``,
-    ``row`` as a person sees it, ``reason``, ``review_year``, ``detail``; a duplicated household
-    lists every one of its rows), ``bad_files`` (whole files to quarantine), ``identical_resends``
-    (byte copies that must be read once), ``formats`` (which files carry BOM, title rows, lost
-    zeros, dotted incomes, header variants, each mark style).
-    """
-
-    raw_dir: Path
-    scale: str
-    seed: int
-    years: tuple[int, ...]
-    messy: bool
-    files: list[str] = field(default_factory=list)
-    rows: dict[str, dict[int, int]] = field(default_factory=dict)
-    expected_mess: dict = field(default_factory=dict)
-    expected_loaded_rows: dict[int, int] = field(default_factory=dict)
-
-    def expected_quarantined_rows(self) -> set[tuple[str, int, str]]:
-        """(file, row, reason) of every injected bad row."""
-        return {(r["file"], r["row"], r["reason"]) for r in self.expected_mess.get("bad_rows", [])}
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,8 +262,15 @@ _DBKK_2021 = {
     "10": 70, "06": 67, "15": 59, "08": 50, "24": 28,
 }  # fmt: skip
 # Share of the 2021 list still region III in each review year (new-rural communes leave it).
+# Reviews before 2021 use the 2021 list in full: the sample does not model the earlier list of
+# Decision 582/QĐ-TTg (2017-2020).
 _DBKK_KEPT = {2021: 1.0, 2022: 1.0, 2023: 0.85, 2024: 0.7, 2025: 0.55}
-_DIFFICULT_VILLAGES_KEPT = {2021: 1.0, 2022: 0.95, 2023: 0.75, 2024: 0.6, 2025: 0.45}
+_DIFFICULT_VILLAGES_KEPT = {
+    2021: 1.0, 2022: 0.95, 2023: 0.75, 2024: 0.6, 2025: 0.45, 2026: 0.35, 2027: 0.25,
+}  # fmt: skip
+# From 2025 a new commune is extremely difficult when this share of its households lived in
+# communes that were so in 2024; the share rises as communes leave the list.
+_DBKK_HOUSEHOLD_SHARE_2025_ON = {2025: 0.6, 2026: 0.75, 2027: 0.9}
 
 _ETHNIC_MIX: dict[str, dict[str, float]] = {
     "ha_giang": {
@@ -347,15 +379,14 @@ _MOUNTAIN_VILLAGES = (
 
 # Relative prevalence of each deprivation among poor households (information assets, housing and
 # sanitation common; health insurance rare because poor households are insured by the state).
-_DEPRIVATION_WEIGHTS = np.array([0.6, 0.9, 0.7, 0.25, 1.0, 0.35, 1.0, 0.8, 0.9, 1.4, 0.4, 1.1])
+# In ``MARK_COLUMNS`` order: the 12 of Decree 07, then Decision 59's access to health services.
+_DEPRIVATION_WEIGHTS = np.array([0.6, 0.9, 0.7, 0.25, 1.0, 0.35, 1.0, 0.8, 0.9, 1.4, 0.4, 1.1, 0.5])
 
 _RHO = 0.9  # year-to-year persistence of a household's standing
 _INCOME_SIGMA = 0.6  # spread of log income within a commune
 _ABSENT_SHARE = 0.03  # eligible households not reassessed in a year
 _MISMATCH_SHARE = 0.015  # reported class differs from the Decree 07 computation
 _SCREENED_CEILING = 1.6  # screened-in households above the middle band reach this × line
-_FIRST_REAL_SERIAL_LIMIT = 90_000  # serials ≥ 90000 are reserved for injected rows
-_TITLE = "DANH SÁCH HỘ NGHÈO, HỘ CẬN NGHÈO NĂM {year}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -408,45 +439,13 @@ def _weighted_choice(rng: np.random.Generator, weights: dict[str, float], n: int
     return rng.choice(len(w), size=n, p=w / w.sum())
 
 
-def slugify(text: str) -> str:
-    """ASCII file-name form of a Vietnamese name (``Huyện Đồng Văn`` → ``huyen_dong_van``)."""
-    text = unicodedata.normalize("NFD", text.replace("Đ", "D").replace("đ", "d"))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
-    return "_".join("".join(ch if ch.isalnum() else " " for ch in text).split())
-
-
-def _strip_zeros(codes: pa.Array) -> pa.Array:
-    """Codes as a spreadsheet shows them after reading them as numbers (``00790`` → ``790``)."""
-    return pc.cast(pc.cast(codes, pa.int64()), pa.string())
-
-
-def _dotted(values: pa.Array) -> pa.Array:
-    """Integers as text with ``.`` grouping thousands (``1500000`` → ``1.500.000``)."""
-    v = pc.cast(values, pa.int64())
-    millions = pc.divide(v, 1_000_000)
-    thousands = pc.divide(pc.subtract(v, pc.multiply(millions, 1_000_000)), 1000)
-    units = pc.subtract(v, pc.multiply(pc.divide(v, 1000), 1000))
-
-    def pad(x: pa.Array) -> pa.Array:
-        return pc.utf8_lpad(pc.cast(x, pa.string()), 3, "0")
-
-    big = pc.binary_join_element_wise(
-        pc.cast(millions, pa.string()), pad(thousands), pad(units), "."
-    )
-    mid = pc.binary_join_element_wise(pc.cast(thousands, pa.string()), pad(units), ".")
-    small = pc.cast(units, pa.string())
-    return pc.if_else(
-        pc.greater_equal(v, 1_000_000), big, pc.if_else(pc.greater_equal(v, 1000), mid, small)
-    )
-
-
 # --------------------------------------------------------------------------------------------
 # Communes: sizes, poverty trajectories, extremely difficult status, villages
 # --------------------------------------------------------------------------------------------
 
 
 @dataclass
-class _Communes:
+class Communes:
     """Pre-2025 communes of the scale with everything decided per commune (index = row)."""
 
     code: np.ndarray  # str
@@ -467,11 +466,12 @@ class _Communes:
     village_names: pa.Array
     dbkk: dict[int, np.ndarray]
     difficult_villages: dict[int, np.ndarray]
-    new_index: np.ndarray  # index into _NewCommunes of the default 2025 commune
+    new_index: np.ndarray  # index into NewCommunes of the default 2025 commune
+    successors: dict[int, np.ndarray]  # split communes: every 2025 successor, the default first
 
 
 @dataclass
-class _NewCommunes:
+class NewCommunes:
     code: np.ndarray
     name: list[str]
     province: np.ndarray
@@ -517,9 +517,33 @@ def _unit_frames() -> tuple[dict[str, list], dict[str, list], dict[str, list]]:
     return old.to_pydict(), new.to_pydict(), split.to_pydict()
 
 
-def _build_communes(
+def _screening_shift(year: int) -> float:
+    """How far above the income scale's line (in standing units) the year's review screens.
+
+    0 for Decree 07's own years; the pool is then exactly as calibrated.
+    """
+    standard = standard_for_year(year)
+    scale = next(s for s in poverty_standards() if s.standard_id == _INCOME_SCALE_STANDARD)
+    ratios = [
+        (own.upper or own.income) / base.income
+        for own, base in ((standard.rural, scale.rural), (standard.urban, scale.urban))
+    ]
+    return max(0.0, float(np.log(max(ratios))) / _INCOME_SIGMA)
+
+
+def _years_from_2022(year: int) -> float:
+    """Years of the rates' fall from 2022 (negative before). Before 2021 the fall is slowed:
+    a rate extrapolated back at the Decree 07 pace would put more households under Decision
+    59's far lower lines than were ever counted (Hà Giang about 20-25 % poor in 2019-2020)."""
+    return year - 2022 if year >= 2021 else -1 - _PRE_2021_FALL * (2021 - year)
+
+
+_PRE_2021_FALL = 0.3  # share of a year's fall per year before 2021, on the income scale
+
+
+def build_communes(
     scale: Scale, years: Sequence[int], seed: int
-) -> tuple[_Communes, _NewCommunes, dict[str, float]]:
+) -> tuple[Communes, NewCommunes, dict[str, float]]:
     """Decide every commune's size and poverty path; also the 2025 share of split communes."""
     old, new, split = _unit_frames()
     provinces = set(scale.provinces) if scale.provinces else set(_PROVINCES)
@@ -563,14 +587,16 @@ def _build_communes(
     # Rates fall faster in proportion where poverty is already low (national ~4 → ~2 % while
     # Hà Giang falls ~3.5 points a year from a third).
     decay = 0.55 + 0.35 * np.minimum(1.0, poor_2022 / 0.35)
-    poor_rate = {y: np.clip(poor_2022 * decay ** (y - 2022), 0.0002, 0.85) for y in years}
+    poor_rate = {y: np.clip(poor_2022 * decay ** _years_from_2022(y), 0.0002, 0.85) for y in years}
     low_z, poor_z = {}, {}
     for y in years:
         share_poor = 0.47 + 0.8 * np.minimum(poor_rate[y], 0.4)  # poor among low-income
         low = np.clip(poor_rate[y] / share_poor / (1 - _ABSENT_SHARE), 1e-5, 0.97)
         low_z[y] = _norm_ppf(low)
         poor_z[y] = _norm_ppf(share_poor)
-    top_z = np.max(np.stack([low_z[y] for y in years]), axis=0)
+    # The pool must reach the highest income any year's review screens in, on the income scale:
+    # a standard with higher lines (Decree 351) reaches further up than Decree 07's.
+    top_z = np.max(np.stack([low_z[y] + _screening_shift(y) for y in years]), axis=0)
     margin = np.log(_SCREENED_CEILING) / _INCOME_SIGMA + 2.2 * np.sqrt(1 - _RHO**2)
     pool_u = (top_z + margin) / _RHO
 
@@ -594,15 +620,16 @@ def _build_communes(
         np.where(mountain & ~is_urban, rng.binomial(villages, np.clip(base_rate, 0, 0.3)), 0),
     ).astype(np.int64)
     village_keep = rng.uniform(0.85, 1.15, n)
-    for y in range(2021, 2025):  # every pre-2025 year: the 2025 list derives from 2024
-        kept = _DBKK_KEPT.get(y, 0.5)
+    # Every pre-2025 year asked for, and 2021-2024 always: the 2025 list derives from 2024.
+    for y in sorted({*range(2021, 2025), *(y for y in years if y < 2025)}):
+        kept = _DBKK_KEPT.get(y, 1.0 if y < 2021 else 0.5)
         status = np.zeros(n, dtype=bool)
         for code in sorted(set(pick["province_code"])):
             rows = np.flatnonzero((province == code) & dbkk_2021)
             count = int(round(len(rows) * kept))
             status[rows[np.argsort(-keep_score[rows], kind="stable")[:count]]] = True
         dbkk[y] = status
-        share = _DIFFICULT_VILLAGES_KEPT.get(y, 0.4)
+        share = _DIFFICULT_VILLAGES_KEPT.get(y, 1.0 if y < 2021 else 0.4)
         difficult_villages[y] = np.minimum(
             base_villages, np.floor(base_villages * np.minimum(1.0, share * village_keep))
         ).astype(np.int64)
@@ -627,7 +654,7 @@ def _build_communes(
     new_codes = np.array(new["commune_code"])
     new_pos = {c: i for i, c in enumerate(new_codes)}
     new_index = np.array([new_pos[c] for c in pick["new_commune_code"]], dtype=np.int64)
-    new_communes = _NewCommunes(
+    new_communes = NewCommunes(
         code=new_codes,
         name=new["commune_name"],
         province=np.array(new["province_code"]),
@@ -635,20 +662,30 @@ def _build_communes(
         is_urban=np.array([t == "Phường" for t in new["commune_type"]]),
         file_area=[a or "" for a in new["file_area"]],
     )
-    # New communes formed only from parts of split communes get no households by the default
-    # rule; give them a share of those communes' residents so every commune has a denominator.
-    defaults = set(pick["new_commune_code"])
-    orphan_share: dict[str, float] = {}
-    for old_code, new_code, is_default in zip(
-        split["old_commune_code"],
-        split["new_commune_code"],
-        split["is_default_new_commune"],
-        strict=True,
-    ):
-        if not is_default and new_code not in defaults:
-            orphan_share[f"{old_code}>{new_code}"] = 0.15
+    # A commune the reorganisation divided goes to its successors in equal parts (the mapping
+    # gives no population shares): its households are spread over them from 2025 (see
+    # ``simulate_province``) and so are its residents, so every successor has a denominator.
+    default_of = dict(zip(pick["commune_code"], pick["new_commune_code"], strict=True))
+    parts: dict[str, list[str]] = {}
+    pairs = zip(split["old_commune_code"], split["new_commune_code"], strict=True)
+    for old_code, new_code in pairs:
+        if old_code in default_of:
+            parts.setdefault(old_code, [default_of[old_code]])
+            if new_code != default_of[old_code]:
+                parts[old_code].append(new_code)
+    orphan_share = {
+        f"{old_code}>{new_code}": 1 / len(successors)
+        for old_code, successors in sorted(parts.items())
+        for new_code in successors[1:]
+    }
+    old_pos = {c: i for i, c in enumerate(pick["commune_code"])}
+    split_successors = {
+        old_pos[old_code]: np.array([new_pos[c] for c in successors], dtype=np.int64)
+        for old_code, successors in parts.items()
+        if len(successors) > 1
+    }
 
-    communes = _Communes(
+    communes = Communes(
         code=np.array(pick["commune_code"]),
         name=pick["commune_name"],
         ctype=ctype,
@@ -668,6 +705,7 @@ def _build_communes(
         dbkk=dbkk,
         difficult_villages=difficult_villages,
         new_index=new_index,
+        successors=split_successors,
     )
     return communes, new_communes, orphan_share
 
@@ -708,21 +746,21 @@ def _names(rng: np.random.Generator, family: np.ndarray, female: np.ndarray) -> 
 
 
 @dataclass
-class _YearRows:
+class YearRows:
     """Typed rows of one province and review year (before formatting), plus the file key."""
 
     table: pa.Table
     file_key: np.ndarray  # district code (pre-2025) or former-district area (2025)
 
 
-def _simulate_province(
+def simulate_province(
     code: str,
-    communes: _Communes,
-    new: _NewCommunes,
+    communes: Communes,
+    new: NewCommunes,
     years: Sequence[int],
     seed: int,
     full_export_year: int | None,
-) -> dict[int, _YearRows]:
+) -> dict[int, YearRows]:
     """Households of one pre-2025 province across the review years, assessed rows per year."""
     rng = np.random.default_rng([seed, 2, int(code)])
     cidx = np.flatnonzero(communes.province == code)
@@ -800,12 +838,15 @@ def _simulate_province(
     household_codes = pc.utf8_replace_slice(household_codes, 7, 7, "-")
     ethnicity_arr = pa.array(ethnicity, pa.string())
 
+    # Which successor a household of a divided commune lives in from 2025: its own stream, so
+    # the draws of every other household stay as they were.
+    split_draw = np.random.default_rng([seed, 6, int(code)]).uniform(size=n)
     current = origin.copy()
     village = (rng.uniform(size=n) * communes.villages[current]).astype(np.int64)
     size = base_size.copy()
     province_communes = cidx
     move_weights = communes.households[cidx] / communes.households[cidx].sum()
-    out: dict[int, _YearRows] = {}
+    out: dict[int, YearRows] = {}
     for y in years:
         if y != years[0]:
             movers = rng.uniform(size=n) < 0.004
@@ -820,62 +861,99 @@ def _simulate_province(
         present = (first_year <= y) & (y < leave_year)
         standing = _RHO * u + np.sqrt(1 - _RHO**2) * rng.normal(0, 1, n)
         z = communes.low_z[y][current]
-        if y >= 2025:
-            new_idx = communes.new_index[current]
-            urban = new.is_urban[new_idx]
-        else:
-            urban = communes.is_urban[current]
-        line = np.where(urban, URBAN_LINE, RURAL_LINE)
-        income = np.round(line * np.exp(_INCOME_SIGMA * (standing - z)) / 1000) * 1000
-        # Incomes exactly on the line and on 1.5 × the line: the "≤" edge must be exercised.
+        new_idx = _successor(communes, current, split_draw) if y >= 2025 else None
+        urban = new.is_urban[new_idx] if new_idx is not None else communes.is_urban[current]
+        standard = standard_for_year(y)
+        line, upper, middle = standard.lines(urban)
+        income_scale = _income_scale(urban)
+        income = np.round(income_scale * np.exp(_INCOME_SIGMA * (standing - z)) / 1000) * 1000
+        # Incomes exactly on the line and on the next line up: the "≤" edge must be exercised.
+        edge = middle if middle is not None else upper if upper is not None else 1.5 * line
         near_line = np.abs(income / line - 1) < 0.02
-        near_middle = np.abs(income / line - 1.5) < 0.02
+        near_edge = np.abs((income - edge) / line) < 0.02
         income = np.where(near_line & (rng.uniform(size=n) < 0.3), line, income)
-        income = np.where(near_middle & (rng.uniform(size=n) < 0.3), 1.5 * line, income)
+        income = np.where(near_edge & (rng.uniform(size=n) < 0.3), edge, income)
         income = income.astype(np.int64)
-        low = income <= line
         poor_score = 0.8 * deprivation_latent + 0.6 * rng.normal(0, 1, n)
         poor_cut = communes.poor_z[y][current] - np.where(meritorious, 1.5, 0.0)
-        poor = low & (poor_score <= poor_cut)
-        cls = np.where(
-            poor, POOR, np.where(low, NEAR_POOR, np.where(income <= 1.5 * line, MIDDLE, NOT_POOR))
-        )
+        cls = _classify(standard, income, line, upper, middle, poor_score <= poor_cut)
+        # The review looks at the band just above its lines, then screens a few households in.
+        band_top = edge
+        ceiling = _SCREENED_CEILING * (upper if upper is not None else line)
         keep = rng.uniform(size=n)
+        in_band = (cls >= MIDDLE) & (income <= band_top)
         assessed = present & (
             ((cls <= NEAR_POOR) & (keep >= _ABSENT_SHARE))
-            | ((cls == MIDDLE) & (keep < 0.7))
-            | ((cls == NOT_POOR) & (income <= _SCREENED_CEILING * line) & (keep < 0.25))
+            | (in_band & (keep < 0.7))
+            | ((cls >= MIDDLE) & ~in_band & (income <= ceiling) & (keep < 0.25))
         )
         if y == full_export_year:
             assessed = present
         rows = np.flatnonzero(assessed)
         table = _year_table(
-            rng, y, rows, cls, income, size, current, village, urban, communes, new,
-            household_codes, names, id_numbers, female, ethnicity_arr, meritorious, social,
-            no_labour,
+            rng, y, standard, rows, cls, income, size, current, new_idx, village, urban,
+            communes, new, household_codes, names, id_numbers, female, ethnicity_arr,
+            meritorious, social, no_labour,
         )  # fmt: skip
-        if y >= 2025:
-            key = np.array(new.file_area, dtype=object)[communes.new_index[current[rows]]]
+        if new_idx is not None:
+            key = np.array(new.file_area, dtype=object)[new_idx[rows]]
         else:
             key = communes.district[current[rows]]
-        out[y] = _YearRows(table, key)
+        out[y] = YearRows(table, key)
         if y == full_export_year:
             out[y] = _append_rest_of_register(rng, out[y], y, code, cidx, pool_share, communes, new)
     return out
 
 
+def _successor(communes: Communes, current: np.ndarray, split_draw: np.ndarray) -> np.ndarray:
+    """Each household's 2025 commune: the default successor of its commune, or for a divided
+    commune one of its successors in equal parts (stable from one review to the next)."""
+    new_idx = communes.new_index[current]
+    for old, successors in communes.successors.items():
+        rows = current == old
+        if rows.any():
+            pick = (split_draw[rows] * len(successors)).astype(np.int64)
+            new_idx[rows] = successors[pick]
+    return new_idx
+
+
+def _classify(
+    standard: Standard,
+    income: np.ndarray,
+    line: np.ndarray,
+    upper: np.ndarray | None,
+    middle: np.ndarray | None,
+    deprived: np.ndarray,
+) -> np.ndarray:
+    """The class under the standard's rule; ``deprived`` says who has ≥ 3 deprivations.
+
+    Decree 07 and 351: poor when income ≤ L and deprived, near-poor when income ≤ L otherwise,
+    middle when L < income ≤ M (only where the standard has M). Decision 59: poor when
+    income ≤ L, or L < income ≤ U and deprived; near-poor when L < income ≤ U otherwise.
+    """
+    if standard.rule_type == "qd59_upper_band":
+        band = (income > line) & (income <= upper)
+        poor = (income <= line) | (band & deprived)
+        return np.where(poor, POOR, np.where(band, NEAR_POOR, NOT_POOR))
+    low = income <= line
+    above = np.where(income <= middle, MIDDLE, NOT_POOR) if middle is not None else NOT_POOR
+    return np.where(low & deprived, POOR, np.where(low, NEAR_POOR, above))
+
+
 def _year_table(
     rng: np.random.Generator,
     year: int,
+    standard: Standard,
     rows: np.ndarray,
     cls: np.ndarray,
     income: np.ndarray,
     size: np.ndarray,
     current: np.ndarray,
+    new_idx: np.ndarray | None,
     village: np.ndarray,
     urban: np.ndarray,
-    communes: _Communes,
-    new: _NewCommunes,
+    communes: Communes,
+    new: NewCommunes,
     household_codes: pa.Array,
     names: pa.Array,
     id_numbers: pa.Array,
@@ -889,22 +967,35 @@ def _year_table(
     m = len(rows)
     c = cls[rows]
     cur = current[rows]
-    # Deprivation count by class: ≥ 3 for the poor, < 3 for the near-poor, anything above.
+    # Deprivation count k among the standard's indicators, by class: ≥ 3 for the poor, < 3 for
+    # the near-poor, anything above. (Decision 59's income-poor need no count; they get ≥ 3 too.)
+    count = len(standard.indicators)
     k = np.where(
         c == POOR,
-        3 + rng.binomial(9, 0.15, m),
-        np.where(c == NEAR_POOR, rng.choice(3, m, p=[0.25, 0.4, 0.35]), rng.binomial(12, 0.06, m)),
+        3 + rng.binomial(count - 3, 0.15, m),
+        np.where(
+            c == NEAR_POOR, rng.choice(3, m, p=[0.25, 0.4, 0.35]), rng.binomial(count, 0.06, m)
+        ),
     )
     # Which k indicators: Gumbel top-k with prevalence weights, vectorised over rows.
-    keys = np.log(_DEPRIVATION_WEIGHTS)[None, :] + rng.gumbel(size=(m, 12))
+    own = [MARK_COLUMNS.index(name) for name in standard.indicators]
+    keys = np.log(_DEPRIVATION_WEIGHTS[own])[None, :] + rng.gumbel(size=(m, count))
     ranks = np.argsort(np.argsort(-keys, axis=1), axis=1)
-    marks = ranks < k[:, None]
+    marks = np.zeros((m, len(MARK_COLUMNS)), dtype=bool)
+    marks[:, own] = ranks < k[:, None]
+    others = [j for j in range(len(DEPRIVATION_COLUMNS)) if j not in own]
+    if others:
+        # Marks the export carries but the standard does not count: drawn on their own.
+        marks[:, others] = rng.uniform(size=(m, len(others))) < 0.1
     reported = c.copy()
     flip = rng.uniform(size=m) < _MISMATCH_SHARE
-    reported = np.where(flip, np.array([NEAR_POOR, POOR, NEAR_POOR, MIDDLE])[c], reported)
+    # A misreport moves one class; "middle" only where the standard has a middle line.
+    has_middle = standard.rural.middle is not None
+    moved = np.array([NEAR_POOR, POOR, NEAR_POOR, MIDDLE if has_middle else NEAR_POOR])
+    reported = np.where(flip, moved[c], reported)
 
-    if year >= 2025:
-        idx = communes.new_index[cur]
+    if new_idx is not None:
+        idx = new_idx[rows]
         province = pa.array(new.province[idx], pa.string())
         district = pa.nulls(m, pa.string())
         commune_code = pa.array(new.code[idx], pa.string())
@@ -937,8 +1028,10 @@ def _year_table(
         "area_type": pa.array(np.where(urban[rows], urban_label, "Nông thôn"), pa.string()),
         "income_per_capita": pa.array(income[rows]),
     }
-    for j, (name, _) in enumerate(DEPRIVATION_HEADERS):
+    for j, name in enumerate(DEPRIVATION_COLUMNS):
         columns[name] = pa.array(marks[:, j])
+    if HEALTH_ACCESS in standard.indicators:  # only exports under Decision 59 carry the column
+        columns[HEALTH_ACCESS] = pa.array(marks[:, MARK_COLUMNS.index(HEALTH_ACCESS)])
     columns["meritorious_family"] = pa.array(meritorious[rows])
     columns["social_protection"] = pa.array(social[rows])
     columns["no_labour_capacity"] = pa.array(no_labour[rows])
@@ -948,14 +1041,14 @@ def _year_table(
 
 def _append_rest_of_register(
     rng: np.random.Generator,
-    rows: _YearRows,
+    rows: YearRows,
     year: int,
     code: str,
     cidx: np.ndarray,
     pool_share: np.ndarray,
-    communes: _Communes,
-    new: _NewCommunes,
-) -> _YearRows:
+    communes: Communes,
+    new: NewCommunes,
+) -> YearRows:
     """For a full-export year, add every resident household the pool did not simulate."""
     rest = communes.households[cidx] - np.minimum(
         np.ceil(pool_share * communes.households[cidx]).astype(np.int64), communes.households[cidx]
@@ -970,11 +1063,13 @@ def _append_rest_of_register(
     standing = _RHO * _norm_ppf(share + rng.uniform(size=m) * (1 - share)) + np.sqrt(
         1 - _RHO**2
     ) * rng.normal(size=m)
-    urban = new.is_urban[communes.new_index[cur]] if year >= 2025 else communes.is_urban[cur]
-    line = np.where(urban, URBAN_LINE, RURAL_LINE)
-    income = (np.round(line * np.exp(_INCOME_SIGMA * (standing - communes.low_z[year][cur])) / 1000)
-              * 1000).astype(np.int64)  # fmt: skip
-    cls = np.where(income <= line, NEAR_POOR, np.where(income <= 1.5 * line, MIDDLE, NOT_POOR))
+    new_idx = communes.new_index[cur] if year >= 2025 else None
+    urban = new.is_urban[new_idx] if new_idx is not None else communes.is_urban[cur]
+    standard = standard_for_year(year)
+    scale = _income_scale(urban)
+    z = communes.low_z[year][cur]
+    income = np.round(scale * np.exp(_INCOME_SIGMA * (standing - z)) / 1000).astype(np.int64) * 1000
+    cls = _classify(standard, income, *standard.lines(urban), np.zeros(m, dtype=bool))
     female = rng.uniform(size=m) < 0.2
     family = np.full(m, "kinh", dtype=object)
     codes = pc.utf8_replace_slice(
@@ -997,425 +1092,18 @@ def _append_rest_of_register(
     )
     everyone = np.arange(m)
     table = _year_table(
-        rng, year, everyone, cls, income, np.clip(1 + rng.poisson(2.5, m), 1, 12), cur,
-        (rng.uniform(size=m) * communes.villages[cur]).astype(np.int64), urban, communes, new,
+        rng, year, standard, everyone, cls, income, np.clip(1 + rng.poisson(2.5, m), 1, 12), cur,
+        new_idx, (rng.uniform(size=m) * communes.villages[cur]).astype(np.int64), urban,
+        communes, new,
         codes, _names(rng, family, female), ids, female,
         pa.array(np.full(m, "Kinh", dtype=object), pa.string()), rng.uniform(size=m) < 0.015,
         np.zeros(m, dtype=bool), np.zeros(m, dtype=bool),
     )  # fmt: skip
-    if year >= 2025:
-        key = np.array(new.file_area, dtype=object)[communes.new_index[cur]]
+    if new_idx is not None:
+        key = np.array(new.file_area, dtype=object)[new_idx]
     else:
         key = communes.district[cur]
-    return _YearRows(pa.concat_tables([rows.table, table]), np.concatenate([rows.file_key, key]))
-
-
-# --------------------------------------------------------------------------------------------
-# Files: styles, formatting, injected mess
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Style:
-    """How one exporting office writes its file."""
-
-    bom: bool = False
-    crlf: bool = False
-    dropped_zeros: bool = False
-    dotted_income: bool = False
-    mark: str = "x"
-    header_variant: bool = False
-    reordered: bool = False
-    xlsx: bool = False
-
-
-_CLEAN = _Style()
-
-
-def _style_for(index: int, year: int, messy: bool) -> _Style:
-    """Rotate the habits of different offices over a year's files (deterministic)."""
-    if not messy:
-        return _CLEAN
-    j = index + year
-    return _Style(
-        bom=j % 2 == 0,
-        crlf=j % 4 == 0,
-        dropped_zeros=j % 5 == 1,
-        dotted_income=j % 4 == 2,
-        mark=("x", "X", "1")[j % 3],
-        header_variant=j % 6 == 3,
-        reordered=j % 7 == 4,
-    )
-
-
-def _format(table: pa.Table, style: _Style) -> pa.Table:
-    """The typed rows as the cell text the office's file holds (NULL = empty cell)."""
-    cols: dict[str, pa.Array] = {}
-    for name in SURVEY_COLUMNS:
-        col = table.column(name).combine_chunks()
-        if name in ("province_code", "district_code", "commune_code") and style.dropped_zeros:
-            col = _strip_zeros(col)
-        elif name == "income_per_capita":
-            col = _dotted(col) if style.dotted_income else pc.cast(col, pa.string())
-        elif name in ("review_year", "household_size"):
-            col = pc.cast(col, pa.string())
-        elif name in {n for n, _ in DEPRIVATION_HEADERS}:
-            no = pa.scalar("0" if style.mark == "1" else None, pa.string())
-            col = pc.if_else(col, pa.scalar(style.mark, pa.string()), no)
-        elif name in {n for n, _ in FLAG_HEADERS}:
-            col = pc.if_else(col, pa.scalar("x", pa.string()), pa.scalar(None, pa.string()))
-        cols[name] = col
-    return pa.table(cols)
-
-
-def _headers(style: _Style, rng: np.random.Generator) -> list[tuple[str, str]]:
-    """(canonical, header text) in file order, with the office's spacing/case habits."""
-    pairs = list(SURVEY_HEADERS)
-    if style.reordered:
-        pairs = [pairs[i] for i in rng.permutation(len(pairs))]
-    if style.header_variant:
-        variants = (str.upper, lambda h: f" {h}  ", str.lower)
-        pairs = [(c, variants[i % 3](h)) for i, (c, h) in enumerate(pairs)]
-    return pairs
-
-
-def _write_csv(path: Path, table: pa.Table, headers: list[tuple[str, str]], style: _Style) -> None:
-    """Header line by hand (for BOM and header variants), rows by Arrow's CSV writer."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    eol = "\r\n" if style.crlf else "\n"
-    with path.open("wb") as handle:
-        if style.bom:
-            handle.write(b"\xef\xbb\xbf")
-        handle.write((",".join(h for _, h in headers) + eol).encode("utf-8"))
-        if table.num_rows:
-            pa_csv.write_csv(
-                table.select([c for c, _ in headers]),
-                handle,
-                pa_csv.WriteOptions(include_header=False, quoting_style="none", eol=eol),
-            )
-
-
-_XLSX_TITLE_ROWS = 3  # title, subtitle, empty row; the header is spreadsheet row 4
-
-
-def _write_xlsx(path: Path, table: pa.Table, year: int, district_name: str, style: _Style) -> int:
-    """A commune-office spreadsheet: form titles above the header, a blank row inside.
-
-    Codes are numbers (so they lost their leading zeros), incomes numeric. Returns the
-    spreadsheet row number of the blank row.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
-    workbook.set_properties({"created": datetime(year + 1, 1, 15), "author": "UBND"})
-    sheet = workbook.add_worksheet("DS ho ngheo")
-    sheet.write_string(0, 0, _TITLE.format(year=year))
-    sheet.write_string(1, 0, f"(Kèm theo Quyết định phê duyệt kết quả rà soát của {district_name})")
-    for col, (_, header) in enumerate(SURVEY_HEADERS):
-        sheet.write_string(_XLSX_TITLE_ROWS, col, header)
-    numeric = {"review_year", "province_code", "district_code", "commune_code", "household_size",
-               "income_per_capita"}  # fmt: skip
-    marks = {n for n, _ in DEPRIVATION_HEADERS}
-    flags = {n for n, _ in FLAG_HEADERS}
-    data = table.to_pydict()
-    blank_at = max(1, table.num_rows // 2)
-    out_row = _XLSX_TITLE_ROWS + 1
-    blank_row_number = 0
-    for i in range(table.num_rows):  # a loop per row is fine for the few spreadsheet files
-        if i == blank_at:
-            blank_row_number = out_row + 1
-            out_row += 1
-        for col, name in enumerate(SURVEY_COLUMNS):
-            value = data[name][i]
-            if value is None or value is False:
-                if name in marks and style.mark == "1":
-                    sheet.write_number(out_row, col, 0)
-                continue
-            if name in numeric:
-                sheet.write_number(out_row, col, int(value))
-            elif name in marks:
-                if style.mark == "1":
-                    sheet.write_number(out_row, col, 1)
-                else:
-                    sheet.write_string(out_row, col, style.mark)
-            elif name in flags:
-                sheet.write_string(out_row, col, "x")
-            else:
-                sheet.write_string(out_row, col, str(value))
-        out_row += 1
-    workbook.close()
-    return blank_row_number
-
-
-@dataclass
-class _Insertion:
-    before: int  # index of the original row it goes before (num_rows = at the end)
-    row: dict
-    reason: str | None  # None for a copy whose reason is recorded with its original
-    detail: str
-
-
-@dataclass
-class _FilePlan:
-    relpath: str
-    table: pa.Table  # typed, sorted
-    style: _Style
-    district_name: str
-    formatted: pa.Table | None = None
-    insertions: list[_Insertion] = field(default_factory=list)
-    flagged: list[tuple[int, str, str]] = field(
-        default_factory=list
-    )  # original row, reason, detail
-
-
-_BAD_ROW_KINDS = (
-    "year_mismatch",
-    "invalid_commune_code",
-    "missing_household_code",
-    "duplicate_household",
-    "invalid_household_size",
-    "invalid_income_negative",
-    "duplicate_household_across_files",
-    "invalid_deprivation_mark",
-    "invalid_income_text",
-    "invalid_area_type",
-    "invalid_flag_mark",
-    "invalid_head_sex",
-    "invalid_reported_class",
-)
-
-
-def _break_row(kind: str, row: dict, year: int, old_code: str | None) -> tuple[dict, str, str]:
-    """A copy of ``row`` with exactly one problem; returns (row, reason code, what was done)."""
-    bad = dict(row)
-    if kind == "year_mismatch":
-        bad["review_year"] = str(year - 1)
-        return bad, kind, "review year of the previous review"
-    if kind == "invalid_commune_code":
-        if year >= 2025 and old_code:
-            bad["commune_code"] = old_code
-            return bad, kind, f"pre-2025 commune {old_code} no longer exists in 2025"
-        bad["commune_code"] = "99999"
-        return bad, kind, "commune code 99999 does not exist"
-    if kind == "missing_household_code":
-        bad["household_code"] = None
-        return bad, kind, "empty household code"
-    if kind == "invalid_household_size":
-        bad["household_size"] = "0"
-        return bad, kind, "household size 0"
-    if kind == "invalid_income_negative":
-        bad["income_per_capita"] = "-350000"
-        return bad, "invalid_income", "negative income"
-    if kind == "invalid_income_text":
-        bad["income_per_capita"] = "không rõ"
-        return bad, "invalid_income", "income is text"
-    if kind == "invalid_deprivation_mark":
-        bad["d_water"] = "có"
-        return bad, kind, "deprivation mark 'có'"
-    if kind == "invalid_flag_mark":
-        bad["meritorious_family"] = "không"
-        return bad, kind, "flag mark 'không'"
-    if kind == "invalid_area_type":
-        bad["area_type"] = "Miền núi"
-        return bad, kind, "area type 'Miền núi'"
-    if kind == "invalid_head_sex":
-        bad["head_sex"] = "M"
-        return bad, kind, "head sex 'M'"
-    if kind == "invalid_reported_class":
-        bad["reported_class"] = "Hộ thoát nghèo"
-        return bad, kind, "reported class 'Hộ thoát nghèo'"
-    raise ValueError(kind)
-
-
-def _plan_mess(
-    plans: list[_FilePlan],
-    year: int,
-    kinds: list[str],
-    rng: np.random.Generator,
-    old_code: str | None,
-) -> None:
-    """Insert the bad rows of ``kinds`` into the year's CSV files (recorded on each plan)."""
-    candidates = sorted(
-        (p for p in plans if not p.style.xlsx and p.table.num_rows >= 5),
-        key=lambda p: (-p.table.num_rows, p.relpath),
-    )
-    if not candidates:
-        return
-    used: dict[str, set[int]] = {}
-    counter = 0
-
-    def pick_row(plan: _FilePlan) -> int:
-        taken = used.setdefault(plan.relpath, set())
-        free = [i for i in range(plan.table.num_rows) if i not in taken]
-        i = int(free[int(rng.integers(len(free)))])
-        taken.add(i)
-        return i
-
-    def row_of(plan: _FilePlan, i: int) -> dict:
-        return plan.formatted.slice(i, 1).to_pylist()[0]
-
-    for t, kind in enumerate(kinds):
-        plan = candidates[t % len(candidates)]
-        n = plan.table.num_rows
-        if kind == "duplicate_household":
-            i = pick_row(plan)
-            plan.flagged.append((i, "duplicate_household", "same household twice in a file"))
-            at = int(rng.integers(i + 1, n + 1))
-            copy = _Insertion(at, row_of(plan, i), "duplicate_household", "copy in the file")
-            plan.insertions.append(copy)
-            continue
-        if kind == "duplicate_household_across_files":
-            if len(candidates) < 2:
-                continue
-            source, target = candidates[0], candidates[1]
-            i = pick_row(source)
-            source.flagged.append(
-                (i, "duplicate_household", f"household also listed in {target.relpath}")
-            )
-            at = int(rng.integers(0, target.table.num_rows + 1))
-            detail = f"household also listed in {source.relpath}"
-            target.insertions.append(
-                _Insertion(at, row_of(source, i), "duplicate_household", detail)
-            )
-            continue
-        i = pick_row(plan)
-        base = row_of(plan, i)
-        counter += 1
-        code = base["household_code"]
-        base["household_code"] = f"{code[:8]}9{counter:04d}"
-        bad, reason, detail = _break_row(kind, base, year, old_code)
-        at = int(rng.integers(0, n + 1))
-        plan.insertions.append(_Insertion(at, bad, reason, detail))
-
-
-def _assemble(plan: _FilePlan, first_data_row: int) -> tuple[pa.Table, list[dict]]:
-    """The formatted table with insertions in place, and the bad rows with final row numbers."""
-    table = plan.formatted
-    inserts = sorted(enumerate(plan.insertions), key=lambda e: (e[1].before, e[0]))
-    pieces, bad, last = [], [], 0
-    for shift, (_, ins) in enumerate(inserts):
-        if ins.before > last:
-            pieces.append(table.slice(last, ins.before - last))
-            last = ins.before
-        pieces.append(pa.Table.from_pylist([ins.row], schema=table.schema))
-        final = ins.before + shift
-        if ins.reason:
-            bad.append({"row": final + first_data_row, "reason": ins.reason, "detail": ins.detail})
-    if last < table.num_rows:
-        pieces.append(table.slice(last))
-    befores = np.array(sorted(i.before for i in plan.insertions), dtype=np.int64)
-    for i, reason, detail in plan.flagged:
-        final = i + int(np.searchsorted(befores, i, side="right"))
-        bad.append({"row": final + first_data_row, "reason": reason, "detail": detail})
-    out = pa.concat_tables(pieces) if pieces else table
-    return out, bad
-
-
-def _survey_files_for_year(
-    rows: list[_YearRows], year: int, relname: dict[object, tuple[str, str]]
-) -> list[_FilePlan]:
-    """Split one group-year's rows into per-file tables, sorted like a commune office sorts."""
-    table = pa.concat_tables([r.table for r in rows])
-    keys = np.concatenate([r.file_key for r in rows]).astype(str)
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    table = table.take(pa.array(order))
-    bounds = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1], True])
-    plans = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        relpath, label = relname[keys[a]]
-        part = table.slice(int(a), int(b - a)).sort_by(
-            [("commune_code", "ascending"), ("village", "ascending"),
-             ("household_code", "ascending")]
-        )  # fmt: skip
-        plans.append(_FilePlan(f"survey/{year}/{relpath}", part, _CLEAN, label))
-    return sorted(plans, key=lambda p: p.relpath)
-
-
-def _write_group_year(
-    raw_dir: Path,
-    plans: list[_FilePlan],
-    year: int,
-    seed: int,
-    messy: bool,
-    carries_mess: bool,
-    kinds: list[str],
-    missing_column_year: bool,
-    old_code: str | None,
-    summary: SampleSummary,
-) -> None:
-    """Write one group's survey files for one year, with the mess assigned to it."""
-    rng = np.random.default_rng([seed, 3, year, len(plans)])
-    formats = summary.expected_mess["formats"]
-    for i, plan in enumerate(plans):
-        plan.style = _style_for(i, year, messy)
-    if messy and carries_mess:
-        sized = [p for p in plans if p.table.num_rows >= 10] or plans
-        target = min(sized, key=lambda p: (p.table.num_rows, p.relpath))
-        target.style = _Style(xlsx=True, mark="1" if year % 2 else "X")
-        target.relpath = target.relpath[: -len(".csv")] + ".xlsx"
-    for plan in plans:
-        if not plan.style.xlsx:
-            plan.formatted = _format(plan.table, plan.style)
-    if messy and carries_mess:
-        _plan_mess(plans, year, kinds, rng, old_code)
-
-    written_rows = 0
-    clean_candidates = []
-    for plan in plans:
-        path = raw_dir / plan.relpath
-        style = plan.style
-        if style.xlsx:
-            blank = _write_xlsx(path, plan.table, year, plan.district_name, style)
-            formats["xlsx"].append(plan.relpath)
-            formats["xlsx_blank_rows"].append({"file": plan.relpath, "row": blank})
-            written_rows += plan.table.num_rows
-        else:
-            headers = _headers(style, rng)
-            table, bad = _assemble(plan, first_data_row=2)
-            _write_csv(path, table, headers, style)
-            written_rows += table.num_rows
-            for b in bad:
-                summary.expected_mess["bad_rows"].append(
-                    {"file": plan.relpath, "review_year": year, **b}
-                )
-            if messy:
-                formats["bom" if style.bom else "no_bom"].append(plan.relpath)
-                for flag, key in ((style.crlf, "crlf"), (style.dropped_zeros, "dropped_zeros"),
-                                  (style.dotted_income, "dotted_income"),
-                                  (style.header_variant, "header_variants"),
-                                  (style.reordered, "reordered_columns")):  # fmt: skip
-                    if flag:
-                        formats[key].append(plan.relpath)
-                formats["mark_styles"][style.mark].append(plan.relpath)
-            if not bad and table.num_rows:
-                clean_candidates.append(plan)
-        summary.files.append(plan.relpath)
-    summary.rows["survey"][year] = summary.rows["survey"].get(year, 0) + written_rows
-
-    if messy and carries_mess and clean_candidates:
-        source = clean_candidates[-1]
-        copy = source.relpath[: -len(".csv")] + "_gui_lai.csv"
-        shutil.copyfile(raw_dir / source.relpath, raw_dir / copy)
-        summary.files.append(copy)
-        summary.rows["survey"][year] += source.table.num_rows
-        summary.expected_mess["identical_resends"].append(
-            {"file": copy, "same_as": source.relpath, "review_year": year,
-             "rows": source.table.num_rows}
-        )  # fmt: skip
-    if messy and carries_mess and missing_column_year:
-        source = max(
-            (p for p in plans if not p.style.xlsx), key=lambda p: (p.table.num_rows, p.relpath)
-        )
-        part = _format(source.table.slice(0, min(6, source.table.num_rows)), _CLEAN)
-        relpath = f"survey/{year}/bo_sung_{Path(source.relpath).stem}.csv"
-        headers = [(c, h) for c, h in SURVEY_HEADERS if c != "household_code"]
-        _write_csv(raw_dir / relpath, part, headers, _CLEAN)
-        summary.files.append(relpath)
-        summary.rows["survey"][year] += part.num_rows
-        summary.expected_mess["bad_files"].append(
-            {"file": relpath, "review_year": year, "reason": "missing_required_column",
-             "missing_column": "Mã hộ", "rows": part.num_rows}
-        )  # fmt: skip
+    return YearRows(pa.concat_tables([rows.table, table]), np.concatenate([rows.file_key, key]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1423,28 +1111,29 @@ def _write_group_year(
 # --------------------------------------------------------------------------------------------
 
 
-def _write_small_csv(path: Path, header: Sequence[str], columns: dict[str, pa.Array]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.table(columns)
-    with path.open("wb") as handle:
-        handle.write((",".join(header) + "\n").encode("utf-8"))
-        pa_csv.write_csv(
-            table, handle, pa_csv.WriteOptions(include_header=False, quoting_style="none")
-        )
+@dataclass
+class ReferenceYear:
+    """One review year's ``commune_totals`` and ``difficult_areas`` rows (index = row)."""
+
+    year: int
+    codes: np.ndarray
+    households: np.ndarray
+    people: np.ndarray
+    extremely_difficult: np.ndarray
+    difficult_villages: np.ndarray
+    villages: np.ndarray
 
 
-def _write_reference_files(
-    raw_dir: Path,
-    communes: _Communes,
-    new: _NewCommunes,
+def reference_years(
+    communes: Communes,
+    new: NewCommunes,
     orphan_share: dict[str, float],
     years: Sequence[int],
     seed: int,
     fraction: float,
-    summary: SampleSummary,
     assessed: dict[int, dict[str, int]],
-) -> None:
-    """``commune_totals`` (every resident household) and ``difficult_areas`` for each year.
+) -> list[ReferenceYear]:
+    """Every resident household per commune, and the extremely difficult status, for each year.
 
     A commune's resident households never fall below the households assessed there that year:
     at small scales, households moving into a small commune could otherwise outnumber it.
@@ -1463,6 +1152,7 @@ def _write_reference_files(
         for o, nw in [key.split(">")]
         if o in old_pos
     ]
+    out = []
     for y in years:
         growth = 1 + _HOUSEHOLD_GROWTH * (y - years[0])
         households = np.round(communes.households * growth).astype(np.int64)
@@ -1491,7 +1181,8 @@ def _write_reference_files(
             np.add.at(pp, communes.new_index, moved_pp)
             np.add.at(villages, communes.new_index, communes.villages)
             last = communes.difficult_villages[2024]
-            np.add.at(difficult, communes.new_index, last * _DIFFICULT_VILLAGES_KEPT[2025] / 0.6)
+            kept = _DIFFICULT_VILLAGES_KEPT.get(y, 0.2) / _DIFFICULT_VILLAGES_KEPT[2024]
+            np.add.at(difficult, communes.new_index, last * kept)
             np.add.at(dbkk_households, communes.new_index, households * communes.dbkk[2024])
             in_scale = set(new.province[communes.new_index].tolist())
             for island, count in _ISLAND_HOUSEHOLDS_2025.items():
@@ -1504,213 +1195,12 @@ def _write_reference_files(
             codes, hh, pp, villages = new.code[present], hh[present], pp[present], villages[present]
             difficult = np.floor(difficult[present]).astype(np.int64)
             share = dbkk_households[present] / hh
-            dbkk = share >= 0.6
+            dbkk = share >= _DBKK_HOUSEHOLD_SHARE_2025_ON.get(y, 0.95)
         floor = np.array([assessed[y].get(str(c), 0) for c in codes], dtype=np.int64)
         short = hh < floor
         if short.any():
             per_household = np.divide(pp, np.maximum(hh, 1))
             hh = np.where(short, floor + np.ceil(floor * 0.1).astype(np.int64), hh)
             pp = np.maximum(pp, np.round(hh * np.maximum(per_household, 2.6)).astype(np.int64))
-        m = len(codes)
-        year_col = pa.array(np.full(m, y, dtype=np.int64))
-        path = f"commune_totals/{y}.csv"
-        _write_small_csv(
-            raw_dir / path,
-            COMMUNE_TOTALS_HEADER,
-            {"y": year_col, "c": pa.array(codes, pa.string()), "h": pa.array(hh),
-             "p": pa.array(pp)},
-        )  # fmt: skip
-        summary.files.append(path)
-        summary.rows["commune_totals"][y] = m
-        path = f"difficult_areas/{y}.csv"
-        _write_small_csv(
-            raw_dir / path,
-            DIFFICULT_AREAS_HEADER,
-            {"y": year_col, "c": pa.array(codes, pa.string()),
-             "x": pa.array(np.where(dbkk, "x", None), pa.string()),
-             "d": pa.array(np.minimum(difficult, villages)), "v": pa.array(villages)},
-        )  # fmt: skip
-        summary.files.append(path)
-        summary.rows["difficult_areas"][y] = m
-
-
-# --------------------------------------------------------------------------------------------
-# Public API
-# --------------------------------------------------------------------------------------------
-
-
-def generate_sample(
-    raw_dir: Path,
-    *,
-    scale: str | Scale = "demo",
-    seed: int = 2025,
-    years: Sequence[int] = (2021, 2022, 2023, 2024, 2025),
-    messy: bool = True,
-) -> SampleSummary:
-    """Write a synthetic ``data/raw`` tree (contract v1) and describe what was written.
-
-    ``raw_dir`` should be empty: files of an earlier run with other settings are not removed
-    (this function never deletes anything it did not just write). Same seed and scale → same
-    bytes.
-    """
-    scale = SCALES[scale] if isinstance(scale, str) else scale
-    years = tuple(sorted(set(years)))
-    raw_dir = Path(raw_dir)
-    raw_dir.mkdir(parents=True, exist_ok=True)
-    summary = SampleSummary(raw_dir=raw_dir, scale=scale.name, seed=seed, years=years,
-                            messy=messy)  # fmt: skip
-    summary.rows = {"survey": {}, "commune_totals": {}, "difficult_areas": {}}
-    summary.expected_mess = {
-        "bad_rows": [],
-        "bad_files": [],
-        "identical_resends": [],
-        "formats": {
-            "bom": [], "no_bom": [], "crlf": [], "xlsx": [], "xlsx_blank_rows": [],
-            "dropped_zeros": [], "dotted_income": [], "header_variants": [],
-            "reordered_columns": [], "mark_styles": {"x": [], "X": [], "1": []},
-        },
-    }  # fmt: skip
-    communes, new, orphan_share = _build_communes(scale, years, seed)
-
-    groups: dict[str, list[str]] = {}
-    for code in sorted(set(communes.province)):
-        first = np.flatnonzero(communes.province == code)[0]
-        groups.setdefault(str(new.province[communes.new_index[first]]), []).append(code)
-    mess_group = next((g for g, olds in groups.items() if "02" in olds), min(groups))
-    kinds_by_year: dict[int, list[str]] = {y: [] for y in years}
-    for i, kind in enumerate(_BAD_ROW_KINDS):
-        kinds_by_year[years[i % len(years)]].append(kind)
-    if 2025 in kinds_by_year:
-        kinds_by_year[2025].append("invalid_commune_code")
-    missing_column_year = 2023 if 2023 in years else years[len(years) // 2]
-    codes_2025 = set(new.code.tolist())
-    district_names = dict(zip(communes.district, communes.district_name, strict=True))
-    assessed: dict[int, dict[str, int]] = {y: {} for y in years}
-
-    for group in sorted(groups):
-        olds = groups[group]
-        sims = {
-            p: _simulate_province(p, communes, new, years, seed, scale.full_export_year)
-            for p in olds
-        }
-        province_name = new.province_name[int(np.flatnonzero(new.province == group)[0])]
-        province_slug = slugify(province_name.replace("Thành phố ", "").replace("Tỉnh ", ""))
-        old_code = next(
-            (c for c in communes.code[np.isin(communes.province, olds)] if c not in codes_2025),
-            None,
-        )
-        for y in years:
-            if y >= 2025:
-                relname = {
-                    area: (f"{province_slug}_{group}_kv_{slugify(area) or 'khac'}.csv", area)
-                    for area in set(new.file_area)
-                }
-            else:
-                relname = {
-                    d: (f"{slugify(name)}_{d}.csv", name) for d, name in district_names.items()
-                }
-            for p in olds:
-                counts = pc.value_counts(sims[p][y].table.column("commune_code").combine_chunks())
-                for item in counts.to_pylist():
-                    code = item["values"]
-                    assessed[y][code] = assessed[y].get(code, 0) + item["counts"]
-            plans = _survey_files_for_year([sims[p][y] for p in olds], y, relname)
-            _write_group_year(
-                raw_dir, plans, y, seed, messy, group == mess_group, kinds_by_year[y],
-                y == missing_column_year, old_code if y >= 2025 else None, summary,
-            )  # fmt: skip
-        del sims
-
-    _write_reference_files(
-        raw_dir, communes, new, orphan_share, years, seed, scale.household_fraction, summary,
-        assessed,
-    )  # fmt: skip
-    mess = summary.expected_mess
-    for y in years:
-        skipped = sum(r["rows"] for r in mess["identical_resends"] if r["review_year"] == y)
-        skipped += sum(f["rows"] for f in mess["bad_files"] if f["review_year"] == y)
-        bad = len({(r["file"], r["row"]) for r in mess["bad_rows"] if r["review_year"] == y})
-        summary.expected_loaded_rows[y] = summary.rows["survey"].get(y, 0) - skipped - bad
-    summary.files.sort()
-    return summary
-
-
-def write_corrected_resend(raw_dir: Path, review_year: int, *, seed: int = 2025) -> Path:
-    """Overwrite one survey CSV of ``review_year`` under the same name with a corrected version.
-
-    The commune office found a wrong income: one clean household row (valid cells, its code
-    listed nowhere else that year) gets its income raised by 250,000 đồng, written in the file's
-    own style (dotted or plain); everything else, BOM and line endings included, is kept byte
-    for byte. Re-sent copies (``*_gui_lai.csv``), files that have such a copy, and supplementary
-    files are never chosen, so the new bytes match no other file and no row turns duplicate.
-    """
-    folder = Path(raw_dir) / "survey" / str(review_year)
-    every_csv = sorted(folder.glob("*.csv"))
-    candidates = [
-        p
-        for p in every_csv
-        if "_gui_lai" not in p.name
-        and "bo_sung" not in p.name
-        and not p.with_name(f"{p.stem}_gui_lai.csv").exists()
-    ]
-    if not candidates:
-        raise FileNotFoundError(f"no survey CSV for {review_year} under {folder}")
-    rng = np.random.default_rng([seed, 5, review_year])
-    start = int(rng.integers(len(candidates)))
-    for path in candidates[start:] + candidates[:start]:
-        data = path.read_bytes()
-        bom = data.startswith(b"\xef\xbb\xbf")
-        text = data[3:].decode("utf-8") if bom else data.decode("utf-8")
-        eol = "\r\n" if "\r\n" in text else "\n"
-        lines = text.split(eol)
-        header = [
-            SURVEY_BY_HEADER.get(unicodedata.normalize("NFC", h).strip().casefold())
-            for h in lines[0].split(",")
-        ]
-        if "household_code" not in header or "income_per_capita" not in header:
-            continue
-        at = {name: i for i, name in enumerate(header) if name}
-        rows = [line.split(",") for line in lines[1:]]
-        counts = Counter(cells[at["household_code"]] for cells in rows if len(cells) == len(header))
-        for i, cells in enumerate(rows, start=1):
-            if len(cells) != len(header) or not _is_clean_row(cells, at, review_year):
-                continue
-            code = cells[at["household_code"]]
-            if counts[code] != 1 or any(
-                code.encode() in other.read_bytes() for other in every_csv if other != path
-            ):
-                continue
-            income = cells[at["income_per_capita"]]
-            new_income = int(income.replace(".", "")) + 250_000
-            dotted = "." in income
-            cells[at["income_per_capita"]] = (
-                f"{new_income:,}".replace(",", ".") if dotted else str(new_income)
-            )
-            lines[i] = ",".join(cells)
-            out = eol.join(lines).encode("utf-8")
-            path.write_bytes(b"\xef\xbb\xbf" + out if bom else out)
-            return path
-    raise ValueError(f"no survey CSV of {review_year} has a row that can be corrected")
-
-
-SURVEY_BY_HEADER = {unicodedata.normalize("NFC", h).casefold(): c for c, h in SURVEY_HEADERS}
-
-
-def _is_clean_row(cells: list[str], at: dict[str, int], review_year: int) -> bool:
-    """Whether a CSV row has none of the defects the generator injects (for the resend)."""
-    income = cells[at["income_per_capita"]].replace(".", "")
-    size = cells[at["household_size"]]
-    return (
-        cells[at["review_year"]] == str(review_year)
-        and bool(cells[at["household_code"]])
-        and income.isdigit()
-        and size.isdigit()
-        and int(size) >= 1
-        and cells[at["area_type"]] in ("Nông thôn", "Thành thị", "Đô thị")
-        and cells[at["head_sex"]] in ("Nam", "Nữ")
-        and cells[at["reported_class"]] in CLASS_LABELS
-        and all(cells[at[c]] in ("", "x", "X", "1", "0") for c, _ in DEPRIVATION_HEADERS)
-        and all(cells[at[c]] in ("", "x") for c, _ in FLAG_HEADERS)
-        and not cells[at["commune_code"]].startswith("99999")
-        and not cells[at["household_code"]][8:].startswith("9")
-    )
+        out.append(ReferenceYear(y, codes, hh, pp, dbkk, np.minimum(difficult, villages), villages))
+    return out
