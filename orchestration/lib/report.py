@@ -122,6 +122,10 @@ def _td(value: Any, digits: int = 2) -> str:
     return f"<td>{_e(value) if value is not None else '—'}</td>"
 
 
+def _year(value: Any) -> str:
+    return f"<td>{_e(value) if value is not None else '—'}</td>"
+
+
 def _status(status: str | None) -> str:
     vi, en, colour = STATUS_LABELS.get(status or "", (status or "—", status or "—", "#475467"))
     return (
@@ -161,16 +165,22 @@ def _rates_chart(series: list[dict[str, Any]]) -> Chart | None:
     if not points:
         return None
     base = alt.Chart(alt.Data(values=points)).encode(
-        x=alt.X("review_year:O", title="Năm rà soát / review year"),
+        x=alt.X("review_year:O", title="Năm rà soát / review year", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("rate:Q", title="% hộ / % of households"),
         color=alt.Color("measure:N", title="Chỉ tiêu / measure"),
         detail="territory:N",
     )
-    lines = base.mark_line().encode(strokeDash=alt.StrokeDash("territory:N", title="Địa bàn"))
+    lines = base.mark_line().encode(
+        strokeDash=alt.StrokeDash("territory:N", title="Địa bàn / territory")
+    )
     marks = base.mark_point(filled=True, size=70).encode(
         shape=alt.Shape("method:N", title="Phương pháp / method")
     )
-    chart = (lines + marks).properties(width=620, height=300)
+    chart = (
+        (lines + marks)
+        .properties(width=620, height=300)
+        .configure_legend(labelLimit=320, titleLimit=320)
+    )
     return Chart("rates", _render_svg(chart.to_dict()), len(points))
 
 
@@ -276,7 +286,7 @@ def _plans_section(db: _Published) -> str:
                 f'<td data-target="{_e(t["target_id"])}"><b>{_e(t["target_id"])}</b></td>',
                 f"<td>{_e(t['description_vi'] or '')}"
                 f'<br><span class="en">{_e(t["description"] or "")}</span></td>',
-                _td(t["review_year"]),
+                _year(t["review_year"]),
                 _status(t["status"]),
                 _td(t["actual"]),
                 _td(t["required"]),
@@ -319,7 +329,7 @@ def _rates_section(db: _Published) -> tuple[str, Chart | None]:
     rows = [
         [
             _td(r["territory"]),
-            _td(r["review_year"]),
+            _year(r["review_year"]),
             _td(r["poverty_rate"]),
             _td(r["near_poverty_rate"]),
             _td(METHOD_LABELS.get(r["method"] or "", r["method"])),
@@ -506,7 +516,7 @@ def _completeness_section(db: _Published) -> str:
                 (
                     [
                         _td(r["province_name"]),
-                        _td(r["review_year"]),
+                        _year(r["review_year"]),
                         _td(r["communes_reported"]),
                         _td(r["communes_total"]),
                         _td(r["households_covered_percent"], 1),
@@ -528,7 +538,7 @@ def _completeness_section(db: _Published) -> str:
                 + _table(
                     [("Năm", "year"), ("Xã", "commune"), ("Tỉnh", "province")],
                     (
-                        [_td(r["review_year"]), _td(_commune_label(r)), _td(r["province_name"])]
+                        [_year(r["review_year"]), _td(_commune_label(r)), _td(r["province_name"])]
                         for r in rows[:LONG_LIST]
                     ),
                 )
@@ -556,7 +566,7 @@ def _completeness_section(db: _Published) -> str:
                     ],
                     (
                         [
-                            _td(r["review_year"]),
+                            _year(r["review_year"]),
                             _td(r["file_name"]),
                             _td(r["status"]),
                             _td(r["status_reason"]),
@@ -621,3 +631,21 @@ def write_report(published_path: Path, destination: Path) -> Path:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(name)
     return destination
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m orchestration.lib.report WAREHOUSE_DIR``: rebuild the report, open nothing."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("warehouse_dir", type=Path, help="the folder of published.duckdb")
+    args = parser.parse_args(argv)
+    published = args.warehouse_dir / "published.duckdb"
+    if not published.is_file():
+        parser.error(f"{published} does not exist: run `poverty-warehouse run` first")
+    print(write_report(published, args.warehouse_dir / "report" / "index.html"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
