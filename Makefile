@@ -56,3 +56,19 @@ docs: manifest
 
 clean:
 	rm -rf $(WAREHOUSE_DIR) dbt_project/target dbt_project/logs
+
+.PHONY: setup-browser report
+
+# The browser tests' Chromium comes from Debian (Playwright's own browser download is not
+# reachable) and drives through the playwright package; the old-client test reads the published
+# file with a DuckDB 1.x wheel kept in its own folder, never on the venv's path.
+DUCKDB_1X := 1.5.6
+setup-browser: setup
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	$(BIN)/python -m pip install --quiet playwright==1.65.2
+	test -d $(VENV)/duckdb1x/duckdb-$(DUCKDB_1X).dist-info || \
+		$(BIN)/python -m pip install --quiet --upgrade --target $(VENV)/duckdb1x duckdb==$(DUCKDB_1X)
+
+# Rebuild the plan report from the published file; opens nothing.
+report: setup
+	$(BIN)/python -m orchestration.lib.report $(WAREHOUSE_DIR)

@@ -1,8 +1,11 @@
-"""Atomic publish: contents, refusal, concurrent readers, crashes, kept builds and rollback."""
+"""Atomic publish: contents, comments, old clients, Parquet, refusal, readers, crashes, rollback."""
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -10,27 +13,58 @@ import time
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from gate_fixtures import build_warehouse
 
 from orchestration.lib import publish as publish_module
 from orchestration.lib.publish import (
-    CONTRACT_MART_TABLES,
+    AUDIT_TABLE_DOCS,
+    AUDIT_TABLES,
+    AfterPublishError,
     PublishRefusedError,
     code_version,
     list_builds,
+    live_build_id,
+    mart_models,
     publish,
     rollback,
 )
 from orchestration.lib.quality_gate import run_gate
 from orchestration.settings import REPO_ROOT
 
-CONTRACT_TABLES = {*CONTRACT_MART_TABLES, "build_info", "source_files"}
+DUCKDB_1X_VERSION = "1.5.6"
+"""The newest DuckDB 1.x on PyPI: what BI drivers and the CLI that cannot read 2.0's format run."""
+DUCKDB_1X_DIR = REPO_ROOT / ".venv" / "duckdb1x"
 
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
     return build_warehouse(tmp_path / "out" / "warehouse.duckdb")
+
+
+@pytest.fixture(scope="session")
+def duckdb_1x() -> Path:
+    """A DuckDB 1.x client in its own directory (``make setup-browser`` installs it; else here)."""
+    probe = [sys.executable, "-c", "import duckdb; print(duckdb.__version__)"]
+    env = {**os.environ, "PYTHONPATH": str(DUCKDB_1X_DIR)}
+    found = subprocess.run(probe, env=env, capture_output=True, text=True)
+    if found.stdout.strip() != DUCKDB_1X_VERSION:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--upgrade",
+                "--target",
+                str(DUCKDB_1X_DIR),
+                f"duckdb=={DUCKDB_1X_VERSION}",
+            ],
+            check=True,
+        )
+    return DUCKDB_1X_DIR
 
 
 def _gate_and_publish(warehouse: Path, build_id: str, **kwargs) -> publish_module.PublishResult:
@@ -51,7 +85,22 @@ def _scalar(path: Path, sql: str):
     return row[0] if row else None
 
 
-def test_clean_build_publishes_the_contract_tables(warehouse: Path) -> None:
+def _published_tables(warehouse: Path) -> set[str]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        marts = {
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'marts'"
+            ).fetchall()
+        }
+    return (set(mart_models()) & marts) | set(AUDIT_TABLES)
+
+
+def _exports(out: Path) -> dict:
+    return json.loads((out / "published" / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_clean_build_publishes_every_mart_and_the_audit_tables(warehouse: Path) -> None:
     result = _gate_and_publish(warehouse, "b1")
     published = warehouse.parent / "published.duckdb"
     with duckdb.connect(str(published), read_only=True) as con:
@@ -59,8 +108,8 @@ def test_clean_build_publishes_the_contract_tables(warehouse: Path) -> None:
             r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
         }
         info = con.execute(
-            "select build_id, code_version, standards, rows_read, rows_loaded, rows_quarantined "
-            "from build_info"
+            "select build_id, code_version, standards, rows_read, rows_loaded, rows_quarantined, "
+            "files_quarantined, communes_not_reported from build_info"
         ).fetchall()
         types = dict(
             con.execute(
@@ -68,23 +117,132 @@ def test_clean_build_publishes_the_contract_tables(warehouse: Path) -> None:
                 "where table_name = 'build_info'"
             ).fetchall()
         )
+        hugeints = con.execute(
+            "select count(*) from information_schema.columns where data_type like '%HUGEINT'"
+        ).fetchone()
         files = con.execute("select count(*), sum(rows_loaded) from source_files").fetchone()
+        file_columns = [
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_name = 'source_files' order by ordinal_position"
+            ).fetchall()
+        ]
+        summary = con.execute(
+            "select count(*), count(*) filter (where success), min(sample_keys) "
+            "from validation_summary"
+        ).fetchone()
         communes = con.execute("select count(*) from commune_year").fetchone()
-    assert tables == CONTRACT_TABLES
-    assert info == [("b1", "test-version", "ND07_2021", 543, 540, 3)]
-    assert types["rows_read"] == "BIGINT" and types["built_at"].startswith("TIMESTAMP")
-    assert files == (3, 540)
-    assert communes == (18,)
-    assert result.tables["commune_year"] == 18
-    assert [b.build_id for b in list_builds(warehouse.parent)] == ["b1"]
     with duckdb.connect(str(warehouse), read_only=True) as con:
+        gate = con.execute(
+            "select count(*) from audit.validation_results where build_id = 'b1'"
+        ).fetchone()
         record = con.execute(
             "select build_id, run_id, code_version, validation_passed, seed_checksums "
             "from audit.builds"
         ).fetchall()
+    assert tables == _published_tables(warehouse)
+    assert {"commune_year", "province_year", "target_progress"} <= tables
+    assert info == [("b1", "test-version", "ND07_2021", 543, 540, 3, 0, 0)]
+    assert types["rows_read"] == "BIGINT" and types["built_at"].startswith("TIMESTAMP")
+    assert hugeints == (0,)
+    assert files == (3, 540)
+    assert file_columns == list(publish_module.SOURCE_FILES_COLUMNS)
+    assert summary[0] == gate[0] > 0 and summary[1] == summary[0]
+    assert isinstance(json.loads(summary[2]), list)
+    assert communes == (18,)
+    assert result.tables["commune_year"] == 18
+    assert [b.build_id for b in list_builds(warehouse.parent)] == ["b1"]
+    assert live_build_id(warehouse.parent) == "b1"
     assert record[0][:4] == ("b1", "run-b1", "test-version", True)
     assert isinstance(json.loads(record[0][4]), dict)
+    assert (warehouse.parent / "report" / "index.html").is_file()
     assert not list(warehouse.parent.glob(".publishing-*"))
+
+
+OLD_CLIENT = """
+import json, sys
+import duckdb
+
+con = duckdb.connect(sys.argv[1], read_only=True)
+out = {"version": duckdb.__version__, "tables": {}, "columns": {}}
+for name, comment in con.execute(
+    "select table_name, comment from duckdb_tables() "
+    "where database_name = current_database() and schema_name = 'main'"
+).fetchall():
+    rows = con.execute(f'select * from "{name}"').fetchall()
+    out["tables"][name] = {"rows": len(rows), "comment": comment, "first": repr(rows[:1])}
+for table, column, comment in con.execute(
+    "select table_name, column_name, comment from duckdb_columns() "
+    "where database_name = current_database() and schema_name = 'main'"
+).fetchall():
+    out["columns"][f"{table}.{column}"] = comment
+print(json.dumps(out))
+"""
+
+
+def test_published_file_opens_in_duckdb_1x_with_every_comment(
+    warehouse: Path, duckdb_1x: Path
+) -> None:
+    _gate_and_publish(warehouse, "b1")
+    published = warehouse.parent / "published.duckdb"
+    read = subprocess.run(
+        [sys.executable, "-c", OLD_CLIENT, str(published)],
+        env={**os.environ, "PYTHONPATH": str(duckdb_1x)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert read.returncode == 0, read.stderr
+    seen = json.loads(read.stdout)
+    assert seen["version"].startswith("1.")
+    with duckdb.connect(str(published), read_only=True) as con:
+        counts = {
+            name: con.execute(f'select count(*) from "{name}"').fetchone()[0]
+            for name in _published_tables(warehouse)
+        }
+        columns = con.execute(
+            "select table_name, column_name from duckdb_columns() "
+            "where database_name = current_database() and schema_name = 'main'"
+        ).fetchall()
+    assert {name: t["rows"] for name, t in seen["tables"].items()} == counts
+    models = mart_models()
+    for name, table in seen["tables"].items():
+        expected = models[name].description if name in models else AUDIT_TABLE_DOCS[name][0]
+        assert table["comment"] == expected and expected, name
+    for table, column in columns:
+        documented = (
+            models[table].columns.get(column)
+            if table in models
+            else AUDIT_TABLE_DOCS[table][1][column]
+        )
+        if documented:
+            assert seen["columns"][f"{table}.{column}"] == documented
+    # The fixture's marts follow the contract, whose columns dbt's YAML documents.
+    assert seen["columns"]["commune_year.poverty_rate"]
+    assert all(seen["columns"][f"build_info.{c}"] for c in AUDIT_TABLE_DOCS["build_info"][1])
+
+
+def test_parquet_files_match_the_duckdb_tables(warehouse: Path) -> None:
+    _gate_and_publish(warehouse, "b1")
+    out = warehouse.parent
+    manifest = _exports(out)
+    assert manifest["build_id"] == "b1"
+    assert {f["table"] for f in manifest["files"]} == _published_tables(warehouse)
+    with duckdb.connect(str(out / "published.duckdb"), read_only=True) as con:
+        for entry in manifest["files"]:
+            path = out / "published" / entry["file"]
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
+            from_parquet = pq.read_table(path)
+            cursor = con.execute(f'select * from "{entry["table"]}"')
+            names = [d[0] for d in cursor.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            assert from_parquet.num_rows == entry["rows"] == len(rows)
+            assert from_parquet.column_names == names
+            assert from_parquet.to_pylist() == rows, entry["table"]
+    assert sorted(p.name for p in (out / "published").iterdir()) == sorted(
+        [f["file"] for f in manifest["files"]] + ["manifest.json"]
+    )
 
 
 def test_published_file_has_no_household_rows_names_or_ids(warehouse: Path) -> None:
@@ -116,7 +274,7 @@ def test_published_file_has_no_household_rows_names_or_ids(warehouse: Path) -> N
                     for (v,) in con.execute(f'select distinct "{column}" from "{table}"').fetchall()
                 }
                 assert not values & identities, f"{table}.{column} holds household identity"
-        for table in CONTRACT_TABLES:
+        for table in _published_tables(warehouse):
             rows = con.execute(f'select count(*) from "{table}"').fetchone()[0]
             assert rows < household_count, f"{table} has as many rows as there are households"
 
@@ -131,6 +289,8 @@ def test_publish_refuses_without_a_gate_pass(warehouse: Path) -> None:
     with pytest.raises(PublishRefusedError, match="critical"):
         publish(warehouse, published, build_id="b-bad", run_id="r", code_version="v")
     assert not published.exists()
+    assert not (warehouse.parent / "published").exists()
+    assert list_builds(warehouse.parent) == []
     assert not list(warehouse.parent.glob(".publishing-*"))
 
 
@@ -148,15 +308,24 @@ deadline = time.time() + 60
 while not go.exists() and time.time() < deadline:
     time.sleep(0.02)
 during = con.execute(snapshot).fetchone()
+cached = duckdb.connect(published, read_only=True)
+cached_view = cached.execute(snapshot).fetchone()
+cached.close()
+attached = duckdb.connect()
+attached.execute(f"attach '{published}' as p (read_only)")
+attached.execute("use p")
+attached_view = attached.execute(snapshot).fetchone()
+attached.close()
 con.close()
 fresh = duckdb.connect(published, read_only=True)
 after = fresh.execute(snapshot).fetchone()
 fresh.close()
-print(repr((before, during, after)))
+print(repr((before, during, cached_view, attached_view, after)))
 """
 
 
 def test_reader_keeps_a_consistent_snapshot_during_publish(warehouse: Path) -> None:
+    """Also what the README says about DuckDB's instance cache, measured in a separate process."""
     _gate_and_publish(warehouse, "b1")
     published = warehouse.parent / "published.duckdb"
     ready, go = warehouse.parent / "ready", warehouse.parent / "go"
@@ -180,10 +349,12 @@ def test_reader_keeps_a_consistent_snapshot_during_publish(warehouse: Path) -> N
         if reader.poll() is None:
             reader.kill()
     assert reader.returncode == 0, err
-    before, during, after = eval(out)  # the reader prints a repr of plain tuples
+    before, during, cached_view, attached_view, after = eval(out)  # a repr of plain tuples
     assert before == ("b1", None)
     assert during == ("b1", None)  # old snapshot, not a mix of b1 and b2
-    assert after == ("b2", "second build")
+    assert cached_view == ("b1", None)  # a new connection while one is open: the cached instance
+    assert attached_view == ("b2", "second build")  # ATTACH in a new in-memory database
+    assert after == ("b2", "second build")  # once every connection closed
 
 
 KILLER = """
@@ -191,70 +362,148 @@ import os, signal, sys
 from pathlib import Path
 from orchestration.lib import publish as publish_module
 
-warehouse, published = Path(sys.argv[1]), Path(sys.argv[2])
-real_replace = os.replace
+warehouse, published, target = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+real_replace, real_rename = os.replace, os.rename
 
-def replace_or_die(source, destination):
-    if Path(destination).name == "published.duckdb":
-        os.kill(os.getpid(), signal.SIGKILL)
-    return real_replace(source, destination)
+def die_at(real):
+    def call(source, destination):
+        if Path(destination).name == target:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(source, destination)
+    return call
 
-os.replace = replace_or_die
+os.replace, os.rename = die_at(real_replace), die_at(real_rename)
 publish_module.publish(warehouse, published, build_id="b2", run_id="r2", code_version="v")
 """
 
 
-def test_publish_killed_before_the_rename_leaves_the_last_good_file(warehouse: Path) -> None:
-    _gate_and_publish(warehouse, "b1")
-    published = warehouse.parent / "published.duckdb"
-    before = published.read_bytes()
+def _kill_publish_at(warehouse: Path, target: str) -> None:
     run_gate(warehouse, build_id="b2", run_id="r2", data_docs_dir=None)
     killed = subprocess.run(
-        [sys.executable, "-c", KILLER, str(warehouse), str(published)],
+        [
+            sys.executable,
+            "-c",
+            KILLER,
+            str(warehouse),
+            str(warehouse.parent / "published.duckdb"),
+            target,
+        ],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
-        timeout=120,
+        timeout=180,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+
+def test_publish_killed_before_the_rename_leaves_the_last_good_build(warehouse: Path) -> None:
+    _gate_and_publish(warehouse, "b1")
+    out = warehouse.parent
+    published = out / "published.duckdb"
+    before = published.read_bytes()
+    report_before = (out / "report" / "index.html").read_bytes()
+    _kill_publish_at(warehouse, "published.duckdb")
     assert published.read_bytes() == before
-    assert _scalar(published, "select build_id from build_info") == "b1"
-    assert [b.build_id for b in list_builds(warehouse.parent)] == ["b1"]  # no phantom b2
-    assert list(warehouse.parent.glob(".publishing-*"))  # the killed run's leftover
+    assert live_build_id(out) == "b1"
+    assert _exports(out)["build_id"] == "b1"
+    assert (out / "report" / "index.html").read_bytes() == report_before
+    # Recorded and kept before the rename: a validated build one may roll back to, not live.
+    assert {b.build_id for b in list_builds(out)} == {"b1", "b2"}
+    assert list(out.glob(".publishing-*"))  # the killed run's leftovers
     _gate_and_publish(warehouse, "b3")
-    assert not list(warehouse.parent.glob(".publishing-*"))
-    assert _scalar(published, "select build_id from build_info") == "b3"
+    assert not list(out.glob(".publishing-*"))
+    assert live_build_id(out) == "b3" and _exports(out)["build_id"] == "b3"
+
+
+def test_publish_killed_between_the_directory_renames_recovers(warehouse: Path) -> None:
+    _gate_and_publish(warehouse, "b1")
+    out = warehouse.parent
+    _kill_publish_at(warehouse, "published")
+    assert live_build_id(out) == "b2"  # killed after the DuckDB file was served
+    assert not (out / "published").exists()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        recorded = con.execute("select build_id from audit.builds order by build_id").fetchall()
+    assert recorded == [("b1",), ("b2",)]
+    publish_module._recover_exports(out)
+    assert _exports(out)["build_id"] == "b2"
+    assert not list(out.glob(".publishing-*"))
 
 
 def test_publish_crashing_before_the_rename_cleans_up(
     warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _gate_and_publish(warehouse, "b1")
-    published = warehouse.parent / "published.duckdb"
-    before = published.read_bytes()
+    out = warehouse.parent
+    before = (out / "published.duckdb").read_bytes()
+    real_replace = os.replace
 
-    def crash(*_args, **_kwargs):
-        raise OSError("disk full")
+    def disk_full_at_the_rename(source, destination):
+        if Path(destination).name == "published.duckdb":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_replace(source, destination)
 
-    monkeypatch.setattr(publish_module.os, "replace", crash)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(publish_module.os, "replace", disk_full_at_the_rename)
+    with pytest.raises(OSError, match="No space left"):
         _gate_and_publish(warehouse, "b2")
     monkeypatch.undo()
-    assert published.read_bytes() == before
-    assert not list(warehouse.parent.glob(".publishing-*"))
+    assert (out / "published.duckdb").read_bytes() == before
+    assert live_build_id(out) == "b1" and _exports(out)["build_id"] == "b1"
+    assert not list(out.glob(".publishing-*"))
+    assert not list((out / "report").glob(".publishing-*"))
+
+
+def test_disk_full_after_the_rename_says_published(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _gate_and_publish(warehouse, "b1")
+    out = warehouse.parent
+    real_rename = os.rename
+
+    def disk_full_at_the_exports(source, destination):
+        if Path(destination).name == "published":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_rename(source, destination)
+
+    monkeypatch.setattr(publish_module.os, "rename", disk_full_at_the_exports)
+    with pytest.raises(AfterPublishError, match="b2 was published") as raised:
+        _gate_and_publish(warehouse, "b2")
+    monkeypatch.undo()
+    assert raised.value.build_id == "b2"
+    assert live_build_id(out) == "b2"
+    assert "b2" in {b.build_id for b in list_builds(out)}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from audit.builds where build_id = 'b2'").fetchone()
+    _gate_and_publish(warehouse, "b3")  # the next publish finishes the interrupted swap first
+    assert _exports(out)["build_id"] == "b3"
 
 
 def test_keeps_the_last_builds_and_rolls_back(warehouse: Path) -> None:
+    out = warehouse.parent
     for number in range(1, 5):
         _gate_and_publish(warehouse, f"b{number}", keep=3)
         time.sleep(0.01)  # distinct modification times
-    kept = [b.build_id for b in list_builds(warehouse.parent)]
+    kept = [b.build_id for b in list_builds(out)]
     assert kept == ["b4", "b3", "b2"]
-    restored = rollback(warehouse.parent, "b2")
-    assert restored == warehouse.parent / "published.duckdb"
-    assert _scalar(restored, "select build_id from build_info") == "b2"
-    with pytest.raises(FileNotFoundError, match="b1"):
-        rollback(warehouse.parent, "b1")
+    restored = rollback(out, "b2")
+    assert restored == out / "published.duckdb"
+    assert live_build_id(out) == "b2"
+    assert _exports(out)["build_id"] == "b2"
+    assert "b2" in (out / "report" / "index.html").read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="b1"):
+        rollback(out, "b1")
+
+
+def test_rollback_accepts_only_listed_build_ids(warehouse: Path) -> None:
+    out = warehouse.parent
+    _gate_and_publish(warehouse, "b1")
+    before = (out / "published.duckdb").read_bytes()
+    (out / "builds" / "odd.name.duckdb").write_bytes(before)
+    (out / "builds" / "linked.duckdb").symlink_to(out / "warehouse.duckdb")
+    for wrong in ("../warehouse", "../published", "linked", "odd.name", "", "b1/../b1"):
+        with pytest.raises(ValueError, match="not a kept build id"):
+            rollback(out, wrong)
+    assert [b.build_id for b in list_builds(out)] == ["b1"]
+    assert (out / "published.duckdb").read_bytes() == before
 
 
 def test_code_version_names_the_commit() -> None:

@@ -1,4 +1,4 @@
-"""The atomic publish of the validated marts to ``published.duckdb``.
+"""The atomic publish of the validated marts: ``published.duckdb``, Parquet files, the report.
 
 It runs only when the blocking check ``critical_expectations_pass`` passed in the same run (the
 check fails its dependency otherwise, and Dagster skips this step). As a second lock,
@@ -8,7 +8,7 @@ check fails its dependency otherwise, and Dagster skips this step). As a second 
 from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, asset
 
 from orchestration.assets.quality_gate import VALIDATION_RESULTS_KEY
-from orchestration.lib.publish import code_version, publish
+from orchestration.lib.publish import AfterPublishError, code_version, publish
 from orchestration.lib.quality_gate import build_id_for_run
 from orchestration.resources import PipelinePaths
 from orchestration.settings import WAREHOUSE_POOL
@@ -22,8 +22,10 @@ PUBLISHED_WAREHOUSE_KEY = AssetKey(["published", "published_warehouse"])
     pool=WAREHOUSE_POOL,
     group_name="quality_gate",
     description=(
-        "published.duckdb: the contract's aggregate tables, replaced atomically; the last builds "
-        "are kept under <warehouse>/builds for rollback."
+        "published.duckdb (readable by DuckDB 1.1 and later, every table and column commented), "
+        "the same tables as Parquet under published/ with a manifest, and the plan report "
+        "report/index.html, served together; the last builds are kept under builds/ for "
+        "rollback."
     ),
 )
 def published_warehouse(context: AssetExecutionContext, paths: PipelinePaths) -> MaterializeResult:
@@ -31,17 +33,27 @@ def published_warehouse(context: AssetExecutionContext, paths: PipelinePaths) ->
     build_id = build_id_for_run(settings.warehouse_path, context.run.run_id)
     if build_id is None:
         raise Failure(description="no quality-gate result recorded for this run; not publishing")
-    result = publish(
-        settings.warehouse_path,
-        settings.published_path,
-        build_id=build_id,
-        run_id=context.run.run_id,
-        code_version=code_version(),
-    )
+    try:
+        result = publish(
+            settings.warehouse_path,
+            settings.published_path,
+            build_id=build_id,
+            run_id=context.run.run_id,
+            code_version=code_version(),
+        )
+    except AfterPublishError as error:
+        # The build is served, recorded and kept: the failure must not read "nothing published".
+        raise Failure(description=str(error), metadata={"published_build_id": build_id}) from error
+    if result.marts_missing:
+        context.log.warning(
+            "dbt marts absent from the warehouse, not published: " + ", ".join(result.marts_missing)
+        )
     return MaterializeResult(
         metadata={
             "build_id": result.build_id,
             "published_path": str(result.published_path),
+            "parquet_dir": str(result.export_dir),
+            "report_path": str(result.report_path),
             "kept_path": str(result.kept_path),
             "duration_s": round(result.duration_s, 3),
             **{f"rows/{table}": count for table, count in result.tables.items()},

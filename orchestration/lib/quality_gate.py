@@ -319,7 +319,9 @@ def _build_data_docs(context: Any, data_docs_dir: Path) -> Path:
         },
     )
     context.build_data_docs(site_names=["quality_gate"])
-    return data_docs_dir / "index.html"
+    from orchestration.lib.data_docs import make_offline
+
+    return make_offline(data_docs_dir).index
 
 
 RESULTS_DDL = """
