@@ -1,12 +1,12 @@
--- A returned row is a district and review year whose poor, near-poor or total household counts
--- differ from the sum of its communes' counts in commune_year.
+-- A returned row is a district and review year whose counts differ from the sum of its reported
+-- communes with totals in commune_year, or whose commune counts differ.
 with
 
 commune_year as (
     select * from {{ ref('commune_year') }}
 ),
 
-district_year as (
+area_year as (
     select * from {{ ref('district_year') }}
 ),
 
@@ -14,9 +14,32 @@ summed_communes as (
     select
         review_year,
         district_code,
-        sum(total_households) as total_households,
-        sum(poor_households) as poor_households,
-        sum(near_poor_households) as near_poor_households
+        count(*) as communes_total,
+        count(*) filter (where reporting_status = 'reported') as communes_reported,
+        {%- for column in [
+            'total_households',
+            'total_population',
+            'assessed_households',
+            'poor_households',
+            'poor_people',
+            'near_poor_households',
+            'near_poor_people',
+            'middle_households',
+            'exited_poverty',
+            'newly_poor',
+            'returned_to_poverty',
+            'reappeared_poor',
+            'poor_not_reassessed',
+            'near_poor_to_poor',
+            'poor_to_near_poor',
+            'exited_near_poverty',
+            'newly_near_poor',
+            'recently_exited_poverty',
+            'unreported_class',
+        ] %}
+            sum({{ column }}) filter (where reporting_status = 'reported') as {{ column }},
+        {%- endfor %}
+        count(*) as rows_summed
     from commune_year
     where unit_version = 'pre2025'
     group by review_year, district_code
@@ -24,19 +47,41 @@ summed_communes as (
 
 final as (
     select
-        summed_communes.review_year,
-        summed_communes.district_code
-    from summed_communes
-    left join district_year
+        coalesce(area_year.review_year, summed_communes.review_year) as review_year,
+        coalesce(area_year.district_code, summed_communes.district_code) as district_code
+    from area_year
+    full outer join summed_communes
         on
-            summed_communes.review_year = district_year.review_year
-            and summed_communes.district_code is not distinct from district_year.district_code
+            area_year.review_year is not distinct from summed_communes.review_year
+            and area_year.district_code is not distinct from summed_communes.district_code
     where
-        district_year.review_year is null
-        or district_year.total_households is distinct from summed_communes.total_households
-        or district_year.poor_households is distinct from summed_communes.poor_households
-        or district_year.near_poor_households
-        is distinct from summed_communes.near_poor_households
+        area_year.review_year is null
+        or summed_communes.review_year is null
+        or area_year.communes_total is distinct from summed_communes.communes_total
+        or area_year.communes_reported is distinct from summed_communes.communes_reported
+        {%- for column in [
+            'total_households',
+            'total_population',
+            'assessed_households',
+            'poor_households',
+            'poor_people',
+            'near_poor_households',
+            'near_poor_people',
+            'middle_households',
+            'exited_poverty',
+            'newly_poor',
+            'returned_to_poverty',
+            'reappeared_poor',
+            'poor_not_reassessed',
+            'near_poor_to_poor',
+            'poor_to_near_poor',
+            'exited_near_poverty',
+            'newly_near_poor',
+            'recently_exited_poverty',
+            'unreported_class',
+        ] %}
+            or area_year.{{ column }} is distinct from summed_communes.{{ column }}
+        {%- endfor %}
 )
 
 select * from final

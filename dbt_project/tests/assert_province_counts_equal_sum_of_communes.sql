@@ -1,12 +1,13 @@
--- A returned row is a province and review year whose household counts differ from the sum of
--- its communes' counts in commune_year (the province marts must add up, never average).
+-- A returned row is a province and review year whose counts differ from the sum of its reported
+-- communes with totals in commune_year (numerator and denominator over the same communes, never
+-- an average), or whose commune counts differ.
 with
 
 commune_year as (
     select * from {{ ref('commune_year') }}
 ),
 
-province_year as (
+area_year as (
     select * from {{ ref('province_year') }}
 ),
 
@@ -15,45 +16,76 @@ summed_communes as (
         review_year,
         unit_version,
         province_code,
-        count(*) as communes,
-        sum(total_households) as total_households,
-        sum(assessed_households) as assessed_households,
-        sum(poor_households) as poor_households,
-        sum(near_poor_households) as near_poor_households,
-        sum(middle_households) as middle_households,
-        sum(exited_poverty) as exited_poverty,
-        sum(newly_poor) as newly_poor,
-        sum(returned_to_poverty) as returned_to_poverty
+        count(*) as communes_total,
+        count(*) filter (where reporting_status = 'reported') as communes_reported,
+        {%- for column in [
+            'total_households',
+            'total_population',
+            'assessed_households',
+            'poor_households',
+            'poor_people',
+            'near_poor_households',
+            'near_poor_people',
+            'middle_households',
+            'exited_poverty',
+            'newly_poor',
+            'returned_to_poverty',
+            'reappeared_poor',
+            'poor_not_reassessed',
+            'near_poor_to_poor',
+            'poor_to_near_poor',
+            'exited_near_poverty',
+            'newly_near_poor',
+            'recently_exited_poverty',
+            'unreported_class',
+        ] %}
+            sum({{ column }}) filter (where reporting_status = 'reported') as {{ column }},
+        {%- endfor %}
+        count(*) as rows_summed
     from commune_year
+
     group by review_year, unit_version, province_code
 ),
 
 final as (
     select
-        province_year.review_year,
-        province_year.unit_version,
-        province_year.province_code
-    from province_year
+        coalesce(area_year.review_year, summed_communes.review_year) as review_year,
+        coalesce(area_year.unit_version, summed_communes.unit_version) as unit_version,
+        coalesce(area_year.province_code, summed_communes.province_code) as province_code
+    from area_year
     full outer join summed_communes
         on
-            province_year.review_year = summed_communes.review_year
-            and province_year.unit_version = summed_communes.unit_version
-            and province_year.province_code = summed_communes.province_code
+            area_year.review_year is not distinct from summed_communes.review_year
+            and area_year.unit_version is not distinct from summed_communes.unit_version
+            and area_year.province_code is not distinct from summed_communes.province_code
     where
-        summed_communes.review_year is null and province_year.communes > 0
-        or province_year.review_year is null
-        or province_year.communes is distinct from summed_communes.communes
-        or province_year.total_households is distinct from summed_communes.total_households
-        or province_year.assessed_households
-        is distinct from summed_communes.assessed_households
-        or province_year.poor_households is distinct from summed_communes.poor_households
-        or province_year.near_poor_households
-        is distinct from summed_communes.near_poor_households
-        or province_year.middle_households is distinct from summed_communes.middle_households
-        or province_year.exited_poverty is distinct from summed_communes.exited_poverty
-        or province_year.newly_poor is distinct from summed_communes.newly_poor
-        or province_year.returned_to_poverty
-        is distinct from summed_communes.returned_to_poverty
+        area_year.review_year is null
+        or summed_communes.review_year is null
+        or area_year.communes_total is distinct from summed_communes.communes_total
+        or area_year.communes_reported is distinct from summed_communes.communes_reported
+        {%- for column in [
+            'total_households',
+            'total_population',
+            'assessed_households',
+            'poor_households',
+            'poor_people',
+            'near_poor_households',
+            'near_poor_people',
+            'middle_households',
+            'exited_poverty',
+            'newly_poor',
+            'returned_to_poverty',
+            'reappeared_poor',
+            'poor_not_reassessed',
+            'near_poor_to_poor',
+            'poor_to_near_poor',
+            'exited_near_poverty',
+            'newly_near_poor',
+            'recently_exited_poverty',
+            'unreported_class',
+        ] %}
+            or area_year.{{ column }} is distinct from summed_communes.{{ column }}
+        {%- endfor %}
 )
 
 select * from final

@@ -20,8 +20,17 @@ review_years as (
     select * from {{ ref('int_review_years_described') }}
 ),
 
--- Every commune with a denominator, plus any commune with assessed households but no totals
--- row, so that every classified household is counted somewhere.
+-- Communes with at least one loaded survey row: the reported ones.
+reported as (
+    select distinct
+        review_year,
+        unit_version,
+        commune_code
+    from classified
+),
+
+-- Every commune of the review's unit version that appears in an export of that review: its
+-- totals, its difficult-area row or its survey rows.
 commune_years as (
     select
         review_year,
@@ -29,11 +38,17 @@ commune_years as (
         commune_code
     from commune_totals
     union
-    select distinct
+    select
         review_year,
         unit_version,
         commune_code
-    from classified
+    from difficult_areas
+    union
+    select
+        review_year,
+        unit_version,
+        commune_code
+    from reported
 ),
 
 final as (
@@ -51,7 +66,12 @@ final as (
         coalesce(difficult_areas.difficult_villages, 0) as difficult_villages,
         difficult_areas.total_villages,
         commune_totals.total_households,
-        commune_totals.total_population
+        commune_totals.total_population,
+        case
+            when reported.commune_code is null then 'not_reported'
+            when commune_totals.commune_code is null then 'no_totals'
+            else 'reported'
+        end as reporting_status
     from commune_years
     left join communes
         on
@@ -64,6 +84,11 @@ final as (
             commune_years.review_year = commune_totals.review_year
             and commune_years.unit_version = commune_totals.unit_version
             and commune_years.commune_code = commune_totals.commune_code
+    left join reported
+        on
+            commune_years.review_year = reported.review_year
+            and commune_years.unit_version = reported.unit_version
+            and commune_years.commune_code = reported.commune_code
     left join difficult_areas
         on
             commune_years.review_year = difficult_areas.review_year

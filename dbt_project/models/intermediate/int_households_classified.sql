@@ -22,14 +22,22 @@ with_standard as (
         standards.income_line,
         standards.upper_income_line,
         standards.middle_line,
-        standards.deprivation_threshold,
-        {{ deprivation_count('households') }} as deprivation_count
+        standards.deprivation_threshold
     from households
     left join standards
         on
             households.review_year
             between standards.first_review_year and standards.last_review_year
             and households.area_type = standards.area_type
+),
+
+-- The count over the standard's own indicators (seed standard_indicators), once the standard is
+-- known: 10 indicators under Decision 59/2015, 12 under Decree 07/2021 and 351/2025.
+counted as (
+    select
+        with_standard.*,
+        {{ deprivation_count('with_standard', 'with_standard.standard_id') }} as deprivation_count
+    from with_standard
 ),
 
 classified as (
@@ -53,10 +61,11 @@ classified as (
             when income_per_capita <= income_line and deprivation_count >= deprivation_threshold
                 then 'poor'
             when income_per_capita <= income_line then 'near_poor'
+            -- No middle class where the standard states no middle line (NULL never compares true).
             when income_per_capita <= middle_line then 'middle'
             else 'not_poor'
         end as computed_class
-    from with_standard
+    from counted
 ),
 
 final as (
@@ -75,6 +84,7 @@ final as (
         household_size,
         area_type,
         income_per_capita,
+        d_health_access,
         d_employment,
         d_dependents,
         d_nutrition,
@@ -100,6 +110,7 @@ final as (
         deprivation_count,
         computed_class,
         coalesce(computed_class = 'poor', false) as is_poor,
+        coalesce(computed_class = 'near_poor', false) as is_near_poor,
         coalesce(lower(trim(ethnicity)) <> 'kinh', false) as is_ethnic_minority,
         coalesce(head_sex = 'female', false) as is_female_headed,
         coalesce(reported_class <> computed_class, false) as is_class_mismatch,

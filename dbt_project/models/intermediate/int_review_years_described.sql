@@ -34,7 +34,9 @@ standard_periods as (
     select
         standard_id,
         min(first_review_year) as first_review_year,
-        max(last_review_year) as last_review_year
+        max(last_review_year) as last_review_year,
+        -- A middle class exists only where the standard states a middle line for every area.
+        bool_and(middle_line is not null) as has_middle_line
     from standards
     group by standard_id
 ),
@@ -44,7 +46,10 @@ with_standard as (
         review_years.review_year,
         review_years.unit_version,
         standard_periods.standard_id,
-        standard_periods.first_review_year as standard_first_review_year
+        standard_periods.first_review_year as standard_first_review_year,
+        coalesce(standard_periods.has_middle_line, false) as has_middle_line,
+        -- How many earlier loaded reviews the flows can look at (reviews before this one).
+        count(*) over (order by review_years.review_year) - 1 as history_reviews
     from review_years
     left join standard_periods
         on
@@ -58,6 +63,8 @@ final as (
         current_year.unit_version,
         current_year.standard_id,
         current_year.standard_first_review_year,
+        current_year.has_middle_line,
+        current_year.history_reviews,
         previous_year.review_year as previous_review_year,
         current_year.review_year = current_year.standard_first_review_year
             as is_first_year_of_standard,

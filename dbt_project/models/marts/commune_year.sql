@@ -12,15 +12,21 @@ classified as (
     select * from {{ ref('int_households_classified') }}
 ),
 
--- Only the households with a flow: the join then builds its hash table on about one row in
--- seven instead of every household-year (nationally 1.5 s against 2.3 s, identical rows).
+-- Only the households with a flow: the join then builds its hash table on a fraction of the
+-- household-years.
 flows as (
     select
         review_year,
         household_code,
-        flow
+        flow,
+        near_poor_flow,
+        is_recently_exited_poverty
     from {{ ref('int_household_flows_tracked') }}
-    where flow is not null
+    where flow is not null or near_poor_flow is not null or is_recently_exited_poverty
+),
+
+placed as (
+    select * from {{ ref('int_households_previously_poor_placed') }}
 ),
 
 household_counts as (
@@ -29,8 +35,11 @@ household_counts as (
         classified.unit_version,
         classified.commune_code,
         count(*) as assessed_households,
-        count(*) filter (where classified.computed_class = 'poor') as poor_households,
-        count(*) filter (where classified.computed_class = 'near_poor') as near_poor_households,
+        count(*) filter (where classified.is_poor) as poor_households,
+        sum(classified.household_size) filter (where classified.is_poor) as poor_people,
+        count(*) filter (where classified.is_near_poor) as near_poor_households,
+        sum(classified.household_size) filter (where classified.is_near_poor)
+            as near_poor_people,
         count(*) filter (where classified.computed_class = 'middle') as middle_households,
         count(*) filter (
             where classified.is_poor and classified.is_ethnic_minority
@@ -50,13 +59,49 @@ household_counts as (
         count(*) filter (where flows.flow = 'exited_poverty') as exited_poverty,
         count(*) filter (where flows.flow = 'newly_poor') as newly_poor,
         count(*) filter (where flows.flow = 'returned_to_poverty') as returned_to_poverty,
-        count(*) filter (where classified.is_class_mismatch) as classification_mismatches
+        count(*) filter (where flows.flow = 'reappeared_poor') as reappeared_poor,
+        count(*) filter (where flows.near_poor_flow = 'near_poor_to_poor') as near_poor_to_poor,
+        count(*) filter (where flows.near_poor_flow = 'poor_to_near_poor') as poor_to_near_poor,
+        count(*) filter (
+            where flows.near_poor_flow = 'exited_near_poverty'
+        ) as exited_near_poverty,
+        count(*) filter (where flows.near_poor_flow = 'newly_near_poor') as newly_near_poor,
+        count(*) filter (where flows.is_recently_exited_poverty) as recently_exited_poverty,
+        count(*) filter (where classified.is_class_mismatch) as classification_mismatches,
+        count(*) filter (where classified.reported_class is null) as unreported_class
     from classified
     left join flows
         on
             classified.review_year = flows.review_year
             and classified.household_code = flows.household_code
     group by classified.review_year, classified.unit_version, classified.commune_code
+),
+
+-- The previous review's poor households where they stand in this review's units: not
+-- reassessed, or reassessed in another commune (moved out), counted where they were.
+previous_poor_counts as (
+    select
+        review_year,
+        unit_version,
+        commune_code,
+        sum(weight) filter (where not is_reassessed) as poor_not_reassessed,
+        sum(weight) filter (
+            where is_reassessed and current_commune_code <> commune_code
+        ) as poor_moved_out
+    from placed
+    group by review_year, unit_version, commune_code
+),
+
+-- Reassessed in this commune, poor in the previous review somewhere else.
+moved_in_counts as (
+    select
+        review_year,
+        unit_version,
+        current_commune_code as commune_code,
+        sum(weight) as poor_moved_in
+    from placed
+    where is_reassessed and current_commune_code <> commune_code
+    group by review_year, unit_version, current_commune_code
 ),
 
 joined as (
@@ -70,40 +115,41 @@ joined as (
         communes.commune_code,
         communes.commune_name,
         communes.standard_id,
+        communes.reporting_status,
+        communes.reporting_status <> 'not_reported' as is_reported,
+        coalesce(review_years.has_known_flows, false) as has_known_flows,
+        coalesce(review_years.has_middle_line, false) as has_middle_line,
+        review_years.history_reviews,
         communes.is_extremely_difficult,
         cast(communes.difficult_villages as bigint) as difficult_villages,
         cast(communes.total_villages as bigint) as total_villages,
         cast(communes.total_households as bigint) as total_households,
         cast(communes.total_population as bigint) as total_population,
-        cast(coalesce(household_counts.assessed_households, 0) as bigint) as assessed_households,
-        cast(coalesce(household_counts.poor_households, 0) as bigint) as poor_households,
-        cast(coalesce(household_counts.near_poor_households, 0) as bigint)
-            as near_poor_households,
-        cast(coalesce(household_counts.middle_households, 0) as bigint) as middle_households,
-        cast(coalesce(household_counts.poor_ethnic_minority, 0) as bigint)
-            as poor_ethnic_minority,
-        cast(coalesce(household_counts.poor_meritorious_family, 0) as bigint)
-            as poor_meritorious_family,
-        cast(coalesce(household_counts.poor_social_protection, 0) as bigint)
-            as poor_social_protection,
-        cast(coalesce(household_counts.poor_no_labour_capacity, 0) as bigint)
-            as poor_no_labour_capacity,
-        cast(coalesce(household_counts.poor_female_headed, 0) as bigint) as poor_female_headed,
-        -- Flows are unknown (NULL) in the first year of the data and of a standard.
-        case
-            when review_years.has_known_flows
-                then cast(coalesce(household_counts.exited_poverty, 0) as bigint)
-        end as exited_poverty,
-        case
-            when review_years.has_known_flows
-                then cast(coalesce(household_counts.newly_poor, 0) as bigint)
-        end as newly_poor,
-        case
-            when review_years.has_known_flows
-                then cast(coalesce(household_counts.returned_to_poverty, 0) as bigint)
-        end as returned_to_poverty,
-        cast(coalesce(household_counts.classification_mismatches, 0) as bigint)
-            as classification_mismatches,
+        household_counts.assessed_households,
+        household_counts.poor_households,
+        household_counts.poor_people,
+        household_counts.near_poor_households,
+        household_counts.near_poor_people,
+        household_counts.middle_households,
+        household_counts.poor_ethnic_minority,
+        household_counts.poor_meritorious_family,
+        household_counts.poor_social_protection,
+        household_counts.poor_no_labour_capacity,
+        household_counts.poor_female_headed,
+        household_counts.exited_poverty,
+        household_counts.newly_poor,
+        household_counts.returned_to_poverty,
+        household_counts.reappeared_poor,
+        household_counts.near_poor_to_poor,
+        household_counts.poor_to_near_poor,
+        household_counts.exited_near_poverty,
+        household_counts.newly_near_poor,
+        household_counts.recently_exited_poverty,
+        household_counts.classification_mismatches,
+        household_counts.unreported_class,
+        previous_poor_counts.poor_not_reassessed,
+        previous_poor_counts.poor_moved_out,
+        moved_in_counts.poor_moved_in,
         review_years.previous_review_year,
         review_years.is_comparable_to_previous
     from communes
@@ -114,15 +160,100 @@ joined as (
             communes.review_year = household_counts.review_year
             and communes.unit_version = household_counts.unit_version
             and communes.commune_code = household_counts.commune_code
+    left join previous_poor_counts
+        on
+            communes.review_year = previous_poor_counts.review_year
+            and communes.unit_version = previous_poor_counts.unit_version
+            and communes.commune_code = previous_poor_counts.commune_code
+    left join moved_in_counts
+        on
+            communes.review_year = moved_in_counts.review_year
+            and communes.unit_version = moved_in_counts.unit_version
+            and communes.commune_code = moved_in_counts.commune_code
 ),
 
+-- A commune that is not reported has NULL counts (nothing is known of it, never 0); flows are
+-- NULL too where they are unknown (first review of the data or of a standard).
+counted as (
+    select
+        review_year,
+        unit_version,
+        province_code,
+        province_name,
+        district_code,
+        district_name,
+        commune_code,
+        commune_name,
+        standard_id,
+        reporting_status,
+        is_extremely_difficult,
+        difficult_villages,
+        total_villages,
+        total_households,
+        total_population,
+        {%- for column in [
+            'assessed_households', 'poor_households', 'poor_people', 'near_poor_households',
+            'near_poor_people',
+        ] %}
+            case when is_reported then cast(coalesce({{ column }}, 0) as bigint) end
+                as {{ column }},
+        {%- endfor %}
+        case
+            when is_reported and has_middle_line
+                then cast(coalesce(middle_households, 0) as bigint)
+        end as middle_households,
+        {%- for column in [
+            'poor_ethnic_minority', 'poor_meritorious_family', 'poor_social_protection',
+            'poor_no_labour_capacity', 'poor_female_headed',
+        ] %}
+            case when is_reported then cast(coalesce({{ column }}, 0) as bigint) end
+                as {{ column }},
+        {%- endfor %}
+        {%- for column in [
+            'exited_poverty', 'newly_poor', 'returned_to_poverty', 'reappeared_poor',
+        ] %}
+            case
+                when is_reported and has_known_flows then cast(coalesce({{ column }}, 0) as bigint)
+            end as {{ column }},
+        {%- endfor %}
+        {%- for column in ['poor_not_reassessed', 'poor_moved_in', 'poor_moved_out'] %}
+            case
+                when is_reported and has_known_flows then cast(coalesce({{ column }}, 0) as double)
+            end as {{ column }},
+        {%- endfor %}
+        {%- for column in [
+            'near_poor_to_poor', 'poor_to_near_poor', 'exited_near_poverty', 'newly_near_poor',
+            'recently_exited_poverty',
+        ] %}
+            case
+                when is_reported and has_known_flows then cast(coalesce({{ column }}, 0) as bigint)
+            end as {{ column }},
+        {%- endfor %}
+        case when is_reported then cast(history_reviews as bigint) end as history_reviews,
+        case
+            when is_reported then cast(coalesce(classification_mismatches, 0) as bigint)
+        end as classification_mismatches,
+        case
+            when is_reported then cast(coalesce(unreported_class, 0) as bigint)
+        end as unreported_class,
+        previous_review_year,
+        is_comparable_to_previous
+    from joined
+),
+
+-- Rates only where the commune is reported and has its totals row.
 rates as (
     select
         *,
-        100 * cast(poor_households as double) / nullif(total_households, 0) as poverty_rate,
-        100 * cast(near_poor_households as double) / nullif(total_households, 0)
-            as near_poverty_rate
-    from joined
+        case
+            when reporting_status = 'reported'
+                then 100 * cast(poor_households as double) / nullif(total_households, 0)
+        end as poverty_rate,
+        case
+            when reporting_status = 'reported'
+                then 100 * cast(near_poor_households as double) / nullif(total_households, 0)
+        end as near_poverty_rate
+    from counted
 ),
 
 with_change as (
@@ -140,6 +271,7 @@ final as (
         commune_code,
         commune_name,
         standard_id,
+        reporting_status,
         is_extremely_difficult,
         difficult_villages,
         total_villages,
@@ -147,7 +279,9 @@ final as (
         total_population,
         assessed_households,
         poor_households,
+        poor_people,
         near_poor_households,
+        near_poor_people,
         middle_households,
         poverty_rate,
         near_poverty_rate,
@@ -161,7 +295,18 @@ final as (
         exited_poverty,
         newly_poor,
         returned_to_poverty,
-        classification_mismatches
+        reappeared_poor,
+        poor_not_reassessed,
+        poor_moved_in,
+        poor_moved_out,
+        near_poor_to_poor,
+        poor_to_near_poor,
+        exited_near_poverty,
+        newly_near_poor,
+        recently_exited_poverty,
+        history_reviews,
+        classification_mismatches,
+        unreported_class
     from with_change
 )
 

@@ -8,32 +8,52 @@ review_years as (
     select * from {{ ref('int_review_years_described') }}
 ),
 
+placed as (
+    select * from {{ ref('int_households_previously_poor_placed') }}
+),
+
+-- Districts were abolished on 2025-07-01: only reviews on the pre2025 units have them.
+pre2025_communes as (
+    select * from commune_year
+    where unit_version = 'pre2025'
+),
+
 summed as (
     select
-        commune_year.review_year,
-        commune_year.unit_version,
-        commune_year.province_code,
-        commune_year.province_name,
-        commune_year.district_code,
-        commune_year.district_name,
-        commune_year.standard_id,
-        {{ sum_commune_counts('commune_year') }}
-    from commune_year
-    -- Districts were abolished on 2025-07-01: only reviews on the pre2025 units have them.
-    where commune_year.unit_version = 'pre2025'
+        pre2025_communes.review_year,
+        pre2025_communes.unit_version,
+        pre2025_communes.province_code,
+        pre2025_communes.province_name,
+        pre2025_communes.district_code,
+        pre2025_communes.district_name,
+        pre2025_communes.standard_id,
+        {{ sum_commune_counts('pre2025_communes') }}
+    from pre2025_communes
     group by
-        commune_year.review_year,
-        commune_year.unit_version,
-        commune_year.province_code,
-        commune_year.province_name,
-        commune_year.district_code,
-        commune_year.district_name,
-        commune_year.standard_id
+        pre2025_communes.review_year,
+        pre2025_communes.unit_version,
+        pre2025_communes.province_code,
+        pre2025_communes.province_name,
+        pre2025_communes.district_code,
+        pre2025_communes.district_name,
+        pre2025_communes.standard_id
+),
+
+moves as (
+    {{ area_poor_moves('placed', 'pre2025_communes', 'district_code') }}
 ),
 
 rates as (
     select
         summed.*,
+        case
+            when review_years.has_known_flows and summed.communes_reported > 0
+                then coalesce(moves.poor_moved_in, 0)
+        end as poor_moved_in,
+        case
+            when review_years.has_known_flows and summed.communes_reported > 0
+                then coalesce(moves.poor_moved_out, 0)
+        end as poor_moved_out,
         review_years.previous_review_year,
         review_years.is_comparable_to_previous,
         100 * cast(summed.poor_households as double) / nullif(summed.total_households, 0)
@@ -43,6 +63,11 @@ rates as (
     from summed
     left join review_years
         on summed.review_year = review_years.review_year
+    left join moves
+        on
+            summed.review_year = moves.review_year
+            and summed.unit_version = moves.unit_version
+            and summed.district_code = moves.district_code
 ),
 
 with_change as (
@@ -58,7 +83,9 @@ final as (
         district_code,
         district_name,
         standard_id,
-        communes,
+        communes_total,
+        communes_reported,
+        households_covered_percent,
         extremely_difficult_communes,
         difficult_villages,
         total_villages,
@@ -66,7 +93,9 @@ final as (
         total_population,
         assessed_households,
         poor_households,
+        poor_people,
         near_poor_households,
+        near_poor_people,
         middle_households,
         poverty_rate,
         near_poverty_rate,
@@ -80,7 +109,18 @@ final as (
         exited_poverty,
         newly_poor,
         returned_to_poverty,
-        classification_mismatches
+        reappeared_poor,
+        poor_not_reassessed,
+        poor_moved_in,
+        poor_moved_out,
+        near_poor_to_poor,
+        poor_to_near_poor,
+        exited_near_poverty,
+        newly_near_poor,
+        recently_exited_poverty,
+        history_reviews,
+        classification_mismatches,
+        unreported_class
     from with_change
 )
 

@@ -8,20 +8,33 @@ review_years as (
     select * from {{ ref('int_review_years_described') }}
 ),
 
-not_reassessed as (
-    select * from {{ ref('int_households_not_reassessed') }}
+placed as (
+    select * from {{ ref('int_households_previously_poor_placed') }}
 ),
 
-communes as (
-    select * from {{ ref('stg_admin_units__communes') }}
+deprivations as (
+    select * from {{ ref('int_commune_deprivations_counted') }}
 ),
 
-province_names as (
-    select distinct
-        unit_version,
-        province_code,
-        province_name
-    from communes
+weights as (
+    select * from {{ ref('int_standard_indicator_weights') }}
+),
+
+-- Per commune: households deprived in 3 or more of the standard's indicators (identified) and
+-- the sum of their weighted deprivation scores.
+commune_mpi as (
+    select
+        deprivations.review_year,
+        deprivations.unit_version,
+        deprivations.commune_code,
+        any_value(deprivations.identified_households) as identified_households,
+        sum(weights.weight * deprivations.deprived_identified_households) as identified_score
+    from deprivations
+    inner join weights
+        on
+            deprivations.standard_id = weights.standard_id
+            and deprivations.indicator_code = weights.indicator_code
+    group by deprivations.review_year, deprivations.unit_version, deprivations.commune_code
 ),
 
 summed as (
@@ -29,113 +42,69 @@ summed as (
         commune_year.review_year,
         commune_year.unit_version,
         commune_year.province_code,
+        any_value(commune_year.province_name) as province_name,
+        any_value(commune_year.standard_id) as standard_id,
         {{ sum_commune_counts('commune_year') }},
         cast(sum(commune_year.poor_households) filter (
             where commune_year.is_extremely_difficult
+            and commune_year.reporting_status = 'reported'
         ) as bigint) as poor_households_extremely_difficult,
         cast(sum(commune_year.total_households) filter (
             where commune_year.is_extremely_difficult
-        ) as bigint) as total_households_extremely_difficult
+            and commune_year.reporting_status = 'reported'
+        ) as bigint) as total_households_extremely_difficult,
+        sum(coalesce(commune_mpi.identified_households, 0)) filter (
+            where commune_year.reporting_status = 'reported'
+        ) as identified_households,
+        sum(coalesce(commune_mpi.identified_score, 0)) filter (
+            where commune_year.reporting_status = 'reported'
+        ) as identified_score
     from commune_year
+    left join commune_mpi
+        on
+            commune_year.review_year = commune_mpi.review_year
+            and commune_year.unit_version = commune_mpi.unit_version
+            and commune_year.commune_code = commune_mpi.commune_code
     group by commune_year.review_year, commune_year.unit_version, commune_year.province_code
 ),
 
-not_reassessed_counts as (
-    select
-        review_year,
-        unit_version,
-        province_code,
-        cast(count(*) as bigint) as poor_not_reassessed
-    from not_reassessed
-    group by review_year, unit_version, province_code
-),
-
--- A province can have poor households of the previous review that are absent from this one
--- without any commune row this year: it still gets a row so that the flow identity holds.
-provinces as (
-    select
-        review_year,
-        unit_version,
-        province_code
-    from summed
-    union
-    select
-        review_year,
-        unit_version,
-        province_code
-    from not_reassessed_counts
-),
-
-joined as (
-    select
-        provinces.review_year,
-        provinces.unit_version,
-        provinces.province_code,
-        province_names.province_name,
-        review_years.standard_id,
-        review_years.previous_review_year,
-        review_years.is_comparable_to_previous,
-        coalesce(summed.communes, 0) as communes,
-        coalesce(summed.extremely_difficult_communes, 0) as extremely_difficult_communes,
-        coalesce(summed.difficult_villages, 0) as difficult_villages,
-        summed.total_villages,
-        summed.total_households,
-        summed.total_population,
-        coalesce(summed.assessed_households, 0) as assessed_households,
-        coalesce(summed.poor_households, 0) as poor_households,
-        coalesce(summed.near_poor_households, 0) as near_poor_households,
-        coalesce(summed.middle_households, 0) as middle_households,
-        coalesce(summed.poor_ethnic_minority, 0) as poor_ethnic_minority,
-        coalesce(summed.poor_meritorious_family, 0) as poor_meritorious_family,
-        coalesce(summed.poor_social_protection, 0) as poor_social_protection,
-        coalesce(summed.poor_no_labour_capacity, 0) as poor_no_labour_capacity,
-        coalesce(summed.poor_female_headed, 0) as poor_female_headed,
-        case
-            when review_years.has_known_flows then coalesce(summed.exited_poverty, 0)
-        end as exited_poverty,
-        case
-            when review_years.has_known_flows then coalesce(summed.newly_poor, 0)
-        end as newly_poor,
-        case
-            when review_years.has_known_flows then coalesce(summed.returned_to_poverty, 0)
-        end as returned_to_poverty,
-        coalesce(summed.classification_mismatches, 0) as classification_mismatches,
-        coalesce(summed.poor_households_extremely_difficult, 0)
-            as poor_households_extremely_difficult,
-        summed.total_households_extremely_difficult,
-        -- Known whenever the previous review is loaded (also in a standard's first year).
-        case
-            when review_years.previous_review_year is not null
-                then coalesce(not_reassessed_counts.poor_not_reassessed, 0)
-        end as poor_not_reassessed
-    from provinces
-    left join summed
-        on
-            provinces.review_year = summed.review_year
-            and provinces.unit_version = summed.unit_version
-            and provinces.province_code = summed.province_code
-    left join not_reassessed_counts
-        on
-            provinces.review_year = not_reassessed_counts.review_year
-            and provinces.unit_version = not_reassessed_counts.unit_version
-            and provinces.province_code = not_reassessed_counts.province_code
-    left join review_years
-        on provinces.review_year = review_years.review_year
-    left join province_names
-        on
-            provinces.unit_version = province_names.unit_version
-            and provinces.province_code = province_names.province_code
+moves as (
+    {{ area_poor_moves('placed', 'commune_year', 'province_code') }}
 ),
 
 rates as (
     select
-        *,
-        100 * cast(poor_households as double) / nullif(total_households, 0) as poverty_rate,
-        100 * cast(near_poor_households as double) / nullif(total_households, 0)
+        summed.*,
+        case
+            when review_years.has_known_flows and summed.communes_reported > 0
+                then coalesce(moves.poor_moved_in, 0)
+        end as poor_moved_in,
+        case
+            when review_years.has_known_flows and summed.communes_reported > 0
+                then coalesce(moves.poor_moved_out, 0)
+        end as poor_moved_out,
+        review_years.previous_review_year,
+        review_years.is_comparable_to_previous,
+        100 * cast(summed.poor_households as double) / nullif(summed.total_households, 0)
+            as poverty_rate,
+        100 * cast(summed.near_poor_households as double) / nullif(summed.total_households, 0)
             as near_poverty_rate,
-        100 * cast(poor_households_extremely_difficult as double)
-        / nullif(total_households_extremely_difficult, 0) as poverty_rate_extremely_difficult
-    from joined
+        100 * cast(summed.poor_households_extremely_difficult as double)
+        / nullif(summed.total_households_extremely_difficult, 0)
+            as poverty_rate_extremely_difficult,
+        -- Alkire-Foster over the assessed households of the counted communes (proportions 0-1).
+        cast(summed.identified_households as double)
+        / nullif(summed.assessed_households, 0) as mpi_headcount_ratio,
+        summed.identified_score / nullif(summed.identified_households, 0) as mpi_intensity,
+        summed.identified_score / nullif(summed.assessed_households, 0) as mpi_m0
+    from summed
+    left join review_years
+        on summed.review_year = review_years.review_year
+    left join moves
+        on
+            summed.review_year = moves.review_year
+            and summed.unit_version = moves.unit_version
+            and summed.province_code = moves.province_code
 ),
 
 with_change as (
@@ -149,7 +118,9 @@ final as (
         province_code,
         province_name,
         standard_id,
-        communes,
+        communes_total,
+        communes_reported,
+        households_covered_percent,
         extremely_difficult_communes,
         difficult_villages,
         total_villages,
@@ -157,7 +128,9 @@ final as (
         total_population,
         assessed_households,
         poor_households,
+        poor_people,
         near_poor_households,
+        near_poor_people,
         middle_households,
         poverty_rate,
         near_poverty_rate,
@@ -171,11 +144,24 @@ final as (
         exited_poverty,
         newly_poor,
         returned_to_poverty,
+        reappeared_poor,
+        poor_not_reassessed,
+        poor_moved_in,
+        poor_moved_out,
+        near_poor_to_poor,
+        poor_to_near_poor,
+        exited_near_poverty,
+        newly_near_poor,
+        recently_exited_poverty,
+        history_reviews,
         classification_mismatches,
+        unreported_class,
         poor_households_extremely_difficult,
         total_households_extremely_difficult,
         poverty_rate_extremely_difficult,
-        poor_not_reassessed
+        mpi_headcount_ratio,
+        mpi_intensity,
+        mpi_m0
     from with_change
 )
 

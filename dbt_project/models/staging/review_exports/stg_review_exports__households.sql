@@ -1,3 +1,9 @@
+{#- d_health_access (the export column `TH tiếp cận dịch vụ y tế`) exists only in exports under
+    Decision 59/2015; a warehouse whose raw table predates the column reads it as NULL. -#}
+{%- set has_health_access = relation_has_column(
+    source('review_exports', 'survey_households'), 'd_health_access'
+) -%}
+
 with
 
 source as (
@@ -20,6 +26,11 @@ renamed as (
         cast(household_size as integer) as household_size,
         area_type,
         cast(income_per_capita as bigint) as income_per_capita,
+        {% if has_health_access -%}
+            d_health_access,
+        {%- else -%}
+            cast(null as boolean) as d_health_access,
+        {%- endif %}
         d_employment,
         d_dependents,
         d_nutrition,

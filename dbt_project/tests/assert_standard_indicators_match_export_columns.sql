@@ -1,10 +1,10 @@
--- A returned row is an indicator listed in the deprivation_indicators seed with no d_* column in
--- the staged households, or a d_* column the seed does not list: deprivation_count and the
--- deprivation marts would then disagree with the seed.
+-- A returned row is an indicator of the standard_indicators seed with no column in the staged
+-- households (the deprivation count would fail to compile), or a d_* column of the staged
+-- households that no standard lists (a deprivation the warehouse would silently ignore).
 with
 
 indicators as (
-    select * from {{ ref('deprivation_indicators') }}
+    select distinct indicator_code from {{ ref('standard_indicators') }}
 ),
 
 export_columns as (

@@ -1,0 +1,94 @@
+{#- Deprivation counts per commune, review year and indicator of the review's standard: among
+    poor and near-poor households (the access tables) and among households deprived in 3 or more
+    of the standard's indicators (the Alkire-Foster censored headcounts). Only households of one
+    of those groups are unpivoted, a fraction of all households. -#}
+with
+
+classified as (
+    select * from {{ ref('int_households_classified') }}
+),
+
+standard_indicators as (
+    select * from {{ ref('standard_indicators') }}
+),
+
+selected as (
+    select
+        review_year,
+        unit_version,
+        commune_code,
+        standard_id,
+        is_poor,
+        is_near_poor,
+        coalesce(deprivation_count >= 3, false) as is_multidimensionally_deprived,
+        columns('^d_')
+    from classified
+    where is_poor or is_near_poor or deprivation_count >= 3
+),
+
+-- Unpivot drops NULL marks: only deprived-or-not answers are counted, and the households
+-- each count is taken over come from commune_year.
+deprivations as (
+    unpivot selected
+    on columns('^d_')
+    into name indicator_code value is_deprived
+),
+
+counted as (
+    select
+        deprivations.review_year,
+        deprivations.unit_version,
+        deprivations.commune_code,
+        deprivations.standard_id,
+        deprivations.indicator_code,
+        count(*) filter (where deprivations.is_poor and deprivations.is_deprived)
+            as deprived_poor_households,
+        count(*) filter (where deprivations.is_near_poor and deprivations.is_deprived)
+            as deprived_near_poor_households,
+        count(*) filter (
+            where deprivations.is_multidimensionally_deprived and deprivations.is_deprived
+        ) as deprived_identified_households
+    from deprivations
+    -- Only the indicators of the household's own standard.
+    inner join standard_indicators
+        on
+            deprivations.standard_id = standard_indicators.standard_id
+            and deprivations.indicator_code = standard_indicators.indicator_code
+    group by
+        deprivations.review_year,
+        deprivations.unit_version,
+        deprivations.commune_code,
+        deprivations.standard_id,
+        deprivations.indicator_code
+),
+
+identified as (
+    select
+        review_year,
+        unit_version,
+        commune_code,
+        count(*) filter (where is_multidimensionally_deprived) as identified_households
+    from selected
+    group by review_year, unit_version, commune_code
+),
+
+final as (
+    select
+        counted.review_year,
+        counted.unit_version,
+        counted.commune_code,
+        counted.standard_id,
+        counted.indicator_code,
+        cast(counted.deprived_poor_households as bigint) as deprived_poor_households,
+        cast(counted.deprived_near_poor_households as bigint) as deprived_near_poor_households,
+        cast(counted.deprived_identified_households as bigint) as deprived_identified_households,
+        cast(identified.identified_households as bigint) as identified_households
+    from counted
+    inner join identified
+        on
+            counted.review_year = identified.review_year
+            and counted.unit_version = identified.unit_version
+            and counted.commune_code = identified.commune_code
+)
+
+select * from final

@@ -1,0 +1,113 @@
+{#- One pass over the households with a count per group and measure, then one row per group:
+    scanning the classified view once rather than once per group. -#}
+{%- set groups = population_groups() -%}
+{%- set measures = [
+    ('assessed_households', 'true', 'count'),
+    ('poor_households', 'classified.is_poor', 'count'),
+    ('near_poor_households', 'classified.is_near_poor', 'count'),
+    ('poor_people', 'classified.is_poor', 'people'),
+    ('near_poor_people', 'classified.is_near_poor', 'people'),
+    ('exited_poverty', "flows.flow = 'exited_poverty'", 'count'),
+    ('newly_poor', "flows.flow = 'newly_poor'", 'count'),
+    ('returned_to_poverty', "flows.flow = 'returned_to_poverty'", 'count'),
+] -%}
+
+with
+
+commune_year as (
+    select * from {{ ref('commune_year') }}
+),
+
+classified as (
+    select * from {{ ref('int_households_classified') }}
+),
+
+flows as (
+    select
+        review_year,
+        household_code,
+        flow
+    from {{ ref('int_household_flows_tracked') }}
+    where flow is not null
+),
+
+wide as (
+    select
+        classified.review_year,
+        classified.unit_version,
+        classified.commune_code,
+        {%- for group_code, group_name_vi, condition in groups %}
+            {%- set outer_loop = loop %}
+            {%- for measure, measure_condition, kind in measures %}
+                {%- if kind == 'count' %}
+                    count(*) filter (where ({{ condition }}) and ({{ measure_condition }}))
+                {%- else %}
+                    sum(classified.household_size) filter (
+                        where ({{ condition }}) and ({{ measure_condition }})
+                    )
+                {%- endif %} as {{ group_code }}__{{ measure }}
+                {%- if not (outer_loop.last and loop.last) %},{% endif %}
+            {%- endfor %}
+        {%- endfor %}
+    from classified
+    left join flows
+        on
+            classified.review_year = flows.review_year
+            and classified.household_code = flows.household_code
+    group by classified.review_year, classified.unit_version, classified.commune_code
+),
+
+long as (
+    {%- for group_code, group_name_vi, condition in groups %}
+        select
+            review_year,
+            unit_version,
+            commune_code,
+            '{{ group_code }}' as group_code,
+            '{{ group_name_vi }}' as group_name_vi,
+            {%- for measure, measure_condition, kind in measures %}
+                {{ group_code }}__{{ measure }} as {{ measure }}
+                {%- if not loop.last %},{% endif %}
+            {%- endfor %}
+        from wide
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
+),
+
+-- Reported communes only (a commune without loaded rows has no group figures); flows NULL
+-- where commune_year's are unknown.
+final as (
+    select
+        commune_year.review_year,
+        commune_year.unit_version,
+        commune_year.province_code,
+        commune_year.district_code,
+        commune_year.commune_code,
+        long.group_code,
+        long.group_name_vi,
+        cast(long.assessed_households as bigint) as assessed_households,
+        cast(long.poor_households as bigint) as poor_households,
+        cast(long.near_poor_households as bigint) as near_poor_households,
+        cast(coalesce(long.poor_people, 0) as bigint) as poor_people,
+        cast(coalesce(long.near_poor_people, 0) as bigint) as near_poor_people,
+        case
+            when commune_year.exited_poverty is not null then cast(long.exited_poverty as bigint)
+        end as exited_poverty,
+        case
+            when commune_year.newly_poor is not null then cast(long.newly_poor as bigint)
+        end as newly_poor,
+        case
+            when commune_year.returned_to_poverty is not null
+                then cast(long.returned_to_poverty as bigint)
+        end as returned_to_poverty
+    from long
+    inner join commune_year
+        on
+            long.review_year = commune_year.review_year
+            and long.unit_version = commune_year.unit_version
+            and long.commune_code = commune_year.commune_code
+)
+
+select * from final
