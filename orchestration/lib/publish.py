@@ -31,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib.warehouse_connection import connect
 from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
 
 CONTRACT_MART_TABLES = (
@@ -206,9 +207,8 @@ def _write_published(
     built_at: datetime,
 ) -> dict[str, int]:
     tables: dict[str, int] = {}
-    con = duckdb.connect(str(target))
+    con = connect(target)
     try:
-        con.execute("set enable_progress_bar = false")
         quoted = str(warehouse_path).replace("'", "''")
         con.execute(f"attach '{quoted}' as wh (read_only)")
         _gate_passed(con, build_id)
@@ -296,8 +296,7 @@ def record_build(
     seeds_dir: Path = DBT_PROJECT_DIR / "seeds",
 ) -> None:
     """Append the build's record to ``audit.builds`` (also for a build the gate blocked)."""
-    with duckdb.connect(str(warehouse_path)) as con:
-        con.execute("set enable_progress_bar = false")
+    with connect(warehouse_path) as con:
         con.execute(BUILDS_DDL)
         con.execute(
             "insert into audit.builds values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
