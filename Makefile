@@ -41,9 +41,9 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The UI reads the instance `poverty-warehouse run` records in (OUT/dagster_home).
 dev: manifest
-	mkdir -p $(WAREHOUSE_DIR)/dagster_home
-	test -f $(WAREHOUSE_DIR)/dagster_home/dagster.yaml || cp orchestration/dagster.yaml $(WAREHOUSE_DIR)/dagster_home/
+	$(BIN)/python -c 'import sys; from pathlib import Path; from orchestration.runner import prepare_dagster_home; prepare_dagster_home(Path(sys.argv[1]))' $(WAREHOUSE_DIR)/dagster_home
 	DAGSTER_HOME=$(WAREHOUSE_DIR)/dagster_home POVERTY_WAREHOUSE_DIR=$(WAREHOUSE_DIR) \
 		$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 

@@ -1,4 +1,10 @@
-"""Resources keyed by role: the working warehouse, the dbt project, the pipeline's paths.
+"""Resources keyed by role: the working warehouse (path, settings, run lock) and the dbt project.
+
+``WarehouseResource`` is the one owner of the warehouse: its directory and files, DuckDB's
+memory limit and progress bar on every connection (through
+``orchestration.lib.warehouse_connection``), and the run lock (``orchestration.lib.run_lock``)
+for every Dagster run that writes the warehouse, whichever instance launched it. The dbt resource
+hands the same path and memory limit to the dbt subprocess in that subprocess's environment.
 
 Connections are opened inside steps only (never at import time): the ``dagster dev`` code server
 imports this module, and any open handle on the DuckDB file, even read-only, blocks the dbt
@@ -7,37 +13,115 @@ subprocess.
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
 
-from dagster import ConfigurableResource
+import duckdb
+from dagster import InitResourceContext
 from dagster_dbt import DbtCliResource, DbtProject
 from dagster_duckdb import DuckDBResource
 from packaging.version import Version
+from pydantic import PrivateAttr
 
-from orchestration.settings import DBT_PROJECT_DIR, Settings, duckdb_memory_limit, get_settings
+from orchestration.lib import run_lock
+from orchestration.lib.warehouse_connection import connect
+from orchestration.settings import (
+    DBT_PROJECT_DIR,
+    DEFAULT_DUCKDB_MEMORY_LIMIT,
+    Settings,
+    duckdb_memory_limit,
+    get_settings,
+)
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
+LOCK_WAIT_S = 600.0
+"""How long a Dagster run waits for another run of the same warehouse directory to finish."""
+
+
+class WarehouseResource(DuckDBResource):
+    """The working warehouse: where it is, how it is opened, and one run at a time.
+
+    ``database`` is ``<warehouse_dir>/warehouse.duckdb``. Every connection gets the memory limit
+    and no progress bar. A Dagster run takes the directory's run lock when its resources start
+    (waiting up to ``lock_wait_s`` for another run, then failing with the holder named) and
+    gives it back when they stop; in the command's process the command holds it already.
+    Outside a run, each connection holds the lock while it is open.
+    """
+
+    raw_dir: str
+    warehouse_dir: str
+    memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    lock_wait_s: float = LOCK_WAIT_S
+    _run_holds: int = PrivateAttr(default=0)
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(raw_dir=Path(self.raw_dir), warehouse_dir=Path(self.warehouse_dir))
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        # Sensors and schedules start resources too, without a run: they never lock.
+        run = context.run
+        if run is not None:
+            run_lock.acquire(self.warehouse_dir, f"Dagster run {run.run_id}", self.lock_wait_s)
+            self._run_holds += 1
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        while self._run_holds:
+            run_lock.release(self.warehouse_dir)
+            self._run_holds -= 1
+
+    @contextlib.contextmanager
+    def get_connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        with run_lock.hold(self.warehouse_dir, "a warehouse connection", self.lock_wait_s):
+            con = connect(self.database, read_only=read_only, memory_limit=self.memory_limit)
+            try:
+                yield con
+            finally:
+                con.close()
+
+
+INGEST_LISTENERS: list[Callable[[str, int, int, int, int], None]] = []
+"""Who wants the ingest's per-file progress: ``(dataset, year, done, total, rows)`` (the
+command's progress display registers itself here for the length of its run)."""
+
+
+def file_progress(dataset: str, year: int) -> Callable[[int, int, int], None]:
+    """The ingest's ``on_file(done, total, rows)`` callback for one dataset and year."""
+
+    def on_file(done: int, total: int, rows: int) -> None:
+        for listener in list(INGEST_LISTENERS):
+            listener(dataset, year, done, total, rows)
+
+    return on_file
+
+
+# The assets' `paths` resource is the warehouse resource under a second key (one object, one
+# set of paths); the name stays for the steps that only need the paths.
+PipelinePaths = WarehouseResource
+
 
 class WarehouseDbtCliResource(DbtCliResource):
-    """dagster-dbt's dbt resource without two start-up costs this project does not use.
+    """dagster-dbt's dbt resource, started through ``orchestration.dbt_child``, minus two costs.
 
-    Before starting dbt, ``DbtCliResource.cli()`` (dagster-dbt 0.29) paid about 3 s of every run,
-    measured with pyinstrument on the tiny sample:
+    dbt runs as ``python -m orchestration.dbt_child --warehouse-path P --memory-limit M ...``,
+    which makes the dbt process die with its parent (Linux ``PR_SET_PDEATHSIG``) and gives it
+    the warehouse path and memory limit in its own environment (``profiles.yml`` reads them).
 
-    - ``_cli_version`` runs ``dbt --version`` in a subprocess (1.2 s) to tell dbt-core from the
-      Fusion engine. The dbt used here is the dbt-core installed beside this interpreter, so its
-      version is that package's.
-    - ``_initialize_dbt_core_adapter`` loads the project and its macros in-process (1.8 s) for a
-      read-only adapter handle that only ``fetch_row_counts()`` / ``fetch_column_metadata()``
-      use. The dbt asset reads row counts and schemas itself after the build
-      (``orchestration/assets/dbt.py``), and that handle would be one more connection to the
-      warehouse file.
+    Before starting dbt, ``DbtCliResource.cli()`` (dagster-dbt 0.29) would also run
+    ``dbt --version`` in a subprocess to tell dbt-core from the Fusion engine (the dbt used here
+    is the dbt-core installed beside this interpreter, so its version is that package's), and
+    load the project in-process for an adapter handle that only ``fetch_row_counts()`` /
+    ``fetch_column_metadata()`` use; the dbt asset reads row counts and schemas itself, and that
+    handle would be one more connection to the warehouse file.
     """
+
+    warehouse_path: str = ""
+    memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
 
     @cached_property
     def _cli_version(self) -> Version:
@@ -47,36 +131,34 @@ class WarehouseDbtCliResource(DbtCliResource):
         return None
 
 
-class PipelinePaths(ConfigurableResource):
-    """Where the exports arrive and where the warehouse files are written."""
-
-    raw_dir: str
-    warehouse_dir: str
-
-    @property
-    def settings(self) -> Settings:
-        return Settings(raw_dir=Path(self.raw_dir), warehouse_dir=Path(self.warehouse_dir))
+def dbt_resource(settings: Settings, memory_limit: str | None = None) -> WarehouseDbtCliResource:
+    """The dbt resource for one warehouse (also used to prepare the manifest)."""
+    limit = memory_limit or duckdb_memory_limit()
+    return WarehouseDbtCliResource(
+        project_dir=dbt_project,
+        profiles_dir=str(DBT_PROJECT_DIR),
+        dbt_executable=sys.executable,
+        global_config_flags=[
+            "-m",
+            "orchestration.dbt_child",
+            "--warehouse-path",
+            str(settings.warehouse_path),
+            "--memory-limit",
+            limit,
+        ],
+        warehouse_path=str(settings.warehouse_path),
+        memory_limit=limit,
+    )
 
 
 def build_resources(settings: Settings | None = None) -> dict[str, object]:
     """The resources of the one code location, for one set of paths."""
     settings = settings or get_settings()
-    settings.export_to_environment()
-    return {
-        "paths": PipelinePaths(
-            raw_dir=str(settings.raw_dir), warehouse_dir=str(settings.warehouse_dir)
-        ),
-        # DuckDB 2.0 refuses `enable_progress_bar` as a connection option: steps turn it off
-        # per connection instead. Without a memory limit, ingesting every household of the
-        # country in one review year peaked at 19.7 GB; with it DuckDB spills to disk.
-        "warehouse": DuckDBResource(
-            database=str(settings.warehouse_path),
-            connection_config={"memory_limit": duckdb_memory_limit()},
-        ),
-        # The dbt beside this interpreter, so the command works without the venv on PATH.
-        "dbt": WarehouseDbtCliResource(
-            project_dir=dbt_project,
-            profiles_dir=str(DBT_PROJECT_DIR),
-            dbt_executable=str(Path(sys.executable).with_name("dbt")),
-        ),
-    }
+    limit = duckdb_memory_limit()
+    warehouse = WarehouseResource(
+        database=str(settings.warehouse_path),
+        raw_dir=str(settings.raw_dir),
+        warehouse_dir=str(settings.warehouse_dir),
+        memory_limit=limit,
+    )
+    return {"warehouse": warehouse, "paths": warehouse, "dbt": dbt_resource(settings, limit)}

@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from orchestration.runner import ensure_manifest
 from orchestration.sample import SampleSummary, generate_sample
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.settings import get_settings
 
 
 def pytest_sessionstart(session) -> None:
-    """Parse the dbt project before collection: the Dagster definitions load its manifest.
-
-    ``make test`` parses first already; this keeps a bare ``pytest`` working on a fresh clone.
-    Absolute paths, because dbt records seed paths as given.
-    """
-    if (DBT_PROJECT_DIR / "target" / "manifest.json").exists():
-        return
-    parse_target = Path(tempfile.gettempdir()) / "poverty-parse" / "warehouse.duckdb"
-    env = {**os.environ, "POVERTY_WAREHOUSE_PATH": str(parse_target)}
-    subprocess.run(
-        [
-            str(Path(sys.executable).with_name("dbt")),
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-        ],
-        check=True,
-        env=env,
-    )
+    """Prepare the dbt manifest before collection (the Dagster definitions load it), as the
+    command does: parsed when missing or older than the project. ``make test`` parses first
+    already; this keeps a bare ``pytest`` working on a fresh clone."""
+    parse_dir = Path(tempfile.gettempdir()) / "poverty-parse"
+    ensure_manifest(get_settings(raw_dir=parse_dir, warehouse_dir=parse_dir))
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,9 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster._core.test_utils import create_run_for_test
 
-from orchestration.cli import HOST_TAG, PID_TAG, UsageError, _parse_years, _release_dead_claims
+from orchestration.cli import _parse_years
+from orchestration.runner import HOST_TAG, PID_TAG, UsageError
+from orchestration.runner import release_dead_claims as _release_dead_claims
 from orchestration.settings import WAREHOUSE_POOL
 
 
@@ -81,7 +83,7 @@ def test_slot_of_a_live_run_is_kept(instance):
 
 def test_review_years_are_registered_in_chronological_order(instance):
     """A partition range follows insertion order: a late, older year must not land at the end."""
-    from orchestration.cli import _register_review_years
+    from orchestration.runner import register_review_years as _register_review_years
 
     _register_review_years(instance, "review_year", ["2022", "2023"])
     _register_review_years(instance, "review_year", ["2020", "2021", "2022", "2023", "2024"])
@@ -99,7 +101,7 @@ def test_gate_imports_are_warmed_once_when_dbt_starts(capsys) -> None:
     start-up, where it slowed Dagster's own start), once."""
     from types import SimpleNamespace
 
-    from orchestration.cli import Progress
+    from orchestration.progress import Progress
 
     calls: list[str] = []
     progress = Progress(on_step_start={"warehouse_dbt_assets": lambda: calls.append("warm")})

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 from dagster import AssetKey, materialize
-from dagster_dbt import DbtCliResource
 from dbt_fixtures.sample import YEARS
 from dbt_fixtures.warehouse import create_warehouse, dbt, replace_year
 
-from orchestration.settings import DBT_PROJECT_DIR, WAREHOUSE_POOL
+from orchestration.resources import build_resources
+from orchestration.settings import DBT_PROJECT_DIR, WAREHOUSE_PATH_ENV, WAREHOUSE_POOL, Settings
 
 MARTS = (
     "commune_year",
@@ -35,29 +34,27 @@ def dbt_assets_module(tmp_path_factory):
 
 
 def materialize_dbt(dbt_assets_module, path: Path):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("POVERTY_WAREHOUSE_PATH", str(path))
-        return materialize(
-            [dbt_assets_module.warehouse_dbt_assets],
-            resources={
-                "dbt": DbtCliResource(
-                    project_dir=str(DBT_PROJECT_DIR),
-                    profiles_dir=str(DBT_PROJECT_DIR),
-                    # The venv's dbt, also when the venv's bin directory is not on PATH.
-                    dbt_executable=str(Path(sys.executable).with_name("dbt")),
-                )
-            },
-        )
+    """The dbt asset with the code location's resources for a warehouse at ``path``: the path
+    reaches dbt through the resources only (this process's environment is left alone)."""
+    settings = Settings(raw_dir=path.parent / "raw", warehouse_dir=path.parent)
+    return materialize(
+        [dbt_assets_module.warehouse_dbt_assets], resources=build_resources(settings)
+    )
 
 
 @pytest.fixture(scope="module")
 def materialized(tmp_path_factory, dbt_assets_module):
-    """Materialize every dbt asset in this process against a warehouse with reviews 2023-2025."""
+    """Materialize every dbt asset in this process against a warehouse with reviews 2023-2025,
+    with no warehouse path in this process's environment (the resources carry it to dbt)."""
     path = tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"
     create_warehouse(path)
     for year in (2023, 2024, 2025):
         replace_year(path, year, **YEARS[year]())
-    return materialize_dbt(dbt_assets_module, path), path
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(WAREHOUSE_PATH_ENV, raising=False)
+        result = materialize_dbt(dbt_assets_module, path)
+        assert WAREHOUSE_PATH_ENV not in os.environ
+    return result, path
 
 
 def test_asset_keys_follow_schema_and_sources_map_to_ingest_assets(dbt_assets_module):

@@ -78,7 +78,10 @@ def test_dbt_resource_knows_its_dbt_version_without_running_dbt() -> None:
     resource = build_resources()["dbt"]
     assert isinstance(resource, WarehouseDbtCliResource)
     printed = subprocess.run(
-        [resource.dbt_executable, "--version"], capture_output=True, text=True, check=True
+        [resource.dbt_executable, *resource.global_config_flags, "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert f"installed: {resource._cli_version}" in printed, printed
     assert re.search(r"installed: 1\.", printed)

@@ -29,8 +29,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from dagster import (
+    AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
     AssetMaterialization,
@@ -47,7 +47,8 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.resources import dbt_project
+from orchestration.progress import DBT_NODE_LOG_PREFIX
+from orchestration.resources import WarehouseResource, dbt_project
 from orchestration.settings import DBT_PROJECT_DIR, WAREHOUSE_POOL
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
@@ -77,11 +78,13 @@ translator = WarehouseDbtTranslator(
 )
 
 
-def _table_metadata(relations: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+def _table_metadata(
+    warehouse: WarehouseResource, relations: list[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
     """Row count and column schema of each built relation, in one pass over the warehouse.
 
-    The path is the one dbt's profile wrote to (``POVERTY_WAREHOUSE_PATH``), so the numbers are
-    those of the relations this build just made.
+    The warehouse resource gave dbt its path, so the numbers are those of the relations this
+    build just made.
     """
     if not relations:
         return {}
@@ -89,8 +92,7 @@ def _table_metadata(relations: list[tuple[str, str]]) -> dict[tuple[str, str], d
         f"select '{schema}' as s, '{name}' as n, count(*) as c from \"{schema}\".\"{name}\""
         for schema, name in relations
     )
-    with duckdb.connect(os.environ["POVERTY_WAREHOUSE_PATH"]) as con:
-        con.execute("set enable_progress_bar = false")
+    with warehouse.get_connection() as con:
         rows = {(s, n): c for s, n, c in con.execute(counts).fetchall()}
         columns: dict[tuple[str, str], list[TableColumn]] = {}
         for schema, name, column, data_type in con.execute(
@@ -157,6 +159,20 @@ def _written_at(path: Path) -> float:
         return 0.0
 
 
+def _log_node(context: AssetExecutionContext, event: Any) -> None:
+    """One log line per model or seed built and per failed test, as dbt reports it:
+    ``dbt node <schema>/<name> <outcome>`` (passing tests are counted in the step's end)."""
+    if isinstance(event, Output):
+        name, outcome = "/".join(context.asset_key_for_output(event.output_name).path), "built"
+    elif isinstance(event, AssetMaterialization):
+        name, outcome = "/".join(event.asset_key.path), "built"
+    elif isinstance(event, AssetCheckResult) and not event.passed:
+        name, outcome = event.check_name or "test", "test FAILED"
+    else:
+        return
+    context.log.info(f"{DBT_NODE_LOG_PREFIX}{name} {outcome}")
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
@@ -164,17 +180,21 @@ def _written_at(path: Path) -> float:
     dagster_dbt_translator=translator,
     pool=WAREHOUSE_POOL,
 )
-def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+def warehouse_dbt_assets(
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+) -> Iterator[Any]:
     """``dbt build`` of the selected models, seeds and tests, streamed as Dagster events.
 
-    Events are yielded in dbt's order once the build ends, each materialization with the row
-    count and column schema of its table.
+    Each node is logged as dbt reports it (the command's progress display prints these lines
+    live); the events are yielded in dbt's order once the build ends, each materialization with
+    the row count and column schema of its table, which can only be read once dbt has released
+    the warehouse file.
     """
     target_path = (
         TARGET_DIR / f"warehouse_dbt_assets-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
     )
     target_path.mkdir(parents=True)
-    state = _parse_state(os.environ["POVERTY_WAREHOUSE_PATH"])
+    state = _parse_state(warehouse.database)
     # No debug file log in the per-build target folder: dbt wrote 7 MB of it per build (every
     # statement it ran), 0.9 s of each build, and the folder goes once the build succeeds. The
     # run's own log keeps dbt's messages; rerun `dbt build` for statement-level detail.
@@ -188,6 +208,7 @@ def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) ->
     try:
         for event in invocation.stream():
             events.append(event)
+            _log_node(context, event)
     except DagsterDbtCliRuntimeError as error:
         # A failed model or data test: what dbt reported before failing (the failed checks among
         # it) is still yielded, so the run records why it stopped, then the step fails.
@@ -204,7 +225,7 @@ def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) ->
         return None
 
     keys = [key_of(event) for event in events]
-    metadata = _table_metadata([key for key in keys if key and len(key) == 2])
+    metadata = _table_metadata(warehouse, [key for key in keys if key and len(key) == 2])
     for event, key in zip(events, keys, strict=True):
         extra = metadata.get(key) if key else None
         yield event.with_metadata({**event.metadata, **extra}) if extra else event

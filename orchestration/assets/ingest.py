@@ -26,7 +26,7 @@ from orchestration.lib.admin_units import load_admin_units
 from orchestration.lib.ingest import IngestReport, ingest_dataset
 from orchestration.lib.pii import load_or_create_pii_key
 from orchestration.partitions import review_year_partitions
-from orchestration.resources import PipelinePaths
+from orchestration.resources import PipelinePaths, file_progress
 from orchestration.settings import WAREHOUSE_POOL
 
 # The single-run backfill policy is marked beta; it is the behaviour we rely on (one run, one
@@ -78,6 +78,7 @@ def _ingest_years(
                 year,
                 run_id=context.run.run_id,
                 pii_key=pii_key,
+                on_file=file_progress(dataset, year),
             )
             context.log.info(
                 f"{dataset} {year}: {report.rows_read} rows read, {report.rows_loaded} loaded, "

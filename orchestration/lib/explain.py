@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from orchestration.lib.admin_units import unit_version_for_year
+from orchestration.lib.warehouse_connection import connect
 
 CLASSIFIED = "intermediate.int_households_classified"
 FLOWS = "intermediate.int_household_flows_tracked"
@@ -159,7 +160,7 @@ def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 def _published_value(
     published_path: Path, measure: str, year: int, unit_version: str, commune: str
 ) -> tuple[int | None, str | None, str | None]:
-    with duckdb.connect(str(published_path), read_only=True) as con:
+    with connect(published_path, read_only=True) as con:
         row = con.execute(
             f"""
             select {measure}, commune_name, standard_id from main.commune_year
@@ -199,8 +200,7 @@ def explain(
         if measure in FLOW_MEASURES
         else ""
     )
-    with duckdb.connect(str(warehouse_path), read_only=True) as con:
-        con.execute("set enable_progress_bar = false")
+    with connect(warehouse_path, read_only=True) as con:
         rows = _dicts(
             con.execute(
                 f"""

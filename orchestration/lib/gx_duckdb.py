@@ -50,6 +50,7 @@ from great_expectations.datasource.fluent import SQLDatasource
 from great_expectations.execution_engine import SqlAlchemyExecutionEngine
 
 from orchestration.lib.gx_errors import GXSetupError
+from orchestration.settings import duckdb_memory_limit
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +141,10 @@ def duckdb_data_context(
         name=datasource_name,
         connection_string=connection_string(database),
         kwargs={
-            "connect_args": {"read_only": True},
+            "connect_args": {
+                "read_only": True,
+                "config": {"memory_limit": duckdb_memory_limit()},
+            },
         },
     )
     try:

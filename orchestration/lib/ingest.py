@@ -61,7 +61,7 @@ import csv
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -1032,10 +1032,12 @@ def ingest_dataset(
     *,
     run_id: str,
     pii_key: bytes,
+    on_file: Callable[[int, int, int], None] | None = None,
 ) -> IngestReport:
     """Rebuild one dataset's rows for one review year from the files on disk, in one transaction.
 
     Requires ``reference.admin_units`` (the ``admin_units`` asset). Returns per-file counts.
+    ``on_file(done, total, rows)`` is called once per file when its rows are counted (progress).
     """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
@@ -1057,6 +1059,9 @@ def ingest_dataset(
         _stage_files(con, [s for s in states if s.report.status != "duplicate"], spec, hmac)
         con.execute(_JUDGE_SQL[dataset](review_year), {"unit_version": unit_version})
         _count_rows(con, states)
+        if on_file is not None:
+            for done, state in enumerate(states, start=1):
+                on_file(done, len(states), state.report.rows_read)
         _collect_quarantined_rows(con, spec, states, hmac)
         con.execute("begin transaction")
         try:

@@ -55,6 +55,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib.warehouse_connection import connect
 from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
 
 STORAGE_VERSION = "v1.2.0"
@@ -466,9 +467,8 @@ def _write_published(
     models: dict[str, ModelDocs],
 ) -> tuple[dict[str, int], tuple[str, ...]]:
     tables: dict[str, int] = {}
-    con = duckdb.connect()
+    con = connect(":memory:")
     try:
-        con.execute("set enable_progress_bar = false")
         con.execute(f"attach {_sql_text(str(warehouse_path))} as wh (read_only)")
         _gate_passed(con, build_id)
         con.execute(
@@ -676,8 +676,7 @@ def record_build(
     For a published build it is written just before the rename that serves it, so
     ``published_at`` is the time the build was committed to be served.
     """
-    with duckdb.connect(str(warehouse_path)) as con:
-        con.execute("set enable_progress_bar = false")
+    with connect(warehouse_path) as con:
         con.execute(BUILDS_DDL)
         con.execute(
             "insert into audit.builds values (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from orchestration.lib.gx_errors import GXSetupError
+from orchestration.lib.warehouse_connection import connect
 from orchestration.settings import EXPECTATIONS_DIR
 
 if TYPE_CHECKING:
@@ -344,8 +345,7 @@ create table if not exists audit.validation_results (
 
 
 def _write_results(warehouse_path: Path, build_id: str, outcomes: list[ExpectationOutcome]) -> None:
-    with duckdb.connect(str(warehouse_path)) as con:
-        con.execute("set enable_progress_bar = false")
+    with connect(warehouse_path) as con:
         con.execute(RESULTS_DDL)
         con.execute("begin transaction")
         con.execute("delete from audit.validation_results where build_id = ?", [build_id])
@@ -457,7 +457,7 @@ def failed_expectations(
     warehouse_path: Path, build_id: str, *, severity: str | None = None
 ) -> list[ExpectationOutcome]:
     """The failed expectations recorded for a build (all severities unless one is given)."""
-    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+    with connect(warehouse_path, read_only=True) as con:
         if not _table_exists(con, "audit", "validation_results"):
             return []
         rows = con.execute(
@@ -475,7 +475,7 @@ def failed_expectations(
 
 def build_id_for_run(warehouse_path: Path, run_id: str) -> str | None:
     """The latest build the gate recorded for a run (how the publish step finds its build)."""
-    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+    with connect(warehouse_path, read_only=True) as con:
         if not _table_exists(con, "audit", "validation_results"):
             return None
         row = con.execute(

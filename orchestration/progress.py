@@ -1,0 +1,361 @@
+"""What ``poverty-warehouse run`` shows while the job runs, and the summary it ends with.
+
+On a terminal the ingest draws a bar (``rich``): files and rows done of the total; everything
+else, and every line when the output is not a terminal (a log, CI), is one plain line with the
+elapsed time. dbt nodes are printed as dbt finishes them (the dbt asset logs each one as it
+streams). The summary reads the published file only (``published.duckdb``), each table and column
+by name, so that it prints what BI tools will see and skips what an older build lacks.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from orchestration.lib.warehouse_connection import connect
+
+DBT_NODE_LOG_PREFIX = "dbt node "  # orchestration/assets/dbt.py logs these
+
+_SHOWN_METADATA = (
+    "rows_read",
+    "rows_loaded",
+    "rows_quarantined",
+    "dagster/row_count",
+    "critical_failures",
+    "warnings",
+    "build_id",
+    "published_path",
+)
+
+
+@dataclass
+class Progress:
+    """Prints the run's events as they happen; keeps what the summary and the exit code need."""
+
+    stream: TextIO = field(default_factory=lambda: sys.stdout)
+    started: float = field(default_factory=time.monotonic)
+    bar: bool | None = None
+    failed_steps: list[tuple[str, str]] = field(default_factory=list)
+    failed_checks: list[tuple[str, str, str]] = field(default_factory=list)
+    materializations: dict[str, dict] = field(default_factory=dict)
+    on_step_start: dict[str, Callable[[], None]] = field(default_factory=dict)
+    step_errors: list[BaseException] = field(default_factory=list)
+    _partitions: dict[str, list[str]] = field(default_factory=dict)
+    _ingest: Any = None
+    _files_total: int = 0
+    _files_done: int = 0
+    _rows_done: int = 0
+
+    def __post_init__(self) -> None:
+        if self.bar is None:
+            self.bar = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    # Output -------------------------------------------------------------------------------
+
+    def line(self, text: str) -> None:
+        stamped = f"[{time.monotonic() - self.started:6.1f}s] {text}"
+        if self._ingest is not None:
+            self._ingest.console.print(stamped, markup=False, highlight=False)
+        else:
+            print(stamped, file=self.stream, flush=True)
+
+    # The ingest's per-file progress -------------------------------------------------------
+
+    def expect_files(self, total: int) -> None:
+        """The number of files the ingest will read (known before the run starts)."""
+        self._files_total = total
+
+    def ingest_file(self, dataset: str, year: int, done: int, total: int, rows: int) -> None:
+        """One file of ``dataset``/``year`` read: ``done`` of ``total``, ``rows`` rows in it."""
+        self._files_done += 1
+        self._rows_done += rows
+        overall = max(self._files_total, self._files_done)
+        text = (
+            f"ingest  {dataset} {year}: file {done}/{total}, "
+            f"{self._files_done}/{overall} files and {self._rows_done:,} rows in all"
+        )
+        if not self.bar:
+            self.line(text)
+            return
+        if self._ingest is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as Bar
+
+            self._ingest = Bar(
+                TextColumn("ingest {task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("files, {task.fields[rows]:,} rows"),
+                TimeElapsedColumn(),
+                console=Console(file=self.stream),
+                transient=False,
+            )
+            self._ingest.start()
+            self._task = self._ingest.add_task(dataset, total=overall, rows=0)
+        self._ingest.update(
+            self._task,
+            description=f"{dataset} {year}",
+            completed=self._files_done,
+            total=overall,
+            rows=self._rows_done,
+        )
+
+    def close_bar(self) -> None:
+        if self._ingest is not None:
+            self._ingest.stop()
+            self._ingest = None
+
+    # Dagster events -------------------------------------------------------------------------
+
+    def handle_log(self, message: str) -> None:
+        if message.startswith(DBT_NODE_LOG_PREFIX):
+            self.line("dbt     " + message.removeprefix(DBT_NODE_LOG_PREFIX))
+
+    def handle(self, event) -> None:
+        kind = event.event_type_value
+        if kind == "STEP_START":
+            if not event.step_key.startswith("raw__"):
+                self.close_bar()
+            self.line(f"start   {event.step_key}")
+            hook = self.on_step_start.pop(event.step_key, None)
+            if hook is not None:
+                hook()
+        elif kind == "ASSET_MATERIALIZATION":
+            mat = event.event_specific_data.materialization
+            key = "/".join(mat.asset_key.path)
+            self.materializations[key] = {
+                k: getattr(v, "value", v) for k, v in mat.metadata.items()
+            }
+            if mat.partition:
+                # A single-run backfill materializes every partition with the same metadata:
+                # one line per asset when the step ends, not one per review year.
+                self._partitions.setdefault(key, []).append(mat.partition)
+            else:
+                self._built(key)
+        elif kind == "STEP_SUCCESS":
+            for key in list(self._partitions):
+                self._built(key, sorted(self._partitions.pop(key)))
+        elif kind == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                severity = getattr(evaluation.severity, "value", evaluation.severity)
+                target = "/".join(evaluation.asset_key.path)
+                self.failed_checks.append(
+                    (evaluation.check_name, target, evaluation.description or "")
+                )
+                self.line(f"CHECK FAILED  {evaluation.check_name} ({severity}) on {target}")
+        elif kind == "STEP_FAILURE":
+            self.close_bar()
+            error = event.event_specific_data.error
+            message = error.message.strip().splitlines()[0] if error else ""
+            self.failed_steps.append((event.step_key, message))
+            self.line(f"FAILED  {event.step_key}: {message}")
+        elif kind == "STEP_SKIPPED":
+            self.line(f"skipped {event.step_key}")
+
+    def _built(self, key: str, partitions: list[str] | None = None) -> None:
+        meta = self.materializations.get(key, {})
+        detail = ", ".join(
+            f"{k.removeprefix('dagster/')} {v:,}" if isinstance(v, int) else f"{k} {v}"
+            for k, v in meta.items()
+            if k in _SHOWN_METADATA
+        )
+        where = f" [{partitions[0]}-{partitions[-1]}]" if partitions else ""
+        self.line(f"built   {key}{where}" + (f"  ({detail})" if detail else ""))
+
+
+def progress_logger(progress: Progress):
+    """A Dagster logger that feeds ``progress`` with the run's events and the dbt node lines."""
+    from dagster import logger
+
+    @logger(description="Feeds `poverty-warehouse run`'s progress display.")
+    def feed(_init_context):
+        class Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                meta = getattr(record, "dagster_meta", None) or {}
+                event = meta.get("dagster_event")
+                if event is not None:
+                    progress.handle(event)
+                else:
+                    progress.handle_log(str(meta.get("orig_message") or ""))
+
+        python_logger = logging.Logger("poverty_warehouse_progress", level=logging.DEBUG)
+        python_logger.addHandler(Handler())
+        return python_logger
+
+    return feed
+
+
+# The closing summary ------------------------------------------------------------------------
+
+
+def _columns(con, table: str) -> set[str]:
+    return {
+        row[0]
+        for row in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'main' and table_name = ?",
+            [table],
+        ).fetchall()
+    }
+
+
+def _fmt(value) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def print_summary(published_path: Path, warehouse_path: Path, out: TextIO = sys.stdout) -> None:
+    """The published numbers and what a data engineer must act on, from the published file."""
+    print(f"\nPublished warehouse (for BI tools, read-only): {published_path}", file=out)
+    print(f"Working warehouse (engineers, auditors):      {warehouse_path}", file=out)
+    if not published_path.exists():
+        return
+    con = connect(published_path, read_only=True)
+    try:
+        for section in (_build, _rates, _files_not_loaded, _not_reported, _warnings, _targets):
+            section(con, out)
+    finally:
+        con.close()
+
+
+def _build(con, out: TextIO) -> None:
+    if "build_id" in _columns(con, "build_info"):
+        row = con.execute("select build_id from build_info").fetchone()
+        if row:
+            print(f"Build: {row[0]}", file=out)
+
+
+def _rates(con, out: TextIO) -> None:
+    wanted = [
+        "review_year",
+        "unit_version",
+        "province_code",
+        "province_name",
+        "total_households",
+        "poor_households",
+        "poverty_rate",
+        "near_poverty_rate",
+        "poverty_rate_change_pp",
+    ]
+    if not set(wanted) <= _columns(con, "province_year"):
+        return
+    rows = con.execute(
+        f"select {', '.join(wanted)} from province_year order by province_code, review_year"
+    ).fetchall()
+    print("\nPoor-household rate by province and review year (%):", file=out)
+    header = ("year", "units", "code", "province", "households", "poor", "poor %", "near %", "Δ pp")
+    print("{:<5} {:<8} {:<4} {:<22} {:>11} {:>9} {:>7} {:>7} {:>6}".format(*header), file=out)
+    for year, version, code, name, total, poor, rate, near, change in rows:
+        print(
+            f"{year:<5} {version:<8} {code:<4} {str(name)[:22]:<22} {_count(total):>11} "
+            f"{_count(poor):>9} {_fmt(rate):>7} {_fmt(near):>7} {_fmt(change):>6}",
+            file=out,
+        )
+
+
+def _count(value) -> str:
+    return "" if value is None else f"{value:,.0f}"
+
+
+def _files_not_loaded(con, out: TextIO) -> None:
+    columns = _columns(con, "source_files")
+    if not {"file_name", "status", "rows_read", "rows_loaded", "rows_quarantined"} <= columns:
+        return
+    reason = "status_reason" if "status_reason" in columns else "null"
+    rows = con.execute(
+        f"""
+        select review_year, file_name, status, {reason}, rows_read, rows_loaded, rows_quarantined
+        from source_files
+        where status in ('quarantined', 'ignored') or rows_quarantined > 0
+        order by review_year, file_name
+        """
+    ).fetchall()
+    if not rows:
+        return
+    print(f"\nFiles not loaded in full ({len(rows)}):", file=out)
+    for year, name, status, why, read, loaded, quarantined in rows:
+        counts = f"{loaded:,} of {read:,} rows loaded, {quarantined:,} quarantined"
+        print(f"  {year} {name}: {status}" + (f" ({why})" if why else "") + f"; {counts}", file=out)
+
+
+def _not_reported(con, out: TextIO) -> None:
+    if not {"reporting_status", "commune_code", "review_year"} <= _columns(con, "commune_year"):
+        return
+    rows = con.execute(
+        """
+        select review_year, count(*), string_agg(commune_code, ', ' order by commune_code)
+        from commune_year where reporting_status = 'not_reported'
+        group by review_year order by review_year
+        """
+    ).fetchall()
+    if not rows:
+        return
+    print("\nCommunes not reported (no loaded survey row; NULL counts and rates):", file=out)
+    for year, count, codes in rows:
+        shown = codes if len(codes) <= 200 else codes[:200] + ", …"
+        print(f"  {year}: {count} ({shown})", file=out)
+
+
+def _warnings(con, out: TextIO) -> None:
+    columns = _columns(con, "validation_summary")
+    if not {"expectation", "severity", "success"} <= columns:
+        return
+    count = "offending_rows" if "offending_rows" in columns else "null"
+    table = "table_name" if "table_name" in columns else "null"
+    rows = con.execute(
+        f"""
+        select expectation, {table}, {count} from validation_summary
+        where severity = 'warning' and not success order by expectation
+        """
+    ).fetchall()
+    if not rows:
+        return
+    print(f"\nWarnings ({len(rows)}; published anyway):", file=out)
+    for name, target, offending in rows:
+        where = f" on {target}" if target else ""
+        rows_text = f": {offending:,} offending row(s)" if offending is not None else ""
+        print(f"  {name}{where}{rows_text}", file=out)
+
+
+def _targets(con, out: TextIO) -> None:
+    columns = _columns(con, "target_progress")
+    if not {"plan_id", "target_id", "status"} <= columns:
+        return
+    picked = [
+        c if c in columns else f"null as {c}"
+        for c in ("description_vi", "description", "review_year", "actual", "required", "note")
+    ]
+    rows = con.execute(
+        f"""
+        select plan_id, target_id, status, {", ".join(picked)} from target_progress
+        qualify row_number() over (partition by plan_id, target_id order by review_year desc) = 1
+        order by plan_id, target_id
+        """
+        if "review_year" in columns
+        else f"select plan_id, target_id, status, {', '.join(picked)} from target_progress "
+        "order by plan_id, target_id"
+    ).fetchall()
+    if not rows:
+        return
+    print("\nPlan targets (latest review year evaluated):", file=out)
+    plan = None
+    for plan_id, target_id, status, vi, en, year, actual, required, note in rows:
+        if plan_id != plan:
+            plan = plan_id
+            print(f"  {plan_id}", file=out)
+        names = " / ".join(str(t) for t in (vi, en) if t)
+        values = ""
+        if actual is not None or required is not None:
+            values = f" actual {_fmt(actual)}, required {_fmt(required)}"
+        when = f" in {year}" if year is not None else ""
+        print(
+            f"    {target_id}: {status}{when}{values}" + (f" — {names}" if names else ""), file=out
+        )
+        if note:
+            print(f"      {note}", file=out)

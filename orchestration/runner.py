@@ -1,0 +1,542 @@
+"""Running ``poverty_review_job`` for the command: checks, the run lock, the instance, the exit.
+
+``run_review`` is what ``poverty-warehouse run`` does, in this order:
+
+1. everything that can make the input unusable is checked before anything is written (exit 2):
+   the raw directory and its layout, the review years, the personal-data key;
+2. the warehouse directory's run lock is taken for the whole run, the dbt subprocess included
+   (exit 4 at once, naming the holder, when another run has it); files are created owner-only
+   (``umask 077``) and the published files are made readable;
+3. the dbt manifest is prepared when it is missing or older than the project (``dbt parse``);
+4. the job runs in-process, recorded in the warehouse's Dagster instance (``OUT/dagster_home``,
+   so ``make dev`` shows it) unless ``record=False``; the raw files are observed first;
+5. the exit: 0 published, 1 the quality gate blocked, 3 the pipeline failed, with its cause in
+   one line (disk full, permission, lock wait).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestration.lib import run_lock
+from orchestration.progress import Progress, print_summary, progress_logger
+from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT, WAREHOUSE_POOL, Settings
+
+EXIT_PUBLISHED = 0
+EXIT_GATE_BLOCKED = 1
+EXIT_BAD_INPUT = 2
+EXIT_PIPELINE_ERROR = 3
+EXIT_LOCKED = 4
+
+GATE_CHECK_NAME = "critical_expectations_pass"
+VALIDATION_ASSET = "audit/validation_results"
+PUBLISHED_ASSET = "published/published_warehouse"
+PID_TAG = "poverty-warehouse/pid"
+HOST_TAG = "poverty-warehouse/host"
+INSTANCE_TEMPLATE = REPO_ROOT / "orchestration" / "dagster.yaml"
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+# What makes the manifest stale: the project's own files, not dbt's output folders.
+_PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests")
+
+
+class UsageError(Exception):
+    """Unusable input or arguments: exit 2 with the message, nothing written."""
+
+
+class PipelineError(Exception):
+    """The pipeline failed outside the job (the manifest, the instance): exit 3."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    years: tuple[int, int] | None = None
+    record: bool = True
+
+
+# -- 1. The checks before anything is written ---------------------------------------------------
+
+
+def check_input(settings: Settings, wanted: tuple[int, int] | None) -> list[int]:
+    """The review years to run; :class:`UsageError` for anything unusable. Writes nothing."""
+    if not settings.raw_dir.is_dir():
+        raise UsageError(f"raw directory {settings.raw_dir} does not exist")
+    found = _layout_years(settings.raw_dir)
+    years = [y for y in found if wanted is None or wanted[0] <= y <= wanted[1]]
+    if not years:
+        where = f" within {wanted[0]}-{wanted[1]}" if wanted else ""
+        raise UsageError(
+            f"no review year found{where} under {settings.raw_dir} "
+            "(expected survey/<year>/*.csv|*.xlsx, see data/raw/README.md)"
+        )
+    if settings.warehouse_dir.exists() and not settings.warehouse_dir.is_dir():
+        raise UsageError(f"--warehouse-dir {settings.warehouse_dir} is not a directory")
+    _check_pii_key()
+    return years
+
+
+def _layout_years(raw_dir: Path) -> list[int]:
+    """The ingest's own layout check when it has one, else the command's (same rules)."""
+    from orchestration.lib import ingest, raw_dir_check
+
+    errors: tuple[type[BaseException], ...] = (raw_dir_check.RawLayoutError,)
+    validate = getattr(ingest, "validate_raw_dir", None)
+    if hasattr(ingest, "RawLayoutError"):
+        errors += (ingest.RawLayoutError,)
+    try:
+        if validate is not None:
+            validate(raw_dir)
+            return ingest.list_review_years(raw_dir)
+        return raw_dir_check.check_raw_dir(raw_dir)
+    except errors as error:
+        raise UsageError(str(error)) from error
+
+
+def _check_pii_key() -> None:
+    from orchestration.lib import pii
+
+    errors: tuple[type[BaseException], ...] = (ValueError,)
+    for name in ("PiiKeyError", "PIIKeyError", "KeyFileError"):
+        if isinstance(getattr(pii, name, None), type):
+            errors += (getattr(pii, name),)
+    loader = getattr(pii, "load_pii_key", None) or pii.load_or_create_pii_key
+    try:
+        loader()
+    except errors as error:
+        raise UsageError(f"personal-data key: {error}") from error
+
+
+# -- 2. The lock and the permissions ------------------------------------------------------------
+
+OWNER_ONLY = ("warehouse.duckdb", "warehouse.duckdb.wal", "builds", "logs", "dagster_home")
+READABLE = ("published.duckdb", "published", "report")
+
+
+def prepare_warehouse_dir(settings: Settings) -> None:
+    """The warehouse directory itself stays reachable (the published files are for everyone);
+    what holds household rows or run records is the owner's only."""
+    out = settings.warehouse_dir
+    if not out.exists():
+        out.mkdir(parents=True)
+        out.chmod(0o755)
+    for name in OWNER_ONLY:
+        path = out / name
+        if name in ("builds", "logs", "dagster_home"):
+            path.mkdir(exist_ok=True)
+        if path.exists():
+            _chmod_tree(path, 0o700, 0o600)
+
+
+def open_published_files(settings: Settings) -> None:
+    """Readable published outputs, whatever the umask they were written under."""
+    for name in READABLE:
+        path = settings.warehouse_dir / name
+        if path.exists():
+            _chmod_tree(path, 0o755, 0o644)
+
+
+def _chmod_tree(path: Path, dir_mode: int, file_mode: int) -> None:
+    if path.is_dir():
+        path.chmod(dir_mode)
+        for child in path.rglob("*"):
+            if not child.is_symlink():
+                child.chmod(dir_mode if child.is_dir() else file_mode)
+    else:
+        path.chmod(file_mode)
+
+
+# -- 3. The dbt manifest ------------------------------------------------------------------------
+
+
+def manifest_is_current(manifest: Path = MANIFEST) -> bool:
+    if not manifest.exists():
+        return False
+    built = manifest.stat().st_mtime
+    for name in _PROJECT_INPUTS:
+        path = DBT_PROJECT_DIR / name
+        candidates = path.rglob("*") if path.is_dir() else [path]
+        if any(p.is_file() and p.stat().st_mtime > built for p in candidates):
+            return False
+    return True
+
+
+def ensure_manifest(settings: Settings) -> bool:
+    """``dbt parse`` when the manifest is missing or stale; True when it parsed.
+
+    Several commands (on different warehouses) may start at once: the parse is serialised by a
+    lock in dbt's target folder, and each looks again once it holds it.
+    """
+    if manifest_is_current():
+        return False
+    target = DBT_PROJECT_DIR / "target"
+    target.mkdir(exist_ok=True)
+    with run_lock.hold(target, "dbt parse", timeout_s=300):
+        if manifest_is_current():
+            return False
+        from orchestration.resources import dbt_resource
+
+        resource = dbt_resource(settings)
+        args = [
+            resource.dbt_executable,
+            *resource.global_config_flags,
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ]
+        done = subprocess.run(args, capture_output=True, text=True, cwd=DBT_PROJECT_DIR)
+        if done.returncode != 0:
+            detail = (done.stdout + done.stderr).strip().splitlines()
+            raise PipelineError(
+                "dbt parse failed while preparing the manifest: "
+                + (detail[-1] if detail else f"exit {done.returncode}")
+            )
+    return True
+
+
+# -- 4. The instance ----------------------------------------------------------------------------
+
+
+STORAGE = """
+# Written by poverty-warehouse: every run's events in one SQLite file (not one per run).
+event_log_storage:
+  module: dagster._core.storage.event_log
+  class: ConsolidatedSqliteEventLogStorage
+  config:
+    base_dir: {home}/history
+"""
+
+
+def prepare_dagster_home(home: Path) -> Path:
+    """``home/dagster.yaml`` from the project's template and the storage (kept if present)."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        text = INSTANCE_TEMPLATE.read_text(encoding="utf-8")
+        config.write_text(text + STORAGE.format(home=home), encoding="utf-8")
+    return home
+
+
+def instance_for(settings: Settings, record: bool):
+    """The settings' instance (``OUT/dagster_home`` unless ``DAGSTER_HOME`` names another) when
+    recording, else an in-memory one."""
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    if not record:
+        return DagsterInstance.ephemeral()
+    home = prepare_dagster_home(settings.dagster_home)
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+
+
+def release_dead_claims(instance, pool: str = WAREHOUSE_POOL) -> list[str]:
+    """Free pool slots held by command-line runs whose process is gone.
+
+    A run killed mid-way (SIGKILL, OOM, a reboot) leaves its run ``STARTED`` and its slot in
+    the ``duckdb_warehouse`` pool claimed; with no daemon to notice, the next run would wait for
+    that slot forever. Only runs this command started on this host are judged, by their pid.
+    """
+    import psutil
+
+    released = []
+    info = instance.event_log_storage.get_concurrency_info(pool)
+    holders = {slot.run_id for slot in info.claimed_slots} | {
+        step.run_id for step in info.pending_steps
+    }
+    for run_id in holders:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            pid = run.tags.get(PID_TAG)
+            alive = pid is not None and psutil.pid_exists(int(pid))
+            if run.tags.get(HOST_TAG) != socket.gethostname() or alive:
+                continue
+            instance.report_run_failed(run, "The poverty-warehouse process running it died.")
+        instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+        released.append(run_id)
+    return released
+
+
+def register_review_years(instance, name: str, keys: list[str]) -> None:
+    """Register the review years as dynamic partitions, kept in chronological order.
+
+    The run covers a partition *range*, and a range follows the order partitions were added:
+    a year folder that appears after later years (2020 after 2021-2025) would otherwise sit at
+    the end and the range would select the wrong years. Re-registering changes no materialized
+    data; only the order of the keys.
+    """
+    registered = list(instance.get_dynamic_partitions(name))
+    missing = [k for k in keys if k not in registered]
+    combined = registered + missing
+    ordered = sorted(combined, key=int)
+    if combined == ordered:
+        if missing:
+            instance.add_dynamic_partitions(name, missing)
+        return
+    for key in registered:
+        instance.delete_dynamic_partition(name, key)
+    instance.add_dynamic_partitions(name, ordered)
+
+
+def raw_file_observations(raw_dir: Path, years: list[int]) -> list[tuple[str, int, int, str]]:
+    """(dataset, year, file count, sha256 over the files' names and contents) per dataset-year."""
+    import hashlib
+
+    from orchestration.lib.ingest import dataset_files, file_sha256
+
+    observed = []
+    for dataset in ("survey", "commune_totals", "difficult_areas"):
+        for year in years:
+            files = [p for p in dataset_files(raw_dir, dataset, year) if not p.is_symlink()]
+            digest = hashlib.sha256()
+            for path in files:
+                digest.update(f"{path.name}\0{file_sha256(path)}\n".encode())
+            observed.append((dataset, year, len(files), digest.hexdigest()))
+    return observed
+
+
+def _observe_raw_files(instance, observations) -> None:
+    from dagster import AssetObservation
+
+    from orchestration.definitions import raw_files_key
+
+    for dataset, year, count, sha256 in observations:
+        instance.report_runless_asset_event(
+            AssetObservation(
+                asset_key=raw_files_key(dataset),
+                partition=str(year),
+                metadata={"files": count, "sha256": sha256},
+            )
+        )
+
+
+def _warm_gate_imports() -> None:
+    """Import Great Expectations in a background thread while dbt runs.
+
+    The gate imports it lazily (2 s) so that the code server and every other command start
+    without it. A run knows it will need it, and while the dbt subprocess works this process's
+    interpreter is idle; started earlier, the import competed for the interpreter with Dagster's
+    own start-up and cost as much as it saved. A failed import here is ignored: the gate imports
+    again and reports the error itself.
+    """
+
+    def warm() -> None:
+        with contextlib.suppress(Exception):
+            import orchestration.lib.gx_duckdb  # noqa: F401
+
+    threading.Thread(target=warm, name="warm-gate-imports", daemon=True).start()
+
+
+@contextlib.contextmanager
+def _umask(mask: int) -> Iterator[None]:
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+# -- The run ------------------------------------------------------------------------------------
+
+
+def run_review(settings: Settings, options: RunOptions, progress: Progress | None = None) -> int:
+    """``poverty-warehouse run``: the exit status of the contract (0-4)."""
+    years = check_input(settings, options.years)
+    with _umask(0o077):
+        try:
+            prepare_warehouse_dir(settings)
+            run_lock.acquire(settings.warehouse_dir, "poverty-warehouse run")
+        except run_lock.LockHeldError as held:
+            print(
+                f"poverty-warehouse: {held.lock_path.parent} is in use by {held.holder}; "
+                "nothing was done",
+                file=sys.stderr,
+            )
+            return EXIT_LOCKED
+        except OSError as error:
+            return _failed(f"cannot prepare {settings.warehouse_dir}", error)
+        progress = progress or Progress()
+        try:
+            return _run_locked(settings, options, years, progress)
+        except PipelineError as error:
+            print(f"poverty-warehouse: {error}", file=sys.stderr)
+            return EXIT_PIPELINE_ERROR
+        except Exception as error:  # a bug or the machine: exit 3, never 1 (the gate's)
+            progress.close_bar()
+            return _failed(f"the run failed ({publication(progress, settings)})", error, settings)
+        finally:
+            with contextlib.suppress(OSError):
+                open_published_files(settings)
+            run_lock.release(settings.warehouse_dir)
+
+
+def _run_locked(
+    settings: Settings, options: RunOptions, years: list[int], progress: Progress
+) -> int:
+    keys = [str(y) for y in years]
+    progress.line(
+        f"poverty_review_job: review years {', '.join(keys)} from {settings.raw_dir} "
+        f"into {settings.warehouse_dir}"
+    )
+    if ensure_manifest(settings):
+        progress.line("prepared dbt's manifest (dbt parse)")
+
+    from orchestration.definitions import POVERTY_REVIEW_JOB, build_definitions
+    from orchestration.partitions import review_year_partitions
+    from orchestration.resources import INGEST_LISTENERS, build_resources
+
+    instance = instance_for(settings, options.record)
+    for run_id in release_dead_claims(instance):
+        progress.line(f"released the warehouse pool slot held by dead run {run_id}")
+    register_review_years(instance, review_year_partitions.name, keys)
+    observations = raw_file_observations(settings.raw_dir, years)
+    progress.expect_files(sum(count for _, _, count, _ in observations))
+    if options.record:
+        _observe_raw_files(instance, observations)
+
+    progress.on_step_start.setdefault("warehouse_dbt_assets", _warm_gate_imports)
+    definitions = build_definitions(build_resources(settings))
+    job = definitions.resolve_job_def(POVERTY_REVIEW_JOB).with_logger_defs(
+        {"progress": progress_logger(progress)}
+    )
+    # dagster-dbt echoes dbt's whole text log on stdout (for the UI's compute logs); here it goes
+    # to a file beside the warehouse, and the terminal keeps one line per stage.
+    log_path = settings.logs_dir / f"run-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+    INGEST_LISTENERS.append(progress.ingest_file)
+    try:
+        with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+            result = job.execute_in_process(
+                instance=instance,
+                run_config={"loggers": {"progress": {}}},
+                tags={
+                    "dagster/asset_partition_range_start": keys[0],
+                    "dagster/asset_partition_range_end": keys[-1],
+                    "source": "poverty-warehouse run",
+                    PID_TAG: str(os.getpid()),
+                    HOST_TAG: socket.gethostname(),
+                },
+                raise_on_error=False,
+            )
+    finally:
+        INGEST_LISTENERS.remove(progress.ingest_file)
+        progress.close_bar()
+    progress.line(f"run log: {log_path}")
+    return _finish(result, progress, settings)
+
+
+def _finish(result, progress: Progress, settings: Settings) -> int:
+    if result.success:
+        progress.line(f"run {result.run_id} succeeded")
+        open_published_files(settings)
+        print_summary(settings.published_path, settings.warehouse_path)
+        return EXIT_PUBLISHED
+    # Any failed data check blocks the publish: the Great Expectations gate, a dbt data test
+    # (surfaced as an asset check) or the ingest's row balance.
+    if progress.failed_checks and not progress.failed_steps:
+        print("\nThe quality gate blocked publishing; the published warehouse is untouched.")
+        _print_gate_failures(settings, progress)
+        print(f"Last good publish: {settings.published_path}")
+        return EXIT_GATE_BLOCKED
+    step, message = progress.failed_steps[0] if progress.failed_steps else ("the run", "")
+    print(
+        f"poverty-warehouse: {step} failed: {describe_cause(message)}; "
+        f"{publication(progress, settings)}",
+        file=sys.stderr,
+    )
+    return EXIT_PIPELINE_ERROR
+
+
+def publication(progress: Progress, settings: Settings) -> str:
+    """Whether this run's build went live, judged by the published file itself."""
+    published = progress.materializations.get(PUBLISHED_ASSET, {}).get("build_id")
+    build = published or progress.materializations.get(VALIDATION_ASSET, {}).get("build_id")
+    if build and live_build_id(settings.published_path) == build:
+        return f"build {build} WAS published to {settings.published_path}"
+    return "nothing was published; the previous published files are untouched"
+
+
+def _print_gate_failures(settings: Settings, progress: Progress) -> None:
+    build_id = progress.materializations.get(VALIDATION_ASSET, {}).get("build_id")
+    if build_id and any(name == GATE_CHECK_NAME for name, _, _ in progress.failed_checks):
+        from orchestration.lib.quality_gate import failed_expectations, format_failures
+
+        print(format_failures(failed_expectations(settings.warehouse_path, build_id)))
+    for name, target, description in progress.failed_checks:
+        if name != GATE_CHECK_NAME:
+            print(
+                f"- check {name} on {target} failed" + (f": {description}" if description else "")
+            )
+
+
+def live_build_id(published_path: Path) -> str | None:
+    """The build the published file serves (its ``build_info``), None when there is none."""
+    if not published_path.exists():
+        return None
+    from orchestration.lib.warehouse_connection import connect
+
+    try:
+        con = connect(published_path, read_only=True)
+    except Exception:
+        return None
+    try:
+        row = con.execute("select build_id from build_info").fetchone()
+    except Exception:
+        return None
+    finally:
+        con.close()
+    return row[0] if row else None
+
+
+_CAUSES = (
+    (re.compile(r"no space left|disk full|file too large|quota exceeded", re.I), "disk full"),
+    (
+        re.compile(r"permission denied|read-only file system|operation not permitted", re.I),
+        "permission denied",
+    ),
+    (re.compile(r"is in use by|could not set lock", re.I), "lock wait timed out"),
+)
+_ERRNO_CAUSES = {
+    errno.ENOSPC: "disk full",
+    errno.EFBIG: "disk full (file size limit)",
+    errno.EDQUOT: "disk full (quota)",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "permission denied (read-only file system)",
+}
+
+
+def describe_cause(message: str) -> str:
+    """One line: the kind of failure people can act on, then the error's own first line."""
+    first = " ".join(message.strip().splitlines()[:1]) or "unknown error (see the run log)"
+    for pattern, cause in _CAUSES:
+        if pattern.search(message):
+            return f"{cause}: {first}"
+    return first
+
+
+def _failed(what: str, error: BaseException, settings: Settings | None = None) -> int:
+    """One line on stderr naming the cause; the traceback in ``OUT/logs`` when it can be written."""
+    cause = _ERRNO_CAUSES.get(getattr(error, "errno", None) or -1)
+    text = (
+        describe_cause(f"{type(error).__name__}: {error}") if cause is None else f"{cause}: {error}"
+    )
+    where = ""
+    if settings is not None:
+        path = settings.logs_dir / f"failure-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+        with contextlib.suppress(OSError):
+            path.write_text("".join(traceback.format_exception(error)), encoding="utf-8")
+            where = f" (traceback: {path})"
+    print(f"poverty-warehouse: {what}: {text}{where}", file=sys.stderr)
+    return EXIT_PIPELINE_ERROR

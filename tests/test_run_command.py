@@ -1,0 +1,381 @@
+"""``poverty-warehouse run`` as people and schedulers meet it: its exits, its lock, its kills.
+
+Real runs of the installed command on the tiny sample, in temporary directories: two commands on
+one warehouse directory, SIGKILL at each stage, a full disk (a file-size limit, which needs no
+privileges) during the ingest and after the publish's rename, a missing dbt manifest, and the
+permissions and Dagster records a run leaves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import resource
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import psutil
+import pytest
+
+from orchestration.cli import main
+from orchestration.lib import run_lock
+from orchestration.runner import (
+    EXIT_BAD_INPUT,
+    EXIT_LOCKED,
+    EXIT_PIPELINE_ERROR,
+    EXIT_PUBLISHED,
+    MANIFEST,
+)
+
+REPO = Path(__file__).parents[1]
+COMMAND = str(Path(sys.executable).with_name("poverty-warehouse"))
+PII_KEY = "00" * 32
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    return {**env, "POVERTY_PII_KEY": PII_KEY, **extra}
+
+
+def _start(raw: Path, out: Path, *extra: str, preexec=None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [COMMAND, "run", "--raw-dir", str(raw), "--warehouse-dir", str(out), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        cwd=REPO,
+        preexec_fn=preexec,
+    )
+
+
+def _wait_for_line(process: subprocess.Popen, marker: str, timeout: float = 600) -> list[str]:
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if marker in line:
+            return lines
+    pytest.fail(f"never saw {marker!r}; output:\n{''.join(lines)}")
+
+
+def _build_id(published: Path) -> str:
+    with duckdb.connect(str(published), read_only=True) as con:
+        (build_id,) = con.execute("select build_id from build_info").fetchone()
+        assert con.execute("select count(*) from province_year").fetchone()[0] > 0
+    return build_id
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def published(sample_tiny, tmp_path_factory):
+    """One recorded run of the command on the tiny sample (read-only for the tests below)."""
+    out = tmp_path_factory.mktemp("published") / "out"
+    done = subprocess.run(
+        [COMMAND, "run", "--raw-dir", str(sample_tiny.raw_dir), "--warehouse-dir", str(out)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=REPO,
+        timeout=900,
+    )
+    assert done.returncode == EXIT_PUBLISHED, done.stdout + done.stderr
+    return out, done
+
+
+# -- Exit 2: nothing written ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda raw: (raw / "survey" / "20x3").mkdir(), "20x3"),
+        (lambda raw: (raw / "survey" / "2023 ").mkdir(), "2023 "),
+        (lambda raw: (raw / "commune_totals" / "2023-fixed.csv").write_text("x"), "2023-fixed"),
+        (
+            lambda raw: shutil.copytree(raw / "survey" / "2021", raw / "survey" / "1999"),
+            "no poverty standard",
+        ),
+    ],
+)
+def test_a_malformed_raw_layout_exits_2_before_writing(
+    damage, message, sample_tiny, tmp_path, monkeypatch, capsys
+):
+    raw = tmp_path / "raw"
+    shutil.copytree(sample_tiny.raw_dir, raw)
+    damage(raw)
+    out = tmp_path / "out"
+    monkeypatch.setenv("POVERTY_PII_KEY", PII_KEY)
+    assert main(["run", "--raw-dir", str(raw), "--warehouse-dir", str(out)]) == EXIT_BAD_INPUT
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("key", ["", "abcd", "not hex"])
+def test_an_unusable_personal_data_key_exits_2_before_writing(
+    key, sample_tiny, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("POVERTY_PII_KEY", key or "00")
+    out = tmp_path / "out"
+    args = ["run", "--raw-dir", str(sample_tiny.raw_dir), "--warehouse-dir", str(out)]
+    assert main(args) == EXIT_BAD_INPUT
+    assert "personal-data key" in capsys.readouterr().err
+    assert not out.exists()
+
+
+# -- Exit 0: what a published run leaves -------------------------------------------------------
+
+
+def test_the_working_files_are_the_owners_and_the_published_ones_readable(published):
+    out, _ = published
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    assert mode(out / "warehouse.duckdb") == 0o600
+    for folder in ("builds", "logs", "dagster_home"):
+        assert mode(out / folder) == 0o700, folder
+        for inside in (out / folder).rglob("*"):
+            assert not mode(inside) & 0o077, inside
+    assert mode(out) & 0o005 == 0o005
+    assert mode(out / "published.duckdb") & 0o444 == 0o444
+
+
+def test_the_run_is_recorded_for_the_dagster_ui_with_the_raw_files(published):
+    from dagster import AssetKey, DagsterInstance, DagsterRunStatus
+    from dagster._core.instance.ref import InstanceRef
+
+    out, _ = published
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(out / "dagster_home"))) as instance:
+        runs = instance.get_runs()
+        assert [run.status for run in runs] == [DagsterRunStatus.SUCCESS]
+        publish = instance.get_latest_materialization_event(
+            AssetKey(["published", "published_warehouse"])
+        )
+        assert publish is not None
+        live = _build_id(out / "published.duckdb")
+        assert publish.asset_materialization.metadata["build_id"].value == live
+        observed = instance.fetch_observations(AssetKey(["raw_files", "survey"]), limit=10)
+        records = observed.records
+        assert {r.partition_key for r in records} == {"2021", "2022", "2023", "2024", "2025"}
+        metadata = records[0].asset_observation.metadata
+        assert metadata["files"].value > 0 and len(metadata["sha256"].value) == 64
+
+
+def test_builds_marks_the_live_build(published, capsys):
+    out, _ = published
+    assert main(["builds", "--warehouse-dir", str(out)]) == 0
+    live = _build_id(out / "published.duckdb")
+    marked = [line for line in capsys.readouterr().out.splitlines() if "live" in line]
+    assert len(marked) == 1 and marked[0].startswith(live)
+
+
+def test_the_summary_names_the_files_not_loaded_in_full(published):
+    _, done = published
+    assert "Files not loaded in full" in done.stdout
+    assert "quarantined" in done.stdout
+
+
+def test_help_documents_every_flag_the_exit_codes_and_the_measures(capsys):
+    from orchestration.cli import _parser
+    from orchestration.lib.explain import MEASURE_FILTERS
+
+    parser = _parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command").choices
+    for name, sub in subparsers.items():
+        for action in sub._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"{name} {action.option_strings}"
+    for code in range(5):
+        assert f"\n  {code}  " in parser.epilog
+    explain_help = subparsers["explain"].format_help()
+    assert all(measure in explain_help for measure in MEASURE_FILTERS)
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("poverty-warehouse ")
+
+
+# -- Exit 4: one run at a time ------------------------------------------------------------------
+
+
+def test_a_second_command_on_the_same_warehouse_exits_4_naming_the_first(
+    sample_tiny, tmp_path, monkeypatch, capsys
+):
+    out = tmp_path / "out"
+    first = _start(sample_tiny.raw_dir, out, "--no-record")
+    try:
+        _wait_for_line(first, "start   reference__admin_units")
+        monkeypatch.setenv("POVERTY_PII_KEY", PII_KEY)
+        args = ["run", "--raw-dir", str(sample_tiny.raw_dir), "--warehouse-dir", str(out)]
+        assert main(args) == EXIT_LOCKED
+        message = capsys.readouterr().err
+        assert f"pid {first.pid}" in message and "since 20" in message
+        assert "nothing was done" in message
+    finally:
+        first.stdout.read()
+        assert first.wait(timeout=900) == EXIT_PUBLISHED, first.stderr.read()
+
+
+# -- SIGKILL at every stage ---------------------------------------------------------------------
+
+
+def _dbt_started(process: subprocess.Popen) -> list[psutil.Process]:
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        children = psutil.Process(process.pid).children(recursive=True)
+        if any("dbt" in " ".join(child.cmdline()) for child in children):
+            return children
+        time.sleep(0.1)
+    pytest.fail("dbt never started")
+
+
+STAGES = {
+    "ingest": "start   raw__survey_households",
+    "dbt": "start   warehouse_dbt_assets",
+    "gate": "start   audit__validation_results",
+    "publish": "start   published__published_warehouse",
+}
+
+
+def test_sigkill_at_any_stage_leaves_a_complete_build_no_orphan_and_no_lock(
+    published, sample_tiny, tmp_path
+):
+    source, _ = published
+    out = tmp_path / "out"
+    shutil.copytree(source, out, symlinks=True)
+    old = _build_id(out / "published.duckdb")
+    for stage, marker in STAGES.items():
+        process = _start(sample_tiny.raw_dir, out)
+        _wait_for_line(process, marker)
+        if stage == "dbt":
+            children = _dbt_started(process)
+        else:
+            children = psutil.Process(process.pid).children(recursive=True)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        gone, alive = psutil.wait_procs(children, timeout=15)
+        assert not alive, f"{stage}: orphans {[p.cmdline() for p in alive]}"
+        # The published file opens and holds a whole build: the old one, or a new one that was
+        # kept for rollback before its rename.
+        current = _build_id(out / "published.duckdb")
+        assert current == old or (out / "builds" / f"{current}.duckdb").exists(), stage
+        with run_lock.hold(out, f"the test, after a kill during {stage}"):
+            pass
+    after = subprocess.run(
+        [COMMAND, "run", "--raw-dir", str(sample_tiny.raw_dir), "--warehouse-dir", str(out)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=REPO,
+        timeout=900,
+    )
+    assert after.returncode == EXIT_PUBLISHED, after.stdout + after.stderr
+    assert _build_id(out / "published.duckdb") != old
+
+
+# -- Exit 3: a full disk -------------------------------------------------------------------------
+
+
+def _file_size_limit(limit_bytes: int):
+    def apply() -> None:
+        # Without SIGXFSZ ignored, the kernel kills the writer; ignored, the write fails EFBIG.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return apply
+
+
+def test_a_full_disk_during_the_ingest_exits_3_naming_the_cause(sample_tiny, tmp_path):
+    out = tmp_path / "out"
+    process = _start(
+        sample_tiny.raw_dir, out, "--no-record", preexec=_file_size_limit(3 * 1024 * 1024)
+    )
+    stdout, stderr = process.communicate(timeout=900)
+    assert process.returncode == EXIT_PIPELINE_ERROR, stdout + stderr
+    message = [line for line in stderr.splitlines() if line.startswith("poverty-warehouse:")]
+    assert len(message) == 1, stderr
+    assert "disk full" in message[0] and "nothing was published" in message[0]
+    assert "Traceback" not in stderr
+    assert not (out / "published.duckdb").exists()
+    with run_lock.hold(out, "the test"):
+        pass
+
+
+AFTER_RENAME = """
+import os, resource, signal, sys
+from orchestration.cli import main
+
+real_replace = os.replace
+
+def replace(source, destination, *args, **kwargs):
+    real_replace(source, destination, *args, **kwargs)
+    if str(destination).endswith("published.duckdb"):
+        # The disk fills up the moment the new build is live: every later write fails.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+
+os.replace = replace
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_full_disk_after_the_rename_exits_3_saying_it_was_published(
+    published, sample_tiny, tmp_path
+):
+    source, _ = published
+    out = tmp_path / "out"
+    shutil.copytree(source, out, symlinks=True)
+    old = _build_id(out / "published.duckdb")
+    done = subprocess.run(
+        [sys.executable, "-c", AFTER_RENAME, "run", "--raw-dir", str(sample_tiny.raw_dir)]
+        + ["--warehouse-dir", str(out)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=REPO,
+        timeout=900,
+    )
+    assert done.returncode == EXIT_PIPELINE_ERROR, done.stdout + done.stderr
+    message = [line for line in done.stderr.splitlines() if line.startswith("poverty-warehouse:")]
+    assert len(message) == 1, done.stderr
+    new = _build_id(out / "published.duckdb")
+    assert new != old
+    assert "disk full" in message[0] and f"build {new} WAS published" in message[0]
+
+
+# -- Right after installation --------------------------------------------------------------------
+
+
+def test_the_command_prepares_a_missing_dbt_manifest(sample_tiny, tmp_path):
+    saved = tmp_path / "manifest.json"
+    shutil.copyfile(MANIFEST, saved)
+    MANIFEST.unlink()
+    try:
+        done = subprocess.run(
+            [COMMAND, "run", "--raw-dir", str(sample_tiny.raw_dir)]
+            + ["--warehouse-dir", str(tmp_path / "out"), "--no-record"],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            cwd=REPO,
+            timeout=900,
+        )
+        assert done.returncode == EXIT_PUBLISHED, done.stdout + done.stderr
+        assert "prepared dbt's manifest" in done.stdout
+        assert MANIFEST.exists()
+    finally:
+        if not MANIFEST.exists():
+            shutil.copyfile(saved, MANIFEST)
