@@ -16,40 +16,68 @@ import pytest
 from orchestration.cli import EXIT_BAD_INPUT, EXIT_GATE_BLOCKED, EXIT_PUBLISHED, main
 from orchestration.sample import generate_sample
 
-# published-warehouse.md, version 1: the tables BI tools read and their columns.
+# published-warehouse.md, version 2: the tables BI tools read and their columns.
 CONTRACT = {
     "commune_year": (
         "review_year unit_version province_code province_name district_code district_name "
-        "commune_code commune_name standard_id is_extremely_difficult difficult_villages "
-        "total_villages total_households total_population assessed_households poor_households "
-        "near_poor_households middle_households poverty_rate near_poverty_rate "
-        "multidimensional_poverty_rate poverty_rate_change_pp poor_ethnic_minority "
-        "poor_meritorious_family poor_social_protection poor_no_labour_capacity "
-        "poor_female_headed exited_poverty newly_poor returned_to_poverty "
-        "classification_mismatches"
+        "commune_code commune_name standard_id reporting_status is_extremely_difficult "
+        "difficult_villages total_villages total_households total_population "
+        "assessed_households poor_households poor_people near_poor_households near_poor_people "
+        "middle_households poverty_rate near_poverty_rate multidimensional_poverty_rate "
+        "poverty_rate_change_pp poor_ethnic_minority poor_meritorious_family "
+        "poor_social_protection poor_no_labour_capacity poor_female_headed exited_poverty "
+        "newly_poor returned_to_poverty reappeared_poor poor_not_reassessed poor_moved_in "
+        "poor_moved_out near_poor_to_poor poor_to_near_poor exited_near_poverty newly_near_poor "
+        "recently_exited_poverty history_reviews classification_mismatches unreported_class"
     ),
-    "district_year": "review_year district_code communes extremely_difficult_communes",
+    "district_year": (
+        "review_year district_code communes_total communes_reported households_covered_percent"
+    ),
     "province_year": (
-        "review_year unit_version province_code extremely_difficult_communes "
+        "review_year unit_version province_code poverty_rate poor_not_reassessed communes_total "
+        "communes_reported households_covered_percent extremely_difficult_communes "
         "poor_households_extremely_difficult total_households_extremely_difficult "
-        "poverty_rate_extremely_difficult poor_not_reassessed poverty_rate"
+        "poverty_rate_extremely_difficult mpi_headcount_ratio mpi_intensity mpi_m0"
+    ),
+    "territory_year": (
+        "territory territory_unit_version province_code province_name review_year "
+        "review_unit_version method total_households assessed_households poor_households "
+        "near_poor_households poor_people near_poor_people poverty_rate near_poverty_rate "
+        "poverty_rate_change_pp communes_reported communes_total households_covered_percent"
+    ),
+    "commune_year_group": (
+        "review_year unit_version commune_code group_code group_name_vi assessed_households "
+        "poor_households near_poor_households poor_people near_poor_people exited_poverty "
+        "newly_poor returned_to_poverty"
+    ),
+    "province_year_group": (
+        "review_year unit_version province_code group_code group_name_vi poor_households "
+        "near_poor_households"
     ),
     "commune_year_deprivation": (
-        "review_year unit_version commune_code service_code indicator_code poor_households "
-        "deprived_poor_households access_rate"
+        "review_year unit_version commune_code standard_id service_code service_name_vi "
+        "indicator_code indicator_name_vi poor_households deprived_poor_households access_rate "
+        "near_poor_households deprived_near_poor_households near_poor_access_rate"
     ),
     "province_year_deprivation": (
-        "review_year unit_version province_code service_code indicator_code poor_households "
-        "deprived_poor_households access_rate"
+        "review_year unit_version province_code indicator_code access_rate near_poor_access_rate "
+        "mpi_contribution_percent"
     ),
+    "plans": "plan_id name territory period_start period_end baseline_year legal_source",
     "target_progress": (
-        "target_id description period_start period_end baseline_year baseline_value actual "
-        "required status note"
+        "plan_id target_id description description_vi period_start period_end review_year "
+        "baseline_year baseline_value actual required status note method"
     ),
-    "build_info": "build_id built_at code_version standards rows_read rows_loaded rows_quarantined",
+    "build_info": (
+        "build_id built_at code_version standards rows_read rows_loaded rows_quarantined "
+        "files_quarantined communes_not_reported"
+    ),
     "source_files": (
-        "review_year dataset file_name sha256 size_bytes rows_read rows_loaded rows_quarantined "
-        "status"
+        "review_year dataset file_name sha256 size_bytes lines rows_read rows_loaded "
+        "rows_quarantined status status_reason"
+    ),
+    "validation_summary": (
+        "suite expectation severity table_name column_name success offending_rows sample_keys"
     ),
 }
 
@@ -96,6 +124,11 @@ def test_run_publishes_every_contract_table(published_run):
         for table, columns in CONTRACT.items():
             assert table in have, f"published.duckdb lacks {table}"
             assert set(columns.split()) <= have[table], set(columns.split()) - have[table]
+        uncommented = con.execute(
+            "select table_name || '.' || column_name from duckdb_columns() "
+            "where schema_name = 'main' and coalesce(comment, '') = '' order by 1"
+        ).fetchall()
+        assert uncommented == [], "published columns without a COMMENT (describe them in YAML)"
         years = [
             r[0]
             for r in con.execute(
