@@ -360,11 +360,12 @@ def _successor(communes: Communes, current: np.ndarray, split_draw: np.ndarray) 
     """Each household's 2025 commune: the default successor of its commune, or for a divided
     commune one of its successors in equal parts (stable from one review to the next)."""
     new_idx = communes.new_index[current]
-    for old, successors in communes.successors.items():
+    divided = [old for old in np.unique(current) if old in communes.successors]
+    for old in divided:
+        successors = communes.successors[old]
         rows = current == old
-        if rows.any():
-            pick = (split_draw[rows] * len(successors)).astype(np.int64)
-            new_idx[rows] = successors[pick]
+        pick = (split_draw[rows] * len(successors)).astype(np.int64)
+        new_idx[rows] = successors[pick]
     return new_idx
 
 
