@@ -28,6 +28,7 @@ from orchestration.lib.headers import SURVEY_HEADERS as INGEST_HEADERS
 from orchestration.sample import (
     DEMO_PROVINCES,
     SCALES,
+    NoStandardError,
     Scale,
     generate_sample,
     write_corrected_resend,
@@ -627,7 +628,7 @@ def test_classes_follow_each_years_standard(sample_across_standards):
 
 
 def test_a_year_no_standard_covers_writes_nothing(tmp_path):
-    with pytest.raises(ValueError, match="2014"):
+    with pytest.raises(NoStandardError, match="2014"):
         generate_sample(tmp_path / "raw", scale="tiny", years=(2014, 2015))
     assert not (tmp_path / "raw" / "survey").exists()
 

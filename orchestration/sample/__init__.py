@@ -32,7 +32,12 @@ from orchestration.sample.communes import (
 )
 from orchestration.sample.mess import BAD_ROW_KINDS, SampleSummary, structural_mess_years
 from orchestration.sample.population import simulate_province
-from orchestration.sample.standards import CLASS_LABELS, poverty_standards, standard_for_year
+from orchestration.sample.standards import (
+    CLASS_LABELS,
+    NoStandardError,
+    poverty_standards,
+    standard_for_year,
+)
 from orchestration.sample.writers import (
     slugify,
     survey_files_for_year,
@@ -46,6 +51,7 @@ __all__ = [
     "DEMO_PROVINCES",
     "DEMO_YEARS",
     "SCALES",
+    "NoStandardError",
     "SampleSummary",
     "Scale",
     "generate_sample",

@@ -113,12 +113,16 @@ def poverty_standards() -> tuple[Standard, ...]:
 _LINE_FIELDS = ("income_line", "upper_income_line", "middle_line")
 
 
+class NoStandardError(ValueError):
+    """A review year that no poverty standard of the seeds covers."""
+
+
 def standard_for_year(review_year: int) -> Standard:
     """The standard a review year is classified under (a year no standard covers is an error)."""
     for standard in poverty_standards():
         if standard.first_review_year <= review_year <= standard.last_review_year:
             return standard
-    raise ValueError(f"no poverty standard in the seeds covers review year {review_year}")
+    raise NoStandardError(f"no poverty standard in the seeds covers review year {review_year}")
 
 
 def income_scale(urban: np.ndarray) -> np.ndarray:
