@@ -152,6 +152,10 @@ _NAME_FAMILY_OF = {
 # In ``MARK_COLUMNS`` order: the 12 of Decree 07, then Decision 59's access to health services.
 _DEPRIVATION_WEIGHTS = np.array([0.6, 0.9, 0.7, 0.25, 1.0, 0.35, 1.0, 0.8, 0.9, 1.4, 0.4, 1.1, 0.5])
 
+# Under Decision 59 only households between its two lines need 3 deprivations to be poor; fewer
+# of them have 3 than of Decree 07's low-income households, so the near-poor are about half as
+# many as the poor, as in the 2016-2020 reviews (without it the band was three-quarters poor).
+_QD59_BAND_SHIFT = 0.8
 _MISMATCH_SHARE = 0.015  # reported class differs from the Decree 07 computation
 
 
@@ -327,6 +331,8 @@ def simulate_province(
         income = income.astype(np.int64)
         poor_score = 0.8 * deprivation_latent + 0.6 * rng.normal(0, 1, n)
         poor_cut = communes.poor_z[y][current] - np.where(meritorious, 1.5, 0.0)
+        if standard.rule_type == "qd59_upper_band":
+            poor_cut = poor_cut - _QD59_BAND_SHIFT
         cls = classify(standard, income, line, upper, middle, poor_score <= poor_cut)
         # The review looks at the band just above its lines, then screens a few households in.
         band_top = edge
