@@ -109,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def generate_sample(args: argparse.Namespace) -> int:
+    from orchestration.sample import NoStandardError
     from orchestration.sample import generate_sample as generate
 
     settings = get_settings(args.raw_dir, None)
@@ -126,7 +127,7 @@ def generate_sample(args: argparse.Namespace) -> int:
             years=tuple(range(years[0], years[1] + 1)) if years else None,
             messy=not args.clean,
         )
-    except ValueError as error:  # a review year no poverty standard covers
+    except NoStandardError as error:
         raise UsageError(str(error)) from error
     elapsed = time.monotonic() - started
     print(

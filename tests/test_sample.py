@@ -28,10 +28,12 @@ from orchestration.lib.headers import SURVEY_HEADERS as INGEST_HEADERS
 from orchestration.sample import (
     DEMO_PROVINCES,
     SCALES,
+    NoStandardError,
     Scale,
     generate_sample,
     write_corrected_resend,
 )
+from orchestration.sample.mess import STRUCTURAL_MESS
 from orchestration.settings import DBT_PROJECT_DIR
 
 YEARS = (2021, 2022, 2023, 2024, 2025)
@@ -434,6 +436,7 @@ def test_households_move_exit_return_and_appear(sample_clean):
 def test_clean_sample_has_no_mess(sample_clean):
     raw = sample_clean.raw_dir
     assert not sample_clean.expected_mess["bad_rows"]
+    assert not sample_clean.structural_mess()
     for rel in sample_clean.files:
         assert rel.endswith(".csv") and "_gui_lai" not in rel
         data = (raw / rel).read_bytes()
@@ -521,9 +524,12 @@ def test_each_structural_defect_is_in_the_written_files(sample_tiny):
     assert known == {"head_name", "head_id_number"}
     assert all(re.fullmatch(r"\d{12}", row["head_id_number"]) for row in rows)
 
-    # Each in its own review year, none in a clean sample's files.
+    # Each in its own review year, and all five in the summary's one list.
     years = [stray, short, hidden, formula, variant]
     assert len({row["review_year"] for row in years}) == len(YEARS)
+    listed = sample_tiny.structural_mess()
+    assert [e["kind"] for e in listed] == list(STRUCTURAL_MESS)
+    assert [e["file"] for e in listed] == [e["file"] for e in years]
 
 
 # --------------------------------------------------------------------------- standards by year
@@ -627,7 +633,7 @@ def test_classes_follow_each_years_standard(sample_across_standards):
 
 
 def test_a_year_no_standard_covers_writes_nothing(tmp_path):
-    with pytest.raises(ValueError, match="2014"):
+    with pytest.raises(NoStandardError, match="2014"):
         generate_sample(tmp_path / "raw", scale="tiny", years=(2014, 2015))
     assert not (tmp_path / "raw" / "survey").exists()
 

@@ -6,7 +6,9 @@ zeros, dotted incomes, re-sent files, bad rows) and real magnitudes (Hà Giang's
 against Tuyên Quang's far lower rate, a national rate near 4 % → 2 %). So this package writes a
 complete ``data/raw/`` tree from a seed: same seed, scale and years, same bytes.
 
-- ``population``: the statistical simulation (communes, households, incomes, classes);
+- ``standards``: the poverty standards of the dbt seeds, and a household's class under each;
+- ``communes``: communes, their poverty paths, 2025 successors and resident totals;
+- ``population``: the households, simulated across the review years;
 - ``mess``: the defects a data office really sends, injected only when ``messy=True`` and
   recorded in ``SampleSummary.expected_mess`` (the manifest tests read);
 - ``writers``: the CSV and XLSX files in each office's style, the reference files, re-sends.
@@ -20,17 +22,20 @@ from pathlib import Path
 import numpy as np
 import pyarrow.compute as pc
 
-from orchestration.sample.mess import BAD_ROW_KINDS, SampleSummary, structural_mess_years
-from orchestration.sample.population import (
-    CLASS_LABELS,
+from orchestration.sample.communes import (
     DEMO_PROVINCES,
     DEMO_YEARS,
     SCALES,
     Scale,
     build_communes,
-    poverty_standards,
     reference_years,
-    simulate_province,
+)
+from orchestration.sample.mess import BAD_ROW_KINDS, SampleSummary, structural_mess_years
+from orchestration.sample.population import simulate_province
+from orchestration.sample.standards import (
+    CLASS_LABELS,
+    NoStandardError,
+    poverty_standards,
     standard_for_year,
 )
 from orchestration.sample.writers import (
@@ -46,6 +51,7 @@ __all__ = [
     "DEMO_PROVINCES",
     "DEMO_YEARS",
     "SCALES",
+    "NoStandardError",
     "SampleSummary",
     "Scale",
     "generate_sample",

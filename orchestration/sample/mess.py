@@ -44,6 +44,31 @@ class SampleSummary:
         """(file, row, reason) of every injected bad row."""
         return {(r["file"], r["row"], r["reason"]) for r in self.expected_mess.get("bad_rows", [])}
 
+    def structural_mess(self) -> list[dict]:
+        """One entry per injected structural defect (``STRUCTURAL_MESS``), for a test or a
+        summary to find after a run: ``kind``, ``review_year``, ``file``, and where it must show
+        (``audit.quarantine`` with ``row`` and ``reason``, or ``audit.source_files`` with the
+        ``status_reason`` text it must name, or a file whose personal-data ``headers`` are
+        variants and must load without the name or id in clear)."""
+        mess = self.expected_mess
+        found = [
+            {"kind": r["reason"], "review_year": r["review_year"], "file": r["file"],
+             "where": "audit.quarantine", "row": r["row"], "reason": r["reason"]}
+            for r in mess.get("bad_rows", [])
+            if r["reason"] in ("malformed_quoting", "missing_fields", "formula_without_value")
+        ]  # fmt: skip
+        found += [
+            {"kind": "hidden_sheet", "review_year": h["review_year"], "file": h["file"],
+             "where": "audit.source_files", "status_reason": h["hidden_sheet"]}
+            for h in mess.get("hidden_sheets", [])
+        ]  # fmt: skip
+        found += [
+            {"kind": "pii_header_variants", "review_year": v["review_year"], "file": v["file"],
+             "where": "loaded", "headers": v["headers"]}
+            for v in mess.get("pii_header_variants", [])
+        ]  # fmt: skip
+        return sorted(found, key=lambda entry: STRUCTURAL_MESS.index(entry["kind"]))
+
 
 @dataclass(frozen=True)
 class Style:

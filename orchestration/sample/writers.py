@@ -26,6 +26,7 @@ from orchestration.lib.headers import (
     SURVEY_HEADERS,
     normalise_header,
 )
+from orchestration.sample.communes import ReferenceYear
 from orchestration.sample.mess import (
     CLEAN,
     HIDDEN_TEMPLATE_SHEET,
@@ -40,7 +41,8 @@ from orchestration.sample.mess import (
     strip_formula_value,
     style_for,
 )
-from orchestration.sample.population import CLASS_LABELS, MARK_COLUMNS, ReferenceYear, YearRows
+from orchestration.sample.population import YearRows
+from orchestration.sample.standards import CLASS_LABELS, MARK_COLUMNS
 
 TITLE = "DANH SÁCH HỘ NGHÈO, HỘ CẬN NGHÈO NĂM {year}"
 DATA_SHEET = "DS ho ngheo"
