@@ -160,6 +160,44 @@ def test_clean_build_publishes_every_mart_and_the_audit_tables(warehouse: Path) 
     assert not list(warehouse.parent.glob(".publishing-*"))
 
 
+def test_validation_summary_names_each_warning_with_its_offending_rows(warehouse: Path) -> None:
+    run_gate(warehouse, build_id="b1", run_id="run-b1", data_docs_dir=None)
+    with duckdb.connect(str(warehouse)) as con:
+        # A failed warning does not block; the gate wrote its observed text in these two forms.
+        con.execute(
+            """
+            update audit.validation_results
+            set success = false, observed = case when expectation like '%unique%'
+                then '7 of 18 row(s) unexpected' else '4 offending row(s)' end,
+                offending_keys = '[{"commune_code": "00001", "review_year": 2023}]'
+            where build_id = 'b1' and expectation in (
+                select min(expectation) from audit.validation_results
+                where severity = 'warning'
+                union all
+                select 'commune_year_unique_key'
+            )
+            """
+        )
+        con.execute(
+            "update audit.validation_results set severity = 'warning' "
+            "where expectation = 'commune_year_unique_key'"
+        )
+    publish(
+        warehouse,
+        warehouse.parent / "published.duckdb",
+        build_id="b1",
+        run_id="run-b1",
+        code_version="v",
+    )
+    with duckdb.connect(str(warehouse.parent / "published.duckdb"), read_only=True) as con:
+        failed = con.execute(
+            "select expectation, severity, offending_rows, sample_keys from validation_summary "
+            "where not success order by offending_rows"
+        ).fetchall()
+    assert [(row[1], row[2]) for row in failed] == [("warning", 4), ("warning", 7)]
+    assert json.loads(failed[0][3]) == [{"commune_code": "00001", "review_year": 2023}]
+
+
 OLD_CLIENT = """
 import json, sys
 import duckdb

@@ -421,9 +421,20 @@ def _create_audit_tables(
         """,
         [build_id, built_at, code_version_text],
     )
-    # offending_rows: the gate stores the observed value as text; a count when it is one.
+    # offending_rows: taken from the gate's column when it has one, else read from the observed
+    # text the gate writes ("7 of 18 row(s) unexpected", "7 offending row(s)"); NULL otherwise.
+    result_columns = {n for n, _ in _columns(con, "wh", "audit", "validation_results")}
+    offending = (
+        "offending_rows::bigint"
+        if "offending_rows" in result_columns
+        else (
+            "case when success then 0 else try_cast(regexp_extract(observed, "
+            "'^\\s*(\\d+) (?:of \\d+ row\\(s\\) unexpected|offending row\\(s\\))', 1) "
+            "as bigint) end"
+        )
+    )
     con.execute(
-        """
+        f"""
         create table p.main.validation_summary as
         select
             suite,
@@ -432,10 +443,7 @@ def _create_audit_tables(
             table_name,
             column_name,
             success,
-            case
-                when success then 0
-                else try_cast(regexp_extract(observed, '^\\s*(\\d+)\\s*$', 1) as bigint)
-            end as offending_rows,
+            {offending} as offending_rows,
             coalesce(offending_keys, '[]') as sample_keys
         from wh.audit.validation_results
         where build_id = ?
@@ -731,6 +739,8 @@ def publish(
     _recover_exports(warehouse_dir)
     builds_dir = warehouse_dir / BUILDS_DIR_NAME
     builds_dir.mkdir(exist_ok=True)
+    # Aggregates only, but the kept builds are for the operator who rolls back: owner-only.
+    builds_dir.chmod(0o700)
     _remove_stale_temps(builds_dir)
     models = mart_models(manifest_path)
 
