@@ -205,7 +205,7 @@ def test_target_statuses(warehouse):
             "from marts.target_progress",
         )
     }
-    fall = 100 * (5 - 4) / PROVINCE_TOTAL
+    fall = 100 * (5 - 4) / PROVINCE_COUNTED_PRE2025
     assert targets[("T1", 2023)] == (2023, None, "not_measurable")
     assert targets[("T1", 2024)][1] == pytest.approx(fall)
     assert targets[("T1", 2024)][2] == "off_track"

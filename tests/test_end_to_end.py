@@ -28,7 +28,7 @@ CONTRACT = {
         "poor_female_headed exited_poverty newly_poor returned_to_poverty "
         "classification_mismatches"
     ),
-    "district_year": "review_year district_code communes extremely_difficult_communes",
+    "district_year": "review_year district_code communes_total extremely_difficult_communes",
     "province_year": (
         "review_year unit_version province_code extremely_difficult_communes "
         "poor_households_extremely_difficult total_households_extremely_difficult "
