@@ -54,7 +54,11 @@ def build_warehouse(path: Path, shape: FixtureShape = SMALL) -> Path:
     first_year = min(shape.years)
     last_year = max(shape.years)
     deprivation_flags = ",\n".join(
-        f"(hash(household_code, {k}) % 5 = 0 or h < 2) as {name}"
+        # household 2 is near-poor until its last review, when it lacks 3 indicators (poor);
+        # household 3 lacks 3 in the first review only (poor, then near-poor)
+        f"case when h = 2 then review_year = {last_year} and {k} < 3 "
+        f"when h = 3 then review_year = {first_year} and {k} < 3 "
+        f"else hash(household_code, {k}) % 5 = 0 or h < 2 end as {name}"
         for k, (name, _) in enumerate(DEPRIVATIONS)
     )
     deprivation_count = " + ".join(f"{name}::int" for name, _ in DEPRIVATIONS)
@@ -115,6 +119,7 @@ def build_warehouse(path: Path, shape: FixtureShape = SMALL) -> Path:
                     when h = 0 then 1000000
                     when h = 1 and review_year = {last_year} then 1000000
                     when h = 1 then 3000000
+                    when h in (2, 3) then 1000000
                     else (
                         (hash(household_code, 'income') % 4000000)
                             * (1 + 0.03 * (review_year - {first_year}))
@@ -126,6 +131,7 @@ def build_warehouse(path: Path, shape: FixtureShape = SMALL) -> Path:
                 (hash(household_code, 'social') % 10 = 0) as is_social_protection,
                 (hash(household_code, 'labour') % 15 = 0) as is_no_labour_capacity,
                 (commune_index = 0 and h = 7) as is_reported_wrong,
+                (commune_index = 0 and h = 9) as is_reported_missing,
                 review_year || '/survey.csv' as source_file,
                 null::varchar as source_sheet,
                 (row_number() over (partition by review_year order by household_code) + 1)::integer
@@ -155,13 +161,16 @@ def build_warehouse(path: Path, shape: FixtureShape = SMALL) -> Path:
                     end as computed_class
                 from lines
             )
-            select * exclude (is_reported_wrong),
+            select * exclude (is_reported_wrong, is_reported_missing),
                 case
+                    when is_reported_missing then null
                     when is_reported_wrong and computed_class = 'poor' then 'near_poor'
                     when is_reported_wrong then 'poor'
                     else computed_class
                 end as reported_class,
                 computed_class = 'poor' as is_poor,
+                computed_class = 'near_poor' as is_near_poor,
+                0 as missing_indicator_marks,
                 ethnicity <> 'Kinh' as is_ethnic_minority,
                 head_sex = 'female' as is_female_headed,
                 is_reported_wrong as is_class_mismatch
@@ -173,10 +182,15 @@ def build_warehouse(path: Path, shape: FixtureShape = SMALL) -> Path:
             from intermediate.int_households_classified as c
             where c.review_year = s.review_year and c.household_code = s.household_code;
             alter table staging.stg_review_exports__households drop column is_reported_wrong;
+            alter table staging.stg_review_exports__households drop column is_reported_missing;
 
             create table intermediate.int_household_flows_tracked as
             with history as (
                 select review_year, unit_version, commune_code, household_code, is_poor,
+                    is_near_poor, lag(is_near_poor) over w as was_near_poor_last_review,
+                    coalesce(bool_or(is_poor) over (
+                        w rows between 3 preceding and 1 preceding
+                    ), false) as was_poor_in_last_three,
                     lag(is_poor) over w as was_poor_last_review,
                     coalesce(bool_or(is_poor) over (
                         w rows between unbounded preceding and 2 preceding
@@ -191,8 +205,38 @@ def build_warehouse(path: Path, shape: FixtureShape = SMALL) -> Path:
                     when is_poor and not coalesce(was_poor_last_review, false)
                         and was_poor_earlier then 'returned_to_poverty'
                     when is_poor and not coalesce(was_poor_last_review, false) then 'newly_poor'
-                end as flow
+                end as flow,
+                case
+                    when review_year = {first_year} then null
+                    when was_near_poor_last_review and is_poor then 'near_poor_to_poor'
+                    when was_poor_last_review and is_near_poor then 'poor_to_near_poor'
+                    when was_near_poor_last_review and not is_near_poor
+                        then 'exited_near_poverty'
+                    when is_near_poor and not coalesce(was_near_poor_last_review, false)
+                        then 'newly_near_poor'
+                end as near_poor_flow,
+                case when review_year > {first_year} then not is_poor and was_poor_in_last_three
+                end as is_recently_exited_poverty
             from history;
+
+            create table seeds.standard_indicators as
+            select 'ND07_2021' as standard_id, indicator_code, service_code,
+                'chỉ số ' || indicator_code as indicator_name_vi,
+                indicator_code as indicator_name_en,
+                service_code as service_name_vi, 'Decree 07/2021/NĐ-CP' as legal_source
+            from (values {indicator_values}) as i(indicator_code, service_code);
+
+            -- Every household is assessed every year here: none is missing, none moved.
+            create table intermediate.int_households_previously_poor_placed as
+            select c.review_year, c.unit_version, c.household_code,
+                p.review_year as previous_review_year, p.unit_version as previous_unit_version,
+                p.commune_code as previous_commune_code, p.commune_code,
+                1.0::double as weight, true as is_reassessed,
+                c.commune_code as current_commune_code, c.is_poor as is_poor_now
+            from intermediate.int_households_classified as p
+            inner join intermediate.int_households_classified as c
+                on c.review_year = p.review_year + 1 and c.household_code = p.household_code
+            where p.is_poor;
 
             create table staging.stg_review_exports__commune_totals as
             select y.review_year, u.unit_version, u.commune_code,
@@ -214,7 +258,21 @@ def build_warehouse(path: Path, shape: FixtureShape = SMALL) -> Path:
                 select c.review_year, c.unit_version, c.commune_code,
                     count(*) as assessed_households,
                     count(*) filter (where computed_class = 'poor') as poor_households,
+                    sum(household_size) filter (where computed_class = 'poor') as poor_people,
                     count(*) filter (where computed_class = 'near_poor') as near_poor_households,
+                    sum(household_size) filter (where computed_class = 'near_poor')
+                        as near_poor_people,
+                    count(*) filter (where f.near_poor_flow = 'near_poor_to_poor')
+                        as near_poor_to_poor,
+                    count(*) filter (where f.near_poor_flow = 'poor_to_near_poor')
+                        as poor_to_near_poor,
+                    count(*) filter (where f.near_poor_flow = 'exited_near_poverty')
+                        as exited_near_poverty,
+                    count(*) filter (where f.near_poor_flow = 'newly_near_poor')
+                        as newly_near_poor,
+                    count(*) filter (where f.is_recently_exited_poverty)
+                        as recently_exited_poverty,
+                    count(*) filter (where c.reported_class is null) as unreported_class,
                     count(*) filter (where computed_class = 'middle') as middle_households,
                     count(*) filter (where is_poor and is_ethnic_minority) as poor_ethnic_minority,
                     count(*) filter (where is_poor and is_meritorious_family)
@@ -258,7 +316,22 @@ def build_warehouse(path: Path, shape: FixtureShape = SMALL) -> Path:
                         then coalesce(h.newly_poor, 0) end::bigint as newly_poor,
                     case when t.review_year > {first_year}
                         then coalesce(h.returned_to_poverty, 0) end::bigint as returned_to_poverty,
-                    coalesce(h.classification_mismatches, 0)::bigint as classification_mismatches
+                    coalesce(h.classification_mismatches, 0)::bigint as classification_mismatches,
+                    coalesce(h.poor_people, 0)::bigint as poor_people,
+                    coalesce(h.near_poor_people, 0)::bigint as near_poor_people,
+                    case when t.review_year > {first_year}
+                        then coalesce(h.near_poor_to_poor, 0) end::bigint as near_poor_to_poor,
+                    case when t.review_year > {first_year}
+                        then coalesce(h.poor_to_near_poor, 0) end::bigint as poor_to_near_poor,
+                    case when t.review_year > {first_year}
+                        then coalesce(h.exited_near_poverty, 0) end::bigint
+                        as exited_near_poverty,
+                    case when t.review_year > {first_year}
+                        then coalesce(h.newly_near_poor, 0) end::bigint as newly_near_poor,
+                    case when t.review_year > {first_year}
+                        then coalesce(h.recently_exited_poverty, 0) end::bigint
+                        as recently_exited_poverty,
+                    coalesce(h.unreported_class, 0)::bigint as unreported_class
                 from staging.stg_review_exports__commune_totals as t
                 inner join reference.admin_units as u using (unit_version, commune_code)
                 inner join staging.stg_review_exports__difficult_areas as d
@@ -266,7 +339,8 @@ def build_warehouse(path: Path, shape: FixtureShape = SMALL) -> Path:
                 left join households as h using (review_year, unit_version, commune_code)
             )
             select review_year, unit_version, province_code, province_name, district_code,
-                district_name, commune_code, commune_name, standard_id, is_extremely_difficult,
+                district_name, commune_code, commune_name, standard_id,
+                'reported' as reporting_status, is_extremely_difficult,
                 difficult_villages, total_villages, total_households, total_population,
                 assessed_households, poor_households, near_poor_households, middle_households,
                 poverty_rate, near_poverty_rate,
@@ -276,7 +350,11 @@ def build_warehouse(path: Path, shape: FixtureShape = SMALL) -> Path:
                 ) as poverty_rate_change_pp,
                 poor_ethnic_minority, poor_meritorious_family, poor_social_protection,
                 poor_no_labour_capacity, poor_female_headed, exited_poverty, newly_poor,
-                returned_to_poverty, classification_mismatches
+                returned_to_poverty,
+                case when review_year > {first_year} then 0 end::bigint as reappeared_poor,
+                classification_mismatches, unreported_class, poor_people, near_poor_people,
+                near_poor_to_poor, poor_to_near_poor, exited_near_poverty, newly_near_poor,
+                recently_exited_poverty
             from joined;
             """
         )
@@ -285,7 +363,7 @@ def build_warehouse(path: Path, shape: FixtureShape = SMALL) -> Path:
             "near_poor_households, middle_households, poor_ethnic_minority, "
             "poor_meritorious_family, poor_social_protection, poor_no_labour_capacity, "
             "poor_female_headed, exited_poverty, newly_poor, returned_to_poverty, "
-            "classification_mismatches"
+            "reappeared_poor, classification_mismatches, unreported_class"
         )
         sums = ", ".join(f"sum({c})::bigint as {c}" for c in counts.split(", "))
         con.execute(

@@ -30,8 +30,14 @@ H18   00706/00706        1,450,000 k3 poor        2,300,000 k0 not_poor     same
 H12   00715/00715 Mông   700,000 k7 poor          same                      same
 H13   00715/00715 Mông ♀ 1,100,000 k3 poor        2,000,000 k3 middle       2,400,000 k0 not_poor*
 H14   00715/00715 Mông   1,400,000 k1 near        1,400,000 k4 poor*        same, poor
-H15   00715/00715 Mông ♀ 1,300,000 k2 near        same                      same
+H15   00715/00715 Mông ♀ 1,300,000 k2 near        same                      2,000,000 k0 middle
 H17   --/00715 Mông      (absent)                 (absent)                  1,500,000 k3 poor
+H19   00718/00715 Mông   (absent)                 1,200,000 k1 near         (absent)
+
+Má Lé (00718) has no survey row in 2023 (not reported) and no totals row in 2024 (no_totals).
+Flows this covers: H01 returns in 2025 after a recorded exit (returned); H09 is poor again in
+2025 after its absence from 2024 (reappeared); H14 falls from near-poor into poverty in 2024;
+H15 leaves near-poverty in 2025; H01, H08, H13 and H18 are recent exits.
 
 (* = the reported class differs from the computed one.)
 """
@@ -244,6 +250,8 @@ def households(year: int) -> list[Household]:
                 ethnicity="Mông",
             ),
             _hh("H15", lc, 1_300_000, "water sanitation", "near_poor", sex="Nữ", ethnicity="Mông"),
+            # Má Lé reports its first household in 2024 but sends no totals row (no_totals).
+            _hh("H19", MA_LE, 1_200_000, "water", "near_poor", ethnicity="Mông"),
         ]
     if year == 2025:
         hg, pl, lc = HA_GIANG_1_2025, PHU_LINH_2025, LUNG_CU_2025
@@ -279,7 +287,8 @@ def households(year: int) -> list[Household]:
                 "poor",
                 ethnicity="Mông",
             ),
-            _hh("H15", lc, 1_300_000, "water sanitation", "near_poor", sex="Nữ", ethnicity="Mông"),
+            # Leaves near-poverty: rural 2,000,000 ≤ 2,250,000 with k0 → middle.
+            _hh("H15", lc, 2_000_000, "", "middle", sex="Nữ", ethnicity="Mông"),
             _hh(
                 "H17",
                 lc,
@@ -295,7 +304,8 @@ def households(year: int) -> list[Household]:
 # (commune, total_households, total_population) per review year.
 COMMUNE_TOTALS = {
     2023: [(NGUYEN_TRAI, 50), (KIM_THACH, 40), (PHU_LINH, 60), (LUNG_CU, 30), (MA_LE, 20)],
-    2024: [(NGUYEN_TRAI, 50), (KIM_THACH, 40), (PHU_LINH, 60), (LUNG_CU, 30), (MA_LE, 20)],
+    # Má Lé's 2024 totals row is missing: its households are counted, its rates are NULL.
+    2024: [(NGUYEN_TRAI, 50), (KIM_THACH, 40), (PHU_LINH, 60), (LUNG_CU, 30)],
     2025: [(HA_GIANG_1_2025, 120), (PHU_LINH_2025, 150), (LUNG_CU_2025, 70)],
 }
 # (commune, extremely difficult, difficult villages, total villages) per review year.
@@ -370,6 +380,60 @@ def write_raw_exports(raw_dir: Path) -> Path:
             [
                 [year, c.commune_code, "x" if extreme else "", villages, total]
                 for c, extreme, villages, total in DIFFICULT_AREAS[year]
+            ],
+        )
+    return raw_dir
+
+
+# Decision 59/2015 reviews (2019, 2020), for the QD59 end-to-end test. Lines: rural L 700,000,
+# U 1,000,000; urban L 900,000, U 1,300,000. The export carries `TH tiếp cận dịch vụ y tế`;
+# the Decree 07 columns are written too (Q03 is marked in three of them: they must not count).
+QD59_HEALTH_ACCESS_HEADER = "TH tiếp cận dịch vụ y tế"
+QD59_HOUSEHOLDS = {
+    2019: [
+        _hh("Q01", LUNG_CU, 650_000, "", "poor"),
+        _hh("Q02", LUNG_CU, 800_000, "health_access water sanitation", "poor"),
+        _hh("Q03", LUNG_CU, 800_000, "employment dependents nutrition water", "near_poor"),
+        _hh("Q04", LUNG_CU, 1_200_000, "", "not_poor"),
+        _hh("Q05", NGUYEN_TRAI, 1_300_000, "water sanitation telecom", "poor", **URBAN),
+    ],
+    2020: [
+        _hh("Q01", LUNG_CU, 1_100_000, "", "not_poor"),
+        _hh("Q02", LUNG_CU, 800_000, "health_access water", "near_poor"),
+        _hh("Q03", LUNG_CU, 650_000, "", "poor"),
+        _hh("Q06", LUNG_CU, 900_000, "health_access health_insurance water", "poor"),
+        _hh("Q07", NGUYEN_TRAI, 2_000_000, "", "not_poor", **URBAN),
+    ],
+}
+
+
+def write_qd59_exports(raw_dir: Path) -> Path:
+    """Write reviews 2019 and 2020 (Decision 59/2015) in the input contract's layout."""
+    headers = [*SURVEY_HEADERS, QD59_HEALTH_ACCESS_HEADER]
+    for year, rows in QD59_HOUSEHOLDS.items():
+        by_file: dict[str, list[list[object]]] = {}
+        for h in rows:
+            health_access = "health_access" in h.deprived.split()
+            plain = Household(
+                h.code,
+                h.commune,
+                h.income,
+                " ".join(d for d in h.deprived.split() if d != "health_access"),
+                h.reported,
+                area=h.area,
+            )
+            row = _survey_row(year, 100 + int(h.code[1:]), plain)
+            by_file.setdefault(f"huyen_{h.commune.district_code}.csv", []).append(
+                [*row, "x" if health_access else ""]
+            )
+        for name, file_rows in by_file.items():
+            _write_csv(raw_dir / "survey" / str(year) / name, headers, file_rows)
+        _write_csv(
+            raw_dir / "commune_totals" / f"{year}.csv",
+            COMMUNE_TOTALS_HEADERS,
+            [
+                [year, c.commune_code, total, 4 * total]
+                for c, total in ((LUNG_CU, 30), (NGUYEN_TRAI, 50))
             ],
         )
     return raw_dir

@@ -16,6 +16,9 @@ from dbt_fixtures.sample import YEARS, year_2024
 from dbt_fixtures.warehouse import create_warehouse, dbt, household, replace_year
 
 PROVINCE_TOTAL = 270  # resident households: 100 + 50 + 80 + 40 before 2025, 150 + 120 from 2025
+# Before 2025 the province counts its reported communes with totals only: 00718 has totals (40)
+# but no assessed household, so it is not reported and 100 + 50 + 80 = 230 remain.
+PROVINCE_COUNTED_PRE2025 = 230
 
 
 @pytest.fixture(scope="module")
@@ -51,14 +54,26 @@ def test_commune_rates_counts_and_groups(warehouse):
     ) == (6, 2, 1, 2, 2.0, 1.0, 3.0, 1, 1, 1, 1, "ND07_2021")
 
 
-def test_a_commune_without_assessed_households_has_a_zero_row(warehouse):
+def test_a_commune_without_assessed_households_is_not_reported(warehouse):
+    # Nothing is known of its households: NULL counts, rates and flows, never 0 %.
     assert row(
         warehouse,
         "marts.commune_year",
-        "review_year = 2023 and commune_code = '00718'",
-        "assessed_households, poor_households, poverty_rate, is_extremely_difficult, "
-        "difficult_villages, total_villages, district_code",
-    ) == (0, 0, 0.0, False, 1, 4, "026")
+        "review_year = 2024 and commune_code = '00718'",
+        "reporting_status, assessed_households, poor_households, poor_people, poverty_rate, "
+        "exited_poverty, poor_not_reassessed, total_households, is_extremely_difficult, "
+        "difficult_villages, district_code",
+    ) == ("not_reported", None, None, None, None, None, None, 40, False, 1, "026")
+
+
+def test_people_and_middle_households(warehouse):
+    # Every fixture household has 4 members; 00688 in 2023 has 2 poor and 1 near-poor.
+    assert row(
+        warehouse,
+        "marts.commune_year",
+        "review_year = 2023 and commune_code = '00688'",
+        "reporting_status, poor_people, near_poor_people, middle_households, unreported_class",
+    ) == ("reported", 2 * 4, 1 * 4, 2, 1)  # only H4 has no reported class
 
 
 def test_poverty_rate_change_is_null_in_the_first_year_and_across_unit_versions(warehouse):
@@ -90,7 +105,7 @@ def test_flows_by_commune(warehouse):
     assert flows[(2024, "00688")] == (1, 1, 0)  # H1 exits, H2 newly poor
     assert flows[(2024, "00691")] == (1, 0, 0)  # H7 exits (H8 is absent, not an exit)
     assert flows[(2024, "00715")] == (1, 2, 0)  # H9 exits, H10 and H11 newly poor
-    assert flows[(2024, "00718")] == (0, 0, 0)
+    assert flows[(2024, "00718")] == (None, None, None)  # not reported
     assert flows[(2025, "00691")] == (0, 0, 2)  # H1 and H7 return
     assert flows[(2025, "00715")] == (1, 1, 1)  # H10 exits, H12 newly poor, H9 returns
 
@@ -100,7 +115,7 @@ def test_districts_sum_their_communes_and_stop_in_2025(warehouse):
         (year, code): (communes, difficult, poor, total, rate, change)
         for year, code, communes, difficult, poor, total, rate, change in query(
             warehouse,
-            "select review_year, district_code, communes, extremely_difficult_communes, "
+            "select review_year, district_code, communes_total, extremely_difficult_communes, "
             "poor_households, total_households, poverty_rate, poverty_rate_change_pp "
             "from marts.district_year",
         )
@@ -108,7 +123,8 @@ def test_districts_sum_their_communes_and_stop_in_2025(warehouse):
     assert set(districts) == {(2023, "024"), (2023, "026"), (2024, "024"), (2024, "026")}
     assert districts[(2023, "024")][:4] == (2, 0, 4, 150)
     assert districts[(2023, "024")][4] == pytest.approx(100 * 4 / 150)
-    assert districts[(2023, "026")][:4] == (2, 1, 1, 120)
+    # 00718 (40 households, not reported) is counted in communes_total only: 80, not 120.
+    assert districts[(2023, "026")][:4] == (2, 1, 1, 80)
     assert districts[(2024, "024")][5] == pytest.approx(100 * 2 / 150 - 100 * 4 / 150)
 
 
@@ -124,25 +140,32 @@ def test_province_figures_and_households_not_reassessed(warehouse):
             "from marts.province_year order by review_year",
         )
     }
-    assert provinces[2023][:3] == ["02", 5, PROVINCE_TOTAL]
-    assert provinces[2023][3] == pytest.approx(100 * 5 / PROVINCE_TOTAL)
+    assert provinces[2023][:3] == ["02", 5, PROVINCE_COUNTED_PRE2025]
+    assert provinces[2023][3] == pytest.approx(100 * 5 / PROVINCE_COUNTED_PRE2025)
     assert provinces[2023][4:9] == [None, None, None, None, None]
     assert provinces[2023][9:] == [1, 80, 1.25]
     # 2024: H8 (poor in 2023) is absent; the identity 4 = 5 - 3 - 1 + 3 + 0 holds.
-    assert provinces[2024][4] == pytest.approx(100 * (4 - 5) / PROVINCE_TOTAL)
+    assert provinces[2024][4] == pytest.approx(100 * (4 - 5) / PROVINCE_COUNTED_PRE2025)
     assert provinces[2024][5:9] == [3, 3, 0, 1]
     assert provinces[2024][9:] == [2, 80, 2.5]
-    # 2025: H2 (poor in 2024 in old commune 00688) is absent; 00688 maps to 00691 of province 08.
+    # 2025: H2 (poor in 2024 in old commune 00688) is absent. 00688 was split between 00691 and
+    # 00694, so H2 is shared half and half; 00694 has no export in 2025 (no commune_year row), so
+    # the province's counted communes hold 0.5 of it.
     assert provinces[2025][:3] == ["08", 6, PROVINCE_TOTAL]
-    assert provinces[2025][4:9] == [None, 1, 1, 3, 1]
+    assert provinces[2025][4:9] == [None, 1, 1, 3, 0.5]
 
 
-def test_not_reassessed_households_are_mapped_to_the_new_territory(warehouse):
+def test_not_reassessed_households_are_placed_by_the_crosswalk_weights(warehouse):
+    # 00688 was split between 00691 and 00694: equal parts, the weights of H2 sum to 1.
     assert query(
         warehouse,
-        "select review_year, household_code, previous_commune_code, commune_code, province_code "
-        "from intermediate.int_households_not_reassessed order by review_year",
-    ) == [(2024, "H8", "00691", "00691", "02"), (2025, "H2", "00688", "00691", "08")]
+        "select review_year, household_code, previous_commune_code, commune_code, province_code, "
+        "weight from intermediate.int_households_not_reassessed order by review_year, commune_code",
+    ) == [
+        (2024, "H8", "00691", "00691", "02", 1.0),
+        (2025, "H2", "00688", "00691", "08", 0.5),
+        (2025, "H2", "00688", "00694", "08", 0.5),
+    ]
 
 
 def test_access_rates(warehouse):
@@ -164,7 +187,7 @@ def test_access_rates(warehouse):
         "marts.commune_year_deprivation",
         "review_year = 2023 and commune_code = '00718' and indicator_code = 'd_water'",
         "poor_households, access_rate, service_code",
-    ) == (0, None, "water_sanitation")
+    ) == (None, None, "water_sanitation")  # 00718 is not reported
     assert row(
         warehouse,
         "marts.province_year_deprivation",
@@ -182,7 +205,7 @@ def test_target_statuses(warehouse):
             "from marts.target_progress",
         )
     }
-    fall = 100 * (5 - 4) / PROVINCE_TOTAL
+    fall = 100 * (5 - 4) / PROVINCE_COUNTED_PRE2025
     assert targets[("T1", 2023)] == (2023, None, "not_measurable")
     assert targets[("T1", 2024)][1] == pytest.approx(fall)
     assert targets[("T1", 2024)][2] == "off_track"
@@ -263,4 +286,166 @@ def test_a_resent_year_rebuilds_it_and_the_years_after(with_2026, tmp_path_facto
         "marts.province_year",
         "review_year = 2025",
         "poor_households, poor_not_reassessed",
-    ) == (6, 2)
+    ) == (6, 1.5)  # H8 (00691, weight 1) and H2 (split 00688, half in 00691)
+
+
+# A Decision 59/2015 province, worked by hand (rural L = 700,000, U = 1,000,000; 10 indicators
+# over 5 services, d_health_access among them; employment, dependants and nutrition are not):
+#
+# | household | 2019 | 2020 | 2021 (Decree 07, rural L 1,500,000) |
+# |---|---|---|---|
+# | Q1 | 650,000, k=0: poor (under L) | 1,100,000: not poor (exited) | 1,000,000, k=3: poor |
+# | Q2 | 800,000, health access + water + sanitation, k=3: poor | 800,000, k=2: near-poor | - |
+# | Q3 | 800,000, employment + dependants + nutrition + water: k=1, near-poor | 650,000: poor | - |
+# | Q4 | 1,200,000: not poor | - | - |
+# | Q5 | - | 900,000, health access + insurance + water, k=3: poor | - |
+QD59_COMMUNE = ("02", "026", "00715")
+QD59_HOUSEHOLDS = {
+    2019: [
+        ("Q1", 650_000, []),
+        ("Q2", 800_000, ["d_health_access", "d_water", "d_sanitation"]),
+        ("Q3", 800_000, ["d_employment", "d_dependents", "d_nutrition", "d_water"]),
+        ("Q4", 1_200_000, []),
+    ],
+    2020: [
+        ("Q1", 1_100_000, []),
+        ("Q2", 800_000, ["d_health_access", "d_water"]),
+        ("Q3", 650_000, []),
+        ("Q5", 900_000, ["d_health_access", "d_health_insurance", "d_water"]),
+    ],
+    2021: [("Q1", 1_000_000, ["d_employment", "d_dependents", "d_nutrition"])],
+}
+
+
+@pytest.fixture(scope="module")
+def qd59_warehouse(tmp_path_factory):
+    path = tmp_path_factory.mktemp("dbt_qd59") / "warehouse.duckdb"
+    create_warehouse(path)
+    for year, rows in QD59_HOUSEHOLDS.items():
+        replace_year(
+            path,
+            year,
+            households=[
+                household(year, QD59_COMMUNE, code, income, deprived_in=deprived)
+                for code, income, deprived in rows
+            ],
+            commune_totals=[("00715", 10, 40)],
+        )
+    dbt(["build"], path)
+    return path
+
+
+def test_decision_59_counts_its_own_ten_indicators(qd59_warehouse):
+    assert query(
+        qd59_warehouse,
+        "select household_code, standard_id, deprivation_count, computed_class "
+        "from intermediate.int_households_classified where review_year = 2019 "
+        "order by household_code",
+    ) == [
+        ("Q1", "QD59_2015", 0, "poor"),
+        ("Q2", "QD59_2015", 3, "poor"),  # health access counts
+        ("Q3", "QD59_2015", 1, "near_poor"),  # only water of its four marks counts
+        ("Q4", "QD59_2015", 0, "not_poor"),
+    ]
+
+
+def test_decision_59_commune_figures_and_flows(qd59_warehouse):
+    columns = (
+        "standard_id, poor_households, near_poor_households, middle_households, poverty_rate, "
+        "exited_poverty, newly_poor, near_poor_to_poor, poor_to_near_poor, "
+        "recently_exited_poverty, history_reviews"
+    )
+    # 2019: first review of the data, no flows; no middle line under Decision 59.
+    assert row(qd59_warehouse, "marts.commune_year", "review_year = 2019", columns) == (
+        "QD59_2015",
+        2,
+        1,
+        None,
+        20.0,
+        None,
+        None,
+        None,
+        None,
+        None,
+        0,
+    )
+    # 2020: Q1 and Q2 exit (Q2 to near-poor), Q3 (near-poor before) and Q5 are newly poor;
+    # Q1 and Q2 are recent exits. Balance: 2 = 2 - 2 exited + 2 newly.
+    assert row(qd59_warehouse, "marts.commune_year", "review_year = 2020", columns) == (
+        "QD59_2015",
+        2,
+        1,
+        None,
+        20.0,
+        2,
+        2,
+        1,
+        1,
+        2,
+        1,
+    )
+    # 2021 starts Decree 07: flows unknown, a middle line exists again.
+    assert row(qd59_warehouse, "marts.commune_year", "review_year = 2021", columns) == (
+        "ND07_2021",
+        1,
+        0,
+        0,
+        10.0,
+        None,
+        None,
+        None,
+        None,
+        None,
+        2,
+    )
+
+
+def test_decision_59_access_tables_list_its_ten_indicators(qd59_warehouse):
+    access = {
+        indicator: rest
+        for indicator, *rest in query(
+            qd59_warehouse,
+            "select indicator_code, service_code, indicator_name_vi, poor_households, "
+            "deprived_poor_households, access_rate, near_poor_households, "
+            "deprived_near_poor_households, near_poor_access_rate "
+            "from marts.commune_year_deprivation where review_year = 2020",
+        )
+    }
+    assert len(access) == 10
+    assert "d_employment" not in access
+    # Poor in 2020: Q3 (no mark) and Q5 (health access); near-poor: Q2 (health access).
+    assert access["d_health_access"] == [
+        "health",
+        "Tiếp cận các dịch vụ y tế",
+        2,
+        1,
+        50.0,
+        1,
+        1,
+        0.0,
+    ]
+
+
+def test_decision_59_alkire_foster_measures(qd59_warehouse):
+    # 2019: of 4 assessed households only Q2 lacks 3 or more of the 10 indicators: H = 1/4.
+    # Each indicator weighs 1/5 x 1/2 = 1/10, so Q2's score is 3/10: A = 0.3, M0 = 0.075; its
+    # three indicators share M0 equally (33.3 % each).
+    h, a, m0 = row(
+        qd59_warehouse,
+        "marts.province_year",
+        "review_year = 2019",
+        "mpi_headcount_ratio, mpi_intensity, mpi_m0",
+    )
+    assert (h, a, m0) == (pytest.approx(0.25), pytest.approx(0.3), pytest.approx(0.075))
+    contributions = dict(
+        query(
+            qd59_warehouse,
+            "select indicator_code, mpi_contribution_percent from marts.province_year_deprivation "
+            "where review_year = 2019 and mpi_contribution_percent > 0",
+        )
+    )
+    assert contributions == {
+        "d_health_access": pytest.approx(100 / 3),
+        "d_water": pytest.approx(100 / 3),
+        "d_sanitation": pytest.approx(100 / 3),
+    }

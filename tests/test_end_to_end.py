@@ -31,7 +31,8 @@ CONTRACT = {
         "recently_exited_poverty history_reviews classification_mismatches unreported_class"
     ),
     "district_year": (
-        "review_year district_code communes_total communes_reported households_covered_percent"
+        "review_year district_code communes_total communes_reported households_covered_percent "
+        "extremely_difficult_communes"
     ),
     "province_year": (
         "review_year unit_version province_code poverty_rate poor_not_reassessed communes_total "

@@ -17,6 +17,7 @@ from hand_worked_fixture import (
     COMMUNES_2025,
     EXPECTED_MAPPING,
     PRE2025_COMMUNES,
+    write_qd59_exports,
     write_raw_exports,
 )
 
@@ -29,12 +30,8 @@ def approx(value: float) -> object:
     return pytest.approx(value, abs=1e-4)
 
 
-@pytest.fixture(scope="module")
-def pipeline_run(tmp_path_factory):
-    """Write the fixture and run the job once, as ``poverty-warehouse run`` does."""
-    root = tmp_path_factory.mktemp("hand_worked")
-    raw_dir = write_raw_exports(root / "raw")
-    warehouse_dir = root / "warehouse"
+def run_job(raw_dir: Path, warehouse_dir: Path, years: list[str]):
+    """Run the job once over ``years``, as ``poverty-warehouse run`` does."""
     warehouse_dir.mkdir()
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("DAGSTER_HOME", raising=False)
@@ -52,12 +49,12 @@ def pipeline_run(tmp_path_factory):
         settings = Settings(raw_dir=raw_dir, warehouse_dir=warehouse_dir)
         job = build_definitions(build_resources(settings)).resolve_job_def(POVERTY_REVIEW_JOB)
         instance = DagsterInstance.ephemeral()
-        instance.add_dynamic_partitions(review_year_partitions.name, YEARS)
+        instance.add_dynamic_partitions(review_year_partitions.name, years)
         result = job.execute_in_process(
             instance=instance,
             tags={
-                "dagster/asset_partition_range_start": YEARS[0],
-                "dagster/asset_partition_range_end": YEARS[-1],
+                "dagster/asset_partition_range_start": years[0],
+                "dagster/asset_partition_range_end": years[-1],
             },
             raise_on_error=False,
         )
@@ -73,6 +70,13 @@ def pipeline_run(tmp_path_factory):
         ]
         instance.dispose()
     return result.success, failures, failed_checks, warehouse_dir
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory):
+    """Write the fixture and run the job once, as ``poverty-warehouse run`` does."""
+    root = tmp_path_factory.mktemp("hand_worked")
+    return run_job(write_raw_exports(root / "raw"), root / "warehouse", YEARS)
 
 
 @pytest.fixture(scope="module")
@@ -144,9 +148,9 @@ def test_run_succeeds_and_every_row_loads(pipeline_run):
         (2023, "commune_totals", 5),
         (2023, "difficult_areas", 2),
         (2023, "survey", 16),  # H01-H15 and H18
-        (2024, "commune_totals", 5),
+        (2024, "commune_totals", 4),  # Má Lé's row is missing
         (2024, "difficult_areas", 2),
-        (2024, "survey", 16),  # 2023's 16 - H09 + H16
+        (2024, "survey", 17),  # 2023's 16 - H09 + H16 + H19
         (2025, "commune_totals", 3),
         (2025, "difficult_areas", 1),
         (2025, "survey", 17),  # 2024's 16 - H11 + H09 + H17
@@ -159,9 +163,10 @@ def test_run_succeeds_and_every_row_loads(pipeline_run):
 
 
 # commune_year, per (review_year, commune_code). Denominators: 2023/2024 00694 50, 00703 40,
-# 00706 60, 00715 30, 00718 20 households; 2025 00694 120, 00706 150, 00715 70.
+# 00706 60, 00715 30, 00718 20 households (2023 only); 2025 00694 120, 00706 150, 00715 70.
 # Flows are NULL in 2023 (first year of the data); change_pp is NULL in 2023 (first year) and in
-# 2025 (unit version changes 2024 → 2025).
+# 2025 (unit version changes 2024 → 2025). Every household has 4 members, so people = 4 x
+# households.
 COMMUNE_YEAR = {
     (2023, "00694"): dict(
         unit_version="pre2025",
@@ -183,6 +188,14 @@ COMMUNE_YEAR = {
         classification_mismatches=1,  # H02 reported poor, computed middle
         poor_ethnic_minority=0,
         poor_female_headed=0,
+        reporting_status="reported",
+        poor_people=4,  # H01
+        near_poor_people=4,  # H03
+        reappeared_poor=None,
+        near_poor_to_poor=None,
+        recently_exited_poverty=None,
+        history_reviews=0,  # no earlier review loaded
+        unreported_class=0,
     ),
     (2023, "00703"): dict(
         assessed_households=5,  # H04 H05 H06 H07 H08
@@ -225,20 +238,22 @@ COMMUNE_YEAR = {
         poor_ethnic_minority=2,  # H12, H13 Mông
         poor_female_headed=1,  # H13
     ),
-    # In commune_totals with no assessed household: a row with zero counts.
+    # In commune_totals with no loaded survey row: not reported, NULL figures, never 0 %.
     (2023, "00718"): dict(
         district_code="026",
+        reporting_status="not_reported",
         is_extremely_difficult=False,  # listed in difficult_areas without the x
         difficult_villages=1,
         total_households=20,
-        assessed_households=0,
-        poor_households=0,
-        near_poor_households=0,
-        middle_households=0,
-        poverty_rate=0.0,  # 0 / 20
+        assessed_households=None,
+        poor_households=None,
+        poor_people=None,
+        near_poor_households=None,
+        middle_households=None,
+        poverty_rate=None,
         poverty_rate_change_pp=None,
         exited_poverty=None,
-        classification_mismatches=0,
+        classification_mismatches=None,
     ),
     (2024, "00694"): dict(
         assessed_households=4,  # H01 H02 H03 + new H16
@@ -250,6 +265,13 @@ COMMUNE_YEAR = {
         exited_poverty=1,  # H01 poor 2023, middle 2024
         newly_poor=1,  # H16 absent 2023, never poor
         returned_to_poverty=0,
+        reappeared_poor=0,
+        poor_not_reassessed=0.0,
+        near_poor_to_poor=0,
+        exited_near_poverty=0,
+        newly_near_poor=0,  # H03 was near-poor in 2023 too
+        recently_exited_poverty=1,  # H01: not poor in 2024, poor in 2023
+        history_reviews=1,  # 2023
         classification_mismatches=0,
         poor_female_headed=1,  # H16
     ),
@@ -262,6 +284,7 @@ COMMUNE_YEAR = {
         exited_poverty=1,  # H08
         newly_poor=0,
         returned_to_poverty=0,
+        recently_exited_poverty=1,  # H08
         poor_meritorious_family=0,  # H08 left poverty
         poor_ethnic_minority=1,  # H04
     ),
@@ -274,6 +297,8 @@ COMMUNE_YEAR = {
         exited_poverty=1,  # H18 2,300,000 → not poor (H09 is absent, not exited)
         newly_poor=1,  # H10: middle in 2023, never poor before
         returned_to_poverty=0,
+        poor_not_reassessed=1.0,  # H09, poor in 2023, absent in 2024: counted where it was
+        recently_exited_poverty=1,  # H18
         poor_female_headed=2,  # H10, H11
         poor_ethnic_minority=0,
     ),
@@ -288,18 +313,28 @@ COMMUNE_YEAR = {
         exited_poverty=1,  # H13
         newly_poor=1,  # H14: near-poor in 2023, never poor
         returned_to_poverty=0,
+        near_poor_to_poor=1,  # H14 falls from near-poor into poverty
+        poor_to_near_poor=0,
+        recently_exited_poverty=1,  # H13
         classification_mismatches=1,  # H14 reported near-poor, computed poor
         poor_ethnic_minority=2,  # H12, H14
         poor_female_headed=0,
     ),
+    # Survey rows but no totals row: counts known, rates NULL.
     (2024, "00718"): dict(
-        assessed_households=0,
+        reporting_status="no_totals",
+        total_households=None,
+        assessed_households=1,  # H19
         poor_households=0,
-        poverty_rate=0.0,
-        poverty_rate_change_pp=0.0,  # 0 - 0
+        near_poor_households=1,  # H19 rural 1,200,000 k1
+        near_poor_people=4,
+        poverty_rate=None,
+        near_poverty_rate=None,
+        poverty_rate_change_pp=None,
         exited_poverty=0,  # flows are known in 2024: zero, not NULL
         newly_poor=0,
         returned_to_poverty=0,
+        newly_near_poor=1,  # H19, not assessed in 2023
     ),
     (2025, "00694"): dict(
         unit_version="2025",
@@ -314,7 +349,10 @@ COMMUNE_YEAR = {
         poverty_rate_change_pp=None,  # unit version changed
         exited_poverty=0,
         newly_poor=0,
-        returned_to_poverty=1,  # H01: poor 2023, middle 2024, poor 2025
+        returned_to_poverty=1,  # H01: poor 2023, middle 2024 (a recorded exit), poor 2025
+        reappeared_poor=0,
+        recently_exited_poverty=0,
+        history_reviews=2,  # 2023, 2024
         classification_mismatches=0,
     ),
     (2025, "00706"): dict(
@@ -328,7 +366,12 @@ COMMUNE_YEAR = {
         poverty_rate_change_pp=None,
         exited_poverty=1,  # H10 poor 2024, middle 2025
         newly_poor=0,
-        returned_to_poverty=1,  # H09: poor 2023, absent 2024, poor 2025
+        returned_to_poverty=0,
+        reappeared_poor=1,  # H09: poor 2023, absent 2024, poor 2025 (no exit on record)
+        poor_not_reassessed=1.0,  # H11, poor in 2024 in 00706, whose successor is 00706
+        poor_moved_in=0.0,
+        poor_moved_out=0.0,
+        recently_exited_poverty=3,  # H08 (poor 2023), H10 (poor 2024), H18 (poor 2023)
         poor_ethnic_minority=2,  # H04 Tày, H09 Dao
         poor_female_headed=1,  # H04
         poor_meritorious_family=0,
@@ -340,8 +383,13 @@ COMMUNE_YEAR = {
         total_households=70,
         assessed_households=5,  # H12 H13 H14 H15 H17
         poor_households=3,  # H12, H14, H17 1,500,000 = line, k3
-        near_poor_households=1,  # H15
-        middle_households=0,  # H13 2,400,000 > 2,250,000 → not poor
+        poor_people=12,
+        near_poor_households=0,  # H15 left near-poverty
+        middle_households=1,  # H15 2,000,000; H13 2,400,000 > 2,250,000 → not poor
+        near_poverty_rate=0.0,
+        exited_near_poverty=1,  # H15: near-poor 2024, middle 2025
+        newly_near_poor=0,
+        recently_exited_poverty=1,  # H13 (poor 2023)
         poverty_rate=4.2857,  # 3 / 70
         poverty_rate_change_pp=None,
         exited_poverty=0,
@@ -366,7 +414,7 @@ def test_commune_year(published):
 
 DISTRICT_YEAR = {
     (2023, "024"): dict(
-        communes=1,
+        communes_total=1,
         total_households=50,
         poor_households=1,
         poverty_rate=2.0,  # 1 / 50
@@ -374,7 +422,7 @@ DISTRICT_YEAR = {
         poverty_rate_change_pp=None,
     ),
     (2023, "030"): dict(
-        communes=2,  # 00703, 00706
+        communes_total=2,  # 00703, 00706
         extremely_difficult_communes=0,
         total_households=100,  # 40 + 60
         assessed_households=9,  # 5 + 4
@@ -388,14 +436,16 @@ DISTRICT_YEAR = {
         exited_poverty=None,
     ),
     (2023, "026"): dict(
-        communes=2,  # 00715, 00718
+        communes_total=2,  # 00715, 00718
+        communes_reported=1,  # 00718 is not reported: left out of every count and rate
+        households_covered_percent=60.0,  # 30 / (30 + 20)
         extremely_difficult_communes=1,  # 00715
         difficult_villages=6,  # 5 + 1
         total_villages=14,  # 8 + 6
-        total_households=50,  # 30 + 20
-        poor_households=2,  # 2 + 0
+        total_households=30,  # 00715 only
+        poor_households=2,
         near_poor_households=2,
-        poverty_rate=4.0,  # 2 / 50
+        poverty_rate=6.6667,  # 2 / 30
     ),
     (2024, "024"): dict(
         poor_households=1,
@@ -416,9 +466,14 @@ DISTRICT_YEAR = {
         poor_female_headed=3,  # H04, H10, H11
     ),
     (2024, "026"): dict(
+        communes_total=2,
+        communes_reported=1,  # 00718 has no totals row: H19 is left out
+        households_covered_percent=100.0,  # 30 / 30: 00718 has no totals to count
         difficult_villages=3,  # 3 + 0
+        total_households=30,
         poor_households=2,
-        poverty_rate=4.0,  # 2 / 50
+        near_poor_households=1,  # H15 (H19 of 00718 is left out)
+        poverty_rate=6.6667,  # 2 / 30
         poverty_rate_change_pp=0.0,
         exited_poverty=1,  # H13
         newly_poor=1,  # H14
@@ -441,15 +496,19 @@ def test_district_year(published):
 PROVINCE_YEAR = {
     (2023, "02"): dict(
         unit_version="pre2025",
-        communes=5,
+        communes_total=5,
+        communes_reported=4,  # 00718 not reported
+        households_covered_percent=90.0,  # 180 / 200
         extremely_difficult_communes=1,
-        total_households=200,  # 50 + 40 + 60 + 30 + 20
+        total_households=180,  # 50 + 40 + 60 + 30 (00718's 20 left out with its counts)
         assessed_households=16,
-        poor_households=8,  # 1 + 2 + 3 + 2 + 0
+        poor_households=8,  # 1 + 2 + 3 + 2
+        poor_people=32,  # 8 x 4
         near_poor_households=4,  # H03, H05, H14, H15
+        near_poor_people=16,
         middle_households=3,  # H02, H06, H10
-        poverty_rate=4.0,  # 8 / 200 (not the mean of commune rates, 3.73)
-        near_poverty_rate=2.0,  # 4 / 200
+        poverty_rate=4.4444,  # 8 / 180 (not the mean of commune rates)
+        near_poverty_rate=2.2222,  # 4 / 180
         poverty_rate_change_pp=None,
         exited_poverty=None,
         newly_poor=None,
@@ -464,35 +523,59 @@ PROVINCE_YEAR = {
         classification_mismatches=3,  # H02, H07, H10
     ),
     (2024, "02"): dict(
-        total_households=200,
-        assessed_households=16,
+        communes_total=5,
+        communes_reported=4,  # 00718 has no totals row
+        households_covered_percent=100.0,  # 180 / 180 (00718 has no totals to count)
+        total_households=180,
+        assessed_households=16,  # H19 of 00718 left out
         poor_households=6,  # H16, H04, H10, H11, H12, H14
         near_poor_households=3,  # H03, H05, H15
         middle_households=5,  # H01, H02, H06, H08, H13
-        poverty_rate=3.0,  # 6 / 200
-        poverty_rate_change_pp=-1.0,  # 3.0 - 4.0
+        poverty_rate=3.3333,  # 6 / 180
+        poverty_rate_change_pp=-1.1111,  # 3.3333 - 4.4444
         exited_poverty=4,  # H01, H08, H18, H13
         newly_poor=3,  # H16, H10, H14
         returned_to_poverty=0,
-        poor_not_reassessed=1,  # H09, poor in 2023 and absent from the 2024 export
+        reappeared_poor=0,
+        poor_not_reassessed=1.0,  # H09, poor in 2023 and absent from the 2024 export
+        poor_moved_in=0.0,
+        poor_moved_out=0.0,
+        near_poor_to_poor=1,  # H14
+        exited_near_poverty=0,
+        newly_near_poor=0,  # H19 (00718) is left out with its commune
+        recently_exited_poverty=4,  # H01, H08, H18, H13
         poverty_rate_extremely_difficult=6.6667,  # 2 / 30
         poor_meritorious_family=0,
     ),
     (2025, "08"): dict(
         unit_version="2025",
-        communes=3,
+        communes_total=3,
+        communes_reported=3,
+        households_covered_percent=100.0,
         extremely_difficult_communes=1,
         total_households=340,  # 120 + 150 + 70
         assessed_households=17,
         poor_households=7,  # H01, H16, H04, H09, H12, H14, H17
-        near_poor_households=3,  # H03, H05, H15
-        middle_households=4,  # H02, H06, H08, H10
+        poor_people=28,
+        near_poor_households=2,  # H03, H05
+        near_poor_people=8,
+        middle_households=5,  # H02, H06, H08, H10, H15
         poverty_rate=2.0588,  # 7 / 340
         poverty_rate_change_pp=None,  # other unit version (and province) than 2024
         exited_poverty=1,  # H10
         newly_poor=1,  # H17
-        returned_to_poverty=2,  # H01, H09
-        poor_not_reassessed=1,  # H11, 2024 commune 00706 → 2025 commune 00706 in province 08
+        returned_to_poverty=1,  # H01 (exit recorded in 2024)
+        reappeared_poor=1,  # H09 (absent in 2024)
+        poor_not_reassessed=1.0,  # H11, 2024 commune 00706 → 2025 commune 00706 in province 08
+        exited_near_poverty=1,  # H15
+        recently_exited_poverty=4,  # H08, H10, H13, H18
+        history_reviews=2,
+        # Alkire-Foster, k = 3 of 12, weights 1/12: deprived in >= 3 are H01 (4), H02 (5),
+        # H16 (3), H04 (3), H08 (4), H09 (4), H10 (3), H12 (7), H14 (4), H17 (3): 10 of 17
+        # assessed, 40 deprivations. H = 10/17, A = 40/12/10, M0 = 40/12/17.
+        mpi_headcount_ratio=10 / 17,
+        mpi_intensity=40 / 120,
+        mpi_m0=40 / 204,
         poor_households_extremely_difficult=3,
         total_households_extremely_difficult=70,
         poverty_rate_extremely_difficult=4.2857,  # 3 / 70
@@ -512,45 +595,30 @@ def test_province_year(published):
 
 
 def test_province_year_flow_balance(published):
-    """poor(y) = poor(y-1) - exited - not_reassessed + newly + returned, over all provinces."""
-    totals = {
+    """poor(y) = poor(y-1) - exited - not_reassessed - moved_out + moved_in + newly + returned
+    + reappeared, over the province's counted communes (dbt also asserts it for every commune,
+    district and province)."""
+    p = {
         r["review_year"]: r
         for r in rows(
             published,
             """
-            select review_year, sum(poor_households) as poor, sum(exited_poverty) as exited,
-                   sum(poor_not_reassessed) as not_reassessed, sum(newly_poor) as newly,
-                   sum(returned_to_poverty) as returned
-            from province_year group by review_year
+            select review_year, poor_households as poor, exited_poverty as exited,
+                poor_not_reassessed as not_reassessed, poor_moved_out as moved_out,
+                poor_moved_in as moved_in, newly_poor as newly, returned_to_poverty as returned,
+                reappeared_poor as reappeared
+            from province_year
             """,
         )
     }
-    # 2024: 8 - 4 - 1 + 3 + 0 = 6
-    t = totals[2024]
-    assert (t["poor"], t["exited"], t["not_reassessed"], t["newly"], t["returned"]) == (
-        6,
-        4,
-        1,
-        3,
-        0,
-    )
-    assert (
-        totals[2023]["poor"] - t["exited"] - t["not_reassessed"] + t["newly"] + t["returned"]
-        == t["poor"]
-    )
-    # 2025, across the reorganisation: 6 - 1 - 1 + 1 + 2 = 7
-    t = totals[2025]
-    assert (t["poor"], t["exited"], t["not_reassessed"], t["newly"], t["returned"]) == (
-        7,
-        1,
-        1,
-        1,
-        2,
-    )
-    assert (
-        totals[2024]["poor"] - t["exited"] - t["not_reassessed"] + t["newly"] + t["returned"]
-        == t["poor"]
-    )
+    terms = ("poor", "exited", "not_reassessed", "moved_out", "moved_in", "newly", "returned")
+    # 2024: 8 - 4 - 1 - 0 + 0 + 3 + 0 + 0 = 6
+    assert tuple(p[2024][t] for t in terms) == (6, 4, 1, 0, 0, 3, 0)
+    assert p[2024]["reappeared"] == 0
+    # 2025, across the reorganisation (every 2024 commune here has one successor):
+    # 6 - 1 (H10) - 1 (H11) - 0 + 0 + 1 (H17) + 1 (H01) + 1 (H09) = 7
+    assert tuple(p[2025][t] for t in terms) == (7, 1, 1, 0, 0, 1, 1)
+    assert p[2025]["reappeared"] == 1
 
 
 COMMUNE_YEAR_DEPRIVATION = {
@@ -565,9 +633,18 @@ COMMUNE_YEAR_DEPRIVATION = {
     (2023, "00694", "d_water"): dict(
         poor_households=1, deprived_poor_households=0, access_rate=100.0
     ),
-    # 00718 has no poor household: access NULL, but the row exists.
+    # 00718 is not reported in 2023: NULL counts and access, but the row exists.
     (2023, "00718", "d_water"): dict(
-        poor_households=0, deprived_poor_households=0, access_rate=None
+        poor_households=None, deprived_poor_households=None, access_rate=None
+    ),
+    # Near-poor in 00715 2024: H15 (water sanitation) → 0 %; indicator names in Vietnamese.
+    (2024, "00715", "d_water"): dict(
+        standard_id="ND07_2021",
+        service_name_vi="Nước sinh hoạt và vệ sinh",
+        indicator_name_vi="Nguồn nước sinh hoạt",
+        near_poor_households=1,
+        deprived_near_poor_households=1,
+        near_poor_access_rate=0.0,
     ),
     # Poor in 00706 2024: H10 (water), H11 (no water) → 1 of 2.
     (2024, "00706", "d_water"): dict(
@@ -603,6 +680,14 @@ PROVINCE_YEAR_DEPRIVATION = {
     (2025, "08", "d_sanitation"): dict(
         poor_households=7, deprived_poor_households=6, access_rate=14.2857
     ),
+    # 2025: all 10 households deprived in >= 3 lack water: 10 of the 40 weighted deprivations.
+    # Near-poor H03 and H05 both lack water → near-poor access 0 %.
+    (2025, "08", "d_water"): dict(
+        mpi_contribution_percent=25.0,
+        near_poor_households=2,
+        deprived_near_poor_households=2,
+        near_poor_access_rate=0.0,
+    ),
     # 2024, 6 poor: telecom lacking for H16, H12 → 4 / 6.
     (2024, "02", "d_telecom"): dict(
         service_code="information",
@@ -623,19 +708,20 @@ def test_province_year_deprivation(published):
         check(got[key], expected, key)
 
 
-# The plan's "province" is everything in the warehouse. Rates: 2023 8/200 = 4.0, 2024 6/200 =
-# 3.0, 2025 7/340 = 2.0588. Comparable consecutive reviews: only 2023 → 2024 (2025 is on the
-# 2025 units), so T1's mean fall is the single fall 4.0 - 3.0 = 1.0 from 2024 on.
+# The plan's "province" is everything in the warehouse, over its reported communes with totals.
+# Rates: 2023 8/180 = 4.4444 (Má Lé not reported), 2024 6/180 = 3.3333 (Má Lé without totals),
+# 2025 7/340 = 2.0588. Comparable consecutive reviews: only 2023 → 2024 (2025 is on the 2025
+# units), so T1's mean fall is the single fall 4.4444 - 3.3333 = 1.1111 from 2024 on.
 TARGET_PROGRESS = {
     ("T1", 2023): dict(
         baseline_year=2023,
-        baseline_value=4.0,
+        baseline_value=4.4444,
         actual=None,  # no fall yet
         required=1.5,
         status="not_measurable",
     ),
-    ("T1", 2024): dict(actual=1.0, status="off_track"),  # 1.0 < 1.5, period not over
-    ("T1", 2025): dict(actual=1.0, status="missed"),  # 2025 is the period's last review
+    ("T1", 2024): dict(actual=1.1111, status="off_track"),  # 1.1111 < 1.5, period not over
+    ("T1", 2025): dict(actual=1.1111, status="missed"),  # 2025 is the period's last review
     # T2: communes extremely difficult in 2023 = {00715}: 2/30 in 2023 and 2024 → fall 0.
     ("T2", 2024): dict(baseline_value=6.6667, actual=0.0, status="off_track"),
     # T3: poor meritorious families: 2023 H08 → 1; none after.
@@ -663,3 +749,215 @@ def test_target_progress(published):
     assert got[("T4", 2025)]["note"] == "count compares unit versions pre2025 and 2025"
     # Targets of 2026-2030 have no review in their period yet.
     assert not {target for target, _ in got} & {"T6", "T7", "T8", "T10"}
+
+
+# Groups of households, 2025 province 08 (households listed in the fixture's docstring).
+PROVINCE_YEAR_GROUP = {
+    "ethnic_minority": dict(
+        group_name_vi="Hộ dân tộc thiểu số",
+        assessed_households=7,  # H04 Tày, H09 Dao, H12 H13 H14 H15 H17 Mông
+        poor_households=5,  # H04, H09, H12, H14, H17
+        near_poor_households=0,  # H15 left near-poverty
+        poor_people=20,
+        exited_poverty=0,
+        newly_poor=1,  # H17
+        returned_to_poverty=0,  # H09 reappeared, it did not return
+    ),
+    "urban": dict(
+        group_name_vi="Thành thị",
+        assessed_households=4,  # H01 H02 H03 H16
+        poor_households=2,  # H01, H16
+        near_poor_households=1,  # H03
+        returned_to_poverty=1,  # H01
+    ),
+    "female_headed": dict(
+        assessed_households=6,  # H03 H16 H04 H10 H13 H15
+        poor_households=2,  # H16, H04
+        near_poor_households=1,  # H03
+        exited_poverty=1,  # H10
+    ),
+    "meritorious_family": dict(
+        assessed_households=2,  # H05, H08
+        poor_households=0,
+        near_poor_households=1,  # H05
+    ),
+}
+
+
+def test_province_year_group(published):
+    got = {
+        r["group_code"]: r
+        # Read from the working warehouse: the publish step's table list does not hold the
+        # group marts yet.
+        for r in rows(
+            published.parent / "warehouse.duckdb",
+            "select * from marts.province_year_group "
+            "where review_year = 2025 and province_code = '08'",
+        )
+    }
+    assert set(got) == {
+        "ethnic_minority",
+        "meritorious_family",
+        "social_protection",
+        "no_labour_capacity",
+        "female_headed",
+        "rural",
+        "urban",
+    }
+    for key, expected in PROVINCE_YEAR_GROUP.items():
+        check(got[key], expected, key)
+    # Rural and urban partition the assessed households: 13 + 4 = 17.
+    assert got["rural"]["assessed_households"] + got["urban"]["assessed_households"] == 17
+
+
+def test_explain_traces_a_reappearance_to_the_reviews_that_decided_it(published):
+    from orchestration.lib.explain import explain
+
+    warehouse = published.parent / "warehouse.duckdb"
+    explanation = explain(
+        warehouse, published, year=2025, commune="00706", measure="reappeared_poor"
+    )
+    assert explanation.published_value == 1
+    (h09,) = explanation.rows
+    assert h09["household_code"] == "H09"
+    # Poor in 2023, no 2024 row: the one earlier review shown is the one that decided it.
+    assert h09["earlier_reviews"].startswith("2023 poor (survey/2023/huyen_030.csv row ")
+    # H09 2025 lacks water, sanitation, housing quality and housing area (k4 of 12).
+    assert sorted(h09["deprived_in"].split("; ")) == [
+        "Chất lượng nhà ở",
+        "Diện tích nhà ở bình quân đầu người",
+        "Nguồn nước sinh hoạt",
+        "Nhà tiêu hợp vệ sinh",
+    ]
+    assert "3 of 12" in explanation.rule
+
+
+# A Decision 59/2015 province (reviews 2019 and 2020), worked by hand: rural L 700,000 and
+# U 1,000,000, urban L 900,000 and U 1,300,000; 10 indicators over 5 services, access to health
+# services (TH tiếp cận dịch vụ y tế) among them, employment, dependants and nutrition not.
+QD59_YEARS = ["2019", "2020"]
+
+
+def _ingest_loads_health_access() -> bool:
+    """Whether the ingest's raw table has the Decision 59/2015 column d_health_access."""
+    from orchestration.lib.ingest import ensure_schemas
+
+    with duckdb.connect() as con:
+        ensure_schemas(con)
+        columns = {
+            row[0]
+            for row in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'raw' and table_name = 'survey_households'"
+            ).fetchall()
+        }
+    return "d_health_access" in columns
+
+
+@pytest.fixture(scope="module")
+def qd59_published(tmp_path_factory) -> Path:
+    if not _ingest_loads_health_access():
+        pytest.skip(
+            "raw.survey_households has no d_health_access column: the ingest does not load "
+            "`TH tiếp cận dịch vụ y tế` yet (Decision 59/2015 rules are covered by the dbt unit "
+            "tests and tests/test_dbt_models.py meanwhile)"
+        )
+    root = tmp_path_factory.mktemp("hand_worked_qd59")
+    success, failures, failed_checks, warehouse_dir = run_job(
+        write_qd59_exports(root / "raw"), root / "warehouse", QD59_YEARS
+    )
+    assert success, (failures, failed_checks)
+    return warehouse_dir / "published.duckdb"
+
+
+QD59_COMMUNE_YEAR = {
+    (2019, "00715"): dict(
+        standard_id="QD59_2015",
+        reporting_status="reported",
+        assessed_households=4,  # Q01-Q04
+        poor_households=2,  # Q01 650,000 ≤ L; Q02 800,000 in (L, U] with k3 incl. health access
+        near_poor_households=1,  # Q03 800,000, k1: employment/dependants/nutrition do not count
+        middle_households=None,  # no middle line under Decision 59
+        poverty_rate=6.6667,  # 2 / 30
+        exited_poverty=None,  # first review of the data
+    ),
+    (2019, "00694"): dict(
+        poor_households=1,  # Q05 urban 1,300,000 = U with k3
+        poverty_rate=2.0,  # 1 / 50
+    ),
+    (2020, "00715"): dict(
+        poor_households=2,  # Q03 650,000 ≤ L; Q06 900,000 with k3
+        near_poor_households=1,  # Q02 800,000, k2
+        middle_households=None,
+        poverty_rate=6.6667,  # 2 / 30
+        poverty_rate_change_pp=0.0,
+        exited_poverty=2,  # Q01 (not poor), Q02 (near-poor)
+        newly_poor=2,  # Q03 (near-poor in 2019, never poor), Q06 (new)
+        near_poor_to_poor=1,  # Q03
+        poor_to_near_poor=1,  # Q02
+        recently_exited_poverty=2,  # Q01, Q02
+        history_reviews=1,
+    ),
+    (2020, "00694"): dict(
+        poor_households=0,  # Q07 2,000,000 urban: not poor
+        exited_poverty=0,
+        poor_not_reassessed=1.0,  # Q05, poor in 2019, absent in 2020
+    ),
+}
+
+
+def test_qd59_commune_year(qd59_published):
+    got = {
+        (r["review_year"], r["commune_code"]): r
+        for r in rows(qd59_published, "select * from commune_year")
+    }
+    for key, expected in QD59_COMMUNE_YEAR.items():
+        check(got[key], expected, key)
+
+
+def test_qd59_province_year_and_its_ten_indicators(qd59_published):
+    got = {r["review_year"]: r for r in rows(qd59_published, "select * from province_year")}
+    # 2019: 5 assessed, Q02 and Q05 lack 3 of 10 (weights 1/10): H = 2/5, A = 0.3, M0 = 0.12.
+    check(
+        got[2019],
+        dict(poor_households=3, mpi_headcount_ratio=0.4, mpi_intensity=0.3, mpi_m0=0.12),
+        2019,
+    )
+    # 2020 balance: 3 - 2 exited - 1 not reassessed + 2 newly = 2.
+    check(
+        got[2020],
+        dict(poor_households=2, exited_poverty=2, poor_not_reassessed=1.0, newly_poor=2),
+        2020,
+    )
+    access = {
+        (r["review_year"], r["indicator_code"]): r
+        for r in rows(qd59_published, "select * from province_year_deprivation")
+    }
+    assert len(access) == 20  # 2 reviews x the 10 indicators of Decision 59
+    assert (2020, "d_employment") not in access
+    # Poor in 2020: Q03 (no mark), Q06 (health access); near-poor Q02 (health access).
+    check(
+        access[(2020, "d_health_access")],
+        dict(
+            service_code="health",
+            indicator_name_vi="Tiếp cận các dịch vụ y tế",
+            poor_households=2,
+            deprived_poor_households=1,
+            access_rate=50.0,
+            near_poor_households=1,
+            deprived_near_poor_households=1,
+            near_poor_access_rate=0.0,
+        ),
+        "2020 d_health_access",
+    )
+
+
+def test_qd59_explain_counts_three_of_ten(qd59_published):
+    from orchestration.lib.explain import explain
+
+    explanation = explain(
+        qd59_published.parent / "warehouse.duckdb", qd59_published, year=2019, commune="00715"
+    )
+    assert "3 of 10" in explanation.rule
+    q02 = next(r for r in explanation.rows if r["household_code"] == "Q02")
+    assert "Tiếp cận các dịch vụ y tế" in q02["deprived_in"].split("; ")

@@ -11,7 +11,7 @@ from dagster import DagsterEventType, materialize
 from gate_fixtures import build_warehouse
 
 from orchestration.assets.publish import published_warehouse
-from orchestration.assets.quality_gate import validation_results
+from orchestration.assets.quality_gate import GATED_ASSET_KEYS, validation_results
 from orchestration.checks.quality_gate import critical_expectations_pass
 from orchestration.lib.gx_duckdb import GXSetupError
 from orchestration.lib.publish import code_version, publish
@@ -21,6 +21,7 @@ from orchestration.lib.quality_gate import (
     build_id_for_run,
     failed_expectations,
     format_failures,
+    gated_tables,
     load_suites,
     run_gate,
 )
@@ -53,6 +54,30 @@ def test_suites_mark_every_expectation_critical_or_warning() -> None:
     assert {f"marts.{t}" for t in ("commune_year", "province_year", "target_progress")} <= tables
 
 
+def test_the_gate_asset_depends_on_the_tables_the_suites_read() -> None:
+    # One list: a table added to a suite is a dependency of the gate asset with no second edit.
+    assert [".".join(key.path) for key in GATED_ASSET_KEYS] == gated_tables(
+        schemas=("staging", "intermediate", "marts")
+    )
+    assert "marts.commune_year" in gated_tables()
+    assert "audit.source_files" in gated_tables()
+    assert "audit.source_files" not in gated_tables(schemas=("marts",))
+
+
+def test_no_rule_is_owned_by_both_dbt_and_the_gate() -> None:
+    """Keys, rate ranges and sum-of-communes identities are dbt tests; the gate does not repeat
+    them (a rule with two owners drifts)."""
+    names = {e.name for a in load_suites() for e in a.expectations}
+    for restated in (
+        "commune_year_unique_key",
+        "commune_poverty_rate_0_100",
+        "province_counts_equal_sum_of_communes",
+        "district_counts_equal_sum_of_communes",
+        "commune_deprived_not_above_poor",
+    ):
+        assert restated not in names
+
+
 def test_clean_build_passes_and_records_every_result(warehouse: Path) -> None:
     docs = warehouse.parent / "data_docs"
     result = run_gate(warehouse, build_id="b-clean", run_id="r-clean", data_docs_dir=docs)
@@ -76,8 +101,8 @@ def test_critical_failure_blocks_and_is_reported(warehouse: Path) -> None:
     result = run_gate(warehouse, build_id="b-bad", run_id="r-bad", data_docs_dir=None)
     assert not result.passed
     failed = {f.expectation for f in result.failures}
-    assert "commune_assessed_not_above_total" in failed
-    assert "province_counts_equal_sum_of_communes" in failed
+    # The sums of communes are dbt's to assert (tests/assert_*_sum_of_communes.sql): one owner.
+    assert failed == {"commune_assessed_not_above_total"}
     report = format_failures(result.failures)
     assert "marts / commune_assessed_not_above_total on marts.commune_year" in report
     assert "assessed_households <= total_households" in report
@@ -112,6 +137,17 @@ def test_staged_household_defects_are_caught_with_their_keys(warehouse: Path) ->
         {"review_year": 2023, "household_code": "00001-00002", "income_per_capita": -5}
     ]
     assert by_name["commune_valid_for_unit_version"].offending_keys[0]["commune_code"] == "99999"
+
+
+def test_a_missing_mark_of_the_standard_blocks(warehouse: Path) -> None:
+    _execute(
+        warehouse,
+        """update intermediate.int_households_classified set missing_indicator_marks = 1
+           where review_year = 2024 and household_code = '00007-00003'""",
+    )
+    result = run_gate(warehouse, build_id="b-mark", run_id="r-mark", data_docs_dir=None)
+    failure = next(f for f in result.failures if f.expectation == "deprivation_marks_present")
+    assert failure.offending_keys[0]["household_code"] == "00007-00003"
 
 
 def test_a_lost_doubled_or_unclassified_household_is_caught(warehouse: Path) -> None:
@@ -160,22 +196,77 @@ def test_warnings_do_not_block(warehouse: Path) -> None:
         ),
         "insert into audit.quarantine select * from audit.quarantine where review_year = 2023",
         "insert into audit.quarantine select * from audit.quarantine where review_year = 2023",
+        # A whole file quarantined, and the commune it would have reported.
+        """insert into audit.source_files
+           select review_year, 'survey', '2024/huyen_2.csv', 'sha-q', 10, 0, 0, 0, 'quarantined',
+               'not_utf8', 'fixture', now(), now()
+           from audit.source_files where review_year = 2024""",
+        """update marts.commune_year set reporting_status = 'not_reported',
+               assessed_households = null, poor_households = null, poverty_rate = null
+           where review_year = 2024 and commune_code = '00010'""",
+        """update marts.commune_year set reporting_status = 'no_totals', poverty_rate = null
+           where review_year = 2023 and commune_code = '00013'""",
+        """update marts.commune_year set unreported_class = 3
+           where review_year = 2023 and commune_code = '00004'""",
+        # Commune 00001's poor households of 2023 are all missing from 2024.
+        """update intermediate.int_households_previously_poor_placed set is_reassessed = false
+           where review_year = 2024 and commune_code = '00001'""",
+        # Commune 00016 loses most of its household codes between 2022 and 2023.
+        """update staging.stg_review_exports__households
+           set household_code = household_code || '-renumbered'
+           where review_year = 2023 and commune_code = '00016' and source_row % 4 <> 0""",
+        """update marts.province_year set reappeared_poor = newly_poor + 1
+           where review_year = 2024 and province_code = '01'""",
     )
     result = run_gate(warehouse, build_id="b-warn", run_id="r-warn", data_docs_dir=None)
     assert result.passed, format_failures(result.failures)
-    assert {w.expectation for w in result.warnings} == {
+    warnings = {w.expectation: w for w in result.warnings}
+    assert set(warnings) == {
         "commune_poverty_rate_moved_over_15_points",
         "commune_classification_mismatches_over_5_percent",
         "province_total_households_changed_over_10_percent",
         "review_year_quarantine_over_1_percent",
+        "whole_files_quarantined",
+        "communes_not_reported",
+        "communes_without_totals",
+        "commune_unreported_class_over_5_percent",
+        "commune_poor_not_reassessed_over_10_percent",
+        "commune_household_codes_matched_below_80_percent",
+        "province_returned_and_reappeared_above_newly_poor",
     }
+    # Each names its offending communes (or files), as validation_summary publishes them.
+    assert warnings["whole_files_quarantined"].offending_keys[0]["file_name"] == "2024/huyen_2.csv"
+    assert warnings["communes_not_reported"].offending_keys == [
+        {
+            "review_year": 2024,
+            "unit_version": "pre2025",
+            "commune_code": "00010",
+            "reporting_status": "not_reported",
+        }
+    ]
+    assert (
+        warnings["commune_poor_not_reassessed_over_10_percent"].offending_keys[0]["commune_code"]
+        == "00001"
+    )
+    matched = warnings["commune_household_codes_matched_below_80_percent"].offending_keys
+    # 2022 -> 2023 and, the renumbered codes being gone again, 2023 -> 2024.
+    assert [(k["review_year"], k["commune_code"]) for k in matched] == [
+        (2023, "00016"),
+        (2024, "00016"),
+    ]
+    assert (
+        warnings["province_returned_and_reappeared_above_newly_poor"].offending_keys[0][
+            "province_code"
+        ]
+        == "01"
+    )
 
 
 @pytest.mark.parametrize(
     "breakage",
     [
         "drop table marts.target_progress",
-        "alter table marts.commune_year drop column poverty_rate",
+        "alter table marts.commune_year drop column reporting_status",
         "drop table reference.admin_units",
     ],
 )

@@ -59,3 +59,23 @@
     {%- endif -%}
     {{- return(sets) -}}
 {%- endmacro %}
+
+{#- Number of the household's standard's indicators whose mark is missing (NULL): the quality
+    gate blocks a household whose own indicators are not all answered, whatever the columns of
+    other standards hold. -#}
+{% macro missing_indicator_marks(relation_alias, standard_id_column) -%}
+    {%- set indicator_sets = standard_indicator_sets() -%}
+    {%- if indicator_sets -%}
+    case {{ standard_id_column }}
+        {%- for standard_id, codes in indicator_sets.items() %}
+        when '{{ standard_id }}' then
+            {%- for code in codes %}
+            cast({{ relation_alias }}.{{ code }} is null as integer)
+            {%- if not loop.last %} +{% endif %}
+            {%- endfor %}
+        {%- endfor %}
+    end
+    {%- else -%}
+    cast(null as integer)
+    {%- endif -%}
+{%- endmacro %}

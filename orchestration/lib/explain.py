@@ -2,11 +2,15 @@
 
 An auditor asks "why does commune 00004 have 12 poor households in 2024?". The answer has three
 parts, each from where it is authoritative: the value from ``published.duckdb`` (what BI tools
-show), the standard and rule from ``seeds.poverty_standards`` (falling back to the lines recorded
-on the classified rows), and every household row that is counted, with its source file and row
-number, from ``intermediate.int_households_classified`` in the working warehouse. The rows listed
-are exactly the rows counted, so their number equals the published value: if it does not, the
-explanation says so instead of hiding it.
+show), the standard, its rule and its own indicator set from the seeds (falling back to the lines
+recorded on the classified rows), and every household row that is counted, with its source file
+and row number, from ``intermediate.int_households_classified`` in the working warehouse. The
+rows listed are exactly the rows counted, so they make up the published value: if they do not,
+the explanation says so instead of hiding it.
+
+A rate is shown with its numerator and denominator (the rows listed are the numerator's); each
+row names the indicators of its standard the household lacks; a flow lists, for each household,
+the earlier reviews that decided it (year, class, file, row).
 """
 
 from __future__ import annotations
@@ -24,11 +28,16 @@ from orchestration.lib.warehouse_connection import connect
 
 CLASSIFIED = "intermediate.int_households_classified"
 FLOWS = "intermediate.int_household_flows_tracked"
+STANDARD_INDICATORS = "seeds.standard_indicators"
 
+POOR = "c.computed_class = 'poor'"
+NEAR_POOR = "c.computed_class = 'near_poor'"
 MEASURE_FILTERS: dict[str, str] = {
     "assessed_households": "true",
-    "poor_households": "c.computed_class = 'poor'",
-    "near_poor_households": "c.computed_class = 'near_poor'",
+    "poor_households": POOR,
+    "poor_people": POOR,
+    "near_poor_households": NEAR_POOR,
+    "near_poor_people": NEAR_POOR,
     "middle_households": "c.computed_class = 'middle'",
     "poor_ethnic_minority": "c.is_poor and c.is_ethnic_minority",
     "poor_meritorious_family": "c.is_poor and c.is_meritorious_family",
@@ -36,25 +45,40 @@ MEASURE_FILTERS: dict[str, str] = {
     "poor_no_labour_capacity": "c.is_poor and c.is_no_labour_capacity",
     "poor_female_headed": "c.is_poor and c.is_female_headed",
     "classification_mismatches": "c.is_class_mismatch",
+    "unreported_class": "c.reported_class is null",
     "exited_poverty": "f.flow = 'exited_poverty'",
     "newly_poor": "f.flow = 'newly_poor'",
     "returned_to_poverty": "f.flow = 'returned_to_poverty'",
+    "reappeared_poor": "f.flow = 'reappeared_poor'",
+    "near_poor_to_poor": "f.near_poor_flow = 'near_poor_to_poor'",
+    "poor_to_near_poor": "f.near_poor_flow = 'poor_to_near_poor'",
+    "exited_near_poverty": "f.near_poor_flow = 'exited_near_poverty'",
+    "newly_near_poor": "f.near_poor_flow = 'newly_near_poor'",
+    "recently_exited_poverty": "f.is_recently_exited_poverty",
 }
 """How each count measure of commune_year is made of household rows."""
 
-FLOW_MEASURES = frozenset({"exited_poverty", "newly_poor", "returned_to_poverty"})
+FLOW_MEASURES = frozenset(
+    {
+        "exited_poverty",
+        "newly_poor",
+        "returned_to_poverty",
+        "reappeared_poor",
+        "near_poor_to_poor",
+        "poor_to_near_poor",
+        "exited_near_poverty",
+        "newly_near_poor",
+        "recently_exited_poverty",
+    }
+)
+PEOPLE_MEASURES = frozenset({"poor_people", "near_poor_people"})
+"""Measures that sum household_size instead of counting rows."""
 
-RULES = {
-    "QD59_2015": (
-        "poor: income <= L, or L < income <= U with >= 3 of 10 deprivations; "
-        "near-poor: L < income <= U with < 3 deprivations"
-    ),
-    "default": (
-        "poor: income <= L and >= 3 of 12 deprivations; near_poor: income <= L and < 3; "
-        "middle: L < income <= middle line (1.5 x L); otherwise not_poor "
-        "(income exactly on a line belongs to the lower class)"
-    ),
+RATE_MEASURES: dict[str, tuple[str, str]] = {
+    "poverty_rate": ("poor_households", "total_households"),
+    "near_poverty_rate": ("near_poor_households", "total_households"),
 }
+"""A rate is explained through its numerator (whose rows are listed) and its denominator."""
 
 ROW_COLUMNS = (
     "source_file",
@@ -62,17 +86,69 @@ ROW_COLUMNS = (
     "source_row",
     "household_code",
     "area_type",
+    "household_size",
+    "income_per_capita",
+    "income_line",
+    "middle_line",
+    "deprivation_count",
+    "deprived_in",
+    "computed_class",
+    "reported_class",
+    "earlier_reviews",
+)
+
+KEPT_COLUMNS = (
+    "source_file",
+    "source_sheet",
+    "source_row",
+    "household_code",
+    "area_type",
+    "household_size",
     "income_per_capita",
     "income_line",
     "middle_line",
     "deprivation_count",
     "computed_class",
     "reported_class",
+    "standard_id",
 )
+"""The columns of a classified row an explanation keeps (no identity column)."""
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""Cell starts a spreadsheet reads as a formula: such cells are prefixed with a single quote."""
 
 
 class ExplainError(ValueError):
     """The question cannot be answered as asked (unknown measure, commune or year)."""
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet cannot run as a formula (``=1+1`` → ``'=1+1``)."""
+    if value is None:
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else value
+
+
+def describe_rule(standard: list[dict[str, Any]], indicator_count: int | None) -> str:
+    """The classification rule in words, from the standard's own seed rows."""
+    count = f"{indicator_count}" if indicator_count else "the standard's"
+    if any(row.get("rule_type") == "qd59_upper_band" for row in standard):
+        return (
+            f"poor: income <= L, or L < income <= U with >= 3 of {count} deprivations; "
+            "near-poor: L < income <= U with < 3 deprivations; no middle line "
+            "(income exactly on a line belongs to the lower class)"
+        )
+    has_middle = bool(standard) and all(row.get("middle_line") is not None for row in standard)
+    middle = (
+        "middle: L < income <= middle line M; otherwise not_poor"
+        if has_middle
+        else "no middle line in the standard: above L not_poor (middle published as NULL)"
+    )
+    return (
+        f"poor: income <= L and >= 3 of {count} deprivations; near_poor: income <= L and < 3; "
+        f"{middle} (income exactly on a line belongs to the lower class)"
+    )
 
 
 @dataclass
@@ -82,18 +158,31 @@ class Explanation:
     commune_code: str
     commune_name: str | None
     measure: str
-    published_value: int | None
+    published_value: float | int | None
     standard_id: str | None
     standard: list[dict[str, Any]]
     rule: str
     rows: list[dict[str, Any]] = field(default_factory=list)
+    indicators: list[dict[str, Any]] = field(default_factory=list)
+    counted_measure: str | None = None
+    numerator: int | None = None
+    denominator: int | None = None
+
+    @property
+    def rows_total(self) -> int:
+        """What the listed rows add up to: households, or people for a people measure."""
+        counted = self.counted_measure or self.measure
+        if counted in PEOPLE_MEASURES:
+            return sum(row.get("household_size") or 0 for row in self.rows)
+        return len(self.rows)
 
     @property
     def matches(self) -> bool:
         """The rows listed make up the published value (NULL, an unknown flow, has no rows)."""
-        if self.published_value is None:
+        expected = self.numerator if self.measure in RATE_MEASURES else self.published_value
+        if expected is None:
             return not self.rows
-        return self.published_value == len(self.rows)
+        return expected == self.rows_total
 
     def to_text(self) -> str:
         lines = [
@@ -101,19 +190,28 @@ class Explanation:
             f"review {self.review_year}, units {self.unit_version}",
             "published value: "
             + (
-                "NULL (not known for this review: first review of the data or of a standard)"
+                "NULL (not known for this review: the commune is not reported, has no totals, "
+                "or it is the first review of the data or of a standard)"
                 if self.published_value is None
                 else str(self.published_value)
             ),
-            f"standard: {self.standard_id or '?'}",
         ]
+        if self.measure in RATE_MEASURES:
+            numerator, denominator = RATE_MEASURES[self.measure]
+            lines.append(f"= 100 x {numerator} {self.numerator} / {denominator} {self.denominator}")
+        lines.append(f"standard: {self.standard_id or '?'}")
         for row in self.standard:
             lines.append("    " + ", ".join(f"{k}={v}" for k, v in row.items()))
         lines.append(f"rule: {self.rule}")
+        if self.indicators:
+            names = ", ".join(
+                f"{i['indicator_name_vi']} ({i['indicator_code']})" for i in self.indicators
+            )
+            lines.append(f"indicators ({len(self.indicators)}): {names}")
         lines.append(f"source rows: {len(self.rows)}")
         if not self.matches:
             lines.append(
-                f"WARNING: {len(self.rows)} source rows do not make up the published value "
+                f"WARNING: the {len(self.rows)} source rows do not make up the published value "
                 f"{self.published_value}; the published file and the working warehouse differ"
             )
         for row in self.rows:
@@ -121,18 +219,24 @@ class Explanation:
             lines.append(
                 f"  {row['source_file']}{sheet} row {row['source_row']}: "
                 f"household {row['household_code']}, {row['area_type']}, "
+                f"{row['household_size']} people, "
                 f"income {row['income_per_capita']} (line {row['income_line']}), "
                 f"deprivations {row['deprivation_count']}, computed {row['computed_class']}, "
                 f"reported {row['reported_class']}"
             )
+            if row.get("deprived_in"):
+                lines.append(f"      lacks: {row['deprived_in']}")
+            if row.get("earlier_reviews"):
+                lines.append(f"      earlier reviews: {row['earlier_reviews']}")
         return "\n".join(lines)
 
     def to_csv(self) -> str:
+        """The source rows as CSV, every cell neutralised against spreadsheet formulas."""
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(ROW_COLUMNS), lineterminator="\n")
         writer.writeheader()
         for row in self.rows:
-            writer.writerow({column: row.get(column) for column in ROW_COLUMNS})
+            writer.writerow({column: neutralise_cell(row.get(column)) for column in ROW_COLUMNS})
         return buffer.getvalue()
 
 
@@ -157,22 +261,60 @@ def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _published_value(
-    published_path: Path, measure: str, year: int, unit_version: str, commune: str
-) -> tuple[int | None, str | None, str | None]:
+def _published_row(
+    published_path: Path, columns: list[str], year: int, unit_version: str, commune: str
+) -> dict[str, Any]:
     with connect(published_path, read_only=True) as con:
-        row = con.execute(
-            f"""
-            select {measure}, commune_name, standard_id from main.commune_year
-            where review_year = ? and unit_version = ? and commune_code = ?
-            """,
-            [year, unit_version, commune],
-        ).fetchone()
-    if row is None:
+        rows = _dicts(
+            con.execute(
+                f"""
+                select {", ".join(columns)}, commune_name, standard_id from main.commune_year
+                where review_year = ? and unit_version = ? and commune_code = ?
+                """,
+                [year, unit_version, commune],
+            )
+        )
+    if not rows:
         raise ExplainError(
             f"commune {commune} has no row for review {year} ({unit_version}) in {published_path}"
         )
-    return row[0], row[1], row[2]
+    return rows[0]
+
+
+def _indicators(con: duckdb.DuckDBPyConnection, standard_id: str | None) -> list[dict[str, Any]]:
+    if not standard_id or not _table_exists(con, "seeds", "standard_indicators"):
+        return []
+    return _dicts(
+        con.execute(
+            f"""
+            select indicator_code, indicator_name_vi, service_code
+            from {STANDARD_INDICATORS} where standard_id = ?
+            order by service_code, indicator_code
+            """,
+            [standard_id],
+        )
+    )
+
+
+def _earlier_reviews(con: duckdb.DuckDBPyConnection, year: int, codes: list[str]) -> dict[str, str]:
+    """Each household's reviews before ``year``: what a flow was decided on."""
+    if not codes:
+        return {}
+    history = con.execute(
+        f"""
+        select household_code, review_year, computed_class, source_file, source_row
+        from {CLASSIFIED}
+        where review_year < ? and household_code in (select unnest(?::varchar[]))
+        order by household_code, review_year
+        """,
+        [year, codes],
+    ).fetchall()
+    described: dict[str, list[str]] = {}
+    for code, review_year, computed_class, source_file, source_row in history:
+        described.setdefault(code, []).append(
+            f"{review_year} {computed_class} ({source_file} row {source_row})"
+        )
+    return {code: "; ".join(parts) for code, parts in described.items()}
 
 
 def explain(
@@ -184,44 +326,66 @@ def explain(
     measure: str = "poor_households",
     unit_version: str | None = None,
 ) -> Explanation:
-    """The published value of a commune count measure and the household rows that make it up."""
-    if measure not in MEASURE_FILTERS:
-        raise ExplainError(
-            f"cannot explain {measure!r}; count measures: {', '.join(sorted(MEASURE_FILTERS))}"
-        )
+    """The published value of a commune measure and the household rows that make it up."""
+    if measure not in MEASURE_FILTERS and measure not in RATE_MEASURES:
+        known = sorted({*MEASURE_FILTERS, *RATE_MEASURES})
+        raise ExplainError(f"cannot explain {measure!r}; measures: {', '.join(known)}")
+    counted = RATE_MEASURES[measure][0] if measure in RATE_MEASURES else measure
     commune_code = normalise_commune_code(commune)
     unit_version = unit_version or unit_version_for_year(year)
-    value, commune_name, standard_id = _published_value(
-        Path(published_path), measure, year, unit_version, commune_code
+    columns = [measure, *RATE_MEASURES.get(measure, ())]
+    published = _published_row(Path(published_path), columns, year, unit_version, commune_code)
+    value = published[measure]
+    numerator, denominator = (
+        (published[RATE_MEASURES[measure][0]], published[RATE_MEASURES[measure][1]])
+        if measure in RATE_MEASURES
+        else (None, None)
     )
+    known = published[counted]
     flow_join = (
         f"inner join {FLOWS} as f on f.review_year = c.review_year "
         "and f.household_code = c.household_code"
-        if measure in FLOW_MEASURES
+        if counted in FLOW_MEASURES
         else ""
     )
     with connect(warehouse_path, read_only=True) as con:
-        rows = _dicts(
-            con.execute(
-                f"""
-                select c.source_file, c.source_sheet, c.source_row, c.household_code,
-                    c.area_type, c.income_per_capita, c.income_line, c.middle_line,
-                    c.deprivation_count, c.computed_class, c.reported_class, c.standard_id
-                from {CLASSIFIED} as c
-                {flow_join}
-                where c.review_year = ? and c.unit_version = ? and c.commune_code = ?
-                    and ({MEASURE_FILTERS[measure]})
-                order by c.source_file, c.source_sheet, c.source_row, c.household_code
-                """,
-                [year, unit_version, commune_code],
+        # An unknown value (a commune not reported, a flow of a first review) has no rows.
+        rows = (
+            []
+            if known is None
+            else _dicts(
+                con.execute(
+                    f"""
+                    select c.*
+                    from {CLASSIFIED} as c
+                    {flow_join}
+                    where c.review_year = ? and c.unit_version = ? and c.commune_code = ?
+                        and ({MEASURE_FILTERS[counted]})
+                    order by c.source_file, c.source_sheet, c.source_row, c.household_code
+                    """,
+                    [year, unit_version, commune_code],
+                )
             )
         )
-        standard_id = standard_id or next((r["standard_id"] for r in rows), None)
+        standard_id = published["standard_id"] or next((r["standard_id"] for r in rows), None)
+        indicators = _indicators(con, standard_id)
+        names = {i["indicator_code"]: i["indicator_name_vi"] for i in indicators}
+        for index, row in enumerate(rows):
+            marks = {k: v for k, v in row.items() if k.startswith("d_")}
+            row = rows[index] = {k: row[k] for k in KEPT_COLUMNS if k in row}
+            lacking = [names.get(k, k) for k, v in marks.items() if v and (not names or k in names)]
+            row["deprived_in"] = "; ".join(lacking)
+        if counted in FLOW_MEASURES:
+            history = _earlier_reviews(con, year, [r["household_code"] for r in rows])
+            for row in rows:
+                row["earlier_reviews"] = history.get(row["household_code"], "none")
         standard: list[dict[str, Any]] = []
         if standard_id and _table_exists(con, "seeds", "poverty_standards"):
             standard = _dicts(
                 con.execute(
-                    "select * from seeds.poverty_standards where standard_id = ?", [standard_id]
+                    "select * from seeds.poverty_standards where standard_id = ? "
+                    "order by area_type",
+                    [standard_id],
                 )
             )
         if not standard and standard_id:
@@ -236,15 +400,22 @@ def explain(
                     [year, standard_id],
                 )
             )
+    indicator_count = len(indicators) or next(
+        (row.get("indicator_count") for row in standard if row.get("indicator_count")), None
+    )
     return Explanation(
         review_year=year,
         unit_version=unit_version,
         commune_code=commune_code,
-        commune_name=commune_name,
+        commune_name=published["commune_name"],
         measure=measure,
         published_value=value,
         standard_id=standard_id,
         standard=standard,
-        rule=RULES.get(standard_id or "", RULES["default"]),
+        rule=describe_rule(standard, indicator_count),
         rows=rows,
+        indicators=indicators,
+        counted_measure=counted,
+        numerator=numerator,
+        denominator=denominator,
     )

@@ -50,6 +50,7 @@ __all__ = [
     "build_id_for_run",
     "failed_expectations",
     "format_failures",
+    "gated_tables",
     "load_suites",
     "new_build_id",
     "run_gate",
@@ -174,6 +175,20 @@ def load_suites(expectations_dir: Path = EXPECTATIONS_DIR) -> list[AssetSpec]:
                 )
             )
     return assets
+
+
+def gated_tables(
+    schemas: Sequence[str] | None = None, expectations_dir: Path = EXPECTATIONS_DIR
+) -> list[str]:
+    """The tables the suites validate (``schema.table``), optionally only those of ``schemas``.
+
+    The one list of what the gate reads: the Dagster gate asset depends on these tables, so a new
+    asset in a suite is a new dependency without a second list to keep in step.
+    """
+    tables = {asset.table for asset in load_suites(expectations_dir)}
+    if schemas is not None:
+        tables = {table for table in tables if table.split(".", 1)[0] in schemas}
+    return sorted(tables)
 
 
 def _gx_suite(name: str, specs: Iterable[ExpectationSpec]) -> gx.ExpectationSuite:

@@ -23,6 +23,8 @@ from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
 # The raw tables are created by the ingest's own DDL (orchestration.lib.ingest.ensure_schemas),
 # so these tests build dbt on exactly the schema the ingest writes.
 DEPRIVATIONS = DEPRIVATION_COLUMNS
+QD59_LAST_YEAR = 2020
+"""Last review year under Decision 59/2015 (poverty_standards seed)."""
 LINEAGE_COLUMNS = (
     "source_file",
     "source_sheet",
@@ -46,6 +48,7 @@ SURVEY_COLUMNS = (
     "household_size",
     "area_type",
     "income_per_capita",
+    "d_health_access",
     *DEPRIVATIONS,
     "is_meritorious_family",
     "is_social_protection",
@@ -73,6 +76,8 @@ def household(
     """One survey row; ``commune`` is (province_code, district_code, commune_code).
 
     The household is deprived in its first ``deprivations`` indicators, or in ``deprived_in``.
+    ``d_health_access`` (access to health services) is an indicator of Decision 59/2015 only:
+    marked in reviews up to 2020, NULL afterwards, as in the exports.
     """
     province_code, district_code, commune_code = commune
     marked = set(deprived_in) if deprived_in is not None else set(DEPRIVATIONS[:deprivations])
@@ -97,14 +102,22 @@ def household(
         "reported_class": reported_class,
     }
     row.update({name: name in marked for name in DEPRIVATIONS})
+    row["d_health_access"] = "d_health_access" in marked if review_year <= QD59_LAST_YEAR else None
     return row
 
 
 def create_warehouse(path: Path) -> None:
-    """Create the reference tables (the real unit lists) and empty raw tables."""
+    """Create the reference tables (the real unit lists) and empty raw tables.
+
+    The Decision 59/2015 column d_health_access is added when the ingest's DDL does not have it
+    yet, so that the models are built on the raw table they will meet once it does.
+    """
     with duckdb.connect(str(path)) as con:
         load_admin_units(con)
         ensure_schemas(con)
+        con.execute(
+            "alter table raw.survey_households add column if not exists d_health_access boolean"
+        )
 
 
 def replace_year(

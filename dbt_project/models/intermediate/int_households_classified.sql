@@ -36,7 +36,9 @@ with_standard as (
 counted as (
     select
         with_standard.*,
-        {{ deprivation_count('with_standard', 'with_standard.standard_id') }} as deprivation_count
+        {{ deprivation_count('with_standard', 'with_standard.standard_id') }} as deprivation_count,
+        {{ missing_indicator_marks('with_standard', 'with_standard.standard_id') }}
+            as missing_indicator_marks
     from with_standard
 ),
 
@@ -108,6 +110,7 @@ final as (
         middle_line,
         deprivation_threshold,
         deprivation_count,
+        missing_indicator_marks,
         computed_class,
         coalesce(computed_class = 'poor', false) as is_poor,
         coalesce(computed_class = 'near_poor', false) as is_near_poor,

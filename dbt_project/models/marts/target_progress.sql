@@ -16,11 +16,13 @@ province_year_deprivation as (
     select * from {{ ref('province_year_deprivation') }}
 ),
 
--- "The province" of the plan is every unit the warehouse holds: rates from summed counts.
+-- "The province" of the plan is every unit the warehouse holds: rates from summed counts over
+-- the reported communes with totals, numerator and denominator alike.
 warehouse_years as (
     select
         review_year,
-        100 * cast(sum(poor_households) as double) / nullif(sum(total_households), 0)
+        100 * cast(sum(poor_households) filter (where reporting_status = 'reported') as double)
+        / nullif(sum(total_households) filter (where reporting_status = 'reported'), 0)
             as poverty_rate,
         cast(sum(poor_meritorious_family) as double) as poor_meritorious_family,
         cast(count(*) filter (where is_extremely_difficult) as double)
@@ -88,8 +90,12 @@ pooled_extremely_difficult as (
     select
         baseline_extremely_difficult_communes.target_id,
         commune_year.review_year,
-        100 * cast(sum(commune_year.poor_households) as double)
-        / nullif(sum(commune_year.total_households), 0) as pooled_rate
+        100 * cast(sum(commune_year.poor_households) filter (
+            where commune_year.reporting_status = 'reported'
+        ) as double)
+        / nullif(sum(commune_year.total_households) filter (
+            where commune_year.reporting_status = 'reported'
+        ), 0) as pooled_rate
     from baseline_extremely_difficult_communes
     inner join commune_year
         on
