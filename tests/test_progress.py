@@ -97,3 +97,20 @@ def test_the_summary_skips_what_an_older_build_lacks(tmp_path):
     print_summary(published, tmp_path / "warehouse.duckdb", out)
     assert "Build: old" in out.getvalue()
     assert "Plan targets" not in out.getvalue()
+
+
+def test_a_failed_step_is_told_by_its_innermost_cause():
+    import sys
+
+    from dagster._utils.error import serializable_error_info_from_exc_info
+
+    from orchestration.progress import root_cause
+
+    try:
+        try:
+            raise OSError(27, "File too large")
+        except OSError as error:
+            raise RuntimeError('Error occurred while executing op "raw__survey":\nmore') from error
+    except RuntimeError:
+        info = serializable_error_info_from_exc_info(sys.exc_info())
+    assert root_cause(info) == "OSError: [Errno 27] File too large"
