@@ -152,8 +152,7 @@ class Progress:
                 self.line(f"CHECK FAILED  {evaluation.check_name} ({severity}) on {target}")
         elif kind == "STEP_FAILURE":
             self.close_bar()
-            error = event.event_specific_data.error
-            message = error.message.strip().splitlines()[0] if error else ""
+            message = root_cause(event.event_specific_data.error)
             self.failed_steps.append((event.step_key, message))
             self.line(f"FAILED  {event.step_key}: {message}")
         elif kind == "STEP_SKIPPED":
@@ -168,6 +167,18 @@ class Progress:
         )
         where = f" [{partitions[0]}-{partitions[-1]}]" if partitions else ""
         self.line(f"built   {key}{where}" + (f"  ({detail})" if detail else ""))
+
+
+def root_cause(error) -> str:
+    """The first line of the innermost error of a Dagster error chain (``Error occurred while
+    executing op`` wraps what actually failed: a full disk, a lock, a bug)."""
+    message = ""
+    while error is not None:
+        lines = (error.message or "").strip().splitlines()
+        if lines:
+            message = lines[0]
+        error = error.cause or error.context
+    return message
 
 
 def progress_logger(progress: Progress):

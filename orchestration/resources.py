@@ -46,15 +46,16 @@ LOCK_WAIT_S = 600.0
 class WarehouseResource(DuckDBResource):
     """The working warehouse: where it is, how it is opened, and one run at a time.
 
-    ``database`` is ``<warehouse_dir>/warehouse.duckdb``. Every connection gets the memory limit
-    and no progress bar. A Dagster run takes the directory's run lock when its resources start
-    (waiting up to ``lock_wait_s`` for another run, then failing with the holder named) and
-    gives it back when they stop; in the command's process the command holds it already.
-    Outside a run, each connection holds the lock while it is open.
+    ``database`` is ``<warehouse_dir>/warehouse.duckdb`` unless given. Every connection gets the
+    memory limit and no progress bar. A Dagster run takes the directory's run lock when its
+    resources start (waiting up to ``lock_wait_s`` for another run, then failing with the
+    holder named) and gives it back when they stop; in the command's process the command
+    holds it already. Outside a run, each connection holds the lock while it is open.
     """
 
     raw_dir: str
     warehouse_dir: str
+    database: str = ""  # derived from warehouse_dir when empty
     memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     lock_wait_s: float = LOCK_WAIT_S
     _run_holds: int = PrivateAttr(default=0)
@@ -62,6 +63,10 @@ class WarehouseResource(DuckDBResource):
     @property
     def settings(self) -> Settings:
         return Settings(raw_dir=Path(self.raw_dir), warehouse_dir=Path(self.warehouse_dir))
+
+    @property
+    def warehouse_path(self) -> Path:
+        return Path(self.database) if self.database else self.settings.warehouse_path
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         # Sensors and schedules start resources too, without a run: they never lock.
@@ -78,7 +83,7 @@ class WarehouseResource(DuckDBResource):
     @contextlib.contextmanager
     def get_connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         with run_lock.hold(self.warehouse_dir, "a warehouse connection", self.lock_wait_s):
-            con = connect(self.database, read_only=read_only, memory_limit=self.memory_limit)
+            con = connect(self.warehouse_path, read_only=read_only, memory_limit=self.memory_limit)
             try:
                 yield con
             finally:

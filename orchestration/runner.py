@@ -371,7 +371,7 @@ def run_review(settings: Settings, options: RunOptions, progress: Progress | Non
         try:
             return _run_locked(settings, options, years, progress)
         except PipelineError as error:
-            print(f"poverty-warehouse: {error}", file=sys.stderr)
+            print(f"poverty-warehouse: {describe_cause(str(error))}", file=sys.stderr)
             return EXIT_PIPELINE_ERROR
         except Exception as error:  # a bug or the machine: exit 3, never 1 (the gate's)
             progress.close_bar()

@@ -31,7 +31,9 @@ from orchestration.runner import (
     EXIT_PIPELINE_ERROR,
     EXIT_PUBLISHED,
     MANIFEST,
+    ensure_manifest,
 )
+from orchestration.settings import get_settings
 
 REPO = Path(__file__).parents[1]
 COMMAND = str(Path(sys.executable).with_name("poverty-warehouse"))
@@ -299,6 +301,8 @@ def _file_size_limit(limit_bytes: int):
 
 
 def test_a_full_disk_during_the_ingest_exits_3_naming_the_cause(sample_tiny, tmp_path):
+    # The manifest is current, so the first file the run writes is the warehouse's.
+    ensure_manifest(get_settings(raw_dir=tmp_path, warehouse_dir=tmp_path / "parse"))
     out = tmp_path / "out"
     process = _start(
         sample_tiny.raw_dir, out, "--no-record", preexec=_file_size_limit(3 * 1024 * 1024)

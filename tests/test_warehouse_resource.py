@@ -22,10 +22,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dagster import asset, materialize
 
 from orchestration.lib import run_lock
 from orchestration.lib.warehouse_connection import connect
-from orchestration.settings import get_settings
+from orchestration.resources import WarehouseResource, build_resources
+from orchestration.settings import Settings, get_settings
 
 REPO = Path(__file__).parents[1]
 PII_KEY = "00" * 32
@@ -186,11 +188,6 @@ def test_the_lock_waits_when_asked_and_is_reentrant_in_one_process(tmp_path):
 
 def test_a_dagster_run_takes_the_lock_through_the_resource(tmp_path):
     """A run on any instance holds the warehouse directory's lock while its steps run."""
-    from dagster import asset, materialize
-
-    from orchestration.resources import WarehouseResource, build_resources
-    from orchestration.settings import Settings
-
     settings = Settings(raw_dir=tmp_path / "raw", warehouse_dir=tmp_path / "out")
     seen = {}
 
@@ -203,13 +200,22 @@ def test_a_dagster_run_takes_the_lock_through_the_resource(tmp_path):
     resources = build_resources(settings)
     assert materialize([probe], resources={"warehouse": resources["warehouse"]}).success
     assert seen == {"held": True, "bar": (False,)}
+    seen.clear()
     assert not run_lock.is_held_here(settings.warehouse_dir)
 
     holder = _holder(settings.warehouse_dir)
     try:
-        waiting = resources["warehouse"].model_copy(update={"lock_wait_s": 0.5})
+        waiting = WarehouseResource(
+            database=str(settings.warehouse_path),
+            raw_dir=str(settings.raw_dir),
+            warehouse_dir=str(settings.warehouse_dir),
+            lock_wait_s=0.5,
+        )
         result = materialize([probe], resources={"warehouse": waiting}, raise_on_error=False)
         assert not result.success
+        assert seen == {}  # the step never ran
+        messages = " ".join(str(event.event_specific_data) for event in result.all_events)
+        assert f"pid {holder.pid}" in messages, messages
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()

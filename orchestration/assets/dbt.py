@@ -194,7 +194,7 @@ def warehouse_dbt_assets(
         TARGET_DIR / f"warehouse_dbt_assets-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
     )
     target_path.mkdir(parents=True)
-    state = _parse_state(warehouse.database)
+    state = _parse_state(str(warehouse.warehouse_path))
     # No debug file log in the per-build target folder: dbt wrote 7 MB of it per build (every
     # statement it ran), 0.9 s of each build, and the folder goes once the build succeeds. The
     # run's own log keeps dbt's messages; rerun `dbt build` for statement-level detail.
