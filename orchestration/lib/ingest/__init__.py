@@ -208,7 +208,6 @@ def _plan_files(
                 index=index,
                 path=entry.path,
                 report=file_report,
-                not_utf8_line=scan.not_utf8_line,
                 has_control_characters=scan.has_control_characters,
             )
         )
@@ -260,10 +259,6 @@ def _stage_files(
                 if spec.typed:
                     state.problem = problem
             continue
-        if state.not_utf8_line is not None:
-            if spec.typed:
-                _not_utf8(state)
-            continue
         if spec.typed:
             state.report.title_lines = min(1, state.report.lines)
         header = tuple(read_csv_header(state.path))
@@ -273,7 +268,9 @@ def _stage_files(
         for state in stage_csv_fast(con, group, list(header), spec, hmac):
             by_line.setdefault(header, []).append(state)
     for header, group in by_line.items():
-        stage_csv_lines(con, group, list(header), spec, hmac)
+        for state in stage_csv_lines(con, group, list(header), spec, hmac):
+            if spec.typed:
+                _not_utf8(state)
     if not spec.typed:
         return
     for state in states:

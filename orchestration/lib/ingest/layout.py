@@ -14,13 +14,12 @@ outside the raw directory is ever read or hashed. A file of another type in a ye
 note, a PDF, an Excel lock file ``~$…``) is listed as ``ignored`` too.
 
 ``scan_file`` reads a file's bytes once: its sha256, its number of physical lines (counted as
-newline bytes, independently of any CSV parser), whether it is UTF-8 (naming the first line that
-is not), so that the readers can be checked against it.
+newline bytes, independently of any CSV parser) and whether it holds a control character, so that
+the readers can be checked against it.
 """
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import os
 import re
@@ -168,30 +167,20 @@ class FileScan:
     sha256: str
     size_bytes: int
     lines: int
-    not_utf8_line: int | None
     has_control_characters: bool = False
 
 
 def scan_file(path: Path, *, check_text: bool = True) -> FileScan:
-    """Hash the file, count its physical lines and, for text, find the first non-UTF-8 line.
-
-    A last line without a newline counts as a line. A UTF-8 byte order mark is valid UTF-8;
-    a UTF-16 file (byte order mark FF FE or FE FF) fails on line 1.
-    """
+    """Hash the file, count its physical lines and, for text, tell whether it holds a control
+    character. A last line without a newline counts as a line. (UTF-8 is checked by DuckDB as
+    it reads the file: decoding every file here too cost more than hashing it.)"""
     digest = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder("utf-8")() if check_text else None
     newlines = size = 0
-    bad_line = None
     controls = False
     last = b""
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
-            if decoder is not None and bad_line is None:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError as error:
-                    bad_line = newlines + chunk.count(b"\n", 0, error.start) + 1
             if check_text and not controls:
                 found = chunk.translate(None, _NOT_CONTROL)
                 # A CR is a control character unless it ends a line (a Windows line ending);
@@ -202,13 +191,8 @@ def scan_file(path: Path, *, check_text: bool = True) -> FileScan:
             newlines += chunk.count(b"\n")
             size += len(chunk)
             last = chunk[-1:]
-    if decoder is not None and bad_line is None:
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            bad_line = newlines + 1
     lines = newlines + (1 if size and last != b"\n" else 0)
-    return FileScan(digest.hexdigest(), size, lines, bad_line, controls)
+    return FileScan(digest.hexdigest(), size, lines, controls)
 
 
 def file_sha256(path: Path) -> str:

@@ -339,10 +339,46 @@ def stage_csv_lines(
     header: list[str],
     spec: StageSpec,
     hmac: dict[str, bytes],
-) -> None:
+) -> list[FileState]:
     """Stage CSV files that share one header line, one physical line at a time (see the module
     docstring): exact for every file, and the only reader of files with control characters or
-    with lines that ``stage_csv_fast`` could not read as one record each."""
+    with lines that ``stage_csv_fast`` could not read as one record each.
+
+    Returns the files that are not UTF-8 (staged: none of their lines). UTF-8 is checked by
+    DuckDB while it reads; only a file it refuses is decoded again in Python, to name the line.
+    """
+    try:
+        _stage_lines(con, group, header, spec, hmac)
+        return []
+    except duckdb.InvalidInputException:
+        if len(group) > 1:
+            return [
+                state for one in group for state in stage_csv_lines(con, [one], header, spec, hmac)
+            ]
+        bad_line = first_non_utf8_line(group[0].path)
+        if bad_line is None:
+            raise
+        group[0].not_utf8_line = bad_line
+        return group
+
+
+def first_non_utf8_line(path: Path) -> int | None:
+    """The 1-based number of the first line that is not UTF-8, or None."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return data.count(b"\n", 0, error.start) + 1
+    return None
+
+
+def _stage_lines(
+    con: duckdb.DuckDBPyConnection,
+    group: list[FileState],
+    header: list[str],
+    spec: StageSpec,
+    hmac: dict[str, bytes],
+) -> None:
     match = match_headers(header, spec.dataset)
     width = len(header)
     con.execute("create or replace temp table _paths (path VARCHAR, file_index INTEGER)")
