@@ -618,6 +618,35 @@ def test_assets_materialize_and_row_balance_passes(tmp_path, warehouse, monkeypa
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from raw.survey_households").fetchone()[0] == 5
 
+    # The 2025 review loaded, then its folder deleted: a run of another year empties it, and its
+    # row-balance checks still pass.
+    result = dagster.materialize(
+        [*ingest_assets[1:], *ingest_checks],
+        partition_key=str(YEAR_2025),
+        instance=instance,
+        resources=resources,
+        selection=[ingest_assets[1].key],
+    )
+    assert result.success
+    shutil.rmtree(exports.raw_dir / "survey" / str(YEAR_2025))
+    result = dagster.materialize(
+        [*ingest_assets[1:], *ingest_checks],
+        partition_key=str(YEAR),
+        instance=instance,
+        resources=resources,
+        selection=[ingest_assets[1].key],
+    )
+    assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
+    metadata = result.asset_materializations_for_node("raw__survey_households")[0].metadata
+    assert metadata["review_years_removed"].value == str(YEAR_2025)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        years = con.execute("select distinct review_year from raw.survey_households").fetchall()
+        assert years == [(YEAR,)]
+        statuses = con.execute(
+            "select distinct status from audit.source_files where review_year = ?", [YEAR_2025]
+        ).fetchall()
+        assert statuses == [("removed",)]
+
 
 # --------------------------------------------------------------------------- the generated sample
 
