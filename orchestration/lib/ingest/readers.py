@@ -1,17 +1,21 @@
 """Reading the export files into a staging table, strictly.
 
-**CSV: one physical line is one record.** Files are read whole by DuckDB (``read_text``, many
-files in one scan, in parallel across files), split into physical lines with their numbers, and
-each line is split into cells in SQL: a line without a quote is split at its commas; a line with
-quotes must match one RE2 pattern of a CSV record whose quotes open at the start of a cell and
-close on the same line, and is then split by a second pattern. A line that does not match is
-``malformed_quoting`` on its own: it never merges with the lines after it, as DuckDB's
-``read_csv`` let one stray quote swallow a thousand lines. A line with fewer cells than the
-header is ``missing_fields`` (a missing cell is never read as "not deprived"), with more
-``unexpected_extra_fields``; a NUL or another control character (tab excepted) is
-``control_characters``, and the cell is kept whole. Empty lines, and lines of empty cells, are
-blank. So every line is a title line (the header), a blank line or a row read, and the count of
-lines made from the bytes by ``layout.scan_file`` must equal their sum.
+**CSV: one physical line is one record.** CSV files sharing a header line are first read by
+DuckDB's parallel multi-file ``read_csv`` (``stage_csv_fast``), strictly: short and long rows and
+unreadable lines are rejected, not padded or skipped. ``read_csv`` still lets a quoted cell run
+over several lines and skips empty lines, so a file stands only when nothing was rejected and
+its records plus its header equal its lines as counted from the bytes (``layout.scan_file``):
+then each record is exactly one line. Every other file (and every file with a control
+character, which ``read_csv`` would cut at a NUL) is read line by line (``stage_csv_lines``):
+DuckDB reads it whole (``read_text``), splits it into numbered physical lines, and splits each
+line into cells in SQL: a line without a quote at its commas; a line with quotes must match one
+RE2 pattern of a record whose quoted cells close on the same line, and is then split by a second
+pattern. A line that does not match is ``malformed_quoting`` on its own: it never merges with
+the lines after it. A line with fewer cells than the header is ``missing_fields`` (a missing
+cell is never read as "not deprived"), with more ``unexpected_extra_fields``; a NUL or another
+control character (tab excepted) is ``control_characters``, and the cell is kept whole. Empty
+lines, and lines of empty cells, are blank. So every line is a title line (the header), a blank
+line or a row read, and their sum must equal the count of lines made from the bytes.
 
 **XLSX:** the first visible sheet with a header row (a row holding ``Mã hộ``); rows above it are
 titles; hidden sheets are never read and are named in the file's status reason. A formula cell is
