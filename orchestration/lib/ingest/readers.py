@@ -253,6 +253,15 @@ def stage_csv_fast(
     expressions = _select(spec, match, lambda p: f"nullif(c{p}, '')", width, "NULL::VARCHAR")
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
     paths = "[" + ", ".join(_sql_text(str(state.path)) for state in group) + "]"
+    # RE2 stops at the first visible character, and the first cell is tested alone first:
+    # concatenating every cell of every row cost more than the rest of the staging expressions.
+    every_cell = f"concat({', '.join(f'c{i}' for i in range(width))})" if width else "''"
+    blank = (
+        f"case when regexp_matches(c0, '{_VISIBLE_RE}') then false "
+        f"else not regexp_matches({every_cell}, '{_VISIBLE_RE}') end"
+        if width
+        else "true"
+    )
     source = (
         f"read_csv({paths}, header = true, columns = {columns}, delim = ',', quote = '\"', "
         "escape = '\"', null_padding = false, strict_mode = true, auto_detect = false, "
@@ -263,10 +272,7 @@ def stage_csv_fast(
         con.execute(
             f"""
             insert into {spec.stage}
-            select NULL, NULL, NULL, {", ".join(expressions)},
-                   not regexp_matches(concat({", ".join(f"c{i}" for i in range(width))}),
-                                      '{_VISIBLE_RE}'),
-                   filename
+            select NULL, NULL, NULL, {", ".join(expressions)}, {blank}, filename
             from {source}
             """,
             _params_used(expressions, hmac),
