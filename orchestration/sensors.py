@@ -3,7 +3,9 @@
 The cursor is a JSON map of every layout file to ``size:mtime_ns:sha256``. A tick re-hashes only
 files whose size or mtime moved, and a year counts as changed only when a file's *content* hash
 changed, a file appeared or a file disappeared: touching a file, or copying the same bytes back,
-starts nothing. Each changed year gets one run of ``poverty_review_job`` for its partition, with a
+starts nothing. A symbolic link is fingerprinted by its target's name, never by its target's bytes,
+and a raw directory that breaks the layout (``validate_raw_dir``) starts nothing, saying why.
+Each changed year gets one run of ``poverty_review_job`` for its partition, with a
 run key built from the year and the content hashes of its files, so the same content never runs
 twice even if the cursor is lost. New year folders are registered as dynamic partitions first.
 
@@ -23,7 +25,12 @@ from dagster import (
     sensor,
 )
 
-from orchestration.lib.ingest import list_review_years, raw_files_fingerprint, review_year_of_path
+from orchestration.lib.ingest import (
+    RawLayoutError,
+    list_review_years,
+    raw_files_fingerprint,
+    review_year_of_path,
+)
 from orchestration.partitions import review_year_partitions
 from orchestration.resources import PipelinePaths
 
@@ -53,7 +60,11 @@ def year_run_key(year: int, fingerprints: dict[str, str]) -> str:
 def raw_files_sensor(context: SensorEvaluationContext, paths: PipelinePaths):
     raw_dir = paths.settings.raw_dir
     previous: dict[str, str] = json.loads(context.cursor)["files"] if context.cursor else {}
-    current = raw_files_fingerprint(raw_dir, previous)
+    try:
+        current = raw_files_fingerprint(raw_dir, previous)
+    except RawLayoutError as error:
+        # Nothing runs on a broken layout; the cursor stays, so the fix is seen as a change.
+        return SkipReason(f"the raw directory breaks the layout, nothing started: {error}")
 
     changed_paths = {
         path

@@ -348,7 +348,8 @@ def test_quarantine_keeps_raw_text_without_name(loaded):
     extra = con.execute(
         "select raw_record from audit.quarantine where source_row = 23 and dataset = 'survey'"
     ).fetchone()[0]
-    assert '"(no header, column 31)":"thừa"' in extra
+    # A cell beyond the header is under no header: only its keyed hash is kept.
+    assert f'"(no header)":["{digest("thừa")}"]' in extra and "thừa" not in extra
     # Every quarantined row's record is the text of that very row: the typed pass keeps no text,
     # so files with bad rows are re-read (after an empty line, in a workbook, in 2025 alike).
     records = con.execute(
@@ -500,14 +501,14 @@ def test_resent_file_replaces_its_rows(loaded):
     assert stale == 0
 
 
-def test_file_removed_from_disk_turns_replaced(loaded):
+def test_file_removed_from_disk_turns_removed(loaded):
     exports, con, _ = loaded
     (exports.raw_dir / "survey" / str(YEAR) / "broken.xlsx").unlink()
     ingest_dataset(con, exports.raw_dir, "survey", YEAR, run_id="run-2", pii_key=KEY)
     status, reason = con.execute(
         "select status, status_reason from audit.source_files where file_name like '%broken.xlsx'"
     ).fetchone()
-    assert status == "replaced" and "no longer" in reason
+    assert status == "removed" and "no longer" in reason
     assert con.execute(
         "select count(*) from audit.quarantine where source_file like '%broken.xlsx'"
     ).fetchone() == (0,)
@@ -544,24 +545,29 @@ def test_csv_edge_cases(tmp_path, warehouse):
     with duckdb.connect(str(warehouse)) as con:
         report = ingest_dataset(con, raw_dir, "survey", YEAR, run_id="r", pii_key=KEY)
         by_name = {f.file_name.rsplit("/", 1)[1]: f for f in report.files}
-        assert by_name["quoted_newline.csv"].rows_loaded == 2
+        # A quote must close on its line: the two halves of the record are quarantined alone.
+        newline = by_name["quoted_newline.csv"]
+        assert (newline.rows_loaded, newline.rows_quarantined, newline.lines) == (1, 2, 5)
         assert by_name["latin1.csv"].status == "quarantined"
-        assert by_name["notes.txt"].status == "quarantined"
+        assert by_name["notes.txt"].status == "ignored"
         reasons = con.execute(
-            "select source_file, reasons from audit.quarantine order by source_file"
+            "select source_file, source_row, reasons from audit.quarantine order by all"
         ).fetchall()
-        assert [r[1] for r in reasons] == [["unreadable_file"], ["unreadable_file"]]
-        village = con.execute(
-            "select village from raw.survey_households where household_code = 'Q001'"
-        ).fetchone()[0]
-        assert village == "Tổ 3\nngõ 5"
+        # Line 2 opens a quote it does not close; line 3 is short (its stray quote is inside
+        # a cell, which RFC 4180 readers take as text).
+        assert [r[1:] for r in reasons][:2] == [(None, ["not_utf8"]), (2, ["malformed_quoting"])]
+        assert reasons[2][1] == 3 and reasons[2][2][0] == "missing_fields"
+        assert con.execute("select household_code from raw.survey_households").fetchall() == [
+            ("Q002",)
+        ]
 
 
 def test_missing_reference_is_a_clear_error(tmp_path):
+    write_csv(tmp_path / "raw" / "survey" / str(YEAR) / "a.csv", SURVEY_HEADERS, [])
     with duckdb.connect(str(tmp_path / "empty.duckdb")) as con:
         ensure_schemas(con)
         with pytest.raises(RuntimeError, match="admin_units"):
-            ingest_dataset(con, tmp_path, "survey", YEAR, run_id="r", pii_key=KEY)
+            ingest_dataset(con, tmp_path / "raw", "survey", YEAR, run_id="r", pii_key=KEY)
 
 
 def test_list_years_and_fingerprint(tmp_path):
@@ -611,6 +617,35 @@ def test_assets_materialize_and_row_balance_passes(tmp_path, warehouse, monkeypa
     assert metadata["rows_read"].value == 26 and metadata["rows_quarantined"].value == 21
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from raw.survey_households").fetchone()[0] == 5
+
+    # The 2025 review loaded, then its folder deleted: a run of another year empties it, and its
+    # row-balance checks still pass.
+    result = dagster.materialize(
+        [*ingest_assets[1:], *ingest_checks],
+        partition_key=str(YEAR_2025),
+        instance=instance,
+        resources=resources,
+        selection=[ingest_assets[1].key],
+    )
+    assert result.success
+    shutil.rmtree(exports.raw_dir / "survey" / str(YEAR_2025))
+    result = dagster.materialize(
+        [*ingest_assets[1:], *ingest_checks],
+        partition_key=str(YEAR),
+        instance=instance,
+        resources=resources,
+        selection=[ingest_assets[1].key],
+    )
+    assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
+    metadata = result.asset_materializations_for_node("raw__survey_households")[0].metadata
+    assert metadata["review_years_removed"].value == str(YEAR_2025)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        years = con.execute("select distinct review_year from raw.survey_households").fetchall()
+        assert years == [(YEAR,)]
+        statuses = con.execute(
+            "select distinct status from audit.source_files where review_year = ?", [YEAR_2025]
+        ).fetchall()
+        assert statuses == [("removed",)]
 
 
 # --------------------------------------------------------------------------- the generated sample

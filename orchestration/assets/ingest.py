@@ -2,7 +2,13 @@
 
 The work is done by ``orchestration.lib.ingest`` (no Dagster in it, so it is tested and
 benchmarked directly); these assets only open the warehouse inside the step, hand over the run
-id and the PII key, and report counts as metadata.
+id and the PII key, and report counts as metadata. The three raw assets are made by one factory
+from the ingest's dataset registry.
+
+The warehouse mirrors the raw directory: before ingesting the run's review years, a raw asset
+empties every year of its dataset that has no file left on disk (``remove_years_not_on_disk``),
+so a year folder deleted from disk leaves the warehouse even though its partition is not run
+again; a partition whose year is gone simply empties that year.
 
 Each raw asset is partitioned by review year with a single-run backfill policy: a backfill of
 several years is one run that ingests them one after the other on one connection, instead of
@@ -23,7 +29,14 @@ from dagster import (
 from dagster_duckdb import DuckDBResource
 
 from orchestration.lib.admin_units import load_admin_units
-from orchestration.lib.ingest import IngestReport, ingest_dataset
+from orchestration.lib.ingest import (
+    REGISTRY,
+    IngestReport,
+    ingest_dataset,
+    remove_years_not_on_disk,
+    validate_raw_dir,
+)
+from orchestration.lib.ingest.registry import Dataset
 from orchestration.lib.pii import load_or_create_pii_key
 from orchestration.partitions import review_year_partitions
 from orchestration.resources import PipelinePaths, file_progress
@@ -66,14 +79,23 @@ def _ingest_years(
 ) -> MaterializeResult:
     """Ingest every review year of the run's partitions, one transaction per year."""
     years = sorted(int(key) for key in context.partition_keys)
+    raw_dir = paths.settings.raw_dir
+    # Before the warehouse is opened: a broken layout or key stops the step with its message.
+    validate_raw_dir(raw_dir)
     pii_key = load_or_create_pii_key()
     reports: list[IngestReport] = []
     with warehouse.get_connection() as con:
         quiet(con)
+        removed = remove_years_not_on_disk(con, raw_dir, dataset, run_id=context.run.run_id)
+        if removed:
+            context.log.info(
+                f"{dataset}: review year(s) {', '.join(map(str, removed))} no longer in "
+                f"{raw_dir}; their rows left the warehouse"
+            )
         for year in years:
             report = ingest_dataset(
                 con,
-                paths.settings.raw_dir,
+                raw_dir,
                 dataset,
                 year,
                 run_id=context.run.run_id,
@@ -90,6 +112,8 @@ def _ingest_years(
             "review_year": report.review_year,
             "file": file.file_name,
             "status": file.status,
+            "status_reason": file.status_reason,
+            "lines": file.lines,
             "rows_read": file.rows_read,
             "rows_loaded": file.rows_loaded,
             "rows_quarantined": file.rows_quarantined,
@@ -100,6 +124,7 @@ def _ingest_years(
     return MaterializeResult(
         metadata={
             "review_years": MetadataValue.text(", ".join(str(year) for year in years)),
+            "review_years_removed": MetadataValue.text(", ".join(map(str, removed))),
             "rows_read": sum(r.rows_read for r in reports),
             "rows_loaded": sum(r.rows_loaded for r in reports),
             "rows_quarantined": sum(r.rows_quarantined for r in reports),
@@ -116,50 +141,29 @@ def _statuses(files: list[dict[str, object]]) -> list[str]:
     return sorted({str(f["status"]) for f in files})
 
 
-_RAW_ASSET = {
-    "partitions_def": review_year_partitions,
-    "backfill_policy": BackfillPolicy.single_run(),
-    "pool": WAREHOUSE_POOL,
-    "deps": [admin_units],
-    "group_name": "raw",
-    "kinds": {"duckdb", "python"},
-}
+def build_raw_asset(dataset: Dataset):
+    """The partitioned ingest asset of one dataset, keyed after its raw table."""
+
+    @asset(
+        key=dataset.raw_table.split("."),
+        description=dataset.description,
+        partitions_def=review_year_partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+        deps=[admin_units],
+        group_name="raw",
+        kinds={"duckdb", "python"},
+    )
+    def raw_asset(
+        context: AssetExecutionContext, paths: PipelinePaths, warehouse: DuckDBResource
+    ) -> MaterializeResult:
+        return _ingest_years(context, paths, warehouse, dataset.name)
+
+    return raw_asset
 
 
-@asset(
-    key=["raw", "survey_households"],
-    description=(
-        "Assessed households of each review (Phiếu B exports), one row per household per review "
-        "year, typed and validated; bad rows go to audit.quarantine with every reason."
-    ),
-    **_RAW_ASSET,
-)
-def raw_survey_households(
-    context: AssetExecutionContext, paths: PipelinePaths, warehouse: DuckDBResource
-) -> MaterializeResult:
-    return _ingest_years(context, paths, warehouse, "survey")
-
-
-@asset(
-    key=["raw", "commune_totals"],
-    description="Resident households and people per commune and review year (the denominators).",
-    **_RAW_ASSET,
-)
-def raw_commune_totals(
-    context: AssetExecutionContext, paths: PipelinePaths, warehouse: DuckDBResource
-) -> MaterializeResult:
-    return _ingest_years(context, paths, warehouse, "commune_totals")
-
-
-@asset(
-    key=["raw", "difficult_areas"],
-    description="Extremely difficult (ĐBKK) status and village counts per commune and year.",
-    **_RAW_ASSET,
-)
-def raw_difficult_areas(
-    context: AssetExecutionContext, paths: PipelinePaths, warehouse: DuckDBResource
-) -> MaterializeResult:
-    return _ingest_years(context, paths, warehouse, "difficult_areas")
-
+raw_survey_households = build_raw_asset(REGISTRY["survey"])
+raw_commune_totals = build_raw_asset(REGISTRY["commune_totals"])
+raw_difficult_areas = build_raw_asset(REGISTRY["difficult_areas"])
 
 ingest_assets = [admin_units, raw_survey_households, raw_commune_totals, raw_difficult_areas]

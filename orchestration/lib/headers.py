@@ -97,7 +97,8 @@ EXPORT_HEADERS: Mapping[str, tuple[tuple[str, str], ...]] = {
 
 QD59_HEALTH_ACCESS: tuple[str, str] = ("d_health_access", "TH tiếp cận dịch vụ y tế")
 """The deprivation mark of Decision 59/2015 that Decree 07 dropped; exports of review years under
-QD59_2015 carry it (after the 12 marks), later ones do not."""
+QD59_2015 carry it (after the 12 marks), later ones do not. Matched in every year; required and
+loaded only in the years of that standard (``orchestration.lib.ingest.registry``)."""
 
 HEADER_VARIANTS: Mapping[str, tuple[tuple[str, str], ...]] = {
     # Other headers that offices write for the same column (the contract lists the personal-data
@@ -126,6 +127,8 @@ def export_header(dataset: str, canonical: str) -> str:
 
 def _table(dataset: str) -> dict[str, str]:
     pairs = (*EXPORT_HEADERS[dataset], *HEADER_VARIANTS[dataset])
+    if dataset == "survey":
+        pairs = (*pairs, QD59_HEALTH_ACCESS)
     return {normalise_header(header): canonical for canonical, header in pairs}
 
 
@@ -148,53 +151,40 @@ def canonical_columns(dataset: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(HEADERS_BY_DATASET[dataset].values()))
 
 
-def required_columns(dataset: str, review_year: int) -> tuple[str, ...]:
-    """Columns without which no row of the file can be loaded (see ``orchestration.lib.ingest``)."""
-    if dataset == "survey":
-        base = (
-            "review_year",
-            "province_code",
-            "commune_code",
-            "household_code",
-            "household_size",
-            "area_type",
-            "income_per_capita",
-            *DEPRIVATION_COLUMNS,
-        )
-        if review_year < 2025:
-            return (*base[:2], "district_code", *base[2:])
-        return base
-    if dataset == "commune_totals":
-        return ("review_year", "commune_code", "total_households", "total_population")
-    if dataset == "difficult_areas":
-        return ("review_year", "commune_code", "extremely_difficult")
-    raise ValueError(f"unknown dataset {dataset!r}")
-
-
 @dataclass(frozen=True)
 class HeaderMatch:
     """How a file's header cells map to canonical columns.
 
     ``positions`` maps a canonical name to its 0-based column; ``originals`` holds every header
-    cell as written (NFC, trimmed), in file order, for the quarantine's raw record.
+    cell as written (NFC, trimmed), in file order, for the quarantine's raw record;
+    ``duplicates`` names the canonical columns that more than one header cell matched (the file
+    is then quarantined whole: which of the two columns holds the truth is unknowable).
     """
 
     positions: dict[str, int]
     originals: tuple[str, ...]
+    duplicates: tuple[str, ...] = ()
 
     def missing(self, required: Iterable[str]) -> list[str]:
         return [name for name in required if name not in self.positions]
 
 
 def match_headers(cells: Iterable[object], dataset: str) -> HeaderMatch:
-    """Match a header row; when a header repeats, its first occurrence is the one loaded."""
+    """Match a header row; a canonical column matched twice is listed in ``duplicates``."""
     table = HEADERS_BY_DATASET[dataset]
     positions: dict[str, int] = {}
+    duplicates: list[str] = []
     originals: list[str] = []
     for index, cell in enumerate(cells):
         text = "" if cell is None else unicodedata.normalize("NFC", str(cell))
         originals.append(text.replace("\ufeff", "").strip())
         canonical = table.get(normalise_header(text))
-        if canonical is not None and canonical not in positions:
+        if canonical is None:
+            continue
+        if canonical in positions:
+            duplicates.append(canonical)
+        else:
             positions[canonical] = index
-    return HeaderMatch(positions=positions, originals=tuple(originals))
+    return HeaderMatch(
+        positions=positions, originals=tuple(originals), duplicates=tuple(dict.fromkeys(duplicates))
+    )

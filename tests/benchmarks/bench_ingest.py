@@ -1,5 +1,9 @@
 """Ingest throughput: 1 M and 5 M survey rows of CSV, and a 100,000-row XLSX.
 
+``csv_1m_stray_quote`` is ``csv_1m`` with one unclosed quote in every file: no file passes the
+fast multi-file scan, so it measures the strict line-by-line reader (the worst case of a year
+whose every file has a broken line).
+
 The aim (issue 3) is at least one million CSV survey rows per 10 seconds on the 2-core machine.
 Each case generates valid exports for review 2023 (vectorised: DuckDB ``COPY`` from a generated
 query over the real commune list; xlsxwriter in constant-memory mode for the workbook), then runs
@@ -31,7 +35,12 @@ from orchestration.lib.headers import DEPRIVATION_COLUMNS  # noqa: E402
 
 YEAR = 2023
 FILES_PER_YEAR = 10
-CASES = {"csv_1m": 1_000_000, "csv_5m": 5_000_000, "xlsx_100k": 100_000}
+CASES = {
+    "csv_1m": 1_000_000,
+    "csv_1m_stray_quote": 1_000_000,
+    "csv_5m": 5_000_000,
+    "xlsx_100k": 100_000,
+}
 
 _HEADERS = {
     "review_year": "Năm rà soát",
@@ -130,6 +139,14 @@ def generate_csv(raw_dir: Path, reference: Path, rows: int) -> None:
         path.parent.rmdir()
 
 
+def break_one_line_per_file(raw_dir: Path) -> None:
+    """Open a quote that never closes in the 1000th line of every file."""
+    for path in sorted((raw_dir / "survey" / str(YEAR)).glob("*.csv")):
+        lines = path.read_bytes().split(b"\n")
+        lines[999] = b'"' + lines[999]
+        path.write_bytes(b"\n".join(lines))
+
+
 def generate_xlsx(raw_dir: Path, reference: Path, rows: int) -> None:
     import xlsxwriter
 
@@ -204,6 +221,8 @@ def main() -> None:
         started = time.perf_counter()
         if not raw_dir.exists():
             (generate_xlsx if case.startswith("xlsx") else generate_csv)(raw_dir, reference, rows)
+            if case.endswith("stray_quote"):
+                break_one_line_per_file(raw_dir)
         generated = time.perf_counter() - started
         database = workdir / case / "warehouse.duckdb"
         child = subprocess.run(

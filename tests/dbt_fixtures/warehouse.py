@@ -17,44 +17,25 @@ import duckdb
 
 from orchestration.lib.admin_units import load_admin_units, unit_version_for_year
 from orchestration.lib.headers import DEPRIVATION_COLUMNS
-from orchestration.lib.ingest import RAW_TABLES, ensure_schemas
+from orchestration.lib.ingest import RAW_TABLES, REGISTRY, ensure_schemas
+from orchestration.lib.ingest.registry import LINEAGE_COLUMNS as REGISTRY_LINEAGE
 from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
 
-# The raw tables are created by the ingest's own DDL (orchestration.lib.ingest.ensure_schemas),
-# so these tests build dbt on exactly the schema the ingest writes.
+# The raw tables and their column lists come from the ingest's dataset registry
+# (orchestration.lib.ingest.registry), so these tests build dbt on exactly the schema the ingest
+# writes.
 DEPRIVATIONS = DEPRIVATION_COLUMNS
 QD59_LAST_YEAR = 2020
 """Last review year under Decision 59/2015 (poverty_standards seed)."""
-LINEAGE_COLUMNS = (
-    "source_file",
-    "source_sheet",
-    "source_row",
-    "source_sha256",
-    "run_id",
-    "loaded_at",
-)
-SURVEY_COLUMNS = (
-    "review_year",
-    "unit_version",
-    "province_code",
-    "district_code",
-    "commune_code",
-    "commune_name",
-    "village",
-    "household_code",
-    "head_id_hash",
-    "head_sex",
-    "ethnicity",
-    "household_size",
-    "area_type",
-    "income_per_capita",
-    "d_health_access",
-    *DEPRIVATIONS,
-    "is_meritorious_family",
-    "is_social_protection",
-    "is_no_labour_capacity",
-    "reported_class",
-)
+LINEAGE_COLUMNS = tuple(name for name, _ in REGISTRY_LINEAGE)
+
+
+def _value_columns(dataset: str) -> tuple[str, ...]:
+    """The raw table's columns before its lineage, in table order."""
+    return tuple(name for name, _ in REGISTRY[dataset].raw_columns()[: -len(REGISTRY_LINEAGE)])
+
+
+SURVEY_COLUMNS = _value_columns("survey")
 
 
 def household(
@@ -120,6 +101,14 @@ def create_warehouse(path: Path) -> None:
         )
 
 
+def _insert(dataset: str) -> str:
+    columns = (*_value_columns(dataset), *LINEAGE_COLUMNS)
+    return (
+        f"insert into {RAW_TABLES[dataset]} ({', '.join(columns)}) "
+        f"values ({', '.join('?' * len(columns))})"
+    )
+
+
 def replace_year(
     path: Path,
     review_year: int,
@@ -138,7 +127,7 @@ def replace_year(
         for table in RAW_TABLES.values():
             con.execute(f"delete from {table} where review_year = ?", [review_year])
         survey_rows = [
-            tuple(row[name] for name in SURVEY_COLUMNS)
+            tuple(row.get(name) for name in SURVEY_COLUMNS)
             + (f"{review_year}.csv", None, index + 2)
             + lineage[3:]
             for index, row in enumerate(households)
@@ -152,12 +141,12 @@ def replace_year(
             )
         for code, total_households, total_population in commune_totals:
             con.execute(
-                "insert into raw.commune_totals values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _insert("commune_totals"),
                 [review_year, version, code, total_households, total_population, *lineage],
             )
         for code, is_difficult, difficult_villages, total_villages in difficult_areas:
             con.execute(
-                "insert into raw.difficult_areas values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _insert("difficult_areas"),
                 [
                     review_year,
                     version,
