@@ -39,6 +39,8 @@ CONTRACT_MART_TABLES = (
     "province_year",
     "commune_year_deprivation",
     "province_year_deprivation",
+    "territory_year",
+    "plans",
     "target_progress",
 )
 SOURCE_FILES_COLUMNS = (
