@@ -599,6 +599,13 @@ final as (
                             'mean of ' || falls_counted
                             || ' year-on-year falls of the territory''s poverty rate since '
                             || baseline_year || ': ' || round(actual, 2) || ' points'
+                            || case
+                                when not is_baseline_loaded
+                                    then
+                                        ' (the baseline review is not loaded: '
+                                        || 'the loaded pairs only)'
+                                else ''
+                            end
                     when 'mean_annual_fall_extremely_difficult_rate'
                         then
                             'mean of ' || falls_counted
