@@ -440,8 +440,23 @@ def build_warehouse(path: Path, shape: FixtureShape = SMALL) -> Path:
             inner join marts.commune_year as c using (review_year, unit_version, commune_code)
             group by all;
 
+            create table marts.territory_year as
+            select 'pre2025:' || province_code as territory,
+                unit_version as territory_unit_version, province_code, review_year,
+                unit_version as review_unit_version, 'native' as method,
+                total_households::double as total_households,
+                poor_households::double as poor_households,
+                poverty_rate
+            from marts.province_year;
+
+            create table marts.plans as
+            select 'D05_2021_2025' as plan_id, 'plan' as name, 'pre2025:02' as territory,
+                2021 as period_start, 2025 as period_end, 2021 as baseline_year,
+                'fixture' as legal_source;
+
             create table marts.target_progress as
-            select target_id, 'target ' || target_id as description, 2021 as period_start,
+            select 'D05_2021_2025' as plan_id, 'pre2025:02' as territory, target_id,
+                'target ' || target_id as description, 2021 as period_start,
                 2025 as period_end, 2021 as baseline_year, 10.0 as baseline_value,
                 5.0 as actual, 1.5 as required, 'on_track' as status, null::varchar as note,
                 review_year

@@ -708,47 +708,43 @@ def test_province_year_deprivation(published):
         check(got[key], expected, key)
 
 
-# The plan's "province" is everything in the warehouse, over its reported communes with totals.
-# Rates: 2023 8/180 = 4.4444 (Má Lé not reported), 2024 6/180 = 3.3333 (Má Lé without totals),
-# 2025 7/340 = 2.0588. Comparable consecutive reviews: only 2023 → 2024 (2025 is on the 2025
-# units), so T1's mean fall is the single fall 4.4444 - 3.3333 = 1.1111 from 2024 on.
+# The template plan 2021-2025 on the territory pre2025:02 (Hà Giang before the merger), followed
+# into 2025 units through the crosswalk (every 2025 commune here lies wholly in it: mapped). Its
+# baseline review 2021 is not loaded. Rates over the reported communes with totals (Má Lé has no
+# survey row): 2023 8/180 = 4.4444, 2024 6/180 = 3.3333, 2025 7/340 = 2.0588 (mapped). Falls
+# 2023 → 2024 1.1111 and 2024 → 2025 1.2745 (one standard, across the reorganisation): mean
+# 1.1928. Reviews 2023 and 2024 cover 180 of 200 households (90 %): provisional.
+P1 = ("D05_2021_2025", "pre2025:02")
 TARGET_PROGRESS = {
-    ("T1", 2023): dict(
-        baseline_year=2023,
-        baseline_value=4.4444,
-        actual=None,  # no fall yet
-        required=1.5,
-        status="not_measurable",
+    (*P1, "T1", 2023): dict(
+        baseline_year=2021, baseline_value=None, actual=None, status="not_measurable"
     ),
-    ("T1", 2024): dict(actual=1.1111, status="off_track"),  # 1.1111 < 1.5, period not over
-    ("T1", 2025): dict(actual=1.1111, status="missed"),  # 2025 is the period's last review
-    # T2: communes extremely difficult in 2023 = {00715}: 2/30 in 2023 and 2024 → fall 0.
-    ("T2", 2024): dict(baseline_value=6.6667, actual=0.0, status="off_track"),
-    # T3: poor meritorious families: 2023 H08 → 1; none after.
-    ("T3", 2023): dict(baseline_value=1.0, actual=1.0, required=0.0, status="off_track"),
-    ("T3", 2024): dict(actual=0.0, status="on_track"),
-    ("T3", 2025): dict(actual=0.0, status="achieved"),
-    # T4: 1 ĐBKK commune in 2023 and 2024 → fall 0 %; 2025 counts other units.
-    ("T4", 2024): dict(baseline_value=1.0, actual=0.0, status="off_track"),
-    ("T4", 2025): dict(actual=None, status="not_measurable"),
-    # T5: ĐBKK villages 2023 5 + 1 = 6; 2024 3 → 1 - 3/6 = 50 %, not > 50; 2025 2 → 66.67 %.
-    ("T5", 2024): dict(baseline_value=6.0, actual=50.0, status="off_track"),
-    ("T5", 2025): dict(actual=66.6667, status="achieved"),
+    (*P1, "T1", 2024): dict(actual=1.1111, status="provisional", method="native"),
+    (*P1, "T1", 2025): dict(actual=1.1928, required=1.5, status="provisional", method="mapped"),
+    # T2, T4, T5 rest on the baseline review itself.
+    (*P1, "T2", 2025): dict(actual=None, status="not_measurable"),
+    (*P1, "T4", 2025): dict(actual=None, status="not_measurable"),
+    (*P1, "T5", 2025): dict(actual=None, status="not_measurable"),
+    # T3: poor meritorious families: 2023 H08 → 1; none after; 2025 covers 100 %.
+    (*P1, "T3", 2023): dict(actual=1.0, required=0.0, status="provisional"),
+    (*P1, "T3", 2024): dict(actual=0.0, status="provisional"),
+    (*P1, "T3", 2025): dict(actual=0.0, status="achieved"),
 }
 
 
 def test_target_progress(published):
     got = {
-        (r["target_id"], r["review_year"]): r
+        (r["plan_id"], r["territory"], r["target_id"], r["review_year"]): r
         for r in rows(published, "select * from target_progress")
     }
     for key, expected in TARGET_PROGRESS.items():
         check(got[key], expected, key)
-    assert got[("T1", 2023)]["note"] == "no comparable consecutive reviews since the baseline yet"
-    assert got[("T1", 2025)]["note"] == "mean of 1 comparable year-on-year falls since 2023"
-    assert got[("T4", 2025)]["note"] == "count compares unit versions pre2025 and 2025"
+    assert got[(*P1, "T4", 2025)]["note"] == "the baseline review 2021 is not loaded"
+    assert got[(*P1, "T1", 2025)]["note"].startswith(
+        "mean of 2 year-on-year falls of the territory's poverty rate since 2021"
+    )
     # Targets of 2026-2030 have no review in their period yet.
-    assert not {target for target, _ in got} & {"T6", "T7", "T8", "T10"}
+    assert {key[0] for key in got} == {"D05_2021_2025"}
 
 
 # Groups of households, 2025 province 08 (households listed in the fixture's docstring).

@@ -1,6 +1,6 @@
 """The dbt project as one Dagster multi-asset: seeds, staging, intermediate and marts.
 
-Asset keys are ``[schema, model]`` (seeds ``["seeds", name]``), dbt sources resolve through their
+Asset keys are ``[schema, relation]`` (seeds ``["seeds", name]``), dbt sources resolve through their
 ``meta.dagster.asset_key`` to the ingest assets (``["raw", ...]``, ``["reference", "admin_units"]``)
 so the UI shows one lineage graph, and dbt tests surface as asset checks. Groups follow the layer.
 
@@ -64,7 +64,10 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return super().get_asset_key(dbt_resource_props)
-        return AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        # The relation's name: a mart may take an alias (`plans_applied` is published as `plans`,
+        # a name its seed already holds in the dbt namespace).
+        name = dbt_resource_props.get("alias") or dbt_resource_props["name"]
+        return AssetKey([dbt_resource_props["schema"], name])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "source":

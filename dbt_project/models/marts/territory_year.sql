@@ -1,0 +1,173 @@
+with
+
+apportioned as (
+    select * from {{ ref('int_commune_years_apportioned') }}
+),
+
+review_years as (
+    select * from {{ ref('int_review_years_described') }}
+),
+
+communes as (
+    select * from {{ ref('stg_admin_units__communes') }}
+),
+
+province_names as (
+    select distinct
+        unit_version,
+        province_code,
+        province_name
+    from communes
+),
+
+-- What each commune of a review brings to one province territory: its share of the commune
+-- (1 when the commune lies wholly inside the territory) and the counts placed there.
+source_contributions as (
+    select
+        review_year,
+        review_unit_version,
+        review_commune_code,
+        unit_version,
+        province_code,
+        bool_and(is_native) as is_native,
+        sum(allocation_share) as territory_share,
+        bool_or(is_reported) as is_reported,
+        bool_or(has_totals) as has_totals,
+        sum(total_households) as total_households,
+        sum(assessed_households) as assessed_households,
+        sum(poor_households) as poor_households,
+        sum(near_poor_households) as near_poor_households,
+        sum(poor_people) as poor_people,
+        sum(near_poor_people) as near_poor_people
+    from apportioned
+    group by all
+    -- a predecessor without households in the weights review gets no share of a 2025 commune
+    having sum(allocation_share) > 0 or sum(assessed_households) > 0
+),
+
+summed as (
+    select
+        review_year,
+        unit_version,
+        province_code,
+        case
+            when bool_and(is_native) then 'native'
+            -- a share below 1 means part of the commune was shared out to another territory
+            when bool_and(territory_share >= 1 - 1e-9) then 'mapped'
+            else 'apportioned'
+        end as method,
+        count(*) as communes_total,
+        count(*) filter (where is_reported) as communes_reported,
+        sum(total_households) filter (where is_reported and has_totals) as total_households,
+        sum(total_households) filter (where is_reported) as reported_total_households,
+        sum(total_households) as all_total_households,
+        sum(assessed_households) filter (where is_reported) as assessed_households,
+        sum(poor_households) filter (where is_reported) as poor_households,
+        sum(near_poor_households) filter (where is_reported) as near_poor_households,
+        sum(poor_people) filter (where is_reported) as poor_people,
+        sum(near_poor_people) filter (where is_reported) as near_poor_people,
+        sum(poor_households) filter (where is_reported and has_totals)
+            as poor_households_with_totals,
+        sum(near_poor_households) filter (where is_reported and has_totals)
+            as near_poor_households_with_totals
+    from source_contributions
+    group by review_year, unit_version, province_code
+),
+
+-- Every territory touched by any review, for every review year.
+territories as (
+    select distinct
+        unit_version,
+        province_code
+    from summed
+),
+
+territory_years as (
+    select
+        territories.unit_version,
+        territories.province_code,
+        review_years.review_year,
+        review_years.unit_version as review_unit_version,
+        review_years.standard_id,
+        review_years.previous_review_year
+    from territories
+    cross join review_years
+),
+
+rates as (
+    select
+        territory_years.*,
+        coalesce(
+            summed.method,
+            case
+                when territory_years.unit_version = territory_years.review_unit_version
+                    then 'native'
+                else 'mapped'
+            end
+        ) as method,
+        cast(summed.total_households as double) as total_households,
+        cast(summed.assessed_households as double) as assessed_households,
+        cast(summed.poor_households as double) as poor_households,
+        cast(summed.near_poor_households as double) as near_poor_households,
+        cast(summed.poor_people as double) as poor_people,
+        cast(summed.near_poor_people as double) as near_poor_people,
+        100 * cast(summed.poor_households_with_totals as double)
+        / nullif(summed.total_households, 0) as poverty_rate,
+        100 * cast(summed.near_poor_households_with_totals as double)
+        / nullif(summed.total_households, 0) as near_poverty_rate,
+        cast(coalesce(summed.communes_reported, 0) as bigint) as communes_reported,
+        cast(coalesce(summed.communes_total, 0) as bigint) as communes_total,
+        100 * cast(summed.reported_total_households as double)
+        / nullif(summed.all_total_households, 0) as households_covered_percent
+    from territory_years
+    left join summed
+        on
+            territory_years.unit_version = summed.unit_version
+            and territory_years.province_code = summed.province_code
+            and territory_years.review_year = summed.review_year
+),
+
+-- The change since the previous review on the same territory under the same standard, across the
+-- 2025 reorganisation too: both years are measured on the territory's own boundaries.
+with_change as (
+    select
+        rates.*,
+        rates.poverty_rate - previous_year.poverty_rate as poverty_rate_change_pp
+    from rates
+    left join rates as previous_year
+        on
+            rates.previous_review_year = previous_year.review_year
+            and rates.unit_version = previous_year.unit_version
+            and rates.province_code = previous_year.province_code
+            and rates.standard_id = previous_year.standard_id
+),
+
+final as (
+    select
+        with_change.unit_version || ':' || with_change.province_code as territory,
+        with_change.unit_version as territory_unit_version,
+        with_change.province_code,
+        province_names.province_name,
+        with_change.review_year,
+        with_change.review_unit_version,
+        with_change.method,
+        with_change.total_households,
+        with_change.assessed_households,
+        with_change.poor_households,
+        with_change.near_poor_households,
+        with_change.poor_people,
+        with_change.near_poor_people,
+        with_change.poverty_rate,
+        with_change.near_poverty_rate,
+        with_change.poverty_rate_change_pp,
+        with_change.communes_reported,
+        with_change.communes_total,
+        with_change.households_covered_percent
+    from with_change
+    left join province_names
+        on
+            with_change.unit_version = province_names.unit_version
+            and with_change.province_code = province_names.province_code
+)
+
+select * from final

@@ -1,0 +1,442 @@
+"""The harmonised series and the plans' targets, end to end on a hand-worked fixture.
+
+The real ``poverty_review_job`` (ingest → dbt → Great Expectations gate → publish) runs once, in
+process, over reviews 2021, 2024, 2025 and 2026 of ``tests/territory_fixture.py``: Hải Dương (30)
+and Hải Phòng (31) merge into Hải Phòng (31), two old communes are divided three ways, two 2025
+communes have predecessors in both old provinces, and households keep their codes, move, appear
+and leave. Every expected number is a literal worked out by hand in the comments (weights as in
+the fixture's docstring); nothing re-implements the rules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from territory_fixture import (
+    COMMUNES_2025,
+    EXPECTED_PAIRS,
+    PRE2025_COMMUNES,
+    write_raw_exports,
+)
+
+YEARS = ["2021", "2024", "2025", "2026"]
+PII_KEY = "fedcba9876543210" * 4
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory):
+    """Write the fixture and run the job once, as ``poverty-warehouse run`` does."""
+    root = tmp_path_factory.mktemp("territory")
+    raw_dir = write_raw_exports(root / "raw")
+    warehouse_dir = root / "warehouse"
+    warehouse_dir.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("DAGSTER_HOME", raising=False)
+        patch.setenv("POVERTY_PII_KEY", PII_KEY)
+        for name in ("POVERTY_RAW_DIR", "POVERTY_WAREHOUSE_DIR", "POVERTY_WAREHOUSE_PATH"):
+            patch.setenv(name, "")
+        from dagster import DagsterInstance
+
+        from orchestration.definitions import POVERTY_REVIEW_JOB, build_definitions
+        from orchestration.partitions import review_year_partitions
+        from orchestration.resources import build_resources
+        from orchestration.settings import Settings
+
+        settings = Settings(raw_dir=raw_dir, warehouse_dir=warehouse_dir)
+        job = build_definitions(build_resources(settings)).resolve_job_def(POVERTY_REVIEW_JOB)
+        instance = DagsterInstance.ephemeral()
+        instance.add_dynamic_partitions(review_year_partitions.name, YEARS)
+        result = job.execute_in_process(
+            instance=instance,
+            tags={
+                "dagster/asset_partition_range_start": YEARS[0],
+                "dagster/asset_partition_range_end": YEARS[-1],
+            },
+            raise_on_error=False,
+        )
+        failures = [
+            (event.step_key, event.event_specific_data.error.message.splitlines()[0])
+            for event in result.all_events
+            if event.event_type_value == "STEP_FAILURE"
+        ]
+        failed_checks = [
+            (evaluation.check_name, "/".join(evaluation.asset_key.path))
+            for evaluation in result.get_asset_check_evaluations()
+            if not evaluation.passed
+        ]
+        instance.dispose()
+    return result.success, failures, failed_checks, warehouse_dir
+
+
+@pytest.fixture(scope="module")
+def warehouse_dir(pipeline_run) -> Path:
+    success, failures, failed_checks, directory = pipeline_run
+    assert success, (failures, failed_checks)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def published(warehouse_dir) -> Path:
+    return warehouse_dir / "published.duckdb"
+
+
+def rows(path: Path, sql: str) -> list[dict]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        cursor = con.execute(sql)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def check(actual: dict, expected: dict, where: object) -> None:
+    """Compare one row: None must be NULL, floats within 1e-6, the rest exactly."""
+    for column, want in expected.items():
+        got = actual[column]
+        if want is None:
+            assert got is None, f"{where} {column}: expected NULL, got {got}"
+        elif isinstance(want, float):
+            assert got == pytest.approx(want, abs=1e-6), f"{where} {column}: {got} != {want}"
+        else:
+            assert got == want, f"{where} {column}: expected {want}, got {got}"
+
+
+def test_fixture_units_are_real_and_map_as_assumed():
+    """The communes exist as named, and the reference mapping among them is the fixture's: a
+    real divided commune (10798 Xã Hòa Bình, into three) and real 2025 communes whose
+    predecessors lie in two old provinces (10843 Xã Hà Nam, 10804 Xã Kim Thành)."""
+    from orchestration.lib.admin_units import admin_unit_tables
+
+    tables = admin_unit_tables()
+    units = {(r["unit_version"], r["commune_code"]): r for r in tables.units.to_pylist()}
+    for commune in PRE2025_COMMUNES:
+        unit = units[("pre2025", commune.commune_code)]
+        assert (unit["province_code"], unit["district_code"], unit["commune_name"]) == (
+            commune.province_code,
+            commune.district_code,
+            commune.name,
+        )
+    for commune in COMMUNES_2025:
+        unit = units[("2025", commune.commune_code)]
+        assert (unit["province_code"], unit["commune_name"]) == ("31", commune.name)
+    old = {c.commune_code for c in PRE2025_COMMUNES}
+    mapping = tables.mapping.to_pylist()
+    pairs = {(m["old_commune_code"], m["new_commune_code"]) for m in mapping}
+    assert {pair for pair in pairs if pair[0] in old} == EXPECTED_PAIRS
+    assert {m["new_commune_code"] for m in mapping if m["old_commune_code"] == "10798"} == {
+        "10843",
+        "10804",
+        "11911",
+    }
+    assert all(m["is_split"] for m in mapping if m["old_commune_code"] in {"10798", "11890"})
+    for new_code in ("10843", "10804"):
+        provinces = {
+            units[("pre2025", m["old_commune_code"])]["province_code"]
+            for m in mapping
+            if m["new_commune_code"] == new_code
+        }
+        assert provinces == {"30", "31"}
+
+
+def test_crosswalk_weights(warehouse_dir):
+    """Forward: equal parts; backward: 2024 total households x forward weight, normalised."""
+    got = {
+        (r["old_commune_code"], r["new_commune_code"]): r
+        for r in rows(
+            warehouse_dir / "warehouse.duckdb",
+            "select * from intermediate.int_communes_crosswalked "
+            "where new_commune_code in ('10843', '10804', '11911')",
+        )
+    }
+    third = 1 / 3
+    expected = {
+        # N1 Hà Nam ← A 30 x 1, B 90 x 1/3, C 90 x 1/3: 30 each of 90 → 1/3 each.
+        ("10843", "10843"): dict(forward_weight=1.0, backward_weight=third, old_province_code="30"),
+        ("10798", "10843"): dict(forward_weight=third, backward_weight=third, is_split=True),
+        ("11890", "10843"): dict(
+            forward_weight=third, backward_weight=third, old_province_code="31"
+        ),
+        # N2 Kim Thành ← B 30, C 30, D 40 of 100.
+        ("10798", "10804"): dict(forward_weight=third, backward_weight=0.3),
+        ("11890", "10804"): dict(forward_weight=third, backward_weight=0.3),
+        ("10804", "10804"): dict(forward_weight=1.0, backward_weight=0.4),
+        # N3 Nguyễn Bỉnh Khiêm ← B 30, C 30, E 0 (no 2024 total) of 60.
+        ("10798", "11911"): dict(forward_weight=third, backward_weight=0.5),
+        ("11890", "11911"): dict(forward_weight=third, backward_weight=0.5),
+        ("11911", "11911"): dict(forward_weight=1.0, backward_weight=0.0, old_total_households=0),
+        # A predecessor the fixture never loads gets no share.
+        ("10855", "10843"): dict(forward_weight=1.0, backward_weight=0.0),
+    }
+    for key, want in expected.items():
+        check(got[key] | {"weights_review_year": got[key]["weights_review_year"]}, want, key)
+        assert got[key]["weights_review_year"] == 2024
+
+
+TERRITORY_YEAR = {
+    # 2021, pre-2025 units. pre2025:30 = A + B + D: totals 30 + 90 + 40 = 160; poor 2 + 3 + 1 = 6
+    # of 7 assessed; 600 / 160 = 3.75 %.
+    ("pre2025:30", 2021): dict(
+        method="native",
+        review_unit_version="pre2025",
+        total_households=160.0,
+        assessed_households=7.0,
+        poor_households=6.0,
+        near_poor_households=0.0,
+        poor_people=24.0,
+        poverty_rate=3.75,
+        poverty_rate_change_pp=None,
+        communes_reported=3,
+        communes_total=3,
+        households_covered_percent=100.0,
+    ),
+    # pre2025:31 = C (90, poor 1 of 2) and E (10, no survey row: not reported). Rate over C
+    # alone: 1/90 = 1.1111 %; coverage 90 / 100.
+    ("pre2025:31", 2021): dict(
+        method="native",
+        total_households=90.0,
+        assessed_households=2.0,
+        poor_households=1.0,
+        poverty_rate=100 / 90,
+        communes_reported=1,
+        communes_total=2,
+        households_covered_percent=90.0,
+    ),
+    # 2025:31 seen in 2021: every old commune lies wholly in it (a divided one's three parts are
+    # all in 31): mapped. Reported totals 250, poor 7 → 2.8 %; coverage 250 / 260.
+    ("2025:31", 2021): dict(
+        method="mapped",
+        review_unit_version="pre2025",
+        total_households=250.0,
+        assessed_households=9.0,
+        poor_households=7.0,
+        poverty_rate=2.8,
+        communes_reported=4,
+        communes_total=5,
+        households_covered_percent=25000 / 260,
+    ),
+    # 2024: no 2023 review, so no change. 30: poor 1 + 2 + 1 = 4 of 160 = 2.5 %.
+    ("pre2025:30", 2024): dict(
+        method="native", poor_households=4.0, poverty_rate=2.5, poverty_rate_change_pp=None
+    ),
+    ("pre2025:31", 2024): dict(
+        poor_households=1.0,
+        poverty_rate=100 / 90,
+        communes_reported=1,
+        communes_total=1,
+        households_covered_percent=100.0,
+    ),
+    ("2025:31", 2024): dict(
+        method="mapped", total_households=250.0, poor_households=5.0, poverty_rate=2.0
+    ),
+    # 2025, 2025 units: N1 90 + N2 100 + N3 70 = 260; poor h01, h10, h04, h08, h09 = 5 →
+    # 1.923077 %; change against 2024 on the same territory (mapped 2.0): -0.076923.
+    ("2025:31", 2025): dict(
+        method="native",
+        review_unit_version="2025",
+        total_households=260.0,
+        assessed_households=11.0,
+        poor_households=5.0,
+        poverty_rate=500 / 260,
+        poverty_rate_change_pp=500 / 260 - 2.0,
+        communes_reported=3,
+        communes_total=3,
+        households_covered_percent=100.0,
+    ),
+    # pre2025:30 seen in 2025: totals 90 x 2/3 + 100 x 0.7 + 70 x 0.5 = 60 + 70 + 35 = 165.
+    # Poor: h01 (own code → A) 1, h10 (new, A + B) 2/3, h04 (→ B) 1, h08 (→ D) 1, h09 (moved
+    # from D to N3, by weights → B) 0.5 = 4.166667 → 2.525253 %; change +0.025253.
+    # Assessed: h01 1, h03 1, h10 2/3, h04 1, h08 1, h11 0.7, h09 0.5, h12 0.5, h05 1 = 7.366667.
+    ("pre2025:30", 2025): dict(
+        method="apportioned",
+        review_unit_version="2025",
+        total_households=165.0,
+        assessed_households=7.0 + 11 / 30,
+        poor_households=4.0 + 1 / 6,
+        poor_people=16.0 + 2 / 3,
+        poverty_rate=100 * (4.0 + 1 / 6) / 165,
+        poverty_rate_change_pp=100 * (4.0 + 1 / 6) / 165 - 2.5,
+        communes_reported=3,
+        communes_total=3,
+        households_covered_percent=100.0,
+    ),
+    # pre2025:31: totals 30 + 30 + 35 = 95; poor h10 1/3 + h09 0.5 = 0.833333 → 0.877193 %;
+    # change against 1.111111: -0.233918. Both old territories add up to the review: 5 poor,
+    # 11 assessed, 260 households.
+    ("pre2025:31", 2025): dict(
+        method="apportioned",
+        total_households=95.0,
+        assessed_households=3.0 + 19 / 30,
+        poor_households=5 / 6,
+        poverty_rate=100 * (5 / 6) / 95,
+        poverty_rate_change_pp=100 * (5 / 6) / 95 - 100 / 90,
+        communes_reported=3,
+        communes_total=3,
+    ),
+    # 2026 is under Decree 351, 2025 under Decree 07: no change across standards.
+    ("2025:31", 2026): dict(
+        method="native", poor_households=3.0, poverty_rate=300 / 260, poverty_rate_change_pp=None
+    ),
+    # h10 2/3 + h04 1 + h09 0.5 = 2.166667 of 165 → 1.313131 %.
+    ("pre2025:30", 2026): dict(
+        method="apportioned",
+        poor_households=2.0 + 1 / 6,
+        poverty_rate=100 * (2.0 + 1 / 6) / 165,
+        poverty_rate_change_pp=None,
+    ),
+    ("pre2025:31", 2026): dict(poor_households=5 / 6, poverty_rate=100 * (5 / 6) / 95),
+}
+
+
+def test_territory_year(published):
+    got = {
+        (r["territory"], r["review_year"]): r
+        for r in rows(published, "select * from territory_year")
+    }
+    assert set(got) == {
+        (territory, year)
+        for territory in ("pre2025:30", "pre2025:31", "2025:31")
+        for year in (2021, 2024, 2025, 2026)
+    }
+    for key, expected in TERRITORY_YEAR.items():
+        check(got[key], expected, key)
+    assert got[("pre2025:30", 2021)]["province_name"] == "Tỉnh Hải Dương"
+    assert got[("2025:31", 2025)]["province_name"] == "Thành phố Hải Phòng"
+    for year in (2025, 2026):
+        old = [got[(t, year)] for t in ("pre2025:30", "pre2025:31")]
+        new = got[("2025:31", year)]
+        for column in ("poor_households", "assessed_households", "total_households"):
+            assert sum(r[column] for r in old) == pytest.approx(new[column])
+
+
+def test_plans_apply_the_templates_to_every_territory(published):
+    got = {(r["plan_id"], r["territory"]) for r in rows(published, "select * from plans")}
+    assert got == {
+        ("D05_2021_2025", "pre2025:30"),
+        ("D05_2021_2025", "pre2025:31"),
+        ("D05_2026_2030", "pre2025:30"),
+        ("D05_2026_2030", "pre2025:31"),
+        ("D05_2026_2030", "2025:31"),
+    }
+
+
+P1, P2 = "D05_2021_2025", "D05_2026_2030"
+TARGET_PROGRESS = {
+    # T1 on pre2025:30: the only consecutive pair is 2024 → 2025 (no 2022 or 2023 review), both
+    # under Decree 07: 2.5 - 2.525253 = -0.025253, below 1.5 in the period's last review.
+    (P1, "pre2025:30", "T1", 2021): dict(
+        baseline_value=3.75, actual=None, status="not_measurable", method="native"
+    ),
+    (P1, "pre2025:30", "T1", 2024): dict(actual=None, status="not_measurable"),
+    (P1, "pre2025:30", "T1", 2025): dict(
+        baseline_year=2021,
+        baseline_value=3.75,
+        actual=2.5 - 100 * (4.0 + 1 / 6) / 165,
+        required=1.5,
+        status="missed",
+        method="apportioned",
+    ),
+    # T1 on pre2025:31: 1.111111 - 0.877193 = 0.233918; the pair's reviews cover 100 %.
+    (P1, "pre2025:31", "T1", 2025): dict(
+        actual=100 / 90 - 100 * (5 / 6) / 95, status="missed", method="apportioned"
+    ),
+    # T2 on pre2025:30: the 2021 ĐBKK commune is B. Pooled rate 2021 3/90 = 3.333333, 2024
+    # 2/90 = 2.222222; 2025 into B: poor h10 1/3 + h04 1 + h09 0.5 = 1.833333 over
+    # 30 + 30 + 35 = 95 → 1.929825; fall 0.292398.
+    (P1, "pre2025:30", "T2", 2025): dict(
+        baseline_value=300 / 90,
+        actual=200 / 90 - 100 * (1 + 5 / 6) / 95,
+        status="missed",
+        method="apportioned",
+    ),
+    # T2 on pre2025:31: the ĐBKK commune C is the whole reported territory: as T1.
+    (P1, "pre2025:31", "T2", 2025): dict(
+        baseline_value=100 / 90, actual=100 / 90 - 100 * (5 / 6) / 95, status="missed"
+    ),
+    # T3: h04, poor and meritorious, stays in B's territory (own code in 2025).
+    (P1, "pre2025:30", "T3", 2021): dict(baseline_value=1.0, actual=1.0, status="off_track"),
+    (P1, "pre2025:30", "T3", 2025): dict(actual=1.0, status="missed"),
+    # pre2025:31 has none, but review 2021 covers 90 % of its households.
+    (P1, "pre2025:31", "T3", 2021): dict(actual=0.0, status="provisional"),
+    (P1, "pre2025:31", "T3", 2024): dict(actual=0.0, status="on_track"),
+    (P1, "pre2025:31", "T3", 2025): dict(actual=0.0, status="achieved"),
+    # T4 on pre2025:30: B is ĐBKK in 2021 and 2024; in 2025 none of its successors N1, N2, N3 is.
+    (P1, "pre2025:30", "T4", 2024): dict(baseline_value=1.0, actual=0.0, status="off_track"),
+    (P1, "pre2025:30", "T4", 2025): dict(actual=100.0, status="achieved"),
+    # On pre2025:31 C left in 2024 already; every value rests on the 90 % baseline review.
+    (P1, "pre2025:31", "T4", 2024): dict(actual=100.0, status="provisional"),
+    (P1, "pre2025:31", "T4", 2025): dict(actual=100.0, status="provisional"),
+    # T5 on pre2025:30: villages A 1 + B 4 = 5 in 2021; 2 in 2024 (60 %, > 50 before the end);
+    # 2025: N1 1 x 2/3 + N3 2 x 0.5 = 1.666667 → 66.666667 %.
+    (P1, "pre2025:30", "T5", 2024): dict(baseline_value=5.0, actual=60.0, status="on_track"),
+    (P1, "pre2025:30", "T5", 2025): dict(
+        actual=100 * (1 - (5 / 3) / 5), status="achieved", method="apportioned"
+    ),
+    # pre2025:31: 3 → N1 1 x 1/3 + N3 2 x 0.5 = 1.333333 → 55.555556 %, provisional.
+    (P1, "pre2025:31", "T5", 2025): dict(
+        baseline_value=3.0, actual=100 * (1 - (4 / 3) / 3), status="provisional"
+    ),
+    # 2026-2030: the baseline is 2026 itself, so no fall yet.
+    (P2, "2025:31", "T6", 2026): dict(
+        baseline_value=300 / 260, actual=None, status="not_measurable", method="native"
+    ),
+    (P2, "pre2025:30", "T6", 2026): dict(baseline_value=100 * (2 + 1 / 6) / 165, actual=None),
+    # T7: the 2026 ĐBKK commune N3 (1 poor of 70); on pre2025:30 B lies in it (h10 1/3, h04 1,
+    # h09 0.5 of 95).
+    (P2, "2025:31", "T7", 2026): dict(baseline_value=100 / 70, status="not_measurable"),
+    (P2, "pre2025:30", "T7", 2026): dict(
+        baseline_value=100 * (1 + 5 / 6) / 95, status="not_measurable"
+    ),
+    # T8: communes in a ĐBKK commune in 2026: N3; on old units B (30), and C, E and 11884 Lý Học
+    # (31), the predecessors of N3.
+    (P2, "2025:31", "T8", 2026): dict(actual=1.0, required=0.0, status="off_track"),
+    (P2, "pre2025:30", "T8", 2026): dict(actual=1.0, status="off_track"),
+    (P2, "pre2025:31", "T8", 2026): dict(actual=3.0, status="off_track"),
+    # T9 against 2021: 2025:31 had 1 + 4 + 3 = 8 villages, 1 in 2026: 87.5 %, but review 2021
+    # covers 96.15 % of its households → provisional. pre2025:30: 5 → 0.5 (N3 x B's 0.5): 90 %.
+    (P2, "2025:31", "T9", 2026): dict(
+        baseline_year=2021, baseline_value=8.0, actual=87.5, status="provisional", method="mapped"
+    ),
+    (P2, "pre2025:30", "T9", 2026): dict(
+        baseline_year=2021, baseline_value=5.0, actual=90.0, status="on_track"
+    ),
+    (P2, "pre2025:31", "T9", 2026): dict(
+        baseline_value=3.0, actual=100 * (1 - 0.5 / 3), status="provisional"
+    ),
+    # T10 on the households poor in 2026 (h10, h04, h09), assessed in 2026. 2025:31: sanitation
+    # lacks in h10 and h04: 1/3 not deprived = 33.33 %.
+    (P2, "2025:31", "T10", 2026): dict(
+        baseline_value=100 / 3, actual=100 / 3, required=80.0, status="off_track"
+    ),
+    # pre2025:30 weighs h10 2/3, h04 1, h09 0.5: sanitation 0.5 / 2.166667 = 23.076923 %.
+    (P2, "pre2025:30", "T10", 2026): dict(actual=100 * 0.5 / (2 + 1 / 6), status="off_track"),
+    # pre2025:31 weighs h10 1/3, h09 0.5: h09's three indicators 1/3 / 5/6 = 40 %.
+    (P2, "pre2025:31", "T10", 2026): dict(actual=40.0, status="off_track"),
+}
+
+
+def test_target_progress(published):
+    got = {
+        (r["plan_id"], r["territory"], r["target_id"], r["review_year"]): r
+        for r in rows(published, "select * from target_progress")
+    }
+    for key, expected in TARGET_PROGRESS.items():
+        check(got[key], expected, key)
+    # One row per plan, territory, target and loaded review of the plan's period.
+    assert len(got) == 2 * 5 * 3 + 3 * 5 * 1
+    assert all(r["note"] for r in got.values())
+    assert got[(P1, "pre2025:30", "T1", 2021)]["note"] == (
+        "no pair of consecutive reviews under one standard since the baseline 2021 yet"
+    )
+    assert got[(P1, "pre2025:30", "T4", 2025)]["note"].startswith(
+        "1 of the 1 communes extremely difficult in 2021 are no longer in an extremely "
+        "difficult commune: 100.0 %; the period's last review is in: achieved"
+    )
+    assert (
+        "provisional: a review used covers only 90.0 % of the households"
+        in (got[(P1, "pre2025:31", "T4", 2025)]["note"])
+    )
+    assert "(d_sanitation)" in got[(P2, "pre2025:30", "T10", 2026)]["note"]
+    assert "(d_employment)" in got[(P2, "pre2025:31", "T10", 2026)]["note"]
+    assert got[(P1, "pre2025:30", "T1", 2025)]["description_vi"] == (
+        "Tỷ lệ hộ nghèo giảm bình quân 1,5-1,7%/năm"
+    )
