@@ -472,12 +472,18 @@ def test_each_structural_defect_is_in_the_written_files(sample_tiny):
     for row in mess["bad_rows"]:
         by_reason.setdefault(row["reason"], []).append(row)
 
-    # A stray quote: this line's quoting breaks, the lines around it are whole.
-    (stray,) = by_reason["malformed_quoting"]
-    lines = (raw / stray["file"]).read_bytes().split(b"\n")
-    assert lines[stray["row"] - 1].count(b'"') % 2 == 1
-    assert re.search(rb',[^,"]+ "[^,"]+,', lines[stray["row"] - 1]), 'Nguyễn "Văn A in a cell'
-    assert sum(line.count(b'"') for line in lines) == 1, "no other quote anywhere in the file"
+    # Stray quotes: inside a cell, and opening a cell; each line's quoting breaks on that line,
+    # and no other quote is in its file (a lenient reader would follow it to the file's end).
+    stray, opening = sorted(by_reason["malformed_quoting"], key=lambda r: r["line_defect"])
+    shapes = {
+        "quote_inside_cell": rb'(^|,)[^,"]+ "[^,"]+(,|$)',  # Nguyễn "Văn A
+        "quote_never_closes": rb'(^|,)"[^,"]+(,|\r?$)',  # "Nguyễn Văn A
+    }
+    for row in (stray, opening):
+        lines = (raw / row["file"]).read_bytes().split(b"\n")
+        assert lines[row["row"] - 1].count(b'"') == 1
+        assert re.search(shapes[row["line_defect"]], lines[row["row"] - 1]), row
+        assert sum(line.count(b'"') for line in lines) == 1, "no other quote in the file"
 
     # A short row: fewer cells than the header, every other line complete.
     (short,) = by_reason["missing_fields"]
@@ -524,12 +530,13 @@ def test_each_structural_defect_is_in_the_written_files(sample_tiny):
     assert known == {"head_name", "head_id_number"}
     assert all(re.fullmatch(r"\d{12}", row["head_id_number"]) for row in rows)
 
-    # Each in its own review year, and all five in the summary's one list.
+    # Each kind in its own review year, and all in the summary's one list.
     years = [stray, short, hidden, formula, variant]
     assert len({row["review_year"] for row in years}) == len(YEARS)
+    assert opening["review_year"] == stray["review_year"]
     listed = sample_tiny.structural_mess()
-    assert [e["kind"] for e in listed] == list(STRUCTURAL_MESS)
-    assert [e["file"] for e in listed] == [e["file"] for e in years]
+    assert [e["kind"] for e in listed] == [STRUCTURAL_MESS[0], *STRUCTURAL_MESS]
+    assert {e["file"] for e in listed} == {e["file"] for e in [*years, opening]}
 
 
 # --------------------------------------------------------------------------- standards by year

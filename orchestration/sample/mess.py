@@ -96,7 +96,15 @@ STRUCTURAL_MESS = (
     "formula_without_value",
     "pii_header_variants",
 )
-LINE_DEFECTS = ("malformed_quoting", "missing_fields")
+# The line defects, each with the reason the contract gives it. Two stray quotes: one inside a
+# cell (``Nguyễn "Văn A``), which a lenient reader loads as text, and one opening a cell and never
+# closing (``"Nguyễn Văn A``), which a lenient reader follows into the next lines (the defect that
+# once merged a thousand lines into one quarantined row).
+LINE_DEFECTS = {
+    "quote_inside_cell": "malformed_quoting",
+    "quote_never_closes": "malformed_quoting",
+    "short_row": "missing_fields",
+}
 PII_HEADER_VARIANTS = {"head_name": "Họ và tên chủ hộ", "head_id_number": "CCCD chủ hộ"}
 """Variants the input contract lists for the personal-data columns (the ingest knows them)."""
 HIDDEN_TEMPLATE_SHEET = "Mau"
@@ -132,6 +140,7 @@ class Insertion:
     row: dict
     reason: str | None  # None for a copy whose reason is recorded with its original
     detail: str
+    line_defect: str | None = None  # a ``LINE_DEFECTS`` kind, made on the written text
 
 
 @dataclass
@@ -200,10 +209,13 @@ def _break_row(kind: str, row: dict, year: int, old_code: str | None) -> tuple[d
     if kind == "invalid_head_sex":
         bad["head_sex"] = "M"
         return bad, kind, "head sex 'M'"
-    if kind == "malformed_quoting":  # the line itself is broken once written (``break_lines``)
-        return bad, kind, "a quote opens in the head's name and never closes on the line"
-    if kind == "missing_fields":
-        return bad, kind, "the line stops after half the header's cells"
+    # Line defects: the line itself is broken once written (``break_lines``).
+    if kind == "quote_inside_cell":
+        return bad, LINE_DEFECTS[kind], "a quote inside the head's name, in an unquoted cell"
+    if kind == "quote_never_closes":
+        return bad, LINE_DEFECTS[kind], "a quote opens the head's name and never closes"
+    if kind == "short_row":
+        return bad, LINE_DEFECTS[kind], "the line stops after half the header's cells"
     if kind == "invalid_reported_class":
         bad["reported_class"] = "Hộ thoát nghèo"
         return bad, kind, "reported class 'Hộ thoát nghèo'"
@@ -268,7 +280,8 @@ def plan_mess(
         base["household_code"] = f"{code[:8]}9{counter:04d}"
         bad, reason, detail = _break_row(kind, base, year, old_code)
         at = int(rng.integers(0, n + 1))
-        plan.insertions.append(Insertion(at, bad, reason, detail))
+        line_defect = kind if kind in LINE_DEFECTS else None
+        plan.insertions.append(Insertion(at, bad, reason, detail, line_defect))
 
 
 def assemble(plan: FilePlan, first_data_row: int) -> tuple[pa.Table, list[dict]]:
@@ -283,7 +296,10 @@ def assemble(plan: FilePlan, first_data_row: int) -> tuple[pa.Table, list[dict]]
         pieces.append(pa.Table.from_pylist([ins.row], schema=table.schema))
         final = ins.before + shift
         if ins.reason:
-            bad.append({"row": final + first_data_row, "reason": ins.reason, "detail": ins.detail})
+            entry = {"row": final + first_data_row, "reason": ins.reason, "detail": ins.detail}
+            if ins.line_defect:
+                entry["line_defect"] = ins.line_defect
+            bad.append(entry)
     if last < table.num_rows:
         pieces.append(table.slice(last))
     befores = np.array(sorted(i.before for i in plan.insertions), dtype=np.int64)
@@ -297,9 +313,10 @@ def assemble(plan: FilePlan, first_data_row: int) -> tuple[pa.Table, list[dict]]
 def break_lines(path: Path, defects: dict[int, str], name_column: int) -> None:
     """Break the given lines of a written CSV (line number → defect), byte for byte otherwise.
 
-    ``malformed_quoting`` opens a quote inside the head's name (``Nguyễn "Văn A``), the way a
-    name typed with a nickname in quotes arrives; ``missing_fields`` cuts the line to half its
-    cells. Arrow's CSV writer refuses both, so they are made on the written text.
+    ``quote_inside_cell`` puts a quote inside the head's name (``Nguyễn "Văn A``), the way a name
+    typed with a nickname in quotes arrives; ``quote_never_closes`` opens the name cell with a
+    quote (``"Nguyễn Văn A``); ``short_row`` cuts the line to half its cells. Arrow's CSV writer
+    refuses all three, so they are made on the written text.
     """
     data = path.read_bytes()
     lines = data.split(b"\n")
@@ -307,10 +324,12 @@ def break_lines(path: Path, defects: dict[int, str], name_column: int) -> None:
         line = lines[number - 1]
         end = b"\r" if line.endswith(b"\r") else b""
         cells = line[: len(line) - len(end)].decode("utf-8").split(",")
-        if defect == "malformed_quoting":
+        if defect == "quote_inside_cell":
             first, _, rest = cells[name_column].partition(" ")
             cells[name_column] = f'{first} "{rest}'
-        elif defect == "missing_fields":
+        elif defect == "quote_never_closes":
+            cells[name_column] = f'"{cells[name_column]}'
+        elif defect == "short_row":
             cells = cells[: len(cells) // 2]
         else:
             raise ValueError(defect)

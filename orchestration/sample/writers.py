@@ -292,7 +292,7 @@ def write_group_year(
         if not plan.style.xlsx:
             plan.formatted = _format(plan.table, plan.style)
     if messy and carries_mess:
-        line_defects = [kind for kind in LINE_DEFECTS if kind in structural]
+        line_defects = [kind for kind, reason in LINE_DEFECTS.items() if reason in structural]
         plan_mess(plans, year, [*kinds, *line_defects], rng, old_code)
 
     written_rows = 0
@@ -328,7 +328,7 @@ def write_group_year(
             headers = _headers(style, rng, plan.table)
             table, bad = assemble(plan, first_data_row=2)
             _write_csv(path, table, headers, style)
-            broken = {b["row"]: b["reason"] for b in bad if b["reason"] in LINE_DEFECTS}
+            broken = {b["row"]: b["line_defect"] for b in bad if "line_defect" in b}
             if broken:
                 name_column = [c for c, _ in headers].index("head_name")
                 break_lines(path, broken, name_column)
