@@ -347,6 +347,9 @@ def _print_summary(settings, progress: Progress) -> None:
     published = progress.materializations.get("published/published_warehouse", {})
     print(f"\nPublished warehouse (for BI tools, read-only): {settings.published_path}")
     print(f"Working warehouse (engineers, auditors):      {settings.warehouse_path}")
+    if published.get("report_path"):
+        print(f"Plan report (open in a browser):              {published['report_path']}")
+        print(f"Parquet files and manifest.json:              {published['parquet_dir']}")
     if published.get("build_id"):
         print(f"Build: {published['build_id']}")
     if not settings.published_path.exists():
