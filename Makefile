@@ -64,7 +64,7 @@ clean:
 # file with a DuckDB 1.x wheel kept in its own folder, never on the venv's path.
 DUCKDB_1X := 1.5.6
 setup-browser: setup
-	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	$(BIN)/python -m pip install --quiet playwright==1.65.2
 	test -d $(VENV)/duckdb1x/duckdb-$(DUCKDB_1X).dist-info || \
 		$(BIN)/python -m pip install --quiet --upgrade --target $(VENV)/duckdb1x duckdb==$(DUCKDB_1X)

@@ -227,6 +227,13 @@ def print_summary(published_path: Path, warehouse_path: Path, out: TextIO = sys.
     print(f"Working warehouse (engineers, auditors):      {warehouse_path}", file=out)
     if not published_path.exists():
         return
+    report = published_path.parent / "report" / "index.html"
+    if report.exists():
+        print(f"Plan report (open in a browser):              {report}", file=out)
+        print(
+            f"Parquet files and manifest.json:              {report.parent.parent / 'published'}",
+            file=out,
+        )
     con = connect(published_path, read_only=True)
     try:
         for section in (_build, _rates, _files_not_loaded, _not_reported, _warnings, _targets):

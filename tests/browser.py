@@ -30,7 +30,10 @@ class PageVisit:
 @contextmanager
 def open_page(path: Path, *, width: int = 1200) -> Iterator[PageVisit]:
     """Load ``path`` from disk, wait until the network is idle, and yield the visit."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="run `make setup-browser`")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        pytest.fail("playwright is not installed: run `make setup-browser`")
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     if executable is None:
         pytest.fail("Chromium is not installed: run `make setup-browser`")

@@ -544,6 +544,21 @@ def test_rollback_accepts_only_listed_build_ids(warehouse: Path) -> None:
     assert (out / "published.duckdb").read_bytes() == before
 
 
+def test_served_files_are_readable_under_a_private_umask(warehouse: Path) -> None:
+    previous = os.umask(0o077)  # how a run keeps the working warehouse owner-only
+    try:
+        _gate_and_publish(warehouse, "b1")
+    finally:
+        os.umask(previous)
+    out = warehouse.parent
+    served = [out / "published.duckdb", out / "report" / "index.html", *out.glob("published/*")]
+    assert len(served) > 3
+    for path in served:
+        assert path.stat().st_mode & 0o777 == 0o644, path
+    assert (out / "published").stat().st_mode & 0o777 == 0o755
+    assert (out / "builds").stat().st_mode & 0o777 == 0o700
+
+
 def test_code_version_names_the_commit() -> None:
     version = code_version()
     head = subprocess.run(

@@ -70,6 +70,8 @@ REPORT_DIR_NAME = "report"
 REPORT_FILE_NAME = "index.html"
 BUILDS_DIR_NAME = "builds"
 TEMP_PREFIX = ".publishing-"
+PUBLIC_FILE_MODE = 0o644
+PUBLIC_DIR_MODE = 0o755
 BUILD_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 """What a build id looks like: no dot, no slash, so it never names a path outside ``builds/``."""
 
@@ -556,6 +558,7 @@ def _export_parquet(published_file: Path, directory: Path) -> str:
         con.close()
     for entry in entries:
         path = directory / entry["file"]
+        os.chmod(path, PUBLIC_FILE_MODE)
         _fsync_path(path)
         entry["sha256"] = _sha256(path)
     manifest = {"build_id": build_id, "storage": "parquet", "files": entries}
@@ -565,6 +568,8 @@ def _export_parquet(published_file: Path, directory: Path) -> str:
         writer.write("\n")
         writer.flush()
         os.fsync(writer.fileno())
+    os.chmod(manifest_path, PUBLIC_FILE_MODE)
+    os.chmod(directory, PUBLIC_DIR_MODE)
     _fsync_dir(directory)
     return build_id
 
@@ -621,8 +626,11 @@ class _Prepared:
 def _prepare_exports_and_report(prepared: _Prepared, warehouse_dir: Path) -> None:
     from orchestration.lib.report import write_report
 
+    # Served files are for every reader, whatever umask keeps the working warehouse private.
+    os.chmod(prepared.database, PUBLIC_FILE_MODE)
     _export_parquet(prepared.database, prepared.exports)
     write_report(prepared.database, prepared.report)
+    os.chmod(prepared.report, PUBLIC_FILE_MODE)
     _fsync_path(prepared.report)
 
 

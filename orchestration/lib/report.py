@@ -277,7 +277,7 @@ def _plans_section(db: _Published) -> str:
             select target_id, {vi_col} as description_vi, {en_col} as description, review_year,
                 actual, required, status, {note_col} as note, {method_col} as method
             from target_progress {where}
-            order by target_id, review_year
+            order by target_id, review_year desc
             """,
             [plan_id] if where else [],
         )
