@@ -3,7 +3,7 @@
 The real ``poverty_review_job`` (ingest → dbt → Great Expectations gate → publish) runs once, in
 process, over review years 2023-2025 of ``tests/hand_worked_fixture.py`` (its docstring lists
 every household and the class it must get). The expected numbers below are literals, each with
-the hand computation from ``shared/contracts/poverty-rules.md`` beside it; nothing re-implements
+the hand computation from the rules in ``docs/rules.md`` beside it; nothing re-implements
 the rules.
 """
 
