@@ -322,7 +322,11 @@ def test_publish_refuses_without_a_gate_pass(warehouse: Path) -> None:
     with pytest.raises(PublishRefusedError, match="no quality-gate results"):
         publish(warehouse, published, build_id="never-gated", run_id="r", code_version="v")
     with duckdb.connect(str(warehouse)) as con:
-        con.execute("update marts.commune_year set poverty_rate = 140 where commune_code = '00001'")
+        # More assessed than resident households: a critical gate rule (rate ranges are dbt's).
+        con.execute(
+            "update marts.commune_year set assessed_households = total_households + 1 "
+            "where commune_code = '00001'"
+        )
     run_gate(warehouse, build_id="b-bad", run_id="r", data_docs_dir=None)
     with pytest.raises(PublishRefusedError, match="critical"):
         publish(warehouse, published, build_id="b-bad", run_id="r", code_version="v")
