@@ -430,6 +430,20 @@ def explain(args: argparse.Namespace) -> int:
     for path in (settings.warehouse_path, settings.published_path):
         if not path.exists():
             raise UsageError(f"{path} does not exist: run `poverty-warehouse run` first")
+    if args.territory or args.target:
+        from orchestration.lib.explain_targets import explain_target
+
+        if not (args.territory and args.target):
+            raise UsageError("--territory and --target go together, e.g. pre2025:02 and T1")
+        try:
+            explanation = explain_target(settings.published_path, args.territory, args.target)
+        except ValueError as error:
+            raise UsageError(str(error)) from error
+        text = explanation.to_csv() if args.format == "csv" else explanation.to_text()
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return 0
+    if args.year is None or args.commune is None:
+        raise UsageError("explain needs --year and --commune (or --territory and --target)")
     try:
         explanation = explain_value(
             settings.warehouse_path,
@@ -482,8 +496,10 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=builds)
 
     p = commands.add_parser("explain", help="trace a published number to its source rows")
-    p.add_argument("--year", type=int, required=True)
-    p.add_argument("--commune", required=True, help="commune code (leading zeros optional)")
+    p.add_argument("--year", type=int)
+    p.add_argument("--commune", help="commune code (leading zeros optional)")
+    p.add_argument("--territory", help="a plan target's territory, e.g. pre2025:02 or 2025:08")
+    p.add_argument("--target", help="a plan target, e.g. T1 (with --territory)")
     p.add_argument("--measure", default="poor_households")
     p.add_argument("--unit-version", choices=("pre2025", "2025"))
     p.add_argument("--format", choices=("text", "csv"), default="text")

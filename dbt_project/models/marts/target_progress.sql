@@ -168,6 +168,19 @@ difficult_remaining as (
     group by all
 ),
 
+access_targets as (
+    select distinct
+        plan_id,
+        territory,
+        target_id,
+        unit_version,
+        province_code,
+        baseline_year,
+        review_year
+    from target_years
+    where measure = 'min_access_rate_baseline_poor'
+),
+
 -- T10: the households poor in the baseline review, each with its weight in the territory
 -- (1 when its commune, or its own code, puts it there; the crosswalk's share otherwise).
 baseline_poor_weights as (
@@ -178,7 +191,9 @@ baseline_poor_weights as (
         classified.province_code,
         1.0 as weight
     from classified
-    where classified.is_poor
+    where
+        classified.is_poor
+        and classified.review_year in (select access_targets.baseline_year from access_targets)
     union all
     select
         classified.review_year,
@@ -195,7 +210,9 @@ baseline_poor_weights as (
         on
             placed.placed_unit_version = placed_units.unit_version
             and placed.placed_commune_code = placed_units.commune_code
-    where classified.is_poor
+    where
+        classified.is_poor
+        and classified.review_year in (select access_targets.baseline_year from access_targets)
     union all
     select
         classified.review_year,
@@ -227,21 +244,11 @@ baseline_poor_weights as (
         on
             classified.review_year = placed.review_year
             and classified.household_code = placed.household_code
-    where classified.is_poor and placed.household_code is null
+    where
+        classified.is_poor
+        and placed.household_code is null
+        and classified.review_year in (select access_targets.baseline_year from access_targets)
     group by all
-),
-
-access_targets as (
-    select distinct
-        plan_id,
-        territory,
-        target_id,
-        unit_version,
-        province_code,
-        baseline_year,
-        review_year
-    from target_years
-    where measure = 'min_access_rate_baseline_poor'
 ),
 
 baseline_poor_followed as (
