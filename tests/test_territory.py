@@ -44,30 +44,32 @@ def pipeline_run(tmp_path_factory):
         from orchestration.resources import build_resources
         from orchestration.settings import Settings
 
-        settings = Settings(raw_dir=raw_dir, warehouse_dir=warehouse_dir)
-        job = build_definitions(build_resources(settings)).resolve_job_def(POVERTY_REVIEW_JOB)
-        instance = DagsterInstance.ephemeral()
-        instance.add_dynamic_partitions(review_year_partitions.name, YEARS)
-        result = job.execute_in_process(
-            instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": YEARS[0],
-                "dagster/asset_partition_range_end": YEARS[-1],
-            },
-            raise_on_error=False,
-        )
-        failures = [
-            (event.step_key, event.event_specific_data.error.message.splitlines()[0])
-            for event in result.all_events
-            if event.event_type_value == "STEP_FAILURE"
-        ]
-        failed_checks = [
-            (evaluation.check_name, "/".join(evaluation.asset_key.path))
-            for evaluation in result.get_asset_check_evaluations()
-            if not evaluation.passed
-        ]
-        instance.dispose()
-    return result.success, failures, failed_checks, warehouse_dir
+        # Entered, the instance makes its state storage the current one, which resolving the
+        # job reads: a storage an earlier test left current may already be disposed.
+        with DagsterInstance.ephemeral() as instance:
+            settings = Settings(raw_dir=raw_dir, warehouse_dir=warehouse_dir)
+            job = build_definitions(build_resources(settings)).resolve_job_def(POVERTY_REVIEW_JOB)
+            instance.add_dynamic_partitions(review_year_partitions.name, YEARS)
+            result = job.execute_in_process(
+                instance=instance,
+                tags={
+                    "dagster/asset_partition_range_start": YEARS[0],
+                    "dagster/asset_partition_range_end": YEARS[-1],
+                },
+                raise_on_error=False,
+            )
+            success = result.success
+            failures = [
+                (event.step_key, event.event_specific_data.error.message.splitlines()[0])
+                for event in result.all_events
+                if event.event_type_value == "STEP_FAILURE"
+            ]
+            failed_checks = [
+                (evaluation.check_name, "/".join(evaluation.asset_key.path))
+                for evaluation in result.get_asset_check_evaluations()
+                if not evaluation.passed
+            ]
+    return success, failures, failed_checks, warehouse_dir
 
 
 @pytest.fixture(scope="module")
