@@ -173,6 +173,20 @@ def explain(args: argparse.Namespace) -> int:
     for path in (settings.warehouse_path, settings.published_path):
         if not path.exists():
             raise UsageError(f"{path} does not exist: run `poverty-warehouse run` first")
+    if args.territory or args.target:
+        from orchestration.lib.explain_targets import explain_target
+
+        if not (args.territory and args.target):
+            raise UsageError("--territory and --target go together, e.g. pre2025:02 and T1")
+        try:
+            explanation = explain_target(settings.published_path, args.territory, args.target)
+        except ValueError as error:
+            raise UsageError(str(error)) from error
+        text = explanation.to_csv() if args.format == "csv" else explanation.to_text()
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return 0
+    if args.year is None or args.commune is None:
+        raise UsageError("explain needs --year and --commune (or --territory and --target)")
     try:
         explanation = explain_value(
             settings.warehouse_path,
@@ -281,14 +295,20 @@ def _parser() -> argparse.ArgumentParser:
         "explain",
         help="trace a published number to its source rows",
         description=(
-            "Print a commune's published value of a count measure, the poverty standard's rule "
-            "applied, and every household row counted in it with its file and row number."
+            "Print a commune's published value of a measure, the poverty standard's rule "
+            "applied, and every household row counted in it with its file and row number; or, "
+            "with --territory and --target, the series a plan target used year by year and the "
+            "arithmetic of its actual value and status."
         ),
         epilog="measures: " + ", ".join(measures),
         formatter_class=_Formatter,
     )
-    p.add_argument("--year", type=int, required=True, help="review year, e.g. 2024")
-    p.add_argument("--commune", required=True, help="commune code (leading zeros optional)")
+    p.add_argument("--year", type=int, help="review year, e.g. 2024 (with --commune)")
+    p.add_argument("--commune", help="commune code, leading zeros optional (with --year)")
+    p.add_argument(
+        "--territory", help="a plan's territory, e.g. pre2025:02 or 2025:08 (with --target)"
+    )
+    p.add_argument("--target", help="a plan target, e.g. T1 (with --territory)")
     p.add_argument(
         "--measure",
         default="poor_households",

@@ -44,30 +44,32 @@ def pipeline_run(tmp_path_factory):
         from orchestration.resources import build_resources
         from orchestration.settings import Settings
 
-        settings = Settings(raw_dir=raw_dir, warehouse_dir=warehouse_dir)
-        job = build_definitions(build_resources(settings)).resolve_job_def(POVERTY_REVIEW_JOB)
-        instance = DagsterInstance.ephemeral()
-        instance.add_dynamic_partitions(review_year_partitions.name, YEARS)
-        result = job.execute_in_process(
-            instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": YEARS[0],
-                "dagster/asset_partition_range_end": YEARS[-1],
-            },
-            raise_on_error=False,
-        )
-        failures = [
-            (event.step_key, event.event_specific_data.error.message.splitlines()[0])
-            for event in result.all_events
-            if event.event_type_value == "STEP_FAILURE"
-        ]
-        failed_checks = [
-            (evaluation.check_name, "/".join(evaluation.asset_key.path))
-            for evaluation in result.get_asset_check_evaluations()
-            if not evaluation.passed
-        ]
-        instance.dispose()
-    return result.success, failures, failed_checks, warehouse_dir
+        # Entered, the instance makes its state storage the current one, which resolving the
+        # job reads: a storage an earlier test left current may already be disposed.
+        with DagsterInstance.ephemeral() as instance:
+            settings = Settings(raw_dir=raw_dir, warehouse_dir=warehouse_dir)
+            job = build_definitions(build_resources(settings)).resolve_job_def(POVERTY_REVIEW_JOB)
+            instance.add_dynamic_partitions(review_year_partitions.name, YEARS)
+            result = job.execute_in_process(
+                instance=instance,
+                tags={
+                    "dagster/asset_partition_range_start": YEARS[0],
+                    "dagster/asset_partition_range_end": YEARS[-1],
+                },
+                raise_on_error=False,
+            )
+            success = result.success
+            failures = [
+                (event.step_key, event.event_specific_data.error.message.splitlines()[0])
+                for event in result.all_events
+                if event.event_type_value == "STEP_FAILURE"
+            ]
+            failed_checks = [
+                (evaluation.check_name, "/".join(evaluation.asset_key.path))
+                for evaluation in result.get_asset_check_evaluations()
+                if not evaluation.passed
+            ]
+    return success, failures, failed_checks, warehouse_dir
 
 
 @pytest.fixture(scope="module")
@@ -440,3 +442,37 @@ def test_target_progress(published):
     assert got[(P1, "pre2025:30", "T1", 2025)]["description_vi"] == (
         "Tỷ lệ hộ nghèo giảm bình quân 1,5-1,7%/năm"
     )
+
+
+def test_explain_target_gives_the_series_and_the_arithmetic(warehouse_dir, published, capsys):
+    from orchestration.cli import main
+    from orchestration.lib.explain_targets import TargetExplainError, explain_target
+
+    explanation = explain_target(published, "pre2025:30", "t1")
+    assert [row["method"] for row in explanation.series] == [
+        "native",
+        "native",
+        "apportioned",
+        "apportioned",
+    ]
+    # The only pair under one standard after 2021 is 2024 → 2025: 2.5 - 2.525253.
+    assert explanation.falls(2021, 2025) == [(2025, pytest.approx(2.5 - 100 * (25 / 6) / 165))]
+    text = explanation.to_text()
+    assert "mean of falls = (-0.0253 (2024→2025)) / 1 = -0.0253" in text
+    assert "review 2025: actual -0.0253 vs required 1.5 (baseline 2021: 3.75)" in text
+    assert "method apportioned → missed" in text
+    assert "WARNING" not in text
+    assert explanation.series[2]["poor_households"] == pytest.approx(4 + 1 / 6)
+    assert explanation.series[2]["households_covered_percent"] == 100.0
+
+    assert main(["explain", "--territory", "pre2025:31", "--target", "T4",
+                 "--warehouse-dir", str(warehouse_dir)]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "target T4 on territory pre2025:31 (Thành phố Hải Phòng)" in out
+    assert "review 2025: actual 100 vs required 40" in out
+    assert "provisional" in out
+
+    with pytest.raises(TargetExplainError, match="known: \\['2025:31', 'pre2025:30'"):
+        explain_target(published, "pre2025:02", "T1")
+    with pytest.raises(TargetExplainError, match="no evaluated row of target T6"):
+        explain_target(published, "pre2025:30", "T6", plan_id="D05_2021_2025")

@@ -168,69 +168,6 @@ difficult_remaining as (
     group by all
 ),
 
--- T10: the households poor in the baseline review, each with its weight in the territory
--- (1 when its commune, or its own code, puts it there; the crosswalk's share otherwise).
-baseline_poor_weights as (
-    select
-        classified.review_year,
-        classified.household_code,
-        classified.unit_version,
-        classified.province_code,
-        1.0 as weight
-    from classified
-    where classified.is_poor
-    union all
-    select
-        classified.review_year,
-        classified.household_code,
-        placed.placed_unit_version as unit_version,
-        placed_units.province_code,
-        1.0 as weight
-    from classified
-    inner join placed
-        on
-            classified.review_year = placed.review_year
-            and classified.household_code = placed.household_code
-    inner join communes as placed_units
-        on
-            placed.placed_unit_version = placed_units.unit_version
-            and placed.placed_commune_code = placed_units.commune_code
-    where classified.is_poor
-    union all
-    select
-        classified.review_year,
-        classified.household_code,
-        case classified.unit_version when 'pre2025' then '2025' else 'pre2025' end
-            as unit_version,
-        case classified.unit_version
-            when 'pre2025' then crosswalk.new_province_code
-            else crosswalk.old_province_code
-        end as province_code,
-        sum(
-            case classified.unit_version
-                when 'pre2025' then crosswalk.forward_weight
-                else crosswalk.backward_weight
-            end
-        ) as weight
-    from classified
-    inner join crosswalk
-        on
-            (
-                classified.unit_version = 'pre2025'
-                and classified.commune_code = crosswalk.old_commune_code
-            )
-            or (
-                classified.unit_version = '2025'
-                and classified.commune_code = crosswalk.new_commune_code
-            )
-    left join placed
-        on
-            classified.review_year = placed.review_year
-            and classified.household_code = placed.household_code
-    where classified.is_poor and placed.household_code is null
-    group by all
-),
-
 access_targets as (
     select distinct
         plan_id,
@@ -242,6 +179,71 @@ access_targets as (
         review_year
     from target_years
     where measure = 'min_access_rate_baseline_poor'
+),
+
+-- T10: the households poor in the baseline review, each with its weight in the territory
+-- (1 when its commune, or its own code, puts it there; the crosswalk's share otherwise).
+baseline_poor as (
+    select
+        classified.review_year,
+        classified.unit_version,
+        classified.household_code,
+        classified.province_code,
+        classified.commune_code,
+        placed.placed_unit_version,
+        placed.placed_commune_code
+    from classified
+    left join placed
+        on
+            classified.review_year = placed.review_year
+            and classified.household_code = placed.household_code
+    where
+        classified.is_poor
+        and classified.review_year in (select access_targets.baseline_year from access_targets)
+),
+
+baseline_poor_weights as (
+    select
+        review_year,
+        household_code,
+        unit_version,
+        province_code,
+        1.0 as weight
+    from baseline_poor
+    union all
+    select
+        baseline_poor.review_year,
+        baseline_poor.household_code,
+        baseline_poor.placed_unit_version as unit_version,
+        placed_units.province_code,
+        1.0 as weight
+    from baseline_poor
+    inner join communes as placed_units
+        on
+            baseline_poor.placed_unit_version = placed_units.unit_version
+            and baseline_poor.placed_commune_code = placed_units.commune_code
+    union all
+    select
+        baseline_poor.review_year,
+        baseline_poor.household_code,
+        '2025' as unit_version,
+        crosswalk.new_province_code as province_code,
+        sum(crosswalk.forward_weight) as weight
+    from baseline_poor
+    inner join crosswalk on baseline_poor.commune_code = crosswalk.old_commune_code
+    where baseline_poor.unit_version = 'pre2025' and baseline_poor.placed_commune_code is null
+    group by all
+    union all
+    select
+        baseline_poor.review_year,
+        baseline_poor.household_code,
+        'pre2025' as unit_version,
+        crosswalk.old_province_code as province_code,
+        sum(crosswalk.backward_weight) as weight
+    from baseline_poor
+    inner join crosswalk on baseline_poor.commune_code = crosswalk.new_commune_code
+    where baseline_poor.unit_version = '2025' and baseline_poor.placed_commune_code is null
+    group by all
 ),
 
 baseline_poor_followed as (

@@ -1,0 +1,208 @@
+"""Explain a plan target's status: the territory series it used and the arithmetic behind it.
+
+``poverty-warehouse explain --territory pre2025:02 --target T1`` answers from the published file
+alone (``territory_year``, ``plans``, ``target_progress``): for each plan the target belongs to on
+that territory, the harmonised series year by year with its method and coverage, then for every
+review evaluated the value, how it was reached and why the status is what it is. For the poverty
+rate targets (mean of yearly falls) the mean is recomputed here from the published series, so a
+reader can check it with a pencil; the other targets are measured on series the warehouse keeps
+internal (the baseline's extremely difficult communes, villages, the baseline's poor households),
+and their arithmetic is the note each row carries.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+SERIES_COLUMNS = (
+    "review_year",
+    "review_unit_version",
+    "method",
+    "communes_reported",
+    "communes_total",
+    "households_covered_percent",
+    "poor_households",
+    "total_households",
+    "poverty_rate",
+    "poverty_rate_change_pp",
+)
+RATE_MEASURE_TARGETS = {"T1", "T6"}
+"""Targets of the template plans measured as the mean yearly fall of the territory's rate."""
+
+
+class TargetExplainError(ValueError):
+    """The question cannot be answered as asked (unknown territory, target or plan)."""
+
+
+@dataclass
+class PlanTarget:
+    plan_id: str
+    plan_name: str
+    period_start: int
+    period_end: int
+    description: str
+    description_vi: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class TargetExplanation:
+    territory: str
+    province_name: str | None
+    target_id: str
+    series: list[dict[str, Any]]
+    plans: list[PlanTarget]
+
+    def falls(self, start: int, end: int) -> list[tuple[int, float]]:
+        """Year-on-year falls of the territory's rate between consecutive reviews under one
+        standard (a published change), for reviews after ``start`` up to ``end``."""
+        return [
+            (row["review_year"], -row["poverty_rate_change_pp"])
+            for row in self.series
+            if start < row["review_year"] <= end and row["poverty_rate_change_pp"] is not None
+        ]
+
+    def to_text(self) -> str:
+        lines = [
+            f"target {self.target_id} on territory {self.territory} ({self.province_name or '?'})",
+            "",
+            "harmonised series (territory_year):",
+            "  year  units    method       communes  coverage %  poor       total      "
+            "rate %    change pp",
+        ]
+        for row in self.series:
+            lines.append(
+                f"  {row['review_year']}  {row['review_unit_version']:<8} {row['method']:<12} "
+                f"{row['communes_reported']:>3}/{row['communes_total']:<4} "
+                f"{_number(row['households_covered_percent'], 2):>10}  "
+                f"{_number(row['poor_households'], 2):<10} "
+                f"{_number(row['total_households'], 2):<10} "
+                f"{_number(row['poverty_rate'], 4):<9} {_number(row['poverty_rate_change_pp'], 4)}"
+            )
+        for plan in self.plans:
+            lines += [
+                "",
+                f"plan {plan.plan_id} ({plan.period_start}-{plan.period_end}): {plan.plan_name}",
+                f"  {plan.description_vi} / {plan.description}",
+            ]
+            for row in plan.rows:
+                lines.append(
+                    f"  review {row['review_year']}: actual {_number(row['actual'], 4)} vs "
+                    f"required {_number(row['required'], 4)} (baseline {row['baseline_year']}: "
+                    f"{_number(row['baseline_value'], 4)}), method {row['method']} → "
+                    f"{row['status']}"
+                )
+                if self.target_id in RATE_MEASURE_TARGETS:
+                    lines.append("    " + self._mean_of_falls(row))
+                lines.append(f"    note: {row['note']}")
+        return "\n".join(lines)
+
+    def _mean_of_falls(self, row: dict[str, Any]) -> str:
+        falls = self.falls(row["baseline_year"], row["review_year"])
+        if not falls:
+            return "no consecutive pair of reviews under one standard yet: nothing to average"
+        terms = " + ".join(f"{fall:.4f} ({year - 1}→{year})" for year, fall in falls)
+        mean = sum(fall for _, fall in falls) / len(falls)
+        text = f"mean of falls = ({terms}) / {len(falls)} = {mean:.4f}"
+        if row["actual"] is not None and abs(mean - row["actual"]) > 1e-9:
+            text += f"  WARNING: the published actual is {row['actual']}"
+        return text
+
+    def to_csv(self) -> str:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(
+            buffer, fieldnames=["territory", *SERIES_COLUMNS], lineterminator="\n"
+        )
+        writer.writeheader()
+        for row in self.series:
+            writer.writerow({"territory": self.territory, **row})
+        return buffer.getvalue()
+
+
+def _number(value: float | int | None, digits: int) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}".rstrip("0").rstrip(".") if digits else str(value)
+    return str(value)
+
+
+def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def explain_target(
+    published_path: Path, territory: str, target_id: str, plan_id: str | None = None
+) -> TargetExplanation:
+    """The series and the evaluated rows of ``target_id`` on ``territory`` (e.g. ``pre2025:02``),
+    for every plan on the territory that has the target, or ``plan_id`` alone."""
+    target_id = target_id.strip().upper()
+    with duckdb.connect(str(published_path), read_only=True) as con:
+        con.execute("set enable_progress_bar = false")
+        series = _dicts(
+            con.execute(
+                f"select province_name, {', '.join(SERIES_COLUMNS)} from territory_year "
+                "where territory = ? order by review_year",
+                [territory],
+            )
+        )
+        if not series:
+            known = [
+                row[0]
+                for row in con.execute("select distinct territory from territory_year").fetchall()
+            ]
+            raise TargetExplainError(
+                f"territory {territory!r} is not in territory_year; known: {sorted(known)}"
+            )
+        rows = _dicts(
+            con.execute(
+                """
+                select target_progress.*, plans.name as plan_name
+                from target_progress
+                inner join plans
+                    on target_progress.plan_id = plans.plan_id
+                    and target_progress.territory = plans.territory
+                where target_progress.territory = ? and target_progress.target_id = ?
+                    and (? is null or target_progress.plan_id = ?)
+                order by target_progress.plan_id, target_progress.review_year
+                """,
+                [territory, target_id, plan_id, plan_id],
+            )
+        )
+    if not rows:
+        raise TargetExplainError(
+            f"no evaluated row of target {target_id} on {territory}"
+            + (f" in plan {plan_id}" if plan_id else "")
+            + " (no plan on the territory has it, or no review of its period is loaded)"
+        )
+    plans: dict[str, PlanTarget] = {}
+    for row in rows:
+        plan = plans.setdefault(
+            row["plan_id"],
+            PlanTarget(
+                plan_id=row["plan_id"],
+                plan_name=row["plan_name"],
+                period_start=row["period_start"],
+                period_end=row["period_end"],
+                description=row["description"],
+                description_vi=row["description_vi"],
+            ),
+        )
+        plan.rows.append(row)
+    province_name = series[0].pop("province_name")
+    for row in series[1:]:
+        row.pop("province_name")
+    return TargetExplanation(
+        territory=territory,
+        province_name=province_name,
+        target_id=target_id,
+        series=series,
+        plans=list(plans.values()),
+    )
