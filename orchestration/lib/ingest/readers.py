@@ -287,18 +287,20 @@ def stage_csv_fast(
     finally:
         con.execute("drop table if exists temp._rejects")
         con.execute("drop table if exists temp._reject_scans")
-    counts = dict(
-        con.execute(
+    # One pass gives each file's records and first rowid (its rows are numbered from it).
+    stats = {
+        path: (count, first_rowid)
+        for path, count, first_rowid in con.execute(
             f"""
-            select _source_path, count(*) from {spec.stage}
+            select _source_path, count(*), min(rowid) from {spec.stage}
             where _source_path in (select unnest({paths}::VARCHAR[])) group by all
             """
         ).fetchall()
-    )
+    }
     failed = [
         s
         for s in group
-        if rejected.get(str(s.path)) or counts.get(str(s.path), 0) + 1 != s.report.lines
+        if rejected.get(str(s.path)) or stats.get(str(s.path), (0, None))[0] + 1 != s.report.lines
     ]
     if failed:
         failed_paths = "[" + ", ".join(_sql_text(str(s.path)) for s in failed) + "]"
@@ -307,21 +309,11 @@ def stage_csv_fast(
             f"(select unnest({failed_paths}::VARCHAR[]))"
         )
     stood = [s for s in group if s not in failed]
-    if not stood:
-        return failed
-    con.executemany(
-        f"insert into {spec.ranges} values (?, ?, NULL)", [(str(s.path), s.index) for s in stood]
-    )
-    con.execute(
-        f"""
-        update {spec.ranges} set first_rowid = f.first_rowid
-        from (
-            select _source_path, min(rowid) as first_rowid from {spec.stage}
-            where _source_path is not null group by _source_path
-        ) f
-        where {spec.ranges}._source_path = f._source_path and {spec.ranges}.first_rowid is null
-        """
-    )
+    if stood:
+        con.executemany(
+            f"insert into {spec.ranges} values (?, ?, ?)",
+            [(str(s.path), s.index, stats.get(str(s.path), (0, None))[1]) for s in stood],
+        )
     for state in stood:
         state.match = match
     return failed
