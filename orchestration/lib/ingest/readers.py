@@ -169,6 +169,11 @@ def create_stage(con: duckdb.DuckDBPyConnection, spec: StageSpec) -> None:
 # quote, no comma). A record is cells separated by commas.
 _CELL_RE = r'"(?:[^"]|"")*"|(?:[^,"][^,]*)?'
 _RECORD_RE = f"(?:{_CELL_RE})(?:,(?:{_CELL_RE}))*"
+# The common quoted record (spreadsheets and DuckDB quote empty cells as ""): quoted cells hold no
+# comma and no quote, unquoted cells no quote, so dropping every quote and splitting at the commas
+# gives its cells; RE2's extract-all is ten times slower.
+_PLAIN_CELL_RE = r'"[^",]*"|[^,"]*'
+_PLAIN_RECORD_RE = f"(?:{_PLAIN_CELL_RE})(?:,(?:{_PLAIN_CELL_RE}))*"
 # Control characters other than the tab (a CR ending the line is removed before the test).
 _CONTROL_RE = r"[\x{0}-\x{8}\x{a}-\x{1f}\x{7f}]"
 # A line that holds something other than spaces, commas and quotes is not blank.
@@ -420,6 +425,8 @@ def _stage_lines(
         split as (
             select *,
                 case when not contains(text, '"') then string_split(text, ',')
+                     when regexp_full_match(text, '{_PLAIN_RECORD_RE}')
+                     then string_split(replace(text, '"', ''), ',')
                      when quoting_ok then list_transform(
                          regexp_extract_all(text || ',', '({_CELL_RE}),', 1), {unquote})
                      else {malformed} end as _cells,
