@@ -169,6 +169,11 @@ def create_stage(con: duckdb.DuckDBPyConnection, spec: StageSpec) -> None:
 # quote, no comma). A record is cells separated by commas.
 _CELL_RE = r'"(?:[^"]|"")*"|(?:[^,"][^,]*)?'
 _RECORD_RE = f"(?:{_CELL_RE})(?:,(?:{_CELL_RE}))*"
+# The common quoted record (spreadsheets and DuckDB quote empty cells as ""): quoted cells hold no
+# comma and no quote, unquoted cells no quote, so dropping every quote and splitting at the commas
+# gives its cells; RE2's extract-all is ten times slower.
+_PLAIN_CELL_RE = r'"[^",]*"|[^,"]*'
+_PLAIN_RECORD_RE = f"(?:{_PLAIN_CELL_RE})(?:,(?:{_PLAIN_CELL_RE}))*"
 # Control characters other than the tab (a CR ending the line is removed before the test).
 _CONTROL_RE = r"[\x{0}-\x{8}\x{a}-\x{1f}\x{7f}]"
 # A line that holds something other than spaces, commas and quotes is not blank.
@@ -287,18 +292,20 @@ def stage_csv_fast(
     finally:
         con.execute("drop table if exists temp._rejects")
         con.execute("drop table if exists temp._reject_scans")
-    counts = dict(
-        con.execute(
+    # One pass gives each file's records and first rowid (its rows are numbered from it).
+    stats = {
+        path: (count, first_rowid)
+        for path, count, first_rowid in con.execute(
             f"""
-            select _source_path, count(*) from {spec.stage}
+            select _source_path, count(*), min(rowid) from {spec.stage}
             where _source_path in (select unnest({paths}::VARCHAR[])) group by all
             """
         ).fetchall()
-    )
+    }
     failed = [
         s
         for s in group
-        if rejected.get(str(s.path)) or counts.get(str(s.path), 0) + 1 != s.report.lines
+        if rejected.get(str(s.path)) or stats.get(str(s.path), (0, None))[0] + 1 != s.report.lines
     ]
     if failed:
         failed_paths = "[" + ", ".join(_sql_text(str(s.path)) for s in failed) + "]"
@@ -307,21 +314,11 @@ def stage_csv_fast(
             f"(select unnest({failed_paths}::VARCHAR[]))"
         )
     stood = [s for s in group if s not in failed]
-    if not stood:
-        return failed
-    con.executemany(
-        f"insert into {spec.ranges} values (?, ?, NULL)", [(str(s.path), s.index) for s in stood]
-    )
-    con.execute(
-        f"""
-        update {spec.ranges} set first_rowid = f.first_rowid
-        from (
-            select _source_path, min(rowid) as first_rowid from {spec.stage}
-            where _source_path is not null group by _source_path
-        ) f
-        where {spec.ranges}._source_path = f._source_path and {spec.ranges}.first_rowid is null
-        """
-    )
+    if stood:
+        con.executemany(
+            f"insert into {spec.ranges} values (?, ?, ?)",
+            [(str(s.path), s.index, stats.get(str(s.path), (0, None))[1]) for s in stood],
+        )
     for state in stood:
         state.match = match
     return failed
@@ -428,6 +425,8 @@ def _stage_lines(
         split as (
             select *,
                 case when not contains(text, '"') then string_split(text, ',')
+                     when regexp_full_match(text, '{_PLAIN_RECORD_RE}')
+                     then string_split(replace(text, '"', ''), ',')
                      when quoting_ok then list_transform(
                          regexp_extract_all(text || ',', '({_CELL_RE}),', 1), {unquote})
                      else {malformed} end as _cells,
