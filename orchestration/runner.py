@@ -211,10 +211,11 @@ def ensure_manifest(settings: Settings) -> bool:
 
 
 STORAGE = """
-# Written by poverty-warehouse: every run's events in one SQLite file (not one per run).
+# Written by poverty-warehouse: every run's events in one SQLite file (not one per run), committed
+# without an fsync per event (orchestration/instance_storage.py).
 event_log_storage:
-  module: dagster._core.storage.event_log
-  class: ConsolidatedSqliteEventLogStorage
+  module: orchestration.instance_storage
+  class: RecordingSqliteEventLogStorage
   config:
     base_dir: {home}/history
 """
@@ -506,6 +507,8 @@ _CAUSES = (
         "permission denied",
     ),
     (re.compile(r"is in use by|could not set lock", re.I), "lock wait timed out"),
+    # SQLite's word for a write the disk refused (the Dagster records).
+    (re.compile(r"disk i/o error", re.I), "disk full or failing"),
 )
 _ERRNO_CAUSES = {
     errno.ENOSPC: "disk full",
