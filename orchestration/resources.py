@@ -21,7 +21,7 @@ from importlib.metadata import version as installed_version
 from pathlib import Path
 
 import duckdb
-from dagster import InitResourceContext
+from dagster import ConfigurableResource, InitResourceContext
 from dagster_dbt import DbtCliResource, DbtProject
 from dagster_duckdb import DuckDBResource
 from packaging.version import Version
@@ -105,9 +105,17 @@ def file_progress(dataset: str, year: int) -> Callable[[int, int, int], None]:
     return on_file
 
 
-# The assets' `paths` resource is the warehouse resource under a second key (one object, one
-# set of paths); the name stays for the steps that only need the paths.
-PipelinePaths = WarehouseResource
+class PipelinePaths(ConfigurableResource):
+    """The same settings for steps, checks and sensors that only need paths (no connection, no
+    lock: a sensor must not take the run lock). The run lock of a run comes with ``warehouse``,
+    which every job's ingest steps require."""
+
+    raw_dir: str
+    warehouse_dir: str
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(raw_dir=Path(self.raw_dir), warehouse_dir=Path(self.warehouse_dir))
 
 
 class WarehouseDbtCliResource(DbtCliResource):
@@ -166,4 +174,5 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         warehouse_dir=str(settings.warehouse_dir),
         memory_limit=limit,
     )
-    return {"warehouse": warehouse, "paths": warehouse, "dbt": dbt_resource(settings, limit)}
+    paths = PipelinePaths(raw_dir=str(settings.raw_dir), warehouse_dir=str(settings.warehouse_dir))
+    return {"warehouse": warehouse, "paths": paths, "dbt": dbt_resource(settings, limit)}

@@ -43,6 +43,7 @@ EXIT_LOCKED = 4
 GATE_CHECK_NAME = "critical_expectations_pass"
 VALIDATION_ASSET = "audit/validation_results"
 PUBLISHED_ASSET = "published/published_warehouse"
+DBT_STEP = "warehouse_dbt_assets"
 PID_TAG = "poverty-warehouse/pid"
 HOST_TAG = "poverty-warehouse/host"
 INSTANCE_TEMPLATE = REPO_ROOT / "orchestration" / "dagster.yaml"
@@ -211,10 +212,11 @@ def ensure_manifest(settings: Settings) -> bool:
 
 
 STORAGE = """
-# Written by poverty-warehouse: every run's events in one SQLite file (not one per run).
+# Written by poverty-warehouse: every run's events in one SQLite file (not one per run), committed
+# without an fsync per event (orchestration/instance_storage.py).
 event_log_storage:
-  module: dagster._core.storage.event_log
-  class: ConsolidatedSqliteEventLogStorage
+  module: orchestration.instance_storage
+  class: RecordingSqliteEventLogStorage
   config:
     base_dir: {home}/history
 """
@@ -406,7 +408,7 @@ def _run_locked(
     if options.record:
         _observe_raw_files(instance, observations)
 
-    progress.on_step_start.setdefault("warehouse_dbt_assets", _warm_gate_imports)
+    progress.on_step_start.setdefault(DBT_STEP, _warm_gate_imports)
     definitions = build_definitions(build_resources(settings))
     job = definitions.resolve_job_def(POVERTY_REVIEW_JOB).with_logger_defs(
         {"progress": progress_logger(progress)}
@@ -443,8 +445,9 @@ def _finish(result, progress: Progress, settings: Settings) -> int:
         print_summary(settings.published_path, settings.warehouse_path)
         return EXIT_PUBLISHED
     # Any failed data check blocks the publish: the Great Expectations gate, a dbt data test
-    # (surfaced as an asset check) or the ingest's row balance.
-    if progress.failed_checks and not progress.failed_steps:
+    # (surfaced as an asset check; the dbt step then fails too) or the ingest's row balance. A
+    # step that failed for another reason (a full disk, a bug) makes it exit 3 instead.
+    if progress.failed_checks and not _failures_beyond_checks(progress):
         print("\nThe quality gate blocked publishing; the published warehouse is untouched.")
         _print_gate_failures(settings, progress)
         print(f"Last good publish: {settings.published_path}")
@@ -465,6 +468,15 @@ def publication(progress: Progress, settings: Settings) -> str:
     if build and live_build_id(settings.published_path) == build:
         return f"build {build} WAS published to {settings.published_path}"
     return "nothing was published; the previous published files are untouched"
+
+
+def _failures_beyond_checks(progress: Progress) -> list[str]:
+    checks = {name for name, _, _ in progress.failed_checks}
+    return [
+        step
+        for step, _ in progress.failed_steps
+        if step != DBT_STEP and not any(step.endswith(name) for name in checks)
+    ]
 
 
 def _print_gate_failures(settings: Settings, progress: Progress) -> None:
@@ -506,6 +518,8 @@ _CAUSES = (
         "permission denied",
     ),
     (re.compile(r"is in use by|could not set lock", re.I), "lock wait timed out"),
+    # SQLite's word for a write the disk refused (the Dagster records).
+    (re.compile(r"disk i/o error", re.I), "disk full or failing"),
 )
 _ERRNO_CAUSES = {
     errno.ENOSPC: "disk full",

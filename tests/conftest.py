@@ -28,3 +28,17 @@ def sample_tiny(tmp_path_factory) -> SampleSummary:
     injected bad row and file.
     """
     return generate_sample(tmp_path_factory.mktemp("sample_tiny") / "raw", scale="tiny")
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_defs_state_storage():
+    """Each test starts without a Dagster defs-state storage left by an earlier one.
+
+    Evaluating a sensor with an ephemeral instance leaves that instance's storage in a context
+    variable after the instance is gone; a later ``materialize`` then fails with "Attempted to
+    resolve undefined DagsterInstance weakref".
+    """
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield

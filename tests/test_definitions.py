@@ -86,3 +86,27 @@ def test_dbt_resource_knows_its_dbt_version_without_running_dbt() -> None:
     assert f"installed: {resource._cli_version}" in printed, printed
     assert re.search(r"installed: 1\.", printed)
     assert resource._initialize_dbt_core_adapter(["build"]) is None
+
+
+def test_the_raw_files_are_in_the_lineage_upstream_of_the_ingest():
+    graph = defs.resolve_asset_graph()
+    for dataset, target in (
+        ("survey", ["raw", "survey_households"]),
+        ("commune_totals", ["raw", "commune_totals"]),
+        ("difficult_areas", ["raw", "difficult_areas"]),
+    ):
+        files = AssetKey(["raw_files", dataset])
+        assert files in graph.get(AssetKey(target)).parent_keys
+        assert not graph.get(files).is_executable  # external: observed, never materialized
+        assert graph.get(files).partitions_def is not None
+
+
+def test_asset_descriptions_have_no_bare_placeholders_the_ui_would_drop():
+    """`<warehouse>` is an unknown HTML tag to the UI's Markdown renderer: it vanishes."""
+    import re
+
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        description = graph.get(key).description or ""
+        outside_code = re.sub(r"`[^`]*`", "", description)
+        assert not re.search(r"<\w+>", outside_code), (key, description)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import asset, materialize
+from dagster import DagsterInstance, asset, materialize
 
 from orchestration.lib import run_lock
 from orchestration.lib.warehouse_connection import connect
@@ -198,7 +198,10 @@ def test_a_dagster_run_takes_the_lock_through_the_resource(tmp_path):
             seen["bar"] = con.execute("select current_setting('enable_progress_bar')").fetchone()
 
     resources = build_resources(settings)
-    assert materialize([probe], resources={"warehouse": resources["warehouse"]}).success
+    instance = DagsterInstance.ephemeral()
+    assert materialize(
+        [probe], resources={"warehouse": resources["warehouse"]}, instance=instance
+    ).success
     assert seen == {"held": True, "bar": (False,)}
     seen.clear()
     assert not run_lock.is_held_here(settings.warehouse_dir)
@@ -211,7 +214,9 @@ def test_a_dagster_run_takes_the_lock_through_the_resource(tmp_path):
             warehouse_dir=str(settings.warehouse_dir),
             lock_wait_s=0.5,
         )
-        result = materialize([probe], resources={"warehouse": waiting}, raise_on_error=False)
+        result = materialize(
+            [probe], resources={"warehouse": waiting}, instance=instance, raise_on_error=False
+        )
         assert not result.success
         assert seen == {}  # the step never ran
         messages = " ".join(str(event.event_specific_data) for event in result.all_events)
