@@ -88,33 +88,21 @@ def check_input(settings: Settings, wanted: tuple[int, int] | None) -> list[int]
 
 
 def _layout_years(raw_dir: Path) -> list[int]:
-    """The ingest's own layout check when it has one, else the command's (same rules)."""
-    from orchestration.lib import ingest, raw_dir_check
+    """The review years on disk, after the ingest's own layout check (exit 2 when it fails)."""
+    from orchestration.lib.ingest import RawLayoutError, validate_raw_dir
 
-    errors: tuple[type[BaseException], ...] = (raw_dir_check.RawLayoutError,)
-    validate = getattr(ingest, "validate_raw_dir", None)
-    if hasattr(ingest, "RawLayoutError"):
-        errors += (ingest.RawLayoutError,)
     try:
-        if validate is not None:
-            validate(raw_dir)
-            return ingest.list_review_years(raw_dir)
-        return raw_dir_check.check_raw_dir(raw_dir)
-    except errors as error:
+        return list(validate_raw_dir(raw_dir).years)
+    except RawLayoutError as error:
         raise UsageError(str(error)) from error
 
 
 def _check_pii_key() -> None:
-    from orchestration.lib import pii
+    from orchestration.lib.pii import PiiKeyError, load_or_create_pii_key
 
-    errors: tuple[type[BaseException], ...] = (ValueError,)
-    for name in ("PiiKeyError", "PIIKeyError", "KeyFileError"):
-        if isinstance(getattr(pii, name, None), type):
-            errors += (getattr(pii, name),)
-    loader = getattr(pii, "load_pii_key", None) or pii.load_or_create_pii_key
     try:
-        loader()
-    except errors as error:
+        load_or_create_pii_key()
+    except PiiKeyError as error:
         raise UsageError(f"personal-data key: {error}") from error
 
 

@@ -25,7 +25,8 @@ from orchestration.lib.quality_gate import (
     load_suites,
     run_gate,
 )
-from orchestration.resources import PipelinePaths
+from orchestration.resources import build_resources
+from orchestration.settings import Settings
 
 ASSESSED_ABOVE_TOTAL = """
     update marts.commune_year set total_households = assessed_households - 1
@@ -280,9 +281,9 @@ def _materialize(warehouse_dir: Path):
     return materialize(
         [validation_results, published_warehouse, critical_expectations_pass],
         resources={
-            "paths": PipelinePaths(
-                raw_dir=str(warehouse_dir / "raw"), warehouse_dir=str(warehouse_dir)
-            )
+            "warehouse": build_resources(
+                Settings(raw_dir=warehouse_dir / "raw", warehouse_dir=warehouse_dir)
+            )["warehouse"]
         },
         raise_on_error=False,
     )

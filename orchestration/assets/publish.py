@@ -10,7 +10,7 @@ from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult,
 from orchestration.assets.quality_gate import VALIDATION_RESULTS_KEY
 from orchestration.lib.publish import AfterPublishError, code_version, publish
 from orchestration.lib.quality_gate import build_id_for_run
-from orchestration.resources import PipelinePaths
+from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL
 
 PUBLISHED_WAREHOUSE_KEY = AssetKey(["published", "published_warehouse"])
@@ -28,8 +28,10 @@ PUBLISHED_WAREHOUSE_KEY = AssetKey(["published", "published_warehouse"])
         "rollback."
     ),
 )
-def published_warehouse(context: AssetExecutionContext, paths: PipelinePaths) -> MaterializeResult:
-    settings = paths.settings
+def published_warehouse(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    settings = warehouse.settings
     build_id = build_id_for_run(settings.warehouse_path, context.run.run_id)
     if build_id is None:
         raise Failure(description="no quality-gate result recorded for this run; not publishing")

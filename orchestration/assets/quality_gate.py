@@ -9,7 +9,7 @@ can never be mistaken for bad data.
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from orchestration.lib.quality_gate import format_failures, gated_tables, new_build_id, run_gate
-from orchestration.resources import PipelinePaths
+from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL
 
 VALIDATION_RESULTS_KEY = AssetKey(["audit", "validation_results"])
@@ -31,8 +31,10 @@ GATED_ASSET_KEYS = [
         "expectation and build in audit.validation_results, Data Docs in <warehouse>/data_docs."
     ),
 )
-def validation_results(context: AssetExecutionContext, paths: PipelinePaths) -> MaterializeResult:
-    settings = paths.settings
+def validation_results(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    settings = warehouse.settings
     run_id = context.run.run_id
     build_id = new_build_id(run_id)
     result = run_gate(

@@ -22,7 +22,7 @@ from orchestration.lib.quality_gate import (
     failed_expectations,
     format_failures,
 )
-from orchestration.resources import PipelinePaths
+from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL
 
 
@@ -34,9 +34,9 @@ from orchestration.settings import WAREHOUSE_POOL
     description="No critical expectation failed in this run's quality gate.",
 )
 def critical_expectations_pass(
-    context: AssetCheckExecutionContext, paths: PipelinePaths
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> AssetCheckResult:
-    warehouse_path = paths.settings.warehouse_path
+    warehouse_path = warehouse.settings.warehouse_path
     build_id = build_id_for_run(warehouse_path, context.run.run_id)
     if build_id is None:
         return AssetCheckResult(
