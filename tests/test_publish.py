@@ -164,23 +164,26 @@ def test_validation_summary_names_each_warning_with_its_offending_rows(warehouse
     run_gate(warehouse, build_id="b1", run_id="run-b1", data_docs_dir=None)
     with duckdb.connect(str(warehouse)) as con:
         # A failed warning does not block; the gate wrote its observed text in these two forms.
+        # Two expectations of the build: the first warning, and the first critical one turned
+        # into a warning (so that the build still publishes).
+        first_warning, first_critical = (
+            con.execute(
+                "select min(expectation) from audit.validation_results "
+                "where build_id = 'b1' and severity = ?",
+                [severity],
+            ).fetchone()[0]
+            for severity in ("warning", "critical")
+        )
         con.execute(
             """
             update audit.validation_results
-            set success = false, observed = case when expectation like '%unique%'
-                then '7 of 18 row(s) unexpected' else '4 offending row(s)' end,
+            set success = false, severity = 'warning',
+                observed = case when expectation = $critical
+                    then '7 of 18 row(s) unexpected' else '4 offending row(s)' end,
                 offending_keys = '[{"commune_code": "00001", "review_year": 2023}]'
-            where build_id = 'b1' and expectation in (
-                select min(expectation) from audit.validation_results
-                where severity = 'warning'
-                union all
-                select 'commune_year_unique_key'
-            )
-            """
-        )
-        con.execute(
-            "update audit.validation_results set severity = 'warning' "
-            "where expectation = 'commune_year_unique_key'"
+            where build_id = 'b1' and expectation in ($warning, $critical)
+            """,
+            {"warning": first_warning, "critical": first_critical},
         )
     publish(
         warehouse,

@@ -96,10 +96,11 @@ STRUCTURAL_MESS = (
     "formula_without_value",
     "pii_header_variants",
 )
-# The line defects, each with the reason the contract gives it. Two stray quotes: one inside a
-# cell (``Nguyễn "Văn A``), which a lenient reader loads as text, and one opening a cell and never
-# closing (``"Nguyễn Văn A``), which a lenient reader follows into the next lines (the defect that
-# once merged a thousand lines into one quarantined row).
+# The line defects, written with the structural defect they go with. Two stray quotes: one inside
+# a cell (``Nguyễn "Văn A``), which opens no quoted cell, so the line loads with the quote as text
+# (no quarantine expected); and one opening a cell and never closing (``"Nguyễn Văn A``), which a
+# lenient reader follows into the next lines (the defect that once merged a thousand lines into
+# one quarantined row): ``malformed_quoting``.
 LINE_DEFECTS = {
     "quote_inside_cell": "malformed_quoting",
     "quote_never_closes": "malformed_quoting",
@@ -211,7 +212,9 @@ def _break_row(kind: str, row: dict, year: int, old_code: str | None) -> tuple[d
         return bad, kind, "head sex 'M'"
     # Line defects: the line itself is broken once written (``break_lines``).
     if kind == "quote_inside_cell":
-        return bad, LINE_DEFECTS[kind], "a quote inside the head's name, in an unquoted cell"
+        # A quote inside an unquoted cell opens nothing: the line is one record and loads, the
+        # quote being part of the name (which is never stored). No quarantine is expected.
+        return bad, None, "a quote inside the head's name, in an unquoted cell"
     if kind == "quote_never_closes":
         return bad, LINE_DEFECTS[kind], "a quote opens the head's name and never closes"
     if kind == "short_row":

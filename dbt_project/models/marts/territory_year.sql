@@ -61,15 +61,15 @@ summed as (
         sum(total_households) filter (where is_reported and has_totals) as total_households,
         sum(total_households) filter (where is_reported) as reported_total_households,
         sum(total_households) as all_total_households,
-        sum(assessed_households) filter (where is_reported) as assessed_households,
-        sum(poor_households) filter (where is_reported) as poor_households,
-        sum(near_poor_households) filter (where is_reported) as near_poor_households,
-        sum(poor_people) filter (where is_reported) as poor_people,
-        sum(near_poor_people) filter (where is_reported) as near_poor_people,
-        sum(poor_households) filter (where is_reported and has_totals)
-            as poor_households_with_totals,
+        -- Counts, like the province's, over the reported communes with totals only, so that
+        -- numerators and denominators cover the same communes (a commune reported without
+        -- totals shows in communes_reported but adds no count).
+        sum(assessed_households) filter (where is_reported and has_totals) as assessed_households,
+        sum(poor_households) filter (where is_reported and has_totals) as poor_households,
         sum(near_poor_households) filter (where is_reported and has_totals)
-            as near_poor_households_with_totals
+            as near_poor_households,
+        sum(poor_people) filter (where is_reported and has_totals) as poor_people,
+        sum(near_poor_people) filter (where is_reported and has_totals) as near_poor_people
     from source_contributions
     group by review_year, unit_version, province_code
 ),
@@ -111,9 +111,9 @@ rates as (
         cast(summed.near_poor_households as double) as near_poor_households,
         cast(summed.poor_people as double) as poor_people,
         cast(summed.near_poor_people as double) as near_poor_people,
-        100 * cast(summed.poor_households_with_totals as double)
+        100 * cast(summed.poor_households as double)
         / nullif(summed.total_households, 0) as poverty_rate,
-        100 * cast(summed.near_poor_households_with_totals as double)
+        100 * cast(summed.near_poor_households as double)
         / nullif(summed.total_households, 0) as near_poverty_rate,
         cast(coalesce(summed.communes_reported, 0) as bigint) as communes_reported,
         cast(coalesce(summed.communes_total, 0) as bigint) as communes_total,
