@@ -8,8 +8,10 @@ permissions and Dagster records a run leaves.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
+import re
 import resource
 import shutil
 import signal
@@ -25,6 +27,7 @@ import pytest
 
 from orchestration.cli import main
 from orchestration.lib import run_lock
+from orchestration.lib.headers import SURVEY_HEADERS, normalise_header
 from orchestration.runner import (
     EXIT_BAD_INPUT,
     EXIT_LOCKED,
@@ -383,3 +386,84 @@ def test_the_command_prepares_a_missing_dbt_manifest(sample_tiny, tmp_path):
     finally:
         if not MANIFEST.exists():
             shutil.copyfile(saved, MANIFEST)
+
+
+# -- Personal data: none in clear in anything a run leaves -------------------------------------
+
+_WORD = re.compile(r"[^\W\d_]+")
+_DIGITS = re.compile(r"\d{9,12}")
+
+
+def _input_personal_data(raw_dir: Path) -> tuple[set[str], set[str]]:
+    """Every head's name and id number in the survey exports, read under any header variant."""
+    from python_calamine import CalamineWorkbook
+
+    names: set[str] = set()
+    ids: set[str] = set()
+
+    def take(header: list[str], rows) -> None:
+        kinds = [SURVEY_HEADERS.get(normalise_header(cell)) for cell in header]
+        for row in rows:
+            for kind, cell in zip(kinds, row, strict=False):
+                text = str(cell).strip() if cell is not None else ""
+                if kind == "head_name" and len(text) > 3:
+                    names.add(text.strip('"'))
+                elif kind == "head_id_number" and text:
+                    ids.add(text.split(".")[0].zfill(12))
+
+    for path in sorted((raw_dir / "survey").rglob("*")):
+        if path.suffix == ".csv":
+            lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+            take(next(csv.reader(lines[:1])), (next(csv.reader([line]), []) for line in lines[1:]))
+        elif path.suffix == ".xlsx":
+            workbook = CalamineWorkbook.from_path(str(path))
+            for sheet in workbook.sheet_names:
+                rows = workbook.get_sheet_by_name(sheet).to_python()
+                at = next((i for i, r in enumerate(rows) if "Mã hộ" in map(str, r)), None)
+                if at is not None:
+                    take([str(c) for c in rows[at]], rows[at + 1 :])
+    return names, ids
+
+
+def _found_in_text(text: str, names: set[str], ids: set[str], sizes: set[int]) -> set[str]:
+    found = set(_DIGITS.findall(text)) & ids
+    words = _WORD.findall(text)
+    for size in sizes:
+        found |= {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)} & names
+    return found
+
+
+def test_no_personal_data_in_clear_in_any_output_of_a_run(published, sample_tiny):
+    """Every name and id number of the input, the variant headers' included, is searched for in
+    every file the run left (the DuckDB files table by table, the rest as text): none is there."""
+    out, _ = published
+    assert any(m["kind"] == "pii_header_variants" for m in sample_tiny.structural_mess())
+    names, ids = _input_personal_data(sample_tiny.raw_dir)
+    assert len(names) > 100 and len(ids) > 100
+    sizes = {len(name.split()) for name in names}
+    leaks: dict[str, set[str]] = {}
+    files = [p for p in out.rglob("*") if p.is_file() and not p.is_symlink()]
+    files += [p for p in (REPO / "dbt_project" / "target").glob("*.json")]
+    assert any(p.suffix == ".duckdb" for p in files) and any(
+        "dagster_home" in str(p) for p in files
+    )
+    for path in files:
+        if path.suffix == ".duckdb":
+            with duckdb.connect(str(path), read_only=True) as con:
+                columns = con.execute(
+                    "select schema_name, table_name, column_name from duckdb_columns() "
+                    "where not internal and data_type in ('VARCHAR', 'JSON', 'VARCHAR[]')"
+                ).fetchall()
+                text = "\n".join(
+                    str(value)
+                    for schema, table, column in columns
+                    for (value,) in con.execute(
+                        f'select distinct "{column}" from "{schema}"."{table}"'
+                    ).fetchall()
+                )
+        else:
+            text = path.read_bytes().decode("utf-8", errors="ignore")
+        found = _found_in_text(text, names, ids, sizes)
+        if found:
+            leaks[str(path.relative_to(out) if path.is_relative_to(out) else path)] = found
+    assert leaks == {}

@@ -80,7 +80,11 @@ final as (
             'recently_exited_poverty',
             'unreported_class',
         ] %}
-            or area_year.{{ column }} is distinct from summed_communes.{{ column }}
+            -- within 1e-6: counts placed across the 2025 reorganisation are fractional DOUBLEs
+            or not coalesce(
+                abs(area_year.{{ column }} - summed_communes.{{ column }}) <= 1e-6,
+                area_year.{{ column }} is null and summed_communes.{{ column }} is null
+            )
         {%- endfor %}
 )
 

@@ -69,6 +69,9 @@ final as (
 
 select * from final
 where
-    abs(coalesce(assessed_households, 0) - coalesce(review_assessed_households, 0)) > 1e-6
-    or abs(coalesce(poor_households, 0) - coalesce(review_poor_households, 0)) > 1e-6
-    or abs(coalesce(total_households, 0) - coalesce(review_total_households, 0)) > 1e-6
+    abs(coalesce(assessed_households, 0) - coalesce(review_assessed_households, 0))
+    > 1e-6 + 1e-9 * abs(coalesce(review_assessed_households, 0))
+    or abs(coalesce(poor_households, 0) - coalesce(review_poor_households, 0))
+    > 1e-6 + 1e-9 * abs(coalesce(review_poor_households, 0))
+    or abs(coalesce(total_households, 0) - coalesce(review_total_households, 0))
+    > 1e-6 + 1e-9 * abs(coalesce(review_total_households, 0))

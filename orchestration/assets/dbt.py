@@ -22,6 +22,7 @@ in this process (stack-pitfalls #4).
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 import hashlib
+import json
 import os
 import shutil
 import uuid
@@ -34,6 +35,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetMaterialization,
+    Failure,
     MetadataValue,
     Output,
     TableColumn,
@@ -233,4 +235,27 @@ def warehouse_dbt_assets(
         extra = metadata.get(key) if key else None
         yield event.with_metadata({**event.metadata, **extra}) if extra else event
     if failure is not None:
-        raise failure
+        # The failed nodes by name, not the CLI error that wraps them (it names only the command).
+        raise Failure(description=_failed_nodes(target_path) or str(failure)) from None
+
+
+def _failed_nodes(target_path: Path) -> str | None:
+    """One line naming the models and tests dbt failed on, from its ``run_results.json`` (kept,
+    with the compiled SQL of each failed test, in the build's target folder)."""
+    try:
+        results = json.loads((target_path / "run_results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    failed = [
+        f"{result['unique_id'].split('.')[-1]} ({result['status']}"
+        + (f" {result['failures']}" if result.get("failures") else "")
+        + ")"
+        for result in results.get("results", [])
+        if result.get("status") in ("fail", "error")
+    ]
+    if not failed:
+        return None
+    return (
+        f"dbt build failed on {len(failed)} node(s): {', '.join(failed)}; "
+        f"compiled SQL under {target_path}"
+    )
