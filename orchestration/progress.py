@@ -236,7 +236,10 @@ def print_summary(published_path: Path, warehouse_path: Path, out: TextIO = sys.
         )
     con = connect(published_path, read_only=True)
     try:
-        for section in (_build, _rates, _files_not_loaded, _not_reported, _warnings, _targets):
+        for section in (_build, _rates):
+            section(con, out)
+        _files_not_loaded(con, out, warehouse_path)
+        for section in (_not_reported, _warnings, _targets):
             section(con, out)
     finally:
         con.close()
@@ -281,24 +284,57 @@ def _count(value) -> str:
     return "" if value is None else f"{value:,.0f}"
 
 
-def _files_not_loaded(con, out: TextIO) -> None:
-    columns = _columns(con, "source_files")
-    if not {"file_name", "status", "rows_read", "rows_loaded", "rows_quarantined"} <= columns:
-        return
-    reason = "status_reason" if "status_reason" in columns else "null"
+def _quarantine_reasons(warehouse_path: Path | None) -> dict[str, str]:
+    """Per file, the reasons its rows were quarantined (the working warehouse, owner-only)."""
+    if warehouse_path is None or not warehouse_path.exists():
+        return {}
+    try:
+        con = connect(warehouse_path, read_only=True)
+    except Exception:  # another process writes it: the summary goes without the reasons
+        return {}
+    try:
+        rows = con.execute(
+            """
+            with reasons as (
+                select source_file, unnest(reasons) as reason
+                from audit.quarantine where source_row is not null
+            ),
+            counted as (
+                select source_file, reason, count(*) as row_count from reasons group by all
+            )
+            select source_file, string_agg(reason || ' ' || row_count, ', ' order by reason)
+            from counted
+            group by source_file
+            """
+        ).fetchall()
+    except Exception:
+        return {}
+    finally:
+        con.close()
+    return dict(rows)
+
+
+def _files_not_loaded(con, out: TextIO, warehouse_path: Path | None = None) -> None:
+    """Every file a data engineer must look at: quarantined whole, ignored, with quarantined
+    rows (by reason), or with sheets that were not read."""
     rows = con.execute(
-        f"""
-        select review_year, file_name, status, {reason}, rows_read, rows_loaded, rows_quarantined
+        """
+        select review_year, file_name, status, status_reason, rows_read, rows_loaded,
+            rows_quarantined
         from source_files
         where status in ('quarantined', 'ignored') or rows_quarantined > 0
+            or (status = 'loaded' and status_reason is not null)
         order by review_year, file_name
         """
     ).fetchall()
     if not rows:
         return
+    reasons = _quarantine_reasons(warehouse_path)
     print(f"\nFiles not loaded in full ({len(rows)}):", file=out)
     for year, name, status, why, read, loaded, quarantined in rows:
         counts = f"{loaded:,} of {read:,} rows loaded, {quarantined:,} quarantined"
+        if reasons.get(name):
+            counts += f" ({reasons[name]})"
         print(f"  {year} {name}: {status}" + (f" ({why})" if why else "") + f"; {counts}", file=out)
 
 
@@ -342,38 +378,32 @@ def _warnings(con, out: TextIO) -> None:
 
 
 def _targets(con, out: TextIO) -> None:
-    columns = _columns(con, "target_progress")
-    if not {"plan_id", "target_id", "status"} <= columns:
+    """Each plan's targets on each of its territories, at the latest review evaluated."""
+    if not {"plan_id", "territory", "target_id", "status"} <= _columns(con, "target_progress"):
         return
-    picked = [
-        c if c in columns else f"null as {c}"
-        for c in ("description_vi", "description", "review_year", "actual", "required", "note")
-    ]
     rows = con.execute(
-        f"""
-        select plan_id, target_id, status, {", ".join(picked)} from target_progress
-        qualify row_number() over (partition by plan_id, target_id order by review_year desc) = 1
-        order by plan_id, target_id
         """
-        if "review_year" in columns
-        else f"select plan_id, target_id, status, {', '.join(picked)} from target_progress "
-        "order by plan_id, target_id"
+        select plan_id, territory, target_id, status, description_vi, description, review_year,
+            actual, required, note
+        from target_progress
+        qualify row_number() over (
+            partition by plan_id, territory, target_id order by review_year desc
+        ) = 1
+        order by plan_id, territory, length(target_id), target_id
+        """
     ).fetchall()
     if not rows:
         return
-    print("\nPlan targets (latest review year evaluated):", file=out)
+    print("\nPlan targets (mục tiêu kế hoạch), latest review evaluated:", file=out)
     plan = None
-    for plan_id, target_id, status, vi, en, year, actual, required, note in rows:
-        if plan_id != plan:
-            plan = plan_id
-            print(f"  {plan_id}", file=out)
+    for plan_id, territory, target_id, status, vi, en, year, actual, required, note in rows:
+        if (plan_id, territory) != plan:
+            plan = (plan_id, territory)
+            print(f"  {plan_id} on {territory}", file=out)
         names = " / ".join(str(t) for t in (vi, en) if t)
         values = ""
         if actual is not None or required is not None:
             values = f" actual {_fmt(actual)}, required {_fmt(required)}"
-        when = f" in {year}" if year is not None else ""
-        print(
-            f"    {target_id}: {status}{when}{values}" + (f" — {names}" if names else ""), file=out
-        )
+        print(f"    {target_id}: {status} in {year}{values} — {names}", file=out)
         if note:
             print(f"      {note}", file=out)
