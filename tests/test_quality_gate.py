@@ -342,3 +342,11 @@ def test_dagster_clean_run_publishes(warehouse: Path) -> None:
     assert gate["critical_failures"].value == 0
     assert (warehouse.parent / "data_docs" / "index.html").is_file()
     assert json.loads(json.dumps(gate["passed"].value)) is True
+    # One record per build: created by the gate, completed by the publish.
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        records = con.execute(
+            "select validation_passed, published_at is not null, kept_path is not null "
+            "from audit.builds where build_id = ?",
+            [build_id],
+        ).fetchall()
+    assert records == [(True, True, True)]

@@ -8,6 +8,7 @@ can never be mistaken for bad data.
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
+from orchestration.lib.publish import code_version, record_build
 from orchestration.lib.quality_gate import format_failures, gated_tables, new_build_id, run_gate
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL
@@ -42,6 +43,17 @@ def validation_results(
         build_id=build_id,
         run_id=run_id,
         data_docs_dir=settings.data_docs_dir,
+    )
+    # The build's one record: created here, read by the check, completed by the publish.
+    record_build(
+        settings.warehouse_path,
+        build_id=build_id,
+        run_id=run_id,
+        code_version_text=code_version(),
+        validation_passed=result.passed,
+        published_at=None,
+        published_path=None,
+        kept_path=None,
     )
     if result.failures:
         context.log.warning(

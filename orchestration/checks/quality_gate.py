@@ -15,7 +15,6 @@ from dagster import (
 )
 
 from orchestration.assets.quality_gate import VALIDATION_RESULTS_KEY
-from orchestration.lib.publish import code_version, record_build
 from orchestration.lib.quality_gate import (
     CRITICAL,
     build_id_for_run,
@@ -45,18 +44,6 @@ def critical_expectations_pass(
             description="the quality gate recorded no result for this run",
         )
     failures = failed_expectations(warehouse_path, build_id, severity=CRITICAL)
-    if failures:
-        # Auditors see every build in audit.builds, the ones the gate stopped included.
-        record_build(
-            warehouse_path,
-            build_id=build_id,
-            run_id=context.run.run_id,
-            code_version_text=code_version(),
-            validation_passed=False,
-            published_at=None,
-            published_path=None,
-            kept_path=None,
-        )
     return AssetCheckResult(
         passed=not failures,
         severity=AssetCheckSeverity.ERROR,

@@ -687,13 +687,16 @@ def record_build(
     dbt_invocation_id: str | None = None,
     seeds_dir: Path = DBT_PROJECT_DIR / "seeds",
 ) -> None:
-    """Append the build's record to ``audit.builds`` (also for a build the gate blocked).
+    """Write the build's one record in ``audit.builds``, replacing an earlier one of the same id.
 
-    For a published build it is written just before the rename that serves it, so
-    ``published_at`` is the time the build was committed to be served.
+    The quality gate creates the record when it validates the build (blocked builds included);
+    the publish completes it just before the rename that serves the build, so ``published_at``
+    is the time the build was committed to be served.
     """
     with connect(warehouse_path) as con:
         con.execute(BUILDS_DDL)
+        con.execute("begin transaction")
+        con.execute("delete from audit.builds where build_id = ?", [build_id])
         con.execute(
             "insert into audit.builds values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -708,6 +711,7 @@ def record_build(
                 str(kept_path) if kept_path else None,
             ],
         )
+        con.execute("commit")
 
 
 def _prune_builds(warehouse_dir: Path, keep: int, live: str) -> None:
