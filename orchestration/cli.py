@@ -29,7 +29,6 @@ from orchestration.runner import (
     PID_TAG,
     RunOptions,
     UsageError,
-    live_build_id,
     register_review_years,
     release_dead_claims,
     run_review,
@@ -150,13 +149,13 @@ def rollback(args: argparse.Namespace) -> int:
 
 
 def builds(args: argparse.Namespace) -> int:
-    from orchestration.lib.publish import list_builds
+    from orchestration.lib.publish import list_builds, live_build_id
 
     settings = get_settings(None, args.warehouse_dir)
     builds_kept = list_builds(settings.warehouse_dir)
     if not builds_kept:
         print(f"No published build is kept in {settings.builds_dir}.")
-    live = live_build_id(settings.published_path)
+    live = live_build_id(settings.warehouse_dir)
     for build in builds_kept:
         when = f"{build.modified_at:%Y-%m-%d %H:%M:%S} UTC"
         mark = "  (live: published.duckdb)" if build.build_id == live else ""

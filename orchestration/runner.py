@@ -451,9 +451,11 @@ def _finish(result, progress: Progress, settings: Settings) -> int:
 
 def publication(progress: Progress, settings: Settings) -> str:
     """Whether this run's build went live, judged by the published file itself."""
+    from orchestration.lib.publish import live_build_id
+
     published = progress.materializations.get(PUBLISHED_ASSET, {}).get("build_id")
     build = published or progress.materializations.get(VALIDATION_ASSET, {}).get("build_id")
-    if build and live_build_id(settings.published_path) == build:
+    if build and live_build_id(settings.warehouse_dir) == build:
         return f"build {build} WAS published to {settings.published_path}"
     return "nothing was published; the previous published files are untouched"
 
@@ -478,25 +480,6 @@ def _print_gate_failures(settings: Settings, progress: Progress) -> None:
             print(
                 f"- check {name} on {target} failed" + (f": {description}" if description else "")
             )
-
-
-def live_build_id(published_path: Path) -> str | None:
-    """The build the published file serves (its ``build_info``), None when there is none."""
-    if not published_path.exists():
-        return None
-    from orchestration.lib.warehouse_connection import connect
-
-    try:
-        con = connect(published_path, read_only=True)
-    except Exception:
-        return None
-    try:
-        row = con.execute("select build_id from build_info").fetchone()
-    except Exception:
-        return None
-    finally:
-        con.close()
-    return row[0] if row else None
 
 
 _CAUSES = (

@@ -59,16 +59,8 @@ warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", categor
 )
 def admin_units(warehouse: DuckDBResource) -> MaterializeResult:
     with warehouse.get_connection() as con:
-        quiet(con)
         counts = load_admin_units(con)
     return MaterializeResult(metadata={f"rows_{name}": count for name, count in counts.items()})
-
-
-def quiet(con) -> None:
-    """No progress bar on stderr for long statements (a per-connection setting: DuckDB 2.0
-    refuses it in the connection config, so ``DuckDBResource(connection_config=...)`` cannot
-    carry it)."""
-    con.execute("set enable_progress_bar = false")
 
 
 def _ingest_years(
@@ -85,7 +77,6 @@ def _ingest_years(
     pii_key = load_or_create_pii_key()
     reports: list[IngestReport] = []
     with warehouse.get_connection() as con:
-        quiet(con)
         removed = remove_years_not_on_disk(con, raw_dir, dataset, run_id=context.run.run_id)
         if removed:
             context.log.info(

@@ -20,6 +20,8 @@ from typing import Any
 
 import duckdb
 
+from orchestration.lib.warehouse_connection import connect
+
 SERIES_COLUMNS = (
     "review_year",
     "review_unit_version",
@@ -144,8 +146,7 @@ def explain_target(
     """The series and the evaluated rows of ``target_id`` on ``territory`` (e.g. ``pre2025:02``),
     for every plan on the territory that has the target, or ``plan_id`` alone."""
     target_id = target_id.strip().upper()
-    with duckdb.connect(str(published_path), read_only=True) as con:
-        con.execute("set enable_progress_bar = false")
+    with connect(published_path, read_only=True) as con:
         series = _dicts(
             con.execute(
                 f"select province_name, {', '.join(SERIES_COLUMNS)} from territory_year "

@@ -531,9 +531,8 @@ def _export_parquet(published_file: Path, directory: Path) -> str:
     """Write every table of ``published_file`` as Parquet plus ``manifest.json``; its build id."""
     directory.mkdir(parents=True)
     entries = []
-    con = duckdb.connect()
+    con = connect(":memory:")
     try:
-        con.execute("set enable_progress_bar = false")
         con.execute(f"attach {_sql_text(str(published_file))} as p (read_only)")
         row = con.execute("select build_id from p.main.build_info").fetchone()
         build_id = str(row[0]) if row else ""
@@ -835,7 +834,7 @@ def live_build_id(warehouse_dir: Path) -> str | None:
     path = Path(warehouse_dir) / PUBLISHED_FILE_NAME
     if not path.is_file():
         return None
-    con = duckdb.connect()
+    con = connect(":memory:")
     try:
         con.execute(f"attach {_sql_text(str(path))} as p (read_only)")
         row = con.execute("select build_id from p.main.build_info").fetchone()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
+from orchestration.lib.warehouse_connection import connect
 
 STATUS_LABELS = {
     "achieved": ("Đạt", "achieved", "#1a7f37"),
@@ -71,8 +71,7 @@ class _Published:
     """Read access to the published file through an ATTACH (not DuckDB's instance cache)."""
 
     def __init__(self, path: Path) -> None:
-        self.con = duckdb.connect()
-        self.con.execute("set enable_progress_bar = false")
+        self.con = connect(":memory:")
         quoted = str(path).replace("'", "''")
         self.con.execute(f"attach '{quoted}' as p (read_only)")
         self.con.execute("use p")
