@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
-import io
 import json
 import shutil
 import stat
@@ -90,8 +89,10 @@ def file_row(raw_dir: Path, file_name: str, sheet: str | None, row: int) -> dict
     """Read one row back from the source file, as header → text, by its human row number."""
     path = raw_dir / file_name
     if path.suffix == ".csv":
-        lines = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
-        header, cells = lines[0], lines[row - 1]
+        # One physical line is one record (a broken line must not swallow the next ones here
+        # either).
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        header, cells = next(csv.reader(lines[:1])), next(csv.reader([lines[row - 1]]))
     else:
         workbook = CalamineWorkbook.from_path(str(path))
         rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
