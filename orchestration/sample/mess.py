@@ -298,7 +298,9 @@ def assemble(plan: FilePlan, first_data_row: int) -> tuple[pa.Table, list[dict]]
             last = ins.before
         pieces.append(pa.Table.from_pylist([ins.row], schema=table.schema))
         final = ins.before + shift
-        if ins.reason:
+        if ins.reason or ins.line_defect:
+            # A line defect without a reason (a quote inside a cell) is broken on the written
+            # text but expected to load: the writer keeps it out of the bad rows.
             entry = {"row": final + first_data_row, "reason": ins.reason, "detail": ins.detail}
             if ins.line_defect:
                 entry["line_defect"] = ins.line_defect
