@@ -27,6 +27,7 @@ import pytest
 
 from orchestration.cli import main
 from orchestration.lib import run_lock
+from orchestration.lib.admin_units import admin_unit_tables
 from orchestration.lib.headers import SURVEY_HEADERS, normalise_header
 from orchestration.runner import (
     EXIT_BAD_INPUT,
@@ -441,6 +442,16 @@ def test_no_personal_data_in_clear_in_any_output_of_a_run(published, sample_tiny
     names, ids = _input_personal_data(sample_tiny.raw_dir)
     assert len(names) > 100 and len(ids) > 100
     sizes = {len(name.split()) for name in names}
+    # A head's name that is also part of an official place name ("Xã Đinh Văn Lâm Hà") is found
+    # in the reference units for that reason alone: such names are left out of the search.
+    units = admin_unit_tables().units
+    places = "\n".join(
+        str(value)
+        for column in ("province_name", "district_name", "commune_name")
+        for value in units.column(column).to_pylist()
+        if value
+    )
+    names -= _found_in_text(places, names, set(), sizes)
     leaks: dict[str, set[str]] = {}
     files = [p for p in out.rglob("*") if p.is_file() and not p.is_symlink()]
     files += [p for p in (REPO / "dbt_project" / "target").glob("*.json")]
