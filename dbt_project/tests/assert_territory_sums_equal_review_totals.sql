@@ -23,13 +23,19 @@ reported_communes as (
     from classified
 ),
 
+-- Counts over the reported communes with totals, as the territories (and provinces) count.
 review_households as (
     select
-        review_year,
+        classified.review_year,
         count(*) as assessed_households,
-        count(*) filter (where computed_class = 'poor') as poor_households
+        count(*) filter (where classified.computed_class = 'poor') as poor_households
     from classified
-    group by review_year
+    inner join commune_totals
+        on
+            classified.review_year = commune_totals.review_year
+            and classified.unit_version = commune_totals.unit_version
+            and classified.commune_code = commune_totals.commune_code
+    group by classified.review_year
 ),
 
 review_totals as (
