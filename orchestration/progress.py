@@ -317,6 +317,8 @@ def _quarantine_reasons(warehouse_path: Path | None) -> dict[str, str]:
 def _files_not_loaded(con, out: TextIO, warehouse_path: Path | None = None) -> None:
     """Every file a data engineer must look at: quarantined whole, ignored, with quarantined
     rows (by reason), or with sheets that were not read."""
+    if not {"file_name", "status", "status_reason", "rows_read"} <= _columns(con, "source_files"):
+        return
     rows = con.execute(
         """
         select review_year, file_name, status, status_reason, rows_read, rows_loaded,
@@ -379,11 +381,13 @@ def _warnings(con, out: TextIO) -> None:
 
 def _targets(con, out: TextIO) -> None:
     """Each plan's targets on each of its territories, at the latest review evaluated."""
-    if not {"plan_id", "territory", "target_id", "status"} <= _columns(con, "target_progress"):
+    columns = _columns(con, "target_progress")
+    if not {"plan_id", "target_id", "status", "review_year"} <= columns:
         return
+    territory = "territory" if "territory" in columns else "null::varchar as territory"
     rows = con.execute(
-        """
-        select plan_id, territory, target_id, status, description_vi, description, review_year,
+        f"""
+        select plan_id, {territory}, target_id, status, description_vi, description, review_year,
             actual, required, note
         from target_progress
         qualify row_number() over (
@@ -399,7 +403,7 @@ def _targets(con, out: TextIO) -> None:
     for plan_id, territory, target_id, status, vi, en, year, actual, required, note in rows:
         if (plan_id, territory) != plan:
             plan = (plan_id, territory)
-            print(f"  {plan_id} on {territory}", file=out)
+            print(f"  {plan_id}" + (f" on {territory}" if territory else ""), file=out)
         names = " / ".join(str(t) for t in (vi, en) if t)
         values = ""
         if actual is not None or required is not None:
