@@ -54,10 +54,10 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 from fixtures.raw_exports import SURVEY_HEADERS
+from hand_worked_fixture import Commune
 
 YEARS = (2021, 2024, 2025, 2026)
 COMMUNE_TOTALS_HEADERS = ["Năm", "Mã xã", "Tổng số hộ", "Tổng số nhân khẩu"]
@@ -76,14 +76,6 @@ DEPRIVATION_HEADERS = {
     "telecom": "TH dịch vụ viễn thông",
     "information_assets": "TH phương tiện tiếp cận thông tin",
 }
-
-
-@dataclass(frozen=True)
-class Commune:
-    province_code: str
-    district_code: str  # empty from 2025
-    commune_code: str
-    name: str
 
 
 A = Commune("30", "294", "10843", "Xã Liên Mạc")
