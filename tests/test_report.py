@@ -32,24 +32,31 @@ create table plans as
 select * from (values
     ('P2021', 'Kế hoạch giảm nghèo bền vững 2021-2025', 'pre2025:02', 2021, 2025, 2021,
         'Kế hoạch số 01/KH-UBND'),
+    ('P2021', 'Kế hoạch giảm nghèo bền vững 2021-2025', 'pre2025:04', 2021, 2025, 2021,
+        'Kế hoạch số 01/KH-UBND'),
     ('P2026', 'Kế hoạch giảm nghèo đa chiều 2026-2030', '2025:08', 2026, 2030, 2025,
         'Kế hoạch số 02/KH-UBND')
 ) as t(plan_id, name, territory, period_start, period_end, baseline_year, legal_source);
 
 create table target_progress as
 select * from (values
-    ('P2021', 'T1', 'Poverty rate falls 1.5 points a year', 'Tỷ lệ nghèo giảm 1,5 điểm mỗi năm',
-        2021, 2025, 2024, 2021, 20.0, 1.8, 1.5, 'on_track', 'Giảm bình quân 1,8 điểm', 'native'),
-    ('P2021', 'T1', 'Poverty rate falls 1.5 points a year', 'Tỷ lệ nghèo giảm 1,5 điểm mỗi năm',
-        2021, 2025, 2025, 2021, 20.0, 1.2, 1.5, 'missed', 'Giảm bình quân 1,2 điểm', 'mapped'),
-    ('P2021', 'T2', 'Extremely difficult communes fall 3.5 points a year',
+    ('P2021', 'pre2025:04', 'T1', 'Poverty rate falls 1.5 points a year',
+        'Tỷ lệ nghèo giảm 1,5 điểm mỗi năm', 2021, 2025, 2024, 2021, 12.0, 1.1, 1.5, 'off_track',
+        'Giảm bình quân 1,1 điểm', 'native'),
+    ('P2021', 'pre2025:02', 'T1', 'Poverty rate falls 1.5 points a year',
+        'Tỷ lệ nghèo giảm 1,5 điểm mỗi năm', 2021, 2025, 2024, 2021, 20.0, 1.8, 1.5, 'on_track',
+        'Giảm bình quân 1,8 điểm', 'native'),
+    ('P2021', 'pre2025:02', 'T1', 'Poverty rate falls 1.5 points a year',
+        'Tỷ lệ nghèo giảm 1,5 điểm mỗi năm', 2021, 2025, 2025, 2021, 20.0, 1.2, 1.5, 'missed',
+        'Giảm bình quân 1,2 điểm', 'mapped'),
+    ('P2021', 'pre2025:02', 'T2', 'Extremely difficult communes fall 3.5 points a year',
         'Xã ĐBKK giảm 3,5 điểm mỗi năm', 2021, 2025, 2025, 2021, 40.0, 4.0, 3.5, 'achieved',
         'Giảm bình quân 4,0 điểm', 'mapped'),
-    ('P2026', 'T3', 'Near-poverty rate under 5 percent', 'Tỷ lệ cận nghèo dưới 5%',
+    ('P2026', '2025:08', 'T3', 'Near-poverty rate under 5 percent', 'Tỷ lệ cận nghèo dưới 5%',
         2026, 2030, 2025, 2025, 6.0, null, 5.0, 'not_measurable',
         'Chưa có năm rà soát nào trong kỳ', 'native')
-) as t(plan_id, target_id, description, description_vi, period_start, period_end, review_year,
-    baseline_year, baseline_value, actual, required, status, note, method);
+) as t(plan_id, territory, target_id, description, description_vi, period_start, period_end,
+    review_year, baseline_year, baseline_value, actual, required, status, note, method);
 
 create table territory_year as
 select * from (values
@@ -116,9 +123,9 @@ def test_report_renders_offline_with_every_plan_target_and_chart(
     report = write_report(published, tmp_path / "report" / "index.html")
     with duckdb.connect(str(published), read_only=True) as con:
         targets = con.execute(
-            "select plan_id, target_id, review_year, status from target_progress"
+            "select plan_id, territory, target_id, review_year, status from target_progress"
         ).fetchall()
-        plans = [r[0] for r in con.execute("select plan_id from plans").fetchall()]
+        plans = con.execute("select plan_id, territory from plans").fetchall()
         indicators = con.execute("select count(*) from province_year_deprivation").fetchone()[0]
     with open_page(report) as visit:
         page = visit.page
@@ -127,14 +134,17 @@ def test_report_renders_offline_with_every_plan_target_and_chart(
         assert visit.requests == [report.resolve().as_uri()]  # the page itself, nothing else
         assert visit.failed == [] and visit.external() == []
         assert page.evaluate("document.documentElement.lang") == "vi"
-        for plan_id in plans:
-            assert count(page, f'section.plan[data-plan="{plan_id}"]') == 1
-        for plan_id, target_id, year, status in targets:
+        # One section per plan and territory it applies to, holding that territory's rows only.
+        for plan_id, territory in plans:
+            section = f'section.plan[data-plan="{plan_id}"][data-territory="{territory}"]'
+            assert count(page, section) == 1
+        assert count(page, "section.plan tr:has(td[data-target])") == len(targets)
+        for plan_id, territory, target_id, year, status in targets:
             row = page.locator(
-                f'section.plan[data-plan="{plan_id}"] tr:has(td[data-target="{target_id}"])'
-                f':has(td:text-is("{year}"))'
+                f'section.plan[data-plan="{plan_id}"][data-territory="{territory}"] '
+                f'tr:has(td[data-target="{target_id}"]):has(td:text-is("{year}"))'
             )
-            assert row.count() == 1, (plan_id, target_id, year)
+            assert row.count() == 1, (plan_id, territory, target_id, year)
             assert row.locator(f'td[data-status="{status}"]').count() == 1
             assert STATUS_LABELS[status][0] in row.inner_text()
         rates = 'figure[data-chart="rates"] g.mark-symbol.role-mark path'

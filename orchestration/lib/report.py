@@ -242,8 +242,9 @@ def _plans_section(db: _Published) -> str:
         return _na()
     plans: list[dict[str, Any]] = []
     if db.has("plans", "plan_id"):
-        plans = db.rows("select * from plans order by period_start, plan_id")
+        plans = db.rows("select * from plans order by period_start, plan_id, territory")
     has_plan = db.has("target_progress", "plan_id")
+    has_territory = db.has("target_progress", "territory") and db.has("plans", "territory")
     if not plans:
         plan_ids = (
             [
@@ -270,7 +271,17 @@ def _plans_section(db: _Published) -> str:
             for x in (period, plan.get("territory"), plan.get("legal_source"))
             if x not in (None, "")
         )
-        where = "where plan_id = ?" if has_plan and plan_id is not None else ""
+        # The plans table has one row per plan and territory it applies to: a section shows
+        # that territory's targets only.
+        territory = plan.get("territory")
+        filters, params = [], []
+        if has_plan and plan_id is not None:
+            filters.append("plan_id = ?")
+            params.append(plan_id)
+        if has_territory and territory is not None:
+            filters.append("territory = ?")
+            params.append(territory)
+        where = f"where {' and '.join(filters)}" if filters else ""
         targets = db.rows(
             f"""
             select target_id, {vi_col} as description_vi, {en_col} as description, review_year,
@@ -278,7 +289,7 @@ def _plans_section(db: _Published) -> str:
             from target_progress {where}
             order by target_id, review_year desc
             """,
-            [plan_id] if where else [],
+            params,
         )
         rows = [
             [
@@ -313,7 +324,8 @@ def _plans_section(db: _Published) -> str:
             else _na()
         )
         parts.append(
-            f'<section class="plan" data-plan="{_e(plan_id)}"><h3>{_e(title)}</h3>'
+            f'<section class="plan" data-plan="{_e(plan_id)}" '
+            f'data-territory="{_e(plan.get("territory"))}"><h3>{_e(title)}</h3>'
             f'<p class="meta">{meta}</p>{table}</section>'
         )
     return "".join(parts)
