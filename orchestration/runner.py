@@ -284,7 +284,7 @@ def raw_file_observations(raw_dir: Path, years: list[int]) -> list[tuple[str, in
     """(dataset, year, file count, sha256 over the files' names and contents) per dataset-year."""
     import hashlib
 
-    from orchestration.lib.ingest import dataset_files, file_sha256
+    from orchestration.lib.ingest import dataset_files, scan_file
 
     observed = []
     for dataset in ("survey", "commune_totals", "difficult_areas"):
@@ -292,9 +292,23 @@ def raw_file_observations(raw_dir: Path, years: list[int]) -> list[tuple[str, in
             files = [p for p in dataset_files(raw_dir, dataset, year) if not p.is_symlink()]
             digest = hashlib.sha256()
             for path in files:
-                digest.update(f"{path.name}\0{file_sha256(path)}\n".encode())
+                # The full scan (lines, control characters), which the ingest then reuses.
+                digest.update(f"{path.name}\0{scan_file(path).sha256}\n".encode())
             observed.append((dataset, year, len(files), digest.hexdigest()))
     return observed
+
+
+def raw_file_count(raw_dir: Path, years: list[int]) -> int:
+    """How many files the run reads (what the progress display counts down)."""
+    from orchestration.lib.ingest import dataset_files
+
+    return sum(
+        1
+        for dataset in ("survey", "commune_totals", "difficult_areas")
+        for year in years
+        for path in dataset_files(raw_dir, dataset, year)
+        if not path.is_symlink()
+    )
 
 
 def _observe_raw_files(instance, observations) -> None:
@@ -391,10 +405,14 @@ def _run_locked(
     for run_id in release_dead_claims(instance):
         progress.line(f"released the warehouse pool slot held by dead run {run_id}")
     register_review_years(instance, review_year_partitions.name, keys)
-    observations = raw_file_observations(settings.raw_dir, years)
-    progress.expect_files(sum(count for _, _, count, _ in observations))
+    # Hashing the files for the observation is only needed when the run is recorded; the ingest
+    # reuses those scans (``scan_file`` keeps them), so each file's bytes are still read once.
     if options.record:
+        observations = raw_file_observations(settings.raw_dir, years)
+        progress.expect_files(sum(count for _, _, count, _ in observations))
         _observe_raw_files(instance, observations)
+    else:
+        progress.expect_files(raw_file_count(settings.raw_dir, years))
 
     progress.on_step_start.setdefault(DBT_STEP, _warm_gate_imports)
     definitions = build_definitions(build_resources(settings))

@@ -15,7 +15,9 @@ note, a PDF, an Excel lock file ``~$…``) is listed as ``ignored`` too.
 
 ``scan_file`` reads a file's bytes once: its sha256, its number of physical lines (counted as
 newline bytes, independently of any CSV parser) and whether it holds a control character, so that
-the readers can be checked against it.
+the readers can be checked against it. A process keeps the scans it made, keyed by the file's
+identity, size and modification time: a run that observes the raw files before ingesting them
+(their sha256 in the Dagster instance) reads each file's bytes once, not twice.
 """
 
 from __future__ import annotations
@@ -170,10 +172,31 @@ class FileScan:
     has_control_characters: bool = False
 
 
+# (device, inode, size, mtime in ns, path) → (scan, whether control characters were looked for).
+_SCANS: dict[tuple[int, int, int, int, str], tuple[FileScan, bool]] = {}
+_SCANS_KEPT = 100_000
+
+
 def scan_file(path: Path, *, check_text: bool = True) -> FileScan:
     """Hash the file, count its physical lines and, for text, tell whether it holds a control
     character. A last line without a newline counts as a line. (UTF-8 is checked by DuckDB as
-    it reads the file: decoding every file here too cost more than hashing it.)"""
+    it reads the file: decoding every file here too cost more than hashing it.)
+
+    A file scanned before in this process, unchanged since (same identity, size and mtime to the
+    nanosecond), is not read again."""
+    stat = os.stat(path)
+    key = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, str(path))
+    known = _SCANS.get(key)
+    if known is not None and (known[1] or not check_text):
+        return known[0]
+    scan = _scan_bytes(path, check_text=check_text)
+    if len(_SCANS) >= _SCANS_KEPT:
+        _SCANS.clear()
+    _SCANS[key] = (scan, check_text)
+    return scan
+
+
+def _scan_bytes(path: Path, *, check_text: bool) -> FileScan:
     digest = hashlib.sha256()
     newlines = size = 0
     controls = False
