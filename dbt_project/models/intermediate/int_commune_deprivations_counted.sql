@@ -1,7 +1,8 @@
 {#- Deprivation counts per commune, review year and indicator of the review's standard: among
     poor and near-poor households (the access tables) and among households deprived in 3 or more
-    of the standard's indicators (the Alkire-Foster censored headcounts). Only households of one
-    of those groups are unpivoted, a fraction of all households. -#}
+    of the standard's indicators (the Alkire-Foster censored headcounts). The households of one
+    of those groups are summed per commune and group first, then the sums are unpivoted: a few
+    rows per commune rather than one row per household and indicator. -#}
 with
 
 classified as (
@@ -26,12 +27,27 @@ selected as (
     where is_poor or is_near_poor or deprivation_count >= 3
 ),
 
--- Unpivot drops NULL marks: only deprived-or-not answers are counted, and the households
--- each count is taken over come from commune_year.
+-- Deprived households per commune, standard, group and indicator. A household whose mark is
+-- NULL adds nothing; a sum over only NULL marks is NULL, and the unpivot drops it, so an
+-- indicator of a commune is counted only where some household has a deprived-or-not answer.
+summed as (
+    select
+        review_year,
+        unit_version,
+        commune_code,
+        standard_id,
+        is_poor,
+        is_near_poor,
+        is_multidimensionally_deprived,
+        sum(cast(columns('^d_') as integer))
+    from selected
+    group by all
+),
+
 deprivations as (
-    unpivot selected
+    unpivot summed
     on columns('^d_')
-    into name indicator_code value is_deprived
+    into name indicator_code value deprived_households
 ),
 
 counted as (
@@ -41,13 +57,14 @@ counted as (
         deprivations.commune_code,
         deprivations.standard_id,
         deprivations.indicator_code,
-        count(*) filter (where deprivations.is_poor and deprivations.is_deprived)
+        coalesce(sum(deprivations.deprived_households) filter (where deprivations.is_poor), 0)
             as deprived_poor_households,
-        count(*) filter (where deprivations.is_near_poor and deprivations.is_deprived)
-            as deprived_near_poor_households,
-        count(*) filter (
-            where deprivations.is_multidimensionally_deprived and deprivations.is_deprived
-        ) as deprived_identified_households
+        coalesce(
+            sum(deprivations.deprived_households) filter (where deprivations.is_near_poor), 0
+        ) as deprived_near_poor_households,
+        coalesce(sum(deprivations.deprived_households) filter (
+            where deprivations.is_multidimensionally_deprived
+        ), 0) as deprived_identified_households
     from deprivations
     -- Only the indicators of the household's own standard.
     inner join standard_indicators

@@ -16,22 +16,25 @@ crosswalk as (
     from {{ ref('int_communes_crosswalked') }}
 ),
 
--- Where each household was last seen on pre-2025 units and first seen on 2025 units.
-last_pre2025 as (
-    select
-        household_code,
-        arg_max(commune_code, review_year) as commune_code
-    from classified
-    where unit_version = 'pre2025'
-    group by household_code
-),
-
+-- Where each household was first seen on 2025 units and, if it was, last seen on pre-2025
+-- units (a household seen on one version only is placed by nothing: no need to look it up).
 first_2025 as (
     select
         household_code,
         arg_min(commune_code, review_year) as commune_code
     from classified
     where unit_version = '2025'
+    group by household_code
+),
+
+last_pre2025 as (
+    select
+        household_code,
+        arg_max(commune_code, review_year) as commune_code
+    from classified
+    where
+        unit_version = 'pre2025'
+        and household_code in (select first_2025.household_code from first_2025)
     group by household_code
 ),
 
