@@ -495,3 +495,14 @@ def test_a_file_scanned_twice_is_read_once_until_it_changes(tmp_path, monkeypatc
     assert layout.scan_file(other, check_text=False).has_control_characters is False
     assert layout.scan_file(other).has_control_characters is True
     assert len(reads) == 4
+
+
+def test_windows_line_endings_are_not_control_characters_but_a_lone_cr_is(tmp_path):
+    from orchestration.lib.ingest.layout import scan_file
+
+    windows = tmp_path / "windows.csv"
+    windows.write_bytes(b"a,b\r\n1,2\r\n")
+    lone = tmp_path / "lone.csv"
+    lone.write_bytes(b"a,b\r\n1,\r2\r\n")
+    assert (scan_file(windows).lines, scan_file(windows).has_control_characters) == (2, False)
+    assert scan_file(lone).has_control_characters is True

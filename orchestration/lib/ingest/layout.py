@@ -208,9 +208,12 @@ def _scan_bytes(path: Path, *, check_text: bool) -> FileScan:
                 found = chunk.translate(None, _NOT_CONTROL)
                 # A CR is a control character unless it ends a line (a Windows line ending);
                 # a CRLF cut between two chunks counts as a control (the strict reader decides).
-                controls = bool(found.replace(b"\r", b"")) or (
-                    found.count(b"\r") != chunk.count(b"\r\n")
-                )
+                # The chunk is searched for CRLFs only when it holds a CR at all.
+                if found:
+                    carriage_returns = found.count(b"\r")
+                    controls = carriage_returns != len(found) or (
+                        carriage_returns != chunk.count(b"\r\n")
+                    )
             newlines += chunk.count(b"\n")
             size += len(chunk)
             last = chunk[-1:]
