@@ -254,8 +254,9 @@ def stage_csv_fast(
     match = match_headers(header, spec.dataset)
     width = len(header)
     # Files with control characters never come here; field counts and quoting are checked by
-    # the reader and the line accounting.
-    expressions = _select(spec, match, lambda p: f"nullif(c{p}, '')", width, "NULL::VARCHAR")
+    # the reader and the line accounting. Every typed expression reads a cell through _clean or
+    # _trimmed, which already turn an empty cell into NULL.
+    expressions = _select(spec, match, lambda p: f"c{p}", width, "NULL::VARCHAR")
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
     paths = "[" + ", ".join(_sql_text(str(state.path)) for state in group) + "]"
     # RE2 stops at the first visible character, and the first cell is tested alone first:
