@@ -14,7 +14,7 @@ from orchestration.assets.publish import published_warehouse
 from orchestration.assets.quality_gate import GATED_ASSET_KEYS, validation_results
 from orchestration.checks.quality_gate import critical_expectations_pass
 from orchestration.lib.gx_duckdb import GXSetupError
-from orchestration.lib.publish import code_version, publish
+from orchestration.lib.publish import DEFAULT_MANIFEST_PATH, code_version, publish
 from orchestration.lib.quality_gate import (
     CRITICAL,
     WARNING,
@@ -52,7 +52,7 @@ def test_suites_mark_every_expectation_critical_or_warning() -> None:
     tables = {a.table for a in assets}
     assert "staging.stg_review_exports__households" in tables
     assert "intermediate.int_households_classified" in tables
-    assert {f"marts.{t}" for t in ("commune_year", "province_year", "target_progress")} <= tables
+    assert {f"marts.{t}" for t in ("commune_year", "district_year", "province_year")} <= tables
 
 
 def test_the_gate_asset_depends_on_the_tables_the_suites_read() -> None:
@@ -65,18 +65,56 @@ def test_the_gate_asset_depends_on_the_tables_the_suites_read() -> None:
     assert "audit.source_files" not in gated_tables(schemas=("marts",))
 
 
+# The GX expectation types that restate a dbt generic test, by the dbt test's name.
+_SAME_RULE_AS_DBT = {
+    "expect_column_values_to_not_be_null": "not_null",
+    "expect_column_values_to_be_in_set": "accepted_values",
+    "expect_column_values_to_be_between": "accepted_range",
+    "expect_column_values_to_be_unique": "unique",
+    "expect_compound_columns_to_be_unique": "unique_combination_of_columns",
+}
+
+
+def _dbt_rules() -> set[tuple[str, str, frozenset[str]]]:
+    """(model, generic test, columns) of every generic data test in dbt's manifest."""
+    manifest = json.loads(DEFAULT_MANIFEST_PATH.read_text(encoding="utf-8"))
+    rules = set()
+    for node in manifest["nodes"].values():
+        metadata = node.get("test_metadata")
+        if node["resource_type"] != "test" or not metadata:
+            continue
+        kwargs = metadata.get("kwargs") or {}
+        columns = kwargs.get("combination_of_columns") or [kwargs.get("column_name")]
+        model = (node.get("attached_node") or node["depends_on"]["nodes"][0]).split(".")[-1]
+        rules.add((model, metadata["name"], frozenset(c for c in columns if c)))
+    return rules
+
+
 def test_no_rule_is_owned_by_both_dbt_and_the_gate() -> None:
-    """Keys, rate ranges and sum-of-communes identities are dbt tests; the gate does not repeat
-    them (a rule with two owners drifts)."""
-    names = {e.name for a in load_suites() for e in a.expectations}
-    for restated in (
-        "commune_year_unique_key",
-        "commune_poverty_rate_0_100",
-        "province_counts_equal_sum_of_communes",
-        "district_counts_equal_sum_of_communes",
-        "commune_deprived_not_above_poor",
-    ):
-        assert restated not in names
+    """Keys, not-null, accepted values and ranges the models guarantee are dbt tests; the data
+    quality that decides publishing is the gate's. A rule with two owners drifts, and the dbt
+    copy stops the build before the gate can report it: every expectation of a kind dbt also has
+    is compared with the manifest's tests on the same table and columns."""
+    dbt_rules = _dbt_rules()
+    assert (
+        "commune_year",
+        "unique_combination_of_columns",
+        frozenset(["review_year", "unit_version", "commune_code"]),
+    ) in dbt_rules  # the manifest is read as intended
+    both = []
+    compared = 0
+    for asset in load_suites():
+        model = asset.table.split(".")[-1]
+        for expectation in asset.expectations:
+            kind = _SAME_RULE_AS_DBT.get(expectation.type)
+            if kind is None:
+                continue
+            compared += 1
+            columns = expectation.kwargs.get("column_list") or [expectation.kwargs.get("column")]
+            if (model, kind, frozenset(columns)) in dbt_rules:
+                both.append(f"{asset.table}: {expectation.name} ({kind} {columns})")
+    assert compared >= 5
+    assert both == [], both
 
 
 def test_clean_build_passes_and_records_every_result(warehouse: Path) -> None:
@@ -266,7 +304,7 @@ def test_warnings_do_not_block(warehouse: Path) -> None:
 @pytest.mark.parametrize(
     "breakage",
     [
-        "drop table marts.target_progress",
+        "drop table marts.province_year",
         "alter table marts.commune_year drop column reporting_status",
         "drop table reference.admin_units",
     ],
