@@ -67,7 +67,7 @@ setup-browser: setup
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	$(BIN)/python -m pip install --quiet playwright==1.65.2
 	test -d $(VENV)/duckdb1x/duckdb-$(DUCKDB_1X).dist-info || \
-		$(BIN)/python -m pip install --quiet --upgrade --target $(VENV)/duckdb1x duckdb==$(DUCKDB_1X)
+		$(BIN)/python -m pip install --quiet --upgrade --no-warn-conflicts --target $(VENV)/duckdb1x duckdb==$(DUCKDB_1X)
 
 # Rebuild the plan report from the published file; opens nothing.
 report: setup
