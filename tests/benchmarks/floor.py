@@ -85,7 +85,8 @@ classified as (
             when income_per_capita <= income_line then 'near_poor'
             when income_per_capita <= middle_line then 'middle'
             else 'not_poor'
-        end as computed_class
+        end as computed_class,
+        standards.middle_line
     from households
     inner join standards
         on households.area_type = standards.area_type
@@ -100,7 +101,10 @@ select
     count(*) as assessed_households,
     count(*) filter (where computed_class = 'poor') as poor_households,
     count(*) filter (where computed_class = 'near_poor') as near_poor_households,
-    count(*) filter (where computed_class = 'middle') as middle_households
+    -- NULL, not 0, where the year's standard states no middle line (Decree 351/2025).
+    case
+        when count(middle_line) > 0 then count(*) filter (where computed_class = 'middle')
+    end as middle_households
 from classified
 group by review_year, commune_code
 """
@@ -139,10 +143,11 @@ final as (
         coalesce(difficult.difficult_villages, 0) as difficult_villages,
         totals.total_households,
         totals.total_population,
-        coalesce(assessed.assessed_households, 0) as assessed_households,
-        coalesce(assessed.poor_households, 0) as poor_households,
-        coalesce(assessed.near_poor_households, 0) as near_poor_households,
-        coalesce(assessed.middle_households, 0) as middle_households
+        -- A commune with no survey row is not reported: NULL counts, not 0 (the rules).
+        assessed.assessed_households,
+        assessed.poor_households,
+        assessed.near_poor_households,
+        assessed.middle_households
     from totals
     left join assessed
         on totals.review_year = assessed.review_year
@@ -172,7 +177,9 @@ with summed as (
         province_code,
         count(*) as communes,
         count(*) filter (where is_extremely_difficult) as extremely_difficult_communes,
-        cast(sum(total_households) as bigint) as total_households,
+        -- Over the reported communes only, numerator and denominator alike (the rules).
+        cast(sum(total_households) filter (where assessed_households is not null) as bigint)
+            as total_households,
         cast(sum(assessed_households) as bigint) as assessed_households,
         cast(sum(poor_households) as bigint) as poor_households,
         cast(sum(near_poor_households) as bigint) as near_poor_households,

@@ -131,7 +131,18 @@ def commune_year(raw_dir: Path, years: list[int], survey_files: list[Path]) -> p
         "near_poor_households",
         "middle_households",
     ]
-    frame[counts] = frame[counts].fillna(0).astype("int64[pyarrow]")
+    # A commune with no survey row is not reported: its counts stay NULL, not 0 (the rules).
+    frame[counts] = frame[counts].astype("int64[pyarrow]")
+    # No middle class where the year's standard states no middle line (Decree 351/2025): NULL.
+    has_middle = {
+        year: bool(
+            STANDARDS[(STANDARDS.first_review_year <= year) & (year <= STANDARDS.last_review_year)]
+            .middle_line.notna()
+            .any()
+        )
+        for year in frame["review_year"].unique()
+    }
+    frame.loc[~frame["review_year"].map(has_middle).astype(bool), "middle_households"] = pd.NA
     return _with_rates(frame)
 
 
@@ -142,6 +153,11 @@ def _with_rates(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def province_year(communes: pd.DataFrame) -> pd.DataFrame:
+    # Over the reported communes only, numerator and denominator alike (the rules).
+    communes = communes.copy()
+    communes["total_households"] = communes["total_households"].where(
+        communes["assessed_households"].notna()
+    )
     summed = communes.groupby(
         ["review_year", "unit_version", "province_code"], as_index=False, dropna=False
     )[
@@ -152,7 +168,7 @@ def province_year(communes: pd.DataFrame) -> pd.DataFrame:
             "near_poor_households",
             "middle_households",
         ]
-    ].sum()
+    ].sum(min_count=1)
     return _with_rates(summed)
 
 
