@@ -10,6 +10,7 @@ the fixture's docstring); nothing re-implements the rules.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -438,6 +439,10 @@ def test_target_progress(published):
         in (got[(P1, "pre2025:31", "T4", 2025)]["note"])
     )
     assert "(d_sanitation)" in got[(P2, "pre2025:30", "T10", 2026)]["note"]
+    # Counts read as whole numbers ("17 poor households", not "17.0"); percentages keep theirs.
+    count_notes = [r["note"] for k, r in got.items() if k[2] in ("T3", "T5", "T8")]
+    assert count_notes
+    assert not [n for n in count_notes if re.search(r"\b\d+\.0\b(?! %)", n)], count_notes
     assert "(d_employment)" in got[(P2, "pre2025:31", "T10", 2026)]["note"]
     assert got[(P1, "pre2025:30", "T1", 2025)]["description_vi"] == (
         "Tỷ lệ hộ nghèo giảm bình quân 1,5-1,7%/năm"

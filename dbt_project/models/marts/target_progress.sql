@@ -616,7 +616,7 @@ final as (
                             || ' points'
                     when 'poor_meritorious_family'
                         then
-                            round(actual, 2)
+                            {{ count_text('actual') }}
                             || ' poor households are meritorious families in review ' || review_year
                     when 'extremely_difficult_communes_fall_percent'
                         then
@@ -626,16 +626,17 @@ final as (
                             || round(actual, 2) || ' %'
                     when 'difficult_villages_fall_percent'
                         then
-                            'extremely difficult villages ' || round(baseline_value, 2) || ' in '
-                            || baseline_year || ', ' || round(measured_value, 2) || ' in '
+                            'extremely difficult villages ' || {{ count_text('baseline_value') }}
+                            || ' in ' || baseline_year || ', ' || {{ count_text('measured_value') }}
+                            || ' in '
                             || review_year || ': a fall of ' || round(actual, 2) || ' %'
                     when 'extremely_difficult_communes'
                         then
-                            round(actual, 2) || ' extremely difficult communes in review '
+                            {{ count_text('actual') }} || ' extremely difficult communes in review '
                             || review_year
                     when 'min_access_rate_baseline_poor'
                         then
-                            'lowest access among the ' || round(followed_households, 2)
+                            'lowest access among the ' || {{ count_text('followed_households') }}
                             || ' households poor in ' || baseline_year || ' and assessed in '
                             || review_year || ': ' || round(actual, 2) || ' % (' || lowest_indicator
                             || ')'
