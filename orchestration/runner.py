@@ -280,35 +280,35 @@ def register_review_years(instance, name: str, keys: list[str]) -> None:
     instance.add_dynamic_partitions(name, ordered)
 
 
+def _raw_files(raw_dir: Path, years: list[int]) -> Iterator[tuple[str, int, list[Path]]]:
+    """(dataset, year, the files the run reads) per dataset-year, links left out."""
+    from orchestration.lib.ingest import dataset_files
+
+    for dataset in ("survey", "commune_totals", "difficult_areas"):
+        for year in years:
+            files = [p for p in dataset_files(raw_dir, dataset, year) if not p.is_symlink()]
+            yield dataset, year, files
+
+
 def raw_file_observations(raw_dir: Path, years: list[int]) -> list[tuple[str, int, int, str]]:
     """(dataset, year, file count, sha256 over the files' names and contents) per dataset-year."""
     import hashlib
 
-    from orchestration.lib.ingest import dataset_files, scan_file
+    from orchestration.lib.ingest import scan_file
 
     observed = []
-    for dataset in ("survey", "commune_totals", "difficult_areas"):
-        for year in years:
-            files = [p for p in dataset_files(raw_dir, dataset, year) if not p.is_symlink()]
-            digest = hashlib.sha256()
-            for path in files:
-                # The full scan (lines, control characters), which the ingest then reuses.
-                digest.update(f"{path.name}\0{scan_file(path).sha256}\n".encode())
-            observed.append((dataset, year, len(files), digest.hexdigest()))
+    for dataset, year, files in _raw_files(raw_dir, years):
+        digest = hashlib.sha256()
+        for path in files:
+            # The full scan (lines, control characters), which the ingest then reuses.
+            digest.update(f"{path.name}\0{scan_file(path).sha256}\n".encode())
+        observed.append((dataset, year, len(files), digest.hexdigest()))
     return observed
 
 
 def raw_file_count(raw_dir: Path, years: list[int]) -> int:
     """How many files the run reads (what the progress display counts down)."""
-    from orchestration.lib.ingest import dataset_files
-
-    return sum(
-        1
-        for dataset in ("survey", "commune_totals", "difficult_areas")
-        for year in years
-        for path in dataset_files(raw_dir, dataset, year)
-        if not path.is_symlink()
-    )
+    return sum(len(files) for _, _, files in _raw_files(raw_dir, years))
 
 
 def _observe_raw_files(instance, observations) -> None:

@@ -325,7 +325,7 @@ def _plans_section(db: _Published) -> str:
         )
         parts.append(
             f'<section class="plan" data-plan="{_e(plan_id)}" '
-            f'data-territory="{_e(plan.get("territory"))}"><h3>{_e(title)}</h3>'
+            f'data-territory="{_e(territory)}"><h3>{_e(title)}</h3>'
             f'<p class="meta">{meta}</p>{table}</section>'
         )
     return "".join(parts)
