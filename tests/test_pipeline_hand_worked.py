@@ -20,6 +20,7 @@ from hand_worked_fixture import (
     write_qd59_exports,
     write_raw_exports,
 )
+from job_runs import run_job
 
 YEARS = ["2023", "2024", "2025"]
 PII_KEY = "0123456789abcdef" * 4
@@ -30,53 +31,11 @@ def approx(value: float) -> object:
     return pytest.approx(value, abs=1e-4)
 
 
-def run_job(raw_dir: Path, warehouse_dir: Path, years: list[str]):
-    """Run the job once over ``years``, as ``poverty-warehouse run`` does."""
-    warehouse_dir.mkdir()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("DAGSTER_HOME", raising=False)
-        patch.setenv("POVERTY_PII_KEY", PII_KEY)
-        # build_resources exports these; set them here first so they are restored afterwards.
-        for name in ("POVERTY_RAW_DIR", "POVERTY_WAREHOUSE_DIR", "POVERTY_WAREHOUSE_PATH"):
-            patch.setenv(name, "")
-        from dagster import DagsterInstance
-
-        from orchestration.definitions import POVERTY_REVIEW_JOB, build_definitions
-        from orchestration.partitions import review_year_partitions
-        from orchestration.resources import build_resources
-        from orchestration.settings import Settings
-
-        settings = Settings(raw_dir=raw_dir, warehouse_dir=warehouse_dir)
-        job = build_definitions(build_resources(settings)).resolve_job_def(POVERTY_REVIEW_JOB)
-        instance = DagsterInstance.ephemeral()
-        instance.add_dynamic_partitions(review_year_partitions.name, years)
-        result = job.execute_in_process(
-            instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": years[0],
-                "dagster/asset_partition_range_end": years[-1],
-            },
-            raise_on_error=False,
-        )
-        failures = [
-            (event.step_key, event.event_specific_data.error.message.splitlines()[0])
-            for event in result.all_events
-            if event.event_type_value == "STEP_FAILURE"
-        ]
-        failed_checks = [
-            (evaluation.check_name, "/".join(evaluation.asset_key.path))
-            for evaluation in result.get_asset_check_evaluations()
-            if not evaluation.passed
-        ]
-        instance.dispose()
-    return result.success, failures, failed_checks, warehouse_dir
-
-
 @pytest.fixture(scope="module")
 def pipeline_run(tmp_path_factory):
     """Write the fixture and run the job once, as ``poverty-warehouse run`` does."""
     root = tmp_path_factory.mktemp("hand_worked")
-    return run_job(write_raw_exports(root / "raw"), root / "warehouse", YEARS)
+    return run_job(write_raw_exports(root / "raw"), root / "warehouse", YEARS, PII_KEY)
 
 
 @pytest.fixture(scope="module")
@@ -861,7 +820,7 @@ def qd59_published(tmp_path_factory) -> Path:
         )
     root = tmp_path_factory.mktemp("hand_worked_qd59")
     success, failures, failed_checks, warehouse_dir = run_job(
-        write_qd59_exports(root / "raw"), root / "warehouse", QD59_YEARS
+        write_qd59_exports(root / "raw"), root / "warehouse", QD59_YEARS, PII_KEY
     )
     assert success, (failures, failed_checks)
     return warehouse_dir / "published.duckdb"

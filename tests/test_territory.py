@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from job_runs import run_job
 from territory_fixture import (
     COMMUNES_2025,
     EXPECTED_PAIRS,
@@ -30,47 +31,7 @@ PII_KEY = "fedcba9876543210" * 4
 def pipeline_run(tmp_path_factory):
     """Write the fixture and run the job once, as ``poverty-warehouse run`` does."""
     root = tmp_path_factory.mktemp("territory")
-    raw_dir = write_raw_exports(root / "raw")
-    warehouse_dir = root / "warehouse"
-    warehouse_dir.mkdir()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("DAGSTER_HOME", raising=False)
-        patch.setenv("POVERTY_PII_KEY", PII_KEY)
-        for name in ("POVERTY_RAW_DIR", "POVERTY_WAREHOUSE_DIR", "POVERTY_WAREHOUSE_PATH"):
-            patch.setenv(name, "")
-        from dagster import DagsterInstance
-
-        from orchestration.definitions import POVERTY_REVIEW_JOB, build_definitions
-        from orchestration.partitions import review_year_partitions
-        from orchestration.resources import build_resources
-        from orchestration.settings import Settings
-
-        # Entered, the instance makes its state storage the current one, which resolving the
-        # job reads: a storage an earlier test left current may already be disposed.
-        with DagsterInstance.ephemeral() as instance:
-            settings = Settings(raw_dir=raw_dir, warehouse_dir=warehouse_dir)
-            job = build_definitions(build_resources(settings)).resolve_job_def(POVERTY_REVIEW_JOB)
-            instance.add_dynamic_partitions(review_year_partitions.name, YEARS)
-            result = job.execute_in_process(
-                instance=instance,
-                tags={
-                    "dagster/asset_partition_range_start": YEARS[0],
-                    "dagster/asset_partition_range_end": YEARS[-1],
-                },
-                raise_on_error=False,
-            )
-            success = result.success
-            failures = [
-                (event.step_key, event.event_specific_data.error.message.splitlines()[0])
-                for event in result.all_events
-                if event.event_type_value == "STEP_FAILURE"
-            ]
-            failed_checks = [
-                (evaluation.check_name, "/".join(evaluation.asset_key.path))
-                for evaluation in result.get_asset_check_evaluations()
-                if not evaluation.passed
-            ]
-    return success, failures, failed_checks, warehouse_dir
+    return run_job(write_raw_exports(root / "raw"), root / "warehouse", YEARS, PII_KEY)
 
 
 @pytest.fixture(scope="module")
