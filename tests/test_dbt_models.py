@@ -7,6 +7,7 @@ merged into 00691 and 00715 of province 08 in review 2025; review 2026 is added 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -30,6 +31,18 @@ def warehouse(tmp_path_factory):
         replace_year(path, year, **YEARS[year]())
     dbt(["build"], path)
     return path
+
+
+def test_the_dbt_unit_tests_pass(warehouse):
+    """The production build leaves dbt's unit tests out (they test the SQL, not the data): they
+    run here, every one of them, on the built fixture warehouse."""
+    dbt(["test", "--select", "test_type:unit"], warehouse)
+    target = warehouse.parent / "dbt_target"
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
+    ran = {r["unique_id"]: r["status"] for r in results}
+    assert len(manifest["unit_tests"]) >= 9
+    assert ran == dict.fromkeys(manifest["unit_tests"], "pass")
 
 
 def query(path, sql, params=None):

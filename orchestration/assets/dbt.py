@@ -203,7 +203,10 @@ def warehouse_dbt_assets(
     # No debug file log in the per-build target folder: dbt wrote 7 MB of it per build (every
     # statement it ran), 0.9 s of each build, and the folder goes once the build succeeds. The
     # run's own log keeps dbt's messages; rerun `dbt build` for statement-level detail.
-    args = ["build", "--log-level-file", "none"]
+    # dbt's unit tests check the models' SQL on fixed inputs, not the data: they run with the
+    # test suite (every `dbt build` of tests/test_dbt_models.py runs them, and
+    # test_the_dbt_unit_tests_pass names them), not in every production build.
+    args = ["build", "--exclude-resource-type", "unit_test", "--log-level-file", "none"]
     if not _use_parse_state(state, target_path):
         # A full parse, also keeping dagster-dbt from copying in the state of `dbt parse`.
         args.append("--no-partial-parse")
