@@ -45,6 +45,42 @@ def test_the_dbt_unit_tests_pass(warehouse):
     assert ran == dict.fromkeys(manifest["unit_tests"], "pass")
 
 
+def test_grouped_column_rules_name_each_failing_column(warehouse, tmp_path):
+    """A model's not-null and range rules are one dbt test each (one scan, one node); a failure
+    still says which columns broke them and how many rows: one result row per failing column."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(warehouse, path)
+    with duckdb.connect(str(path)) as con:
+        con.execute("update marts.province_year set poverty_rate = 101, near_poverty_rate = -1")
+        con.execute(
+            "update marts.commune_year set province_code = NULL "
+            "where rowid = (select min(rowid) from marts.commune_year)"
+        )
+    with pytest.raises(AssertionError):
+        dbt(
+            ["test", "--select", "test_name:not_null_columns", "test_name:columns_within_range"]
+            + ["--store-failures"],
+            path,
+        )
+    results = json.loads((tmp_path / "dbt_target" / "run_results.json").read_text("utf-8"))
+    failed = {
+        r["unique_id"].split(".")[2].rsplit("_", 1)[0]: r["relation_name"]
+        for r in results["results"]
+        if r["status"] == "fail"
+    }
+    # Test names are the generic test, the model, then the arguments dbt folds into the name.
+    assert sorted(name.split("_year")[0] for name in failed) == [
+        "columns_within_range_province",
+        "not_null_columns_commune",
+    ]
+    by_test = {name.split("_year")[0]: relation for name, relation in failed.items()}
+    provinces = query(path, "select count(*) from marts.province_year")[0][0]
+    ranges = query(path, f"select * from {by_test['columns_within_range_province']} order by 1")
+    nulls = query(path, f"select * from {by_test['not_null_columns_commune']}")
+    assert ranges == [("near_poverty_rate", provinces), ("poverty_rate", provinces)]
+    assert nulls == [("province_code", 1)]
+
+
 def query(path, sql, params=None):
     with duckdb.connect(str(path), read_only=True) as con:
         return con.execute(sql, params or []).fetchall()

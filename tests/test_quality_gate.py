@@ -84,8 +84,14 @@ def _dbt_rules() -> set[tuple[str, str, frozenset[str]]]:
         if node["resource_type"] != "test" or not metadata:
             continue
         kwargs = metadata.get("kwargs") or {}
-        columns = kwargs.get("combination_of_columns") or [kwargs.get("column_name")]
         model = (node.get("attached_node") or node["depends_on"]["nodes"][0]).split(".")[-1]
+        # A model's not-null and range rules are one test each, listing their columns.
+        grouped = {"not_null_columns": "not_null", "columns_within_range": "accepted_range"}
+        if metadata["name"] in grouped:
+            for column in kwargs.get("columns") or kwargs.get("ranges") or ():
+                rules.add((model, grouped[metadata["name"]], frozenset([column])))
+            continue
+        columns = kwargs.get("combination_of_columns") or [kwargs.get("column_name")]
         rules.add((model, metadata["name"], frozenset(c for c in columns if c)))
     return rules
 
@@ -101,6 +107,8 @@ def test_no_rule_is_owned_by_both_dbt_and_the_gate() -> None:
         "unique_combination_of_columns",
         frozenset(["review_year", "unit_version", "commune_code"]),
     ) in dbt_rules  # the manifest is read as intended
+    assert ("commune_year", "not_null", frozenset(["review_year"])) in dbt_rules
+    assert ("province_year", "accepted_range", frozenset(["poverty_rate"])) in dbt_rules
     both = []
     compared = 0
     for asset in load_suites():
