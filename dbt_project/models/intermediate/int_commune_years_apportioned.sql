@@ -4,10 +4,6 @@ classified as (
     select * from {{ ref('int_households_classified') }}
 ),
 
-placed as (
-    select * from {{ ref('int_households_placed') }}
-),
-
 commune_totals as (
     select * from {{ ref('stg_review_exports__commune_totals') }}
 ),
@@ -46,7 +42,7 @@ household_counts as (
         classified.review_year,
         classified.unit_version,
         classified.commune_code,
-        placed.placed_commune_code,
+        {{ placed_commune_code('classified') }} as placed_commune_code,
         count(*) as assessed_households,
         count(*) filter (where classified.computed_class = 'poor') as poor_households,
         count(*) filter (where classified.computed_class = 'near_poor') as near_poor_households,
@@ -60,10 +56,7 @@ household_counts as (
             where classified.is_poor and classified.is_meritorious_family
         ) as poor_meritorious_family
     from classified
-    left join placed
-        on
-            classified.review_year = placed.review_year
-            and classified.household_code = placed.household_code
+    {{ join_household_placement('classified') }}
     group by all
 ),
 

@@ -1,3 +1,8 @@
+{#- Each household assessed on both unit versions, with the two communes its own code can place
+    it by: its latest pre-2025 commune and the first 2025 commune it was assessed in. Kept per
+    household, not per household and review: which review a consumer places, and whether the pair
+    of communes shares territory (a crosswalk row), is decided where it is read
+    (macros/household_placement.sql). -#}
 with
 
 classified as (
@@ -9,15 +14,6 @@ classified as (
     from {{ ref('int_households_classified') }}
 ),
 
-crosswalk as (
-    select
-        old_commune_code,
-        new_commune_code
-    from {{ ref('int_communes_crosswalked') }}
-),
-
--- Where each household was first seen on 2025 units and, if it was, last seen on pre-2025
--- units (a household seen on one version only is placed by nothing: no need to look it up).
 first_2025 as (
     select
         household_code,
@@ -27,6 +23,7 @@ first_2025 as (
     group by household_code
 ),
 
+-- Only households also seen on 2025 units are looked up: the others are placed by nothing.
 last_pre2025 as (
     select
         household_code,
@@ -38,48 +35,13 @@ last_pre2025 as (
     group by household_code
 ),
 
--- A household of a 2025 review goes to its own latest pre-2025 commune when that commune is a
--- predecessor of its 2025 commune.
-placed_backward as (
-    select
-        classified.review_year,
-        classified.unit_version,
-        classified.household_code,
-        classified.commune_code,
-        'pre2025' as placed_unit_version,
-        last_pre2025.commune_code as placed_commune_code
-    from classified
-    inner join last_pre2025 on classified.household_code = last_pre2025.household_code
-    inner join crosswalk
-        on
-            last_pre2025.commune_code = crosswalk.old_commune_code
-            and classified.commune_code = crosswalk.new_commune_code
-    where classified.unit_version = '2025'
-),
-
--- A household of a pre-2025 review goes to the 2025 commune it was first assessed in, when that
--- commune is a successor of its pre-2025 commune.
-placed_forward as (
-    select
-        classified.review_year,
-        classified.unit_version,
-        classified.household_code,
-        classified.commune_code,
-        '2025' as placed_unit_version,
-        first_2025.commune_code as placed_commune_code
-    from classified
-    inner join first_2025 on classified.household_code = first_2025.household_code
-    inner join crosswalk
-        on
-            classified.commune_code = crosswalk.old_commune_code
-            and first_2025.commune_code = crosswalk.new_commune_code
-    where classified.unit_version = 'pre2025'
-),
-
 final as (
-    select * from placed_backward
-    union all
-    select * from placed_forward
+    select
+        first_2025.household_code,
+        last_pre2025.commune_code as last_pre2025_commune_code,
+        first_2025.commune_code as first_2025_commune_code
+    from first_2025
+    inner join last_pre2025 on first_2025.household_code = last_pre2025.household_code
 )
 
 select * from final

@@ -24,10 +24,6 @@ classified as (
     select * from {{ ref('int_households_classified') }}
 ),
 
-placed as (
-    select * from {{ ref('int_households_placed') }}
-),
-
 crosswalk as (
     select * from {{ ref('int_communes_crosswalked') }}
 ),
@@ -190,13 +186,11 @@ baseline_poor as (
         classified.household_code,
         classified.province_code,
         classified.commune_code,
-        placed.placed_unit_version,
-        placed.placed_commune_code
+        case when classified.unit_version = '2025' then 'pre2025' else '2025' end
+            as placed_unit_version,
+        {{ placed_commune_code('classified') }} as placed_commune_code
     from classified
-    left join placed
-        on
-            classified.review_year = placed.review_year
-            and classified.household_code = placed.household_code
+    {{ join_household_placement('classified') }}
     where
         classified.is_poor
         and classified.review_year in (select access_targets.baseline_year from access_targets)

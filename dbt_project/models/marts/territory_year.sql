@@ -117,8 +117,14 @@ rates as (
         / nullif(summed.total_households, 0) as near_poverty_rate,
         cast(coalesce(summed.communes_reported, 0) as bigint) as communes_reported,
         cast(coalesce(summed.communes_total, 0) as bigint) as communes_total,
-        100 * cast(summed.reported_total_households as double)
-        / nullif(summed.all_total_households, 0) as households_covered_percent
+        -- Rounded to 9 decimals: both sums add fractional shares, in an order DuckDB does not
+        -- fix, so a territory whose communes all reported could show 99.99999999999999 % and
+        -- read as incomplete (target_progress marks a target provisional below 100 %).
+        round(
+            100 * cast(summed.reported_total_households as double)
+            / nullif(summed.all_total_households, 0),
+            9
+        ) as households_covered_percent
     from territory_years
     left join summed
         on
