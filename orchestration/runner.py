@@ -282,9 +282,9 @@ def register_review_years(instance, name: str, keys: list[str]) -> None:
 
 def _raw_files(raw_dir: Path, years: list[int]) -> Iterator[tuple[str, int, list[Path]]]:
     """(dataset, year, the files the run reads) per dataset-year, links left out."""
-    from orchestration.lib.ingest import dataset_files
+    from orchestration.lib.ingest import DATASETS, dataset_files
 
-    for dataset in ("survey", "commune_totals", "difficult_areas"):
+    for dataset in DATASETS:
         for year in years:
             files = [p for p in dataset_files(raw_dir, dataset, year) if not p.is_symlink()]
             yield dataset, year, files
