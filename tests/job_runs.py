@@ -14,9 +14,6 @@ def run_job(raw_dir: Path, warehouse_dir: Path, years: list[str], pii_key: str):
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("DAGSTER_HOME", raising=False)
         patch.setenv("POVERTY_PII_KEY", pii_key)
-        # build_resources exports these; set them here first so they are restored afterwards.
-        for name in ("POVERTY_RAW_DIR", "POVERTY_WAREHOUSE_DIR", "POVERTY_WAREHOUSE_PATH"):
-            patch.setenv(name, "")
         from dagster import DagsterInstance
 
         from orchestration.definitions import POVERTY_REVIEW_JOB, build_definitions
