@@ -772,3 +772,33 @@ def test_rows_of_whitespace_are_skipped_and_a_name_alone_is_quarantined(tmp_path
     assert loaded == [("H801", 2), ("H802", 6)]
     assert quarantined == [(5, True)]
     assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (3, 2, 1)
+
+
+def test_common_spellings_take_the_value_the_general_rule_gives() -> None:
+    """Three typed columns test a few whole-cell spellings before trimming, normalising and
+    lower-casing; each must get what the column's general rule gives it, and so must the
+    variants (padded, decomposed, upper case) that the shortcut leaves to the rule. Plain digits
+    skip the income's general rule the same way."""
+    import unicodedata
+
+    from orchestration.lib.ingest import _MACROS
+    from orchestration.lib.ingest.rules import SHORTCUTS, typed_columns
+
+    con = duckdb.connect()
+    for macro in _MACROS:
+        con.execute(macro)
+    typed = {name: expression for name, _, expression in typed_columns("survey", 2024)}
+    for column, (spellings, rule) in SHORTCUTS.items():
+        shortcut = typed[column].replace(f"@{column}", "$cell")
+        general = rule.replace(f"@{column}", "$cell")
+        assert shortcut != general and general in shortcut, column
+        for text, value in spellings.items():
+            variants = (text, f" {text}\u00a0", unicodedata.normalize("NFD", text), text.upper())
+            for variant in variants:
+                got = con.execute(f"select {shortcut}, {general}", {"cell": variant}).fetchone()
+                assert got == (value, value), (column, variant, got)
+    income = typed["income_per_capita"].replace("@income_per_capita", "$cell")
+    for text, value in (("1500000", 1_500_000), (" 1500000", 1_500_000), ("1.500.000", 1_500_000),
+                        ("1500000.6", 1_500_001), ("0", 0), ("1e6", None), ("-5", None),
+                        ("1" * 19, None), ("", None)):  # fmt: skip
+        assert con.execute(f"select {income}", {"cell": text}).fetchone()[0] == value, text

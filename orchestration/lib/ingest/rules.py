@@ -125,11 +125,9 @@ def _typed_columns(dataset: str, review_year: int) -> list[tuple[str, str, str]]
             ("_total_villages_given", "BOOLEAN", "_clean(@total_villages) is not null"),
             extra,
         ]
-    head_sex = "case lower(_clean(@head_sex)) when 'nam' then 'male' when 'nữ' then 'female' end"
-    reported = (
-        "case regexp_replace(lower(_clean(@reported_class)), '^hộ\\s+', '') "
-        "when 'nghèo' then 'poor' when 'cận nghèo' then 'near_poor' "
-        "when 'có mức sống trung bình' then 'middle' when 'không nghèo' then 'not_poor' end"
+    head_sex, reported, area_type = (
+        _exact_first(f"@{column}", spellings, rule)
+        for column, (spellings, rule) in SHORTCUTS.items()
     )
     size = "_trimmed(@household_size)"
     # d_health_access is a mark of Decision 59/2015 only: NULL in the years of later standards.
@@ -157,13 +155,14 @@ def _typed_columns(dataset: str, review_year: int) -> list[tuple[str, str, str]]
             "INTEGER",
             f"case when regexp_full_match({size}, '[0-9]{{1,9}}') then {size}::INTEGER end",
         ),
+        ("area_type", "VARCHAR", area_type),
         (
-            "area_type",
-            "VARCHAR",
-            "case lower(_clean(@area_type)) when 'nông thôn' then 'rural' "
-            "when 'thành thị' then 'urban' when 'đô thị' then 'urban' end",
+            "income_per_capita",
+            "BIGINT",
+            # Plain digits, the common case, skip the trim and the thousands-separator test.
+            "case when regexp_full_match(@income_per_capita, '[0-9]{1,18}') "
+            "then @income_per_capita::BIGINT else _amount(_trimmed(@income_per_capita)) end",
         ),
-        ("income_per_capita", "BIGINT", "_amount(_trimmed(@income_per_capita))"),
         *((name, "BOOLEAN", f"_mark(_trimmed(@{name}))") for name in DEPRIVATION_COLUMNS),
         (
             "d_health_access",
@@ -181,6 +180,41 @@ def _typed_columns(dataset: str, review_year: int) -> list[tuple[str, str, str]]
         ),
         extra,
     ]
+
+
+# The spellings an export writes for the common values of three columns, each with the value
+# the column's general rule (trim, NFC, lower case) gives it, and that rule; ``_exact_first``
+# tests these whole cells before the rule.
+SHORTCUTS = {
+    "head_sex": (
+        {"Nam": "male", "Nữ": "female"},
+        "case lower(_clean(@head_sex)) when 'nam' then 'male' when 'nữ' then 'female' end",
+    ),
+    "reported_class": (
+        {
+            "Hộ nghèo": "poor",
+            "Hộ cận nghèo": "near_poor",
+            "Hộ có mức sống trung bình": "middle",
+            "Hộ không nghèo": "not_poor",
+        },
+        "case regexp_replace(lower(_clean(@reported_class)), '^hộ\\s+', '') "
+        "when 'nghèo' then 'poor' when 'cận nghèo' then 'near_poor' "
+        "when 'có mức sống trung bình' then 'middle' when 'không nghèo' then 'not_poor' end",
+    ),
+    "area_type": (
+        {"Nông thôn": "rural", "Thành thị": "urban"},
+        "case lower(_clean(@area_type)) when 'nông thôn' then 'rural' "
+        "when 'thành thị' then 'urban' when 'đô thị' then 'urban' end",
+    ),
+}
+
+
+def _exact_first(cell: str, spellings: dict[str, str], general: str) -> str:
+    """``general`` with a shortcut: a cell that is exactly one of the common ``spellings`` gets
+    its value without being trimmed, normalised and lower-cased (the general rule gives the same
+    value, as a test checks; skipping it is a tenth of a national year's typing)."""
+    whens = " ".join(f"when {_sql_text(text)} then {_sql_text(v)}" for text, v in spellings.items())
+    return f"case {cell} {whens} else {general} end"
 
 
 def _bad_marks(names: tuple[str, ...] | list[str]) -> str:
