@@ -1,6 +1,8 @@
 with
 
-classified as (
+-- Not materialized: each reference reads only the columns it needs from the classification view
+-- (DuckDB would otherwise store every household's row once for all references).
+classified as not materialized (
     select * from {{ ref('int_households_classified') }}
 ),
 

@@ -5,7 +5,9 @@
     (macros/household_placement.sql). -#}
 with
 
-classified as (
+-- Not materialized: each reference reads only the rows of its unit version from the
+-- classification view (DuckDB would otherwise store every household-year once for both).
+classified as not materialized (
     select
         review_year,
         unit_version,

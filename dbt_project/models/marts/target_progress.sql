@@ -20,7 +20,9 @@ apportioned as (
     select * from {{ ref('int_commune_years_apportioned') }}
 ),
 
-classified as (
+-- Not materialized: each reference reads only its review years (the baseline's, the targets')
+-- from the classification view, instead of DuckDB storing every household-year once for both.
+classified as not materialized (
     select * from {{ ref('int_households_classified') }}
 ),
 
@@ -501,10 +503,13 @@ evaluated as (
             and target_years.review_year = lowest_access.review_year
 ),
 
+-- Rounded to 9 decimals: the measures sum fractional shares in an order DuckDB does not fix, so
+-- unrounded they differed from one build to the next in the last digits, and a value exactly at
+-- its target could be judged either way.
 measured as (
     select
         *,
-        case measure
+        round(case measure
             when 'mean_annual_fall_poverty_rate' then mean_fall
             when 'mean_annual_fall_extremely_difficult_rate' then mean_fall
             when 'extremely_difficult_communes_fall_percent'
@@ -513,7 +518,7 @@ measured as (
                 then 100 * (1 - measured_value / nullif(baseline_value, 0))
             when 'min_access_rate_baseline_poor' then min_access_rate
             else measured_value
-        end as actual
+        end, 9) as actual
     from evaluated
 ),
 
@@ -578,7 +583,7 @@ final as (
         period_end,
         review_year,
         baseline_year,
-        baseline_value,
+        round(baseline_value, 9) as baseline_value,
         actual,
         required,
         case
