@@ -326,27 +326,21 @@ def _observe_raw_files(instance, observations) -> None:
         )
 
 
-def _warm_later_steps() -> None:
-    """Import Great Expectations, and start the report's chart renderer, in a background thread
-    while dbt runs.
+def _warm_gate_imports() -> None:
+    """Import Great Expectations in a background thread while dbt runs.
 
-    The gate imports Great Expectations lazily (2 s) and the publish imports Altair (0.4 s) and
-    starts vl-convert's JavaScript engine on its first chart (0.6 s), so that the code server
-    and every other command start without them. A run knows it will need them, and while the dbt
-    subprocess works this process's interpreter is idle; started earlier, the imports competed
-    for the interpreter with Dagster's own start-up and cost as much as they saved. A failure
-    here is ignored: the gate and the publish import again and report the error themselves.
+    The gate imports it lazily (2 s) so that the code server and every other command start
+    without it. A run knows it will need it, and while the dbt subprocess works this process's
+    interpreter is idle; started earlier, the import competed for the interpreter with Dagster's
+    own start-up and cost as much as it saved. A failed import here is ignored: the gate imports
+    again and reports the error itself.
     """
 
     def warm() -> None:
         with contextlib.suppress(Exception):
             import orchestration.lib.gx_duckdb  # noqa: F401
-        with contextlib.suppress(Exception):
-            from orchestration.lib.report import warm_chart_renderer
 
-            warm_chart_renderer()
-
-    threading.Thread(target=warm, name="warm-later-steps", daemon=True).start()
+    threading.Thread(target=warm, name="warm-gate-imports", daemon=True).start()
 
 
 @contextlib.contextmanager
@@ -420,7 +414,7 @@ def _run_locked(
     else:
         progress.expect_files(raw_file_count(settings.raw_dir, years))
 
-    progress.on_step_start.setdefault(DBT_STEP, _warm_later_steps)
+    progress.on_step_start.setdefault(DBT_STEP, _warm_gate_imports)
     definitions = build_definitions(build_resources(settings))
     job = definitions.resolve_job_def(POVERTY_REVIEW_JOB).with_logger_defs(
         {"progress": progress_logger(progress)}

@@ -145,14 +145,6 @@ def _render_svg(spec: dict[str, Any]) -> str:
     return svg
 
 
-def warm_chart_renderer() -> None:
-    """Import Altair and start vl-convert's engine (its first chart costs 0.6 s more than the
-    next), for a run that will publish; the output is discarded."""
-    import altair as alt
-
-    _render_svg(alt.Chart(alt.Data(values=[{"x": 0}])).mark_point().encode(x="x:Q").to_dict())
-
-
 def _rates_chart(series: list[dict[str, Any]]) -> Chart | None:
     import altair as alt
 
