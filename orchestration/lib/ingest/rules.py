@@ -211,8 +211,8 @@ SHORTCUTS = {
 
 def _exact_first(cell: str, spellings: dict[str, str], general: str) -> str:
     """``general`` with a shortcut: a cell that is exactly one of the common ``spellings`` gets
-    its value without being trimmed, normalised and lower-cased (the general rule gives the same
-    value, as a test checks; skipping it is a tenth of a national year's typing)."""
+    its value without being trimmed, normalised and lower-cased, the costly part of typing a
+    row (the general rule gives the same value, as a test checks)."""
     whens = " ".join(f"when {_sql_text(text)} then {_sql_text(v)}" for text, v in spellings.items())
     return f"case {cell} {whens} else {general} end"
 
