@@ -125,10 +125,11 @@ def _typed_columns(dataset: str, review_year: int) -> list[tuple[str, str, str]]
             ("_total_villages_given", "BOOLEAN", "_clean(@total_villages) is not null"),
             extra,
         ]
-    head_sex, reported, area_type = (
-        _exact_first(f"@{column}", spellings, rule)
+    shortcut = {
+        column: _exact_first(f"@{column}", spellings, rule)
         for column, (spellings, rule) in SHORTCUTS.items()
-    )
+    }
+    head_sex, reported = shortcut["head_sex"], shortcut["reported_class"]
     size = "_trimmed(@household_size)"
     # d_health_access is a mark of Decision 59/2015 only: NULL in the years of later standards.
     health_access = uses_health_access(review_year)
@@ -155,7 +156,7 @@ def _typed_columns(dataset: str, review_year: int) -> list[tuple[str, str, str]]
             "INTEGER",
             f"case when regexp_full_match({size}, '[0-9]{{1,9}}') then {size}::INTEGER end",
         ),
-        ("area_type", "VARCHAR", area_type),
+        ("area_type", "VARCHAR", shortcut["area_type"]),
         (
             "income_per_capita",
             "BIGINT",
