@@ -249,8 +249,18 @@ AUDIT_COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+# Stored without compression: every value is distinct or nearly so (a keyed hash, a household
+# code), so DuckDB's dictionary and FSST analysis of each row group costs more write time than
+# it saves space on these two columns. See docs/performance.md.
+UNCOMPRESSED_COLUMNS = frozenset({"household_code", "head_id_hash"})
+
+
 def _create(table: str, columns: tuple[tuple[str, str], ...]) -> list[str]:
-    body = ", ".join(f"{name} {kind}" for name, kind in columns)
+    body = ", ".join(
+        f"{name} {kind}"
+        + (" USING COMPRESSION uncompressed" if name in UNCOMPRESSED_COLUMNS else "")
+        for name, kind in columns
+    )
     # An existing warehouse gets the columns added since it was created (at the end).
     return [
         f"create table if not exists {table} ({body})",
