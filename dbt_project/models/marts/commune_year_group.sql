@@ -1,8 +1,7 @@
-{#- One pass over the households counting each combination of the group flags, class and flow,
-    then a count per group and measure over those combinations, then one row per group: the
-    classified view is scanned once, and the 56 filtered sums run over a few rows per commune
-    instead of over every household (filtering every household 56 times was most of the
-    model's time). -#}
+{#- One pass over the households counting each combination of the group flags, class and flow;
+    each combination then joins every group it belongs to, and the measures are eight filtered
+    sums per commune and group over those few rows (filtering every household once per group
+    and measure was most of the model's time). -#}
 {%- set groups = population_groups() -%}
 {%- set measures = [
     ('assessed_households', 'true', 'count'),
@@ -59,47 +58,76 @@ combinations as (
     group by all
 ),
 
-wide as (
+-- Each combination once per group it belongs to (rural and urban partition the households; the
+-- other groups overlap), then the measures per commune and group: eight filtered sums over the
+-- members of each group rather than 56 over every combination.
+memberships as (
+    select
+        classified.*,
+        unnest([
+            {%- for group_code, group_name_vi, condition in groups %}
+                case when {{ condition }} then '{{ group_code }}' end
+                {%- if not loop.last %},{% endif %}
+            {%- endfor %}
+        ]) as group_code
+    from combinations as classified
+),
+
+measured as (
     select
         classified.review_year,
         classified.unit_version,
         classified.commune_code,
-        {%- for group_code, group_name_vi, condition in groups %}
-            {%- set outer_loop = loop %}
-            {%- for measure, measure_condition, kind in measures %}
-                {%- if kind == 'count' %}
-                    coalesce(sum(classified.households) filter (
-                        where ({{ condition }}) and ({{ measure_condition }})
-                    ), 0)
-                {%- else %}
-                    sum(classified.people) filter (
-                        where ({{ condition }}) and ({{ measure_condition }})
-                    )
-                {%- endif %} as {{ group_code }}__{{ measure }}
-                {%- if not (outer_loop.last and loop.last) %},{% endif %}
-            {%- endfor %}
+        classified.group_code,
+        {%- for measure, measure_condition, kind in measures %}
+            sum(classified.{{ 'households' if kind == 'count' else 'people' }}) filter (
+                where {{ measure_condition }}
+            ) as {{ measure }}
+            {%- if not loop.last %},{% endif %}
         {%- endfor %}
-    from combinations as classified
-    group by classified.review_year, classified.unit_version, classified.commune_code
+    from memberships as classified
+    where classified.group_code is not null
+    group by
+        classified.review_year,
+        classified.unit_version,
+        classified.commune_code,
+        classified.group_code
 ),
 
+groups as (
+    select *
+    from (values
+        {%- for group_code, group_name_vi, condition in groups %}
+            ('{{ group_code }}', '{{ group_name_vi }}'){% if not loop.last %},{% endif %}
+        {%- endfor %}
+    ) as population_groups (group_code, group_name_vi)
+),
+
+-- Every group of every commune with households, members or not (a group without members counts
+-- zero households).
 long as (
-    {%- for group_code, group_name_vi, condition in groups %}
-        select
-            review_year,
-            unit_version,
-            commune_code,
-            '{{ group_code }}' as group_code,
-            '{{ group_name_vi }}' as group_name_vi,
-            {%- for measure, measure_condition, kind in measures %}
-                {{ group_code }}__{{ measure }} as {{ measure }}
-                {%- if not loop.last %},{% endif %}
-            {%- endfor %}
-        from wide
-        {%- if not loop.last %}
-            union all
-        {%- endif %}
-    {%- endfor %}
+    select
+        communes.review_year,
+        communes.unit_version,
+        communes.commune_code,
+        groups.group_code,
+        groups.group_name_vi,
+        {%- for measure, measure_condition, kind in measures %}
+            {%- if kind == 'count' %}
+                coalesce(measured.{{ measure }}, 0) as {{ measure }}
+            {%- else %}
+                measured.{{ measure }}
+            {%- endif %}
+            {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from (select distinct review_year, unit_version, commune_code from combinations) as communes
+    cross join groups
+    left join measured
+        on
+            communes.review_year = measured.review_year
+            and communes.unit_version = measured.unit_version
+            and communes.commune_code = measured.commune_code
+            and groups.group_code = measured.group_code
 ),
 
 -- Reported communes only (a commune without loaded rows has no group figures); flows NULL
