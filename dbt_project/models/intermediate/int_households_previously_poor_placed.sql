@@ -6,7 +6,9 @@
     shares). -#}
 with
 
-classified as (
+-- Not materialized: each reference reads only its columns and rows from the classification view
+-- (DuckDB would otherwise store every household-year once for both).
+classified as not materialized (
     select * from {{ ref('int_households_classified') }}
 ),
 
