@@ -138,14 +138,12 @@ def _na() -> str:
 
 
 def _render_svg(chart: Any) -> str:
-    """The chart as SVG. Altair's JSON-schema check of the spec is skipped: it walked every data
-    point (a third of the report's time nationally); the specs are fixed by this module, and
-    Vega-Lite itself rejects an invalid one when it renders."""
+    """The chart as SVG. Altair's JSON-schema check of the spec is skipped: it walks every data
+    point, the specs are fixed by this module, and Vega-Lite rejects an invalid one when it
+    renders."""
     import vl_convert
 
-    spec = chart.to_dict(validate=False)
-
-    svg = vl_convert.vegalite_to_svg(spec)
+    svg = vl_convert.vegalite_to_svg(chart.to_dict(validate=False))
     # The SVG's namespace URIs are identifiers, not requests; nothing else names a URL.
     return svg
 
