@@ -95,12 +95,23 @@ measured as (
 ),
 
 groups as (
-    select *
-    from (values
+    select
+        population_groups.group_code,
+        population_groups.group_name_vi
+    from (
+        values
         {%- for group_code, group_name_vi, condition in groups %}
             ('{{ group_code }}', '{{ group_name_vi }}'){% if not loop.last %},{% endif %}
         {%- endfor %}
     ) as population_groups (group_code, group_name_vi)
+),
+
+communes as (
+    select distinct
+        review_year,
+        unit_version,
+        commune_code
+    from combinations
 ),
 
 -- Every group of every commune with households, members or not (a group without members counts
@@ -120,7 +131,7 @@ long as (
             {%- endif %}
             {%- if not loop.last %},{% endif %}
         {%- endfor %}
-    from (select distinct review_year, unit_version, commune_code from combinations) as communes
+    from communes
     cross join groups
     left join measured
         on
