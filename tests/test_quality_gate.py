@@ -229,6 +229,44 @@ def test_a_lost_doubled_or_unclassified_household_is_caught(warehouse: Path) -> 
     assert counts[2024]["rows_classified"] == counts[2024]["rows_staged"] + 1
 
 
+def test_offending_keys_are_the_first_rows_in_sorted_order(warehouse: Path, tmp_path: Path) -> None:
+    """A rule's rows are sorted before its first keys are kept, so every build of the same data
+    reports the same keys, whatever order the rule's query (here a descending one) yields."""
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    rule = {
+        "name": "households_of_2024",
+        "severity": WARNING,
+        "type": "unexpected_rows_expectation",
+        "column": "household_code",
+        "query": [
+            "select review_year, household_code from {batch}",
+            "where review_year = 2024 order by household_code desc",
+        ],
+        "description": "every household of 2024, as offending rows",
+    }
+    asset = {
+        "asset": "households",
+        "table": "staging.stg_review_exports__households",
+        "key_columns": ["review_year", "household_code"],
+        "expectations": [rule],
+    }
+    (suites / "order.json").write_text(
+        json.dumps({"suite": "order", "description": "", "assets": [asset]}), encoding="utf-8"
+    )
+    result = run_gate(
+        warehouse, build_id="b-order", run_id="r-order", data_docs_dir=None, expectations_dir=suites
+    )
+    (outcome,) = result.results
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        first = con.execute(
+            "select household_code from staging.stg_review_exports__households "
+            "where review_year = 2024 order by household_code limit 5"
+        ).fetchall()
+    assert len(first) == 5
+    assert [key["household_code"] for key in outcome.offending_keys] == [code for (code,) in first]
+
+
 def test_warnings_do_not_block(warehouse: Path) -> None:
     _execute(
         warehouse,
