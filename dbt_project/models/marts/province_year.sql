@@ -95,11 +95,8 @@ rates as (
         -- Alkire-Foster over the assessed households of the counted communes (proportions 0-1).
         cast(summed.identified_households as double)
         / nullif(summed.assessed_households, 0) as mpi_headcount_ratio,
-        -- Rounded to 12 decimals: the score sums fractional weights in an order DuckDB does not
-        -- fix, so two builds of the same data differed in the last digits.
-        round(summed.identified_score / nullif(summed.identified_households, 0), 12)
-            as mpi_intensity,
-        round(summed.identified_score / nullif(summed.assessed_households, 0), 12) as mpi_m0
+        summed.identified_score / nullif(summed.identified_households, 0) as mpi_intensity,
+        summed.identified_score / nullif(summed.assessed_households, 0) as mpi_m0
     from summed
     left join review_years
         on summed.review_year = review_years.review_year

@@ -77,16 +77,11 @@ final as (
         deprived_near_poor_households,
         100 * cast(near_poor_households - deprived_near_poor_households as double)
         / nullif(near_poor_households, 0) as near_poor_access_rate,
-        -- Rounded to 9 decimals: the window sums fractional weights in an order DuckDB does not
-        -- fix, so two builds of the same data differed in the last digits.
-        round(
-            100 * weight * deprived_identified_households / nullif(
-                sum(weight * deprived_identified_households) over (
-                    partition by review_year, unit_version, province_code
-                ),
-                0
+        100 * weight * deprived_identified_households / nullif(
+            sum(weight * deprived_identified_households) over (
+                partition by review_year, unit_version, province_code
             ),
-            9
+            0
         ) as mpi_contribution_percent
     from summed
 )
