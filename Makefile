@@ -29,7 +29,8 @@ demo: manifest
 	$(BIN)/poverty-warehouse generate-sample --if-empty
 	$(BIN)/poverty-warehouse run --warehouse-dir $(WAREHOUSE_DIR)
 
-test: lint manifest
+# Every test runs, the browser and old-client ones included: their installs come first.
+test: lint manifest setup-browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup
