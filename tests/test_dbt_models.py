@@ -81,22 +81,27 @@ def test_grouped_column_rules_name_each_failing_column(warehouse, tmp_path):
     assert nulls == [("province_code", 1)]
 
 
-def test_flows_lost_or_doubled_by_a_build_fail_their_row_count_test(warehouse, tmp_path):
-    """The flows model holds one row per classified household-year: a year inserted twice by a
-    broken incremental build, or a year lost, fails `row_counts_match` naming the year."""
+def test_flows_lost_or_doubled_by_a_build_fail_their_year_test(warehouse, tmp_path):
+    """The flows model holds one year row per classified review year, recording the year's
+    classified households: a year inserted twice by a broken incremental build, or a year lost,
+    fails `assert_flow_years_match_the_classified_years` naming the year."""
     path = tmp_path / "warehouse.duckdb"
     shutil.copy(warehouse, path)
     with duckdb.connect(str(path)) as con:
-        doubled = con.execute(
+        con.execute(
             "insert into intermediate.int_household_flows_tracked "
             "select * from intermediate.int_household_flows_tracked where review_year = 2024"
-        ).fetchone()[0]
+        )
         con.execute("delete from intermediate.int_household_flows_tracked where review_year = 2025")
     with pytest.raises(AssertionError):
-        dbt(["test", "--select", "test_name:row_counts_match", "--store-failures"], path)
+        dbt(
+            ["test", "--select", "assert_flow_years_match_the_classified_years"]
+            + ["--store-failures"],
+            path,
+        )
     results = json.loads((tmp_path / "dbt_target" / "run_results.json").read_text("utf-8"))
     (failed,) = [r for r in results["results"] if r["status"] == "fail"]
-    rows = query(path, f"select * from {failed['relation_name']} order by group_value")
+    rows = query(path, f"select * from {failed['relation_name']} order by review_year")
     classified = dict(
         query(
             path,
@@ -104,7 +109,10 @@ def test_flows_lost_or_doubled_by_a_build_fail_their_row_count_test(warehouse, t
             "group by review_year",
         )
     )
-    assert rows == [(2024, 2 * doubled, classified[2024]), (2025, 0, classified[2025])]
+    assert rows == [
+        (2024, 2, classified[2024], classified[2024]),
+        (2025, 0, None, classified[2025]),
+    ]
 
 
 def query(path, sql, params=None):

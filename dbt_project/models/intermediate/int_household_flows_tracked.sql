@@ -10,47 +10,23 @@
     )
 }}
 
-{#- Incremental by review year. A flow in year y depends on y, y - 1 and whether the household
-    was poor in any earlier year, so when the classification of year x changes (a new year, a
-    re-sent year, a revised standard) every year from x on is rebuilt. Adding the newest year
-    therefore rebuilds that year only; re-sending an old year rebuilds it and the years after. -#}
+{#- Incremental by review year. A flow in year y depends on y, y - 1, whether the household was
+    poor in any earlier year and whether the year's flows are known: each year's row stores a
+    fingerprint of all that (macros/flow_history_fingerprints.sql), and the years whose
+    fingerprint differs are rebuilt. Adding the newest year therefore rebuilds that year only;
+    re-sending an old year rebuilds it and the years after. -#}
 {% if is_incremental() %}
     {% set changed_years_sql %}
-        with source_years as (
-            select
-                review_year,
-                count(*) as row_count,
-                bit_xor(hash(household_code, computed_class, loaded_at, run_id)) as fingerprint
-            from {{ ref('int_households_classified') }}
-            group by review_year
+        with histories as (
+            {{ flow_history_fingerprints(ref('int_households_classified'), ref('int_review_years_described')) }}
         ),
         built_years as (
-            select
-                review_year,
-                count(*) as row_count,
-                bit_xor(hash(household_code, computed_class, loaded_at, run_id)) as fingerprint
-            from {{ this }}
-            group by review_year
-        ),
-        review_years as (
-            select review_year, has_known_flows from {{ ref('int_review_years_described') }}
-        ),
-        built_flow_years as (
-            select distinct review_year, is_flow_known from {{ this }}
-        ),
-        first_changed as (
-            select min(source_years.review_year) as review_year
-            from source_years
-            left join built_years on source_years.review_year = built_years.review_year
-            left join review_years on source_years.review_year = review_years.review_year
-            left join built_flow_years on source_years.review_year = built_flow_years.review_year
-            where source_years.fingerprint is distinct from built_years.fingerprint
-                or source_years.row_count is distinct from built_years.row_count
-                or review_years.has_known_flows is distinct from built_flow_years.is_flow_known
+            select review_year, history_fingerprint from {{ this }} where household_code is null
         )
-        select source_years.review_year
-        from source_years
-        inner join first_changed on source_years.review_year >= first_changed.review_year
+        select histories.review_year
+        from histories
+        left join built_years on histories.review_year = built_years.review_year
+        where histories.history_fingerprint is distinct from built_years.history_fingerprint
         order by 1
     {% endset %}
     {% set years_to_build = review_years_to_build(changed_years_sql) %}
@@ -64,6 +40,10 @@ classified as (
 
 review_years as (
     select * from {{ ref('int_review_years_described') }}
+),
+
+histories as (
+    {{ flow_history_fingerprints('classified', 'review_years') }}
 ),
 
 current_year as (
@@ -155,6 +135,56 @@ final as (
         loaded_at,
         run_id
     from joined
+),
+
+-- Only the household-years with a movement or a recent exit are stored: the marts count those,
+-- and the others (two thirds of a country's rows) would only be written to be filtered out.
+household_rows as (
+    select
+        review_year,
+        household_code,
+        computed_class,
+        is_poor,
+        was_poor_previous_year,
+        was_assessed_previous_year,
+        is_flow_known,
+        flow,
+        near_poor_flow,
+        is_recently_exited_poverty,
+        loaded_at,
+        run_id,
+        null::bigint as classified_households,
+        null::ubigint as history_fingerprint
+    from final
+    where flow is not null or near_poor_flow is not null or is_recently_exited_poverty
+),
+
+-- One row per review year built (household_code NULL): it records what the year was built from,
+-- and it is there even when the year has no flows (delete+insert replaces only the years present
+-- in a build, so a rebuilt year must never come out empty).
+year_rows as (
+    select
+        histories.review_year,
+        null::varchar as household_code,
+        null::varchar as computed_class,
+        null::boolean as is_poor,
+        null::boolean as was_poor_previous_year,
+        null::boolean as was_assessed_previous_year,
+        coalesce(review_years.has_known_flows, false) as is_flow_known,
+        null::varchar as flow,
+        null::varchar as near_poor_flow,
+        null::boolean as is_recently_exited_poverty,
+        null::timestamp as loaded_at,
+        null::varchar as run_id,
+        histories.households as classified_households,
+        histories.history_fingerprint
+    from histories
+    left join review_years on histories.review_year = review_years.review_year
+    {% if is_incremental() %}
+        where histories.review_year in ({{ years_to_build }})
+    {% endif %}
 )
 
-select * from final
+select * from household_rows
+union all
+select * from year_rows

@@ -12,8 +12,8 @@ classified as (
     select * from {{ ref('int_households_classified') }}
 ),
 
--- Only the households with a flow: the join then builds its hash table on a fraction of the
--- household-years.
+-- The household rows (the year rows have no flow); the join builds its hash table on them, a
+-- fraction of the household-years.
 flows as (
     select
         review_year,

@@ -1,0 +1,34 @@
+{#- int_household_flows_tracked holds one year row per classified review year, recording that
+    year's classified households: returns each year where the year rows are missing, doubled,
+    or count other households than int_households_classified (a year lost, inserted twice or
+    left stale by an incremental build). -#}
+with
+
+year_rows as (
+    select
+        review_year,
+        count(*) as year_rows,
+        any_value(classified_households) as recorded_households
+    from {{ ref('int_household_flows_tracked') }}
+    where household_code is null
+    group by review_year
+),
+
+classified_years as (
+    select
+        review_year,
+        count(*) as classified_households
+    from {{ ref('int_households_classified') }}
+    group by review_year
+)
+
+select
+    coalesce(year_rows.review_year, classified_years.review_year) as review_year,
+    coalesce(year_rows.year_rows, 0) as year_rows,
+    year_rows.recorded_households,
+    classified_years.classified_households
+from year_rows
+full outer join classified_years on year_rows.review_year = classified_years.review_year
+where
+    year_rows.year_rows is distinct from 1
+    or year_rows.recorded_households is distinct from classified_years.classified_households
