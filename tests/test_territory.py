@@ -11,6 +11,7 @@ the fixture's docstring); nothing re-implements the rules.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -54,9 +55,12 @@ def rows(path: Path, sql: str) -> list[dict]:
 
 
 def check(actual: dict, expected: dict, where: object) -> None:
-    """Compare one row: None must be NULL, floats within 1e-6, the rest exactly."""
+    """Compare one row: None must be NULL, floats within 1e-6 (the weights are DECIMALs), the
+    rest exactly."""
     for column, want in expected.items():
         got = actual[column]
+        if isinstance(got, Decimal):
+            got = float(got)
         if want is None:
             assert got is None, f"{where} {column}: expected NULL, got {got}"
         elif isinstance(want, float):
@@ -134,6 +138,15 @@ def test_crosswalk_weights(warehouse_dir):
     for key, want in expected.items():
         check(got[key] | {"weights_review_year": got[key]["weights_review_year"]}, want, key)
         assert got[key]["weights_review_year"] == 2024
+    # Exact decimals, so sums of them do not depend on the order they are added in: a third is
+    # 1/3 truncated to 18 decimals, and the three thirds of 10798 make 1.0 as a DOUBLE.
+    assert got[("10798", "10843")]["forward_weight"] == Decimal("0.333333333333333333")
+    (thirds,) = rows(
+        warehouse_dir / "warehouse.duckdb",
+        "select cast(sum(forward_weight) as double) as total "
+        "from intermediate.int_communes_crosswalked where old_commune_code = '10798'",
+    )
+    assert thirds["total"] == 1.0
 
 
 TERRITORY_YEAR = {

@@ -24,8 +24,12 @@
     cast(sum({{ relation_alias }}.{{ column }}) filter (where {{ counted }}) as bigint)
         as {{ column }},
     {%- endfor %}
-    sum({{ relation_alias }}.poor_not_reassessed) filter (where {{ counted }})
-        as poor_not_reassessed,
+    -- Summed as exact decimals (macros/exact_share.sql): the same figure in every build.
+    cast(
+        sum(cast({{ relation_alias }}.poor_not_reassessed as decimal(38, 18)))
+            filter (where {{ counted }})
+        as double
+    ) as poor_not_reassessed,
     max({{ relation_alias }}.history_reviews) as history_reviews
 {%- endmacro %}
 

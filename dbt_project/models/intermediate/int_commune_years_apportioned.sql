@@ -106,7 +106,7 @@ links as (
         sources.*,
         sources.unit_version as target_unit_version,
         sources.commune_code as target_commune_code,
-        1.0 as allocation_share,
+        {{ exact_weight(1) }} as allocation_share,
         true as is_native
     from sources
     union all
@@ -147,10 +147,11 @@ weighted as (
         household_counts.near_poor_people,
         household_counts.poor_meritorious_family,
         case
-            when links.is_native then 1.0
-            when household_counts.placed_commune_code = links.target_commune_code then 1.0
+            when links.is_native then {{ exact_weight(1) }}
+            when household_counts.placed_commune_code = links.target_commune_code
+                then {{ exact_weight(1) }}
             when household_counts.placed_commune_code is null then links.allocation_share
-            else 0.0
+            else {{ exact_weight(0) }}
         end as weight
     from links
     inner join household_counts

@@ -44,8 +44,20 @@ forward as (
     select
         pairs.*,
         count(*) over (partition by pairs.old_commune_code) as successors,
-        1.0 / count(*) over (partition by pairs.old_commune_code) as forward_weight
+        {{ exact_share('count(*) over (partition by pairs.old_commune_code)') }} as forward_weight
     from pairs
+),
+
+-- What each predecessor brings to a 2025 commune, in parts of a household: its total households
+-- times its forward weight, with the weights over their common denominator (the least common
+-- multiple of the predecessors' successor counts), so that the shares below are ratios of
+-- integers, exact to 18 decimals (macros/exact_share.sql).
+common_denominators as (
+    select
+        new_commune_code,
+        list_reduce(list(successors), lambda a, b: lcm(a, b)) as common_denominator  -- noqa: PRS
+    from forward
+    group by new_commune_code
 ),
 
 contributions as (
@@ -53,9 +65,10 @@ contributions as (
         forward.*,
         weights_review.review_year as weights_review_year,
         coalesce(predecessor_totals.total_households, 0) as old_total_households,
-        coalesce(predecessor_totals.total_households, 0) * forward.forward_weight
-            as contributed_households
+        common_denominators.common_denominator // forward.successors as forward_parts
     from forward
+    inner join common_denominators
+        on forward.new_commune_code = common_denominators.new_commune_code
     cross join weights_review
     left join predecessor_totals on forward.old_commune_code = predecessor_totals.commune_code
 ),
@@ -66,13 +79,14 @@ contributions as (
 backward as (
     select
         contributions.*,
+        contributions.old_total_households * contributions.forward_parts as contributed_parts,
         count(*) over (partition by contributions.new_commune_code) as predecessors,
-        sum(contributions.contributed_households)
+        sum(contributions.old_total_households * contributions.forward_parts)
             over (partition by contributions.new_commune_code)
-            as new_contributed_households,
-        sum(contributions.forward_weight)
+            as new_contributed_parts,
+        sum(contributions.forward_parts)
             over (partition by contributions.new_commune_code)
-            as new_forward_weights
+            as new_forward_parts
     from contributions
 ),
 
@@ -89,9 +103,11 @@ final as (
         cast(backward.old_total_households as bigint) as old_total_households,
         backward.forward_weight,
         case
-            when backward.new_contributed_households > 0
-                then backward.contributed_households / backward.new_contributed_households
-            else backward.forward_weight / backward.new_forward_weights
+            when backward.new_contributed_parts > 0
+                then {{ exact_ratio(
+                    'backward.contributed_parts', 'backward.new_contributed_parts'
+                ) }}
+            else {{ exact_ratio('backward.forward_parts', 'backward.new_forward_parts') }}
         end as backward_weight
     from backward
     left join communes as old_units

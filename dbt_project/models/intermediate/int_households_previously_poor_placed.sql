@@ -28,7 +28,7 @@ forward_weights as (
     select
         old_commune_code,
         new_commune_code,
-        1.0 / count(*) over (partition by old_commune_code) as weight
+        {{ exact_share('count(*) over (partition by old_commune_code)') }} as weight
     from (select distinct
         old_commune_code,
         new_commune_code
@@ -80,14 +80,14 @@ placed as (
     select
         with_stay.*,
         with_stay.previous_commune_code as commune_code,
-        1.0 as weight
+        {{ exact_weight(1) }} as weight
     from with_stay
     where with_stay.previous_unit_version = with_stay.unit_version
     union all
     select
         with_stay.*,
         with_stay.current_commune_code as commune_code,
-        1.0 as weight
+        {{ exact_weight(1) }} as weight
     from with_stay
     where
         with_stay.previous_unit_version <> with_stay.unit_version
@@ -117,7 +117,7 @@ final as (
         placed.commune_code,
         communes.district_code,
         communes.province_code,
-        cast(placed.weight as double) as weight,
+        placed.weight,
         placed.is_reassessed,
         placed.current_commune_code,
         current_communes.district_code as current_district_code,

@@ -48,11 +48,11 @@ rates as (
         summed.*,
         case
             when review_years.has_known_flows and summed.communes_reported > 0
-                then coalesce(moves.poor_moved_in, 0)
+                then cast(coalesce(moves.poor_moved_in, 0) as double)
         end as poor_moved_in,
         case
             when review_years.has_known_flows and summed.communes_reported > 0
-                then coalesce(moves.poor_moved_out, 0)
+                then cast(coalesce(moves.poor_moved_out, 0) as double)
         end as poor_moved_out,
         review_years.previous_review_year,
         review_years.is_comparable_to_previous,

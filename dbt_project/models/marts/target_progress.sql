@@ -204,7 +204,7 @@ baseline_poor_weights as (
         household_code,
         unit_version,
         province_code,
-        1.0 as weight
+        {{ exact_weight(1) }} as weight
     from baseline_poor
     union all
     select
@@ -212,7 +212,7 @@ baseline_poor_weights as (
         baseline_poor.household_code,
         baseline_poor.placed_unit_version as unit_version,
         placed_units.province_code,
-        1.0 as weight
+        {{ exact_weight(1) }} as weight
     from baseline_poor
     inner join communes as placed_units
         on
