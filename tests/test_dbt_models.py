@@ -329,6 +329,41 @@ def test_adding_a_year_rebuilds_only_that_year(with_2026):
     ) == ("VIEW",)
 
 
+def test_a_flows_table_built_before_the_year_rows_is_rebuilt_whole(warehouse, tmp_path):
+    """A warehouse whose flows table predates the year rows (no fingerprint columns) upgrades in
+    place: every year is rebuilt, the columns are added, and the year rows then match."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(warehouse, path)
+    before = query(
+        path,
+        "select * exclude (classified_households, history_fingerprint) "
+        "from intermediate.int_household_flows_tracked order by all",
+    )
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "delete from intermediate.int_household_flows_tracked where household_code is null"
+        )
+        for column in ("classified_households", "history_fingerprint"):
+            con.execute(
+                f"alter table intermediate.int_household_flows_tracked drop column {column}"
+            )
+    output = dbt(["build"], path).stdout
+    years = [
+        year
+        for (year,) in query(
+            path,
+            "select distinct review_year from intermediate.int_households_classified order by 1",
+        )
+    ]
+    assert years_rebuilt(output, "int_household_flows_tracked") == ", ".join(map(str, years))
+    after = query(
+        path,
+        "select * exclude (classified_households, history_fingerprint) "
+        "from intermediate.int_household_flows_tracked order by all",
+    )
+    assert after == before
+
+
 def test_review_2026_is_classified_by_the_decree_351_seed_row(with_2026):
     path, _ = with_2026
     # 1,800,000 is above Decree 07's rural line but under Decree 351's 2,200,000.

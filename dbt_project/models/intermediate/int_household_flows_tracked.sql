@@ -16,12 +16,17 @@
     fingerprint differs are rebuilt. Adding the newest year therefore rebuilds that year only;
     re-sending an old year rebuilds it and the years after. -#}
 {% if is_incremental() %}
+    {#- A table built before the year rows has no fingerprints: every year is rebuilt. -#}
+    {% set built_fingerprint = 'history_fingerprint'
+        if relation_has_column(this, 'history_fingerprint') else 'null::ubigint' %}
     {% set changed_years_sql %}
         with histories as (
             {{ flow_history_fingerprints(ref('int_households_classified'), ref('int_review_years_described')) }}
         ),
         built_years as (
-            select review_year, history_fingerprint from {{ this }} where household_code is null
+            select review_year, {{ built_fingerprint }} as history_fingerprint
+            from {{ this }}
+            where household_code is null
         )
         select histories.review_year
         from histories
