@@ -1,11 +1,11 @@
-{#- One row per review year of `classified`: its households and what the flows of that year are
-    built from, as one fingerprint (`history_fingerprint`). A year's flows read its own
-    classification and every earlier year's (y - 1, and whether the household was poor before),
-    and whether its flows are known at all; so the fingerprint of year y hashes the households
-    of every year up to y and that year's has_known_flows. A re-sent or reclassified year x then
-    changes the fingerprint of x and of every year after it, and of no year before it.
-    `int_household_flows_tracked` stores it on each year's year row and rebuilds the years
-    whose fingerprint differs. -#}
+{#- One row per review year of `classified`: its households, whether its flows are known, and
+    what the flows of that year are built from, as one fingerprint (`history_fingerprint`). A
+    year's flows read its own classification and every earlier year's (y - 1, and whether the
+    household was poor before), and whether its flows are known at all; so the fingerprint of
+    year y hashes the households of every year up to y and that year's has_known_flows. A
+    re-sent or reclassified year x then changes the fingerprint of x and of every year after
+    it, and of no year before it. `int_household_flows_tracked` stores it on each year's year
+    row and rebuilds the years whose fingerprint differs. -#}
 {% macro flow_history_fingerprints(classified, review_years) -%}
     with source_years as (
         select
@@ -29,6 +29,7 @@
     select
         histories.review_year,
         histories.households,
+        coalesce(described.has_known_flows, false) as has_known_flows,
         hash(
             histories.years_fingerprint, coalesce(described.has_known_flows, false)
         ) as history_fingerprint

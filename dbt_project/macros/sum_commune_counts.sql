@@ -26,7 +26,7 @@
     {%- endfor %}
     -- Summed as exact decimals (macros/exact_share.sql): the same figure in every build.
     cast(
-        sum(cast({{ relation_alias }}.poor_not_reassessed as decimal(38, 18)))
+        sum({{ exact_weight(relation_alias ~ '.poor_not_reassessed') }})
             filter (where {{ counted }})
         as double
     ) as poor_not_reassessed,

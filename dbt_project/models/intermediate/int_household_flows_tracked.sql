@@ -175,7 +175,7 @@ year_rows as (
         null::boolean as is_poor,
         null::boolean as was_poor_previous_year,
         null::boolean as was_assessed_previous_year,
-        coalesce(review_years.has_known_flows, false) as is_flow_known,
+        histories.has_known_flows as is_flow_known,
         null::varchar as flow,
         null::varchar as near_poor_flow,
         null::boolean as is_recently_exited_poverty,
@@ -184,7 +184,6 @@ year_rows as (
         histories.households as classified_households,
         histories.history_fingerprint
     from histories
-    left join review_years on histories.review_year = review_years.review_year
     {% if is_incremental() %}
         where histories.review_year in ({{ years_to_build }})
     {% endif %}

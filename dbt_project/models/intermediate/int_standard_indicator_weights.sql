@@ -36,10 +36,8 @@ final as (
         indicator_name_vi,
         indicator_name_en,
         service_name_vi,
-        -- A DECIMAL, so that sums of weighted counts are exact: summed as doubles, in an order
-        -- DuckDB does not fix, two builds of the same data gave MPI figures differing in the
-        -- last digits.
-        cast(1.0 / (services * indicators_in_service) as decimal(38, 18)) as weight
+        -- Exact, so that the MPI sums are the same in every build (macros/exact_share.sql).
+        {{ exact_share('services * indicators_in_service') }} as weight
     from sized
 )
 
