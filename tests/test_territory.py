@@ -30,9 +30,17 @@ PII_KEY = "fedcba9876543210" * 4
 
 @pytest.fixture(scope="module")
 def pipeline_run(tmp_path_factory):
-    """Write the fixture and run the job once, as ``poverty-warehouse run`` does."""
+    """Write the fixture and run the job once, as ``poverty-warehouse run`` does.
+
+    The fixture's hand-worked weights are the unit package's mapping as given: its two Xã Hòa
+    Bình are the package's name collision, which gives the fixture its two 2025 communes with
+    predecessors in both old provinces. The seed crosswalk_corrections separates them (each to
+    its own successors, ``tests/test_crosswalk.py``), so this run builds without it, as
+    POVERTY_CROSSWALK_CORRECTIONS=ignore does; the suspect links it uses are then named."""
     root = tmp_path_factory.mktemp("territory")
-    return run_job(write_raw_exports(root / "raw"), root / "warehouse", YEARS, PII_KEY)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("POVERTY_CROSSWALK_CORRECTIONS", "ignore")
+        return run_job(write_raw_exports(root / "raw"), root / "warehouse", YEARS, PII_KEY)
 
 
 @pytest.fixture(scope="module")
