@@ -18,7 +18,7 @@ import pytest
 from dbt_fixtures.sample import year_2024, year_2025
 from dbt_fixtures.warehouse import create_warehouse, dbt, household, replace_year
 
-from orchestration.lib.admin_units import coordinate_corrections
+from orchestration.lib.admin_units import coordinate_corrections, corrected_mapping
 from orchestration.settings import DBT_PROJECT_DIR
 
 KIM_THANH_HOA_BINH = ("30", "293", "10798")
@@ -221,3 +221,30 @@ def test_the_seed_ships_what_the_coordinates_give():
     assert {("10798", "11911"), ("11890", "10843"), ("11890", "10804")} <= {
         (old, new) for old, new, _ in from_coordinates
     }
+
+
+def test_the_sample_places_households_by_the_corrected_crosswalk(builds):
+    """The sample generator reads the same seed: its mapping is the crosswalk dbt builds, so the
+    demo's Bắc Kạn commune Xã Yên Thịnh (02044) is divided between its own successor and the
+    stand-in Xã Yên Lập of Tuyên Quang (02317), a 2025 commune of two old provinces."""
+    from orchestration.sample.communes import CROSSWALK_CORRECTIONS, SCALES, build_communes
+
+    _, corrected = builds
+    mapping = corrected_mapping(CROSSWALK_CORRECTIONS)
+    used = query(
+        corrected,
+        "select old_commune_code, new_commune_code from intermediate.int_communes_crosswalked",
+    )
+    assert set(
+        zip(
+            mapping.column("old_commune_code").to_pylist(),
+            mapping.column("new_commune_code").to_pylist(),
+            strict=True,
+        )
+    ) == {(r["old_commune_code"], r["new_commune_code"]) for r in used}
+
+    communes, new, _ = build_communes(SCALES["demo"], (2024, 2025), 2025)
+    position = list(communes.code).index("02044")
+    successors = {str(new.code[i]) for i in communes.successors[position]}
+    assert successors == {"02044", "02317"}
+    assert {new.province[i] for i in communes.successors[position]} == {"19", "08"}

@@ -15,6 +15,7 @@ them, because the mapping, keyed by names, joins some communes to a namesake's s
 from __future__ import annotations
 
 import contextlib
+import csv
 import importlib.util
 import json
 import math
@@ -277,3 +278,48 @@ def coordinate_corrections(far_km: float = FAR_LINK_KM) -> list[CoordinateCorrec
         ):
             corrections += removals
     return sorted(corrections, key=lambda c: (c.old_commune_code, c.new_commune_code))
+
+
+def corrected_mapping(corrections_csv: Path) -> pa.Table:
+    """The package's mapping after a corrections file in the seed's format (old_commune_code,
+    new_commune_code, action ``remove``/``add``/``replace``), as the dbt model
+    ``int_crosswalk_links_checked`` applies it: for the synthetic sample, whose households must
+    live where the warehouse's crosswalk puts them. ``is_split`` is recounted; an old commune whose
+    default successor was removed takes its first remaining one (by code) as default."""
+    with corrections_csv.open(encoding="utf-8", newline="") as handle:
+        corrections = list(csv.DictReader(handle))
+    action = {(r["old_commune_code"], r["new_commune_code"]): r["action"] for r in corrections}
+    replaced = {r["old_commune_code"] for r in corrections if r["action"] == "replace"}
+    links: dict[tuple[str, str], dict] = {}
+    for link in admin_unit_tables().mapping.to_pylist():
+        key = (link["old_commune_code"], link["new_commune_code"])
+        kept = action.get(key) in ("add", "replace") or (
+            action.get(key) != "remove" and key[0] not in replaced
+        )
+        if kept:
+            links[key] = link
+    for (old, new), kind in action.items():
+        if kind in ("add", "replace") and (old, new) not in links:
+            links[(old, new)] = {
+                "old_commune_code": old,
+                "new_commune_code": new,
+                "is_split": True,
+                "is_default_new_commune": False,
+                "new_commune_area_km2": None,
+            }
+    by_old: dict[str, list[dict]] = {}
+    for key in sorted(links):
+        by_old.setdefault(key[0], []).append(links[key])
+    rows = []
+    for successors in by_old.values():
+        has_default = any(link["is_default_new_commune"] for link in successors)
+        for position, link in enumerate(successors):
+            rows.append(
+                link
+                | {
+                    "is_split": len(successors) > 1,
+                    "is_default_new_commune": link["is_default_new_commune"]
+                    or (not has_default and position == 0),
+                }
+            )
+    return pa.Table.from_pylist(rows, schema=_MAP_SCHEMA)
