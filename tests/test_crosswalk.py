@@ -15,10 +15,11 @@ from decimal import Decimal
 
 import duckdb
 import pytest
+import yaml
 from dbt_fixtures.sample import year_2024, year_2025
 from dbt_fixtures.warehouse import create_warehouse, dbt, household, replace_year
 
-from orchestration.lib.admin_units import coordinate_corrections, corrected_mapping
+from orchestration.lib.admin_units import FAR_LINK_KM, coordinate_corrections, corrected_mapping
 from orchestration.settings import DBT_PROJECT_DIR
 
 KIM_THANH_HOA_BINH = ("30", "293", "10798")
@@ -221,6 +222,9 @@ def test_the_seed_ships_what_the_coordinates_give():
     assert {("10798", "11911"), ("11890", "10843"), ("11890", "10804")} <= {
         (old, new) for old, new, _ in from_coordinates
     }
+    # The derivation and the dbt checks use one threshold.
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    assert project["vars"]["crosswalk_far_link_km"] == FAR_LINK_KM
 
 
 def test_the_sample_places_households_by_the_corrected_crosswalk(builds):
