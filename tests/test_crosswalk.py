@@ -252,3 +252,33 @@ def test_the_sample_places_households_by_the_corrected_crosswalk(builds):
     successors = {str(new.code[i]) for i in communes.successors[position]}
     assert successors == {"02044", "02317"}
     assert {new.province[i] for i in communes.successors[position]} == {"19", "08"}
+
+
+def test_explain_names_the_corrected_links_a_territory_rests_on(builds, tmp_path):
+    """On the corrected build, Hải Phòng's old territory rests on the removal of its Xã Hòa
+    Bình's links to Hà Nam and Kim Thành; Hà Giang's on none."""
+    from orchestration.lib.explain_crosswalk import explain_territory_crosswalk
+
+    _, corrected = builds
+    published = tmp_path / "published.duckdb"
+    with duckdb.connect(str(published)) as con:
+        con.execute(f"attach '{corrected}' as wh (read_only)")
+        for table in ("crosswalk_links", "territory_year"):
+            con.execute(f"create table {table} as select * from wh.marts.{table}")
+    explanation = explain_territory_crosswalk(published, "pre2025:31")
+    assert explanation.measured_years == [2025]
+    assert {(r["old_commune_code"], r["new_commune_code"]) for r in explanation.corrected} >= {
+        ("11890", "10843"),
+        ("11890", "10804"),
+    }
+    text = explanation.to_text()
+    assert (
+        "11890 Xã Hòa Bình (Huyện Vĩnh Bảo, 31) → 10843 Xã Hà Nam (31), 30.2 km: not used "
+        "(the package lists it: suspect, far, name_collision, cross_province); corrected: remove "
+        "(coordinates: Derived from the package's own centroids, not from a resolution"
+    ) in text
+    quiet = explain_territory_crosswalk(published, "pre2025:02")
+    assert quiet.links == []
+    assert "none of them is suspect or corrected" in quiet.to_text()
+    with pytest.raises(ValueError, match="not of the form"):
+        explain_territory_crosswalk(published, "02")
