@@ -173,19 +173,30 @@ def explain(args: argparse.Namespace) -> int:
         if not path.exists():
             raise UsageError(f"{path} does not exist: run `poverty-warehouse run` first")
     if args.territory or args.target:
+        from orchestration.lib.explain_crosswalk import explain_territory_crosswalk
         from orchestration.lib.explain_targets import explain_target
 
-        if not (args.territory and args.target):
-            raise UsageError("--territory and --target go together, e.g. pre2025:02 and T1")
+        if not args.territory:
+            raise UsageError("--target needs --territory, e.g. pre2025:02 and T1")
         try:
-            explanation = explain_target(settings.published_path, args.territory, args.target)
+            crosswalk = explain_territory_crosswalk(settings.published_path, args.territory)
+            explanation = (
+                explain_target(settings.published_path, args.territory, args.target)
+                if args.target
+                else None
+            )
         except ValueError as error:
             raise UsageError(str(error)) from error
-        text = explanation.to_csv() if args.format == "csv" else explanation.to_text()
+        if explanation is None:
+            text = crosswalk.to_text()
+        elif args.format == "csv":
+            text = explanation.to_csv()
+        else:
+            text = explanation.to_text().rstrip("\n") + "\n" + crosswalk.to_text()
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return 0
     if args.year is None or args.commune is None:
-        raise UsageError("explain needs --year and --commune (or --territory and --target)")
+        raise UsageError("explain needs --year and --commune (or --territory, with --target)")
     try:
         explanation = explain_value(
             settings.warehouse_path,
@@ -297,7 +308,8 @@ def _parser() -> argparse.ArgumentParser:
             "Print a commune's published value of a measure, the poverty standard's rule "
             "applied, and every household row counted in it with its file and row number; or, "
             "with --territory and --target, the series a plan target used year by year and the "
-            "arithmetic of its actual value and status."
+            "arithmetic of its actual value and status; with --territory, the suspect or "
+            "corrected crosswalk links the territory's figures across 2025 rest on."
         ),
         epilog="measures: " + ", ".join(measures),
         formatter_class=_Formatter,
@@ -305,7 +317,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--year", type=int, help="review year, e.g. 2024 (with --commune)")
     p.add_argument("--commune", help="commune code, leading zeros optional (with --year)")
     p.add_argument(
-        "--territory", help="a plan's territory, e.g. pre2025:02 or 2025:08 (with --target)"
+        "--territory",
+        help="a territory, e.g. pre2025:02 or 2025:08: its crosswalk links (and --target's series)",
     )
     p.add_argument("--target", help="a plan target, e.g. T1 (with --territory)")
     p.add_argument(

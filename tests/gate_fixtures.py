@@ -449,6 +449,10 @@ def build_warehouse(path: Path, shape: FixtureShape = SMALL) -> Path:
                 poverty_rate
             from marts.province_year;
 
+            create table marts.crosswalk_links as
+            select '00001' as old_commune_code, '00001' as new_commune_code,
+                true as in_crosswalk, 'ok' as status, null::varchar as reasons;
+
             create table marts.plans as
             select 'D05_2021_2025' as plan_id, 'plan' as name, 'pre2025:02' as territory,
                 2021 as period_start, 2025 as period_end, 2021 as baseline_year,

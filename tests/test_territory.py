@@ -10,6 +10,7 @@ the fixture's docstring); nothing re-implements the rules.
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -30,9 +31,17 @@ PII_KEY = "fedcba9876543210" * 4
 
 @pytest.fixture(scope="module")
 def pipeline_run(tmp_path_factory):
-    """Write the fixture and run the job once, as ``poverty-warehouse run`` does."""
+    """Write the fixture and run the job once, as ``poverty-warehouse run`` does.
+
+    The fixture's hand-worked weights are the unit package's mapping as given: its two Xã Hòa
+    Bình are the package's name collision, which gives the fixture its two 2025 communes with
+    predecessors in both old provinces. The seed crosswalk_corrections separates them (each to
+    its own successors, ``tests/test_crosswalk.py``), so this run builds without it, as
+    POVERTY_CROSSWALK_CORRECTIONS=ignore does; the suspect links it uses are then named."""
     root = tmp_path_factory.mktemp("territory")
-    return run_job(write_raw_exports(root / "raw"), root / "warehouse", YEARS, PII_KEY)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("POVERTY_CROSSWALK_CORRECTIONS", "ignore")
+        return run_job(write_raw_exports(root / "raw"), root / "warehouse", YEARS, PII_KEY)
 
 
 @pytest.fixture(scope="module")
@@ -455,3 +464,47 @@ def test_explain_target_gives_the_series_and_the_arithmetic(warehouse_dir, publi
         explain_target(published, "pre2025:02", "T1")
     with pytest.raises(TargetExplainError, match="no evaluated row of target T6"):
         explain_target(published, "pre2025:30", "T6", plan_id="D05_2021_2025")
+
+
+def test_suspect_crosswalk_links_are_warned_about_and_explained(warehouse_dir, published, capsys):
+    """Built on the package's mapping as given, the fixture's communes use the two Xã Hòa Bình's
+    collided links: the gate's warning counts and names them, and `explain --territory` lists
+    them under each territory whose figures across 2025 rest on them."""
+    from orchestration.cli import main
+
+    [warning] = rows(
+        warehouse_dir / "warehouse.duckdb",
+        "select success, observed, offending_keys from audit.validation_results "
+        "where expectation = 'suspect_crosswalk_links_used_by_loaded_communes'",
+    )
+    assert warning["success"] is False
+    assert warning["observed"] == "6 offending row(s)"
+    # Every link between the two Xã Hòa Bình and the three successors the package gives both.
+    named = {
+        (key["old_commune_code"], key["new_commune_code"]): key["reasons"]
+        for key in json.loads(warning["offending_keys"])
+    }
+    # (the gate keeps the first five of them, sorted).
+    assert set(named) == {
+        (old, new) for old in ("10798", "11890") for new in ("10843", "10804", "11911")
+    } - {("11890", "11911")}
+    assert named[("11890", "10843")] == "far, name_collision, cross_province"
+    assert named[("10798", "10843")] == "name_collision"
+
+    assert (
+        main(["explain", "--territory", "pre2025:31", "--warehouse-dir", str(warehouse_dir)]) == 0
+    )
+    out = capsys.readouterr().out
+    assert (
+        "crosswalk: territory pre2025:31 is measured in the reviews of the other unit version"
+        in out
+    )
+    assert "(2025, 2026)" in out
+    assert "11890 Xã Hòa Bình (Huyện Vĩnh Bảo, 31) → 10843 Xã Hà Nam (31)" in out
+    assert "SUSPECT (far, name_collision, cross_province)" in out
+
+    assert main(["explain", "--territory", "pre2025:30", "--target", "T1",
+                 "--warehouse-dir", str(warehouse_dir)]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "mean of falls" in out
+    assert "10798 Xã Hòa Bình (Huyện Kim Thành, 30) → 11911 Xã Nguyễn Bỉnh Khiêm (31)" in out

@@ -18,14 +18,20 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from orchestration.lib.admin_units import admin_unit_tables
+from orchestration.lib.admin_units import admin_unit_tables, corrected_mapping
 from orchestration.sample.standards import (
     INCOME_SCALE_STANDARD,
     poverty_standards,
     standard_for_year,
 )
+from orchestration.settings import DBT_PROJECT_DIR
 
 DEMO_PROVINCES = ("02", "08")
+APPORTIONED_PROVINCE = "06"
+"""Bắc Kạn, in the demo only: the seed crosswalk_corrections gives its Xã Yên Thịnh (02044) a
+second successor in Tuyên Quang (a documented stand-in: the package has no cross-province link
+its checks keep), so the demo publishes `apportioned` territories."""
+CROSSWALK_CORRECTIONS = DBT_PROJECT_DIR / "seeds" / "crosswalk_corrections.csv"
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ DEMO_YEARS = tuple(range(2021, 2028))
 
 SCALES: dict[str, Scale] = {
     "tiny": Scale("tiny", DEMO_PROVINCES, 0.01),
-    "demo": Scale("demo", DEMO_PROVINCES, 0.10, years=DEMO_YEARS),
+    "demo": Scale("demo", (*DEMO_PROVINCES, APPORTIONED_PROVINCE), 0.10, years=DEMO_YEARS),
     "province": Scale("province", DEMO_PROVINCES, 1.0),
     "national": Scale("national", None, 1.0),
     "stress": Scale("stress", None, 1.0, full_export_year=2024),
@@ -252,8 +258,10 @@ class NewCommunes:
 
 
 def _unit_frames() -> tuple[dict[str, list], dict[str, list], dict[str, list]]:
-    tables = admin_unit_tables()
-    units, mapping = tables.units, tables.mapping  # noqa: F841 (DuckDB replacement scan)
+    # The mapping as the warehouse's crosswalk uses it: the package's, after the seed
+    # crosswalk_corrections (its demo stand-in gives the demo a 2025 commune of two provinces).
+    units = admin_unit_tables().units  # noqa: F841 (DuckDB replacement scan)
+    mapping = corrected_mapping(CROSSWALK_CORRECTIONS)  # noqa: F841
     with duckdb.connect() as con:
         old = con.sql(
             """

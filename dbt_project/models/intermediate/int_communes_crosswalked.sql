@@ -1,7 +1,10 @@
 with
 
-mappings as (
-    select * from {{ ref('stg_admin_units__commune_mappings') }}
+-- The links of the corrected crosswalk: the package's mapping after the seed
+-- crosswalk_corrections (int_crosswalk_links_checked).
+links as (
+    select * from {{ ref('int_crosswalk_links_checked') }}
+    where in_crosswalk
 ),
 
 communes as (
@@ -31,11 +34,11 @@ predecessor_totals as (
 ),
 
 pairs as (
-    select distinct
+    select
         old_commune_code,
         new_commune_code,
-        is_split
-    from mappings
+        count(*) over (partition by old_commune_code) > 1 as is_split
+    from links
 ),
 
 -- Forward: a pre-2025 commune goes to its successors in equal parts (the mapping gives no

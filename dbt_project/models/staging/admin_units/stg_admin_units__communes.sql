@@ -14,7 +14,10 @@ renamed as (
         commune_code,
         commune_name,
         commune_type,
-        area_km2
+        area_km2,
+        name_key,
+        latitude,
+        longitude
     from source
 )
 
