@@ -465,38 +465,6 @@ def test_health_access_is_read_in_decision_59_years_only(tmp_path, con):
     assert quarantine(con) == [("survey/2018/a.csv", None, ["missing_required_column"])]
 
 
-def test_a_file_scanned_twice_is_read_once_until_it_changes(tmp_path, monkeypatch):
-    """The run's observation of the raw files and the ingest share one read of each file's bytes;
-    a file rewritten since (another size or modification time) is read again."""
-    from orchestration.lib.ingest import layout
-
-    reads: list[Path] = []
-    real = layout._scan_bytes
-
-    def counting(path: Path, *, check_text: bool):
-        reads.append(path)
-        return real(path, check_text=check_text)
-
-    monkeypatch.setattr(layout, "_scan_bytes", counting)
-    path = tmp_path / "ho.csv"
-    path.write_bytes(b"a,b\n1,2\n")
-    first = layout.scan_file(path)
-    assert layout.scan_file(path) == first
-    assert layout.scan_file(path, check_text=False) == first
-    assert len(reads) == 1 and first.lines == 2
-    path.write_bytes(b"a,b\n1,2\n3,\x01\n")
-    changed = layout.scan_file(path)
-    assert len(reads) == 2
-    assert (changed.lines, changed.has_control_characters) == (3, True)
-    assert changed.sha256 != first.sha256
-    # A scan made without looking for control characters does not answer one that must.
-    other = tmp_path / "ho2.csv"
-    other.write_bytes(b"a\n\x02\n")
-    assert layout.scan_file(other, check_text=False).has_control_characters is False
-    assert layout.scan_file(other).has_control_characters is True
-    assert len(reads) == 4
-
-
 def test_windows_line_endings_are_not_control_characters_but_a_lone_cr_is(tmp_path):
     from orchestration.lib.ingest.layout import scan_file
 

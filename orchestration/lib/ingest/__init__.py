@@ -51,6 +51,7 @@ Decisions where the input contract is silent:
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,6 +61,7 @@ from orchestration.lib.admin_units import unit_version_for_year
 from orchestration.lib.ingest.layout import (
     RawLayout,
     RawLayoutError,
+    changed_since,
     dataset_files,
     file_sha256,
     list_review_years,
@@ -68,6 +70,7 @@ from orchestration.lib.ingest.layout import (
     scan_file,
     validate_raw_dir,
 )
+from orchestration.lib.ingest.limits import LimitError, ReadLimits
 from orchestration.lib.ingest.readers import (
     FileReport,
     FileState,
@@ -91,8 +94,10 @@ __all__ = [
     "REGISTRY",
     "FileReport",
     "IngestReport",
+    "LimitError",
     "RawLayout",
     "RawLayoutError",
+    "ReadLimits",
     "dataset_files",
     "ensure_schemas",
     "file_sha256",
@@ -210,6 +215,7 @@ def _plan_files(
                 path=entry.path,
                 report=file_report,
                 has_control_characters=scan.has_control_characters,
+                scan=scan,
             )
         )
 
@@ -242,6 +248,44 @@ def _not_utf8(state: FileState) -> None:
     )
 
 
+def _changed_during_read(states: list[FileState]) -> list[FileState]:
+    """Quarantine every file read whose bytes are no longer those hashed before reading it.
+
+    The sha256 recorded must be that of the bytes loaded: each file read is hashed again once
+    every pass over it is done, and one whose hash moved (an overwrite during the run, even
+    with the same size and modification time) is quarantined whole (``changed_during_read``)
+    under the hash taken before, with the new one named; the next run reads it afresh.
+    """
+    read = [s for s in states if s.scan is not None and s.report.status == "loaded"]
+    if not read:
+        return []
+    # hashlib releases the GIL on large buffers: two files are hashed at once.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        found = list(pool.map(_rehash, read))
+    changed = []
+    for state, now in zip(read, found, strict=True):
+        if now is None:
+            continue
+        changed.append(state)
+        state.problem = WholeFileProblem(
+            "changed_during_read",
+            f"the file changed while it was read (sha256 {state.scan.sha256} before, {now} "
+            "after): nothing of it was loaded; the next run reads it again",
+            {"sha256_before": state.scan.sha256, "sha256_after": now},
+        )
+        report = state.report
+        report.status, report.status_reason = "quarantined", state.problem.message
+        report.rows_quarantined, report.rows_loaded = report.rows_read, 0
+    return changed
+
+
+def _rehash(state: FileState) -> str | None:
+    try:
+        return changed_since(state.path, state.scan)
+    except OSError as error:  # removed or unreadable since: not the bytes that were loaded
+        return f"unreadable ({error.strerror or error})"
+
+
 def _stage_files(
     con: duckdb.DuckDBPyConnection,
     states: list[FileState],
@@ -262,7 +306,13 @@ def _stage_files(
             continue
         if spec.typed:
             state.report.title_lines = min(1, state.report.lines)
-        header = tuple(read_csv_header(state.path))
+        try:
+            header = tuple(read_csv_header(state.path))
+        except WholeFileProblem as problem:
+            # Staged without a header, so that its lines are still counted.
+            if spec.typed:
+                state.problem = problem
+            header = ()
         plain = spec.typed and not state.has_control_characters
         (fast if plain else by_line).setdefault(header, []).append(state)
     for header, group in fast.items():
@@ -347,12 +397,13 @@ def _collect_quarantined_rows(
     ]
     if not with_bad_rows:
         return
-    text = StageSpec(spec.dataset, spec.review_year, typed=False)
+    text = StageSpec(spec.dataset, spec.review_year, typed=False, limits=spec.limits)
     create_stage(con, text)
     _stage_files(con, with_bad_rows, text, hmac)
     layouts: dict[str, list[int]] = {}
     for state in with_bad_rows:
-        layouts.setdefault(raw_record_sql(state.match), []).append(state.index)
+        record = raw_record_sql(state.match, spec.limits.max_cell_chars)
+        layouts.setdefault(record, []).append(state.index)
     branches = " ".join(
         f"when b._file_index in ({', '.join(map(str, indexes))}) then {record}"
         for record, indexes in layouts.items()
@@ -383,6 +434,7 @@ def ingest_dataset(
     run_id: str,
     pii_key: bytes,
     on_file: Callable[[int, int, int], None] | None = None,
+    limits: ReadLimits | None = None,
 ) -> IngestReport:
     """Rebuild one dataset's rows for one review year from the files on disk, in one transaction.
 
@@ -390,6 +442,7 @@ def ingest_dataset(
 
     Validates the raw directory first (``RawLayoutError``). A year with no file left is emptied.
     Requires ``reference.admin_units`` (the ``admin_units`` asset) when there is a file to read.
+    ``limits`` bounds what a file may hold (default: ``ReadLimits.from_environment()``).
     Returns per-file counts.
     """
     dataset(dataset_name)
@@ -408,7 +461,9 @@ def ingest_dataset(
         to_read = [s for s in states if s.report.status not in ("duplicate", "ignored")]
         if to_read:
             _require_reference(con, unit_version)
-        spec = StageSpec(dataset_name, review_year, typed=True)
+        spec = StageSpec(
+            dataset_name, review_year, typed=True, limits=limits or ReadLimits.from_environment()
+        )
         create_stage(con, spec)
         _stage_files(con, to_read, spec, hmac)
         con.execute(JUDGE_SQL[dataset_name](review_year), {"unit_version": unit_version})
@@ -417,6 +472,7 @@ def ingest_dataset(
             for done, state in enumerate(states, start=1):
                 on_file(done, len(states), state.report.rows_read)
         _collect_quarantined_rows(con, spec, states, hmac)
+        _changed_during_read(states)
         con.execute("begin transaction")
         try:
             write_year(con, dataset_name, review_year, unit_version, states, run_id, now)

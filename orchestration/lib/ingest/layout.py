@@ -15,9 +15,9 @@ note, a PDF, an Excel lock file ``~$…``) is listed as ``ignored`` too.
 
 ``scan_file`` reads a file's bytes once: its sha256, its number of physical lines (counted as
 newline bytes, independently of any CSV parser) and whether it holds a control character, so that
-the readers can be checked against it. A process keeps the scans it made, keyed by the file's
-identity, size and modification time: a run that observes the raw files before ingesting them
-(their sha256 in the Dagster instance) reads each file's bytes once, not twice.
+the readers can be checked against it. Nothing keeps a scan: a file's identity, size and
+modification time do not prove its bytes unchanged (an overwrite can keep all three), so every
+ingest scans the bytes it reads, and ``changed_since`` hashes them again once they are loaded.
 """
 
 from __future__ import annotations
@@ -172,31 +172,10 @@ class FileScan:
     has_control_characters: bool = False
 
 
-# (device, inode, size, mtime in ns, path) → (scan, whether control characters were looked for).
-_SCANS: dict[tuple[int, int, int, int, str], tuple[FileScan, bool]] = {}
-_SCANS_KEPT = 100_000
-
-
 def scan_file(path: Path, *, check_text: bool = True) -> FileScan:
     """Hash the file, count its physical lines and, for text, tell whether it holds a control
     character. A last line without a newline counts as a line. (UTF-8 is checked by DuckDB as
-    it reads the file: decoding every file here too cost more than hashing it.)
-
-    A file scanned before in this process, unchanged since (same identity, size and mtime to the
-    nanosecond), is not read again."""
-    stat = os.stat(path)
-    key = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, str(path))
-    known = _SCANS.get(key)
-    if known is not None and (known[1] or not check_text):
-        return known[0]
-    scan = _scan_bytes(path, check_text=check_text)
-    if len(_SCANS) >= _SCANS_KEPT:
-        _SCANS.clear()
-    _SCANS[key] = (scan, check_text)
-    return scan
-
-
-def _scan_bytes(path: Path, *, check_text: bool) -> FileScan:
+    it reads the file: decoding every file here too cost more than hashing it.)"""
     digest = hashlib.sha256()
     newlines = size = 0
     controls = False
@@ -221,8 +200,22 @@ def _scan_bytes(path: Path, *, check_text: bool) -> FileScan:
     return FileScan(digest.hexdigest(), size, lines, controls)
 
 
+def changed_since(path: Path, scan: FileScan) -> str | None:
+    """The file's new sha256 when its bytes are no longer those ``scan`` hashed, else None.
+
+    Called once a file has been loaded: its bytes are hashed again (mostly from the page cache,
+    the file was just read), so a write that kept the size and the modification time is seen.
+    """
+    now = file_sha256(path)
+    return now if now != scan.sha256 else None
+
+
 def file_sha256(path: Path) -> str:
-    return scan_file(path, check_text=False).sha256
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def raw_files_fingerprint(

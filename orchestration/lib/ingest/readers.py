@@ -52,6 +52,8 @@ from orchestration.lib.headers import (
     match_headers,
     normalise_header,
 )
+from orchestration.lib.ingest.layout import FileScan
+from orchestration.lib.ingest.limits import InputTooLarge, ReadLimits, check_archive, check_sheet
 from orchestration.lib.ingest.registry import dataset as dataset_entry
 from orchestration.lib.ingest.rules import _sql_text, typed_columns
 from orchestration.lib.pii import hmac_sql
@@ -95,6 +97,7 @@ class FileState:
     problem: WholeFileProblem | None = None
     sheet: str | None = None
     hidden_sheets: tuple[str, ...] = ()
+    scan: FileScan | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class StageSpec:
     dataset: str
     review_year: int
     typed: bool
+    limits: ReadLimits = ReadLimits()
 
     @property
     def stage(self) -> str:
@@ -180,6 +184,19 @@ _CONTROL_RE = r"[\x{0}-\x{8}\x{a}-\x{1f}\x{7f}]"
 _VISIBLE_RE = r'[^\s,"\x{a0}\x{feff}]'
 
 
+def _too_long(cells: list[str], limit: int) -> str:
+    """``'cell_too_long'`` when one of ``cells`` holds more than ``limit`` characters.
+
+    ``strlen`` (bytes, stored with the string) rules out almost every row at no cost; the
+    characters are counted only in a row with a cell of more than ``limit`` bytes.
+    """
+    if not cells:
+        return "NULL::VARCHAR"
+    longest_bytes = f"greatest({', '.join(f'strlen({c})' for c in cells)})"
+    longest = f"greatest({', '.join(f'length({c})' for c in cells)})"
+    return f"case when {longest_bytes} > {limit} and {longest} > {limit} then 'cell_too_long' end"
+
+
 def _stage_columns(dataset: str) -> list[str]:
     """Canonical columns a typed expression may read, the id number as its hash."""
     names = [c for c in canonical_columns(dataset) if c not in ("head_name", "head_id_number")]
@@ -224,12 +241,30 @@ def _params_used(expressions: list[str], hmac: dict[str, bytes]) -> dict[str, by
     return hmac if any("$hmac_inner" in expression for expression in expressions) else None
 
 
+_LONGEST_HEADER = 1 << 20
+
+
 def read_csv_header(path: Path) -> list[str]:
+    """The cells of the first line (``[]`` for an empty file or an empty first line).
+
+    At most 1 MiB is read: a longer first line, or one the csv module refuses (a cell over its
+    field limit), raises ``WholeFileProblem`` (``cell_too_long``) instead of loading it all.
+    """
     with path.open("r", encoding="utf-8-sig", newline="", errors="replace") as handle:
-        line = handle.readline()
-    if not line.strip():
+        line = handle.readline(_LONGEST_HEADER)
+        longer = len(line) == _LONGEST_HEADER and not line.endswith("\n")
+    if not longer and not line.strip():
         return []
-    return next(csv.reader([line]))
+    try:
+        if longer:
+            raise csv.Error("line too long")
+        return next(csv.reader([line]))
+    except csv.Error as error:
+        raise WholeFileProblem(
+            "cell_too_long",
+            f"the header line is longer than {_LONGEST_HEADER:,} characters or holds a cell the "
+            f"CSV reader refuses ({error})",
+        ) from None
 
 
 def stage_csv_fast(
@@ -256,7 +291,8 @@ def stage_csv_fast(
     # Files with control characters never come here; field counts and quoting are checked by
     # the reader and the line accounting. Every typed expression reads a cell through _clean or
     # _trimmed, which already turn an empty cell into NULL.
-    expressions = _select(spec, match, lambda p: f"c{p}", width, "NULL::VARCHAR")
+    too_long = _too_long([f"c{p}" for p in range(width)], spec.limits.max_cell_chars)
+    expressions = _select(spec, match, lambda p: f"c{p}", width, too_long)
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
     paths = "[" + ", ".join(_sql_text(str(state.path)) for state in group) + "]"
     # RE2 stops at the first visible character, and the first cell is tested alone first:
@@ -400,6 +436,7 @@ def _stage_lines(
     )
     expressions = _select(spec, match, lambda p: f"c{p}", width)
     as_columns = "".join(f", nullif(_cells[{p + 1}], '') as c{p}" for p in range(width))
+    limit = spec.limits.max_cell_chars
     con.execute(
         f"""
         insert into {spec.stage}
@@ -441,7 +478,10 @@ def _stage_lines(
                          when len(_cells) < {width} then 'missing_fields'
                          when len(_cells) > {width} then 'unexpected_extra_fields' end,
                     case when regexp_matches(text, '{_CONTROL_RE}')
-                         then 'control_characters' end) end as _line_problem
+                         then 'control_characters' end,
+                    case when strlen(text) > {limit} and list_max(list_transform(_cells,
+                             lambda x: length(x))) > {limit}
+                         then 'cell_too_long' end) end as _line_problem
             from split
         ),
         cells as (select *{as_columns} from judged)
@@ -494,17 +534,21 @@ _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}
 _CELL_REF = re.compile(r"([A-Z]+)([0-9]+)")
 
 
-def _formulas_without_value(path: Path, sheet_index: int) -> set[tuple[int, int]]:
+def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name → the archive part holding its XML (``xl/worksheets/sheet1.xml``)."""
+    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    targets = {r.get("Id"): r.get("Target", "") for r in rels}
+    parts = {}
+    for sheet in workbook.findall("m:sheets/m:sheet", _NS):
+        target = targets.get(sheet.get(_REL_NS), "").lstrip("/")
+        parts[sheet.get("name")] = target if target.startswith("xl/") else f"xl/{target}"
+    return parts
+
+
+def _formulas_without_value(archive: zipfile.ZipFile, part: str) -> set[tuple[int, int]]:
     """(row, column), 0-based, of the sheet's formula cells that hold no stored result."""
-    with zipfile.ZipFile(path) as archive:
-        workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-        sheets = workbook.findall("m:sheets/m:sheet", _NS)
-        rel_id = sheets[sheet_index].get(_REL_NS)
-        rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-        target = next(r.get("Target") for r in rels if r.get("Id") == rel_id)
-        target = target.lstrip("/")
-        name = target if target.startswith("xl/") else f"xl/{target}"
-        data = archive.read(name)
+    data = archive.read(part)
     if b"<f" not in data:
         return set()
     found = set()
@@ -526,34 +570,48 @@ def _formulas_without_value(path: Path, sheet_index: int) -> set[tuple[int, int]
 def stage_xlsx(
     con: duckdb.DuckDBPyConnection, state: FileState, spec: StageSpec, hmac: dict[str, bytes]
 ) -> None:
+    """Stage the first visible sheet with a header row, reading only its used cells.
+
+    The archive's uncompressed size and each sheet's dimension are checked before calamine
+    reads anything (``limits``): a workbook over a limit is quarantined whole. calamine then
+    builds the range from the sheet's first used cell to its last (``start``), not from A1.
+    """
     from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
     try:
-        workbook = CalamineWorkbook.from_path(str(state.path))
-        chosen = None
-        hidden = []
-        for index, meta in enumerate(workbook.sheets_metadata):
-            if meta.visible != SheetVisibleEnum.Visible:
-                hidden.append(meta.name)
-                continue
-            if chosen is not None:
-                continue
-            sheet = workbook.get_sheet_by_index(index)
-            # skip_empty_area=False keeps leading empty rows, so list index + 1 is the sheet row.
-            rows = sheet.to_python(skip_empty_area=False)
-            header_index = next(
-                (
-                    i
-                    for i, row in enumerate(rows)
-                    if any(
-                        isinstance(c, str) and normalise_header(c) == HEADER_ROW_MARKER for c in row
-                    )
-                ),
-                None,
-            )
-            if header_index is not None:
-                chosen = (index, sheet.name, rows, header_index)
-        formulas = _formulas_without_value(state.path, chosen[0]) if chosen else set()
+        with zipfile.ZipFile(state.path) as archive:
+            check_archive(archive, spec.limits)
+            parts = _sheet_parts(archive)
+            workbook = CalamineWorkbook.from_path(str(state.path))
+            chosen = None
+            hidden = []
+            for index, meta in enumerate(workbook.sheets_metadata):
+                if meta.visible != SheetVisibleEnum.Visible:
+                    hidden.append(meta.name)
+                    continue
+                if chosen is not None:
+                    continue
+                if meta.name in parts:
+                    check_sheet(archive, parts[meta.name], meta.name, spec.limits)
+                sheet = workbook.get_sheet_by_index(index)
+                rows = sheet.to_python(skip_empty_area=True)
+                start = sheet.start or (0, 0)
+                header_index = next(
+                    (
+                        i
+                        for i, row in enumerate(rows)
+                        if any(
+                            isinstance(c, str) and normalise_header(c) == HEADER_ROW_MARKER
+                            for c in row
+                        )
+                    ),
+                    None,
+                )
+                if header_index is not None:
+                    chosen = (meta.name, rows, header_index, start)
+            formulas = _formulas_without_value(archive, parts[chosen[0]]) if chosen else set()
+    except InputTooLarge as error:
+        raise WholeFileProblem(error.reason, error.message, error.detail) from None
     except Exception as error:  # calamine and zipfile raise their own types for every damage
         raise WholeFileProblem(
             "unreadable_file", f"the workbook could not be read: {error}"
@@ -566,10 +624,11 @@ def stage_xlsx(
             "no header row: no visible sheet has a row holding a 'Mã hộ' cell",
             {"hidden_sheets": hidden},
         )
-    sheet_index, sheet_name, rows, header_index = chosen
+    sheet_name, rows, header_index, (first_row, first_column) = chosen
     state.sheet = sheet_name
-    state.report.lines = len(rows)
-    state.report.title_lines = header_index + 1
+    # Rows above the first used one count as title lines, as rows above the header do.
+    state.report.lines = first_row + len(rows)
+    state.report.title_lines = first_row + header_index + 1
     header = [_cell_text(c) for c in rows[header_index]]
     match = match_headers(header, spec.dataset)
     state.match = match
@@ -588,20 +647,22 @@ def stage_xlsx(
     dated = [match.positions[n] for n in _NUMERIC_COLUMNS if n in match.positions]
     problems = []
     for offset, row in enumerate(data):
-        sheet_row = header_index + 1 + offset
+        sheet_row = first_row + header_index + 1 + offset
         found = []
-        if formulas and any((sheet_row, p) in formulas for p in range(width)):
+        if formulas and any((sheet_row, first_column + p) in formulas for p in range(width)):
             found.append("formula_without_value")
         if any(isinstance(row[p], datetime | date | time | timedelta) for p in dated):
             found.append("unexpected_date_cell")
         problems.append(",".join(found) or None)
     arrays["_problem"] = pa.array(problems, type=pa.string())
-    arrays["_row"] = pa.array(range(header_index + 2, header_index + 2 + len(data)), pa.int32())
+    first_data_row = first_row + header_index + 2
+    arrays["_row"] = pa.array(range(first_data_row, first_data_row + len(data)), pa.int32())
     sheet_table = pa.table(arrays)  # noqa: F841 (read by DuckDB's replacement scan)
 
     cell_list = "list_value(" + ", ".join(f"c{p}" for p in range(width)) + ")"
     everything = "concat(" + ", ".join(f"c{p}" for p in range(width)) + ")" if width else "''"
     expressions = _select(spec, match, lambda p: f"nullif(c{p}, '')", width)
+    too_long = _too_long([f"c{p}" for p in range(width)], spec.limits.max_cell_chars)
     con.execute(
         f"""
         insert into {spec.stage}
@@ -613,7 +674,8 @@ def stage_xlsx(
         judged as (
             select *, case when _blank then NULL else nullif(concat_ws(',', _problem,
                 case when regexp_matches({everything}, '{_CONTROL_RE}')
-                     then 'control_characters' end), '') end as _line_problem
+                     then 'control_characters' end,
+                {too_long}), '') end as _line_problem
             from cells
         )
         select {state.index}, {_sql_text(sheet_name)}, _row, {", ".join(expressions)}, _blank,
@@ -629,6 +691,13 @@ def check_header(state: FileState, dataset: str, review_year: int) -> None:
     match = state.match
     if match is None:
         return
+    if state.path.suffix.lower() == ".csv" and not any(c.strip() for c in match.originals):
+        raise WholeFileProblem(
+            "empty_file",
+            "the file is empty (0 bytes)"
+            if not state.report.size_bytes
+            else "the first line, where the header belongs, is empty",
+        )
     if match.duplicates:
         raise WholeFileProblem(
             "duplicate_column",

@@ -373,13 +373,15 @@ JUDGE_SQL = {
 }
 
 
-def raw_record_sql(match: HeaderMatch) -> str:
+def raw_record_sql(match: HeaderMatch, max_cell_chars: int = 4_096) -> str:
     """JSON of the file's header → cell text for a staged text row ``s`` (``s._cells`` holds
     every cell of the line, ``s.head_id_hash`` the hash of its id cell), personal data masked.
 
     A recognised column keeps its text unless it looks like an id number; the id column is its
     hash; the name column is left out; a cell under an unrecognised or empty header is its hash,
-    and so is every cell beyond the header (a long row), listed under ``(no header)``.
+    and so is every cell beyond the header (a long row), listed under ``(no header)``. A cell
+    longer than ``max_cell_chars`` (its row is ``cell_too_long``) keeps only its beginning and
+    its length, so that the quarantine never stores what the limit refused.
     """
     width = len(match.originals)
     loaded = {position: name for name, position in match.positions.items()}
@@ -393,7 +395,10 @@ def raw_record_sql(match: HeaderMatch) -> str:
         if name == "head_id_number":
             value = "s.head_id_hash"
         elif name is not None:
-            value = _masked(cell)
+            value = (
+                f"case when length({cell}) > {max_cell_chars} then left({cell}, 200) || "
+                f"'… (' || length({cell}) || ' characters)' else {_masked(cell)} end"
+            )
         else:
             value = _hashed(cell)
         pairs.append(f"{_sql_text(label)}, {value}")
