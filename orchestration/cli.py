@@ -19,6 +19,9 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as installed_version
 from typing import NoReturn
 
+import duckdb
+
+from orchestration.lib import run_lock
 from orchestration.runner import (
     EXIT_BAD_INPUT,
     EXIT_GATE_BLOCKED,
@@ -29,8 +32,10 @@ from orchestration.runner import (
     PID_TAG,
     RunOptions,
     UsageError,
+    busy_message,
     register_review_years,
     release_dead_claims,
+    report_failure,
     run_review,
 )
 from orchestration.settings import get_settings
@@ -63,6 +68,12 @@ exit status of `run`:
   3  the pipeline failed (a bug, a full disk, a permission): the cause in one line, and
      whether the new build was published
   4  another run holds this warehouse directory (OUT/.lock names it); nothing was done
+
+the other commands exit 0 when done, 2 for unusable arguments (a build id that is not kept, a
+commune with no published row), 3 for any other failure (one line naming the cause, the
+traceback under OUT/logs/) and 4, with run's message, while a run writes the warehouse and the
+answer needs it (explain of a commune's rows, rollback); builds and explain --territory read the
+published file, which a run replaces whole, and answer during a run.
 """
 
 ENVIRONMENT = """\
@@ -136,12 +147,24 @@ def generate_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _not_busy(settings) -> None:
+    """``LockHeldError`` (exit 4, run's message) while another process holds the run lock."""
+    holder = run_lock.held_by_another(settings.warehouse_dir)
+    if holder is not None:
+        raise run_lock.LockHeldError(run_lock.lock_path(settings.warehouse_dir), holder, 0.0)
+
+
 def rollback(args: argparse.Namespace) -> int:
     from orchestration.lib.publish import rollback as restore
 
     settings = get_settings(None, args.warehouse_dir)
+    if not settings.warehouse_dir.is_dir():
+        raise UsageError(f"{settings.warehouse_dir} does not exist: nothing to roll back")
+    # A rollback replaces the published files as a publish does: one at a time, so it takes the
+    # run lock (exit 4 while a run holds it).
     try:
-        path = restore(settings.warehouse_dir, args.build_id)
+        with run_lock.hold(settings.warehouse_dir, "poverty-warehouse rollback"):
+            path = restore(settings.warehouse_dir, args.build_id)
     except (FileNotFoundError, KeyError, ValueError) as error:
         raise UsageError(str(error)) from error
     print(f"Restored build {args.build_id} as {path}")
@@ -149,7 +172,9 @@ def rollback(args: argparse.Namespace) -> int:
 
 
 def builds(args: argparse.Namespace) -> int:
-    from orchestration.lib.publish import list_builds, live_build_id
+    """Reads ``builds/`` and the published file only, which a run replaces whole (renamed in):
+    it answers during a run."""
+    from orchestration.lib.publish import foreign_builds, list_builds, live_build_id
 
     settings = get_settings(None, args.warehouse_dir)
     builds_kept = list_builds(settings.warehouse_dir)
@@ -162,6 +187,8 @@ def builds(args: argparse.Namespace) -> int:
         print(f"{build.build_id}  {when}  {build.size_bytes:>12,} bytes{mark}")
     if live and all(build.build_id != live for build in builds_kept):
         print(f"published.duckdb serves build {live}, which is not kept for rollback.")
+    for build, problem in foreign_builds(settings.warehouse_dir):
+        print(f"builds/{build.path.name} is not a published build ({problem}); never served")
     return 0
 
 
@@ -197,6 +224,8 @@ def explain(args: argparse.Namespace) -> int:
         return 0
     if args.year is None or args.commune is None:
         raise UsageError("explain needs --year and --commune (or --territory, with --target)")
+    # The household rows are in the working warehouse, which a run rewrites step by step.
+    _not_busy(settings)
     try:
         explanation = explain_value(
             settings.warehouse_path,
@@ -208,6 +237,12 @@ def explain(args: argparse.Namespace) -> int:
         )
     except (KeyError, ValueError, LookupError) as error:
         raise UsageError(str(error)) from error
+    except duckdb.IOException as error:
+        # A run took the warehouse between the look above and the open.
+        if "lock" not in str(error).lower():
+            raise
+        path = run_lock.lock_path(settings.warehouse_dir)
+        raise run_lock.LockHeldError(path, run_lock.holder_of(path), 0.0) from error
     text = explanation.to_csv() if args.format == "csv" else explanation.to_text()
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
@@ -344,6 +379,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every command answers in one line when it fails: 2 unusable arguments, 4 a run holds the
+    warehouse, 3 anything else (the traceback under ``OUT/logs/``)."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -351,6 +388,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"poverty-warehouse: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except run_lock.LockHeldError as held:
+        print(f"poverty-warehouse: {busy_message(held)}", file=sys.stderr)
+        return EXIT_LOCKED
+    except Exception as error:
+        settings = get_settings(None, getattr(args, "warehouse_dir", None))
+        return report_failure(f"{args.command} failed", error, settings)
 
 
 def entry_point() -> NoReturn:

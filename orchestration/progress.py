@@ -9,6 +9,7 @@ by name, so that it prints what BI tools will see and skips what an older build 
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -359,24 +360,42 @@ def _not_reported(con, out: TextIO) -> None:
 
 
 def _warnings(con, out: TextIO) -> None:
+    """Each warning with its count of offending rows and the first of their keys."""
     columns = _columns(con, "validation_summary")
     if not {"expectation", "severity", "success"} <= columns:
         return
     count = "offending_rows" if "offending_rows" in columns else "null"
     table = "table_name" if "table_name" in columns else "null"
+    keys = "sample_keys" if "sample_keys" in columns else "null"
     rows = con.execute(
         f"""
-        select expectation, {table}, {count} from validation_summary
+        select expectation, {table}, {count}, {keys} from validation_summary
         where severity = 'warning' and not success order by expectation
         """
     ).fetchall()
     if not rows:
         return
     print(f"\nWarnings ({len(rows)}; published anyway):", file=out)
-    for name, target, offending in rows:
+    for name, target, offending, sample in rows:
         where = f" on {target}" if target else ""
         rows_text = f": {offending:,} offending row(s)" if offending is not None else ""
         print(f"  {name}{where}{rows_text}", file=out)
+        shown = _sample_keys(sample)
+        if shown:
+            print(f"    offending keys: {shown}", file=out)
+
+
+def _sample_keys(sample, limit: int = 3) -> str:
+    """The first keys of a warning's JSON sample, one per ``;`` (``…`` when there are more)."""
+    try:
+        keys = json.loads(sample) if isinstance(sample, str) else list(sample or [])
+    except (TypeError, ValueError):
+        return ""
+    text = [
+        " ".join(f"{name}={value}" for name, value in k.items()) if isinstance(k, dict) else str(k)
+        for k in keys
+    ]
+    return "; ".join(text[:limit]) + ("; …" if len(text) > limit else "")
 
 
 def _targets(con, out: TextIO) -> None:

@@ -84,6 +84,7 @@ def check_input(settings: Settings, wanted: tuple[int, int] | None) -> list[int]
     if settings.warehouse_dir.exists() and not settings.warehouse_dir.is_dir():
         raise UsageError(f"--warehouse-dir {settings.warehouse_dir} is not a directory")
     _check_pii_key()
+    _check_read_limits()
     return years
 
 
@@ -94,6 +95,15 @@ def _layout_years(raw_dir: Path) -> list[int]:
     try:
         return list(validate_raw_dir(raw_dir).years)
     except RawLayoutError as error:
+        raise UsageError(str(error)) from error
+
+
+def _check_read_limits() -> None:
+    from orchestration.lib.ingest import LimitError, ReadLimits
+
+    try:
+        ReadLimits.from_environment()
+    except LimitError as error:
         raise UsageError(str(error)) from error
 
 
@@ -294,14 +304,13 @@ def raw_file_observations(raw_dir: Path, years: list[int]) -> list[tuple[str, in
     """(dataset, year, file count, sha256 over the files' names and contents) per dataset-year."""
     import hashlib
 
-    from orchestration.lib.ingest import scan_file
+    from orchestration.lib.ingest import file_sha256
 
     observed = []
     for dataset, year, files in _raw_files(raw_dir, years):
         digest = hashlib.sha256()
         for path in files:
-            # The full scan (lines, control characters), which the ingest then reuses.
-            digest.update(f"{path.name}\0{scan_file(path).sha256}\n".encode())
+            digest.update(f"{path.name}\0{file_sha256(path)}\n".encode())
         observed.append((dataset, year, len(files), digest.hexdigest()))
     return observed
 
@@ -363,14 +372,10 @@ def run_review(settings: Settings, options: RunOptions, progress: Progress | Non
             prepare_warehouse_dir(settings)
             run_lock.acquire(settings.warehouse_dir, "poverty-warehouse run")
         except run_lock.LockHeldError as held:
-            print(
-                f"poverty-warehouse: {held.lock_path.parent} is in use by {held.holder}; "
-                "nothing was done",
-                file=sys.stderr,
-            )
+            print(f"poverty-warehouse: {busy_message(held)}", file=sys.stderr)
             return EXIT_LOCKED
         except OSError as error:
-            return _failed(f"cannot prepare {settings.warehouse_dir}", error)
+            return report_failure(f"cannot prepare {settings.warehouse_dir}", error)
         progress = progress or Progress()
         try:
             return _run_locked(settings, options, years, progress)
@@ -379,7 +384,14 @@ def run_review(settings: Settings, options: RunOptions, progress: Progress | Non
             return EXIT_PIPELINE_ERROR
         except Exception as error:  # a bug or the machine: exit 3, never 1 (the gate's)
             progress.close_bar()
-            return _failed(f"the run failed ({publication(progress, settings)})", error, settings)
+            if progress.failed_steps:
+                # A step failed first (a full disk under the warehouse) and the run then broke
+                # while unwinding (Dagster's own records on the same full disk): the step's
+                # failure is the cause, the later error only goes with the traceback.
+                return _first_failure(progress, settings, error)
+            return report_failure(
+                f"the run failed ({publication(progress, settings)})", error, settings
+            )
         finally:
             with contextlib.suppress(OSError):
                 open_published_files(settings)
@@ -405,8 +417,9 @@ def _run_locked(
     for run_id in release_dead_claims(instance):
         progress.line(f"released the warehouse pool slot held by dead run {run_id}")
     register_review_years(instance, review_year_partitions.name, keys)
-    # Hashing the files for the observation is only needed when the run is recorded; the ingest
-    # reuses those scans (``scan_file`` keeps them), so each file's bytes are still read once.
+    # Hashing the files for the observation is only needed when the run is recorded. The ingest
+    # hashes them again itself: the sha256 it records must be that of the bytes it loads, and a
+    # file may change between this observation and the ingest.
     if options.record:
         observations = raw_file_observations(settings.raw_dir, years)
         progress.expect_files(sum(count for _, _, count, _ in observations))
@@ -529,17 +542,46 @@ def describe_cause(message: str) -> str:
     return first
 
 
-def _failed(what: str, error: BaseException, settings: Settings | None = None) -> int:
-    """One line on stderr naming the cause; the traceback in ``OUT/logs`` when it can be written."""
+def busy_message(held: run_lock.LockHeldError) -> str:
+    """What every command says when a run holds the warehouse directory (exit 4)."""
+    return f"{held.lock_path.parent} is in use by {held.holder}; nothing was done"
+
+
+def _cause(error: BaseException) -> str:
     cause = _ERRNO_CAUSES.get(getattr(error, "errno", None) or -1)
-    text = (
-        describe_cause(f"{type(error).__name__}: {error}") if cause is None else f"{cause}: {error}"
+    if cause is not None:
+        return f"{cause}: {error}"
+    return describe_cause(f"{type(error).__name__}: {error}")
+
+
+def _write_traceback(error: BaseException, settings: Settings | None) -> str:
+    """`` (traceback: OUT/logs/failure-….log)`` when it could be written there, else ``""``."""
+    if settings is None or not settings.warehouse_dir.is_dir():
+        return ""
+    path = settings.logs_dir / f"failure-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+    try:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("".join(traceback.format_exception(error)), encoding="utf-8")
+    except OSError:
+        return ""
+    return f" (traceback: {path})"
+
+
+def report_failure(what: str, error: BaseException, settings: Settings | None = None) -> int:
+    """One line on stderr naming the cause; the traceback in ``OUT/logs`` when it can be written."""
+    where = _write_traceback(error, settings)
+    print(f"poverty-warehouse: {what}: {_cause(error)}{where}", file=sys.stderr)
+    return EXIT_PIPELINE_ERROR
+
+
+def _first_failure(progress: Progress, settings: Settings, error: BaseException) -> int:
+    """The first step that failed, as the last line; what broke later goes in brackets."""
+    step, message = progress.failed_steps[0]
+    where = _write_traceback(error, settings)
+    later = " ".join(_cause(error).splitlines()[:1])
+    print(
+        f"poverty-warehouse: {step} failed: {describe_cause(message)}; "
+        f"{publication(progress, settings)} (then, while stopping: {later}{where})",
+        file=sys.stderr,
     )
-    where = ""
-    if settings is not None:
-        path = settings.logs_dir / f"failure-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
-        with contextlib.suppress(OSError):
-            path.write_text("".join(traceback.format_exception(error)), encoding="utf-8")
-            where = f" (traceback: {path})"
-    print(f"poverty-warehouse: {what}: {text}{where}", file=sys.stderr)
     return EXIT_PIPELINE_ERROR

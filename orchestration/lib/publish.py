@@ -386,7 +386,13 @@ def _create_audit_tables(
         create table p.main.source_files as
         select {", ".join(audit_column(c) for c in SOURCE_FILES_COLUMNS)}
         from wh.audit.source_files
-        order by review_year, dataset, file_name, first_seen_at
+        -- Each file once, in its latest state: the file as it is now when it is in the raw
+        -- directory, else its last row (removed); the history stays in audit.source_files.
+        qualify row_number() over (
+            partition by review_year, dataset, file_name
+            order by status in ('replaced', 'removed'), last_seen_at desc, first_seen_at desc
+        ) = 1
+        order by review_year, dataset, file_name
         """
     )
     not_reported = (
@@ -804,8 +810,9 @@ def publish(
     )
 
 
-def list_builds(warehouse_dir: Path) -> list[BuildFile]:
-    """Kept published builds, newest first (regular files named by a build id only)."""
+def _build_files(warehouse_dir: Path) -> list[tuple[BuildFile, str | None]]:
+    """Every ``builds/<id>.duckdb`` (regular files named by a build id only), newest first,
+    each with why it is not a build of this warehouse (None when it is one)."""
     builds_dir = Path(warehouse_dir) / BUILDS_DIR_NAME
     if not builds_dir.is_dir():
         return []
@@ -814,15 +821,44 @@ def list_builds(warehouse_dir: Path) -> list[BuildFile]:
         if path.is_symlink() or not path.is_file() or not BUILD_ID_PATTERN.fullmatch(path.stem):
             continue
         stat = path.stat()
-        found.append(
-            BuildFile(
-                build_id=path.stem,
-                path=path,
-                size_bytes=stat.st_size,
-                modified_at=datetime.fromtimestamp(stat.st_mtime, UTC),
-            )
+        build = BuildFile(
+            build_id=path.stem,
+            path=path,
+            size_bytes=stat.st_size,
+            modified_at=datetime.fromtimestamp(stat.st_mtime, UTC),
         )
-    return sorted(found, key=lambda b: (b.modified_at, b.build_id), reverse=True)
+        found.append((build, _not_a_build(path)))
+    return sorted(found, key=lambda b: (b[0].modified_at, b[0].build_id), reverse=True)
+
+
+def _not_a_build(path: Path) -> str | None:
+    """Why ``path`` is not a published build of its name (its ``build_info`` names it), or None.
+
+    A file copied into ``builds/`` by hand (another warehouse's file, any DuckDB file, anything
+    else named ``*.duckdb``) is never listed, served or pruned.
+    """
+    con = connect(":memory:")
+    try:
+        con.execute(f"attach {_sql_text(str(path))} as b (read_only)")
+        row = con.execute("select build_id from b.main.build_info").fetchone()
+    except duckdb.Error as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return f"no build_info can be read from it: {first}"
+    finally:
+        con.close()
+    if row is None or str(row[0]) != path.stem:
+        return f"its build_info names build {row[0] if row else 'none'}, not {path.stem}"
+    return None
+
+
+def list_builds(warehouse_dir: Path) -> list[BuildFile]:
+    """Kept published builds, newest first (files whose ``build_info`` names their build)."""
+    return [build for build, problem in _build_files(warehouse_dir) if problem is None]
+
+
+def foreign_builds(warehouse_dir: Path) -> list[tuple[BuildFile, str]]:
+    """Files in ``builds/`` named like a build that are not one, with why (never served)."""
+    return [(build, problem) for build, problem in _build_files(warehouse_dir) if problem]
 
 
 def live_build_id(warehouse_dir: Path) -> str | None:
@@ -855,7 +891,13 @@ def rollback(warehouse_dir: Path, build_id: str) -> Path:
     kept = {b.build_id: b.path for b in list_builds(warehouse_dir)}
     if build_id not in kept:
         listed = ", ".join(kept) or "none"
-        raise ValueError(f"{build_id!r} is not a kept build id (kept: {listed})")
+        foreign = {b.build_id: problem for b, problem in foreign_builds(warehouse_dir)}
+        why = (
+            f": builds/{build_id}.duckdb is not a published build ({foreign[build_id]})"
+            if build_id in foreign
+            else ""
+        )
+        raise ValueError(f"{build_id!r} is not a kept build id{why} (kept: {listed})")
     _recover_exports(warehouse_dir)
     prepared = _new_prepared(warehouse_dir)
     try:

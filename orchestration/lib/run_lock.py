@@ -123,3 +123,28 @@ def hold(
         yield path
     finally:
         release(warehouse_dir)
+
+
+def held_by_another(warehouse_dir: str | os.PathLike[str]) -> str | None:
+    """Who holds the lock when another process does (a run writing), else None.
+
+    For the commands that only read: they never take the lock (a scheduled run must not exit 4
+    because someone is reading), they look. The look is a shared lock taken and given back at
+    once; a run starting in that instant finds the lock taken and exits 4, as with any holder.
+    """
+    path = lock_path(warehouse_dir)
+    if is_held_here(warehouse_dir) or not path.exists():
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return holder_of(path)
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
