@@ -46,6 +46,7 @@ class Progress:
     materializations: dict[str, dict] = field(default_factory=dict)
     on_step_start: dict[str, Callable[[], None]] = field(default_factory=dict)
     step_errors: list[BaseException] = field(default_factory=list)
+    running_step: str | None = None
     _partitions: dict[str, list[str]] = field(default_factory=dict)
     _ingest: Any = None
     _files_total: int = 0
@@ -123,6 +124,7 @@ class Progress:
         if kind == "STEP_START":
             if not event.step_key.startswith("raw__"):
                 self.close_bar()
+            self.running_step = event.step_key
             self.line(f"start   {event.step_key}")
             hook = self.on_step_start.pop(event.step_key, None)
             if hook is not None:

@@ -86,8 +86,18 @@ class WarehouseResource(DuckDBResource):
             con = connect(self.warehouse_path, read_only=read_only, memory_limit=self.memory_limit)
             try:
                 yield con
+            except Exception as error:
+                for listener in list(WAREHOUSE_ERROR_LISTENERS):
+                    listener(error)
+                raise
             finally:
                 con.close()
+
+
+WAREHOUSE_ERROR_LISTENERS: list[Callable[[BaseException], None]] = []
+"""Who wants to know the errors raised while a step used the warehouse (the command keeps the
+first: on a full disk Dagster's own records may fail next, and the step's failure then never
+reaches the event log)."""
 
 
 INGEST_LISTENERS: list[Callable[[str, int, int, int, int], None]] = []

@@ -384,11 +384,17 @@ def run_review(settings: Settings, options: RunOptions, progress: Progress | Non
             return EXIT_PIPELINE_ERROR
         except Exception as error:  # a bug or the machine: exit 3, never 1 (the gate's)
             progress.close_bar()
+            # A step failed first (a full disk under the warehouse) and the run then broke
+            # while unwinding (Dagster's own records on the same full disk, so the step's
+            # failure may not even have been recorded): the step's failure is the cause, the
+            # later error only goes in brackets and with the traceback.
             if progress.failed_steps:
-                # A step failed first (a full disk under the warehouse) and the run then broke
-                # while unwinding (Dagster's own records on the same full disk): the step's
-                # failure is the cause, the later error only goes with the traceback.
-                return _first_failure(progress, settings, error)
+                step, message = progress.failed_steps[0]
+                return _first_failure(progress, settings, error, step, message)
+            first = _first_raised(progress.step_errors[0] if progress.step_errors else error)
+            if first is not error and progress.running_step:
+                message = f"{type(first).__name__}: {first}"
+                return _first_failure(progress, settings, error, progress.running_step, message)
             return report_failure(
                 f"the run failed ({publication(progress, settings)})", error, settings
             )
@@ -411,7 +417,11 @@ def _run_locked(
 
     from orchestration.definitions import POVERTY_REVIEW_JOB, build_definitions
     from orchestration.partitions import review_year_partitions
-    from orchestration.resources import INGEST_LISTENERS, build_resources
+    from orchestration.resources import (
+        INGEST_LISTENERS,
+        WAREHOUSE_ERROR_LISTENERS,
+        build_resources,
+    )
 
     instance = instance_for(settings, options.record)
     for run_id in release_dead_claims(instance):
@@ -436,6 +446,7 @@ def _run_locked(
     # to a file beside the warehouse, and the terminal keeps one line per stage.
     log_path = settings.logs_dir / f"run-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
     INGEST_LISTENERS.append(progress.ingest_file)
+    WAREHOUSE_ERROR_LISTENERS.append(progress.step_errors.append)
     try:
         with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
             result = job.execute_in_process(
@@ -452,6 +463,7 @@ def _run_locked(
             )
     finally:
         INGEST_LISTENERS.remove(progress.ingest_file)
+        WAREHOUSE_ERROR_LISTENERS.remove(progress.step_errors.append)
         progress.close_bar()
     progress.line(f"run log: {log_path}")
     return _finish(result, progress, settings)
@@ -574,9 +586,21 @@ def report_failure(what: str, error: BaseException, settings: Settings | None = 
     return EXIT_PIPELINE_ERROR
 
 
-def _first_failure(progress: Progress, settings: Settings, error: BaseException) -> int:
+def _first_raised(error: BaseException) -> BaseException:
+    """The first exception of the chain that ``error`` ends (its causes and contexts)."""
+    seen = {id(error)}
+    while True:
+        earlier = error.__cause__ or error.__context__
+        if earlier is None or id(earlier) in seen:
+            return error
+        seen.add(id(earlier))
+        error = earlier
+
+
+def _first_failure(
+    progress: Progress, settings: Settings, error: BaseException, step: str, message: str
+) -> int:
     """The first step that failed, as the last line; what broke later goes in brackets."""
-    step, message = progress.failed_steps[0]
     where = _write_traceback(error, settings)
     later = " ".join(_cause(error).splitlines()[:1])
     print(

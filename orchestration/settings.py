@@ -19,6 +19,9 @@ Environment variables (all optional):
   of the machine's memory).
 - ``DAGSTER_HOME``: a Dagster instance where ``poverty-warehouse run`` records its runs instead
   of the warehouse's own (``OUT/dagster_home``).
+- ``POVERTY_MAX_SHEET_ROWS``, ``POVERTY_MAX_SHEET_COLUMNS``, ``POVERTY_MAX_SHEET_CELLS``,
+  ``POVERTY_MAX_XLSX_BYTES``, ``POVERTY_MAX_CELL_CHARS``: how large an input may be before it is
+  quarantined (read by ``orchestration.lib.ingest.limits``; defaults in ``docs/input-format.md``).
 - ``POVERTY_PII_KEY``: hex key for the keyed hash of citizen id numbers (see
   ``orchestration/lib/pii.py`` for the key file used when it is unset).
 """

@@ -445,18 +445,18 @@ FULL_DISK_AT_INGEST = """
 import resource, signal, sys
 import orchestration.lib.ingest as ingest
 
-real = ingest.ingest_dataset
+real = ingest.write_year
 
-def ingest_on_a_full_disk(*args, **kwargs):
-    # The disk fills up as the ingest starts. No small file system can be mounted without
-    # privileges here, so the process's file-size limit stands in for it: from now on every
-    # write that grows a file fails (EFBIG, "File too large"), the warehouse's and the Dagster
-    # records' alike, as on a full disk. Nothing else is simulated.
+def write_year_on_a_full_disk(*args, **kwargs):
+    # The disk fills up as the ingest writes the warehouse. No small file system can be mounted
+    # without privileges here, so the process's file-size limit stands in for it: from now on
+    # every write that grows a file fails (EFBIG, "File too large"), the warehouse's first,
+    # then the Dagster records' as the run unwinds, as on a full disk. Nothing else is faked.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
     return real(*args, **kwargs)
 
-ingest.ingest_dataset = ingest_on_a_full_disk
+ingest.write_year = write_year_on_a_full_disk
 from orchestration.cli import main
 sys.exit(main(sys.argv[1:]))
 """

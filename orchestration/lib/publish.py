@@ -113,12 +113,13 @@ AUDIT_TABLE_DOCS: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
     "source_files": (
-        "Every input file seen (tệp nguồn), one row per file, with how it was read.",
+        "Every input file seen (tệp nguồn), one row per file in its latest state, with how it "
+        "was read (the full history stays in the working warehouse's audit.source_files).",
         {
             "review_year": "Review year (năm rà soát) of the file's folder.",
             "dataset": "Dataset of the file (households, commune_totals, difficult_areas).",
             "file_name": "File name relative to the raw directory.",
-            "sha256": "SHA-256 of the file's bytes.",
+            "sha256": "SHA-256 of the file's bytes as loaded (hashed again after loading).",
             "size_bytes": "File size in bytes.",
             "lines": "Physical lines of a CSV, rows of an XLSX sheet (NULL when not counted).",
             "rows_read": "Data rows read (dòng đọc được).",

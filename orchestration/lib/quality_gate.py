@@ -284,6 +284,19 @@ def _snapshot(datasource: Any, asset_spec: AssetSpec) -> str:
     return name
 
 
+def _count_rows(datasource: Any, spec: ExpectationSpec, source: str) -> int:
+    """The exact number of rows an SQL check returned when GX fetched only the first ones.
+
+    A warning such as "communes without totals" must say how many (3,000 rows from 17 other
+    provinces, not "at least 200"); the count runs only for a check that failed that widely.
+    """
+    import sqlalchemy as sa
+
+    query = spec.kwargs["unexpected_rows_query"].replace("{batch}", f"(select * from {source})")
+    with datasource.get_execution_engine().get_connection() as connection:
+        return int(connection.execute(sa.text(f"select count(*) from ({query})")).scalar())
+
+
 def _validate_asset(
     context: Any,
     datasource: Any,
@@ -336,6 +349,8 @@ def _validate_asset(
     for item in validation.results:
         spec = spec_of[(item.expectation_config.meta or {})["gate_name"]]
         observed, keys = _observed_and_keys(spec, item.result or {}, asset_spec.key_columns)
+        if observed.startswith("at least "):
+            observed = f"{_count_rows(datasource, spec, source):,} offending row(s)"
         outcomes.append(
             ExpectationOutcome(
                 build_id=build_id,

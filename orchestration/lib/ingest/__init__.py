@@ -7,6 +7,7 @@ The package is split by concern:
   from which the DDL, the insert lists, the test fixtures and the Dagster assets are generated;
 - ``layout``: the raw directory (strict names, symbolic links never followed, ignored files)
   and one pass over each file's bytes (sha256, physical lines, UTF-8);
+- ``limits``: how large a workbook, a sheet and a cell may be, checked before calamine reads;
 - ``readers``: CSV and XLSX into a staging table, strictly (one physical line is one record);
 - ``rules``: typing and quarantine rules as DuckDB SQL, and the masked raw record;
 - ``writes``: the raw, quarantine and audit writes of a year.
@@ -44,12 +45,17 @@ Decisions where the input contract is silent:
 - *District in reviews from 2025*: a non-empty district code is ``invalid_district_code``.
 - *Income*: ``1.500.000`` is 1,500,000; any other plain number is rounded to whole đồng.
 - *Spreadsheet id numbers*: a numeric id cell is left-padded to 12 digits before hashing.
+- *Empty files*: a CSV of 0 bytes or with an empty first line is ``empty_file``, not a file
+  missing every required column.
+- *The bytes loaded*: each file read is hashed again after loading; a file whose bytes moved is
+  ``changed_during_read`` (quarantined whole under the hash taken before, the new one named).
 - *Ignored entries*: other file types, Excel lock files (``~$…``) and symbolic links are listed
   as ``ignored``; hidden files (``.DS_Store``) are skipped without a row.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -146,6 +152,14 @@ def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
     """Create the raw and audit schemas and tables if missing, adding any new column."""
     for statement in DDL:
         con.execute(statement)
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back after a failed write, keeping that failure the one raised: a commit refused
+    by a full disk has already ended the transaction, and "no transaction is active" would
+    otherwise replace "No space left on device"."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute("rollback")
 
 
 def _require_reference(con: duckdb.DuckDBPyConnection, unit_version: str) -> None:
@@ -479,7 +493,7 @@ def ingest_dataset(
             write_audit(con, dataset_name, review_year, states, run_id, now)
             con.execute("commit")
         except BaseException:
-            con.execute("rollback")
+            _rollback(con)
             raise
     finally:
         for view in ("_rows", "_text_rows", "_numbered", "_text_numbered"):
@@ -513,6 +527,6 @@ def remove_years_not_on_disk(
             write_audit(con, dataset_name, year, [], run_id, now)
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        _rollback(con)
         raise
     return gone
