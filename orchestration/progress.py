@@ -397,7 +397,8 @@ def _sample_keys(sample, limit: int = 3) -> str:
         " ".join(f"{name}={value}" for name, value in k.items()) if isinstance(k, dict) else str(k)
         for k in keys
     ]
-    return "; ".join(text[:limit]) + ("; …" if len(text) > limit else "")
+    shown = [t if len(t) <= 160 else t[:159] + "…" for t in text[:limit]]
+    return "; ".join(shown) + ("; …" if len(text) > limit else "")
 
 
 def _targets(con, out: TextIO) -> None:
