@@ -99,6 +99,12 @@ _CELL_COLUMN = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br\s*=\s*[\"']([A-Z]{1,3})[0-9]
 _CELL_ROW = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br\s*=\s*[\"'][A-Z]{1,3}([0-9]{1,7})[\"']")
 _ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s/>]")
 _ROW_NUMBER = re.compile(rb"<(?:\w+:)?row\s[^>]*?\br\s*=\s*[\"']([0-9]{1,7})[\"']")
+# The same for XML as spreadsheet programs write it (r="A1", tags without a prefix): literal
+# patterns that the regular-expression engine finds several times faster. A reference in
+# another attribute ending in r (a <cellWatch r="B2">) only widens the bound.
+_FAST_COLUMN = re.compile(rb'r="([A-Z]{1,3})[0-9]')
+_FAST_NUMBER = re.compile(rb'r="[A-Z]{0,3}([0-9]{1,7})"')
+_UNUSUAL = (b"r='", b"r =", b"r= ", b":c ", b":row ", b":c>", b":row>")
 _CHUNK = 1 << 20
 _LONGEST_TAG = 1 << 20
 
@@ -121,6 +127,21 @@ class _Extent:
     rows_with_number: int = 0
 
     def feed(self, xml: bytes) -> None:
+        if any(form in xml for form in _UNUSUAL):
+            self._feed_any(xml)
+            return
+        columns = _FAST_COLUMN.findall(xml)
+        numbers = _FAST_NUMBER.findall(xml)
+        self.columns.update(columns)
+        self.rows.update(int(r) for r in set(numbers))
+        self.cells_with_ref += len(columns)
+        self.cells += xml.count(b"<c ") + xml.count(b"<c>") + xml.count(b"<c/>")
+        self.row_tags += xml.count(b"<row ") + xml.count(b"<row>")
+        # Every reference counted is a cell's or a row's.
+        self.rows_with_number += max(len(numbers) - len(columns), 0)
+
+    def _feed_any(self, xml: bytes) -> None:
+        """Any spelling XML allows: prefixed tags, single quotes, spaces around '='."""
         columns = _CELL_COLUMN.findall(xml)
         self.columns.update(columns)
         self.cells_with_ref += len(columns)
