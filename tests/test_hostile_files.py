@@ -351,6 +351,8 @@ def test_foreign_builds_are_never_listed_pruned_or_served(runs, tmp_path):
         assert refused.stderr.count("\n") == 1 and "not a published build" in refused.stderr
         assert "Traceback" not in refused.stderr + refused.stdout
     assert (out / "published.duckdb").read_bytes() == live
+    explained = _command("explain", *_explain_arguments(out), "--warehouse-dir", str(out))
+    assert explained.returncode == 0, explained.stderr
 
 
 # -- Every command while a run writes ------------------------------------------------------------
