@@ -45,18 +45,9 @@ household_counts as (
         classified.unit_version,
         classified.commune_code,
         {{ placed_commune_code('classified') }} as placed_commune_code,
-        count(*) as assessed_households,
-        count(*) filter (where classified.computed_class = 'poor') as poor_households,
-        count(*) filter (where classified.computed_class = 'near_poor') as near_poor_households,
-        coalesce(sum(classified.household_size) filter (
-            where classified.computed_class = 'poor'
-        ), 0) as poor_people,
-        coalesce(sum(classified.household_size) filter (
-            where classified.computed_class = 'near_poor'
-        ), 0) as near_poor_people,
-        count(*) filter (
-            where classified.is_poor and classified.is_meritorious_family
-        ) as poor_meritorious_family
+    {%- for measure in territory_measures(with_apportioned=true) %}
+        coalesce({{ measure.count }}, 0) as {{ measure.name }}{{ ',' if not loop.last }}
+    {%- endfor %}
     from classified
     {{ join_household_placement('classified') }}
     group by all
@@ -140,12 +131,9 @@ weighted as (
         links.commune_code,
         links.target_unit_version,
         links.target_commune_code,
-        household_counts.assessed_households,
-        household_counts.poor_households,
-        household_counts.near_poor_households,
-        household_counts.poor_people,
-        household_counts.near_poor_people,
-        household_counts.poor_meritorious_family,
+        {%- for measure in territory_measures(with_apportioned=true) %}
+            household_counts.{{ measure.name }},
+        {%- endfor %}
         case
             when links.is_native then {{ exact_weight(1) }}
             when household_counts.placed_commune_code = links.target_commune_code
@@ -168,12 +156,9 @@ linked_counts as (
         commune_code,
         target_unit_version,
         target_commune_code,
-        sum(weight * assessed_households) as assessed_households,
-        sum(weight * poor_households) as poor_households,
-        sum(weight * near_poor_households) as near_poor_households,
-        sum(weight * poor_people) as poor_people,
-        sum(weight * near_poor_people) as near_poor_people,
-        sum(weight * poor_meritorious_family) as poor_meritorious_family
+    {%- for measure in territory_measures(with_apportioned=true) %}
+        sum(weight * {{ measure.name }}) as {{ measure.name }}{{ ',' if not loop.last }}
+    {%- endfor %}
     from weighted
     group by all
 ),
@@ -194,12 +179,10 @@ final as (
         links.total_households * links.allocation_share as total_households,
         links.difficult_villages * links.allocation_share as difficult_villages,
         links.total_villages * links.allocation_share as total_villages,
-        coalesce(linked_counts.assessed_households, 0) as assessed_households,
-        coalesce(linked_counts.poor_households, 0) as poor_households,
-        coalesce(linked_counts.near_poor_households, 0) as near_poor_households,
-        coalesce(linked_counts.poor_people, 0) as poor_people,
-        coalesce(linked_counts.near_poor_people, 0) as near_poor_people,
-        coalesce(linked_counts.poor_meritorious_family, 0) as poor_meritorious_family
+    {%- for measure in territory_measures(with_apportioned=true) %}
+        coalesce(linked_counts.{{ measure.name }}, 0)
+            as {{ measure.name }}{{ ',' if not loop.last }}
+    {%- endfor %}
     from links
     left join linked_counts
         on
