@@ -15,8 +15,9 @@
     - summed: how a larger area adds it up: `sum` (over its counted communes), `exact_sum` (the
       same, as exact decimals), `max`, or none (the area computes it itself: moves between
       areas);
-    - section: where it stands in the published tables: `households` (before the rates) or
-      `details` (after them), in list order;
+    - section: where it stands in the published tables: `households` (before the rates),
+      `details` (after them) or `checks` (the class by rule beside the official one, after the
+      details; version 3 of the tables), in list order;
     - territory: also counted on every territory (published in territory_year);
     - apportioned: also carried per commune across the reorganisation, for the plans' targets. -#}
 {% macro commune_measures() %}
@@ -38,7 +39,7 @@
          'type': 'bigint', 'known': 'reported', 'summed': 'sum', 'section': 'households',
          'territory': true},
         {'name': 'middle_households',
-         'count': "count(*) filter (where classified.computed_class = 'middle')",
+         'count': "count(*) filter (where classified.official_class = 'middle')",
          'type': 'bigint', 'known': 'middle_line', 'summed': 'sum', 'section': 'households'},
         {'name': 'poor_ethnic_minority',
          'count': 'count(*) filter (where classified.is_poor and classified.is_ethnic_minority)',
@@ -93,6 +94,20 @@
         {'name': 'unreported_class',
          'count': 'count(*) filter (where classified.reported_class is null)', 'type': 'bigint',
          'known': 'reported', 'summed': 'sum', 'section': 'details'},
+        {'name': 'poor_households_by_rule',
+         'count': 'count(*) filter (where classified.is_poor_by_rule)', 'type': 'bigint',
+         'known': 'reported', 'summed': 'sum', 'section': 'checks', 'territory': true},
+        {'name': 'near_poor_households_by_rule',
+         'count': 'count(*) filter (where classified.is_near_poor_by_rule)', 'type': 'bigint',
+         'known': 'reported', 'summed': 'sum', 'section': 'checks', 'territory': true},
+        {'name': 'approved_poor_not_by_rule',
+         'count': 'count(*) filter (where classified.is_approved_poor_not_by_rule)',
+         'type': 'bigint', 'known': 'reported', 'summed': 'sum', 'section': 'checks',
+         'territory': true},
+        {'name': 'by_rule_poor_not_approved',
+         'count': 'count(*) filter (where classified.is_by_rule_poor_not_approved)',
+         'type': 'bigint', 'known': 'reported', 'summed': 'sum', 'section': 'checks',
+         'territory': true},
     ]) }}
 {% endmacro %}
 

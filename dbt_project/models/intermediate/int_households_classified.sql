@@ -70,6 +70,16 @@ classified as (
     from counted
 ),
 
+-- The official class is the one the commune approved (`Kết quả phân loại`), as the province's
+-- approval decisions count it; where the export leaves it empty the class by rule stands in (and
+-- the household counts in unreported_class). The ingest quarantines any other value.
+official as (
+    select
+        *,
+        coalesce(reported_class, computed_class) as official_class
+    from classified
+),
+
 final as (
     select
         review_year,
@@ -112,18 +122,25 @@ final as (
         deprivation_count,
         missing_indicator_marks,
         computed_class,
-        coalesce(computed_class = 'poor', false) as is_poor,
-        coalesce(computed_class = 'near_poor', false) as is_near_poor,
+        official_class,
+        coalesce(official_class = 'poor', false) as is_poor,
+        coalesce(official_class = 'near_poor', false) as is_near_poor,
+        coalesce(computed_class = 'poor', false) as is_poor_by_rule,
+        coalesce(computed_class = 'near_poor', false) as is_near_poor_by_rule,
         coalesce(lower(trim(ethnicity)) <> 'kinh', false) as is_ethnic_minority,
         coalesce(head_sex = 'female', false) as is_female_headed,
         coalesce(reported_class <> computed_class, false) as is_class_mismatch,
+        coalesce(reported_class = 'poor' and computed_class <> 'poor', false)
+            as is_approved_poor_not_by_rule,
+        coalesce(reported_class <> 'poor' and computed_class = 'poor', false)
+            as is_by_rule_poor_not_approved,
         source_file,
         source_sheet,
         source_row,
         source_sha256,
         run_id,
         loaded_at
-    from classified
+    from official
 )
 
 select * from final

@@ -185,7 +185,8 @@ final as (
         near_poverty_rate,
         multidimensional_poverty_rate,
         poverty_rate_change_pp,
-        {{ measure_columns('details') }}
+        {{ measure_columns('details') }},
+        {{ measure_columns('checks') }}
     from with_change
 )
 

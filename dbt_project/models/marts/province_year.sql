@@ -132,6 +132,7 @@ final as (
         multidimensional_poverty_rate,
         poverty_rate_change_pp,
         {{ measure_columns('details') }},
+        {{ measure_columns('checks') }},
         poor_households_extremely_difficult,
         total_households_extremely_difficult,
         poverty_rate_extremely_difficult,

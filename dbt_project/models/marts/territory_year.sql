@@ -148,8 +148,14 @@ final as (
         with_change.unit_version as territory_unit_version,
         with_change.province_code,
         province_names.province_name,
+        -- The name an officer reads: the province as it was on these boundaries.
+        province_names.province_name || case with_change.unit_version
+            when 'pre2025' then ' (trước 2025)'
+            else ' (từ ' || with_change.unit_version || ')'
+        end as territory_name_vi,
         with_change.review_year,
         with_change.review_unit_version,
+        with_change.standard_id,
         with_change.method,
         with_change.total_households,
         {%- for measure in territory_measures() %}
