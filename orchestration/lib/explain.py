@@ -39,7 +39,7 @@ MEASURE_FILTERS: dict[str, str] = {
     "poor_people": POOR,
     "near_poor_households": NEAR_POOR,
     "near_poor_people": NEAR_POOR,
-    "middle_households": "c.official_class = 'middle'",
+    "middle_households": "coalesce(c.reported_class, c.computed_class) = 'middle'",
     "poor_ethnic_minority": "c.is_poor and c.is_ethnic_minority",
     "poor_meritorious_family": "c.is_poor and c.is_meritorious_family",
     "poor_social_protection": "c.is_poor and c.is_social_protection",
