@@ -64,6 +64,8 @@ from pathlib import Path
 from fixtures.raw_exports import SURVEY_HEADERS
 
 COMMUNE_TOTALS_HEADERS = ["Năm", "Mã xã", "Tổng số hộ", "Tổng số nhân khẩu"]
+# The optional ethnic-minority households column, written in the 2025 totals file only.
+ETHNIC_MINORITY_HEADER = "Tổng số hộ DTTS"
 DIFFICULT_AREAS_HEADERS = ["Năm", "Mã xã", "Xã ĐBKK", "Số thôn ĐBKK", "Tổng số thôn"]
 
 # Short names of the 12 deprivation indicators → their column in the export.
@@ -322,6 +324,9 @@ COMMUNE_TOTALS = {
     2024: [(NGUYEN_TRAI, 50), (KIM_THACH, 40), (PHU_LINH, 60), (LUNG_CU, 30)],
     2025: [(HA_GIANG_1_2025, 120), (PHU_LINH_2025, 150), (LUNG_CU_2025, 70)],
 }
+# Ethnic-minority households (Tổng số hộ DTTS) in the 2025 totals: Phú Linh and Lũng Cú give
+# them, Phường Hà Giang 1 leaves the cell empty (its ethnic-minority rate is NULL).
+ETHNIC_MINORITY_TOTALS_2025 = {"00694": None, "00706": 40, "00715": 70}
 # (commune, extremely difficult, difficult villages, total villages) per review year.
 DIFFICULT_AREAS = {
     2023: [(LUNG_CU, True, 5, 8), (MA_LE, False, 1, 6)],
@@ -383,11 +388,22 @@ def write_raw_exports(raw_dir: Path) -> Path:
             by_file.setdefault(name, []).append(_survey_row(year, number, h))
         for name, rows in by_file.items():
             _write_csv(raw_dir / "survey" / str(year) / name, SURVEY_HEADERS, rows)
-        _write_csv(
-            raw_dir / "commune_totals" / f"{year}.csv",
-            COMMUNE_TOTALS_HEADERS,
-            [[year, c.commune_code, total, 4 * total] for c, total in COMMUNE_TOTALS[year]],
-        )
+        if year == 2025:
+            _write_csv(
+                raw_dir / "commune_totals" / f"{year}.csv",
+                [*COMMUNE_TOTALS_HEADERS, ETHNIC_MINORITY_HEADER],
+                [
+                    [year, c.commune_code, total, 4 * total]
+                    + [ETHNIC_MINORITY_TOTALS_2025[c.commune_code] or ""]
+                    for c, total in COMMUNE_TOTALS[year]
+                ],
+            )
+        else:
+            _write_csv(
+                raw_dir / "commune_totals" / f"{year}.csv",
+                COMMUNE_TOTALS_HEADERS,
+                [[year, c.commune_code, total, 4 * total] for c, total in COMMUNE_TOTALS[year]],
+            )
         _write_csv(
             raw_dir / "difficult_areas" / f"{year}.csv",
             DIFFICULT_AREAS_HEADERS,
@@ -408,11 +424,12 @@ QD59_HOUSEHOLDS = {
         _hh("Q01", LUNG_CU, 650_000, "", "poor"),
         _hh("Q02", LUNG_CU, 800_000, "health_access water sanitation", "poor"),
         _hh("Q03", LUNG_CU, 800_000, "employment dependents nutrition water", "near_poor"),
-        _hh("Q04", LUNG_CU, 1_200_000, "", "not_poor"),
+        # U < 1,200,000 ≤ M (1,500,000): the middle living standard of Decision 59 (Art. 2).
+        _hh("Q04", LUNG_CU, 1_200_000, "", "middle"),
         _hh("Q05", NGUYEN_TRAI, 1_300_000, "water sanitation telecom", "poor", **URBAN),
     ],
     2020: [
-        _hh("Q01", LUNG_CU, 1_100_000, "", "not_poor"),
+        _hh("Q01", LUNG_CU, 1_100_000, "", "middle"),
         _hh("Q02", LUNG_CU, 800_000, "health_access water", "near_poor"),
         _hh("Q03", LUNG_CU, 650_000, "", "poor"),
         _hh("Q06", LUNG_CU, 900_000, "health_access health_insurance water", "poor"),

@@ -187,6 +187,10 @@ COMMUNE_YEAR = {
         poor_female_headed=1,  # H11
         poor_social_protection=1,  # H11
         poor_no_labour_capacity=1,  # H11
+        poor_social_protection_no_labour_capacity=1,  # H11
+        poverty_rate_excl_social_protection=3.3333,  # (3 - 1) / 60
+        total_ethnic_minority_households=None,  # the 2023 totals have no DTTS column
+        poverty_rate_ethnic_minority=None,  # never a rate over all households
     ),
     (2023, "00715"): dict(
         district_code="026",
@@ -258,6 +262,7 @@ COMMUNE_YEAR = {
     (2024, "00706"): dict(
         assessed_households=3,  # H10 H11 H18 (H09 absent)
         poor_households=2,  # H10 1,450,000 k3, H11
+        poverty_rate_excl_social_protection=1.6667,  # (2 - 1 H11) / 60
         middle_households=0,
         poverty_rate=3.3333,  # 2 / 60
         poverty_rate_change_pp=-1.6667,  # 3.3333 - 5.0
@@ -327,6 +332,10 @@ COMMUNE_YEAR = {
         history_reviews=2,  # 2023, 2024
         classification_mismatches=0,  # an empty approved class is no disagreement
         unreported_class=1,  # H03
+        standard_verified=True,  # Decree 07/2021
+        # The 2025 totals give no ethnic-minority households here (empty cell): NULL rate.
+        total_ethnic_minority_households=None,
+        poverty_rate_ethnic_minority=None,
     ),
     (2025, "00706"): dict(
         province_code="08",
@@ -348,6 +357,9 @@ COMMUNE_YEAR = {
         poor_ethnic_minority=2,  # H04 Tày, H09 Dao
         poor_female_headed=1,  # H04
         poor_meritorious_family=0,
+        total_ethnic_minority_households=40,
+        poverty_rate_ethnic_minority=5.0,  # H04, H09 over 40
+        poverty_rate_excl_social_protection=1.3333,  # H11 is absent: 2 / 150
     ),
     (2025, "00715"): dict(
         is_extremely_difficult=True,
@@ -372,6 +384,8 @@ COMMUNE_YEAR = {
         returned_to_poverty=0,
         classification_mismatches=1,  # H13 approved middle, not poor by rule
         poor_ethnic_minority=3,  # all Mông
+        total_ethnic_minority_households=70,
+        poverty_rate_ethnic_minority=4.2857,  # 3 / 70
     ),
 }
 
@@ -528,6 +542,10 @@ PROVINCE_YEAR = {
         exited_near_poverty=0,
         newly_near_poor=0,  # H19 (00718) is left out with its commune
         recently_exited_poverty=5,  # H01, H02, H08, H18, H13
+        poor_social_protection_no_labour_capacity=1,  # H11
+        poverty_rate_excl_social_protection=2.2222,  # (5 - 1) / 180
+        total_ethnic_minority_households=None,
+        poverty_rate_ethnic_minority=None,
         poor_households_by_rule=6,  # and H14
         by_rule_poor_not_approved=1,  # H14
         poverty_rate_extremely_difficult=3.3333,  # 1 / 30
@@ -558,6 +576,10 @@ PROVINCE_YEAR = {
         recently_exited_poverty=5,  # H02, H08, H10, H13, H18
         unreported_class=1,  # H03
         classification_mismatches=1,  # H13
+        # Over the communes whose totals give ethnic-minority households (00706, 00715): 5 poor
+        # (H04, H09; H12, H14, H17) of 40 + 70; Phường Hà Giang 1 is left out of both.
+        total_ethnic_minority_households=110,
+        poverty_rate_ethnic_minority=4.5455,  # 5 / 110
         history_reviews=2,
         # Alkire-Foster, k = 3 of 12, weights 1/12: deprived in >= 3 are H01 (4), H02 (5),
         # H16 (3), H04 (3), H08 (4), H09 (4), H10 (3), H12 (7), H14 (4), H17 (3): 10 of 17
@@ -904,7 +926,8 @@ QD59_COMMUNE_YEAR = {
         assessed_households=4,  # Q01-Q04
         poor_households=2,  # Q01 650,000 ≤ L; Q02 800,000 in (L, U] with k3 incl. health access
         near_poor_households=1,  # Q03 800,000, k1: employment/dependants/nutrition do not count
-        middle_households=None,  # no middle line under Decision 59
+        middle_households=1,  # Q04 1,200,000: U < income ≤ M 1,500,000 (Decision 59, Art. 2)
+        standard_verified=True,
         poverty_rate=6.6667,  # 2 / 30
         exited_poverty=None,  # first review of the data
     ),
@@ -915,10 +938,10 @@ QD59_COMMUNE_YEAR = {
     (2020, "00715"): dict(
         poor_households=2,  # Q03 650,000 ≤ L; Q06 900,000 with k3
         near_poor_households=1,  # Q02 800,000, k2
-        middle_households=None,
+        middle_households=1,  # Q01 1,100,000
         poverty_rate=6.6667,  # 2 / 30
         poverty_rate_change_pp=0.0,
-        exited_poverty=2,  # Q01 (not poor), Q02 (near-poor)
+        exited_poverty=2,  # Q01 (middle), Q02 (near-poor)
         newly_poor=2,  # Q03 (near-poor in 2019, never poor), Q06 (new)
         near_poor_to_poor=1,  # Q03
         poor_to_near_poor=1,  # Q02

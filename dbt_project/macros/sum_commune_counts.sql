@@ -17,6 +17,13 @@
     cast(sum({{ relation_alias }}.{{ column }}) filter (where {{ counted }}) as bigint)
         as {{ column }},
     {%- endfor %}
+    {%- set with_group_totals = counted ~ ' and ' ~ relation_alias
+        ~ '.total_ethnic_minority_households is not null' %}
+    -- The ethnic-minority households and their poor over the counted communes that give them.
+    cast(sum({{ relation_alias }}.total_ethnic_minority_households)
+        filter (where {{ with_group_totals }}) as bigint) as total_ethnic_minority_households,
+    cast(sum({{ relation_alias }}.poor_ethnic_minority)
+        filter (where {{ with_group_totals }}) as bigint) as poor_ethnic_minority_with_totals,
     {%- for measure in commune_measures() if measure.summed %}
         {%- set column = relation_alias ~ '.' ~ measure.name %}
         {%- if measure.summed == 'sum' %}

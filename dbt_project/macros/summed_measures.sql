@@ -108,6 +108,10 @@
          'count': 'count(*) filter (where classified.is_by_rule_poor_not_approved)',
          'type': 'bigint', 'known': 'reported', 'summed': 'sum', 'section': 'checks',
          'territory': true},
+        {'name': 'poor_social_protection_no_labour_capacity',
+         'count': 'count(*) filter (where classified.is_poor and classified.is_social_protection'
+            ~ ' and classified.is_no_labour_capacity)',
+         'type': 'bigint', 'known': 'reported', 'summed': 'sum', 'section': 'checks'},
     ]) }}
 {% endmacro %}
 
@@ -149,4 +153,27 @@
         {%- set chosen.measures = chosen.measures + [measure] -%}
     {%- endfor -%}
     {{ return(chosen.measures) }}
+{%- endmacro %}
+
+{#- The rates version 3 adds, from an area's counts (a commune's, or an area's summed over its
+    counted communes) in a rates CTE: the rate the new-rural-area criterion uses, which leaves out
+    the poor households that are social-protection beneficiaries without labour capacity; and the
+    ethnic-minority poverty rate over the ethnic-minority households of commune_totals (NULL where
+    they are not given: never a rate over all households). -#}
+{% macro derived_rates(counted, ethnic_minority_poor, prefix='') -%}
+    case
+        when {{ counted }}
+            then
+                100 * cast(
+                    {{ prefix }}poor_households
+                    - {{ prefix }}poor_social_protection_no_labour_capacity as double
+                )
+                / nullif({{ prefix }}total_households, 0)
+    end as poverty_rate_excl_social_protection,
+    case
+        when {{ counted }}
+            then
+                100 * cast({{ ethnic_minority_poor }} as double)
+                / nullif({{ prefix }}total_ethnic_minority_households, 0)
+    end as poverty_rate_ethnic_minority
 {%- endmacro %}

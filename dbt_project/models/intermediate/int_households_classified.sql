@@ -57,6 +57,8 @@ classified as (
                             and deprivation_count >= deprivation_threshold
                             then 'poor'
                         when income_per_capita <= upper_income_line then 'near_poor'
+                        -- Art. 2: the middle living standard, above U up to M.
+                        when income_per_capita <= middle_line then 'middle'
                         else 'not_poor'
                     end
             -- Decree 07/2021 and Decree 351/2025: income at or under L splits on deprivations.

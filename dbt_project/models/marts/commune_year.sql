@@ -81,6 +81,7 @@ joined as (
         communes.commune_code,
         communes.commune_name,
         communes.standard_id,
+        review_years.standard_verified,
         communes.reporting_status,
         communes.reporting_status <> 'not_reported' as is_reported,
         coalesce(review_years.has_known_flows, false) as has_known_flows,
@@ -91,6 +92,8 @@ joined as (
         cast(communes.total_villages as bigint) as total_villages,
         cast(communes.total_households as bigint) as total_households,
         cast(communes.total_population as bigint) as total_population,
+        cast(communes.total_ethnic_minority_households as bigint)
+            as total_ethnic_minority_households,
         {%- for measure in commune_measures() if measure.count %}
             household_counts.{{ measure.name }},
         {%- endfor %}
@@ -132,12 +135,14 @@ counted as (
         commune_code,
         commune_name,
         standard_id,
+        standard_verified,
         reporting_status,
         is_extremely_difficult,
         difficult_villages,
         total_villages,
         total_households,
         total_population,
+        total_ethnic_minority_households,
         {{ published_commune_measures() }},
         previous_review_year,
         is_comparable_to_previous
@@ -155,7 +160,8 @@ rates as (
         case
             when reporting_status = 'reported'
                 then 100 * cast(near_poor_households as double) / nullif(total_households, 0)
-        end as near_poverty_rate
+        end as near_poverty_rate,
+        {{ derived_rates("reporting_status = 'reported'", 'poor_ethnic_minority') }}
     from counted
 ),
 
@@ -186,7 +192,11 @@ final as (
         multidimensional_poverty_rate,
         poverty_rate_change_pp,
         {{ measure_columns('details') }},
-        {{ measure_columns('checks') }}
+        {{ measure_columns('checks') }},
+        total_ethnic_minority_households,
+        poverty_rate_excl_social_protection,
+        poverty_rate_ethnic_minority,
+        standard_verified
     from with_change
 )
 

@@ -56,10 +56,12 @@ rates as (
         end as poor_moved_out,
         review_years.previous_review_year,
         review_years.is_comparable_to_previous,
+        review_years.standard_verified,
         100 * cast(summed.poor_households as double) / nullif(summed.total_households, 0)
             as poverty_rate,
         100 * cast(summed.near_poor_households as double) / nullif(summed.total_households, 0)
-            as near_poverty_rate
+            as near_poverty_rate,
+        {{ derived_rates('true', 'summed.poor_ethnic_minority_with_totals', 'summed.') }}
     from summed
     left join review_years
         on summed.review_year = review_years.review_year
@@ -97,7 +99,11 @@ final as (
         multidimensional_poverty_rate,
         poverty_rate_change_pp,
         {{ measure_columns('details') }},
-        {{ measure_columns('checks') }}
+        {{ measure_columns('checks') }},
+        total_ethnic_minority_households,
+        poverty_rate_excl_social_protection,
+        poverty_rate_ethnic_minority,
+        standard_verified
     from with_change
 )
 

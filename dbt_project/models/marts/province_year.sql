@@ -85,10 +85,12 @@ rates as (
         end as poor_moved_out,
         review_years.previous_review_year,
         review_years.is_comparable_to_previous,
+        review_years.standard_verified,
         100 * cast(summed.poor_households as double) / nullif(summed.total_households, 0)
             as poverty_rate,
         100 * cast(summed.near_poor_households as double) / nullif(summed.total_households, 0)
             as near_poverty_rate,
+        {{ derived_rates('true', 'summed.poor_ethnic_minority_with_totals', 'summed.') }},
         100 * cast(summed.poor_households_extremely_difficult as double)
         / nullif(summed.total_households_extremely_difficult, 0)
             as poverty_rate_extremely_difficult,
@@ -133,6 +135,10 @@ final as (
         poverty_rate_change_pp,
         {{ measure_columns('details') }},
         {{ measure_columns('checks') }},
+        total_ethnic_minority_households,
+        poverty_rate_excl_social_protection,
+        poverty_rate_ethnic_minority,
+        standard_verified,
         poor_households_extremely_difficult,
         total_households_extremely_difficult,
         poverty_rate_extremely_difficult,

@@ -85,6 +85,7 @@ territory_years as (
         review_years.review_year,
         review_years.unit_version as review_unit_version,
         review_years.standard_id,
+        review_years.standard_verified,
         review_years.previous_review_year
     from territories
     cross join review_years
@@ -156,6 +157,7 @@ final as (
         with_change.review_year,
         with_change.review_unit_version,
         with_change.standard_id,
+        with_change.standard_verified,
         with_change.method,
         with_change.total_households,
         {%- for measure in territory_measures() %}
