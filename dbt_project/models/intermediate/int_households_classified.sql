@@ -111,6 +111,10 @@ final as (
         d_sanitation,
         d_telecom,
         d_information_assets,
+        -- Published per indicator, counted in no standard while unverified (Decree 351/2025).
+        d_digital_services,
+        d_internet_access,
+        d_waste_collection,
         is_meritorious_family,
         is_social_protection,
         is_no_labour_capacity,
