@@ -879,6 +879,33 @@ def test_explain_traces_a_reappearance_to_the_reviews_that_decided_it(published)
         "Nhà tiêu hợp vệ sinh",
     ]
     assert "3 of 12" in explanation.rule
+    assert h09["rule_reason"] == "income 1300000 ≤ line 1500000 and 4 deprivations ≥ 3"
+
+
+def test_explain_shows_the_approved_class_beside_the_class_by_rule(published):
+    from orchestration.lib.explain import explain
+
+    explanation = explain(
+        published.parent / "warehouse.duckdb",
+        published,
+        year=2023,
+        commune="00694",
+        measure="poor_households",
+    )
+    assert explanation.published_value == 2
+    by_code = {r["household_code"]: r for r in explanation.rows}
+    assert sorted(by_code) == ["H01", "H02"]
+    # H02: approved poor, middle by rule (one đồng above the urban line, under the middle line).
+    h02 = by_code["H02"]
+    assert (h02["computed_class"], h02["reported_class"], h02["official_class"]) == (
+        "middle",
+        "poor",
+        "poor",
+    )
+    assert h02["rule_reason"] == "line 2000000 < income 2000001 ≤ middle line 3000000"
+    text = explanation.to_text()
+    assert "class by rule middle (line 2000000 < income 2000001 ≤ middle line 3000000)" in text
+    assert "approved poor, official poor" in text
 
 
 # A Decision 59/2015 province (reviews 2019 and 2020), worked by hand: rural L 700,000 and
