@@ -281,6 +281,30 @@ def _rates(con, out: TextIO) -> None:
             f"{_count(poor):>9} {_fmt(rate):>7} {_fmt(near):>7} {_fmt(change):>6}",
             file=out,
         )
+    _unverified_standards(con, out)
+
+
+def _unverified_standards(con, out: TextIO) -> None:
+    """Name the review years whose figures rest on a standard not checked against its legal
+    text (province_year.standard_verified false), so that nobody reads them as confirmed."""
+    if not {"standard_id", "standard_verified"} <= _columns(con, "province_year"):
+        return
+    rows = con.execute(
+        """
+        select standard_id, min(review_year), max(review_year)
+        from province_year
+        where not standard_verified
+        group by standard_id
+        order by standard_id
+        """
+    ).fetchall()
+    for standard_id, first, last in rows:
+        years = str(first) if first == last else f"{first}-{last}"
+        print(
+            f"Reviews {years} rest on {standard_id}, a standard not verified against its legal "
+            "text (chuẩn nghèo chưa đối chiếu văn bản): its indicator list is provisional.",
+            file=out,
+        )
 
 
 def _count(value) -> str:

@@ -15,31 +15,41 @@ Households (k = deprivations; rural line 1,500,000 / middle 2,250,000; urban 2,0
 
 code  commune(pre/2025)  2023                     2024                      2025
 H01   00694/00694 urban  2,000,000 k3 poor        2,600,000 k3 middle       1,900,000 k4 poor
-H02   00694/00694 urban  2,000,001 k5 middle*     same, middle              same, middle
-H03   00694/00694 urban  1,800,000 k2 near        same, near                same, near
+H02   00694/00694 urban  2,000,001 k5 middle*P    same, middle              same, middle
+H03   00694/00694 urban  1,800,000 k2 near        same, near                same, near (empty)
 H16   00694/00694 urban  (absent)                 1,950,000 k3 poor         same, poor
 H04   00703/00706 Tày ♀  1,500,000 k3 poor        1,400,000 k3 poor         same, poor
 H05   00703/00706 merit  1,500,000 k2 near        same, near                same, near
 H06   00703/00706        2,250,000 k0 middle      same                      same
 H07   00703/00706        2,250,001 k0 not_poor*   same                      same
 H08   00703/00706 merit  1,000,000 k4 poor        1,700,000 k4 middle       same, middle
+H20   00703/00706        1,200,000 k3 poor        (absent)                  (absent)
 H09   00706/00706 Dao    1,200,000 k6 poor        (absent)                  1,300,000 k4 poor
-H10   00706/00706 ♀      1,600,000 k5 middle*     1,450,000 k3 poor         2,100,000 k3 middle
+H10   00706/00706 ♀      1,600,000 k5 middle      1,450,000 k3 poor         2,100,000 k3 middle
 H11   00706/00706 ♀ sp   900,000 k3 poor          same, poor                (absent)
 H18   00706/00706        1,450,000 k3 poor        2,300,000 k0 not_poor     same
 H12   00715/00715 Mông   700,000 k7 poor          same                      same
 H13   00715/00715 Mông ♀ 1,100,000 k3 poor        2,000,000 k3 middle       2,400,000 k0 not_poor*
-H14   00715/00715 Mông   1,400,000 k1 near        1,400,000 k4 poor*        same, poor
+H14   00715/00715 Mông   1,400,000 k1 near        1,400,000 k4 poor*N       same, poor
 H15   00715/00715 Mông ♀ 1,300,000 k2 near        same                      2,000,000 k0 middle
 H17   --/00715 Mông      (absent)                 (absent)                  1,500,000 k3 poor
 H19   00718/00715 Mông   (absent)                 1,200,000 k1 near         (absent)
 
 Má Lé (00718) has no survey row in 2023 (not reported) and no totals row in 2024 (no_totals).
 Flows this covers: H01 returns in 2025 after a recorded exit (returned); H09 is poor again in
-2025 after its absence from 2024 (reappeared); H14 falls from near-poor into poverty in 2024;
-H15 leaves near-poverty in 2025; H01, H08, H13 and H18 are recent exits.
+2025 after its absence from 2024 (reappeared); H14 falls from near-poor into poverty in 2025;
+H15 leaves near-poverty in 2025; H01, H02, H08, H13 and H18 are recent exits.
 
-(* = the reported class differs from the computed one.)
+(* = the reported (approved) class differs from the class by rule; the approved class is the
+official one: H02 2023 is approved poor (*P) against the rule, H14 2024 approved near-poor (*N)
+although poor by rule, H07 2023 and H13 2025 approved middle although not poor by rule. H03 2025
+has an empty approved class: its class by rule stands in and it counts in unreported_class.)
+
+Official classes therefore differ from the table where marked: H02 is poor in 2023 (so it exits
+poverty in 2024), H14 is near-poor in 2024 (so it is newly poor, from near-poverty, in 2025), H07
+(2023) and H13 (2025) are middle. H20 is poor in 2023 and never reviewed again: it is not
+reassessed in 2024, and review 2025 still has not seen it (with H11, two poor households not
+reviewed again by 2025, which turn T1's verdict on the 2021-2025 plan from achieved to missed).
 """
 
 from __future__ import annotations
@@ -54,6 +64,8 @@ from pathlib import Path
 from fixtures.raw_exports import SURVEY_HEADERS
 
 COMMUNE_TOTALS_HEADERS = ["Năm", "Mã xã", "Tổng số hộ", "Tổng số nhân khẩu"]
+# The optional ethnic-minority households column, written in the 2025 totals file only.
+ETHNIC_MINORITY_HEADER = "Tổng số hộ DTTS"
 DIFFICULT_AREAS_HEADERS = ["Năm", "Mã xã", "Xã ĐBKK", "Số thôn ĐBKK", "Tổng số thôn"]
 
 # Short names of the 12 deprivation indicators → their column in the export.
@@ -76,6 +88,7 @@ REPORTED = {
     "near_poor": "Hộ cận nghèo",
     "middle": "Hộ có mức sống trung bình",
     "not_poor": "Hộ không nghèo",
+    "": "",  # an empty approved class: the class by rule stands in
 }
 
 
@@ -147,7 +160,7 @@ def households(year: int) -> list[Household]:
         return [
             # Urban line exactly, k3 → poor.
             _hh("H01", nt, 2_000_000, H01_DEP, "poor", **URBAN),
-            # One đồng above the urban line → middle; reported poor (mismatch).
+            # One đồng above the urban line → middle by rule; approved poor (the official class).
             _hh("H02", nt, 2_000_001, H02_DEP, "poor", **URBAN),
             _hh("H03", nt, 1_800_000, "water sanitation", "near_poor", sex="Nữ", **URBAN),
             # Rural line exactly: k3 → poor, k2 → near-poor.
@@ -157,6 +170,8 @@ def households(year: int) -> list[Household]:
             _hh("H06", kt, 2_250_000, "", "middle"),
             _hh("H07", kt, 2_250_001, "", "middle"),
             _hh("H08", kt, 1_000_000, H08_DEP, "poor", meritorious=True),
+            # Poor, and never reviewed again (absent from 2024 and 2025).
+            _hh("H20", kt, 1_200_000, "water sanitation telecom", "poor"),
             _hh(
                 "H09",
                 pl,
@@ -165,13 +180,13 @@ def households(year: int) -> list[Household]:
                 "poor",
                 ethnicity="Dao",
             ),
-            # Above the line with 5 deprivations → middle; reported near-poor (mismatch).
+            # Above the line with 5 deprivations → middle, approved middle.
             _hh(
                 "H10",
                 pl,
                 1_600_000,
                 "water sanitation housing_quality housing_area telecom",
-                "near_poor",
+                "middle",
                 sex="Nữ",
             ),
             _hh(
@@ -240,7 +255,7 @@ def households(year: int) -> list[Household]:
                 sex="Nữ",
                 ethnicity="Mông",
             ),
-            # Poor, reported near-poor (mismatch).
+            # Poor by rule, approved near-poor: near-poor is the official class.
             _hh(
                 "H14",
                 lc,
@@ -258,7 +273,8 @@ def households(year: int) -> list[Household]:
         return [
             _hh("H01", hg, 1_900_000, H01_DEP + " water", "poor", **URBAN),
             _hh("H02", hg, 2_000_001, H02_DEP, "middle", **URBAN),
-            _hh("H03", hg, 1_800_000, "water sanitation", "near_poor", sex="Nữ", **URBAN),
+            # Empty approved class: near-poor by rule stands in (unreported_class).
+            _hh("H03", hg, 1_800_000, "water sanitation", "", sex="Nữ", **URBAN),
             _hh("H16", hg, 1_950_000, H16_DEP, "poor", sex="Nữ", **URBAN),
             _hh("H04", pl, 1_400_000, H04_DEP, "poor", sex="Nữ", ethnicity="Tày"),
             _hh("H05", pl, 1_500_000, "water housing_area", "near_poor", meritorious=True),
@@ -277,7 +293,7 @@ def households(year: int) -> list[Household]:
             # H11 is absent from the 2025 export.
             _hh("H18", pl, 2_300_000, "", "not_poor"),
             _hh("H12", lc, 700_000, H12_DEP, "poor", ethnicity="Mông"),
-            # Not poor, reported middle (mismatch).
+            # Not poor by rule, approved middle: middle is the official class.
             _hh("H13", lc, 2_400_000, "", "middle", sex="Nữ", ethnicity="Mông"),
             _hh(
                 "H14",
@@ -308,6 +324,9 @@ COMMUNE_TOTALS = {
     2024: [(NGUYEN_TRAI, 50), (KIM_THACH, 40), (PHU_LINH, 60), (LUNG_CU, 30)],
     2025: [(HA_GIANG_1_2025, 120), (PHU_LINH_2025, 150), (LUNG_CU_2025, 70)],
 }
+# Ethnic-minority households (Tổng số hộ DTTS) in the 2025 totals: Phú Linh and Lũng Cú give
+# them, Phường Hà Giang 1 leaves the cell empty (its ethnic-minority rate is NULL).
+ETHNIC_MINORITY_TOTALS_2025 = {"00694": None, "00706": 40, "00715": 70}
 # (commune, extremely difficult, difficult villages, total villages) per review year.
 DIFFICULT_AREAS = {
     2023: [(LUNG_CU, True, 5, 8), (MA_LE, False, 1, 6)],
@@ -369,11 +388,22 @@ def write_raw_exports(raw_dir: Path) -> Path:
             by_file.setdefault(name, []).append(_survey_row(year, number, h))
         for name, rows in by_file.items():
             _write_csv(raw_dir / "survey" / str(year) / name, SURVEY_HEADERS, rows)
-        _write_csv(
-            raw_dir / "commune_totals" / f"{year}.csv",
-            COMMUNE_TOTALS_HEADERS,
-            [[year, c.commune_code, total, 4 * total] for c, total in COMMUNE_TOTALS[year]],
-        )
+        if year == 2025:
+            _write_csv(
+                raw_dir / "commune_totals" / f"{year}.csv",
+                [*COMMUNE_TOTALS_HEADERS, ETHNIC_MINORITY_HEADER],
+                [
+                    [year, c.commune_code, total, 4 * total]
+                    + [ETHNIC_MINORITY_TOTALS_2025[c.commune_code] or ""]
+                    for c, total in COMMUNE_TOTALS[year]
+                ],
+            )
+        else:
+            _write_csv(
+                raw_dir / "commune_totals" / f"{year}.csv",
+                COMMUNE_TOTALS_HEADERS,
+                [[year, c.commune_code, total, 4 * total] for c, total in COMMUNE_TOTALS[year]],
+            )
         _write_csv(
             raw_dir / "difficult_areas" / f"{year}.csv",
             DIFFICULT_AREAS_HEADERS,
@@ -394,11 +424,12 @@ QD59_HOUSEHOLDS = {
         _hh("Q01", LUNG_CU, 650_000, "", "poor"),
         _hh("Q02", LUNG_CU, 800_000, "health_access water sanitation", "poor"),
         _hh("Q03", LUNG_CU, 800_000, "employment dependents nutrition water", "near_poor"),
-        _hh("Q04", LUNG_CU, 1_200_000, "", "not_poor"),
+        # U < 1,200,000 ≤ M (1,500,000): the middle living standard of Decision 59 (Art. 2).
+        _hh("Q04", LUNG_CU, 1_200_000, "", "middle"),
         _hh("Q05", NGUYEN_TRAI, 1_300_000, "water sanitation telecom", "poor", **URBAN),
     ],
     2020: [
-        _hh("Q01", LUNG_CU, 1_100_000, "", "not_poor"),
+        _hh("Q01", LUNG_CU, 1_100_000, "", "middle"),
         _hh("Q02", LUNG_CU, 800_000, "health_access water", "near_poor"),
         _hh("Q03", LUNG_CU, 650_000, "", "poor"),
         _hh("Q06", LUNG_CU, 900_000, "health_access health_insurance water", "poor"),

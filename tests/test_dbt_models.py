@@ -134,7 +134,7 @@ def test_commune_rates_counts_and_groups(warehouse):
         "assessed_households, poor_households, near_poor_households, middle_households, "
         "poverty_rate, near_poverty_rate, multidimensional_poverty_rate, poor_ethnic_minority, "
         "poor_meritorious_family, poor_female_headed, classification_mismatches, standard_id",
-    ) == (6, 2, 1, 2, 2.0, 1.0, 3.0, 1, 1, 1, 1, "ND07_2021")
+    ) == (6, 2, 1, 3, 2.0, 1.0, 3.0, 1, 1, 1, 1, "ND07_2021")  # H6 approved middle
 
 
 def test_a_commune_without_assessed_households_is_not_reported(warehouse):
@@ -156,7 +156,7 @@ def test_people_and_middle_households(warehouse):
         "marts.commune_year",
         "review_year = 2023 and commune_code = '00688'",
         "reporting_status, poor_people, near_poor_people, middle_households, unreported_class",
-    ) == ("reported", 2 * 4, 1 * 4, 2, 1)  # only H4 has no reported class
+    ) == ("reported", 2 * 4, 1 * 4, 3, 1)  # only H4 has no reported class; H6 approved middle
 
 
 def test_poverty_rate_change_is_null_in_the_first_year_and_across_unit_versions(warehouse):
@@ -463,7 +463,7 @@ def test_decision_59_counts_its_own_ten_indicators(qd59_warehouse):
         ("Q1", "QD59_2015", 0, "poor"),
         ("Q2", "QD59_2015", 3, "poor"),  # health access counts
         ("Q3", "QD59_2015", 1, "near_poor"),  # only water of its four marks counts
-        ("Q4", "QD59_2015", 0, "not_poor"),
+        ("Q4", "QD59_2015", 0, "middle"),  # U < 1,200,000 ≤ M (Decision 59, Art. 2)
     ]
 
 
@@ -473,12 +473,12 @@ def test_decision_59_commune_figures_and_flows(qd59_warehouse):
         "exited_poverty, newly_poor, near_poor_to_poor, poor_to_near_poor, "
         "recently_exited_poverty, history_reviews"
     )
-    # 2019: first review of the data, no flows; no middle line under Decision 59.
+    # 2019: first review of the data, no flows; Q4 is middle (Decision 59's middle line, Art. 2).
     assert row(qd59_warehouse, "marts.commune_year", "review_year = 2019", columns) == (
         "QD59_2015",
         2,
         1,
-        None,
+        1,
         20.0,
         None,
         None,
@@ -488,12 +488,13 @@ def test_decision_59_commune_figures_and_flows(qd59_warehouse):
         0,
     )
     # 2020: Q1 and Q2 exit (Q2 to near-poor), Q3 (near-poor before) and Q5 are newly poor;
-    # Q1 and Q2 are recent exits. Balance: 2 = 2 - 2 exited + 2 newly.
+    # Q1 and Q2 are recent exits (Q1 to the middle band, 1,100,000). Balance: 2 = 2 - 2 exited
+    # + 2 newly.
     assert row(qd59_warehouse, "marts.commune_year", "review_year = 2020", columns) == (
         "QD59_2015",
         2,
         1,
-        None,
+        1,
         20.0,
         2,
         2,
@@ -502,7 +503,7 @@ def test_decision_59_commune_figures_and_flows(qd59_warehouse):
         2,
         1,
     )
-    # 2021 starts Decree 07: flows unknown, a middle line exists again.
+    # 2021 starts Decree 07: flows unknown.
     assert row(qd59_warehouse, "marts.commune_year", "review_year = 2021", columns) == (
         "ND07_2021",
         1,

@@ -802,3 +802,53 @@ def test_common_spellings_take_the_value_the_general_rule_gives() -> None:
                         ("1500000.6", 1_500_001), ("0", 0), ("1e6", None), ("-5", None),
                         ("1" * 19, None), ("", None)):  # fmt: skip
         assert con.execute(f"select {income}", {"cell": text}).fetchone()[0] == value, text
+
+
+def test_optional_columns_are_read_where_present_and_unknown_where_absent(tmp_path, warehouse):
+    """Decree 351/2025's optional marks and the ethnic-minority total (version 3 of the input
+    format): stored where a file carries them, NULL (unknown, never "not deprived" or 0) where it
+    does not; a bad value quarantines its row with its reason."""
+    raw_dir = tmp_path / "raw"
+    year_dir = raw_dir / "survey" / str(YEAR)
+    optional = ["TH sử dụng dịch vụ số", "TH tiếp cận internet", "TH thu gom rác thải"]
+    with_marks = [
+        valid_row("N001", 1, **dict(zip(optional, ["x", "", "1"], strict=True))),
+        valid_row("N002", 2, **dict(zip(optional, ["", "", ""], strict=True))),
+        valid_row("N003", 3, **dict(zip(optional, ["y", "", ""], strict=True))),
+    ]
+    write_csv(year_dir / "with_marks.csv", [*SURVEY_HEADERS, *optional], with_marks)
+    write_csv(year_dir / "without.csv", SURVEY_HEADERS, [valid_row("N004", 4)])
+    totals = ["Năm", "Mã xã", "Tổng số hộ", "Tổng số nhân khẩu", "Tổng số hộ DTTS"]
+    write_csv(
+        raw_dir / "commune_totals" / f"{YEAR}.csv",
+        totals,
+        [
+            [YEAR, "00688", 100, 400, 60],
+            [YEAR, "00691", 100, 400, ""],
+            [YEAR, "00694", 100, 400, 101],
+        ],
+    )
+    with duckdb.connect(str(warehouse)) as con:
+        ingest_dataset(con, raw_dir, "survey", YEAR, run_id="r", pii_key=KEY)
+        ingest_dataset(con, raw_dir, "commune_totals", YEAR, run_id="r", pii_key=KEY)
+        marks = con.execute(
+            """select household_code, d_digital_services, d_internet_access, d_waste_collection
+               from raw.survey_households order by household_code"""
+        ).fetchall()
+        assert marks == [
+            ("N001", True, False, True),
+            ("N002", False, False, False),
+            ("N004", None, None, None),
+        ]
+        assert con.execute(
+            "select commune_code, total_ethnic_minority_households from raw.commune_totals "
+            "order by commune_code"
+        ).fetchall() == [("00688", 60), ("00691", None)]
+        quarantined = con.execute(
+            "select dataset, raw_record, reasons from audit.quarantine order by dataset"
+        ).fetchall()
+        assert [(dataset, reasons) for dataset, _, reasons in quarantined] == [
+            ("commune_totals", ["invalid_ethnic_minority_households"]),  # 101 > 100 households
+            ("survey", ["invalid_deprivation_mark"]),  # N003's "y"
+        ]
+        assert '"N003"' in quarantined[1][1]

@@ -106,10 +106,10 @@ def test_run_succeeds_and_every_row_loads(pipeline_run):
     assert [(r["review_year"], r["dataset"], r["n"]) for r in loaded] == [
         (2023, "commune_totals", 5),
         (2023, "difficult_areas", 2),
-        (2023, "survey", 16),  # H01-H15 and H18
+        (2023, "survey", 17),  # H01-H15, H18 and H20
         (2024, "commune_totals", 4),  # Má Lé's row is missing
         (2024, "difficult_areas", 2),
-        (2024, "survey", 17),  # 2023's 16 - H09 + H16 + H19
+        (2024, "survey", 17),  # 2023's 17 - H09 - H20 + H16 + H19
         (2025, "commune_totals", 3),
         (2025, "difficult_areas", 1),
         (2025, "survey", 17),  # 2024's 16 - H11 + H09 + H17
@@ -134,21 +134,26 @@ COMMUNE_YEAR = {
         is_extremely_difficult=False,
         total_households=50,
         assessed_households=3,  # H01 H02 H03
-        poor_households=1,  # H01: urban 2,000,000 = urban line, k3 → poor
+        # Official class: H01 urban 2,000,000 = urban line, k3 → poor; H02 approved poor
+        poor_households=2,
         near_poor_households=1,  # H03: urban 1,800,000, k2
-        middle_households=1,  # H02: urban 2,000,001 > line, ≤ 3,000,000
-        poverty_rate=2.0,  # 1 / 50
+        middle_households=0,  # H02 is middle by rule only (2,000,001 > line)
+        poverty_rate=4.0,  # 2 / 50
         near_poverty_rate=2.0,  # 1 / 50
-        multidimensional_poverty_rate=4.0,  # 2 + 2
+        multidimensional_poverty_rate=6.0,  # 4 + 2
         poverty_rate_change_pp=None,
         exited_poverty=None,
         newly_poor=None,
         returned_to_poverty=None,
-        classification_mismatches=1,  # H02 reported poor, computed middle
+        classification_mismatches=1,  # H02 approved poor, middle by rule
+        poor_households_by_rule=1,  # H01
+        near_poor_households_by_rule=1,  # H03
+        approved_poor_not_by_rule=1,  # H02
+        by_rule_poor_not_approved=0,
         poor_ethnic_minority=0,
         poor_female_headed=0,
         reporting_status="reported",
-        poor_people=4,  # H01
+        poor_people=8,  # H01, H02
         near_poor_people=4,  # H03
         reappeared_poor=None,
         near_poor_to_poor=None,
@@ -157,14 +162,16 @@ COMMUNE_YEAR = {
         unreported_class=0,
     ),
     (2023, "00703"): dict(
-        assessed_households=5,  # H04 H05 H06 H07 H08
-        poor_households=2,  # H04 rural 1,500,000 = line, k3; H08 1,000,000 k4
+        assessed_households=6,  # H04 H05 H06 H07 H08 H20
+        poor_households=3,  # H04 rural 1,500,000 = line, k3; H08 1,000,000 k4; H20 k3
         near_poor_households=1,  # H05 rural 1,500,000 = line, k2
-        middle_households=1,  # H06 2,250,000 = 1.5 L (H07 2,250,001 is not poor)
-        poverty_rate=5.0,  # 2 / 40
+        # H06 2,250,000 = 1.5 L; H07 2,250,001 is not poor by rule but approved middle
+        middle_households=2,
+        poverty_rate=7.5,  # 3 / 40
         poverty_rate_change_pp=None,
         exited_poverty=None,
-        classification_mismatches=1,  # H07 reported middle, computed not_poor
+        classification_mismatches=1,  # H07 approved middle, not poor by rule
+        approved_poor_not_by_rule=0,  # H07's disagreement is not about poverty
         poor_ethnic_minority=1,  # H04 Tày
         poor_female_headed=1,  # H04
         poor_meritorious_family=1,  # H08 (H05 is meritorious but near-poor)
@@ -175,11 +182,15 @@ COMMUNE_YEAR = {
         near_poor_households=0,
         middle_households=1,  # H10 1,600,000 with k5: above the line, so middle
         poverty_rate=5.0,  # 3 / 60
-        classification_mismatches=1,  # H10 reported near-poor, computed middle
+        classification_mismatches=0,
         poor_ethnic_minority=1,  # H09 Dao
         poor_female_headed=1,  # H11
         poor_social_protection=1,  # H11
         poor_no_labour_capacity=1,  # H11
+        poor_social_protection_no_labour_capacity=1,  # H11
+        poverty_rate_excl_social_protection=3.3333,  # (3 - 1) / 60
+        total_ethnic_minority_households=None,  # the 2023 totals have no DTTS column
+        poverty_rate_ethnic_minority=None,  # never a rate over all households
     ),
     (2023, "00715"): dict(
         district_code="026",
@@ -220,8 +231,8 @@ COMMUNE_YEAR = {
         near_poor_households=1,  # H03
         middle_households=2,  # H01 2,600,000 urban, H02
         poverty_rate=2.0,  # 1 / 50
-        poverty_rate_change_pp=0.0,  # 2.0 - 2.0
-        exited_poverty=1,  # H01 poor 2023, middle 2024
+        poverty_rate_change_pp=-2.0,  # 2.0 - 4.0
+        exited_poverty=2,  # H01 and H02 (approved poor in 2023), middle 2024
         newly_poor=1,  # H16 absent 2023, never poor
         returned_to_poverty=0,
         reappeared_poor=0,
@@ -229,7 +240,7 @@ COMMUNE_YEAR = {
         near_poor_to_poor=0,
         exited_near_poverty=0,
         newly_near_poor=0,  # H03 was near-poor in 2023 too
-        recently_exited_poverty=1,  # H01: not poor in 2024, poor in 2023
+        recently_exited_poverty=2,  # H01, H02: not poor in 2024, poor in 2023
         history_reviews=1,  # 2023
         classification_mismatches=0,
         poor_female_headed=1,  # H16
@@ -239,10 +250,11 @@ COMMUNE_YEAR = {
         near_poor_households=1,  # H05
         middle_households=2,  # H06, H08 1,700,000
         poverty_rate=2.5,  # 1 / 40
-        poverty_rate_change_pp=-2.5,  # 2.5 - 5.0
+        poverty_rate_change_pp=-5.0,  # 2.5 - 7.5
         exited_poverty=1,  # H08
         newly_poor=0,
         returned_to_poverty=0,
+        poor_not_reassessed=1.0,  # H20, poor in 2023, absent in 2024
         recently_exited_poverty=1,  # H08
         poor_meritorious_family=0,  # H08 left poverty
         poor_ethnic_minority=1,  # H04
@@ -250,6 +262,7 @@ COMMUNE_YEAR = {
     (2024, "00706"): dict(
         assessed_households=3,  # H10 H11 H18 (H09 absent)
         poor_households=2,  # H10 1,450,000 k3, H11
+        poverty_rate_excl_social_protection=1.6667,  # (2 - 1 H11) / 60
         middle_households=0,
         poverty_rate=3.3333,  # 2 / 60
         poverty_rate_change_pp=-1.6667,  # 3.3333 - 5.0
@@ -264,19 +277,24 @@ COMMUNE_YEAR = {
     (2024, "00715"): dict(
         is_extremely_difficult=True,
         difficult_villages=3,
-        poor_households=2,  # H12, H14 1,400,000 k4
-        near_poor_households=1,  # H15
+        poor_households=1,  # H12 (H14 1,400,000 k4 is poor by rule, approved near-poor)
+        near_poor_households=2,  # H14, H15
         middle_households=1,  # H13 2,000,000
-        poverty_rate=6.6667,  # 2 / 30
-        poverty_rate_change_pp=0.0,  # 6.6667 - 6.6667
+        poverty_rate=3.3333,  # 1 / 30
+        poverty_rate_change_pp=-3.3333,  # 3.3333 - 6.6667
         exited_poverty=1,  # H13
-        newly_poor=1,  # H14: near-poor in 2023, never poor
+        newly_poor=0,
         returned_to_poverty=0,
-        near_poor_to_poor=1,  # H14 falls from near-poor into poverty
+        near_poor_to_poor=0,  # H14 stays near-poor (its official class)
         poor_to_near_poor=0,
+        newly_near_poor=0,  # H14 and H15 were near-poor in 2023 too
         recently_exited_poverty=1,  # H13
-        classification_mismatches=1,  # H14 reported near-poor, computed poor
-        poor_ethnic_minority=2,  # H12, H14
+        classification_mismatches=1,  # H14 approved near-poor, poor by rule
+        poor_households_by_rule=2,  # H12, H14
+        near_poor_households_by_rule=1,  # H15
+        approved_poor_not_by_rule=0,
+        by_rule_poor_not_approved=1,  # H14
+        poor_ethnic_minority=1,  # H12
         poor_female_headed=0,
     ),
     # Survey rows but no totals row: counts known, rates NULL.
@@ -302,7 +320,7 @@ COMMUNE_YEAR = {
         total_households=120,
         assessed_households=4,  # H01 H02 H03 H16
         poor_households=2,  # H01 urban 1,900,000 k4, H16
-        near_poor_households=1,  # H03
+        near_poor_households=1,  # H03: empty approved class, near-poor by rule stands in
         middle_households=1,  # H02
         poverty_rate=1.6667,  # 2 / 120
         poverty_rate_change_pp=None,  # unit version changed
@@ -310,9 +328,14 @@ COMMUNE_YEAR = {
         newly_poor=0,
         returned_to_poverty=1,  # H01: poor 2023, middle 2024 (a recorded exit), poor 2025
         reappeared_poor=0,
-        recently_exited_poverty=0,
+        recently_exited_poverty=1,  # H02: approved poor in 2023
         history_reviews=2,  # 2023, 2024
-        classification_mismatches=0,
+        classification_mismatches=0,  # an empty approved class is no disagreement
+        unreported_class=1,  # H03
+        standard_verified=True,  # Decree 07/2021
+        # The 2025 totals give no ethnic-minority households here (empty cell): NULL rate.
+        total_ethnic_minority_households=None,
+        poverty_rate_ethnic_minority=None,
     ),
     (2025, "00706"): dict(
         province_code="08",
@@ -334,6 +357,9 @@ COMMUNE_YEAR = {
         poor_ethnic_minority=2,  # H04 Tày, H09 Dao
         poor_female_headed=1,  # H04
         poor_meritorious_family=0,
+        total_ethnic_minority_households=40,
+        poverty_rate_ethnic_minority=5.0,  # H04, H09 over 40
+        poverty_rate_excl_social_protection=1.3333,  # H11 is absent: 2 / 150
     ),
     (2025, "00715"): dict(
         is_extremely_difficult=True,
@@ -344,18 +370,22 @@ COMMUNE_YEAR = {
         poor_households=3,  # H12, H14, H17 1,500,000 = line, k3
         poor_people=12,
         near_poor_households=0,  # H15 left near-poverty
-        middle_households=1,  # H15 2,000,000; H13 2,400,000 > 2,250,000 → not poor
+        # H15 2,000,000; H13 2,400,000 > 2,250,000 is not poor by rule, approved middle
+        middle_households=2,
         near_poverty_rate=0.0,
         exited_near_poverty=1,  # H15: near-poor 2024, middle 2025
+        near_poor_to_poor=1,  # H14: approved near-poor in 2024, poor 2025
         newly_near_poor=0,
         recently_exited_poverty=1,  # H13 (poor 2023)
         poverty_rate=4.2857,  # 3 / 70
         poverty_rate_change_pp=None,
         exited_poverty=0,
-        newly_poor=1,  # H17, never seen before
+        newly_poor=2,  # H17, never seen before; H14, never poor in an earlier review
         returned_to_poverty=0,
-        classification_mismatches=1,  # H13 reported middle, computed not_poor
+        classification_mismatches=1,  # H13 approved middle, not poor by rule
         poor_ethnic_minority=3,  # all Mông
+        total_ethnic_minority_households=70,
+        poverty_rate_ethnic_minority=4.2857,  # 3 / 70
     ),
 }
 
@@ -375,8 +405,10 @@ DISTRICT_YEAR = {
     (2023, "024"): dict(
         communes_total=1,
         total_households=50,
-        poor_households=1,
-        poverty_rate=2.0,  # 1 / 50
+        poor_households=2,  # H01, H02 (approved)
+        poor_households_by_rule=1,  # H01
+        approved_poor_not_by_rule=1,  # H02
+        poverty_rate=4.0,  # 2 / 50
         exited_poverty=None,
         poverty_rate_change_pp=None,
     ),
@@ -384,12 +416,12 @@ DISTRICT_YEAR = {
         communes_total=2,  # 00703, 00706
         extremely_difficult_communes=0,
         total_households=100,  # 40 + 60
-        assessed_households=9,  # 5 + 4
-        poor_households=5,  # 2 + 3
+        assessed_households=10,  # 6 + 4
+        poor_households=6,  # 3 + 3
         near_poor_households=1,  # 1 + 0
-        middle_households=2,  # 1 + 1
-        poverty_rate=5.0,  # 5 / 100
-        classification_mismatches=2,  # 1 + 1
+        middle_households=3,  # 2 + 1
+        poverty_rate=6.0,  # 6 / 100
+        classification_mismatches=1,  # 1 + 0
         poor_meritorious_family=1,
         poor_female_headed=2,  # H04, H11
         exited_poverty=None,
@@ -409,8 +441,8 @@ DISTRICT_YEAR = {
     (2024, "024"): dict(
         poor_households=1,
         poverty_rate=2.0,
-        poverty_rate_change_pp=0.0,
-        exited_poverty=1,
+        poverty_rate_change_pp=-2.0,  # 2.0 - 4.0
+        exited_poverty=2,  # H01, H02
         newly_poor=1,
         returned_to_poverty=0,
     ),
@@ -418,8 +450,9 @@ DISTRICT_YEAR = {
         poor_households=3,  # 1 + 2
         total_households=100,
         poverty_rate=3.0,  # 3 / 100
-        poverty_rate_change_pp=-2.0,  # 3.0 - 5.0
+        poverty_rate_change_pp=-3.0,  # 3.0 - 6.0
         exited_poverty=2,  # H08 + H18
+        poor_not_reassessed=2.0,  # H09, H20
         newly_poor=1,  # H10
         returned_to_poverty=0,
         poor_female_headed=3,  # H04, H10, H11
@@ -430,13 +463,15 @@ DISTRICT_YEAR = {
         households_covered_percent=100.0,  # 30 / 30: 00718 has no totals to count
         difficult_villages=3,  # 3 + 0
         total_households=30,
-        poor_households=2,
-        near_poor_households=1,  # H15 (H19 of 00718 is left out)
-        poverty_rate=6.6667,  # 2 / 30
-        poverty_rate_change_pp=0.0,
+        poor_households=1,  # H12
+        near_poor_households=2,  # H14, H15 (H19 of 00718 is left out)
+        poverty_rate=3.3333,  # 1 / 30
+        poverty_rate_change_pp=-3.3333,
         exited_poverty=1,  # H13
-        newly_poor=1,  # H14
+        newly_poor=0,
         classification_mismatches=1,  # H14
+        poor_households_by_rule=2,  # H12, H14
+        by_rule_poor_not_approved=1,  # H14
     ),
 }
 
@@ -460,13 +495,17 @@ PROVINCE_YEAR = {
         households_covered_percent=90.0,  # 180 / 200
         extremely_difficult_communes=1,
         total_households=180,  # 50 + 40 + 60 + 30 (00718's 20 left out with its counts)
-        assessed_households=16,
-        poor_households=8,  # 1 + 2 + 3 + 2
-        poor_people=32,  # 8 x 4
+        assessed_households=17,
+        poor_households=10,  # 2 + 3 + 3 + 2
+        poor_people=40,  # 10 x 4
         near_poor_households=4,  # H03, H05, H14, H15
         near_poor_people=16,
-        middle_households=3,  # H02, H06, H10
-        poverty_rate=4.4444,  # 8 / 180 (not the mean of commune rates)
+        middle_households=3,  # H06, H07, H10
+        poverty_rate=5.5556,  # 10 / 180 (not the mean of commune rates)
+        poor_households_by_rule=9,  # all but H02
+        near_poor_households_by_rule=4,
+        approved_poor_not_by_rule=1,  # H02
+        by_rule_poor_not_approved=0,
         near_poverty_rate=2.2222,  # 4 / 180
         poverty_rate_change_pp=None,
         exited_poverty=None,
@@ -479,7 +518,7 @@ PROVINCE_YEAR = {
         poor_ethnic_minority=4,  # H04, H09, H12, H13
         poor_female_headed=3,  # H04, H11, H13
         poor_meritorious_family=1,  # H08
-        classification_mismatches=3,  # H02, H07, H10
+        classification_mismatches=2,  # H02, H07
     ),
     (2024, "02"): dict(
         communes_total=5,
@@ -487,23 +526,29 @@ PROVINCE_YEAR = {
         households_covered_percent=100.0,  # 180 / 180 (00718 has no totals to count)
         total_households=180,
         assessed_households=16,  # H19 of 00718 left out
-        poor_households=6,  # H16, H04, H10, H11, H12, H14
-        near_poor_households=3,  # H03, H05, H15
+        poor_households=5,  # H16, H04, H10, H11, H12 (H14 is approved near-poor)
+        near_poor_households=4,  # H03, H05, H14, H15
         middle_households=5,  # H01, H02, H06, H08, H13
-        poverty_rate=3.3333,  # 6 / 180
-        poverty_rate_change_pp=-1.1111,  # 3.3333 - 4.4444
-        exited_poverty=4,  # H01, H08, H18, H13
-        newly_poor=3,  # H16, H10, H14
+        poverty_rate=2.7778,  # 5 / 180
+        poverty_rate_change_pp=-2.7778,  # 2.7778 - 5.5556
+        exited_poverty=5,  # H01, H02, H08, H18, H13
+        newly_poor=2,  # H16, H10
         returned_to_poverty=0,
         reappeared_poor=0,
-        poor_not_reassessed=1.0,  # H09, poor in 2023 and absent from the 2024 export
+        poor_not_reassessed=2.0,  # H09, H20: poor in 2023 and absent from the 2024 export
         poor_moved_in=0.0,
         poor_moved_out=0.0,
-        near_poor_to_poor=1,  # H14
+        near_poor_to_poor=0,
         exited_near_poverty=0,
         newly_near_poor=0,  # H19 (00718) is left out with its commune
-        recently_exited_poverty=4,  # H01, H08, H18, H13
-        poverty_rate_extremely_difficult=6.6667,  # 2 / 30
+        recently_exited_poverty=5,  # H01, H02, H08, H18, H13
+        poor_social_protection_no_labour_capacity=1,  # H11
+        poverty_rate_excl_social_protection=2.2222,  # (5 - 1) / 180
+        total_ethnic_minority_households=None,
+        poverty_rate_ethnic_minority=None,
+        poor_households_by_rule=6,  # and H14
+        by_rule_poor_not_approved=1,  # H14
+        poverty_rate_extremely_difficult=3.3333,  # 1 / 30
         poor_meritorious_family=0,
     ),
     (2025, "08"): dict(
@@ -518,16 +563,23 @@ PROVINCE_YEAR = {
         poor_people=28,
         near_poor_households=2,  # H03, H05
         near_poor_people=8,
-        middle_households=5,  # H02, H06, H08, H10, H15
+        middle_households=6,  # H02, H06, H08, H10, H15, H13 (approved)
         poverty_rate=2.0588,  # 7 / 340
         poverty_rate_change_pp=None,  # other unit version (and province) than 2024
         exited_poverty=1,  # H10
-        newly_poor=1,  # H17
+        newly_poor=2,  # H17, H14
         returned_to_poverty=1,  # H01 (exit recorded in 2024)
         reappeared_poor=1,  # H09 (absent in 2024)
         poor_not_reassessed=1.0,  # H11, 2024 commune 00706 → 2025 commune 00706 in province 08
         exited_near_poverty=1,  # H15
-        recently_exited_poverty=4,  # H08, H10, H13, H18
+        near_poor_to_poor=1,  # H14
+        recently_exited_poverty=5,  # H02, H08, H10, H13, H18
+        unreported_class=1,  # H03
+        classification_mismatches=1,  # H13
+        # Over the communes whose totals give ethnic-minority households (00706, 00715): 5 poor
+        # (H04, H09; H12, H14, H17) of 40 + 70; Phường Hà Giang 1 is left out of both.
+        total_ethnic_minority_households=110,
+        poverty_rate_ethnic_minority=4.5455,  # 5 / 110
         history_reviews=2,
         # Alkire-Foster, k = 3 of 12, weights 1/12: deprived in >= 3 are H01 (4), H02 (5),
         # H16 (3), H04 (3), H08 (4), H09 (4), H10 (3), H12 (7), H14 (4), H17 (3): 10 of 17
@@ -571,12 +623,12 @@ def test_province_year_flow_balance(published):
         )
     }
     terms = ("poor", "exited", "not_reassessed", "moved_out", "moved_in", "newly", "returned")
-    # 2024: 8 - 4 - 1 - 0 + 0 + 3 + 0 + 0 = 6
-    assert tuple(p[2024][t] for t in terms) == (6, 4, 1, 0, 0, 3, 0)
+    # 2024: 10 - 5 - 2 - 0 + 0 + 2 + 0 + 0 = 5
+    assert tuple(p[2024][t] for t in terms) == (5, 5, 2, 0, 0, 2, 0)
     assert p[2024]["reappeared"] == 0
     # 2025, across the reorganisation (every 2024 commune here has one successor):
-    # 6 - 1 (H10) - 1 (H11) - 0 + 0 + 1 (H17) + 1 (H01) + 1 (H09) = 7
-    assert tuple(p[2025][t] for t in terms) == (7, 1, 1, 0, 0, 1, 1)
+    # 5 - 1 (H10) - 1 (H11) - 0 + 0 + 2 (H17, H14) + 1 (H01) + 1 (H09) = 7
+    assert tuple(p[2025][t] for t in terms) == (7, 1, 1, 0, 0, 2, 1)
     assert p[2025]["reappeared"] == 1
 
 
@@ -588,21 +640,21 @@ COMMUNE_YEAR_DEPRIVATION = {
         deprived_poor_households=1,
         access_rate=66.6667,
     ),
-    # Poor in 00694 2023: H01 only, not deprived in water → 100 %.
+    # Poor in 00694 2023: H01 (water) and H02 (approved poor, lacks water) → 50 %.
     (2023, "00694", "d_water"): dict(
-        poor_households=1, deprived_poor_households=0, access_rate=100.0
+        poor_households=2, deprived_poor_households=1, access_rate=50.0
     ),
     # 00718 is not reported in 2023: NULL counts and access, but the row exists.
     (2023, "00718", "d_water"): dict(
         poor_households=None, deprived_poor_households=None, access_rate=None
     ),
-    # Near-poor in 00715 2024: H15 (water sanitation) → 0 %; indicator names in Vietnamese.
+    # Near-poor in 00715 2024: H14 (approved), H15, both lack water → 0 %; names in Vietnamese.
     (2024, "00715", "d_water"): dict(
         standard_id="ND07_2021",
         service_name_vi="Nước sinh hoạt và vệ sinh",
         indicator_name_vi="Nguồn nước sinh hoạt",
-        near_poor_households=1,
-        deprived_near_poor_households=1,
+        near_poor_households=2,
+        deprived_near_poor_households=2,
         near_poor_access_rate=0.0,
     ),
     # Poor in 00706 2024: H10 (water), H11 (no water) → 1 of 2.
@@ -628,12 +680,13 @@ def test_commune_year_deprivation(published):
 
 
 PROVINCE_YEAR_DEPRIVATION = {
-    # 2023, 8 poor: water lacking for H04, H08, H09, H12, H13 (not H01, H11, H18) → 3 / 8.
+    # 2023, 10 poor: water lacking for H02, H04, H08, H09, H12, H13, H20 (not H01, H11, H18)
+    # → 3 / 10.
     (2023, "02", "d_water"): dict(
         service_code="water_sanitation",
-        poor_households=8,
-        deprived_poor_households=5,
-        access_rate=37.5,
+        poor_households=10,
+        deprived_poor_households=7,
+        access_rate=30.0,
     ),
     # 2025, 7 poor: sanitation lacking for all but H16 → 1 / 7.
     (2025, "08", "d_sanitation"): dict(
@@ -647,12 +700,12 @@ PROVINCE_YEAR_DEPRIVATION = {
         deprived_near_poor_households=2,
         near_poor_access_rate=0.0,
     ),
-    # 2024, 6 poor: telecom lacking for H16, H12 → 4 / 6.
+    # 2024, 5 poor: telecom lacking for H16, H12 → 3 / 5.
     (2024, "02", "d_telecom"): dict(
         service_code="information",
-        poor_households=6,
+        poor_households=5,
         deprived_poor_households=2,
-        access_rate=66.6667,
+        access_rate=60.0,
     ),
 }
 
@@ -670,17 +723,47 @@ def test_province_year_deprivation(published):
 # The template plan 2021-2025 on the territory pre2025:02 (Hà Giang before the merger), followed
 # into 2025 units through the crosswalk (every 2025 commune here lies wholly in it: mapped). Its
 # baseline review 2021 is not loaded. Rates over the reported communes with totals (Má Lé has no
-# survey row): 2023 8/180 = 4.4444, 2024 6/180 = 3.3333, 2025 7/340 = 2.0588 (mapped). Falls
-# 2023 → 2024 1.1111 and 2024 → 2025 1.2745 (one standard, across the reorganisation): mean
-# 1.1928. Review 2023 covers 180 of 200 households (90 %): provisional; in 2024 Má Lé has no totals
-# row, so coverage is over the known totals (180 of 180, as province_year says): 100 %.
+# survey row): 2023 10/180 = 5.5556, 2024 5/180 = 2.7778, 2025 7/340 = 2.0588 (mapped). Falls
+# 2023 → 2024 2.7778 and 2024 → 2025 0.7190 (one standard, across the reorganisation): mean
+# 1.7484 ≥ 1.5. Review 2023 covers 180 of 200 households (90 %): provisional; in 2024 Má Lé has
+# no totals row, so coverage is over the known totals (180 of 180, as province_year says): 100 %.
+# Counting the poor households not reviewed again as still poor (H09 and H20 in 2024: 7/180 =
+# 3.8889; H11 and H20 in 2025: 9/340 = 2.6471): falls 1.6667 and 1.2418, mean 1.4542 < 1.5, so
+# the verdict would be missed instead of achieved: provisional, and the note says why.
 P1 = ("D05_2021_2025", "pre2025:02")
+# The same plan on the merged 2025 province that took Hà Giang in (Tuyên Quang, 2025:08): its
+# harmonised series has the same households here (every commune of the fixture lies in both).
+P2 = ("D05_2021_2025", "2025:08")
 TARGET_PROGRESS = {
     (*P1, "T1", 2023): dict(
         baseline_year=2021, baseline_value=None, actual=None, status="not_measurable"
     ),
-    (*P1, "T1", 2024): dict(actual=1.1111, status="provisional", method="native"),
-    (*P1, "T1", 2025): dict(actual=1.1928, required=1.5, status="provisional", method="mapped"),
+    (*P1, "T1", 2024): dict(
+        actual=2.7778,
+        actual_if_not_reassessed_poor=1.6667,  # 5.5556 - 3.8889: still ≥ 1.5
+        status="provisional",
+        method="native",
+        territory_name_vi="Tỉnh Hà Giang (trước 2025)",
+        target_order=1,
+    ),
+    (*P1, "T1", 2025): dict(
+        actual=1.7484,
+        actual_if_not_reassessed_poor=1.4542,
+        required=1.5,
+        status="provisional",
+        method="mapped",
+    ),
+    (*P2, "T1", 2024): dict(
+        actual=2.7778,
+        actual_if_not_reassessed_poor=1.6667,
+        status="provisional",
+        method="mapped",
+        territory_name_vi="Tỉnh Tuyên Quang (từ 2025)",
+    ),
+    (*P2, "T1", 2025): dict(
+        actual=1.7484, actual_if_not_reassessed_poor=1.4542, status="provisional", method="mapped"
+    ),
+    (*P2, "T3", 2025): dict(actual=0.0, status="achieved", actual_if_not_reassessed_poor=None),
     # T2, T4, T5 rest on the baseline review itself.
     (*P1, "T2", 2025): dict(actual=None, status="not_measurable"),
     (*P1, "T4", 2025): dict(actual=None, status="not_measurable"),
@@ -703,6 +786,16 @@ def test_target_progress(published):
     assert got[(*P1, "T1", 2025)]["note"].startswith(
         "mean of 2 year-on-year falls of the territory's poverty rate since 2021"
     )
+    for plan in (P1, P2):
+        note = got[(*plan, "T1", 2025)]["note"]
+        assert note.endswith(
+            "; provisional: 2 poor households were not reviewed again by review 2025; "
+            "counted as still poor they give 1.45 points (missed)"
+        ), note
+        # In 2024 the households not reviewed again change nothing: no such clause.
+        assert "not reviewed again" not in got[(*plan, "T1", 2024)]["note"]
+    # T1 … T10 in number order, T10 last.
+    assert {r["target_order"] for r in got.values() if r["target_id"] == "T5"} == {5}
     # Targets of 2026-2030 have no review in their period yet.
     assert {key[0] for key in got} == {"D05_2021_2025"}
 
@@ -716,7 +809,7 @@ PROVINCE_YEAR_GROUP = {
         near_poor_households=0,  # H15 left near-poverty
         poor_people=20,
         exited_poverty=0,
-        newly_poor=1,  # H17
+        newly_poor=2,  # H17, H14 (approved near-poor in 2024)
         returned_to_poverty=0,  # H09 reappeared, it did not return
     ),
     "urban": dict(
@@ -786,6 +879,33 @@ def test_explain_traces_a_reappearance_to_the_reviews_that_decided_it(published)
         "Nhà tiêu hợp vệ sinh",
     ]
     assert "3 of 12" in explanation.rule
+    assert h09["rule_reason"] == "income 1300000 ≤ line 1500000 and 4 deprivations ≥ 3"
+
+
+def test_explain_shows_the_approved_class_beside_the_class_by_rule(published):
+    from orchestration.lib.explain import explain
+
+    explanation = explain(
+        published.parent / "warehouse.duckdb",
+        published,
+        year=2023,
+        commune="00694",
+        measure="poor_households",
+    )
+    assert explanation.published_value == 2
+    by_code = {r["household_code"]: r for r in explanation.rows}
+    assert sorted(by_code) == ["H01", "H02"]
+    # H02: approved poor, middle by rule (one đồng above the urban line, under the middle line).
+    h02 = by_code["H02"]
+    assert (h02["computed_class"], h02["reported_class"], h02["official_class"]) == (
+        "middle",
+        "poor",
+        "poor",
+    )
+    assert h02["rule_reason"] == "line 2000000 < income 2000001 ≤ middle line 3000000"
+    text = explanation.to_text()
+    assert "class by rule middle (line 2000000 < income 2000001 ≤ middle line 3000000)" in text
+    assert "approved poor, official poor" in text
 
 
 # A Decision 59/2015 province (reviews 2019 and 2020), worked by hand: rural L 700,000 and
@@ -833,7 +953,8 @@ QD59_COMMUNE_YEAR = {
         assessed_households=4,  # Q01-Q04
         poor_households=2,  # Q01 650,000 ≤ L; Q02 800,000 in (L, U] with k3 incl. health access
         near_poor_households=1,  # Q03 800,000, k1: employment/dependants/nutrition do not count
-        middle_households=None,  # no middle line under Decision 59
+        middle_households=1,  # Q04 1,200,000: U < income ≤ M 1,500,000 (Decision 59, Art. 2)
+        standard_verified=True,
         poverty_rate=6.6667,  # 2 / 30
         exited_poverty=None,  # first review of the data
     ),
@@ -844,10 +965,10 @@ QD59_COMMUNE_YEAR = {
     (2020, "00715"): dict(
         poor_households=2,  # Q03 650,000 ≤ L; Q06 900,000 with k3
         near_poor_households=1,  # Q02 800,000, k2
-        middle_households=None,
+        middle_households=1,  # Q01 1,100,000
         poverty_rate=6.6667,  # 2 / 30
         poverty_rate_change_pp=0.0,
-        exited_poverty=2,  # Q01 (not poor), Q02 (near-poor)
+        exited_poverty=2,  # Q01 (middle), Q02 (near-poor)
         newly_poor=2,  # Q03 (near-poor in 2019, never poor), Q06 (new)
         near_poor_to_poor=1,  # Q03
         poor_to_near_poor=1,  # Q02

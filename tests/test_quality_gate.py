@@ -315,7 +315,7 @@ def test_warnings_do_not_block(warehouse: Path) -> None:
         "communes_not_reported",
         "communes_without_totals",
         "commune_unreported_class_over_5_percent",
-        "commune_poor_not_reassessed_over_10_percent",
+        "commune_poor_not_reassessed_over_5_percent",
         "commune_household_codes_matched_below_80_percent",
         "province_returned_and_reappeared_above_newly_poor",
     }
@@ -330,7 +330,7 @@ def test_warnings_do_not_block(warehouse: Path) -> None:
         }
     ]
     assert (
-        warnings["commune_poor_not_reassessed_over_10_percent"].offending_keys[0]["commune_code"]
+        warnings["commune_poor_not_reassessed_over_5_percent"].offending_keys[0]["commune_code"]
         == "00001"
     )
     matched = warnings["commune_household_codes_matched_below_80_percent"].offending_keys

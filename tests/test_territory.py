@@ -296,11 +296,12 @@ def test_territory_year(published):
 
 def test_plans_apply_the_templates_to_every_territory(published):
     got = {(r["plan_id"], r["territory"]) for r in rows(published, "select * from plans")}
+    # 2021-2025 on the pre-2025 provinces and on the 2025 province that took them in; 2026-2030
+    # on 2025 provinces only.
     assert got == {
         ("D05_2021_2025", "pre2025:30"),
         ("D05_2021_2025", "pre2025:31"),
-        ("D05_2026_2030", "pre2025:30"),
-        ("D05_2026_2030", "pre2025:31"),
+        ("D05_2021_2025", "2025:31"),
         ("D05_2026_2030", "2025:31"),
     }
 
@@ -365,38 +366,20 @@ TARGET_PROGRESS = {
     (P2, "2025:31", "T6", 2026): dict(
         baseline_value=300 / 260, actual=None, status="not_measurable", method="native"
     ),
-    (P2, "pre2025:30", "T6", 2026): dict(baseline_value=100 * (2 + 1 / 6) / 165, actual=None),
-    # T7: the 2026 ĐBKK commune N3 (1 poor of 70); on pre2025:30 B lies in it (h10 1/3, h04 1,
-    # h09 0.5 of 95).
+    # T7: the 2026 ĐBKK commune N3 (1 poor of 70).
     (P2, "2025:31", "T7", 2026): dict(baseline_value=100 / 70, status="not_measurable"),
-    (P2, "pre2025:30", "T7", 2026): dict(
-        baseline_value=100 * (1 + 5 / 6) / 95, status="not_measurable"
-    ),
-    # T8: communes in a ĐBKK commune in 2026: N3; on old units B (30), and C, E and 11884 Lý Học
-    # (31), the predecessors of N3.
+    # T8: communes in a ĐBKK commune in 2026: N3.
     (P2, "2025:31", "T8", 2026): dict(actual=1.0, required=0.0, status="off_track"),
-    (P2, "pre2025:30", "T8", 2026): dict(actual=1.0, status="off_track"),
-    (P2, "pre2025:31", "T8", 2026): dict(actual=3.0, status="off_track"),
     # T9 against 2021: 2025:31 had 1 + 4 + 3 = 8 villages, 1 in 2026: 87.5 %, but review 2021
-    # covers 96.15 % of its households → provisional. pre2025:30: 5 → 0.5 (N3 x B's 0.5): 90 %.
+    # covers 96.15 % of its households → provisional.
     (P2, "2025:31", "T9", 2026): dict(
         baseline_year=2021, baseline_value=8.0, actual=87.5, status="provisional", method="mapped"
-    ),
-    (P2, "pre2025:30", "T9", 2026): dict(
-        baseline_year=2021, baseline_value=5.0, actual=90.0, status="on_track"
-    ),
-    (P2, "pre2025:31", "T9", 2026): dict(
-        baseline_value=3.0, actual=100 * (1 - 0.5 / 3), status="provisional"
     ),
     # T10 on the households poor in 2026 (h10, h04, h09), assessed in 2026. 2025:31: sanitation
     # lacks in h10 and h04: 1/3 not deprived = 33.33 %.
     (P2, "2025:31", "T10", 2026): dict(
         baseline_value=100 / 3, actual=100 / 3, required=80.0, status="off_track"
     ),
-    # pre2025:30 weighs h10 2/3, h04 1, h09 0.5: sanitation 0.5 / 2.166667 = 23.076923 %.
-    (P2, "pre2025:30", "T10", 2026): dict(actual=100 * 0.5 / (2 + 1 / 6), status="off_track"),
-    # pre2025:31 weighs h10 1/3, h09 0.5: h09's three indicators 1/3 / 5/6 = 40 %.
-    (P2, "pre2025:31", "T10", 2026): dict(actual=40.0, status="off_track"),
 }
 
 
@@ -407,8 +390,9 @@ def test_target_progress(published):
     }
     for key, expected in TARGET_PROGRESS.items():
         check(got[key], expected, key)
-    # One row per plan, territory, target and loaded review of the plan's period.
-    assert len(got) == 2 * 5 * 3 + 3 * 5 * 1
+    # One row per plan, territory, target and loaded review of the plan's period: 2021-2025 on
+    # three territories (the two old provinces and the merged one), 2026-2030 on 2025:31 only.
+    assert len(got) == 3 * 5 * 3 + 1 * 5 * 1
     assert all(r["note"] for r in got.values())
     assert got[(P1, "pre2025:30", "T1", 2021)]["note"] == (
         "no pair of consecutive reviews under one standard since the baseline 2021 yet"
@@ -421,12 +405,16 @@ def test_target_progress(published):
         "provisional: a review used covers only 90.0 % of the households"
         in (got[(P1, "pre2025:31", "T4", 2025)]["note"])
     )
-    assert "(d_sanitation)" in got[(P2, "pre2025:30", "T10", 2026)]["note"]
+    # The lowest indicator is named: sanitation, lacking in h10 and h04 (1/3 not deprived).
+    assert "33.33 % (d_sanitation)" in got[(P2, "2025:31", "T10", 2026)]["note"]
+    # A plan starting after the reorganisation is not followed on the old provinces; the
+    # 2021-2025 plan is, and on the merged province too.
+    assert not [k for k in got if k[0] == P2 and k[1].startswith("pre2025:")]
+    assert got[(P1, "2025:31", "T1", 2025)]["territory_name_vi"].endswith("(từ 2025)")
     # Counts read as whole numbers ("17 poor households", not "17.0"); percentages keep theirs.
     count_notes = [r["note"] for k, r in got.items() if k[2] in ("T3", "T5", "T8")]
     assert count_notes
     assert not [n for n in count_notes if re.search(r"\b\d+\.0\b(?! %)", n)], count_notes
-    assert "(d_employment)" in got[(P2, "pre2025:31", "T10", 2026)]["note"]
     assert got[(P1, "pre2025:30", "T1", 2025)]["description_vi"] == (
         "Tỷ lệ hộ nghèo giảm bình quân 1,5-1,7%/năm"
     )

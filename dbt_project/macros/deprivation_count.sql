@@ -25,7 +25,8 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The indicator codes of each standard, from the `standard_indicators` seed as loaded in the
+{#- The counted indicator codes of each standard (counted_in_standard: an unverified indicator
+    reported as new is published, not counted), from the `standard_indicators` seed as loaded in the
     warehouse: {standard_id: [indicator_code, ...]}. Empty while dbt only parses. The ref records
     the dependency; the table is named from the seeds' schema (dbt_project.yml), because inside a
     unit test the ref stands for the test's fixture rows, which a compile-time query cannot
@@ -41,7 +42,7 @@
         ) -%}
         {%- set result = run_query(
             'select standard_id, indicator_code from ' ~ seed_relation
-            ~ ' order by standard_id, indicator_code'
+            ~ ' where counted_in_standard order by standard_id, indicator_code'
         ) -%}
         {%- for row in result.rows -%}
             {%- if not modules.re.fullmatch('[A-Za-z0-9_]+', row[0])

@@ -11,7 +11,7 @@
         select
             review_year,
             count(*) as households,
-            bit_xor(hash(household_code, computed_class, loaded_at, run_id)) as fingerprint
+            bit_xor(hash(household_code, official_class, loaded_at, run_id)) as fingerprint
         from {{ classified }}
         group by review_year
     ),

@@ -1,7 +1,8 @@
-{#- The commune_year counts summed into a larger area (district, province), as BIGINT (DuckDB's
-    sum() of integers is a HUGEINT, which some BI drivers reject), over the area's communes that
-    are reported and have a totals row only: numerator and denominator over the same communes.
-    Coverage columns say how much of the area that is. -#}
+{#- The commune_year counts (one list: macros/summed_measures.sql) summed into a larger area
+    (district, province), as BIGINT (DuckDB's sum() of integers is a HUGEINT, which some BI
+    drivers reject), over the area's communes that are reported and have a totals row only:
+    numerator and denominator over the same communes. Coverage columns say how much of the area
+    that is. -#}
 {% macro sum_commune_counts(relation_alias) -%}
     {%- set counted = relation_alias ~ ".reporting_status = 'reported'" -%}
     cast(count(*) as bigint) as communes_total,
@@ -12,25 +13,29 @@
         as extremely_difficult_communes,
     cast(sum({{ relation_alias }}.difficult_villages) as bigint) as difficult_villages,
     cast(sum({{ relation_alias }}.total_villages) as bigint) as total_villages,
-    {%- for column in [
-        'total_households', 'total_population', 'assessed_households', 'poor_households',
-        'poor_people', 'near_poor_households', 'near_poor_people', 'middle_households',
-        'poor_ethnic_minority', 'poor_meritorious_family', 'poor_social_protection',
-        'poor_no_labour_capacity', 'poor_female_headed', 'exited_poverty', 'newly_poor',
-        'returned_to_poverty', 'reappeared_poor', 'near_poor_to_poor', 'poor_to_near_poor',
-        'exited_near_poverty', 'newly_near_poor', 'recently_exited_poverty',
-        'classification_mismatches', 'unreported_class',
-    ] %}
+    {%- for column in ['total_households', 'total_population'] %}
     cast(sum({{ relation_alias }}.{{ column }}) filter (where {{ counted }}) as bigint)
         as {{ column }},
     {%- endfor %}
+    {%- set with_group_totals = counted ~ ' and ' ~ relation_alias
+        ~ '.total_ethnic_minority_households is not null' %}
+    -- The ethnic-minority households and their poor over the counted communes that give them.
+    cast(sum({{ relation_alias }}.total_ethnic_minority_households)
+        filter (where {{ with_group_totals }}) as bigint) as total_ethnic_minority_households,
+    cast(sum({{ relation_alias }}.poor_ethnic_minority)
+        filter (where {{ with_group_totals }}) as bigint) as poor_ethnic_minority_with_totals,
+    {%- for measure in commune_measures() if measure.summed %}
+        {%- set column = relation_alias ~ '.' ~ measure.name %}
+        {%- if measure.summed == 'sum' %}
+    cast(sum({{ column }}) filter (where {{ counted }}) as {{ measure.type }})
+        {%- elif measure.summed == 'exact_sum' %}
     -- Summed as exact decimals (macros/exact_share.sql): the same figure in every build.
-    cast(
-        sum({{ exact_weight(relation_alias ~ '.poor_not_reassessed') }})
-            filter (where {{ counted }})
-        as double
-    ) as poor_not_reassessed,
-    max({{ relation_alias }}.history_reviews) as history_reviews
+    cast(sum({{ exact_weight(column) }}) filter (where {{ counted }}) as {{ measure.type }})
+        {%- else %}
+    {{ measure.summed }}({{ column }})
+        {%- endif %}
+        as {{ measure.name }}{{ ',' if not loop.last }}
+    {%- endfor %}
 {%- endmacro %}
 
 {#- The moves of the previous review's poor households between larger areas, counted against

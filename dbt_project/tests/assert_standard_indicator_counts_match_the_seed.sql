@@ -14,6 +14,7 @@ indicator_sets as (
         standard_id,
         count(*) as indicators
     from {{ ref('standard_indicators') }}
+    where counted_in_standard
     group by standard_id
 ),
 

@@ -30,15 +30,16 @@ CLASSIFIED = "intermediate.int_households_classified"
 FLOWS = "intermediate.int_household_flows_tracked"
 STANDARD_INDICATORS = "seeds.standard_indicators"
 
-POOR = "c.computed_class = 'poor'"
-NEAR_POOR = "c.computed_class = 'near_poor'"
+# Counts are of the official class: the approved one, the class by rule where none was approved.
+POOR = "c.is_poor"
+NEAR_POOR = "c.is_near_poor"
 MEASURE_FILTERS: dict[str, str] = {
     "assessed_households": "true",
     "poor_households": POOR,
     "poor_people": POOR,
     "near_poor_households": NEAR_POOR,
     "near_poor_people": NEAR_POOR,
-    "middle_households": "c.computed_class = 'middle'",
+    "middle_households": "coalesce(c.reported_class, c.computed_class) = 'middle'",
     "poor_ethnic_minority": "c.is_poor and c.is_ethnic_minority",
     "poor_meritorious_family": "c.is_poor and c.is_meritorious_family",
     "poor_social_protection": "c.is_poor and c.is_social_protection",
@@ -93,7 +94,9 @@ ROW_COLUMNS = (
     "deprivation_count",
     "deprived_in",
     "computed_class",
+    "rule_reason",
     "reported_class",
+    "official_class",
     "earlier_reviews",
 )
 
@@ -110,12 +113,38 @@ KEPT_COLUMNS = (
     "deprivation_count",
     "computed_class",
     "reported_class",
+    "official_class",
     "standard_id",
 )
 """The columns of a classified row an explanation keeps (no identity column)."""
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 """Cell starts a spreadsheet reads as a formula: such cells are prefixed with a single quote."""
+
+
+def rule_reason(row: dict[str, Any]) -> str:
+    """Why the rule gives a classified row its class, in the terms an officer checks: the
+    income against the standard's lines and the deprivations against the threshold (``≤``: an
+    income exactly on a line belongs to the lower class)."""
+    income, line = row.get("income_per_capita"), row.get("income_line")
+    upper, middle = row.get("upper_income_line"), row.get("middle_line")
+    count, threshold = row.get("deprivation_count"), row.get("deprivation_threshold")
+    cls = row.get("computed_class")
+    if cls is None or income is None or line is None:
+        return "no standard applies to the review year"
+    deprivations = f"{count} deprivations {'≥' if (count or 0) >= (threshold or 0) else '<'} "
+    deprivations += f"{threshold}"
+    if income <= line:
+        if row.get("rule_type") == "qd59_upper_band":
+            return f"income {income} ≤ line {line}"
+        return f"income {income} ≤ line {line} and {deprivations}"
+    if row.get("rule_type") == "qd59_upper_band" and upper is not None and income <= upper:
+        return f"line {line} < income {income} ≤ upper line {upper} and {deprivations}"
+    if cls == "middle":
+        return f"line {upper or line} < income {income} ≤ middle line {middle}"
+    if middle is None:
+        return f"income {income} > line {upper or line} (the standard has no middle line)"
+    return f"income {income} > middle line {middle}"
 
 
 class ExplainError(ValueError):
@@ -221,8 +250,10 @@ class Explanation:
                 f"household {row['household_code']}, {row['area_type']}, "
                 f"{row['household_size']} people, "
                 f"income {row['income_per_capita']} (line {row['income_line']}), "
-                f"deprivations {row['deprivation_count']}, computed {row['computed_class']}, "
-                f"reported {row['reported_class']}"
+                f"deprivations {row['deprivation_count']}, "
+                f"class by rule {row['computed_class']} ({row.get('rule_reason')}), "
+                f"approved {row['reported_class'] or 'empty (the class by rule stands in)'}, "
+                f"official {row.get('official_class')}"
             )
             if row.get("deprived_in"):
                 lines.append(f"      lacks: {row['deprived_in']}")
@@ -372,9 +403,11 @@ def explain(
         names = {i["indicator_code"]: i["indicator_name_vi"] for i in indicators}
         for index, row in enumerate(rows):
             marks = {k: v for k, v in row.items() if k.startswith("d_")}
+            reason = rule_reason(row)
             row = rows[index] = {k: row[k] for k in KEPT_COLUMNS if k in row}
             lacking = [names.get(k, k) for k, v in marks.items() if v and (not names or k in names)]
             row["deprived_in"] = "; ".join(lacking)
+            row["rule_reason"] = reason
         if counted in FLOW_MEASURES:
             history = _earlier_reviews(con, year, [r["household_code"] for r in rows])
             for row in rows:

@@ -100,6 +100,22 @@ QD59_HEALTH_ACCESS: tuple[str, str] = ("d_health_access", "TH tiếp cận dịc
 QD59_2015 carry it (after the 12 marks), later ones do not. Matched in every year; required and
 loaded only in the years of that standard (``orchestration.lib.ingest.registry``)."""
 
+OPTIONAL_HEADERS: Mapping[str, tuple[tuple[str, str], ...]] = {
+    # Columns an export may carry (version 3 of the input format): read and stored when present,
+    # NULL (unknown, never "not deprived" or 0) when the file lacks them; nothing requires them.
+    "survey": (
+        # The indicators press summaries of Decree 351/2025 report as new for 2027-2030; not
+        # counted in a standard's deprivations until the seed lists them as verified.
+        ("d_digital_services", "TH sử dụng dịch vụ số"),
+        ("d_internet_access", "TH tiếp cận internet"),
+        ("d_waste_collection", "TH thu gom rác thải"),
+    ),
+    "commune_totals": (("total_ethnic_minority_households", "Tổng số hộ DTTS"),),
+    "difficult_areas": (),
+}
+ND351_OPTIONAL_COLUMNS = tuple(name for name, _ in OPTIONAL_HEADERS["survey"])
+"""The optional deprivation marks of Decree 351/2025 (survey exports)."""
+
 HEADER_VARIANTS: Mapping[str, tuple[tuple[str, str], ...]] = {
     # Other headers that offices write for the same column (the contract lists the personal-data
     # variants); matched like the main header.
@@ -122,11 +138,11 @@ def export_header(dataset: str, canonical: str) -> str:
     """The header the contract writes for a canonical column."""
     if canonical == QD59_HEALTH_ACCESS[0]:
         return QD59_HEALTH_ACCESS[1]
-    return dict(EXPORT_HEADERS[dataset])[canonical]
+    return dict((*EXPORT_HEADERS[dataset], *OPTIONAL_HEADERS[dataset]))[canonical]
 
 
 def _table(dataset: str) -> dict[str, str]:
-    pairs = (*EXPORT_HEADERS[dataset], *HEADER_VARIANTS[dataset])
+    pairs = (*EXPORT_HEADERS[dataset], *OPTIONAL_HEADERS[dataset], *HEADER_VARIANTS[dataset])
     if dataset == "survey":
         pairs = (*pairs, QD59_HEALTH_ACCESS)
     return {normalise_header(header): canonical for canonical, header in pairs}

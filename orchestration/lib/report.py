@@ -367,7 +367,28 @@ def _rates_section(db: _Published) -> tuple[str, Chart | None]:
         "phương pháp",
         "harmonised series across the 2025 reorganisation; the point shape shows the method",
     )
-    return _figure(chart, caption) + table, chart
+    return _figure(chart, caption) + table + _unverified_note(series), chart
+
+
+def _unverified_note(series: list[dict[str, Any]]) -> str:
+    """Say which review years rest on a standard not checked against its legal text (_bi
+    escapes the text)."""
+    years: dict[str, set[int]] = {}
+    for r in series:
+        if r.get("standard_verified") is False:
+            years.setdefault(str(r.get("standard_id")), set()).add(int(r["review_year"]))
+    notes = [
+        "<p class='note'>"
+        + _bi(
+            f"Các năm {min(ys)}-{max(ys)} tính theo chuẩn {sid}, chưa đối chiếu "
+            "với văn bản: danh mục chỉ số còn tạm thời.",
+            f"reviews {min(ys)}-{max(ys)} rest on {sid}, a standard not verified "
+            "against its legal text: its indicator list is provisional.",
+        )
+        + "</p>"
+        for sid, ys in sorted(years.items())
+    ]
+    return "".join(notes)
 
 
 def _latest_year(db: _Published, table: str) -> int | None:

@@ -168,7 +168,10 @@ _MOUNTAIN_VILLAGES = (
 
 RHO = 0.9  # year-to-year persistence of a household's standing
 INCOME_SIGMA = 0.6  # spread of log income within a commune
-ABSENT_SHARE = 0.03  # eligible households not reassessed in a year
+# Households of the lists a review fails to assess again: 1 % a year (every household on
+# the list must be reviewed, Decision 24/2021/QĐ-TTg, so a real review leaves few), and in a few
+# communes of each province one badly done review leaves 10-20 % (population.py).
+ABSENT_SHARE = 0.01
 SCREENED_CEILING = 1.6  # screened-in households above the middle band reach this × line
 
 
@@ -505,6 +508,9 @@ class ReferenceYear:
     extremely_difficult: np.ndarray
     difficult_villages: np.ndarray
     villages: np.ndarray
+    # Resident ethnic-minority households (Tổng số hộ DTTS); -1 where the commune's totals leave
+    # the optional cell empty (most communes give it, not all).
+    ethnic_minority_households: np.ndarray | None = None
 
 
 def reference_years(
@@ -540,10 +546,12 @@ def reference_years(
         growth = 1 + _HOUSEHOLD_GROWTH * (y - years[0])
         households = np.round(communes.households * growth).astype(np.int64)
         people = np.round(households * people_per_household).astype(np.int64)
+        minority_hh = households * communes.minority_share
         if y < 2025:
             codes, hh, pp = communes.code, households, people
             villages, difficult = communes.villages, communes.difficult_villages[y]
             dbkk = communes.dbkk[y]
+            mh = minority_hh
         else:
             m = len(new.code)
             hh = np.zeros(m, dtype=np.int64)
@@ -567,6 +575,8 @@ def reference_years(
             kept = _DIFFICULT_VILLAGES_KEPT.get(y, 0.2) / _DIFFICULT_VILLAGES_KEPT[2024]
             np.add.at(difficult, communes.new_index, last * kept)
             np.add.at(dbkk_households, communes.new_index, households * communes.dbkk[2024])
+            mh = np.zeros(m)
+            np.add.at(mh, communes.new_index, minority_hh)
             in_scale = set(new.province[communes.new_index].tolist())
             for island, count in _ISLAND_HOUSEHOLDS_2025.items():
                 j = new_pos[island]
@@ -576,6 +586,7 @@ def reference_years(
                     villages[j] = 4
             present = hh > 0
             codes, hh, pp, villages = new.code[present], hh[present], pp[present], villages[present]
+            mh = mh[present]
             difficult = np.floor(difficult[present]).astype(np.int64)
             share = dbkk_households[present] / hh
             dbkk = share >= _DBKK_HOUSEHOLD_SHARE_2025_ON.get(y, 0.95)
@@ -585,5 +596,13 @@ def reference_years(
             per_household = np.divide(pp, np.maximum(hh, 1))
             hh = np.where(short, floor + np.ceil(floor * 0.1).astype(np.int64), hh)
             pp = np.maximum(pp, np.round(hh * np.maximum(per_household, 2.6)).astype(np.int64))
-        out.append(ReferenceYear(y, codes, hh, pp, dbkk, np.minimum(difficult, villages), villages))
+        # About one commune in ten leaves the optional ethnic-minority total empty (its own
+        # stream, so every other draw stays as it was).
+        given = np.random.default_rng([seed, 8, y]).uniform(size=len(codes)) >= 0.1
+        minority = np.where(given, np.minimum(np.round(mh), hh), -1).astype(np.int64)
+        out.append(
+            ReferenceYear(
+                y, codes, hh, pp, dbkk, np.minimum(difficult, villages), villages, minority
+            )
+        )
     return out

@@ -156,7 +156,17 @@ _DEPRIVATION_WEIGHTS = np.array([0.6, 0.9, 0.7, 0.25, 1.0, 0.35, 1.0, 0.8, 0.9, 
 # of them have 3 than of Decree 07's low-income households, so the near-poor are about half as
 # many as the poor, as in the 2016-2020 reviews (without it the band was three-quarters poor).
 _QD59_BAND_SHIFT = 0.8
-_MISMATCH_SHARE = 0.015  # reported class differs from the Decree 07 computation
+# The approved class (Kết quả phân loại) differs from the class by rule for 1.5 % of the assessed
+# households, one class up or down: poor by rule approved near-poor, near-poor approved poor,
+# middle approved near-poor, not poor approved middle (or near-poor without a middle line). 0.4 %
+# leave it empty (the rule stands in).
+_MISMATCH_SHARE = 0.015
+_EMPTY_CLASS_SHARE = 0.004
+# Badly done reviews: in two communes of each province, one review year leaves this share of the
+# listed households unassessed instead of ABSENT_SHARE.
+_BAD_REVIEW_COMMUNES = 2
+_LEAVE_SHARE = 0.007
+_BAD_REVIEW_ABSENT_SHARE = (0.10, 0.20)
 
 
 def _weighted_choice(rng: np.random.Generator, weights: dict[str, float], n: int) -> np.ndarray:
@@ -225,7 +235,8 @@ def simulate_province(
     )
     base = np.repeat(cidx, pool_size)
     # Households formed later (about 2 % a year) come on top of the base pool, so the base keeps
-    # the calibrated rate; about 1.5 % a year leave for good (moved away, died out).
+    # the calibrated rate; about 0.7 % a year leave for good (moved away, died out: a listed one
+    # is then missing from the next review, as ABSENT_SHARE's are).
     years_arr = np.asarray(years)
     extra = rng.choice(len(base), size=int(round(0.02 * (len(years) - 1) * len(base))))
     origin = np.concatenate([base, base[extra]])
@@ -235,7 +246,7 @@ def simulate_province(
     )
     first_year = np.minimum(first_year, years[-1])
     leave_year = np.where(
-        rng.uniform(size=n) < 0.015 * len(years),
+        rng.uniform(size=n) < _LEAVE_SHARE * len(years),
         years_arr[rng.integers(0, len(years), n)] + 1,
         9999,
     )
@@ -301,7 +312,16 @@ def simulate_province(
     size = base_size.copy()
     province_communes = cidx
     move_weights = communes.households[cidx] / communes.households[cidx].sum()
+    # Which communes review badly, in which year and how badly: their own stream, so the other
+    # draws stay as they were.
+    bad_rng = np.random.default_rng([seed, 10, int(code)])
+    bad_communes = bad_rng.choice(cidx, size=min(_BAD_REVIEW_COMMUNES, len(cidx)), replace=False)
+    bad_years = years_arr[bad_rng.integers(1, max(len(years), 2), len(bad_communes))]
+    bad_shares = bad_rng.uniform(*_BAD_REVIEW_ABSENT_SHARE, len(bad_communes))
     out: dict[int, YearRows] = {}
+    # The previous review's poor and near-poor list: every household on it is reviewed again
+    # (Decision 24/2021/QĐ-TTg), whatever its income now, but for the absent share.
+    listed = np.zeros(n, dtype=bool)
     for y in years:
         if y != years[0]:
             movers = rng.uniform(size=n) < 0.004
@@ -339,13 +359,18 @@ def simulate_province(
         ceiling = SCREENED_CEILING * (upper if upper is not None else line)
         keep = rng.uniform(size=n)
         in_band = (cls >= MIDDLE) & (income <= band_top)
+        absent_share = np.full(n, ABSENT_SHARE)
+        for commune, year, share in zip(bad_communes, bad_years, bad_shares, strict=True):
+            if year == y:
+                absent_share = np.where(current == commune, share, absent_share)
         assessed = present & (
-            ((cls <= NEAR_POOR) & (keep >= ABSENT_SHARE))
+            (((cls <= NEAR_POOR) | listed) & (keep >= absent_share))
             | (in_band & (keep < 0.7))
             | ((cls >= MIDDLE) & ~in_band & (income <= ceiling) & (keep < 0.25))
         )
         if y == full_export_year:
             assessed = present
+        listed = assessed & (cls <= NEAR_POOR)
         rows = np.flatnonzero(assessed)
         table = _year_table(
             rng, y, standard, rows, cls, income, size, current, new_idx, village, urban,
@@ -428,6 +453,8 @@ def _year_table(
     has_middle = standard.rural.middle is not None
     moved = np.array([NEAR_POOR, POOR, NEAR_POOR, MIDDLE if has_middle else NEAR_POOR])
     reported = np.where(flip, moved[c], reported)
+    # An empty approved class: the label after the four (an empty cell).
+    reported = np.where(rng.uniform(size=m) < _EMPTY_CLASS_SHARE, len(CLASS_LABELS), reported)
 
     if new_idx is not None:
         idx = new_idx[rows]
@@ -442,7 +469,7 @@ def _year_table(
         commune_code = pa.array(communes.code[cur], pa.string())
         commune_name = pa.array(np.array(communes.name, dtype=object)[cur], pa.string())
         urban_label = "Thành thị"
-    labels = pa.array(CLASS_LABELS, pa.string())
+    labels = pa.array([*CLASS_LABELS, None], pa.string())
     columns = {
         "review_year": pa.array(np.full(m, year, dtype=np.int64)),
         "province_code": province,

@@ -86,6 +86,9 @@ def poverty_standards() -> tuple[Standard, ...]:
     if indicator_seed.exists():
         with indicator_seed.open(encoding="utf-8", newline="") as handle:
             for row in csv.DictReader(handle):
+                # Only the indicators counted in k (an unverified one reported as new is not).
+                if row.get("counted_in_standard", "true").strip().lower() == "false":
+                    continue
                 indicators.setdefault(row["standard_id"], []).append(row["indicator_code"])
     qd59 = (HEALTH_ACCESS, *DEPRIVATION_COLUMNS[3:])
     standards = []
@@ -142,12 +145,19 @@ def classify(
 
     Decree 07 and 351: poor when income ≤ L and deprived, near-poor when income ≤ L otherwise,
     middle when L < income ≤ M (only where the standard has M). Decision 59: poor when
-    income ≤ L, or L < income ≤ U and deprived; near-poor when L < income ≤ U otherwise.
+    income ≤ L, or L < income ≤ U and deprived; near-poor when L < income ≤ U otherwise; middle
+    when U < income ≤ M.
     """
     if standard.rule_type == "qd59_upper_band":
         band = (income > line) & (income <= upper)
         poor = (income <= line) | (band & deprived)
-        return np.where(poor, POOR, np.where(band, NEAR_POOR, NOT_POOR))
+        # Art. 2: the middle living standard, above U up to M.
+        above = (
+            np.where((income > upper) & (income <= middle), MIDDLE, NOT_POOR)
+            if middle is not None
+            else NOT_POOR
+        )
+        return np.where(poor, POOR, np.where(band, NEAR_POOR, above))
     low = income <= line
     above = np.where(income <= middle, MIDDLE, NOT_POOR) if middle is not None else NOT_POOR
     return np.where(low & deprived, POOR, np.where(low, NEAR_POOR, above))

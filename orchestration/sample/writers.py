@@ -22,8 +22,11 @@ from orchestration.lib.headers import (
     DEPRIVATION_COLUMNS,
     EXPORT_HEADERS,
     FLAG_COLUMNS,
+    ND351_OPTIONAL_COLUMNS,
+    OPTIONAL_HEADERS,
     QD59_HEALTH_ACCESS,
     SURVEY_HEADERS,
+    export_header,
     normalise_header,
 )
 from orchestration.sample.communes import ReferenceYear
@@ -55,7 +58,26 @@ def survey_headers(table: pa.Table) -> list[tuple[str, str]]:
     if QD59_HEALTH_ACCESS[0] in table.column_names:
         after = [c for c, _ in pairs].index(DEPRIVATION_COLUMNS[-1]) + 1
         pairs.insert(after, QD59_HEALTH_ACCESS)
+    # The optional Decree 351/2025 marks, last, in the files that carry them.
+    pairs.extend(p for p in OPTIONAL_HEADERS["survey"] if p[0] in table.column_names)
     return pairs
+
+
+# Some offices add the indicators Decree 351/2025 is reported to introduce from the 2026 review
+# on: every third file, with the share of households each mark is drawn for.
+_ND351_OPTIONAL_SHARE = {"d_digital_services": 0.2, "d_internet_access": 0.12,
+                         "d_waste_collection": 0.3}  # fmt: skip
+
+
+def _with_nd351_columns(plans: list[FilePlan], year: int, rng: np.random.Generator) -> None:
+    if year < 2026:
+        return
+    for i, plan in enumerate(plans):
+        if i % 3 != 1:
+            continue
+        for name in ND351_OPTIONAL_COLUMNS:
+            marks = rng.uniform(size=plan.table.num_rows) < _ND351_OPTIONAL_SHARE[name]
+            plan.table = plan.table.append_column(name, pa.array(marks))
 
 
 def slugify(text: str) -> str:
@@ -101,7 +123,7 @@ def _format(table: pa.Table, style: Style) -> pa.Table:
             col = _dotted(col) if style.dotted_income else pc.cast(col, pa.string())
         elif name in ("review_year", "household_size"):
             col = pc.cast(col, pa.string())
-        elif name in MARK_COLUMNS:
+        elif name in MARK_COLUMNS or name in ND351_OPTIONAL_COLUMNS:
             no = pa.scalar("0" if style.mark == "1" else None, pa.string())
             col = pc.if_else(col, pa.scalar(style.mark, pa.string()), no)
         elif name in FLAG_COLUMNS:
@@ -273,6 +295,7 @@ def write_group_year(
     ``structural``: the defects of ``mess.STRUCTURAL_MESS`` this year's files carry.
     """
     rng = np.random.default_rng([seed, 3, year, len(plans)])
+    _with_nd351_columns(plans, year, np.random.default_rng([seed, 9, year, len(plans)]))
     formats = summary.expected_mess["formats"]
     for i, plan in enumerate(plans):
         plan.style = style_for(i, year, messy)
@@ -407,11 +430,19 @@ def write_reference_files(
         year_col = pa.array(np.full(m, ref.year, dtype=np.int64))
         codes = pa.array(ref.codes, pa.string())
         path = f"commune_totals/{ref.year}.csv"
-        _write_small_csv(
-            raw_dir / path,
-            [header for _, header in EXPORT_HEADERS["commune_totals"]],
-            {"y": year_col, "c": codes, "h": pa.array(ref.households), "p": pa.array(ref.people)},
-        )
+        columns = {
+            "y": year_col,
+            "c": codes,
+            "h": pa.array(ref.households),
+            "p": pa.array(ref.people),
+        }
+        header = [header for _, header in EXPORT_HEADERS["commune_totals"]]
+        if ref.ethnic_minority_households is not None:
+            # The optional ethnic-minority total; an empty cell where a commune does not give it.
+            minority = ref.ethnic_minority_households
+            columns["m"] = pa.array(np.where(minority >= 0, minority, 0), mask=minority < 0)
+            header.append(export_header("commune_totals", "total_ethnic_minority_households"))
+        _write_small_csv(raw_dir / path, header, columns)
         summary.files.append(path)
         summary.rows["commune_totals"][ref.year] = m
         path = f"difficult_areas/{ref.year}.csv"

@@ -14,7 +14,7 @@ Decree 351 from review 2026: rural L = 2,200,000.
 | H3 (00688) | middle (L + 1, k=5) | middle | absent | - |
 | H4 (00688, meritorious) | poor | poor | poor (00691) | poor (00691) |
 | H5 (00688) | middle (on the middle line) | absent | absent | - |
-| H6 (00688, reported poor) | not poor (middle line + 1): mismatch | absent | absent | - |
+| H6 (00688, approved middle) | not poor by rule (middle line + 1): mismatch | absent | absent | - |
 | H7 (00691, urban) | poor (on urban L, k=3) | middle: exited | poor: returned | - |
 | H8 (00691, urban) | poor | absent: not reassessed | absent | - |
 | H9 (00715) | poor | near-poor: exited | poor: returned | - |
@@ -53,7 +53,8 @@ def year_2023() -> dict[str, list]:
             household(2023, HA_GIANG_CITY_A, "H3", 1_500_001, 5, reported_class="middle"),
             household(2023, HA_GIANG_CITY_A, "H4", 1_000_000, 4, meritorious=True),
             household(2023, HA_GIANG_CITY_A, "H5", 2_250_000, 0, reported_class="middle"),
-            household(2023, HA_GIANG_CITY_A, "H6", 2_250_001, 0, reported_class="poor"),
+            # Not poor by rule, approved middle: the official class is middle (a mismatch).
+            household(2023, HA_GIANG_CITY_A, "H6", 2_250_001, 0, reported_class="middle"),
             household(2023, HA_GIANG_CITY_B, "H7", 2_000_000, 3, area_type="urban"),
             household(2023, HA_GIANG_CITY_B, "H8", 1_900_000, 3, area_type="urban"),
             household(2023, LUNG_CU, "H9", 1_200_000, 3, ethnicity="Mông"),

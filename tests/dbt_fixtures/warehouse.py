@@ -140,9 +140,17 @@ def replace_year(
                 survey_rows,
             )
         for code, total_households, total_population in commune_totals:
+            # Optional columns (the ethnic-minority total) are left empty.
+            given = {
+                "review_year": review_year,
+                "unit_version": version,
+                "commune_code": code,
+                "total_households": total_households,
+                "total_population": total_population,
+            }
             con.execute(
                 _insert("commune_totals"),
-                [review_year, version, code, total_households, total_population, *lineage],
+                [given.get(name) for name in _value_columns("commune_totals")] + [*lineage],
             )
         for code, is_difficult, difficult_villages, total_villages in difficult_areas:
             con.execute(

@@ -39,27 +39,42 @@ review_communes as (
 
 -- Household counts per commune of the review, split by where the household's own code places
 -- it on the other unit version (NULL: never seen there, shared out by weights).
-household_counts as (
+assessed_counts as (
     select
         classified.review_year,
         classified.unit_version,
         classified.commune_code,
         {{ placed_commune_code('classified') }} as placed_commune_code,
-        count(*) as assessed_households,
-        count(*) filter (where classified.computed_class = 'poor') as poor_households,
-        count(*) filter (where classified.computed_class = 'near_poor') as near_poor_households,
-        coalesce(sum(classified.household_size) filter (
-            where classified.computed_class = 'poor'
-        ), 0) as poor_people,
-        coalesce(sum(classified.household_size) filter (
-            where classified.computed_class = 'near_poor'
-        ), 0) as near_poor_people,
-        count(*) filter (
-            where classified.is_poor and classified.is_meritorious_family
-        ) as poor_meritorious_family
+        {%- for measure in territory_measures(with_apportioned=true) %}
+            coalesce({{ measure.count }}, 0) as {{ measure.name }},
+        {%- endfor %}
+        {{ exact_weight(0) }} as poor_not_reviewed_since
     from classified
     {{ join_household_placement('classified') }}
     group by all
+),
+
+-- The poor households the review did not see again, where they were last assessed
+-- (int_households_not_reviewed_since), placed on the other unit version the same way.
+not_reviewed_counts as (
+    select
+        not_reviewed.review_year,
+        not_reviewed.unit_version,
+        not_reviewed.commune_code,
+        {{ placed_commune_code('not_reviewed') }} as placed_commune_code,
+        {%- for measure in territory_measures(with_apportioned=true) %}
+            0 as {{ measure.name }},
+        {%- endfor %}
+        sum(not_reviewed.weight) as poor_not_reviewed_since
+    from {{ ref('int_households_not_reviewed_since') }} as not_reviewed
+    {{ join_household_placement('not_reviewed') }}
+    group by all
+),
+
+household_counts as (
+    select * from assessed_counts
+    union all
+    select * from not_reviewed_counts
 ),
 
 reported_communes as (
@@ -67,7 +82,7 @@ reported_communes as (
         review_year,
         unit_version,
         commune_code
-    from household_counts
+    from assessed_counts
 ),
 
 sources as (
@@ -140,12 +155,10 @@ weighted as (
         links.commune_code,
         links.target_unit_version,
         links.target_commune_code,
-        household_counts.assessed_households,
-        household_counts.poor_households,
-        household_counts.near_poor_households,
-        household_counts.poor_people,
-        household_counts.near_poor_people,
-        household_counts.poor_meritorious_family,
+        {%- for measure in territory_measures(with_apportioned=true) %}
+            household_counts.{{ measure.name }},
+        {%- endfor %}
+        household_counts.poor_not_reviewed_since,
         case
             when links.is_native then {{ exact_weight(1) }}
             when household_counts.placed_commune_code = links.target_commune_code
@@ -168,12 +181,12 @@ linked_counts as (
         commune_code,
         target_unit_version,
         target_commune_code,
-        sum(weight * assessed_households) as assessed_households,
-        sum(weight * poor_households) as poor_households,
-        sum(weight * near_poor_households) as near_poor_households,
-        sum(weight * poor_people) as poor_people,
-        sum(weight * near_poor_people) as near_poor_people,
-        sum(weight * poor_meritorious_family) as poor_meritorious_family
+        {%- for measure in territory_measures(with_apportioned=true) %}
+            sum(weight * {{ measure.name }}) as {{ measure.name }},
+        {%- endfor %}
+        -- Both factors are DECIMAL(38, 18) (a household's crosswalk share times a commune's):
+        -- their product is brought back to 18 decimals before it is summed.
+        sum({{ exact_weight('weight * poor_not_reviewed_since') }}) as poor_not_reviewed_since
     from weighted
     group by all
 ),
@@ -194,12 +207,10 @@ final as (
         links.total_households * links.allocation_share as total_households,
         links.difficult_villages * links.allocation_share as difficult_villages,
         links.total_villages * links.allocation_share as total_villages,
-        coalesce(linked_counts.assessed_households, 0) as assessed_households,
-        coalesce(linked_counts.poor_households, 0) as poor_households,
-        coalesce(linked_counts.near_poor_households, 0) as near_poor_households,
-        coalesce(linked_counts.poor_people, 0) as poor_people,
-        coalesce(linked_counts.near_poor_people, 0) as near_poor_people,
-        coalesce(linked_counts.poor_meritorious_family, 0) as poor_meritorious_family
+        {%- for measure in territory_measures(with_apportioned=true) %}
+            coalesce(linked_counts.{{ measure.name }}, 0) as {{ measure.name }},
+        {%- endfor %}
+        coalesce(linked_counts.poor_not_reviewed_since, 0) as poor_not_reviewed_since
     from links
     left join linked_counts
         on

@@ -67,6 +67,7 @@ final as (
         difficult_areas.total_villages,
         commune_totals.total_households,
         commune_totals.total_population,
+        commune_totals.total_ethnic_minority_households,
         case
             when reported.commune_code is null then 'not_reported'
             when commune_totals.commune_code is null then 'no_totals'

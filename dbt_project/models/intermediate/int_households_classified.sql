@@ -57,6 +57,8 @@ classified as (
                             and deprivation_count >= deprivation_threshold
                             then 'poor'
                         when income_per_capita <= upper_income_line then 'near_poor'
+                        -- Art. 2: the middle living standard, above U up to M.
+                        when income_per_capita <= middle_line then 'middle'
                         else 'not_poor'
                     end
             -- Decree 07/2021 and Decree 351/2025: income at or under L splits on deprivations.
@@ -68,6 +70,16 @@ classified as (
             else 'not_poor'
         end as computed_class
     from counted
+),
+
+-- The official class is the one the commune approved (`Kết quả phân loại`), as the province's
+-- approval decisions count it; where the export leaves it empty the class by rule stands in (and
+-- the household counts in unreported_class). The ingest quarantines any other value.
+official as (
+    select
+        *,
+        coalesce(reported_class, computed_class) as official_class
+    from classified
 ),
 
 final as (
@@ -99,6 +111,10 @@ final as (
         d_sanitation,
         d_telecom,
         d_information_assets,
+        -- Published per indicator, counted in no standard while unverified (Decree 351/2025).
+        d_digital_services,
+        d_internet_access,
+        d_waste_collection,
         is_meritorious_family,
         is_social_protection,
         is_no_labour_capacity,
@@ -112,18 +128,25 @@ final as (
         deprivation_count,
         missing_indicator_marks,
         computed_class,
-        coalesce(computed_class = 'poor', false) as is_poor,
-        coalesce(computed_class = 'near_poor', false) as is_near_poor,
+        official_class,
+        coalesce(official_class = 'poor', false) as is_poor,
+        coalesce(official_class = 'near_poor', false) as is_near_poor,
+        coalesce(computed_class = 'poor', false) as is_poor_by_rule,
+        coalesce(computed_class = 'near_poor', false) as is_near_poor_by_rule,
         coalesce(lower(trim(ethnicity)) <> 'kinh', false) as is_ethnic_minority,
         coalesce(head_sex = 'female', false) as is_female_headed,
         coalesce(reported_class <> computed_class, false) as is_class_mismatch,
+        coalesce(reported_class = 'poor' and computed_class <> 'poor', false)
+            as is_approved_poor_not_by_rule,
+        coalesce(reported_class <> 'poor' and computed_class = 'poor', false)
+            as is_by_rule_poor_not_approved,
         source_file,
         source_sheet,
         source_row,
         source_sha256,
         run_id,
         loaded_at
-    from classified
+    from official
 )
 
 select * from final

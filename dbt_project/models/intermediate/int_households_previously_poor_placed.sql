@@ -1,9 +1,11 @@
 {#- Where each household poor in the previous review stands in this review's units, with its
     weight. Within one unit version that is its previous commune. Across the 2025
-    reorganisation a household reassessed in a successor of its 2024 commune stays there whole;
-    any other (not reassessed, or reassessed elsewhere) is shared among its 2024 commune's
-    successors in equal parts, the crosswalk's forward weights (the mapping gives no population
-    shares). -#}
+    reorganisation it is placed exactly as the harmonised series places the previous review's
+    households (macros/household_placement.sql, int_commune_years_apportioned): whole in the
+    first 2025 commune it was assessed in when that commune is a successor of its 2024 commune,
+    otherwise shared among its 2024 commune's successors by the crosswalk's forward weights. One
+    placement: the previous review's poor households on a 2025 commune are the same number here
+    (the balance identity, the flows) and in territory_year (a singular test holds it). -#}
 with
 
 -- Not materialized: each reference reads only its columns and rows from the classification view
@@ -20,29 +22,19 @@ communes as (
     select * from {{ ref('stg_admin_units__communes') }}
 ),
 
-mappings as (
-    select * from {{ ref('stg_admin_units__commune_mappings') }}
+crosswalk as (
+    select * from {{ ref('int_communes_crosswalked') }}
 ),
 
-forward_weights as (
-    select
-        old_commune_code,
-        new_commune_code,
-        {{ exact_share('count(*) over (partition by old_commune_code)') }} as weight
-    from (select distinct
-        old_commune_code,
-        new_commune_code
-    from mappings) as pairs
-),
-
+-- The previous review's poor rows, keyed by the review they are counted in.
 previously_poor as (
     select
         review_years.review_year,
-        review_years.unit_version,
+        review_years.unit_version as review_unit_version,
         previous_year.household_code,
         previous_year.review_year as previous_review_year,
-        previous_year.unit_version as previous_unit_version,
-        previous_year.commune_code as previous_commune_code
+        previous_year.unit_version,
+        previous_year.commune_code
     from review_years
     inner join classified as previous_year
         on review_years.previous_review_year = previous_year.review_year
@@ -62,54 +54,68 @@ with_current as (
             and previously_poor.household_code = current_year.household_code
 ),
 
-with_stay as (
+-- Across the reorganisation: the 2025 commune the household's own code places it in, if any.
+crossing as (
     select
         with_current.*,
-        with_current.previous_unit_version = with_current.unit_version
-        or exists (
-            select 1
-            from forward_weights
-            where
-                forward_weights.old_commune_code = with_current.previous_commune_code
-                and forward_weights.new_commune_code = with_current.current_commune_code
-        ) as is_same_unit_or_successor
+        {{ placed_commune_code('with_current') }} as own_code_commune_code
     from with_current
+    {{ join_household_placement('with_current') }}
+    where with_current.unit_version <> with_current.review_unit_version
 ),
 
 placed as (
     select
-        with_stay.*,
-        with_stay.previous_commune_code as commune_code,
-        {{ exact_weight(1) }} as weight
-    from with_stay
-    where with_stay.previous_unit_version = with_stay.unit_version
+        with_current.review_year,
+        with_current.review_unit_version,
+        with_current.household_code,
+        with_current.previous_review_year,
+        with_current.unit_version as previous_unit_version,
+        with_current.commune_code as previous_commune_code,
+        with_current.commune_code,
+        {{ exact_weight(1) }} as weight,
+        with_current.is_reassessed,
+        with_current.current_commune_code,
+        with_current.is_poor_now
+    from with_current
+    where with_current.unit_version = with_current.review_unit_version
     union all
     select
-        with_stay.*,
-        with_stay.current_commune_code as commune_code,
-        {{ exact_weight(1) }} as weight
-    from with_stay
-    where
-        with_stay.previous_unit_version <> with_stay.unit_version
-        and with_stay.is_reassessed
-        and with_stay.is_same_unit_or_successor
+        crossing.review_year,
+        crossing.review_unit_version,
+        crossing.household_code,
+        crossing.previous_review_year,
+        crossing.unit_version as previous_unit_version,
+        crossing.commune_code as previous_commune_code,
+        crossing.own_code_commune_code as commune_code,
+        {{ exact_weight(1) }} as weight,
+        crossing.is_reassessed,
+        crossing.current_commune_code,
+        crossing.is_poor_now
+    from crossing
+    where crossing.own_code_commune_code is not null
     union all
     select
-        with_stay.*,
-        forward_weights.new_commune_code as commune_code,
-        forward_weights.weight
-    from with_stay
-    inner join forward_weights
-        on with_stay.previous_commune_code = forward_weights.old_commune_code
-    where
-        with_stay.previous_unit_version <> with_stay.unit_version
-        and not (with_stay.is_reassessed and with_stay.is_same_unit_or_successor)
+        crossing.review_year,
+        crossing.review_unit_version,
+        crossing.household_code,
+        crossing.previous_review_year,
+        crossing.unit_version as previous_unit_version,
+        crossing.commune_code as previous_commune_code,
+        crosswalk.new_commune_code as commune_code,
+        crosswalk.forward_weight as weight,
+        crossing.is_reassessed,
+        crossing.current_commune_code,
+        crossing.is_poor_now
+    from crossing
+    inner join crosswalk on crossing.commune_code = crosswalk.old_commune_code
+    where crossing.own_code_commune_code is null
 ),
 
 final as (
     select
         placed.review_year,
-        placed.unit_version,
+        placed.review_unit_version as unit_version,
         placed.household_code,
         placed.previous_review_year,
         placed.previous_unit_version,
@@ -126,11 +132,11 @@ final as (
     from placed
     left join communes
         on
-            placed.unit_version = communes.unit_version
+            placed.review_unit_version = communes.unit_version
             and placed.commune_code = communes.commune_code
     left join communes as current_communes
         on
-            placed.unit_version = current_communes.unit_version
+            placed.review_unit_version = current_communes.unit_version
             and placed.current_commune_code = current_communes.commune_code
 )
 

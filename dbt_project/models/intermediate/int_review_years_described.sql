@@ -12,6 +12,16 @@ standards as (
     select * from {{ ref('poverty_standards') }}
 ),
 
+-- A standard is verified when every indicator it counts was checked against its legal text.
+standard_verification as (
+    select
+        standard_id,
+        bool_and(verified) as standard_verified
+    from {{ ref('standard_indicators') }}
+    where counted_in_standard
+    group by standard_id
+),
+
 review_years as (
     select
         review_year,
@@ -48,6 +58,7 @@ with_standard as (
         standard_periods.standard_id,
         standard_periods.first_review_year as standard_first_review_year,
         coalesce(standard_periods.has_middle_line, false) as has_middle_line,
+        standard_verification.standard_verified,
         -- How many earlier loaded reviews the flows can look at (reviews before this one).
         count(*) over (order by review_years.review_year) - 1 as history_reviews
     from review_years
@@ -55,6 +66,8 @@ with_standard as (
         on
             review_years.review_year
             between standard_periods.first_review_year and standard_periods.last_review_year
+    left join standard_verification
+        on standard_periods.standard_id = standard_verification.standard_id
 ),
 
 final as (
@@ -64,6 +77,7 @@ final as (
         current_year.standard_id,
         current_year.standard_first_review_year,
         current_year.has_middle_line,
+        current_year.standard_verified,
         current_year.history_reviews,
         previous_year.review_year as previous_review_year,
         current_year.review_year = current_year.standard_first_review_year

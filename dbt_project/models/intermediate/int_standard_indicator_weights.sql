@@ -5,8 +5,10 @@
 
 with
 
+-- Only the indicators counted in k: one published but not counted weighs nothing.
 standard_indicators as (
     select * from {{ ref('standard_indicators') }}
+    where counted_in_standard
 ),
 
 services as (

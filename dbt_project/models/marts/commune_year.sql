@@ -34,41 +34,7 @@ household_counts as (
         classified.review_year,
         classified.unit_version,
         classified.commune_code,
-        count(*) as assessed_households,
-        count(*) filter (where classified.is_poor) as poor_households,
-        sum(classified.household_size) filter (where classified.is_poor) as poor_people,
-        count(*) filter (where classified.is_near_poor) as near_poor_households,
-        sum(classified.household_size) filter (where classified.is_near_poor)
-            as near_poor_people,
-        count(*) filter (where classified.computed_class = 'middle') as middle_households,
-        count(*) filter (
-            where classified.is_poor and classified.is_ethnic_minority
-        ) as poor_ethnic_minority,
-        count(*) filter (
-            where classified.is_poor and classified.is_meritorious_family
-        ) as poor_meritorious_family,
-        count(*) filter (
-            where classified.is_poor and classified.is_social_protection
-        ) as poor_social_protection,
-        count(*) filter (
-            where classified.is_poor and classified.is_no_labour_capacity
-        ) as poor_no_labour_capacity,
-        count(*) filter (
-            where classified.is_poor and classified.is_female_headed
-        ) as poor_female_headed,
-        count(*) filter (where flows.flow = 'exited_poverty') as exited_poverty,
-        count(*) filter (where flows.flow = 'newly_poor') as newly_poor,
-        count(*) filter (where flows.flow = 'returned_to_poverty') as returned_to_poverty,
-        count(*) filter (where flows.flow = 'reappeared_poor') as reappeared_poor,
-        count(*) filter (where flows.near_poor_flow = 'near_poor_to_poor') as near_poor_to_poor,
-        count(*) filter (where flows.near_poor_flow = 'poor_to_near_poor') as poor_to_near_poor,
-        count(*) filter (
-            where flows.near_poor_flow = 'exited_near_poverty'
-        ) as exited_near_poverty,
-        count(*) filter (where flows.near_poor_flow = 'newly_near_poor') as newly_near_poor,
-        count(*) filter (where flows.is_recently_exited_poverty) as recently_exited_poverty,
-        count(*) filter (where classified.is_class_mismatch) as classification_mismatches,
-        count(*) filter (where classified.reported_class is null) as unreported_class
+        {{ count_commune_measures() }}
     from classified
     left join flows
         on
@@ -115,6 +81,7 @@ joined as (
         communes.commune_code,
         communes.commune_name,
         communes.standard_id,
+        review_years.standard_verified,
         communes.reporting_status,
         communes.reporting_status <> 'not_reported' as is_reported,
         coalesce(review_years.has_known_flows, false) as has_known_flows,
@@ -125,28 +92,11 @@ joined as (
         cast(communes.total_villages as bigint) as total_villages,
         cast(communes.total_households as bigint) as total_households,
         cast(communes.total_population as bigint) as total_population,
-        household_counts.assessed_households,
-        household_counts.poor_households,
-        household_counts.poor_people,
-        household_counts.near_poor_households,
-        household_counts.near_poor_people,
-        household_counts.middle_households,
-        household_counts.poor_ethnic_minority,
-        household_counts.poor_meritorious_family,
-        household_counts.poor_social_protection,
-        household_counts.poor_no_labour_capacity,
-        household_counts.poor_female_headed,
-        household_counts.exited_poverty,
-        household_counts.newly_poor,
-        household_counts.returned_to_poverty,
-        household_counts.reappeared_poor,
-        household_counts.near_poor_to_poor,
-        household_counts.poor_to_near_poor,
-        household_counts.exited_near_poverty,
-        household_counts.newly_near_poor,
-        household_counts.recently_exited_poverty,
-        household_counts.classification_mismatches,
-        household_counts.unreported_class,
+        cast(communes.total_ethnic_minority_households as bigint)
+            as total_ethnic_minority_households,
+        {%- for measure in commune_measures() if measure.count %}
+            household_counts.{{ measure.name }},
+        {%- endfor %}
         previous_poor_counts.poor_not_reassessed,
         previous_poor_counts.poor_moved_out,
         moved_in_counts.poor_moved_in,
@@ -185,57 +135,15 @@ counted as (
         commune_code,
         commune_name,
         standard_id,
+        standard_verified,
         reporting_status,
         is_extremely_difficult,
         difficult_villages,
         total_villages,
         total_households,
         total_population,
-        {%- for column in [
-            'assessed_households', 'poor_households', 'poor_people', 'near_poor_households',
-            'near_poor_people',
-        ] %}
-            case when is_reported then cast(coalesce({{ column }}, 0) as bigint) end
-                as {{ column }},
-        {%- endfor %}
-        case
-            when is_reported and has_middle_line
-                then cast(coalesce(middle_households, 0) as bigint)
-        end as middle_households,
-        {%- for column in [
-            'poor_ethnic_minority', 'poor_meritorious_family', 'poor_social_protection',
-            'poor_no_labour_capacity', 'poor_female_headed',
-        ] %}
-            case when is_reported then cast(coalesce({{ column }}, 0) as bigint) end
-                as {{ column }},
-        {%- endfor %}
-        {%- for column in [
-            'exited_poverty', 'newly_poor', 'returned_to_poverty', 'reappeared_poor',
-        ] %}
-            case
-                when is_reported and has_known_flows then cast(coalesce({{ column }}, 0) as bigint)
-            end as {{ column }},
-        {%- endfor %}
-        {%- for column in ['poor_not_reassessed', 'poor_moved_in', 'poor_moved_out'] %}
-            case
-                when is_reported and has_known_flows then cast(coalesce({{ column }}, 0) as double)
-            end as {{ column }},
-        {%- endfor %}
-        {%- for column in [
-            'near_poor_to_poor', 'poor_to_near_poor', 'exited_near_poverty', 'newly_near_poor',
-            'recently_exited_poverty',
-        ] %}
-            case
-                when is_reported and has_known_flows then cast(coalesce({{ column }}, 0) as bigint)
-            end as {{ column }},
-        {%- endfor %}
-        case when is_reported then cast(history_reviews as bigint) end as history_reviews,
-        case
-            when is_reported then cast(coalesce(classification_mismatches, 0) as bigint)
-        end as classification_mismatches,
-        case
-            when is_reported then cast(coalesce(unreported_class, 0) as bigint)
-        end as unreported_class,
+        total_ethnic_minority_households,
+        {{ published_commune_measures() }},
         previous_review_year,
         is_comparable_to_previous
     from joined
@@ -252,7 +160,8 @@ rates as (
         case
             when reporting_status = 'reported'
                 then 100 * cast(near_poor_households as double) / nullif(total_households, 0)
-        end as near_poverty_rate
+        end as near_poverty_rate,
+        {{ derived_rates("reporting_status = 'reported'", 'poor_ethnic_minority') }}
     from counted
 ),
 
@@ -277,36 +186,17 @@ final as (
         total_villages,
         total_households,
         total_population,
-        assessed_households,
-        poor_households,
-        poor_people,
-        near_poor_households,
-        near_poor_people,
-        middle_households,
+        {{ measure_columns('households') }},
         poverty_rate,
         near_poverty_rate,
         multidimensional_poverty_rate,
         poverty_rate_change_pp,
-        poor_ethnic_minority,
-        poor_meritorious_family,
-        poor_social_protection,
-        poor_no_labour_capacity,
-        poor_female_headed,
-        exited_poverty,
-        newly_poor,
-        returned_to_poverty,
-        reappeared_poor,
-        poor_not_reassessed,
-        poor_moved_in,
-        poor_moved_out,
-        near_poor_to_poor,
-        poor_to_near_poor,
-        exited_near_poverty,
-        newly_near_poor,
-        recently_exited_poverty,
-        history_reviews,
-        classification_mismatches,
-        unreported_class
+        {{ measure_columns('details') }},
+        {{ measure_columns('checks') }},
+        total_ethnic_minority_households,
+        poverty_rate_excl_social_protection,
+        poverty_rate_ethnic_minority,
+        standard_verified
     from with_change
 )
 

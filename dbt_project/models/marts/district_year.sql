@@ -56,10 +56,12 @@ rates as (
         end as poor_moved_out,
         review_years.previous_review_year,
         review_years.is_comparable_to_previous,
+        review_years.standard_verified,
         100 * cast(summed.poor_households as double) / nullif(summed.total_households, 0)
             as poverty_rate,
         100 * cast(summed.near_poor_households as double) / nullif(summed.total_households, 0)
-            as near_poverty_rate
+            as near_poverty_rate,
+        {{ derived_rates('true', 'summed.poor_ethnic_minority_with_totals', 'summed.') }}
     from summed
     left join review_years
         on summed.review_year = review_years.review_year
@@ -91,36 +93,17 @@ final as (
         total_villages,
         total_households,
         total_population,
-        assessed_households,
-        poor_households,
-        poor_people,
-        near_poor_households,
-        near_poor_people,
-        middle_households,
+        {{ measure_columns('households') }},
         poverty_rate,
         near_poverty_rate,
         multidimensional_poverty_rate,
         poverty_rate_change_pp,
-        poor_ethnic_minority,
-        poor_meritorious_family,
-        poor_social_protection,
-        poor_no_labour_capacity,
-        poor_female_headed,
-        exited_poverty,
-        newly_poor,
-        returned_to_poverty,
-        reappeared_poor,
-        poor_not_reassessed,
-        poor_moved_in,
-        poor_moved_out,
-        near_poor_to_poor,
-        poor_to_near_poor,
-        exited_near_poverty,
-        newly_near_poor,
-        recently_exited_poverty,
-        history_reviews,
-        classification_mismatches,
-        unreported_class
+        {{ measure_columns('details') }},
+        {{ measure_columns('checks') }},
+        total_ethnic_minority_households,
+        poverty_rate_excl_social_protection,
+        poverty_rate_ethnic_minority,
+        standard_verified
     from with_change
 )
 

@@ -34,14 +34,24 @@ communes as (
     select * from {{ ref('stg_admin_units__communes') }}
 ),
 
+territory_names as (
+    select distinct
+        territory,
+        territory_name_vi
+    from territory_year
+),
+
 -- One row per plan, territory, target and loaded review year of the plan's period.
 target_years as (
     select
         plans.plan_id,
         plans.territory,
+        territory_names.territory_name_vi,
         split_part(plans.territory, ':', 1) as unit_version,
         split_part(plans.territory, ':', 2) as province_code,
         plan_targets.target_id,
+        -- T1 ... T10 in their number's order, not as text (T10 after T9).
+        cast(regexp_extract(plan_targets.target_id, '[0-9]+') as integer) as target_order,
         plan_targets.description,
         plan_targets.description_vi,
         plan_targets.measure,
@@ -58,6 +68,7 @@ target_years as (
         on review_years.review_year between plans.period_start and plans.period_end
     left join review_years as baseline_review
         on coalesce(plan_targets.baseline_year, plans.baseline_year) = baseline_review.review_year
+    left join territory_names on plans.territory = territory_names.territory
 ),
 
 -- Each commune of the territory's unit version as measured in every review: whole in a review
@@ -86,6 +97,19 @@ territory_counts as (
         sum(difficult_villages) as difficult_villages,
         sum(poor_meritorious_family) as poor_meritorious_family
     from target_communes
+    group by all
+),
+
+-- The poor households each review did not see again, counted as still poor where they were last
+-- assessed (int_households_not_reviewed_since), over the communes the territory's counts use.
+territory_not_reviewed as (
+    select
+        review_year,
+        unit_version,
+        province_code,
+        sum(poor_not_reviewed_since) filter (where is_reported and has_totals)
+            as poor_not_reviewed_since
+    from apportioned
     group by all
 ),
 
@@ -124,6 +148,7 @@ difficult_sources as (
         sum(apportioned.allocation_share) as set_allocation_share,
         bool_or(apportioned.is_reported and apportioned.has_totals) as is_counted,
         sum(apportioned.poor_households) as poor_households,
+        sum(apportioned.poor_not_reviewed_since) as poor_not_reviewed_since,
         sum(apportioned.total_households) as total_households
     from baseline_difficult
     inner join apportioned
@@ -145,7 +170,14 @@ difficult_rates as (
             else 'apportioned'
         end as method,
         100 * sum(poor_households) filter (where is_counted)
-        / nullif(sum(total_households) filter (where is_counted), 0) as pooled_rate
+        / nullif(sum(total_households) filter (where is_counted), 0) as pooled_rate,
+        100 * (
+            cast(sum(poor_households) filter (where is_counted) as double)
+            + cast(sum(poor_not_reviewed_since) filter (where is_counted) as double)
+        )
+        / nullif(sum(total_households) filter (where is_counted), 0)
+            as pooled_rate_if_not_reassessed_poor,
+        sum(poor_not_reviewed_since) filter (where is_counted) as poor_not_reviewed_since
     from difficult_sources
     group by all
 ),
@@ -330,7 +362,25 @@ series as (
                 then cast(territory_counts.extremely_difficult_communes as double)
             when 'difficult_villages_fall_percent' then territory_counts.difficult_villages
             when 'min_access_rate_baseline_poor' then series_access.min_access_rate
-        end as measured_value
+        end as measured_value,
+        -- The rate if the poor households not reviewed again were still poor (numerator only:
+        -- the commune totals already count them as resident).
+        case target_years.measure
+            when 'mean_annual_fall_poverty_rate'
+                then
+                    territory_year.poverty_rate
+                    + 100
+                    * cast(coalesce(territory_not_reviewed.poor_not_reviewed_since, 0) as double)
+                    / nullif(territory_year.total_households, 0)
+            when 'mean_annual_fall_extremely_difficult_rate'
+                then difficult_rates.pooled_rate_if_not_reassessed_poor
+        end as measured_value_if_not_reassessed_poor,
+        case target_years.measure
+            when 'mean_annual_fall_poverty_rate'
+                then cast(coalesce(territory_not_reviewed.poor_not_reviewed_since, 0) as double)
+            when 'mean_annual_fall_extremely_difficult_rate'
+                then cast(coalesce(difficult_rates.poor_not_reviewed_since, 0) as double)
+        end as poor_not_reviewed_since
     from (
         select distinct
             plan_id,
@@ -351,6 +401,11 @@ series as (
             target_years.unit_version = territory_counts.unit_version
             and target_years.province_code = territory_counts.province_code
             and review_years.review_year = territory_counts.review_year
+    left join territory_not_reviewed
+        on
+            target_years.unit_version = territory_not_reviewed.unit_version
+            and target_years.province_code = territory_not_reviewed.province_code
+            and review_years.review_year = territory_not_reviewed.review_year
     left join difficult_rates
         on
             target_years.plan_id = difficult_rates.plan_id
@@ -380,6 +435,8 @@ annual_falls as (
         series.target_id,
         series.review_year,
         previous_year.measured_value - series.measured_value as fall,
+        previous_year.measured_value_if_not_reassessed_poor
+        - series.measured_value_if_not_reassessed_poor as fall_if_not_reassessed_poor,
         least(
             coalesce(series.households_covered_percent, 0),
             coalesce(previous_year.households_covered_percent, 0)
@@ -413,6 +470,17 @@ evaluated as (
                 and annual_falls.review_year > target_years.baseline_year
                 and annual_falls.review_year <= target_years.review_year
         ) as mean_fall,
+        (
+            select avg(annual_falls.fall_if_not_reassessed_poor)
+            from annual_falls
+            where
+                annual_falls.plan_id = target_years.plan_id
+                and annual_falls.territory = target_years.territory
+                and annual_falls.target_id = target_years.target_id
+                and annual_falls.review_year > target_years.baseline_year
+                and annual_falls.review_year <= target_years.review_year
+        ) as mean_fall_if_not_reassessed_poor,
+        current_year.poor_not_reviewed_since,
         (
             select count(*)
             from annual_falls
@@ -518,7 +586,11 @@ measured as (
                 then 100 * (1 - measured_value / nullif(baseline_value, 0))
             when 'min_access_rate_baseline_poor' then min_access_rate
             else measured_value
-        end, 9) as actual
+        end, 9) as actual,
+        round(
+            case when measure like 'mean_annual_fall_%' then mean_fall_if_not_reassessed_poor end,
+            9
+        ) as actual_if_not_reassessed_poor
     from evaluated
 ),
 
@@ -530,6 +602,11 @@ judged as (
             when '>' then actual > required
             when '=' then actual = required
         end as meets_target,
+        case comparison
+            when '>=' then actual_if_not_reassessed_poor >= required
+            when '>' then actual_if_not_reassessed_poor > required
+            when '=' then actual_if_not_reassessed_poor = required
+        end as meets_target_if_not_reassessed_poor,
         review_year >= period_end as is_final
     from measured
 ),
@@ -543,6 +620,12 @@ verdicts as (
             when meets_target then 'on_track'
             else 'off_track'
         end as verdict,
+        case
+            when is_final and meets_target_if_not_reassessed_poor then 'achieved'
+            when is_final then 'missed'
+            when meets_target_if_not_reassessed_poor then 'on_track'
+            else 'off_track'
+        end as verdict_if_not_reassessed_poor,
         case
             when actual is not null then null
             when not is_baseline_loaded
@@ -576,7 +659,9 @@ final as (
     select
         plan_id,
         territory,
+        territory_name_vi,
         target_id,
+        target_order,
         description,
         description_vi,
         period_start,
@@ -589,6 +674,7 @@ final as (
         case
             when actual is null then 'not_measurable'
             when lowest_coverage < 100 then 'provisional'
+            when meets_target_if_not_reassessed_poor <> meets_target then 'provisional'
             else verdict
         end as status,
         case
@@ -651,8 +737,19 @@ final as (
                             || round(lowest_coverage, 1) || ' % of the households'
                     else ''
                 end
+                || case
+                    when meets_target_if_not_reassessed_poor <> meets_target
+                        then
+                            '; provisional: ' || {{ count_text('poor_not_reviewed_since') }}
+                            || ' poor households were not reviewed again by review '
+                            || review_year || '; counted as still poor they give '
+                            || round(actual_if_not_reassessed_poor, 2) || ' points ('
+                            || replace(verdict_if_not_reassessed_poor, '_', ' ') || ')'
+                    else ''
+                end
         end as note,
-        method
+        method,
+        actual_if_not_reassessed_poor
     from verdicts
 )
 

@@ -34,11 +34,9 @@ source_contributions as (
         bool_or(is_reported) as is_reported,
         bool_or(has_totals) as has_totals,
         sum(total_households) as total_households,
-        sum(assessed_households) as assessed_households,
-        sum(poor_households) as poor_households,
-        sum(near_poor_households) as near_poor_households,
-        sum(poor_people) as poor_people,
-        sum(near_poor_people) as near_poor_people
+    {%- for measure in territory_measures() %}
+        sum({{ measure.name }}) as {{ measure.name }}{{ ',' if not loop.last }}
+    {%- endfor %}
     from apportioned
     group by all
     -- a predecessor without households in the weights review gets no share of a 2025 commune
@@ -64,12 +62,10 @@ summed as (
         -- Counts, like the province's, over the reported communes with totals only, so that
         -- numerators and denominators cover the same communes (a commune reported without
         -- totals shows in communes_reported but adds no count).
-        sum(assessed_households) filter (where is_reported and has_totals) as assessed_households,
-        sum(poor_households) filter (where is_reported and has_totals) as poor_households,
-        sum(near_poor_households) filter (where is_reported and has_totals)
-            as near_poor_households,
-        sum(poor_people) filter (where is_reported and has_totals) as poor_people,
-        sum(near_poor_people) filter (where is_reported and has_totals) as near_poor_people
+    {%- for measure in territory_measures() %}
+        sum({{ measure.name }}) filter (where is_reported and has_totals)
+            as {{ measure.name }}{{ ',' if not loop.last }}
+    {%- endfor %}
     from source_contributions
     group by review_year, unit_version, province_code
 ),
@@ -89,6 +85,7 @@ territory_years as (
         review_years.review_year,
         review_years.unit_version as review_unit_version,
         review_years.standard_id,
+        review_years.standard_verified,
         review_years.previous_review_year
     from territories
     cross join review_years
@@ -106,11 +103,9 @@ rates as (
             end
         ) as method,
         cast(summed.total_households as double) as total_households,
-        cast(summed.assessed_households as double) as assessed_households,
-        cast(summed.poor_households as double) as poor_households,
-        cast(summed.near_poor_households as double) as near_poor_households,
-        cast(summed.poor_people as double) as poor_people,
-        cast(summed.near_poor_people as double) as near_poor_people,
+        {%- for measure in territory_measures() %}
+            cast(summed.{{ measure.name }} as double) as {{ measure.name }},
+        {%- endfor %}
         100 * cast(summed.poor_households as double)
         / nullif(summed.total_households, 0) as poverty_rate,
         100 * cast(summed.near_poor_households as double)
@@ -154,15 +149,20 @@ final as (
         with_change.unit_version as territory_unit_version,
         with_change.province_code,
         province_names.province_name,
+        -- The name an officer reads: the province as it was on these boundaries.
+        province_names.province_name || case with_change.unit_version
+            when 'pre2025' then ' (trước 2025)'
+            else ' (từ ' || with_change.unit_version || ')'
+        end as territory_name_vi,
         with_change.review_year,
         with_change.review_unit_version,
+        with_change.standard_id,
+        with_change.standard_verified,
         with_change.method,
         with_change.total_households,
-        with_change.assessed_households,
-        with_change.poor_households,
-        with_change.near_poor_households,
-        with_change.poor_people,
-        with_change.near_poor_people,
+        {%- for measure in territory_measures() %}
+            with_change.{{ measure.name }},
+        {%- endfor %}
         with_change.poverty_rate,
         with_change.near_poverty_rate,
         with_change.poverty_rate_change_pp,

@@ -225,6 +225,8 @@ def _select(
         else:
             position = match.positions.get(name)
             cells[name] = "NULL::VARCHAR" if position is None else cell(position)
+            # Whether the file has the column at all: an optional mark it lacks is unknown.
+            cells[f"{name}__present"] = "false" if position is None else "true"
     # A non-empty cell under an empty header cell flags the row: dropping it would lose data.
     unheaded = [p for p in range(width) if not match.originals[p]]
     cells["_has_extra_fields"] = (

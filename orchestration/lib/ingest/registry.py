@@ -26,6 +26,7 @@ from orchestration.lib.headers import (
     DEPRIVATION_COLUMNS,
     FLAG_COLUMNS,
     HEADERS_BY_DATASET,
+    ND351_OPTIONAL_COLUMNS,
     QD59_HEALTH_ACCESS,
 )
 
@@ -149,6 +150,7 @@ _SURVEY = Dataset(
         (QD59_HEALTH_ACCESS[0], "BOOLEAN"),
         *((f"is_{name}", "BOOLEAN") for name in FLAG_COLUMNS),
         ("reported_class", "VARCHAR"),
+        *((name, "BOOLEAN") for name in ND351_OPTIONAL_COLUMNS),
     ),
     required=(
         "review_year",
@@ -179,6 +181,7 @@ _COMMUNE_TOTALS = Dataset(
         ("commune_code", "VARCHAR"),
         ("total_households", "BIGINT"),
         ("total_population", "BIGINT"),
+        ("total_ethnic_minority_households", "BIGINT"),
     ),
     required=("review_year", "commune_code", "total_households", "total_population"),
     required_in=(),

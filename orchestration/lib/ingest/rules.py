@@ -18,7 +18,12 @@ from __future__ import annotations
 
 import re
 
-from orchestration.lib.headers import DEPRIVATION_COLUMNS, FLAG_COLUMNS, HeaderMatch
+from orchestration.lib.headers import (
+    DEPRIVATION_COLUMNS,
+    FLAG_COLUMNS,
+    ND351_OPTIONAL_COLUMNS,
+    HeaderMatch,
+)
 from orchestration.lib.ingest.registry import dataset as dataset_entry
 from orchestration.lib.ingest.registry import uses_health_access
 from orchestration.lib.pii import hmac_sql
@@ -103,6 +108,16 @@ def _typed_columns(dataset: str, review_year: int) -> list[tuple[str, str, str]]
             *commune,
             ("total_households", "BIGINT", "_count(_clean(@total_households))"),
             ("total_population", "BIGINT", "_count(_clean(@total_population))"),
+            (
+                "total_ethnic_minority_households",
+                "BIGINT",
+                "_count(_clean(@total_ethnic_minority_households))",
+            ),
+            (
+                "_ethnic_minority_given",
+                "BOOLEAN",
+                "_clean(@total_ethnic_minority_households) is not null",
+            ),
             extra,
         ]
     if dataset == "difficult_areas":
@@ -170,7 +185,13 @@ def _typed_columns(dataset: str, review_year: int) -> list[tuple[str, str, str]]
             "BOOLEAN",
             "_mark(_trimmed(@d_health_access))" if health_access else "NULL",
         ),
-        ("_bad_marks", "BOOLEAN", _bad_marks(marks)),
+        # Optional marks (Decree 351/2025): NULL where the file has no such column, so that an
+        # absent column is never read as "not deprived".
+        *(
+            (name, "BOOLEAN", f"case when @{name}__present then _mark(_trimmed(@{name})) end")
+            for name in ND351_OPTIONAL_COLUMNS
+        ),
+        ("_bad_marks", "BOOLEAN", _bad_marks((*marks, *ND351_OPTIONAL_COLUMNS))),
         *((f"is_{name}", "BOOLEAN", f"_mark(_trimmed(@{name}))") for name in FLAG_COLUMNS),
         ("_bad_flags", "BOOLEAN", _bad_marks(FLAG_COLUMNS)),
         ("reported_class", "VARCHAR", reported),
@@ -352,7 +373,10 @@ def _judge_commune_sql(reasons: str) -> str:
 def _judge_commune_totals_sql(review_year: int) -> str:
     return _judge_commune_sql(
         """case when coalesce(total_households, 0) < 1 then 'invalid_total_households' end,
-        case when coalesce(total_population, 0) < 1 then 'invalid_total_population' end"""
+        case when coalesce(total_population, 0) < 1 then 'invalid_total_population' end,
+        case when (_ethnic_minority_given and total_ethnic_minority_households is null)
+                  or total_ethnic_minority_households > total_households
+             then 'invalid_ethnic_minority_households' end"""
     )
 
 

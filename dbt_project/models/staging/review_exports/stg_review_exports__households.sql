@@ -3,6 +3,11 @@
 {%- set has_health_access = relation_has_column(
     source('review_exports', 'survey_households'), 'd_health_access'
 ) -%}
+{#- The optional indicators reported as new in Decree 351/2025 (version 3 of the input format): a
+    raw table from before them reads them as NULL (unknown), never as "not deprived". -#}
+{%- set has_nd351_columns = relation_has_column(
+    source('review_exports', 'survey_households'), 'd_waste_collection'
+) -%}
 
 with
 
@@ -47,6 +52,15 @@ renamed as (
         is_social_protection,
         is_no_labour_capacity,
         reported_class,
+        {% if has_nd351_columns -%}
+            d_digital_services,
+            d_internet_access,
+            d_waste_collection,
+        {%- else -%}
+            cast(null as boolean) as d_digital_services,
+            cast(null as boolean) as d_internet_access,
+            cast(null as boolean) as d_waste_collection,
+        {%- endif %}
         source_file,
         source_sheet,
         source_row,
