@@ -116,6 +116,7 @@ def generate_sample(
     codes_2025 = set(new.code.tolist())
     district_names = dict(zip(communes.district, communes.district_name, strict=True))
     assessed: dict[int, dict[str, int]] = {y: {} for y in years}
+    assessed_minority: dict[int, dict[str, int]] = {y: {} for y in years}
 
     for group in sorted(groups):
         olds = groups[group]
@@ -144,6 +145,12 @@ def generate_sample(
                 for item in counts.to_pylist():
                     code = item["values"]
                     assessed[y][code] = assessed[y].get(code, 0) + item["counts"]
+                table = sims[p][y].table
+                minority_rows = table.filter(pc.not_equal(table.column("ethnicity"), "Kinh"))
+                counts = pc.value_counts(minority_rows.column("commune_code").combine_chunks())
+                for item in counts.to_pylist():
+                    code = item["values"]
+                    assessed_minority[y][code] = assessed_minority[y].get(code, 0) + item["counts"]
             plans = survey_files_for_year([sims[p][y] for p in olds], y, relname)
             write_group_year(
                 raw_dir, plans, y, seed, messy, group == mess_group, kinds_by_year[y],
@@ -153,7 +160,14 @@ def generate_sample(
         del sims
 
     references = reference_years(
-        communes, new, orphan_share, years, seed, scale.household_fraction, assessed
+        communes,
+        new,
+        orphan_share,
+        years,
+        seed,
+        scale.household_fraction,
+        assessed,
+        assessed_minority,
     )
     write_reference_files(raw_dir, references, summary)
     mess = summary.expected_mess

@@ -521,11 +521,14 @@ def reference_years(
     seed: int,
     fraction: float,
     assessed: dict[int, dict[str, int]],
+    assessed_minority: dict[int, dict[str, int]],
 ) -> list[ReferenceYear]:
     """Every resident household per commune, and the extremely difficult status, for each year.
 
     A commune's resident households never fall below the households assessed there that year:
-    at small scales, households moving into a small commune could otherwise outnumber it.
+    at small scales, households moving into a small commune could otherwise outnumber it. Its
+    ethnic-minority households likewise never fall below the ethnic-minority households assessed
+    there (the review over-samples them, so a share of the total can be too few).
     """
     rng = np.random.default_rng([seed, 4])
     n = len(communes.code)
@@ -599,7 +602,11 @@ def reference_years(
         # About one commune in ten leaves the optional ethnic-minority total empty (its own
         # stream, so every other draw stays as it was).
         given = np.random.default_rng([seed, 8, y]).uniform(size=len(codes)) >= 0.1
-        minority = np.where(given, np.minimum(np.round(mh), hh), -1).astype(np.int64)
+        minority_floor = np.array(
+            [assessed_minority[y].get(str(c), 0) for c in codes], dtype=np.int64
+        )
+        minority_total = np.minimum(np.maximum(np.round(mh), minority_floor), hh)
+        minority = np.where(given, minority_total, -1).astype(np.int64)
         out.append(
             ReferenceYear(
                 y, codes, hh, pp, dbkk, np.minimum(difficult, villages), villages, minority
