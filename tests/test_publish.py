@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from gate_fixtures import build_warehouse
+from built_warehouse import COMMUNES, ROWS_READ_PER_YEAR, YEARS, copy_warehouse
 
 from orchestration.lib import publish as publish_module
 from orchestration.lib.publish import (
@@ -39,8 +39,8 @@ DUCKDB_1X_DIR = REPO_ROOT / ".venv" / "duckdb1x"
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path) -> Path:
-    return build_warehouse(tmp_path / "out" / "warehouse.duckdb")
+def warehouse(tmp_path: Path, built_warehouse: Path) -> Path:
+    return copy_warehouse(built_warehouse, tmp_path / "out")
 
 
 @pytest.fixture(scope="session")
@@ -143,10 +143,13 @@ def test_clean_build_publishes_every_mart_and_the_audit_tables(warehouse: Path) 
         ).fetchall()
     assert tables == _published_tables(warehouse)
     assert {"commune_year", "province_year", "target_progress"} <= tables
-    assert info == [("b1", "test-version", "ND07_2021", 543, 540, 3, 0, 0)]
+    # Each review year: 181 survey rows read (one quarantined) and 6 rows each of commune
+    # totals and difficult areas; 3 survey files and 2 others.
+    assert len(YEARS) * ROWS_READ_PER_YEAR == 543 and len(COMMUNES) == 6
+    assert info == [("b1", "test-version", "ND07_2021", 543 + 36, 540 + 36, 3, 0, 0)]
     assert types["rows_read"] == "BIGINT" and types["built_at"].startswith("TIMESTAMP")
     assert hugeints == (0,)
-    assert files == (3, 540)
+    assert files == (15, 540 + 36)
     assert file_columns == list(publish_module.SOURCE_FILES_COLUMNS)
     assert summary[0] == gate[0] > 0 and summary[1] == summary[0]
     assert isinstance(json.loads(summary[2]), list)
@@ -251,15 +254,20 @@ def test_published_file_opens_in_duckdb_1x_with_every_comment(
     for name, table in seen["tables"].items():
         expected = models[name].description if name in models else AUDIT_TABLE_DOCS[name][0]
         assert table["comment"] == expected and expected, name
+    undocumented = []
     for table, column in columns:
         documented = (
             models[table].columns.get(column)
             if table in models
-            else AUDIT_TABLE_DOCS[table][1][column]
+            else AUDIT_TABLE_DOCS[table][1].get(column)
         )
-        if documented:
-            assert seen["columns"][f"{table}.{column}"] == documented
-    # The fixture's marts follow the contract, whose columns dbt's YAML documents.
+        if not documented:
+            undocumented.append(f"{table}.{column}")
+            continue
+        assert seen["columns"][f"{table}.{column}"] == documented
+    # Every published column is documented: the mart's in dbt's YAML, the audit table's in
+    # AUDIT_TABLE_DOCS. A column the YAML does not describe fails here.
+    assert undocumented == []
     assert seen["columns"]["commune_year.poverty_rate"]
     assert all(seen["columns"][f"build_info.{c}"] for c in AUDIT_TABLE_DOCS["build_info"][1])
 
@@ -328,7 +336,7 @@ def test_publish_refuses_without_a_gate_pass(warehouse: Path) -> None:
         # More assessed than resident households: a critical gate rule (rate ranges are dbt's).
         con.execute(
             "update marts.commune_year set assessed_households = total_households + 1 "
-            "where commune_code = '00001'"
+            "where commune_code = '00694'"
         )
     run_gate(warehouse, build_id="b-bad", run_id="r", data_docs_dir=None)
     with pytest.raises(PublishRefusedError, match="critical"):
@@ -345,7 +353,10 @@ from pathlib import Path
 import duckdb
 
 published, ready, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-snapshot = "select (select build_id from build_info), (select max(note) from target_progress)"
+snapshot = (
+    "select (select build_id from build_info), "
+    "(select count(*) from target_progress where note = 'second build')"
+)
 con = duckdb.connect(published, read_only=True)
 before = con.execute(snapshot).fetchone()
 ready.touch()
@@ -395,11 +406,13 @@ def test_reader_keeps_a_consistent_snapshot_during_publish(warehouse: Path) -> N
             reader.kill()
     assert reader.returncode == 0, err
     before, during, cached_view, attached_view, after = eval(out)  # a repr of plain tuples
-    assert before == ("b1", None)
-    assert during == ("b1", None)  # old snapshot, not a mix of b1 and b2
-    assert cached_view == ("b1", None)  # a new connection while one is open: the cached instance
-    assert attached_view == ("b2", "second build")  # ATTACH in a new in-memory database
-    assert after == ("b2", "second build")  # once every connection closed
+    noted = _scalar(warehouse, "select count(*) from marts.target_progress")
+    assert noted > 0
+    assert before == ("b1", 0)
+    assert during == ("b1", 0)  # old snapshot, not a mix of b1 and b2
+    assert cached_view == ("b1", 0)  # a new connection while one is open: the cached instance
+    assert attached_view == ("b2", noted)  # ATTACH in a new in-memory database
+    assert after == ("b2", noted)  # once every connection closed
 
 
 KILLER = """

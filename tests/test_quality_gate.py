@@ -7,8 +7,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from built_warehouse import copy_warehouse
 from dagster import DagsterEventType, materialize
-from gate_fixtures import build_warehouse
 
 from orchestration.assets.publish import published_warehouse
 from orchestration.assets.quality_gate import GATED_ASSET_KEYS, validation_results
@@ -30,13 +30,22 @@ from orchestration.settings import Settings
 
 ASSESSED_ABOVE_TOTAL = """
     update marts.commune_year set total_households = assessed_households - 1
-    where review_year = 2024 and commune_code = '00004'
+    where review_year = 2024 and commune_code = '00700'
 """
+
+# The classification is a view over the staged households: to break its rows (not its input),
+# a test turns it into a table of its own rows, breaks that, and points the view at it.
+CLASSIFIED_AS_TABLE = (
+    "create table intermediate.classified_rows as "
+    "select * from intermediate.int_households_classified",
+    "create or replace view intermediate.int_households_classified as "
+    "select * from intermediate.classified_rows",
+)
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path) -> Path:
-    return build_warehouse(tmp_path / "out" / "warehouse.duckdb")
+def warehouse(tmp_path: Path, built_warehouse: Path) -> Path:
+    return copy_warehouse(built_warehouse, tmp_path / "out")
 
 
 def _execute(path: Path, *statements: str) -> None:
@@ -153,23 +162,24 @@ def test_critical_failure_blocks_and_is_reported(warehouse: Path) -> None:
     report = format_failures(result.failures)
     assert "marts / commune_assessed_not_above_total on marts.commune_year" in report
     assert "assessed_households <= total_households" in report
-    assert '"commune_code": "00004"' in report
+    assert '"commune_code": "00700"' in report
     stored = failed_expectations(warehouse, "b-bad", severity=CRITICAL)
     assert {f.expectation for f in stored} == failed
     offending = next(f for f in stored if f.expectation == "commune_assessed_not_above_total")
-    assert offending.offending_keys[0]["commune_code"] == "00004"
+    assert offending.offending_keys[0]["commune_code"] == "00700"
 
 
 def test_staged_household_defects_are_caught_with_their_keys(warehouse: Path) -> None:
+    # The staged households are a view of the raw table: the defects go into its rows.
     _execute(
         warehouse,
-        """update staging.stg_review_exports__households set income_per_capita = -5
-           where review_year = 2023 and household_code = '00001-00002'""",
-        """update staging.stg_review_exports__households set commune_code = '99999'
-           where review_year = 2022 and household_code = '00004-00001'""",
-        """insert into staging.stg_review_exports__households
-           select * from staging.stg_review_exports__households
-           where review_year = 2024 and household_code = '00007-00003'""",
+        """update raw.survey_households set income_per_capita = -5
+           where review_year = 2023 and household_code = '00694-002'""",
+        """update raw.survey_households set commune_code = '99999'
+           where review_year = 2022 and household_code = '00700-001'""",
+        """insert into raw.survey_households
+           select * from raw.survey_households
+           where review_year = 2024 and household_code = '00703-003'""",
     )
     result = run_gate(warehouse, build_id="b-stg", run_id="r-stg", data_docs_dir=None)
     by_name = {f.expectation: f for f in result.failures}
@@ -181,7 +191,7 @@ def test_staged_household_defects_are_caught_with_their_keys(warehouse: Path) ->
     income = by_name["income_within_plausible_range"]
     assert income.observed.startswith("1 of ")
     assert income.offending_keys == [
-        {"review_year": 2023, "household_code": "00001-00002", "income_per_capita": -5}
+        {"review_year": 2023, "household_code": "00694-002", "income_per_capita": -5}
     ]
     assert by_name["commune_valid_for_unit_version"].offending_keys[0]["commune_code"] == "99999"
 
@@ -189,12 +199,12 @@ def test_staged_household_defects_are_caught_with_their_keys(warehouse: Path) ->
 def test_a_missing_mark_of_the_standard_blocks(warehouse: Path) -> None:
     _execute(
         warehouse,
-        """update intermediate.int_households_classified set missing_indicator_marks = 1
-           where review_year = 2024 and household_code = '00007-00003'""",
+        """update raw.survey_households set d_water = null
+           where review_year = 2024 and household_code = '00703-003'""",
     )
     result = run_gate(warehouse, build_id="b-mark", run_id="r-mark", data_docs_dir=None)
     failure = next(f for f in result.failures if f.expectation == "deprivation_marks_present")
-    assert failure.offending_keys[0]["household_code"] == "00007-00003"
+    assert failure.offending_keys[0]["household_code"] == "00703-003"
 
 
 def test_a_lost_doubled_or_unclassified_household_is_caught(warehouse: Path) -> None:
@@ -203,22 +213,23 @@ def test_a_lost_doubled_or_unclassified_household_is_caught(warehouse: Path) -> 
     covers, must still fail the gate."""
     _execute(
         warehouse,
-        """delete from intermediate.int_households_classified
-           where review_year = 2022 and household_code = '00004-00001'""",
-        """insert into intermediate.int_households_classified
-           select * from intermediate.int_households_classified
-           where review_year = 2024 and household_code = '00007-00003'""",
+        *CLASSIFIED_AS_TABLE,
+        """delete from intermediate.classified_rows
+           where review_year = 2022 and household_code = '00700-001'""",
+        """insert into intermediate.classified_rows
+           select * from intermediate.classified_rows
+           where review_year = 2024 and household_code = '00703-003'""",
         # As if no seed row covered the household's review year.
-        """update intermediate.int_households_classified
+        """update intermediate.classified_rows
            set standard_id = NULL, computed_class = NULL
-           where review_year = 2023 and household_code = '00001-00002'""",
+           where review_year = 2023 and household_code = '00694-002'""",
     )
     result = run_gate(warehouse, build_id="b-cls", run_id="r-cls", data_docs_dir=None)
     uncovered = {"standard_applied", "computed_class_present"}
     assert uncovered <= {f.expectation for f in result.failures}
     for failure in (f for f in result.failures if f.expectation in uncovered):
         assert failure.severity == CRITICAL
-        assert failure.offending_keys[0]["household_code"] == "00001-00002"
+        assert failure.offending_keys[0]["household_code"] == "00694-002"
     failure = next(
         f for f in result.failures if f.expectation == "one_classified_row_per_staged_household"
     )
@@ -271,9 +282,9 @@ def test_warnings_do_not_block(warehouse: Path) -> None:
     _execute(
         warehouse,
         """update marts.commune_year set poverty_rate_change_pp = -22.5
-           where review_year = 2024 and commune_code = '00001'""",
+           where review_year = 2024 and commune_code = '00694'""",
         """update marts.commune_year set classification_mismatches = assessed_households
-           where review_year = 2023 and commune_code = '00007'""",
+           where review_year = 2023 and commune_code = '00703'""",
         *(
             f"""update marts.{table} set total_households = total_households * 2
                 where review_year = 2024 and province_code = '02'"""
@@ -282,26 +293,28 @@ def test_warnings_do_not_block(warehouse: Path) -> None:
         "insert into audit.quarantine select * from audit.quarantine where review_year = 2023",
         "insert into audit.quarantine select * from audit.quarantine where review_year = 2023",
         # A whole file quarantined, and the commune it would have reported.
-        """insert into audit.source_files
-           select review_year, 'survey', '2024/huyen_2.csv', 'sha-q', 10, 0, 0, 0, 'quarantined',
-               'not_utf8', 'fixture', now(), now()
-           from audit.source_files where review_year = 2024""",
+        """insert into audit.source_files (review_year, dataset, file_name, sha256, size_bytes,
+               rows_read, rows_loaded, rows_quarantined, status, status_reason, run_id,
+               first_seen_at, last_seen_at, lines, title_lines, blank_lines)
+           values (2024, 'survey', 'survey/2024/huyen_2.csv', 'sha-q', 10, 0, 0, 0,
+               'quarantined', 'not_utf8', 'fixture', now(), now(), 1, 0, 0)""",
         """update marts.commune_year set reporting_status = 'not_reported',
                assessed_households = null, poor_households = null, poverty_rate = null
-           where review_year = 2024 and commune_code = '00010'""",
+           where review_year = 2024 and commune_code = '00706'""",
         """update marts.commune_year set reporting_status = 'no_totals', poverty_rate = null
-           where review_year = 2023 and commune_code = '00013'""",
+           where review_year = 2023 and commune_code = '01291'""",
         """update marts.commune_year set unreported_class = 3
-           where review_year = 2023 and commune_code = '00004'""",
-        # Commune 00001's poor households of 2023 are all missing from 2024.
+           where review_year = 2023 and commune_code = '00700'""",
+        # Commune 00694's poor households of 2023 are all missing from 2024.
         """update intermediate.int_households_previously_poor_placed set is_reassessed = false
-           where review_year = 2024 and commune_code = '00001'""",
-        # Commune 00016 loses most of its household codes between 2022 and 2023.
-        """update staging.stg_review_exports__households
+           where review_year = 2024 and commune_code = '00694'""",
+        # Commune 01294 loses most of its household codes between 2022 and 2023 (the staged
+        # households are a view of the raw table).
+        """update raw.survey_households
            set household_code = household_code || '-renumbered'
-           where review_year = 2023 and commune_code = '00016' and source_row % 4 <> 0""",
+           where review_year = 2023 and commune_code = '01294' and source_row % 4 <> 0""",
         """update marts.province_year set reappeared_poor = newly_poor + 1
-           where review_year = 2024 and province_code = '01'""",
+           where review_year = 2024 and province_code = '04'""",
     )
     result = run_gate(warehouse, build_id="b-warn", run_id="r-warn", data_docs_dir=None)
     assert result.passed, format_failures(result.failures)
@@ -320,45 +333,53 @@ def test_warnings_do_not_block(warehouse: Path) -> None:
         "province_returned_and_reappeared_above_newly_poor",
     }
     # Each names its offending communes (or files), as validation_summary publishes them.
-    assert warnings["whole_files_quarantined"].offending_keys[0]["file_name"] == "2024/huyen_2.csv"
+    assert (
+        warnings["whole_files_quarantined"].offending_keys[0]["file_name"]
+        == "survey/2024/huyen_2.csv"
+    )
     assert warnings["communes_not_reported"].offending_keys == [
         {
             "review_year": 2024,
             "unit_version": "pre2025",
-            "commune_code": "00010",
+            "commune_code": "00706",
             "reporting_status": "not_reported",
         }
     ]
     assert (
         warnings["commune_poor_not_reassessed_over_5_percent"].offending_keys[0]["commune_code"]
-        == "00001"
+        == "00694"
     )
     matched = warnings["commune_household_codes_matched_below_80_percent"].offending_keys
     # 2022 -> 2023 and, the renumbered codes being gone again, 2023 -> 2024.
     assert sorted((k["review_year"], k["commune_code"]) for k in matched) == [
-        (2023, "00016"),
-        (2024, "00016"),
+        (2023, "01294"),
+        (2024, "01294"),
     ]
     assert (
         warnings["province_returned_and_reappeared_above_newly_poor"].offending_keys[0][
             "province_code"
         ]
-        == "01"
+        == "04"
     )
 
 
 @pytest.mark.parametrize(
     "breakage",
     [
-        "drop table marts.province_year",
-        "alter table marts.commune_year drop column reporting_status",
-        "drop table reference.admin_units",
+        ("drop table marts.province_year",),
+        ("alter table marts.commune_year drop column reporting_status",),
+        ("drop table reference.admin_units",),
         # Read through the gate's snapshot of the classified view (snapshot_columns).
-        "alter table intermediate.int_households_classified drop column deprivation_count",
+        (
+            *CLASSIFIED_AS_TABLE,
+            "alter table intermediate.classified_rows drop column deprivation_count",
+        ),
     ],
 )
-def test_broken_setup_raises_instead_of_failing_as_bad_data(warehouse: Path, breakage: str) -> None:
-    _execute(warehouse, breakage)
+def test_broken_setup_raises_instead_of_failing_as_bad_data(
+    warehouse: Path, breakage: tuple[str, ...]
+) -> None:
+    _execute(warehouse, *breakage)
     with pytest.raises(GXSetupError):
         run_gate(warehouse, build_id="b-broken", run_id="r-broken", data_docs_dir=None)
 
