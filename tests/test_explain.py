@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import duckdb
 import pytest
 from built_warehouse import TOTAL_HOUSEHOLDS, copy_warehouse
 
-from orchestration.lib.explain import (
-    FLOW_MEASURES,
-    MEASURE_FILTERS,
-    ExplainError,
-    explain,
-    neutralise_cell,
-)
-from orchestration.lib.publish import publish
+from orchestration.lib.explain import ExplainError, explain, measures, neutralise_cell
+from orchestration.lib.publish import DEFAULT_MANIFEST_PATH, publish
 from orchestration.lib.quality_gate import run_gate
 
 
@@ -39,7 +34,7 @@ def _published_cells(published: Path) -> list[tuple[int, str]]:
         ).fetchall()
 
 
-@pytest.mark.parametrize("measure", sorted(MEASURE_FILTERS))
+@pytest.mark.parametrize("measure", [m for m, spec in measures().items() if not spec.is_rate])
 def test_rows_listed_equal_the_published_value(
     published_warehouse: tuple[Path, Path], measure: str
 ) -> None:
@@ -48,7 +43,7 @@ def test_rows_listed_equal_the_published_value(
     for year, commune in _published_cells(published):
         explanation = explain(warehouse, published, year=year, commune=commune, measure=measure)
         if explanation.published_value is None:  # flows are unknown in the first review year
-            assert year == 2022 and measure in FLOW_MEASURES
+            assert year == 2022 and measures()[measure].is_flow
             assert explanation.rows == [] and explanation.matches
             assert "NULL (not known" in explanation.to_text()
             continue
@@ -189,3 +184,30 @@ def test_csv_output_neutralises_a_formula_in_a_file_name(
         csv.DictReader(io.StringIO(explain(copy, published, year=2024, commune="700").to_csv()))
     )
     assert rows and {r["source_file"] for r in rows} == {"'=cmd|calc!A1"}
+
+
+def test_the_measures_are_the_mart_yaml_meta_that_dbt_docs_shows() -> None:
+    """One definition: the ``meta.explain`` of commune_year's columns, which dbt's manifest (and
+    so dbt docs) carries too, and every one names a column of the mart."""
+    manifest = json.loads(DEFAULT_MANIFEST_PATH.read_text(encoding="utf-8"))
+    (node,) = (
+        n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["name"] == "commune_year"
+    )
+    in_docs = {
+        column: spec["meta"]["explain"]
+        for column, spec in node["columns"].items()
+        if "explain" in (spec.get("meta") or {})
+    }
+    offered = measures()
+    assert set(in_docs) == set(offered) and len(offered) >= 20
+    for name, measure in offered.items():
+        assert in_docs[name] == {
+            key: value
+            for key in ("rows", "sums", "numerator", "denominator")
+            if (value := getattr(measure, key)) is not None
+        }
+        if measure.is_rate:
+            assert {measure.numerator, measure.denominator} <= set(node["columns"])
+            assert not offered[measure.numerator].is_rate
