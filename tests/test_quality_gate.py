@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -17,6 +18,7 @@ from orchestration.lib.gx_duckdb import GXSetupError
 from orchestration.lib.publish import DEFAULT_MANIFEST_PATH, code_version, publish
 from orchestration.lib.quality_gate import (
     CRITICAL,
+    UNEXPECTED_ROWS,
     WARNING,
     build_id_for_run,
     failed_expectations,
@@ -26,7 +28,7 @@ from orchestration.lib.quality_gate import (
     run_gate,
 )
 from orchestration.resources import build_resources
-from orchestration.settings import Settings
+from orchestration.settings import REPO_ROOT, Settings
 
 ASSESSED_ABOVE_TOTAL = """
     update marts.commune_year set total_households = assessed_households - 1
@@ -84,6 +86,17 @@ _SAME_RULE_AS_DBT = {
 }
 
 
+# The ingest's rules re-checked by the gate (generated expectations), as the dbt test each
+# would be.
+_INGEST_RULE_AS_DBT = {
+    "missing_household_code": "not_null",
+    "duplicate_household": "unique_combination_of_columns",
+    "invalid_area_type": "accepted_values",
+    "invalid_head_sex": "accepted_values",
+    "invalid_reported_class": "accepted_values",
+}
+
+
 def _dbt_rules() -> set[tuple[str, str, frozenset[str]]]:
     """(model, generic test, columns) of every generic data test in dbt's manifest."""
     manifest = json.loads(DEFAULT_MANIFEST_PATH.read_text(encoding="utf-8"))
@@ -123,15 +136,78 @@ def test_no_rule_is_owned_by_both_dbt_and_the_gate() -> None:
     for asset in load_suites():
         model = asset.table.split(".")[-1]
         for expectation in asset.expectations:
-            kind = _SAME_RULE_AS_DBT.get(expectation.type)
+            reason = expectation.name.removeprefix("ingest_rule_")
+            kind = _SAME_RULE_AS_DBT.get(expectation.type) or _INGEST_RULE_AS_DBT.get(reason)
             if kind is None:
                 continue
             compared += 1
-            columns = expectation.kwargs.get("column_list") or [expectation.kwargs.get("column")]
+            columns = expectation.kwargs.get("column_list") or [
+                expectation.kwargs.get("column") or expectation.column
+            ]
+            if reason == "duplicate_household":
+                columns = ["review_year", "household_code"]
             if (model, kind, frozenset(columns)) in dbt_rules:
                 both.append(f"{asset.table}: {expectation.name} ({kind} {columns})")
     assert compared >= 5
     assert both == [], both
+
+
+_COLUMN_RULES = {
+    "expect_column_values_to_not_be_null",
+    "expect_column_values_to_be_in_set",
+    "expect_column_values_to_be_unique",
+    "expect_compound_columns_to_be_unique",
+}
+
+
+def test_each_ingest_rule_has_one_owner_and_every_reason_is_accounted_for() -> None:
+    """The ingest owns its quarantine rules; the gate re-checks them only through expectations
+    generated from the ingest's list (ingest_rule_<reason>). Every expectation type of the suites
+    is looked at: on the staged households no hand-written expectation guards a column a
+    quarantine rule owns, except an upper bound the ingest does not apply. Every reason the
+    survey quarantine gives is re-checked once or named as leaving nothing to check, and is
+    documented in docs/architecture.md."""
+    from orchestration.lib.ingest.postconditions import NO_POSTCONDITION, SURVEY_POSTCONDITIONS
+    from orchestration.lib.ingest.rules import _judge_survey_sql
+
+    given = _judge_survey_sql(2024) + _judge_survey_sql(2025)
+    reasons = set(re.findall(r"then '([a-z_]+)'", given))
+    assert {"invalid_income", "duplicate_household", "year_mismatch"} <= reasons
+    rechecked = [rule.reason for rule in SURVEY_POSTCONDITIONS]
+    assert len(rechecked) == len(set(rechecked))
+    assert set(rechecked).isdisjoint(NO_POSTCONDITION)
+    assert set(rechecked) | set(NO_POSTCONDITION) == reasons
+    documented = (REPO_ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert [r for r in sorted(reasons) if f"`{r}`" not in documented] == []
+
+    guarded = {c for rule in SURVEY_POSTCONDITIONS for c in rule.column.split(", ")}
+    staged = "staging.stg_review_exports__households"
+    types, generated, restated = set(), [], []
+    for asset in load_suites():
+        for expectation in asset.expectations:
+            types.add(expectation.type)
+            if expectation.name.startswith("ingest_rule_"):
+                assert asset.table == staged and expectation.severity == CRITICAL
+                generated.append(expectation.name.removeprefix("ingest_rule_"))
+                continue
+            # A warning's threshold (e.g. household codes found again) is no quarantine rule.
+            if (
+                asset.table != staged
+                or expectation.column not in guarded
+                or expectation.severity == WARNING
+            ):
+                continue
+            bounded_above_only = (
+                expectation.type == "expect_column_values_to_be_between"
+                and "min_value" not in expectation.kwargs
+            )
+            if not bounded_above_only:
+                restated.append(expectation.name)
+    assert restated == []
+    assert generated == rechecked
+    # A new expectation type must be classified here before the suites may use it.
+    assert types <= _COLUMN_RULES | {"expect_column_values_to_be_between", UNEXPECTED_ROWS}
+    assert {"expect_column_values_to_be_between", UNEXPECTED_ROWS} <= types
 
 
 def test_clean_build_passes_and_records_every_result(warehouse: Path) -> None:
@@ -180,20 +256,32 @@ def test_staged_household_defects_are_caught_with_their_keys(warehouse: Path) ->
         """insert into raw.survey_households
            select * from raw.survey_households
            where review_year = 2024 and household_code = '00703-003'""",
+        # Not a quarantine rule of the ingest: the gate's own value rule.
+        """update raw.survey_households set income_per_capita = 2000000000
+           where review_year = 2024 and household_code = '01291-020'""",
     )
     result = run_gate(warehouse, build_id="b-stg", run_id="r-stg", data_docs_dir=None)
     by_name = {f.expectation: f for f in result.failures}
+    # The ingest's rules, re-checked by the expectations generated from its list.
     assert {
         "income_within_plausible_range",
-        "commune_valid_for_unit_version",
-        "one_row_per_household_and_year",
+        "ingest_rule_invalid_income",
+        "ingest_rule_invalid_commune_code",
+        "ingest_rule_duplicate_household",
     } <= set(by_name)
     income = by_name["income_within_plausible_range"]
     assert income.observed.startswith("1 of ")
     assert income.offending_keys == [
+        {"review_year": 2024, "household_code": "01291-020", "income_per_capita": 2000000000}
+    ]
+    assert by_name["ingest_rule_invalid_income"].offending_keys == [
         {"review_year": 2023, "household_code": "00694-002", "income_per_capita": -5}
     ]
-    assert by_name["commune_valid_for_unit_version"].offending_keys[0]["commune_code"] == "99999"
+    assert by_name["ingest_rule_invalid_commune_code"].offending_keys[0]["commune_code"] == "99999"
+    duplicate = by_name["ingest_rule_duplicate_household"].offending_keys
+    assert duplicate == [
+        {"review_year": 2024, "household_code": "00703-003", "rows_for_household": 2}
+    ]
 
 
 def test_a_missing_mark_of_the_standard_blocks(warehouse: Path) -> None:

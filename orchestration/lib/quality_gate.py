@@ -135,6 +135,32 @@ def _query_text(raw: str | list[str]) -> str:
     return "\n".join(raw) if isinstance(raw, list) else raw
 
 
+def _ingest_postconditions(file_name: str, seen: set[str]) -> list[ExpectationSpec]:
+    """The ingest's survey quarantine rules, re-checked on the staged households: one critical
+    expectation per reason code, generated from the ingest's own list (one owner per rule)."""
+    from orchestration.lib.ingest.postconditions import SURVEY_POSTCONDITIONS
+
+    specs = []
+    for rule in SURVEY_POSTCONDITIONS:
+        name = f"ingest_rule_{rule.reason}"
+        if name in seen:
+            raise GXSetupError(f"{file_name}: duplicate expectation name {name}")
+        seen.add(name)
+        specs.append(
+            ExpectationSpec(
+                name=name,
+                severity=CRITICAL,
+                type=UNEXPECTED_ROWS,
+                kwargs={
+                    "unexpected_rows_query": f"select * from (\n{rule.violations}\n) order by all"
+                },
+                description=f"{rule.description} (the ingest quarantines a row as {rule.reason})",
+                column=rule.column,
+            )
+        )
+    return specs
+
+
 def load_suites(expectations_dir: Path = EXPECTATIONS_DIR) -> list[AssetSpec]:
     """Every asset of every suite file, validated for the fields the gate relies on."""
     assets: list[AssetSpec] = []
@@ -173,6 +199,8 @@ def load_suites(expectations_dir: Path = EXPECTATIONS_DIR) -> list[AssetSpec]:
                         column=column,
                     )
                 )
+            if asset.get("ingest_postconditions"):
+                specs.extend(_ingest_postconditions(path.name, seen))
             assets.append(
                 AssetSpec(
                     suite=suite,
