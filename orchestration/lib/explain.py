@@ -26,7 +26,7 @@ import duckdb
 import yaml
 
 from orchestration.lib.admin_units import unit_version_for_year
-from orchestration.lib.warehouse_connection import connect
+from orchestration.lib.warehouse_connection import connect, rows_as_dicts, table_exists
 from orchestration.settings import DBT_PROJECT_DIR
 
 CLASSIFIED = "intermediate.int_households_classified"
@@ -281,24 +281,11 @@ def normalise_commune_code(commune: str | int) -> str:
     return text.zfill(5)
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()
-    return bool(row and row[0])
-
-
-def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def _published_row(
     published_path: Path, columns: list[str], year: int, unit_version: str, commune: str
 ) -> dict[str, Any]:
     with connect(published_path, read_only=True) as con:
-        rows = _dicts(
+        rows = rows_as_dicts(
             con.execute(
                 f"""
                 select {", ".join(columns)}, commune_name, standard_id from main.commune_year
@@ -315,9 +302,9 @@ def _published_row(
 
 
 def _indicators(con: duckdb.DuckDBPyConnection, standard_id: str | None) -> list[dict[str, Any]]:
-    if not standard_id or not _table_exists(con, "seeds", "standard_indicators"):
+    if not standard_id or not table_exists(con, "seeds", "standard_indicators"):
         return []
-    return _dicts(
+    return rows_as_dicts(
         con.execute(
             f"""
             select indicator_code, indicator_name_vi, service_code
@@ -387,7 +374,7 @@ def explain(
         rows = (
             []
             if known is None
-            else _dicts(
+            else rows_as_dicts(
                 con.execute(
                     f"""
                     select c.*
@@ -416,8 +403,8 @@ def explain(
             for row in rows:
                 row["earlier_reviews"] = history.get(row["household_code"], "none")
         standard: list[dict[str, Any]] = []
-        if standard_id and _table_exists(con, "seeds", "poverty_standards"):
-            standard = _dicts(
+        if standard_id and table_exists(con, "seeds", "poverty_standards"):
+            standard = rows_as_dicts(
                 con.execute(
                     "select * from seeds.poverty_standards where standard_id = ? "
                     "order by area_type",
@@ -425,7 +412,7 @@ def explain(
                 )
             )
         if not standard and standard_id:
-            standard = _dicts(
+            standard = rows_as_dicts(
                 con.execute(
                     f"""
                     select distinct standard_id, area_type, income_line, middle_line

@@ -22,10 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from orchestration.lib.gx_errors import GXSetupError
-from orchestration.lib.warehouse_connection import connect
+from orchestration.lib.warehouse_connection import connect, table_exists
 from orchestration.settings import EXPECTATIONS_DIR
 
 if TYPE_CHECKING:
@@ -537,20 +535,12 @@ def _outcomes_from_rows(rows: list[tuple]) -> list[ExpectationOutcome]:
     ]
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    found = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()
-    return bool(found and found[0])
-
-
 def failed_expectations(
     warehouse_path: Path, build_id: str, *, severity: str | None = None
 ) -> list[ExpectationOutcome]:
     """The failed expectations recorded for a build (all severities unless one is given)."""
     with connect(warehouse_path, read_only=True) as con:
-        if not _table_exists(con, "audit", "validation_results"):
+        if not table_exists(con, "audit", "validation_results"):
             return []
         rows = con.execute(
             """
@@ -568,7 +558,7 @@ def failed_expectations(
 def build_id_for_run(warehouse_path: Path, run_id: str) -> str | None:
     """The latest build the gate recorded for a run (how the publish step finds its build)."""
     with connect(warehouse_path, read_only=True) as con:
-        if not _table_exists(con, "audit", "validation_results"):
+        if not table_exists(con, "audit", "validation_results"):
             return None
         row = con.execute(
             """
