@@ -43,6 +43,15 @@ def warehouse(tmp_path: Path, built_warehouse: Path) -> Path:
     return copy_warehouse(built_warehouse, tmp_path / "out")
 
 
+@pytest.fixture(scope="module")
+def published_b1(
+    tmp_path_factory: pytest.TempPathFactory, built_warehouse: Path
+) -> tuple[Path, publish_module.PublishResult]:
+    """Build b1 gated and published once, for the tests that only read what it published."""
+    warehouse = copy_warehouse(built_warehouse, tmp_path_factory.mktemp("published_b1") / "out")
+    return warehouse, _gate_and_publish(warehouse, "b1")
+
+
 @pytest.fixture(scope="session")
 def duckdb_1x() -> Path:
     """A DuckDB 1.x client in its own directory (``make setup-browser`` installs it; else here)."""
@@ -100,8 +109,10 @@ def _exports(out: Path) -> dict:
     return json.loads((out / "published" / "manifest.json").read_text(encoding="utf-8"))
 
 
-def test_clean_build_publishes_every_mart_and_the_audit_tables(warehouse: Path) -> None:
-    result = _gate_and_publish(warehouse, "b1")
+def test_clean_build_publishes_every_mart_and_the_audit_tables(
+    published_b1: tuple[Path, publish_module.PublishResult],
+) -> None:
+    warehouse, result = published_b1
     published = warehouse.parent / "published.duckdb"
     with duckdb.connect(str(published), read_only=True) as con:
         tables = {
@@ -226,9 +237,9 @@ print(json.dumps(out))
 
 
 def test_published_file_opens_in_duckdb_1x_with_every_comment(
-    warehouse: Path, duckdb_1x: Path
+    published_b1: tuple[Path, publish_module.PublishResult], duckdb_1x: Path
 ) -> None:
-    _gate_and_publish(warehouse, "b1")
+    warehouse, _ = published_b1
     published = warehouse.parent / "published.duckdb"
     read = subprocess.run(
         [sys.executable, "-c", OLD_CLIENT, str(published)],
@@ -272,8 +283,10 @@ def test_published_file_opens_in_duckdb_1x_with_every_comment(
     assert all(seen["columns"][f"build_info.{c}"] for c in AUDIT_TABLE_DOCS["build_info"][1])
 
 
-def test_parquet_files_match_the_duckdb_tables(warehouse: Path) -> None:
-    _gate_and_publish(warehouse, "b1")
+def test_parquet_files_match_the_duckdb_tables(
+    published_b1: tuple[Path, publish_module.PublishResult],
+) -> None:
+    warehouse, _ = published_b1
     out = warehouse.parent
     manifest = _exports(out)
     assert manifest["build_id"] == "b1"
@@ -294,8 +307,10 @@ def test_parquet_files_match_the_duckdb_tables(warehouse: Path) -> None:
     )
 
 
-def test_published_file_has_no_household_rows_names_or_ids(warehouse: Path) -> None:
-    _gate_and_publish(warehouse, "b1")
+def test_published_file_has_no_household_rows_names_or_ids(
+    published_b1: tuple[Path, publish_module.PublishResult],
+) -> None:
+    warehouse, _ = published_b1
     with duckdb.connect(str(warehouse), read_only=True) as con:
         household_count = con.execute(
             "select count(*) from staging.stg_review_exports__households"
