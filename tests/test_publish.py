@@ -338,7 +338,9 @@ def test_published_file_has_no_household_rows_names_or_ids(
                     for (v,) in con.execute(f'select distinct "{column}" from "{table}"').fetchall()
                 }
                 assert not values & identities, f"{table}.{column} holds household identity"
-        for table in _published_tables(warehouse):
+        # crosswalk_links is the country's reference crosswalk (10,000+ links, no household
+        # data): on a fixture this small it outnumbers the households by construction.
+        for table in _published_tables(warehouse) - {"crosswalk_links"}:
             rows = con.execute(f'select count(*) from "{table}"').fetchone()[0]
             assert rows < household_count, f"{table} has as many rows as there are households"
 
