@@ -249,9 +249,9 @@ def explain(args: argparse.Namespace) -> int:
 
 
 def _measures() -> list[str]:
-    from orchestration.lib.explain import MEASURE_FILTERS
+    from orchestration.lib.explain import measures
 
-    return sorted(MEASURE_FILTERS)
+    return list(measures())
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -360,7 +360,7 @@ def _parser() -> argparse.ArgumentParser:
         "--measure",
         default="poor_households",
         metavar="MEASURE",
-        help="a count column of commune_year, listed below (default poor_households)",
+        help="a count or rate column of commune_year, listed below (default poor_households)",
     )
     p.add_argument(
         "--unit-version",

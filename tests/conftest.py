@@ -42,3 +42,14 @@ def no_leftover_defs_state_storage():
 
     with set_defs_state_storage(None):
         yield
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(tmp_path_factory) -> Path:
+    """The clean province of ``tests/built_warehouse.py``, ingested and built by real dbt once
+    per test session. Read-only: ``copy_warehouse`` it before changing anything (a gate run or a
+    publish writes its audit tables into the warehouse)."""
+    from built_warehouse import build_warehouse, write_raw_exports
+
+    root = tmp_path_factory.mktemp("built_warehouse")
+    return build_warehouse(write_raw_exports(root / "raw"), root / "warehouse" / "warehouse.duckdb")

@@ -5,14 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from browser import count, open_page
-from gate_fixtures import build_warehouse
+from built_warehouse import copy_warehouse
 
 from orchestration.lib.data_docs import external_fetches
 from orchestration.lib.quality_gate import run_gate
 
 
-def test_data_docs_render_with_styles_and_results_offline(tmp_path: Path) -> None:
-    warehouse = build_warehouse(tmp_path / "warehouse" / "warehouse.duckdb")
+def test_data_docs_render_with_styles_and_results_offline(
+    tmp_path: Path, built_warehouse: Path
+) -> None:
+    warehouse = copy_warehouse(built_warehouse, tmp_path / "warehouse")
     site = warehouse.parent / "data_docs"
     result = run_gate(warehouse, build_id="b1", run_id="r1", data_docs_dir=site)
     assert result.data_docs_index == site / "index.html"

@@ -585,20 +585,17 @@ def test_list_years_and_fingerprint(tmp_path):
 
 
 def test_assets_materialize_and_row_balance_passes(tmp_path, warehouse, monkeypatch):
-    from dagster_duckdb import DuckDBResource
-
     from orchestration.assets.ingest import ingest_assets
     from orchestration.checks.ingest import ingest_checks
-    from orchestration.resources import PipelinePaths
+    from orchestration.resources import build_resources
+    from orchestration.settings import Settings
 
     monkeypatch.setenv(KEY_ENV, KEY.hex())
     exports = build_raw_exports(tmp_path / "raw")
-    resources = {
-        "paths": PipelinePaths(raw_dir=str(exports.raw_dir), warehouse_dir=str(tmp_path)),
-        # Not build_resources(): its connection_config {"enable_progress_bar": False} is refused
-        # by DuckDB 2.0 ("Could not set option ... as a global option").
-        "warehouse": DuckDBResource(database=str(warehouse)),
-    }
+    # The production resources: the warehouse resource with its connection settings and run lock.
+    production = build_resources(Settings(raw_dir=exports.raw_dir, warehouse_dir=tmp_path))
+    assert production["warehouse"].warehouse_path == warehouse
+    resources = {"paths": production["paths"], "warehouse": production["warehouse"]}
     instance = dagster.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("review_year", [str(YEAR), str(YEAR_2025)])
     result = dagster.materialize([ingest_assets[0]], instance=instance, resources=resources)

@@ -914,30 +914,8 @@ def test_explain_shows_the_approved_class_beside_the_class_by_rule(published):
 QD59_YEARS = ["2019", "2020"]
 
 
-def _ingest_loads_health_access() -> bool:
-    """Whether the ingest's raw table has the Decision 59/2015 column d_health_access."""
-    from orchestration.lib.ingest import ensure_schemas
-
-    with duckdb.connect() as con:
-        ensure_schemas(con)
-        columns = {
-            row[0]
-            for row in con.execute(
-                "select column_name from information_schema.columns "
-                "where table_schema = 'raw' and table_name = 'survey_households'"
-            ).fetchall()
-        }
-    return "d_health_access" in columns
-
-
 @pytest.fixture(scope="module")
 def qd59_published(tmp_path_factory) -> Path:
-    if not _ingest_loads_health_access():
-        pytest.skip(
-            "raw.survey_households has no d_health_access column: the ingest does not load "
-            "`TH tiếp cận dịch vụ y tế` yet (Decision 59/2015 rules are covered by the dbt unit "
-            "tests and tests/test_dbt_models.py meanwhile)"
-        )
     root = tmp_path_factory.mktemp("hand_worked_qd59")
     success, failures, failed_checks, warehouse_dir = run_job(
         write_qd59_exports(root / "raw"), root / "warehouse", QD59_YEARS, PII_KEY

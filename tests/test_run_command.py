@@ -196,7 +196,7 @@ def test_the_summary_names_the_files_not_loaded_in_full(published):
 
 def test_help_documents_every_flag_the_exit_codes_and_the_measures(capsys):
     from orchestration.cli import _parser
-    from orchestration.lib.explain import MEASURE_FILTERS
+    from orchestration.lib.explain import measures
 
     parser = _parser()
     subparsers = next(a for a in parser._actions if a.dest == "command").choices
@@ -207,7 +207,7 @@ def test_help_documents_every_flag_the_exit_codes_and_the_measures(capsys):
     for code in range(5):
         assert f"\n  {code}  " in parser.epilog
     explain_help = subparsers["explain"].format_help()
-    assert all(measure in explain_help for measure in MEASURE_FILTERS)
+    assert all(measure in explain_help for measure in measures())
     with pytest.raises(SystemExit) as exited:
         main(["--version"])
     assert exited.value.code == 0

@@ -93,13 +93,35 @@ def test_every_connection_of_a_run_gets_the_warehouse_settings(recorded_connecti
         assert connection["config"].get("memory_limit") == "3GB", connection
 
 
-def test_great_expectations_connections_turn_the_progress_bar_off():
-    """duckdb-engine opens the gate's connection; the engine's connect hook turns the bar off."""
-    from orchestration.lib import gx_duckdb
+def test_great_expectations_connections_turn_the_progress_bar_off(tmp_path, monkeypatch):
+    """duckdb-engine opens the gate's connection; the engine's connect hook turns the bar off and
+    the connect arguments carry the memory limit. Read from the gate's own connection."""
+    import sqlalchemy as sa
 
-    source = inspect.getsource(gx_duckdb)
-    assert 'sa.event.listen(self.engine, "connect", _quiet_progress_bar)' in source
-    assert "duckdb_memory_limit()" in source
+    from orchestration.lib.gx_duckdb import duckdb_data_context
+
+    monkeypatch.setenv("POVERTY_DUCKDB_MEMORY_LIMIT", "1GB")
+    database = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(database)).close()
+    real_connect = duckdb.connect
+
+    def interactive_connect(*args, **kwargs):
+        # As on a terminal, where DuckDB draws the bar by default (under pytest it does not).
+        con = real_connect(*args, **kwargs)
+        con.execute("set enable_progress_bar = true")
+        return con
+
+    monkeypatch.setattr(duckdb, "connect", interactive_connect)
+    settings = sa.text(
+        "select current_setting('memory_limit'), current_setting('enable_progress_bar')"
+    )
+    with (
+        duckdb_data_context(database) as (_context, datasource),
+        datasource.get_execution_engine().get_connection() as connection,
+    ):
+        limit, bar = connection.execute(settings).one()
+    assert bar is False
+    assert limit.replace(" ", "") in ("1GB", "953.6MiB", "953.6MB"), limit
 
 
 # Variables that name a place on disk. Only the settings read them (the resource gets them from

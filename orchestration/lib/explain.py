@@ -18,68 +18,69 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import yaml
 
 from orchestration.lib.admin_units import unit_version_for_year
-from orchestration.lib.warehouse_connection import connect
+from orchestration.lib.warehouse_connection import connect, rows_as_dicts, table_exists
+from orchestration.settings import DBT_PROJECT_DIR
 
 CLASSIFIED = "intermediate.int_households_classified"
 FLOWS = "intermediate.int_household_flows_tracked"
 STANDARD_INDICATORS = "seeds.standard_indicators"
 
-# Counts are of the official class: the approved one, the class by rule where none was approved.
-POOR = "c.is_poor"
-NEAR_POOR = "c.is_near_poor"
-MEASURE_FILTERS: dict[str, str] = {
-    "assessed_households": "true",
-    "poor_households": POOR,
-    "poor_people": POOR,
-    "near_poor_households": NEAR_POOR,
-    "near_poor_people": NEAR_POOR,
-    "middle_households": "coalesce(c.reported_class, c.computed_class) = 'middle'",
-    "poor_ethnic_minority": "c.is_poor and c.is_ethnic_minority",
-    "poor_meritorious_family": "c.is_poor and c.is_meritorious_family",
-    "poor_social_protection": "c.is_poor and c.is_social_protection",
-    "poor_no_labour_capacity": "c.is_poor and c.is_no_labour_capacity",
-    "poor_female_headed": "c.is_poor and c.is_female_headed",
-    "classification_mismatches": "c.is_class_mismatch",
-    "unreported_class": "c.reported_class is null",
-    "exited_poverty": "f.flow = 'exited_poverty'",
-    "newly_poor": "f.flow = 'newly_poor'",
-    "returned_to_poverty": "f.flow = 'returned_to_poverty'",
-    "reappeared_poor": "f.flow = 'reappeared_poor'",
-    "near_poor_to_poor": "f.near_poor_flow = 'near_poor_to_poor'",
-    "poor_to_near_poor": "f.near_poor_flow = 'poor_to_near_poor'",
-    "exited_near_poverty": "f.near_poor_flow = 'exited_near_poverty'",
-    "newly_near_poor": "f.near_poor_flow = 'newly_near_poor'",
-    "recently_exited_poverty": "f.is_recently_exited_poverty",
-}
-"""How each count measure of commune_year is made of household rows."""
+COMMUNE_MART = "commune_year"
+COMMUNE_MART_YAML = DBT_PROJECT_DIR / "models" / "marts" / f"{COMMUNE_MART}.yml"
 
-FLOW_MEASURES = frozenset(
-    {
-        "exited_poverty",
-        "newly_poor",
-        "returned_to_poverty",
-        "reappeared_poor",
-        "near_poor_to_poor",
-        "poor_to_near_poor",
-        "exited_near_poverty",
-        "newly_near_poor",
-        "recently_exited_poverty",
-    }
-)
-PEOPLE_MEASURES = frozenset({"poor_people", "near_poor_people"})
-"""Measures that sum household_size instead of counting rows."""
 
-RATE_MEASURES: dict[str, tuple[str, str]] = {
-    "poverty_rate": ("poor_households", "total_households"),
-    "near_poverty_rate": ("near_poor_households", "total_households"),
-}
-"""A rate is explained through its numerator (whose rows are listed) and its denominator."""
+@dataclass(frozen=True)
+class Measure:
+    """How the rows behind one commune_year measure are found: the ``meta.explain`` of the
+    column in the mart's dbt YAML (``dbt_project/models/marts/commune_year.yml``), the one place
+    the measures are defined for both explain and dbt docs."""
+
+    name: str
+    rows: str | None = None
+    """SQL filter over the classified households ``c`` (and their flows ``f``)."""
+    sums: str | None = None
+    """The column the rows add up to, instead of counting them (people measures)."""
+    numerator: str | None = None
+    denominator: str | None = None
+
+    @property
+    def is_rate(self) -> bool:
+        return self.numerator is not None
+
+    @property
+    def is_flow(self) -> bool:
+        """A flow's rows come with the earlier reviews that decided it."""
+        return self.rows is not None and "f." in self.rows
+
+
+def measures(models_yaml: Path = COMMUNE_MART_YAML) -> dict[str, Measure]:
+    """Every measure explain offers, from the ``meta.explain`` of commune_year's columns.
+
+    Read from the model's YAML itself rather than dbt's manifest, so that the command's help
+    lists them on a fresh clone, before ``dbt parse`` has written a manifest.
+    """
+    return _measures(Path(models_yaml))
+
+
+@lru_cache(maxsize=4)
+def _measures(models_yaml: Path) -> dict[str, Measure]:
+    document = yaml.safe_load(models_yaml.read_text(encoding="utf-8"))
+    (model,) = (m for m in document["models"] if m["name"] == COMMUNE_MART)
+    found = {}
+    for column in model["columns"]:
+        explain_meta = (column.get("meta") or {}).get("explain")
+        if explain_meta:
+            found[column["name"]] = Measure(name=column["name"], **explain_meta)
+    return dict(sorted(found.items()))
+
 
 ROW_COLUMNS = (
     "source_file",
@@ -200,15 +201,15 @@ class Explanation:
     @property
     def rows_total(self) -> int:
         """What the listed rows add up to: households, or people for a people measure."""
-        counted = self.counted_measure or self.measure
-        if counted in PEOPLE_MEASURES:
-            return sum(row.get("household_size") or 0 for row in self.rows)
+        summed = measures()[self.counted_measure or self.measure].sums
+        if summed:
+            return sum(row.get(summed) or 0 for row in self.rows)
         return len(self.rows)
 
     @property
     def matches(self) -> bool:
         """The rows listed make up the published value (NULL, an unknown flow, has no rows)."""
-        expected = self.numerator if self.measure in RATE_MEASURES else self.published_value
+        expected = self.numerator if measures()[self.measure].is_rate else self.published_value
         if expected is None:
             return not self.rows
         return expected == self.rows_total
@@ -225,8 +226,9 @@ class Explanation:
                 else str(self.published_value)
             ),
         ]
-        if self.measure in RATE_MEASURES:
-            numerator, denominator = RATE_MEASURES[self.measure]
+        rate = measures()[self.measure]
+        if rate.is_rate:
+            numerator, denominator = rate.numerator, rate.denominator
             lines.append(f"= 100 x {numerator} {self.numerator} / {denominator} {self.denominator}")
         lines.append(f"standard: {self.standard_id or '?'}")
         for row in self.standard:
@@ -279,24 +281,11 @@ def normalise_commune_code(commune: str | int) -> str:
     return text.zfill(5)
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()
-    return bool(row and row[0])
-
-
-def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def _published_row(
     published_path: Path, columns: list[str], year: int, unit_version: str, commune: str
 ) -> dict[str, Any]:
     with connect(published_path, read_only=True) as con:
-        rows = _dicts(
+        rows = rows_as_dicts(
             con.execute(
                 f"""
                 select {", ".join(columns)}, commune_name, standard_id from main.commune_year
@@ -313,9 +302,9 @@ def _published_row(
 
 
 def _indicators(con: duckdb.DuckDBPyConnection, standard_id: str | None) -> list[dict[str, Any]]:
-    if not standard_id or not _table_exists(con, "seeds", "standard_indicators"):
+    if not standard_id or not table_exists(con, "seeds", "standard_indicators"):
         return []
-    return _dicts(
+    return rows_as_dicts(
         con.execute(
             f"""
             select indicator_code, indicator_name_vi, service_code
@@ -358,25 +347,26 @@ def explain(
     unit_version: str | None = None,
 ) -> Explanation:
     """The published value of a commune measure and the household rows that make it up."""
-    if measure not in MEASURE_FILTERS and measure not in RATE_MEASURES:
-        known = sorted({*MEASURE_FILTERS, *RATE_MEASURES})
-        raise ExplainError(f"cannot explain {measure!r}; measures: {', '.join(known)}")
-    counted = RATE_MEASURES[measure][0] if measure in RATE_MEASURES else measure
+    offered = measures()
+    if measure not in offered:
+        raise ExplainError(f"cannot explain {measure!r}; measures: {', '.join(offered)}")
+    asked = offered[measure]
+    counted = offered[asked.numerator] if asked.is_rate else asked
     commune_code = normalise_commune_code(commune)
     unit_version = unit_version or unit_version_for_year(year)
-    columns = [measure, *RATE_MEASURES.get(measure, ())]
+    columns = [measure, *((asked.numerator, asked.denominator) if asked.is_rate else ())]
     published = _published_row(Path(published_path), columns, year, unit_version, commune_code)
     value = published[measure]
     numerator, denominator = (
-        (published[RATE_MEASURES[measure][0]], published[RATE_MEASURES[measure][1]])
-        if measure in RATE_MEASURES
+        (published[asked.numerator], published[asked.denominator])
+        if asked.is_rate
         else (None, None)
     )
-    known = published[counted]
+    known = published[counted.name]
     flow_join = (
         f"inner join {FLOWS} as f on f.review_year = c.review_year "
         "and f.household_code = c.household_code"
-        if counted in FLOW_MEASURES
+        if counted.is_flow
         else ""
     )
     with connect(warehouse_path, read_only=True) as con:
@@ -384,14 +374,14 @@ def explain(
         rows = (
             []
             if known is None
-            else _dicts(
+            else rows_as_dicts(
                 con.execute(
                     f"""
                     select c.*
                     from {CLASSIFIED} as c
                     {flow_join}
                     where c.review_year = ? and c.unit_version = ? and c.commune_code = ?
-                        and ({MEASURE_FILTERS[counted]})
+                        and ({counted.rows})
                     order by c.source_file, c.source_sheet, c.source_row, c.household_code
                     """,
                     [year, unit_version, commune_code],
@@ -408,13 +398,13 @@ def explain(
             lacking = [names.get(k, k) for k, v in marks.items() if v and (not names or k in names)]
             row["deprived_in"] = "; ".join(lacking)
             row["rule_reason"] = reason
-        if counted in FLOW_MEASURES:
+        if counted.is_flow:
             history = _earlier_reviews(con, year, [r["household_code"] for r in rows])
             for row in rows:
                 row["earlier_reviews"] = history.get(row["household_code"], "none")
         standard: list[dict[str, Any]] = []
-        if standard_id and _table_exists(con, "seeds", "poverty_standards"):
-            standard = _dicts(
+        if standard_id and table_exists(con, "seeds", "poverty_standards"):
+            standard = rows_as_dicts(
                 con.execute(
                     "select * from seeds.poverty_standards where standard_id = ? "
                     "order by area_type",
@@ -422,7 +412,7 @@ def explain(
                 )
             )
         if not standard and standard_id:
-            standard = _dicts(
+            standard = rows_as_dicts(
                 con.execute(
                     f"""
                     select distinct standard_id, area_type, income_line, middle_line
@@ -448,7 +438,7 @@ def explain(
         rule=describe_rule(standard, indicator_count),
         rows=rows,
         indicators=indicators,
-        counted_measure=counted,
+        counted_measure=counted.name,
         numerator=numerator,
         denominator=denominator,
     )

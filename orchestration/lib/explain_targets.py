@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from orchestration.lib.warehouse_connection import connect
+from orchestration.lib.warehouse_connection import connect, rows_as_dicts
 
 SERIES_COLUMNS = (
     "review_year",
@@ -135,11 +133,6 @@ def _number(value: float | int | None, digits: int) -> str:
     return str(value)
 
 
-def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def explain_target(
     published_path: Path, territory: str, target_id: str, plan_id: str | None = None
 ) -> TargetExplanation:
@@ -147,7 +140,7 @@ def explain_target(
     for every plan on the territory that has the target, or ``plan_id`` alone."""
     target_id = target_id.strip().upper()
     with connect(published_path, read_only=True) as con:
-        series = _dicts(
+        series = rows_as_dicts(
             con.execute(
                 f"select province_name, {', '.join(SERIES_COLUMNS)} from territory_year "
                 "where territory = ? order by review_year",
@@ -162,7 +155,7 @@ def explain_target(
             raise TargetExplainError(
                 f"territory {territory!r} is not in territory_year; known: {sorted(known)}"
             )
-        rows = _dicts(
+        rows = rows_as_dicts(
             con.execute(
                 """
                 select target_progress.*, plans.name as plan_name

@@ -55,7 +55,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.lib.warehouse_connection import connect
+from orchestration.lib.warehouse_connection import connect, table_exists
 from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
 
 STORAGE_VERSION = "v1.2.0"
@@ -322,7 +322,7 @@ def _ident(name: str) -> str:
 
 
 def _gate_passed(con: duckdb.DuckDBPyConnection, build_id: str) -> None:
-    if not _table_exists(con, "wh", "audit", "validation_results"):
+    if not table_exists(con, "audit", "validation_results", database="wh"):
         raise PublishRefusedError(f"no quality-gate results recorded for build {build_id}")
     row = con.execute(
         """
@@ -337,17 +337,6 @@ def _gate_passed(con: duckdb.DuckDBPyConnection, build_id: str) -> None:
         raise PublishRefusedError(
             f"build {build_id} failed {row[1]} critical expectation(s); not publishing"
         )
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, database: str, schema: str, table: str) -> bool:
-    row = con.execute(
-        """
-        select count(*) from duckdb_tables()
-        where database_name = ? and schema_name = ? and table_name = ?
-        """,
-        [database, schema, table],
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def _columns(con: duckdb.DuckDBPyConnection, database: str, schema: str, table: str) -> list:
@@ -492,7 +481,7 @@ def _write_published(
             f"attach {_sql_text(str(target))} as p (storage_version {_sql_text(STORAGE_VERSION)})"
         )
         # A mart in the manifest that the warehouse lacks is not invented; the result names it.
-        missing = tuple(m for m in models if not _table_exists(con, "wh", "marts", m))
+        missing = tuple(m for m in models if not table_exists(con, "marts", m, database="wh"))
         marts = [m for m in models if m not in missing]
         for table in marts:
             select = _select_list(_columns(con, "wh", "marts", table))

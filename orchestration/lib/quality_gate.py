@@ -22,10 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from orchestration.lib.gx_errors import GXSetupError
-from orchestration.lib.warehouse_connection import connect
+from orchestration.lib.warehouse_connection import connect, table_exists
 from orchestration.settings import EXPECTATIONS_DIR
 
 if TYPE_CHECKING:
@@ -135,6 +133,32 @@ def _query_text(raw: str | list[str]) -> str:
     return "\n".join(raw) if isinstance(raw, list) else raw
 
 
+def _ingest_postconditions(file_name: str, seen: set[str]) -> list[ExpectationSpec]:
+    """The ingest's survey quarantine rules, re-checked on the staged households: one critical
+    expectation per reason code, generated from the ingest's own list (one owner per rule)."""
+    from orchestration.lib.ingest.postconditions import SURVEY_POSTCONDITIONS
+
+    specs = []
+    for rule in SURVEY_POSTCONDITIONS:
+        name = f"ingest_rule_{rule.reason}"
+        if name in seen:
+            raise GXSetupError(f"{file_name}: duplicate expectation name {name}")
+        seen.add(name)
+        specs.append(
+            ExpectationSpec(
+                name=name,
+                severity=CRITICAL,
+                type=UNEXPECTED_ROWS,
+                kwargs={
+                    "unexpected_rows_query": f"select * from (\n{rule.violations}\n) order by all"
+                },
+                description=f"{rule.description} (the ingest quarantines a row as {rule.reason})",
+                column=rule.column,
+            )
+        )
+    return specs
+
+
 def load_suites(expectations_dir: Path = EXPECTATIONS_DIR) -> list[AssetSpec]:
     """Every asset of every suite file, validated for the fields the gate relies on."""
     assets: list[AssetSpec] = []
@@ -173,6 +197,8 @@ def load_suites(expectations_dir: Path = EXPECTATIONS_DIR) -> list[AssetSpec]:
                         column=column,
                     )
                 )
+            if asset.get("ingest_postconditions"):
+                specs.extend(_ingest_postconditions(path.name, seen))
             assets.append(
                 AssetSpec(
                     suite=suite,
@@ -509,20 +535,12 @@ def _outcomes_from_rows(rows: list[tuple]) -> list[ExpectationOutcome]:
     ]
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    found = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()
-    return bool(found and found[0])
-
-
 def failed_expectations(
     warehouse_path: Path, build_id: str, *, severity: str | None = None
 ) -> list[ExpectationOutcome]:
     """The failed expectations recorded for a build (all severities unless one is given)."""
     with connect(warehouse_path, read_only=True) as con:
-        if not _table_exists(con, "audit", "validation_results"):
+        if not table_exists(con, "audit", "validation_results"):
             return []
         rows = con.execute(
             """
@@ -540,7 +558,7 @@ def failed_expectations(
 def build_id_for_run(warehouse_path: Path, run_id: str) -> str | None:
     """The latest build the gate recorded for a run (how the publish step finds its build)."""
     with connect(warehouse_path, read_only=True) as con:
-        if not _table_exists(con, "audit", "validation_results"):
+        if not table_exists(con, "audit", "validation_results"):
             return None
         row = con.execute(
             """

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -39,3 +40,25 @@ def connect(
         con.close()
         raise
     return con
+
+
+def table_exists(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, *, database: str | None = None
+) -> bool:
+    """Whether ``schema.table`` (a table or a view) exists, in the attached ``database`` when
+    given, else in any database of the connection."""
+    row = con.execute(
+        """
+        select count(*) from information_schema.tables
+        where table_schema = $schema and table_name = $table
+            and ($database is null or table_catalog = $database)
+        """,
+        {"schema": schema, "table": table, "database": database},
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def rows_as_dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The rows of an executed statement, each as ``{column: value}``."""
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -88,17 +88,11 @@ def household(
 
 
 def create_warehouse(path: Path) -> None:
-    """Create the reference tables (the real unit lists) and empty raw tables.
-
-    The Decision 59/2015 column d_health_access is added when the ingest's DDL does not have it
-    yet, so that the models are built on the raw table they will meet once it does.
-    """
+    """Create the reference tables (the real unit lists) and empty raw tables, with the
+    ingest's own DDL."""
     with duckdb.connect(str(path)) as con:
         load_admin_units(con)
         ensure_schemas(con)
-        con.execute(
-            "alter table raw.survey_households add column if not exists d_health_access boolean"
-        )
 
 
 def _insert(dataset: str) -> str:
