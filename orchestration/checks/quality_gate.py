@@ -14,14 +14,14 @@ from dagster import (
     asset_check,
 )
 
-from orchestration.assets.quality_gate import VALIDATION_RESULTS_KEY
+from orchestration.assets.quality_gate import VALIDATION_RESULTS_KEY, run_lineage
 from orchestration.lib.quality_gate import (
     CRITICAL,
     build_id_for_run,
     failed_expectations,
     format_failures,
 )
-from orchestration.resources import WarehouseResource
+from orchestration.resources import WarehouseResource, retry_on_lock
 from orchestration.settings import WAREHOUSE_POOL
 
 
@@ -36,12 +36,15 @@ def critical_expectations_pass(
     context: AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> AssetCheckResult:
     warehouse_path = warehouse.settings.warehouse_path
-    build_id = build_id_for_run(warehouse_path, context.run.run_id)
+    with retry_on_lock():
+        build_id = build_id_for_run(warehouse_path, run_lineage(context))
     if build_id is None:
         return AssetCheckResult(
             passed=False,
             severity=AssetCheckSeverity.ERROR,
-            description="the quality gate recorded no result for this run",
+            description=(
+                "the quality gate recorded no result for this run or the run it re-executes"
+            ),
         )
     failures = failed_expectations(warehouse_path, build_id, severity=CRITICAL)
     return AssetCheckResult(
