@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import dagster
 import duckdb
 import pytest
-from dagster import RunsFilter
+from dagster import DagsterEventType, RunsFilter
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 
@@ -31,7 +31,7 @@ from orchestration.definitions import POVERTY_REVIEW_JOB, build_definitions
 from orchestration.lib import run_lock
 from orchestration.resources import PipelinePaths, build_resources
 from orchestration.schedules import yearly_review_schedule
-from orchestration.sensors import SENSOR_NAME, raw_files_sensor
+from orchestration.sensors import SENSOR_NAME, raw_files_sensor, run_failure_alert_sensor
 from orchestration.settings import Settings, get_settings
 
 PII_KEY = "ab" * 32
@@ -239,8 +239,14 @@ def review_job():
     return build_definitions(build_resources(get_settings())).resolve_job_def(POVERTY_REVIEW_JOB)
 
 
-def test_a_run_whose_publish_failed_publishes_when_re_executed_from_failure(deployment, env):
+def test_a_run_whose_publish_failed_publishes_when_re_executed_from_failure(
+    deployment, env, tmp_path
+):
     settings = deployment
+    received = tmp_path / "alert.json"
+    script = tmp_path / "alert.py"
+    script.write_text("import sys\nopen(sys.argv[1], 'w').write(sys.stdin.read())\n")
+    env.setenv("POVERTY_ALERT_COMMAND", f"{sys.executable} {script} {received}")
     env.setenv("POVERTY_RAW_DIR", str(settings.raw_dir))
     env.setenv("POVERTY_WAREHOUSE_DIR", str(settings.warehouse_dir))
     builds = settings.warehouse_dir / "builds"
@@ -260,6 +266,26 @@ def test_a_run_whose_publish_failed_publishes_when_re_executed_from_failure(depl
         ]
         assert failed_steps == ["published__published_warehouse"]
         assert _live_build(settings) == live_before
+
+        # The failure sensor tells someone: the log line and the configured command.
+        (failure,) = instance.all_logs(failed.run_id, of_type=DagsterEventType.RUN_FAILURE)
+        context = dagster.build_run_status_sensor_context(
+            sensor_name="run_failure_alert_sensor",
+            dagster_event=failure.dagster_event,
+            dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(failed.run_id),
+            resources={
+                "paths": PipelinePaths(
+                    raw_dir=str(settings.raw_dir), warehouse_dir=str(settings.warehouse_dir)
+                )
+            },
+        ).for_run_failure()
+        run_failure_alert_sensor(context)
+        line = (settings.warehouse_dir / "alerts.log").read_text().splitlines()[-1]
+        assert f"run {failed.run_id} (poverty_review_job, review year 2023) failed at " in line
+        assert "published__published_warehouse: FileExistsError" in line
+        alert = json.loads(received.read_text())
+        assert alert["run_id"] == failed.run_id and alert["line"] == line
 
         builds.unlink()
         aside.rename(builds)
@@ -344,3 +370,37 @@ def test_the_command_waits_for_a_file_being_written(env, sample_tiny, tmp_path):
     )
     assert [[w.path for w in waiting] for waiting in told] == [["commune_totals/2023.csv"]]
     assert 29 <= sum(slept) <= 36
+
+
+def test_an_alert_reaches_the_log_a_command_and_a_webhook(tmp_path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from orchestration.lib.alerts import Alert, send_alert
+
+    posted = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            posted.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            return
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    alert = Alert(run_id="r1", job="poverty_review_job", partition="2024", step="s", cause="c")
+    environ = {
+        "POVERTY_ALERT_COMMAND": f"{sys.executable} -c 'import sys; sys.exit(3)'",
+        "POVERTY_ALERT_WEBHOOK": f"http://127.0.0.1:{server.server_port}/hook",
+    }
+    log = send_alert(alert, tmp_path, environ)
+    server.server_close()
+    lines = log.read_text().splitlines()
+    assert lines[0].endswith("run r1 (poverty_review_job, review year 2024) failed at s: c")
+    assert (
+        lines[1] == "  alert command exited 3: unknown cause (see the run's logs in the Dagster UI)"
+    )
+    assert posted and posted[0]["run_id"] == "r1" and posted[0]["text"] == lines[0]

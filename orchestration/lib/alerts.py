@@ -88,8 +88,9 @@ def send_alert(alert: Alert, warehouse_dir: Path, environ: dict[str, str] | None
                 check=False,
             )
             if done.returncode != 0:
-                detail = first_line(done.stderr or done.stdout)
-                _log(log_path, f"  alert command exited {done.returncode}: {detail}")
+                output = (done.stderr or done.stdout).strip()
+                detail = f": {first_line(output)}" if output else " (no output)"
+                _log(log_path, f"  alert command exited {done.returncode}{detail}")
         except (OSError, ValueError, subprocess.TimeoutExpired) as error:
             _log(log_path, f"  alert command failed: {first_line(str(error))}")
     webhook = environ.get(WEBHOOK_ENV, "").strip()
