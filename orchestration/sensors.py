@@ -180,7 +180,12 @@ def failure_alert(context: RunFailureSensorContext) -> Alert:
         user = data.user_failure_data
         message = user.description if user is not None and user.description else None
         step = steps[0].step_key
-        cause = first_line(message or (data.error.message if data.error is not None else None))
+        error = data.error
+        # Dagster wraps the step's own exception ("Error occurred while executing op ..."): the
+        # innermost cause is the one people can act on.
+        while error is not None and error.cause is not None:
+            error = error.cause
+        cause = first_line(message or (error.message if error is not None else None))
     else:
         step, cause = None, first_line(context.failure_event.message)
     partition = run.tags.get("dagster/partition") or run.tags.get(

@@ -50,6 +50,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.lib.dbt_test_names import readable_manifest, readable_test_names
 from orchestration.progress import DBT_NODE_LOG_PREFIX
 from orchestration.resources import (
     LOCK_RETRIES,
@@ -185,8 +186,14 @@ def _log_node(context: AssetExecutionContext, event: Any) -> None:
     context.log.info(f"{DBT_NODE_LOG_PREFIX}{name} {outcome}")
 
 
+# The manifest the definitions read, with readable test names and descriptions (see
+# orchestration/lib/dbt_test_names.py): the UI's checks and the terminal's lines name the rule.
+manifest = readable_manifest(json.loads(dbt_project.manifest_path.read_text(encoding="utf-8")))
+TEST_NAMES = readable_test_names(manifest)
+
+
 @dbt_assets(
-    manifest=dbt_project.manifest_path,
+    manifest=manifest,
     project=dbt_project,
     name="warehouse_dbt_assets",
     dagster_dbt_translator=translator,
@@ -279,9 +286,8 @@ def _failed_nodes(target_path: Path) -> str | None:
     except (OSError, ValueError):
         return None
     failed = [
-        f"{result['unique_id'].split('.')[-1]} ({result['status']}"
-        + (f" {result['failures']}" if result.get("failures") else "")
-        + ")"
+        f"{TEST_NAMES.get(result['unique_id']) or result['unique_id'].split('.')[-1]} "
+        f"({result['status']}" + (f" {result['failures']}" if result.get("failures") else "") + ")"
         for result in results.get("results", [])
         if result.get("status") in ("fail", "error")
     ]

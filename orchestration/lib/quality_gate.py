@@ -521,6 +521,17 @@ def failed_expectations(
     warehouse_path: Path, build_id: str, *, severity: str | None = None
 ) -> list[ExpectationOutcome]:
     """The failed expectations recorded for a build (all severities unless one is given)."""
+    return expectation_outcomes(warehouse_path, build_id, failed_only=True, severity=severity)
+
+
+def expectation_outcomes(
+    warehouse_path: Path,
+    build_id: str,
+    *,
+    failed_only: bool = False,
+    severity: str | None = None,
+) -> list[ExpectationOutcome]:
+    """Every expectation recorded for a build (or only the failed ones, of one severity)."""
     with connect(warehouse_path, read_only=True) as con:
         if not _table_exists(con, "audit", "validation_results"):
             return []
@@ -529,10 +540,10 @@ def failed_expectations(
             select build_id, run_id, suite, expectation, table_name, column_name, severity,
                    success, observed, expected, offending_keys, validated_at
             from audit.validation_results
-            where build_id = ? and not success and (? is null or severity = ?)
+            where build_id = ? and (not ? or not success) and (? is null or severity = ?)
             order by severity, suite, table_name, expectation
             """,
-            [build_id, severity, severity],
+            [build_id, failed_only, severity, severity],
         ).fetchall()
     return _outcomes_from_rows(rows)
 
