@@ -101,11 +101,13 @@ def look(
     *,
     settle_s: float,
     now: float | None = None,
+    hash_files: bool = True,
 ) -> RawState:
     """Fingerprint every entry of the raw layout, hashing only settled files that moved.
 
     ``previous`` is the last look's fingerprints: a file with the same size and mtime keeps its
     hash; one that changed since (or changed less than ``settle_s`` ago) waits, unhashed.
+    ``hash_files=False`` only measures (the command's wait: the ingest hashes what it reads).
     Raises ``RawLayoutError`` for a broken layout.
     """
     previous = previous or {}
@@ -126,6 +128,8 @@ def look(
                 state.waiting.append(Waiting(entry.relative, max(age, 0.0)))
             elif known is not None and not known.endswith(":" + _NOT_HASHED):
                 state.fingerprints[entry.relative] = known
+            elif not hash_files:
+                state.fingerprints[entry.relative] = prefix + _NOT_HASHED
             else:
                 state.fingerprints[entry.relative] = prefix + file_sha256(entry.path)
     state.waiting.sort(key=lambda w: w.path)
@@ -149,7 +153,7 @@ def wait_until_settled(
     previous: dict[str, str] | None = None
     told: list[str] | None = None
     while True:
-        state = look(raw_dir, previous, settle_s=settle_s, now=clock())
+        state = look(raw_dir, previous, settle_s=settle_s, now=clock(), hash_files=False)
         waiting = [w for w in state.waiting if review_year_of_path(w.path) in wanted]
         if not waiting:
             return
