@@ -25,9 +25,10 @@ $(STAMP): pyproject.toml
 manifest: setup
 	$(DBT) parse $(DBT_FLAGS) --quiet
 
+# The sample generator has finished writing when the run starts: no settle interval to wait for.
 demo: manifest
 	$(BIN)/poverty-warehouse generate-sample --if-empty
-	$(BIN)/poverty-warehouse run --warehouse-dir $(WAREHOUSE_DIR)
+	$(BIN)/poverty-warehouse run --warehouse-dir $(WAREHOUSE_DIR) --settle-seconds 0
 
 # Every test runs, the browser and old-client ones included: their installs come first.
 test: lint manifest setup-browser
@@ -42,11 +43,14 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# The UI reads the instance `poverty-warehouse run` records in (OUT/dagster_home).
+# The UI, the daemon (sensors, schedule, run queue, freshness) and the code server, on the instance
+# `poverty-warehouse run` records in (OUT/dagster_home). orchestration/dev.py stops them all on
+# Ctrl-C or SIGTERM (docs/operations.md).
+DEV_PORT ?= 3000
 dev: manifest
 	$(BIN)/python -c 'import sys; from pathlib import Path; from orchestration.runner import prepare_dagster_home; prepare_dagster_home(Path(sys.argv[1]))' $(WAREHOUSE_DIR)/dagster_home
 	DAGSTER_HOME=$(WAREHOUSE_DIR)/dagster_home POVERTY_WAREHOUSE_DIR=$(WAREHOUSE_DIR) \
-		$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+		exec $(BIN)/python -m orchestration.dev -h 127.0.0.1 -p $(DEV_PORT) -w workspace.yaml
 
 bench: manifest
 	$(BIN)/python tests/benchmarks/run.py --scale $(SCALE)

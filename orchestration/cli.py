@@ -114,7 +114,9 @@ def _parse_years(text: str | None) -> tuple[int, int] | None:
 
 def run(args: argparse.Namespace) -> int:
     settings = get_settings(args.raw_dir, args.warehouse_dir)
-    options = RunOptions(years=_parse_years(args.years), record=not args.no_record)
+    options = RunOptions(
+        years=_parse_years(args.years), record=not args.no_record, settle_s=args.settle_seconds
+    )
     return run_review(settings, options)
 
 
@@ -291,6 +293,17 @@ def _parser() -> argparse.ArgumentParser:
         "--no-record",
         action="store_true",
         help="do not record the run in OUT/dagster_home for the Dagster UI (a little faster)",
+    )
+    p.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help=(
+            "read a file only once its size and modification time have not changed for S "
+            "seconds, waiting for files still being copied (default $POVERTY_SETTLE_SECONDS or "
+            "30; 0 reads at once)"
+        ),
     )
     p.set_defaults(handler=run)
 

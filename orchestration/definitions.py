@@ -13,11 +13,14 @@ resource, the warehouse directory's run lock: DuckDB allows one writer process p
 
 from __future__ import annotations
 
+import os
 import re
+from datetime import date, timedelta
 
-from dagster import AssetKey, AssetSpec, Definitions, map_asset_specs
+from dagster import AssetKey, AssetSpec, Definitions, FreshnessPolicy, map_asset_specs
 
 from orchestration.assets.dbt import warehouse_dbt_assets
+from orchestration.assets.publish import PUBLISHED_WAREHOUSE_KEY
 from orchestration.checks.ingest import ingest_checks
 from orchestration.checks.quality_gate import critical_expectations_pass
 from orchestration.jobs import (
@@ -30,7 +33,7 @@ from orchestration.jobs import (
 from orchestration.partitions import review_year_partitions
 from orchestration.resources import build_resources
 from orchestration.schedules import yearly_review_schedule
-from orchestration.sensors import raw_files_sensor
+from orchestration.sensors import raw_files_sensor, run_failure_alert_sensor
 
 __all__ = ["INGEST_JOB", "POVERTY_REVIEW_JOB", "RAW_FILE_DATASETS", "build_definitions", "defs"]
 
@@ -73,21 +76,69 @@ _UPSTREAM_FILES = {
 _PLACEHOLDER = re.compile(r"(?<!`)(<\w+>[\w/.\-]*)")
 
 
+OWNERS_ENV = "POVERTY_OWNERS"
+DEFAULT_OWNERS = ("team:provincial-data-office",)
+"""Who answers for the assets in the UI: ``POVERTY_OWNERS`` (comma-separated e-mail addresses or
+``team:<name>``), else the provincial data office that sends the exports."""
+REVIEW_DUE_ENV = "POVERTY_REVIEW_DUE"
+DEFAULT_REVIEW_DUE = "02-01"
+"""By when (``MM-DD``, Hanoi time) the published warehouse must hold the review of the year just
+ended: ``POVERTY_REVIEW_DUE``, else 1 February, two weeks after the yearly schedule."""
+
+
+def asset_owners() -> list[str]:
+    value = os.environ.get(OWNERS_ENV, "")
+    owners = [owner.strip() for owner in value.split(",") if owner.strip()]
+    return owners or list(DEFAULT_OWNERS)
+
+
+def review_freshness_policy() -> FreshnessPolicy:
+    """The published warehouse must be rebuilt between 1 January and the due date each year.
+
+    A cron freshness policy: at the deadline (``POVERTY_REVIEW_DUE``, 06:00 Hanoi time) the last
+    publish must lie within the window that opened on 1 January; the UI shows the asset fresh,
+    or overdue from the deadline on.
+    """
+    value = os.environ.get(REVIEW_DUE_ENV) or DEFAULT_REVIEW_DUE
+    try:
+        month, day = (int(part) for part in value.split("-"))
+        due = date(2001, month, day)  # a year with no 29 February: the rule holds every year
+    except ValueError:
+        raise ValueError(f"{REVIEW_DUE_ENV}={value!r} is not a month and day (MM-DD)") from None
+    window = max(due - date(2001, 1, 1), timedelta(days=1))
+    return FreshnessPolicy.cron(
+        deadline_cron=f"0 6 {due.day} {due.month} *",
+        lower_bound_delta=window,
+        timezone="Asia/Ho_Chi_Minh",
+    )
+
+
 def _wire(spec: AssetSpec) -> AssetSpec:
     if spec.description:
         spec = spec.replace_attributes(description=_PLACEHOLDER.sub(r"`\1`", spec.description))
+    spec = spec.replace_attributes(owners=asset_owners())
+    if spec.key == PUBLISHED_WAREHOUSE_KEY:
+        spec = spec.replace_attributes(freshness_policy=review_freshness_policy())
     upstream = _UPSTREAM_FILES.get(spec.key)
     return spec.merge_attributes(deps=[upstream]) if upstream else spec
+
+
+def _owned(spec: AssetSpec) -> AssetSpec:
+    return spec.replace_attributes(owners=asset_owners())
 
 
 def build_definitions(resources: dict[str, object] | None = None) -> Definitions:
     """Definitions for one set of paths; tests pass resources that point at a temp directory."""
     own = [asset for asset in all_assets if asset is not warehouse_dbt_assets]
     return Definitions(
-        assets=[*raw_file_specs, *map_asset_specs(_wire, own), warehouse_dbt_assets],
+        assets=[
+            *map_asset_specs(_owned, raw_file_specs),
+            *map_asset_specs(_wire, own),
+            *map_asset_specs(_owned, [warehouse_dbt_assets]),
+        ],
         asset_checks=[*ingest_checks, critical_expectations_pass],
         jobs=[poverty_review_job, ingest_job],
-        sensors=[raw_files_sensor],
+        sensors=[raw_files_sensor, run_failure_alert_sensor],
         schedules=[yearly_review_schedule],
         resources=resources if resources is not None else build_resources(),
     )

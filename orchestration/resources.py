@@ -14,6 +14,7 @@ subprocess.
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
@@ -21,7 +22,7 @@ from importlib.metadata import version as installed_version
 from pathlib import Path
 
 import duckdb
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import ConfigurableResource, InitResourceContext, RetryRequested
 from dagster_dbt import DbtCliResource, DbtProject
 from dagster_duckdb import DuckDBResource
 from packaging.version import Version
@@ -41,6 +42,30 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 
 LOCK_WAIT_S = 600.0
 """How long a Dagster run waits for another run of the same warehouse directory to finish."""
+LOCK_RETRIES = 3
+LOCK_RETRY_WAIT_S = 30
+"""A step that meets a lock on the warehouse file (a BI tool or a shell holding
+``warehouse.duckdb`` open, dbt refused the file) is tried again this many times, this long apart."""
+_LOCK_ERROR = re.compile(r"could not set lock|conflicting lock|is in use by", re.I)
+
+
+def is_lock_error(error: BaseException) -> bool:
+    """A transient lock on the warehouse, as DuckDB, dbt or the run lock word it."""
+    return isinstance(error, run_lock.LockHeldError) or bool(_LOCK_ERROR.search(str(error)))
+
+
+@contextlib.contextmanager
+def retry_on_lock() -> Iterator[None]:
+    """Turn a lock error inside a step into Dagster's retry of the step (``RetryRequested``):
+    the retry policy for transient lock errors; any other error fails the step at once."""
+    try:
+        yield
+    except Exception as error:
+        if is_lock_error(error):
+            raise RetryRequested(
+                max_retries=LOCK_RETRIES, seconds_to_wait=LOCK_RETRY_WAIT_S
+            ) from error
+        raise
 
 
 class WarehouseResource(DuckDBResource):

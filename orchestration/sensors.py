@@ -1,106 +1,194 @@
-"""The raw-files sensor: new or changed exports in ``data/raw`` start a review-year run.
+"""The sensors: the warehouse follows the raw directory, and failed runs reach someone.
 
-The cursor is a JSON map of every layout file to ``size:mtime_ns:sha256``. A tick re-hashes only
-files whose size or mtime moved, and a year counts as changed only when a file's *content* hash
-changed, a file appeared or a file disappeared: touching a file, or copying the same bytes back,
-starts nothing. A symbolic link is fingerprinted by its target's name, never by its target's bytes,
-and a raw directory that breaks the layout (``validate_raw_dir``) starts nothing, saying why.
-Each changed year gets one run of ``poverty_review_job`` for its partition, with a
-run key built from the year and the content hashes of its files, so the same content never runs
-twice even if the cursor is lost. New year folders are registered as dynamic partitions first.
+``raw_files_sensor`` compares, per review year, the files on disk with the files the warehouse
+last loaded for that year (the current rows of its ``audit.source_files``, read through
+``orchestration.lib.raw_watch``): a year whose files differ gets one run of
+``poverty_review_job`` for its partition. The warehouse is the state, so after
+``poverty-warehouse run`` nothing is requested, a year removed from disk is run (its rows leave)
+and the same year restored is run again. The cursor only keeps the hashes of files that did not
+move since the last tick, so a tick re-hashes only touched files.
+
+- **Run key** ``<year>:<hash of the files on disk>:<when the warehouse last ingested the year>``:
+  unique per request, because every run of the year changes its last ingest. A requested run that
+  failed before ingesting keeps the key, and the daemon does not start it again until a file
+  changes (the skip reason names that run).
+- **Files settle first**: a year with a file whose size or modification time changed within
+  the settle interval (``POVERTY_SETTLE_SECONDS``, default 30 s) waits; the tick names the files.
+- **A busy warehouse** (a run holds its lock) is not read: the tick says so and looks again at the
+  next one. New year folders are registered as dynamic partitions.
+
+``run_failure_alert_sensor`` writes every failed run (run, step, first cause) to
+``OUT/alerts.log`` and runs ``POVERTY_ALERT_COMMAND`` and posts to ``POVERTY_ALERT_WEBHOOK`` when
+set (``orchestration/lib/alerts.py``).
 
 Runs requested here may overlap with a scheduled or manual run: they do not write at once
-because every warehouse step holds the ``duckdb_warehouse`` pool (limit 1).
+because every warehouse step holds the ``duckdb_warehouse`` pool (limit 1) and the run lock.
 """
 
-import hashlib
 import json
 
 from dagster import (
+    DagsterRunStatus,
     DefaultSensorStatus,
+    RunFailureSensorContext,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
+    run_failure_sensor,
     sensor,
 )
 
-from orchestration.lib.ingest import (
-    RawLayoutError,
-    list_review_years,
-    raw_files_fingerprint,
-    review_year_of_path,
+from orchestration.lib.alerts import Alert, first_line, send_alert
+from orchestration.lib.ingest import RawLayoutError
+from orchestration.lib.raw_watch import (
+    WarehouseBusy,
+    files_digest,
+    loaded_files,
+    look,
+    settle_seconds,
 )
 from orchestration.partitions import review_year_partitions
 from orchestration.resources import PipelinePaths
 
 JOB_NAME = "poverty_review_job"
+SENSOR_NAME = "raw_files_sensor"
+RUN_KEY_TAG = "dagster/run_key"
+SENSOR_NAME_TAG = "dagster/sensor_name"
 
 
-def _content_hash(fingerprint: str) -> str:
-    return fingerprint.rsplit(":", 1)[-1]
+def year_run_key(year: int, files_on_disk: dict[str, str | None], last_ingest: str | None) -> str:
+    """``<year>:<hash of the year's files on disk>:<the warehouse's last ingest of the year>``."""
+    return f"{year}:{files_digest(files_on_disk)}:{last_ingest or 'never'}"
 
 
-def year_run_key(year: int, fingerprints: dict[str, str]) -> str:
-    """``<year>:<sha256 over the sorted (path, content hash) pairs of the year's files>``."""
-    digest = hashlib.sha256()
-    for path in sorted(fingerprints):
-        if review_year_of_path(path) == year:
-            digest.update(f"{path}\0{_content_hash(fingerprints[path])}\n".encode())
-    return f"{year}:{digest.hexdigest()[:16]}"
+def _earlier_run(context: SensorEvaluationContext, run_key: str):
+    # The daemon's own rule: a run key is used once per sensor.
+    tags = {RUN_KEY_TAG: run_key, SENSOR_NAME_TAG: SENSOR_NAME}
+    runs = context.instance.get_runs(RunsFilter(tags=tags), limit=1)
+    return runs[0] if runs else None
 
 
 @sensor(
-    name="raw_files_sensor",
+    name=SENSOR_NAME,
     job_name=JOB_NAME,
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.STOPPED,
-    description="Registers new review years, runs poverty_review_job for years with changed files.",
+    description=(
+        "Runs poverty_review_job for each review year whose files on disk differ from the files "
+        "the warehouse last loaded (audit.source_files), once the files have settled."
+    ),
 )
 def raw_files_sensor(context: SensorEvaluationContext, paths: PipelinePaths):
-    raw_dir = paths.settings.raw_dir
+    settings = paths.settings
     previous: dict[str, str] = json.loads(context.cursor)["files"] if context.cursor else {}
+    settle_s = settle_seconds()
     try:
-        current = raw_files_fingerprint(raw_dir, previous)
+        state = look(settings.raw_dir, previous, settle_s=settle_s)
     except RawLayoutError as error:
-        # Nothing runs on a broken layout; the cursor stays, so the fix is seen as a change.
         return SkipReason(f"the raw directory breaks the layout, nothing started: {error}")
-
-    changed_paths = {
-        path
-        for path in set(previous) | set(current)
-        if _content_hash(previous.get(path, "")) != _content_hash(current.get(path, ""))
-        or (path in previous) != (path in current)
-    }
-    changed_years = {year for year in map(review_year_of_path, changed_paths) if year is not None}
-    years_on_disk = set(list_review_years(raw_dir))
-    registered = set(context.instance.get_dynamic_partitions(review_year_partitions.name))
-    new_partitions = sorted(str(year) for year in years_on_disk if str(year) not in registered)
-    # A year whose files all vanished still runs (its rows leave the warehouse) if it is known.
-    run_years = sorted(
-        year for year in changed_years if year in years_on_disk or str(year) in registered
-    )
-    cursor = json.dumps({"files": current}, sort_keys=True)
-
-    if not run_years and not new_partitions:
+    cursor = json.dumps({"files": state.fingerprints}, sort_keys=True)
+    try:
+        loaded = loaded_files(settings.warehouse_dir, settings.warehouse_path)
+    except WarehouseBusy as busy:
         return SensorResult(
             skip_reason=SkipReason(
-                f"no new or changed files in {raw_dir} since last tick "
-                f"({len(current)} files checked)"
+                f"the warehouse is busy ({busy}): nothing compared, looking again next tick"
             ),
             cursor=cursor,
         )
-    return SensorResult(
-        run_requests=[
+
+    registered = set(context.instance.get_dynamic_partitions(review_year_partitions.name))
+    on_disk = state.years
+    new_partitions = sorted(str(y) for y in on_disk if str(y) not in registered)
+    waiting_years = state.waiting_years()
+    requests, notes = [], []
+    # A year known to the warehouse but gone from disk is run too: its rows leave.
+    for year in sorted(on_disk | {y for y, entry in loaded.items() if entry.files}):
+        files = state.files_of(year)
+        entry = loaded.get(year)
+        if entry is not None and entry.files == files:
+            continue
+        if year in waiting_years:
+            continue
+        key = year_run_key(year, files, entry.last_ingest if entry else None)
+        earlier = _earlier_run(context, key)
+        if earlier is not None:
+            outcome = (
+                "failed: fix the files or re-execute it"
+                if earlier.status == DagsterRunStatus.FAILURE
+                else earlier.status.value.lower()
+            )
+            notes.append(f"{year} differs from the warehouse, run {earlier.run_id} {outcome}")
+            continue
+        if str(year) not in registered and str(year) not in new_partitions:
+            new_partitions.append(str(year))
+        requests.append(
             RunRequest(
                 partition_key=str(year),
-                run_key=year_run_key(year, current),
-                tags={"review_year": str(year), "trigger": "raw_files_sensor"},
+                run_key=key,
+                tags={"review_year": str(year), "trigger": SENSOR_NAME},
             )
-            for year in run_years
-        ],
-        dynamic_partitions_requests=(
-            [review_year_partitions.build_add_request(new_partitions)] if new_partitions else []
-        ),
+        )
+    partition_requests = (
+        [review_year_partitions.build_add_request(sorted(new_partitions))] if new_partitions else []
+    )
+    if requests:
+        return SensorResult(
+            run_requests=requests, dynamic_partitions_requests=partition_requests, cursor=cursor
+        )
+    compared = (
+        f"compared {len(state.fingerprints)} files of {len(on_disk)} review years on disk in "
+        f"{settings.raw_dir} with the files the warehouse last loaded (audit.source_files)"
+    )
+    parts = [compared]
+    if state.waiting:
+        parts.append(
+            "waiting for files to settle: "
+            + "; ".join(w.describe(settle_s) for w in state.waiting[:10])
+        )
+    parts.extend(notes)
+    if not state.waiting and not notes:
+        parts.append("every year matches")
+    return SensorResult(
+        skip_reason=SkipReason(". ".join(parts)),
+        dynamic_partitions_requests=partition_requests,
         cursor=cursor,
     )
+
+
+@run_failure_sensor(
+    name="run_failure_alert_sensor",
+    monitor_all_code_locations=False,
+    default_status=DefaultSensorStatus.STOPPED,
+    description=(
+        "Writes every failed run (run, step, first cause) to OUT/alerts.log; runs "
+        "POVERTY_ALERT_COMMAND and posts to POVERTY_ALERT_WEBHOOK when they are set."
+    ),
+)
+def run_failure_alert_sensor(context: RunFailureSensorContext, paths: PipelinePaths) -> None:
+    send_alert(failure_alert(context), paths.settings.warehouse_dir)
+
+
+def failure_alert(context: RunFailureSensorContext) -> Alert:
+    """The run, the step that failed first and its first line of error (else the run's)."""
+    run = context.dagster_run
+    steps = context.get_step_failure_events()
+    if steps:
+        data = steps[0].step_failure_data
+        user = data.user_failure_data
+        message = user.description if user is not None and user.description else None
+        step = steps[0].step_key
+        error = data.error
+        # Dagster wraps the step's own exception ("Error occurred while executing op ..."): the
+        # innermost cause is the one people can act on.
+        while error is not None and error.cause is not None:
+            error = error.cause
+        cause = first_line(message or (error.message if error is not None else None))
+    else:
+        step, cause = None, first_line(context.failure_event.message)
+    partition = run.tags.get("dagster/partition") or run.tags.get(
+        "dagster/asset_partition_range_start"
+    )
+    return Alert(run_id=run.run_id, job=run.job_name, partition=partition, step=step, cause=cause)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -10,6 +11,10 @@ import pytest
 from orchestration.runner import ensure_manifest
 from orchestration.sample import SampleSummary, generate_sample
 from orchestration.settings import get_settings
+
+# Tests write their exports just before running: files are read at once, not after the settle
+# interval a deployment waits for copies to finish (tests/test_sensor.py tests that rule).
+os.environ.setdefault("POVERTY_SETTLE_SECONDS", "0")
 
 
 def pytest_sessionstart(session) -> None:

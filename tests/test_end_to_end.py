@@ -215,6 +215,30 @@ def test_gate_failure_exits_1_and_keeps_the_last_publish(
     assert "assessed" in printed.lower()
     assert _sha256(out / "published.duckdb") == before
 
+    # The UI says where: the failed dbt test on the table, named and described by its rule.
+    from dagster import DagsterEventType, DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(out / "dagster_home"))) as instance:
+        (run,) = instance.get_runs(limit=1)
+        evaluations = [
+            entry.dagster_event.event_specific_data
+            for entry in instance.all_logs(
+                run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+            )
+        ]
+    failed = [(e.check_name, "/".join(e.asset_key.path)) for e in evaluations if not e.passed]
+    assert failed == [("columns_within_range", "marts/commune_year")]
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    (spec,) = [
+        graph.get_check_spec(key)
+        for key in graph.asset_check_keys
+        if key.name == "columns_within_range" and key.asset_key.path[-1] == "commune_year"
+    ]
+    assert "poverty_rate in [0, 100]" in spec.description
+
 
 @pytest.mark.parametrize(
     "arguments, message",

@@ -544,14 +544,14 @@ def _overwrite_keeping_size_and_mtime(path: Path, data: bytes) -> None:
 def test_a_file_overwritten_after_the_runs_observation_is_recorded_by_the_bytes_loaded(
     tmp_path, con
 ):
-    """The command hashes the raw files for its observation before the job; an office then
-    overwrites one (same size, same mtime). The ingest must record the bytes it loads."""
-    from orchestration.runner import raw_file_observations
+    """The raw-files sensor hashes the raw files before the job; an office then overwrites one
+    (same size, same mtime). The ingest must record the bytes it loads."""
+    from orchestration.lib.raw_watch import look
 
     raw = tmp_path / "raw"
     path = raw / "survey" / str(YEAR) / "xa.csv"
     old = _write_csv(path, _households(1, 3, **{"Số nhân khẩu": "4"}))
-    raw_file_observations(raw, [YEAR])
+    look(raw, settle_s=0)
     new = _write_csv(tmp_path / "new.csv", _households(1, 3, **{"Số nhân khẩu": "5"}))
     _overwrite_keeping_size_and_mtime(path, new)
     assert old != new

@@ -38,6 +38,7 @@ from dagster import (
     Failure,
     MetadataValue,
     Output,
+    RetryRequested,
     TableColumn,
     TableSchema,
 )
@@ -49,8 +50,15 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.lib.dbt_test_names import readable_manifest, readable_test_names
 from orchestration.progress import DBT_NODE_LOG_PREFIX
-from orchestration.resources import WarehouseResource, dbt_project
+from orchestration.resources import (
+    LOCK_RETRIES,
+    LOCK_RETRY_WAIT_S,
+    WarehouseResource,
+    dbt_project,
+    is_lock_error,
+)
 from orchestration.settings import DBT_PROJECT_DIR, WAREHOUSE_POOL
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
@@ -178,8 +186,14 @@ def _log_node(context: AssetExecutionContext, event: Any) -> None:
     context.log.info(f"{DBT_NODE_LOG_PREFIX}{name} {outcome}")
 
 
+# The manifest the definitions read, with readable test names and descriptions (see
+# orchestration/lib/dbt_test_names.py): the UI's checks and the terminal's lines name the rule.
+manifest = readable_manifest(json.loads(dbt_project.manifest_path.read_text(encoding="utf-8")))
+TEST_NAMES = readable_test_names(manifest)
+
+
 @dbt_assets(
-    manifest=dbt_project.manifest_path,
+    manifest=manifest,
     project=dbt_project,
     name="warehouse_dbt_assets",
     dagster_dbt_translator=translator,
@@ -224,6 +238,11 @@ def warehouse_dbt_assets(
     _keep_parse_state(target_path, state)
     if failure is None:
         shutil.rmtree(target_path, ignore_errors=True)
+    elif _lock_failure(target_path, failure):
+        # Another process held the warehouse file: nothing was built, try the step again.
+        raise RetryRequested(
+            max_retries=LOCK_RETRIES, seconds_to_wait=LOCK_RETRY_WAIT_S
+        ) from failure
 
     def key_of(event: Any) -> tuple[str, ...] | None:
         if isinstance(event, Output):
@@ -239,7 +258,24 @@ def warehouse_dbt_assets(
         yield event.with_metadata({**event.metadata, **extra}) if extra else event
     if failure is not None:
         # The failed nodes by name, not the CLI error that wraps them (it names only the command).
-        raise Failure(description=_failed_nodes(target_path) or str(failure)) from None
+        raise Failure(
+            description=_failed_nodes(target_path) or str(failure), allow_retries=False
+        ) from None
+
+
+def _lock_failure(target_path: Path, failure: Exception) -> bool:
+    """Whether dbt failed because another process held the warehouse file."""
+    if is_lock_error(failure):
+        return True
+    try:
+        results = json.loads((target_path / "run_results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return any(
+        is_lock_error(Exception(result.get("message") or ""))
+        for result in results.get("results", [])
+        if result.get("status") == "error"
+    )
 
 
 def _failed_nodes(target_path: Path) -> str | None:
@@ -250,9 +286,8 @@ def _failed_nodes(target_path: Path) -> str | None:
     except (OSError, ValueError):
         return None
     failed = [
-        f"{result['unique_id'].split('.')[-1]} ({result['status']}"
-        + (f" {result['failures']}" if result.get("failures") else "")
-        + ")"
+        f"{TEST_NAMES.get(result['unique_id']) or result['unique_id'].split('.')[-1]} "
+        f"({result['status']}" + (f" {result['failures']}" if result.get("failures") else "") + ")"
         for result in results.get("results", [])
         if result.get("status") in ("fail", "error")
     ]

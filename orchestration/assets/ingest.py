@@ -16,10 +16,13 @@ several runs queueing for the one DuckDB writer. Every asset holds the ``duckdb_
 (limit 1), so runs started by the sensor, the schedule and a person never write at once.
 """
 
+import hashlib
 import warnings
 
 from dagster import (
     AssetExecutionContext,
+    AssetKey,
+    AssetObservation,
     BackfillPolicy,
     BetaWarning,
     MaterializeResult,
@@ -39,7 +42,7 @@ from orchestration.lib.ingest import (
 from orchestration.lib.ingest.registry import Dataset
 from orchestration.lib.pii import load_or_create_pii_key
 from orchestration.partitions import review_year_partitions
-from orchestration.resources import PipelinePaths, file_progress
+from orchestration.resources import PipelinePaths, file_progress, retry_on_lock
 from orchestration.settings import WAREHOUSE_POOL
 
 # The single-run backfill policy is marked beta; it is the behaviour we rely on (one run, one
@@ -58,7 +61,7 @@ warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", categor
     ),
 )
 def admin_units(warehouse: DuckDBResource) -> MaterializeResult:
-    with warehouse.get_connection() as con:
+    with retry_on_lock(), warehouse.get_connection() as con:
         counts = load_admin_units(con)
     return MaterializeResult(metadata={f"rows_{name}": count for name, count in counts.items()})
 
@@ -76,7 +79,7 @@ def _ingest_years(
     validate_raw_dir(raw_dir)
     pii_key = load_or_create_pii_key()
     reports: list[IngestReport] = []
-    with warehouse.get_connection() as con:
+    with retry_on_lock(), warehouse.get_connection() as con:
         removed = remove_years_not_on_disk(con, raw_dir, dataset, run_id=context.run.run_id)
         if removed:
             context.log.info(
@@ -98,6 +101,7 @@ def _ingest_years(
                 f"{report.rows_quarantined} quarantined from {len(report.files)} file(s)"
             )
             reports.append(report)
+            context.log_event(raw_files_observation(report))
     files = [
         {
             "review_year": report.review_year,
@@ -125,6 +129,24 @@ def _ingest_years(
             ),
             "file_details": MetadataValue.json(files),
         }
+    )
+
+
+def raw_files_observation(report: IngestReport) -> AssetObservation:
+    """The ``raw_files/<dataset>`` observation of one year: how many files were read and one
+    sha256 over their names and contents. Every run records it, whoever launched it."""
+    read = sorted(
+        (file.file_name, file.sha256 or "")
+        for file in report.files
+        if file.status != "ignored" and file.sha256
+    )
+    digest = hashlib.sha256()
+    for name, sha in read:
+        digest.update(f"{name}\0{sha}\n".encode())
+    return AssetObservation(
+        asset_key=AssetKey(["raw_files", report.dataset]),
+        partition=str(report.review_year),
+        metadata={"files": len(read), "sha256": digest.hexdigest()},
     )
 
 

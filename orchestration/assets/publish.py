@@ -7,10 +7,10 @@ check fails its dependency otherwise, and Dagster skips this step). As a second 
 
 from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, asset
 
-from orchestration.assets.quality_gate import VALIDATION_RESULTS_KEY
+from orchestration.assets.quality_gate import VALIDATION_RESULTS_KEY, run_lineage
 from orchestration.lib.publish import AfterPublishError, code_version, publish
 from orchestration.lib.quality_gate import build_id_for_run
-from orchestration.resources import WarehouseResource
+from orchestration.resources import WarehouseResource, retry_on_lock
 from orchestration.settings import WAREHOUSE_POOL
 
 PUBLISHED_WAREHOUSE_KEY = AssetKey(["published", "published_warehouse"])
@@ -32,17 +32,22 @@ def published_warehouse(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> MaterializeResult:
     settings = warehouse.settings
-    build_id = build_id_for_run(settings.warehouse_path, context.run.run_id)
+    with retry_on_lock():
+        build_id = build_id_for_run(settings.warehouse_path, run_lineage(context))
     if build_id is None:
-        raise Failure(description="no quality-gate result recorded for this run; not publishing")
-    try:
-        result = publish(
-            settings.warehouse_path,
-            settings.published_path,
-            build_id=build_id,
-            run_id=context.run.run_id,
-            code_version=code_version(),
+        raise Failure(
+            description="no quality-gate result recorded for this run; not publishing",
+            allow_retries=False,
         )
+    try:
+        with retry_on_lock():
+            result = publish(
+                settings.warehouse_path,
+                settings.published_path,
+                build_id=build_id,
+                run_id=context.run.run_id,
+                code_version=code_version(),
+            )
     except AfterPublishError as error:
         # The build is served, recorded and kept: the failure must not read "nothing published".
         raise Failure(description=str(error), metadata={"published_build_id": build_id}) from error

@@ -6,11 +6,18 @@ decision to stop publishing belongs to the blocking check ``critical_expectation
 can never be mistaken for bad data.
 """
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from orchestration.lib.publish import code_version, record_build
 from orchestration.lib.quality_gate import format_failures, gated_tables, new_build_id, run_gate
-from orchestration.resources import WarehouseResource
+from orchestration.resources import WarehouseResource, retry_on_lock
 from orchestration.settings import WAREHOUSE_POOL
 
 VALIDATION_RESULTS_KEY = AssetKey(["audit", "validation_results"])
@@ -38,12 +45,13 @@ def validation_results(
     settings = warehouse.settings
     run_id = context.run.run_id
     build_id = new_build_id(run_id)
-    result = run_gate(
-        settings.warehouse_path,
-        build_id=build_id,
-        run_id=run_id,
-        data_docs_dir=settings.data_docs_dir,
-    )
+    with retry_on_lock():
+        result = run_gate(
+            settings.warehouse_path,
+            build_id=build_id,
+            run_id=run_id,
+            data_docs_dir=settings.data_docs_dir,
+        )
     # The build's one record: created here, read by the check, completed by the publish.
     record_build(
         settings.warehouse_path,
@@ -73,3 +81,18 @@ def validation_results(
     if result.data_docs_index is not None:
         metadata["data_docs"] = MetadataValue.path(str(result.data_docs_index))
     return MaterializeResult(metadata=metadata)
+
+
+def run_lineage(context: AssetExecutionContext | AssetCheckExecutionContext) -> list[str]:
+    """This run's id, then its parent's, up to the run it re-executes (newest first).
+
+    A run re-executed from failure (or one re-running only the check and the publish) skips the
+    gate step that already succeeded: its build is the one its parent recorded.
+    """
+    lineage = [context.run.run_id]
+    parent = context.run.parent_run_id
+    while parent and parent not in lineage:
+        lineage.append(parent)
+        record = context.instance.get_run_by_id(parent)
+        parent = record.parent_run_id if record is not None else None
+    return lineage

@@ -20,6 +20,7 @@ from dagster_duckdb import DuckDBResource
 
 from orchestration.lib.ingest import REGISTRY
 from orchestration.lib.ingest.registry import Dataset
+from orchestration.resources import retry_on_lock
 from orchestration.settings import WAREHOUSE_POOL
 
 _BALANCE_SQL = """
@@ -92,7 +93,7 @@ def row_balance_problems(rows: list[tuple]) -> list[str]:
 
 
 def _row_balance(warehouse: DuckDBResource, dataset: Dataset) -> AssetCheckResult:
-    with warehouse.get_connection() as con:
+    with retry_on_lock(), warehouse.get_connection() as con:
         params = {"dataset": dataset.name}
         rows = con.execute(_BALANCE_SQL.format(raw_table=dataset.raw_table), params).fetchall()
         stale = con.execute(_STALE_SQL.format(raw_table=dataset.raw_table), params).fetchall()

@@ -539,6 +539,17 @@ def failed_expectations(
     warehouse_path: Path, build_id: str, *, severity: str | None = None
 ) -> list[ExpectationOutcome]:
     """The failed expectations recorded for a build (all severities unless one is given)."""
+    return expectation_outcomes(warehouse_path, build_id, failed_only=True, severity=severity)
+
+
+def expectation_outcomes(
+    warehouse_path: Path,
+    build_id: str,
+    *,
+    failed_only: bool = False,
+    severity: str | None = None,
+) -> list[ExpectationOutcome]:
+    """Every expectation recorded for a build (or only the failed ones, of one severity)."""
     with connect(warehouse_path, read_only=True) as con:
         if not table_exists(con, "audit", "validation_results"):
             return []
@@ -547,24 +558,32 @@ def failed_expectations(
             select build_id, run_id, suite, expectation, table_name, column_name, severity,
                    success, observed, expected, offending_keys, validated_at
             from audit.validation_results
-            where build_id = ? and not success and (? is null or severity = ?)
+            where build_id = ? and (not ? or not success) and (? is null or severity = ?)
             order by severity, suite, table_name, expectation
             """,
-            [build_id, severity, severity],
+            [build_id, failed_only, severity, severity],
         ).fetchall()
     return _outcomes_from_rows(rows)
 
 
-def build_id_for_run(warehouse_path: Path, run_id: str) -> str | None:
-    """The latest build the gate recorded for a run (how the publish step finds its build)."""
+def build_id_for_run(warehouse_path: Path, run_id: str | Sequence[str]) -> str | None:
+    """The latest build the gate recorded for a run (how the check and the publish find it).
+
+    ``run_id`` may be a run's lineage (the run, its parent, ..., the run it re-executes): a
+    run re-executed from failure, or one that re-runs only the check and the publish, did not
+    validate itself and uses the latest build its lineage recorded.
+    """
+    run_ids = [run_id] if isinstance(run_id, str) else list(run_id)
+    if not run_ids:
+        return None
     with connect(warehouse_path, read_only=True) as con:
         if not table_exists(con, "audit", "validation_results"):
             return None
         row = con.execute(
             """
             select build_id from audit.validation_results
-            where run_id = ? order by validated_at desc limit 1
+            where list_contains(?, run_id) order by validated_at desc limit 1
             """,
-            [run_id],
+            [run_ids],
         ).fetchone()
     return row[0] if row else None
