@@ -192,6 +192,8 @@ final as (
         target_value,
         cast(null as double) as measured_value_if_not_reassessed_poor,
         cast(null as double) as poor_not_reviewed_since,
+        0 as value_floor,
+        100 as value_ceiling,
         true as rests_on_baseline,
         cast(null as varchar) as series_name,
         cast(null as varchar) as series_name_vi,

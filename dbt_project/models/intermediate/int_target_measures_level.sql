@@ -168,6 +168,17 @@ final as (
         target_value,
         cast(null as double) as measured_value_if_not_reassessed_poor,
         cast(null as double) as poor_not_reviewed_since,
+        -- The values the measure can take, so that a projection stays inside them (a count
+        -- does not fall below 0, a share not above 100 %); NULL: unbounded on that side.
+        case when measure = 'difficult_villages_fall_percent' then null else 0 end
+            as value_floor,
+        case
+            when
+                measure in (
+                    'extremely_difficult_communes_fall_percent', 'difficult_villages_fall_percent'
+                )
+                then 100
+        end as value_ceiling,
         -- A count of this review alone rests on this review; a fall against the baseline on both.
         measure not in ('poor_meritorious_family', 'extremely_difficult_communes')
             as rests_on_baseline,

@@ -119,6 +119,8 @@ final as (
             when 'mean_annual_fall_extremely_difficult_rate'
                 then cast(coalesce(difficult_rates.poor_not_reviewed_since, 0) as double)
         end as poor_not_reviewed_since,
+        cast(null as integer) as value_floor,
+        cast(null as integer) as value_ceiling,
         true as rests_on_baseline,
         case targets.measure
             when 'mean_annual_fall_poverty_rate'

@@ -39,6 +39,8 @@ series as (
         measures.measured_value_if_not_reassessed_poor,
         measures.poor_not_reviewed_since,
         measures.rests_on_baseline,
+        measures.value_floor,
+        measures.value_ceiling,
         measures.series_name,
         measures.series_name_vi,
         measures.value_note,
@@ -66,15 +68,20 @@ series as (
             and review_years.review_year = measures.review_year
 ),
 
--- Falls between consecutive reviews under one standard, the 2024 -> 2025 pair included: both
--- years are measured on the territory's own boundaries.
-annual_falls as (
+-- Each year's step of a target's value between consecutive reviews under one standard: for a
+-- rate, its fall (the 2024 -> 2025 pair included: both years are measured on the territory's
+-- own boundaries); for a level, its change.
+yearly_steps as (
     select
         series.plan_id,
         series.territory,
         series.target_id,
         series.review_year,
-        previous_year.measured_value - series.measured_value as fall,
+        case
+            when series.measure_kind = 'mean_annual_fall'
+                then previous_year.measured_value - series.measured_value
+            else series.target_value - previous_year.target_value
+        end as step,
         previous_year.measured_value_if_not_reassessed_poor
         - series.measured_value_if_not_reassessed_poor as fall_if_not_reassessed_poor,
         least(
@@ -88,32 +95,46 @@ annual_falls as (
             and series.territory = previous_year.territory
             and series.target_id = previous_year.target_id
             and series.review_year - 1 = previous_year.review_year
-            and series.standard_id = previous_year.standard_id
+            -- A rate's fall only under one standard; a level (communes, villages, a count or an
+            -- access share measured the same way) changes across a change of standard too.
+            and (
+                series.measure_kind = 'level'
+                or series.standard_id = previous_year.standard_id
+            )
     where
-        series.measure_kind = 'mean_annual_fall'
-        and series.measured_value is not null
-        and previous_year.measured_value is not null
+        (
+            series.measure_kind = 'mean_annual_fall'
+            and series.measured_value is not null
+            and previous_year.measured_value is not null
+        )
+        or (
+            series.measure_kind = 'level'
+            and series.target_value is not null
+            and previous_year.target_value is not null
+        )
 ),
 
--- The falls of each evaluated review: those after the baseline up to the review.
-falls_so_far as (
+-- The steps of each evaluated review: those after the baseline up to the review.
+steps_so_far as (
     select
         target_years.plan_id,
         target_years.territory,
         target_years.target_id,
         target_years.review_year,
-        avg(annual_falls.fall) as mean_fall,
-        avg(annual_falls.fall_if_not_reassessed_poor) as mean_fall_if_not_reassessed_poor,
-        count(*) as falls_counted,
-        min(annual_falls.pair_coverage) as lowest_pair_coverage
+        avg(yearly_steps.step) as mean_step,
+        min(yearly_steps.step) as slowest_step,
+        max(yearly_steps.step) as fastest_step,
+        avg(yearly_steps.fall_if_not_reassessed_poor) as mean_fall_if_not_reassessed_poor,
+        count(*) as steps_counted,
+        min(yearly_steps.pair_coverage) as lowest_pair_coverage
     from target_years
-    inner join annual_falls
+    inner join yearly_steps
         on
-            target_years.plan_id = annual_falls.plan_id
-            and target_years.territory = annual_falls.territory
-            and target_years.target_id = annual_falls.target_id
-            and target_years.baseline_year < annual_falls.review_year
-            and target_years.review_year >= annual_falls.review_year
+            target_years.plan_id = yearly_steps.plan_id
+            and target_years.territory = yearly_steps.territory
+            and target_years.target_id = yearly_steps.target_id
+            and target_years.baseline_year < yearly_steps.review_year
+            and target_years.review_year >= yearly_steps.review_year
     group by all
 ),
 
@@ -161,23 +182,30 @@ evaluated as (
     select
         target_years.*,
         baseline.measured_value as baseline_value,
-        falls_so_far.mean_fall,
-        falls_so_far.mean_fall_if_not_reassessed_poor,
+        baseline.target_value as baseline_target_value,
+        case when target_years.measure_kind = 'mean_annual_fall' then steps_so_far.mean_step end
+            as mean_fall,
+        steps_so_far.mean_fall_if_not_reassessed_poor,
+        steps_so_far.slowest_step,
+        steps_so_far.fastest_step,
         current_year.poor_not_reviewed_since,
-        coalesce(falls_so_far.falls_counted, 0) as falls_counted,
+        coalesce(steps_so_far.steps_counted, 0) as falls_counted,
         case
             when target_years.measure_kind = 'mean_annual_fall'
-                then falls_so_far.lowest_pair_coverage
+                then steps_so_far.lowest_pair_coverage
             else series_used.lowest_level_coverage
         end as lowest_coverage,
         coalesce(series_used.method, 'native') as method,
         current_year.target_value,
+        current_year.value_floor,
+        current_year.value_ceiling,
         current_year.series_name,
         current_year.series_name_vi,
         current_year.value_note,
         current_year.value_note_vi,
         current_year.missing_reason,
-        current_year.missing_reason_vi
+        current_year.missing_reason_vi,
+        target_years.period_end - target_years.review_year as years_left
     from target_years
     left join series as baseline
         on
@@ -191,12 +219,12 @@ evaluated as (
             and target_years.territory = current_year.territory
             and target_years.target_id = current_year.target_id
             and target_years.review_year = current_year.review_year
-    left join falls_so_far
+    left join steps_so_far
         on
-            target_years.plan_id = falls_so_far.plan_id
-            and target_years.territory = falls_so_far.territory
-            and target_years.target_id = falls_so_far.target_id
-            and target_years.review_year = falls_so_far.review_year
+            target_years.plan_id = steps_so_far.plan_id
+            and target_years.territory = steps_so_far.territory
+            and target_years.target_id = steps_so_far.target_id
+            and target_years.review_year = steps_so_far.review_year
     left join series_used
         on
             target_years.plan_id = series_used.plan_id
@@ -221,6 +249,83 @@ measured as (
     from evaluated
 ),
 
+-- Pace and projection, in the unit the target is stated in (poverty-rules: "Pace and
+-- projection"). A rate-fall target: the pace so far is the mean yearly fall (its actual); the
+-- pace still required is the mean fall the remaining reviews need for the period's mean to reach
+-- the required value; the projection is the period's mean if every remaining review fell at the
+-- mean so far (the actual), at the slowest or at the fastest fall seen. A level target: the pace
+-- so far is (value - baseline value) / years since the baseline; the pace still required is
+-- (required - value) / years left; the projection is value + pace x years left (slowest and
+-- fastest yearly change seen), kept within the values the measure can take; the straight line
+-- runs from the baseline value to the required value at the period's last review.
+paced as (
+    select
+        *,
+        round(case
+            when measure_kind = 'mean_annual_fall' then actual
+            when review_year > baseline_year
+                then (actual - baseline_target_value) / (review_year - baseline_year)
+        end, 9) as pace_so_far,
+        round(case
+            when years_left <= 0 then null
+            when measure_kind = 'mean_annual_fall'
+                then
+                    (required * (falls_counted + years_left) - coalesce(actual * falls_counted, 0))
+                    / years_left
+            else (required - actual) / years_left
+        end, 9) as required_pace,
+        case
+            when measure_kind = 'level' and review_year > baseline_year
+                then
+                    baseline_target_value
+                    + (required - baseline_target_value) * (review_year - baseline_year)
+                    / nullif(period_end - baseline_year, 0)
+            when measure_kind = 'level' and review_year = baseline_year
+                then baseline_target_value
+        end as line_value,
+        case
+            when years_left <= 0 then actual
+            when measure_kind = 'mean_annual_fall' then actual
+            when review_year > baseline_year
+                then
+                    actual
+                    + (actual - baseline_target_value) / (review_year - baseline_year) * years_left
+        end as projected_raw,
+        case
+            when years_left <= 0 then actual
+            when measure_kind = 'mean_annual_fall'
+                then
+                    (actual * falls_counted + slowest_step * years_left)
+                    / (falls_counted + years_left)
+            else actual + slowest_step * years_left
+        end as projected_slowest,
+        case
+            when years_left <= 0 then actual
+            when measure_kind = 'mean_annual_fall'
+                then
+                    (actual * falls_counted + fastest_step * years_left)
+                    / (falls_counted + years_left)
+            else actual + fastest_step * years_left
+        end as projected_fastest
+    from measured
+),
+
+-- Kept within the values the measure can take (a count does not fall below 0).
+projected as (
+    select
+        *,
+        round({{ clamp('projected_raw') }}, 9) as projected_value,
+        round(
+            {{ clamp('least(projected_slowest, projected_fastest)') }},
+            9
+        ) as projected_low,
+        round(
+            {{ clamp('greatest(projected_slowest, projected_fastest)') }},
+            9
+        ) as projected_high
+    from paced
+),
+
 judged as (
     select
         *,
@@ -234,8 +339,24 @@ judged as (
             when '>' then actual_if_not_reassessed_poor > required
             when '=' then actual_if_not_reassessed_poor = required
         end as meets_target_if_not_reassessed_poor,
+        case comparison
+            when '>=' then projected_value >= required
+            when '>' then projected_value > required
+            when '=' then projected_value = required
+        end as projection_meets_target,
+        -- On the straight line, or ahead of it, towards the required value (in the baseline
+        -- review itself the value is the line's start).
+        case
+            when line_value is null then null
+            when review_year = baseline_year then true
+            when comparison = '>=' or (comparison = '=' and required > baseline_target_value)
+                then actual >= round(line_value, 9)
+            when comparison = '>' then actual > round(line_value, 9)
+            when required < baseline_target_value then actual <= round(line_value, 9)
+            else actual = required
+        end as on_the_line,
         review_year >= period_end as is_final
-    from measured
+    from projected
 ),
 
 verdicts as (
@@ -244,6 +365,10 @@ verdicts as (
         case
             when is_final and meets_target then 'achieved'
             when is_final then 'missed'
+            -- A level: at the pace so far (on the straight line); with no baseline value, on
+            -- the value so far.
+            when measure_kind = 'level' and on_the_line is not null
+                then case when on_the_line then 'on_track' else 'off_track' end
             when meets_target then 'on_track'
             else 'off_track'
         end as verdict,
@@ -253,6 +378,11 @@ verdicts as (
             when meets_target_if_not_reassessed_poor then 'on_track'
             else 'off_track'
         end as verdict_if_not_reassessed_poor,
+        case
+            when projected_value is null then null
+            when projection_meets_target then 'achieved'
+            else 'missed'
+        end as projected_status,
         case
             when actual is not null then null
             when not is_baseline_loaded
@@ -266,7 +396,25 @@ verdicts as (
                     'the rate is unknown in a review of the period '
                     || '(no reported commune with totals)'
             else coalesce(missing_reason, 'no data for the measure in review ' || review_year)
-        end as reason_unmeasurable
+        end as reason_unmeasurable,
+        case
+            when actual is not null then null
+            when not is_baseline_loaded
+                then 'đợt rà soát gốc ' || baseline_year || ' chưa được nạp'
+            when measure_kind = 'mean_annual_fall' and falls_counted = 0
+                then
+                    'chưa có hai đợt rà soát liên tiếp cùng chuẩn nghèo kể từ năm gốc '
+                    || baseline_year
+            when measure_kind = 'mean_annual_fall'
+                then
+                    'chưa biết tỷ lệ trong một đợt rà soát của kỳ '
+                    || '(không xã nào báo cáo có tổng số hộ)'
+            else
+                coalesce(
+                    missing_reason_vi,
+                    'không có số liệu cho chỉ tiêu trong đợt rà soát ' || review_year
+                )
+        end as reason_unmeasurable_vi
     from judged
 ),
 
@@ -314,6 +462,52 @@ final as (
                     else '; ' || replace(verdict, '_', ' ') || ' before the period ends'
                 end
                 || case
+                    when is_final then ''
+                    when measure_kind = 'level' and line_value is null
+                        then '; the baseline value is unknown: judged on the value so far'
+                    when measure_kind = 'level'
+                        then
+                            '; the straight line from ' || round(baseline_target_value, 2)
+                            || ' in ' || baseline_year || ' to ' || required || ' in '
+                            || period_end || ' stands at ' || round(line_value, 2) || ' in '
+                            || review_year
+                    else ''
+                end
+                || case
+                    when is_final or required_pace is null then ''
+                    when meets_target and measure_kind = 'level'
+                        then '; already met: it stays met if the value holds'
+                    when measure_kind = 'mean_annual_fall' and required_pace <= 0
+                        then '; already met: it stays met unless the rate rises again'
+                    when measure_kind = 'mean_annual_fall'
+                        then
+                            '; a mean fall of ' || round(required_pace, 2)
+                            || ' points a year still required over the ' || years_left
+                            || ' remaining reviews'
+                    else
+                        '; ' || round(required_pace, 2) || ' a year still required over the '
+                        || years_left || ' remaining reviews'
+                end
+                || case
+                    when is_final or projected_value is null then ''
+                    else
+                        '; at the pace so far ('
+                        || round(pace_so_far, 2)
+                        || case when measure_kind = 'mean_annual_fall' then ' points' else '' end
+                        || ' a year) '
+                        || case
+                            when measure_kind = 'mean_annual_fall' then 'a mean fall of '
+                            else ''
+                        end
+                        || round(projected_value, 2) || ' by ' || period_end
+                        || coalesce(
+                            ' (' || round(projected_low, 2) || ' to ' || round(projected_high, 2)
+                            || ' at the slowest and fastest year seen)',
+                            ''
+                        )
+                        || ': ' || projected_status
+                end
+                || case
                     when lowest_coverage < 100
                         then
                             '; provisional: a review used covers only '
@@ -331,8 +525,100 @@ final as (
                     else ''
                 end
         end as note,
+        case
+            when actual is null then reason_unmeasurable_vi
+            else
+                case measure_kind
+                    when 'mean_annual_fall'
+                        then
+                            'bình quân ' || falls_counted || ' mức giảm hằng năm của '
+                            || series_name_vi || ': ' || {{ vi_number('actual') }} || ' điểm %'
+                            || case
+                                when not is_baseline_loaded
+                                    then
+                                        ' (đợt rà soát gốc chưa được nạp: '
+                                        || 'chỉ tính các cặp đã nạp)'
+                                else ''
+                            end
+                    else value_note_vi
+                end
+                || case
+                    when is_final
+                        then '; đã có đợt rà soát cuối kỳ: ' || {{ status_vi('verdict') }}
+                    else '; ' || {{ status_vi('verdict') }} || ' trước khi hết kỳ'
+                end
+                || case
+                    when is_final then ''
+                    when measure_kind = 'level' and line_value is null
+                        then '; chưa biết giá trị năm gốc: đánh giá theo giá trị hiện tại'
+                    when measure_kind = 'level'
+                        then
+                            '; đường thẳng từ ' || {{ vi_number('baseline_target_value') }}
+                            || ' năm ' || baseline_year || ' đến ' || {{ vi_number('required') }}
+                            || ' năm ' || period_end || ' ở mức '
+                            || {{ vi_number('line_value') }} || ' năm ' || review_year
+                    else ''
+                end
+                || case
+                    when is_final or required_pace is null then ''
+                    when meets_target and measure_kind = 'level'
+                        then '; đã đạt: vẫn đạt nếu giữ được giá trị này'
+                    when measure_kind = 'mean_annual_fall' and required_pace <= 0
+                        then '; đã đạt: vẫn đạt nếu tỷ lệ không tăng trở lại'
+                    when measure_kind = 'mean_annual_fall'
+                        then
+                            '; cần giảm bình quân ' || {{ vi_number('required_pace') }}
+                            || ' điểm %/năm trong ' || years_left || ' đợt rà soát còn lại'
+                    else
+                        '; cần ' || {{ vi_number('required_pace') }} || '/năm trong '
+                        || years_left || ' đợt rà soát còn lại'
+                end
+                || case
+                    when is_final or projected_value is null then ''
+                    else
+                        '; giữ tốc độ hiện nay ('
+                        || {{ vi_number('pace_so_far') }}
+                        || case when measure_kind = 'mean_annual_fall' then ' điểm %' else '' end
+                        || '/năm) thì đến ' || period_end || ' đạt '
+                        || case
+                            when measure_kind = 'mean_annual_fall' then 'mức giảm bình quân '
+                            else ''
+                        end
+                        || {{ vi_number('projected_value') }}
+                        || coalesce(
+                            ' (từ ' || {{ vi_number('projected_low') }} || ' đến '
+                            || {{ vi_number('projected_high') }}
+                            || ' theo năm chậm nhất và nhanh nhất)',
+                            ''
+                        )
+                        || ': ' || {{ status_vi('projected_status') }}
+                end
+                || case
+                    when lowest_coverage < 100
+                        then
+                            '; tạm tính: một đợt rà soát được dùng chỉ bao phủ '
+                            || {{ vi_number('lowest_coverage', 1) }} || ' % số hộ'
+                    else ''
+                end
+                || case
+                    when meets_target_if_not_reassessed_poor <> meets_target
+                        then
+                            '; tạm tính: ' || {{ vi_number('poor_not_reviewed_since') }}
+                            || ' hộ nghèo không được rà soát lại đến đợt ' || review_year
+                            || '; nếu tính là vẫn nghèo thì đạt '
+                            || {{ vi_number('actual_if_not_reassessed_poor') }} || ' điểm % ('
+                            || {{ status_vi('verdict_if_not_reassessed_poor') }} || ')'
+                    else ''
+                end
+        end as note_vi,
         method,
-        actual_if_not_reassessed_poor
+        actual_if_not_reassessed_poor,
+        pace_so_far,
+        required_pace,
+        projected_value,
+        projected_low,
+        projected_high,
+        projected_status
     from verdicts
 )
 
