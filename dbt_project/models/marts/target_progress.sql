@@ -467,10 +467,11 @@ final as (
                         then '; the baseline value is unknown: judged on the value so far'
                     when measure_kind = 'level'
                         then
-                            '; the straight line from ' || round(baseline_target_value, 2)
-                            || ' in ' || baseline_year || ' to ' || required || ' in '
-                            || period_end || ' stands at ' || round(line_value, 2) || ' in '
-                            || review_year
+                            '; the straight line from '
+                            || {{ count_text('baseline_target_value') }}
+                            || ' in ' || baseline_year || ' to ' || {{ count_text('required') }}
+                            || ' in ' || period_end || ' stands at '
+                            || {{ count_text('line_value') }} || ' in ' || review_year
                     else ''
                 end
                 || case
@@ -481,27 +482,29 @@ final as (
                         then '; already met: it stays met unless the rate rises again'
                     when measure_kind = 'mean_annual_fall'
                         then
-                            '; a mean fall of ' || round(required_pace, 2)
+                            '; a mean fall of ' || {{ count_text('required_pace') }}
                             || ' points a year still required over the ' || years_left
                             || ' remaining reviews'
                     else
-                        '; ' || round(required_pace, 2) || ' a year still required over the '
-                        || years_left || ' remaining reviews'
+                        '; ' || {{ count_text('required_pace') }}
+                        || ' a year still required over the ' || years_left
+                        || ' remaining reviews'
                 end
                 || case
                     when is_final or projected_value is null then ''
                     else
                         '; at the pace so far ('
-                        || round(pace_so_far, 2)
+                        || {{ count_text('pace_so_far') }}
                         || case when measure_kind = 'mean_annual_fall' then ' points' else '' end
                         || ' a year) '
                         || case
                             when measure_kind = 'mean_annual_fall' then 'a mean fall of '
                             else ''
                         end
-                        || round(projected_value, 2) || ' by ' || period_end
+                        || {{ count_text('projected_value') }} || ' by ' || period_end
                         || coalesce(
-                            ' (' || round(projected_low, 2) || ' to ' || round(projected_high, 2)
+                            ' (' || {{ count_text('projected_low') }} || ' to '
+                            || {{ count_text('projected_high') }}
                             || ' at the slowest and fastest year seen)',
                             ''
                         )
