@@ -18,6 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from orchestration.lib.completeness import (
+    communes_not_reported,
+    files_not_loaded,
+    quarantine_reasons,
+)
 from orchestration.lib.warehouse_connection import connect
 
 DBT_NODE_LOG_PREFIX = "dbt node "  # orchestration/assets/dbt.py logs these
@@ -311,78 +316,40 @@ def _count(value) -> str:
     return "" if value is None else f"{value:,.0f}"
 
 
-def _quarantine_reasons(warehouse_path: Path | None) -> dict[str, str]:
-    """Per file, the reasons its rows were quarantined (the working warehouse, owner-only)."""
-    if warehouse_path is None or not warehouse_path.exists():
-        return {}
-    try:
-        con = connect(warehouse_path, read_only=True)
-    except Exception:  # another process writes it: the summary goes without the reasons
-        return {}
-    try:
-        rows = con.execute(
-            """
-            with reasons as (
-                select source_file, unnest(reasons) as reason
-                from audit.quarantine where source_row is not null
-            ),
-            counted as (
-                select source_file, reason, count(*) as row_count from reasons group by all
-            )
-            select source_file, string_agg(reason || ' ' || row_count, ', ' order by reason)
-            from counted
-            group by source_file
-            """
-        ).fetchall()
-    except Exception:
-        return {}
-    finally:
-        con.close()
-    return dict(rows)
-
-
 def _files_not_loaded(con, out: TextIO, warehouse_path: Path | None = None) -> None:
-    """Every file a data engineer must look at: quarantined whole, ignored, with quarantined
-    rows (by reason), or with sheets that were not read."""
-    if not {"file_name", "status", "status_reason", "rows_read"} <= _columns(con, "source_files"):
-        return
-    rows = con.execute(
-        """
-        select review_year, file_name, status, status_reason, rows_read, rows_loaded,
-            rows_quarantined
-        from source_files
-        where status in ('quarantined', 'ignored') or rows_quarantined > 0
-            or (status = 'loaded' and status_reason is not null)
-        order by review_year, file_name
-        """
-    ).fetchall()
+    """Every file a data engineer must look at (the report lists the same ones)."""
+    rows = files_not_loaded(con)
     if not rows:
         return
-    reasons = _quarantine_reasons(warehouse_path)
+    reasons = quarantine_reasons(warehouse_path)
     print(f"\nFiles not loaded in full ({len(rows)}):", file=out)
-    for year, name, status, why, read, loaded, quarantined in rows:
-        counts = f"{loaded:,} of {read:,} rows loaded, {quarantined:,} quarantined"
+    for row in rows:
+        name, why = row["file_name"], row["status_reason"]
+        counts = (
+            f"{row['rows_loaded']:,} of {row['rows_read']:,} rows loaded, "
+            f"{row['rows_quarantined']:,} quarantined"
+        )
         if reasons.get(name):
             counts += f" ({reasons[name]})"
-        print(f"  {year} {name}: {status}" + (f" ({why})" if why else "") + f"; {counts}", file=out)
+        print(
+            f"  {row['review_year']} {name}: {row['status']}"
+            + (f" ({why})" if why else "")
+            + f"; {counts}",
+            file=out,
+        )
 
 
 def _not_reported(con, out: TextIO) -> None:
-    if not {"reporting_status", "commune_code", "review_year"} <= _columns(con, "commune_year"):
-        return
-    rows = con.execute(
-        """
-        select review_year, count(*), string_agg(commune_code, ', ' order by commune_code)
-        from commune_year where reporting_status = 'not_reported'
-        group by review_year order by review_year
-        """
-    ).fetchall()
-    if not rows:
+    by_year: dict[int, list[str]] = {}
+    for row in communes_not_reported(con):
+        by_year.setdefault(row["review_year"], []).append(row["commune_code"])
+    if not by_year:
         return
     print("\nCommunes not reported (no loaded survey row; NULL counts and rates):", file=out)
-    for year, count, codes in rows:
-        shown = codes if len(codes) <= 200 else codes[:200] + ", …"
-        print(f"  {year}: {count} ({shown})", file=out)
+    for year, codes in by_year.items():
+        shown = ", ".join(codes)
+        shown = shown if len(shown) <= 200 else shown[:200] + ", …"
+        print(f"  {year}: {len(codes)} ({shown})", file=out)
 
 
 def _warnings(con, out: TextIO) -> None:

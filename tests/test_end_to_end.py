@@ -161,6 +161,140 @@ def test_published_rates_are_recomputed_from_counts(published_run):
     assert worst < 1e-9
 
 
+# How each template target is measured (poverty-rules "Plans and their targets"), for the hand
+# recomputation below: T1/T6 on the territory's rate; a fall in percent starts at 0 in the
+# baseline review; a count or share starts at its baseline value. Bounds keep a projection within
+# what the value can take.
+FALL_OF_THE_TERRITORY_RATE = {"T1", "T6"}
+LEVELS = {
+    # target: (comparison, starts at 0 in the baseline review, lowest, highest)
+    "T3": ("=", False, 0.0, None),
+    "T4": (">=", True, 0.0, 100.0),
+    "T5": (">", True, None, 100.0),
+    "T8": ("=", False, 0.0, None),
+    "T9": (">", True, None, 100.0),
+    "T10": (">=", False, 0.0, 100.0),
+}
+
+
+def _within(value: float, lowest: float | None, highest: float | None) -> float:
+    if lowest is not None and value < lowest:
+        return lowest
+    if highest is not None and value > highest:
+        return highest
+    return value
+
+
+def _meets(value: float, comparison: str, required: float) -> bool:
+    return {">=": value >= required - 1e-9, ">": value > required + 1e-9}.get(
+        comparison, abs(value - required) <= 1e-9
+    )
+
+
+def test_pace_projection_and_status_recomputed_from_the_published_series(published_run):
+    """Every target's pace, projection and status, worked out again in plain arithmetic from the
+    published series (territory_year for the rate targets, the targets' own values by review for
+    the levels), as a reader with the definitions and a calculator would."""
+    _, out = published_run
+    with duckdb.connect(str(out / "published.duckdb"), read_only=True) as con:
+        rates = {
+            (territory, year): (rate, standard)
+            for territory, year, rate, standard in con.execute(
+                "select territory, review_year, poverty_rate, standard_id from territory_year"
+            ).fetchall()
+        }
+        cursor = con.execute("select * from target_progress")
+        names = [column[0] for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    by_target: dict[tuple, dict[int, dict]] = {}
+    for row in rows:
+        key = (row["plan_id"], row["territory"], row["target_id"])
+        by_target.setdefault(key, {})[row["review_year"]] = row
+    checked = on_the_line = 0
+    for (_, territory, target), years in by_target.items():
+        for year, row in years.items():
+            base, end, required = row["baseline_year"], row["period_end"], row["required"]
+            left = end - year
+            if target in FALL_OF_THE_TERRITORY_RATE:
+                falls = [
+                    rates[(territory, y - 1)][0] - rates[(territory, y)][0]
+                    for y in range(base + 1, year + 1)
+                    if (territory, y - 1) in rates
+                    and (territory, y) in rates
+                    and rates[(territory, y - 1)][1] == rates[(territory, y)][1]
+                ]
+                if not falls:
+                    assert row["actual"] is None and row["status"] == "not_measurable", row
+                    continue
+                mean, count = sum(falls) / len(falls), len(falls)
+                assert row["actual"] == pytest.approx(mean, abs=1e-6)
+                assert row["pace_so_far"] == pytest.approx(mean, abs=1e-6)
+                assert row["projected_value"] == pytest.approx(mean, abs=1e-6)
+                if left > 0:
+                    need = (required * (count + left) - mean * count) / left
+                    low = (mean * count + min(falls) * left) / (count + left)
+                    high = (mean * count + max(falls) * left) / (count + left)
+                    assert row["required_pace"] == pytest.approx(need, abs=1e-6)
+                    assert row["projected_low"] == pytest.approx(low, abs=1e-6)
+                    assert row["projected_high"] == pytest.approx(high, abs=1e-6)
+                else:
+                    assert row["required_pace"] is None
+                met = _meets(mean, ">=", required)
+                verdict = (
+                    ("achieved" if met else "missed")
+                    if left <= 0
+                    else ("on_track" if met else "off_track")
+                )
+            elif target in LEVELS:
+                comparison, from_zero, lowest, highest = LEVELS[target]
+                value = row["actual"]
+                if value is None:
+                    continue
+                start = 0.0 if from_zero else row["baseline_value"]
+                if year == base:
+                    assert row["pace_so_far"] is None
+                    verdict = "on_track" if left > 0 else None
+                else:
+                    pace = (value - start) / (year - base)
+                    line = start + (required - start) * (year - base) / (end - base)
+                    projected = _within(value + pace * left, lowest, highest)
+                    assert row["pace_so_far"] == pytest.approx(pace, abs=1e-6)
+                    assert row["projected_value"] == pytest.approx(projected, abs=1e-6)
+                    if left > 0:
+                        assert row["required_pace"] == pytest.approx(
+                            (required - value) / left, abs=1e-6
+                        )
+                    # The yearly changes seen, where every review since the baseline is in.
+                    values = {base: start} | {y: r["actual"] for y, r in years.items()}
+                    known = [y for y in range(base, year + 1) if values.get(y) is not None]
+                    steps = [values[y] - values[y - 1] for y in known if y - 1 in known]
+                    if len(steps) == year - base:
+                        ends = [_within(value + s * left, lowest, highest) for s in steps]
+                        assert row["projected_low"] == pytest.approx(min(ends), abs=1e-6)
+                        assert row["projected_high"] == pytest.approx(max(ends), abs=1e-6)
+                    if comparison == "=" and required < start:
+                        ahead = value <= line + 1e-9
+                    elif comparison == "=" and required == start:
+                        ahead = abs(value - required) <= 1e-9
+                    else:
+                        ahead = _meets(value, ">=" if comparison == "=" else comparison, line)
+                    on_the_line += abs(value - line) < 1e-9
+                    if left <= 0:
+                        verdict = "achieved" if _meets(value, comparison, required) else "missed"
+                    else:
+                        verdict = "on_track" if ahead else "off_track"
+                    assert row["projected_status"] == (
+                        "achieved" if _meets(projected, comparison, required) else "missed"
+                    ), row
+            else:
+                continue
+            # A provisional status hides the verdict (coverage or households not reviewed again).
+            if verdict is not None and row["status"] != "provisional":
+                assert row["status"] == verdict, (territory, target, year, row["note"])
+            checked += 1
+    assert checked >= 20, checked
+
+
 def test_source_files_account_for_every_row_read(published_run, sample_raw_dir):
     _, out = published_run
     with duckdb.connect(str(out / "published.duckdb"), read_only=True) as con:

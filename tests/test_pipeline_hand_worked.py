@@ -738,18 +738,31 @@ TARGET_PROGRESS = {
     (*P1, "T1", 2023): dict(
         baseline_year=2021, baseline_value=None, actual=None, status="not_measurable"
     ),
+    # Pace (baseline 2021 not loaded: the one loaded fall, 2023 → 2024): 2.7778 a year; one
+    # review left, so the fall still required is (1.5 × (1 + 1) − 2.7778 × 1) / 1 = 0.2222;
+    # projected mean 2.7778 (one fall seen: the range is that fall), achieved.
     (*P1, "T1", 2024): dict(
         actual=2.7778,
         actual_if_not_reassessed_poor=1.6667,  # 5.5556 - 3.8889: still ≥ 1.5
+        pace_so_far=2.7778,
+        required_pace=0.2222,
+        projected_value=2.7778,
+        projected_low=2.7778,
+        projected_high=2.7778,
+        projected_status="achieved",
         status="provisional",
         method="native",
         territory_name_vi="Tỉnh Hà Giang (trước 2025)",
         target_order=1,
     ),
+    # The period's last review: nothing left to require, the projection is the actual.
     (*P1, "T1", 2025): dict(
         actual=1.7484,
         actual_if_not_reassessed_poor=1.4542,
         required=1.5,
+        required_pace=None,
+        projected_value=1.7484,
+        projected_status="achieved",
         status="provisional",
         method="mapped",
     ),
@@ -770,7 +783,16 @@ TARGET_PROGRESS = {
     (*P1, "T5", 2025): dict(actual=None, status="not_measurable"),
     # T3: poor meritorious families: 2023 H08 → 1; none after; 2025 covers 100 %.
     (*P1, "T3", 2023): dict(actual=1.0, required=0.0, status="provisional"),
-    (*P1, "T3", 2024): dict(actual=0.0, status="on_track"),
+    # No baseline value (2021 not loaded): no pace, no projection, judged on the value so far;
+    # one review left, so 0 − 0 = 0 a year still required.
+    (*P1, "T3", 2024): dict(
+        actual=0.0,
+        status="on_track",
+        pace_so_far=None,
+        required_pace=0.0,
+        projected_value=None,
+        projected_status=None,
+    ),
     (*P1, "T3", 2025): dict(actual=0.0, status="achieved"),
 }
 
@@ -794,6 +816,15 @@ def test_target_progress(published):
         ), note
         # In 2024 the households not reviewed again change nothing: no such clause.
         assert "not reviewed again" not in got[(*plan, "T1", 2024)]["note"]
+        assert (
+            "a mean fall of 0.22 points a year still required over the 1 remaining reviews"
+            in (got[(*plan, "T1", 2024)]["note"])
+        )
+        assert got[(*plan, "T1", 2025)]["note_vi"].endswith(
+            "; tạm tính: 2 hộ nghèo không được rà soát lại đến đợt 2025; nếu tính là vẫn nghèo "
+            "thì đạt 1,45 điểm % (không đạt)"
+        )
+    assert "judged on the value so far" in got[(*P1, "T3", 2024)]["note"]
     # T1 … T10 in number order, T10 last.
     assert {r["target_order"] for r in got.values() if r["target_id"] == "T5"} == {5}
     # Targets of 2026-2030 have no review in their period yet.

@@ -8,6 +8,13 @@ rate targets (mean of yearly falls) the mean is recomputed here from the publish
 reader can check it with a pencil; the other targets are measured on series the warehouse keeps
 internal (the baseline's extremely difficult communes, villages, the baseline's poor households),
 and their arithmetic is the note each row carries.
+
+Every row also shows its pace and projection worked out with the numbers in the row: for a
+rate-fall target (a mean of yearly falls) the fall still needed a year, ``(required × (n + r) −
+mean × n) / r`` with n falls so far and r reviews left, and the period's mean if the remaining
+reviews fell at the mean so far, the slowest or the fastest fall seen; for a level or count
+target the pace ``(value − baseline value) / years``, the straight line from the baseline value
+to the required value at the period's last review, and ``value + pace × r``.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ SERIES_COLUMNS = (
 )
 RATE_MEASURE_TARGETS = {"T1", "T6"}
 """Targets of the template plans measured as the mean yearly fall of the territory's rate."""
+FALL_TARGETS = {"T1", "T2", "T6", "T7"}
+"""Targets of the template plans judged on a mean of yearly falls (the others on a level)."""
 
 
 class TargetExplainError(ValueError):
@@ -100,7 +109,10 @@ class TargetExplanation:
                 )
                 if self.target_id in RATE_MEASURE_TARGETS:
                     lines.append("    " + self._mean_of_falls(row))
+                lines.extend("    " + line for line in self._pace(row, plan.rows))
                 lines.append(f"    note: {row['note']}")
+                if row.get("note_vi"):
+                    lines.append(f"    ghi chú: {row['note_vi']}")
         return "\n".join(lines)
 
     def _mean_of_falls(self, row: dict[str, Any]) -> str:
@@ -113,6 +125,105 @@ class TargetExplanation:
         if row["actual"] is not None and abs(mean - row["actual"]) > 1e-9:
             text += f"  WARNING: the published actual is {row['actual']}"
         return text
+
+    def _pace(self, row: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+        """The pace and projection of one evaluated row, with its arithmetic."""
+        if "pace_so_far" not in row or row["actual"] is None:
+            return []
+        year, base, end, required = (
+            row["review_year"],
+            row["baseline_year"],
+            row["period_end"],
+            row["required"],
+        )
+        left = end - year
+        if self.target_id in FALL_TARGETS or row.get("actual_if_not_reassessed_poor") is not None:
+            lines = self._fall_pace(row, left, required, end)
+        else:
+            lines = self._level_pace(row, rows, year, base, end, left, required)
+        lines.append(
+            f"projected status: {row.get('projected_status') or 'NULL'} "
+            f"(published projection {_number(row.get('projected_value'), 4)}, range "
+            f"{_number(row.get('projected_low'), 4)} to {_number(row.get('projected_high'), 4)})"
+        )
+        return lines
+
+    def _fall_pace(self, row: dict[str, Any], left: int, required: float, end: int) -> list[str]:
+        mean = row["actual"]
+        falls = (
+            [fall for _, fall in self.falls(row["baseline_year"], row["review_year"])]
+            if self.target_id in RATE_MEASURE_TARGETS
+            else []
+        )
+        lines = [f"pace so far: a mean fall of {_number(mean, 4)} points a year"]
+        if left <= 0:
+            lines.append(f"the period's last review ({end}) is in: nothing left to require")
+            return lines
+        count = len(falls) if falls else None
+        if count:
+            needed = (required * (count + left) - mean * count) / left
+            lines.append(
+                f"pace still required = ({_number(required, 4)} × ({count} + {left}) − "
+                f"{_number(mean, 4)} × {count}) / {left} = {needed:.4f} points a year"
+                + _check(needed, row.get("required_pace"))
+            )
+            slowest, fastest = min(falls), max(falls)
+            low = (mean * count + slowest * left) / (count + left)
+            high = (mean * count + fastest * left) / (count + left)
+            lines.append(
+                f"projection to {end}: the mean stays {_number(mean, 4)} at this pace; at the "
+                f"slowest fall seen ({slowest:.4f}) ({_number(mean, 4)} × {count} + "
+                f"{slowest:.4f} × {left}) / {count + left} = {low:.4f}, at the fastest "
+                f"({fastest:.4f}) {high:.4f}" + _check(low, row.get("projected_low"))
+            )
+        else:
+            lines.append(
+                f"pace still required: {_number(row.get('required_pace'), 4)} points a year over "
+                f"the {left} remaining reviews (the series of this target is internal)"
+            )
+        return lines
+
+    def _level_pace(
+        self,
+        row: dict[str, Any],
+        rows: list[dict[str, Any]],
+        year: int,
+        base: int,
+        end: int,
+        left: int,
+        required: float,
+    ) -> list[str]:
+        value = row["actual"]
+        at_base = next((r["actual"] for r in rows if r["review_year"] == base), None)
+        if at_base is None and row.get("pace_so_far") is not None:
+            at_base = value - row["pace_so_far"] * (year - base)
+        if at_base is None:
+            return ["the baseline value is unknown: judged on the value so far"]
+        lines = []
+        if year > base:
+            pace = (value - at_base) / (year - base)
+            lines.append(
+                f"pace so far = ({_number(value, 4)} − {_number(at_base, 4)}) / ({year} − {base})"
+                f" = {pace:.4f} a year" + _check(pace, row.get("pace_so_far"))
+            )
+        line = at_base + (required - at_base) * (year - base) / (end - base) if end > base else 0
+        lines.append(
+            f"straight line from {_number(at_base, 4)} in {base} to {_number(required, 4)} in "
+            f"{end}: {line:.4f} in {year}, the value {_number(value, 4)}"
+        )
+        if left > 0:
+            needed = (required - value) / left
+            lines.append(
+                f"pace still required = ({_number(required, 4)} − {_number(value, 4)}) / {left} "
+                f"= {needed:.4f} a year" + _check(needed, row.get("required_pace"))
+            )
+            if year > base:
+                projected = value + pace * left
+                lines.append(
+                    f"projection to {end} = {_number(value, 4)} + {pace:.4f} × {left} = "
+                    f"{projected:.4f} (kept within what the measure can take)"
+                )
+        return lines
 
     def to_csv(self) -> str:
         buffer = io.StringIO()
@@ -131,6 +242,13 @@ def _number(value: float | int | None, digits: int) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}".rstrip("0").rstrip(".") if digits else str(value)
     return str(value)
+
+
+def _check(mine: float, published: float | None) -> str:
+    """A warning when the arithmetic shown here differs from the published value."""
+    if published is None or abs(mine - published) <= 1e-6:
+        return ""
+    return f"  WARNING: the published value is {published}"
 
 
 def explain_target(

@@ -1,11 +1,10 @@
+-- How each target is judged, the same for every target of a kind. What a target measures comes
+-- from the measure models (int_target_measures_*: a value per plan, territory, target and review
+-- year); a new target is a row of the plan_targets seed and, at most, one new measure.
 with
 
-plans as (
-    select * from {{ ref('plans_applied') }}
-),
-
-plan_targets as (
-    select * from {{ ref('plan_targets') }}
+target_years as (
+    select * from {{ ref('int_plan_target_years') }}
 ),
 
 review_years as (
@@ -16,425 +15,73 @@ territory_year as (
     select * from {{ ref('territory_year') }}
 ),
 
-apportioned as (
-    select * from {{ ref('int_commune_years_apportioned') }}
-),
-
--- Not materialized: each reference reads only its review years (the baseline's, the targets')
--- from the classification view, instead of DuckDB storing every household-year once for both.
-classified as not materialized (
-    select * from {{ ref('int_households_classified') }}
-),
-
-crosswalk as (
-    select * from {{ ref('int_communes_crosswalked') }}
-),
-
-communes as (
-    select * from {{ ref('stg_admin_units__communes') }}
-),
-
-territory_names as (
-    select distinct
-        territory,
-        territory_name_vi
-    from territory_year
-),
-
--- One row per plan, territory, target and loaded review year of the plan's period.
-target_years as (
-    select
-        plans.plan_id,
-        plans.territory,
-        territory_names.territory_name_vi,
-        split_part(plans.territory, ':', 1) as unit_version,
-        split_part(plans.territory, ':', 2) as province_code,
-        plan_targets.target_id,
-        -- T1 ... T10 in their number's order, not as text (T10 after T9).
-        cast(regexp_extract(plan_targets.target_id, '[0-9]+') as integer) as target_order,
-        plan_targets.description,
-        plan_targets.description_vi,
-        plan_targets.measure,
-        plan_targets.required_value as required,
-        plan_targets.comparison,
-        plans.period_start,
-        plans.period_end,
-        coalesce(plan_targets.baseline_year, plans.baseline_year) as baseline_year,
-        review_years.review_year,
-        baseline_review.review_year is not null as is_baseline_loaded
-    from plans
-    inner join plan_targets on plans.plan_id = plan_targets.plan_id
-    inner join review_years
-        on review_years.review_year between plans.period_start and plans.period_end
-    left join review_years as baseline_review
-        on coalesce(plan_targets.baseline_year, plans.baseline_year) = baseline_review.review_year
-    left join territory_names on plans.territory = territory_names.territory
-),
-
--- Each commune of the territory's unit version as measured in every review: whole in a review
--- of its own units, through the crosswalk in the other. Across versions a commune counts as
--- extremely difficult when a commune it shares territory with is (for a pre-2025 commune in a
--- 2025 review: one of its successors).
-target_communes as (
-    select
-        review_year,
-        unit_version,
-        province_code,
-        commune_code,
-        bool_or(is_extremely_difficult) as is_extremely_difficult,
-        sum(difficult_villages) as difficult_villages,
-        sum(poor_meritorious_family) filter (where is_reported) as poor_meritorious_family
-    from apportioned
-    group by all
-),
-
-territory_counts as (
-    select
-        review_year,
-        unit_version,
-        province_code,
-        count(*) filter (where is_extremely_difficult) as extremely_difficult_communes,
-        sum(difficult_villages) as difficult_villages,
-        sum(poor_meritorious_family) as poor_meritorious_family
-    from target_communes
-    group by all
-),
-
--- The poor households each review did not see again, counted as still poor where they were last
--- assessed (int_households_not_reviewed_since), over the communes the territory's counts use.
-territory_not_reviewed as (
-    select
-        review_year,
-        unit_version,
-        province_code,
-        sum(poor_not_reviewed_since) filter (where is_reported and has_totals)
-            as poor_not_reviewed_since
-    from apportioned
-    group by all
-),
-
--- The communes of the territory that were extremely difficult in the target's baseline review.
-baseline_difficult as (
-    select distinct
-        target_years.plan_id,
-        target_years.territory,
-        target_years.target_id,
-        target_communes.unit_version,
-        target_communes.commune_code
-    from target_years
-    inner join target_communes
-        on
-            target_years.baseline_year = target_communes.review_year
-            and target_years.unit_version = target_communes.unit_version
-            and target_years.province_code = target_communes.province_code
-    where
-        target_years.measure in (
-            'mean_annual_fall_extremely_difficult_rate',
-            'extremely_difficult_communes_fall_percent'
-        )
-        and target_communes.is_extremely_difficult
-),
-
--- Their pooled rate in each review: counts of the review's communes placed in them, over the
--- reported communes with totals, as one rate.
-difficult_sources as (
-    select
-        baseline_difficult.plan_id,
-        baseline_difficult.territory,
-        baseline_difficult.target_id,
-        apportioned.review_year,
-        apportioned.review_commune_code,
-        bool_and(apportioned.is_native) as is_native,
-        sum(apportioned.allocation_share) as set_allocation_share,
-        bool_or(apportioned.is_reported and apportioned.has_totals) as is_counted,
-        sum(apportioned.poor_households) as poor_households,
-        sum(apportioned.poor_not_reviewed_since) as poor_not_reviewed_since,
-        sum(apportioned.total_households) as total_households
-    from baseline_difficult
-    inner join apportioned
-        on
-            baseline_difficult.unit_version = apportioned.unit_version
-            and baseline_difficult.commune_code = apportioned.commune_code
-    group by all
-),
-
-difficult_rates as (
-    select
-        plan_id,
-        territory,
-        target_id,
-        review_year,
-        case
-            when bool_and(is_native) then 'native'
-            when bool_and(set_allocation_share >= 1 - 1e-9) then 'mapped'
-            else 'apportioned'
-        end as method,
-        100 * sum(poor_households) filter (where is_counted)
-        / nullif(sum(total_households) filter (where is_counted), 0) as pooled_rate,
-        100 * (
-            cast(sum(poor_households) filter (where is_counted) as double)
-            + cast(sum(poor_not_reviewed_since) filter (where is_counted) as double)
-        )
-        / nullif(sum(total_households) filter (where is_counted), 0)
-            as pooled_rate_if_not_reassessed_poor,
-        sum(poor_not_reviewed_since) filter (where is_counted) as poor_not_reviewed_since
-    from difficult_sources
-    group by all
-),
-
-difficult_remaining as (
-    select
-        baseline_difficult.plan_id,
-        baseline_difficult.territory,
-        baseline_difficult.target_id,
-        target_communes.review_year,
-        count(*) as baseline_communes,
-        count(*) filter (where not target_communes.is_extremely_difficult) as communes_left
-    from baseline_difficult
-    inner join target_communes
-        on
-            baseline_difficult.unit_version = target_communes.unit_version
-            and baseline_difficult.commune_code = target_communes.commune_code
-    group by all
-),
-
-access_targets as (
-    select distinct
-        plan_id,
-        territory,
-        target_id,
-        unit_version,
-        province_code,
-        baseline_year,
-        review_year
-    from target_years
-    where measure = 'min_access_rate_baseline_poor'
-),
-
--- T10: the households poor in the baseline review, each with its weight in the territory
--- (1 when its commune, or its own code, puts it there; the crosswalk's share otherwise).
-baseline_poor as (
-    select
-        classified.review_year,
-        classified.unit_version,
-        classified.household_code,
-        classified.province_code,
-        classified.commune_code,
-        case when classified.unit_version = '2025' then 'pre2025' else '2025' end
-            as placed_unit_version,
-        {{ placed_commune_code('classified') }} as placed_commune_code
-    from classified
-    {{ join_household_placement('classified') }}
-    where
-        classified.is_poor
-        and classified.review_year in (select access_targets.baseline_year from access_targets)
-),
-
-baseline_poor_weights as (
-    select
-        review_year,
-        household_code,
-        unit_version,
-        province_code,
-        {{ exact_weight(1) }} as weight
-    from baseline_poor
-    union all
-    select
-        baseline_poor.review_year,
-        baseline_poor.household_code,
-        baseline_poor.placed_unit_version as unit_version,
-        placed_units.province_code,
-        {{ exact_weight(1) }} as weight
-    from baseline_poor
-    inner join communes as placed_units
-        on
-            baseline_poor.placed_unit_version = placed_units.unit_version
-            and baseline_poor.placed_commune_code = placed_units.commune_code
-    union all
-    select
-        baseline_poor.review_year,
-        baseline_poor.household_code,
-        '2025' as unit_version,
-        crosswalk.new_province_code as province_code,
-        sum(crosswalk.forward_weight) as weight
-    from baseline_poor
-    inner join crosswalk on baseline_poor.commune_code = crosswalk.old_commune_code
-    where baseline_poor.unit_version = 'pre2025' and baseline_poor.placed_commune_code is null
-    group by all
-    union all
-    select
-        baseline_poor.review_year,
-        baseline_poor.household_code,
-        'pre2025' as unit_version,
-        crosswalk.old_province_code as province_code,
-        sum(crosswalk.backward_weight) as weight
-    from baseline_poor
-    inner join crosswalk on baseline_poor.commune_code = crosswalk.new_commune_code
-    where baseline_poor.unit_version = '2025' and baseline_poor.placed_commune_code is null
-    group by all
-),
-
-baseline_poor_followed as (
-    select
-        access_targets.plan_id,
-        access_targets.territory,
-        access_targets.target_id,
-        access_targets.review_year,
-        baseline_poor_weights.weight,
-        followed.d_employment,
-        followed.d_dependents,
-        followed.d_nutrition,
-        followed.d_health_insurance,
-        followed.d_adult_education,
-        followed.d_child_schooling,
-        followed.d_housing_quality,
-        followed.d_housing_area,
-        followed.d_water,
-        followed.d_sanitation,
-        followed.d_telecom,
-        followed.d_information_assets
-    from access_targets
-    inner join baseline_poor_weights
-        on
-            access_targets.baseline_year = baseline_poor_weights.review_year
-            and access_targets.unit_version = baseline_poor_weights.unit_version
-            and access_targets.province_code = baseline_poor_weights.province_code
-    inner join classified as followed
-        on
-            access_targets.review_year = followed.review_year
-            and baseline_poor_weights.household_code = followed.household_code
-    where baseline_poor_weights.weight > 0
-),
-
-indicator_access as (
-    unpivot baseline_poor_followed
-    on
-    d_employment, d_dependents, d_nutrition, d_health_insurance, d_adult_education,
-    d_child_schooling, d_housing_quality, d_housing_area, d_water, d_sanitation, d_telecom,
-    d_information_assets
-    into name indicator_code value is_deprived
-),
-
-access_rates as (
-    select
-        plan_id,
-        territory,
-        target_id,
-        review_year,
-        indicator_code,
-        100 * sum(weight) filter (where not is_deprived) / sum(weight) as access_rate,
-        sum(weight) as followed_households
-    from indicator_access
-    group by all
-),
-
-lowest_access as (
-    select
-        plan_id,
-        territory,
-        target_id,
-        review_year,
-        min(access_rate) as min_access_rate,
-        first(indicator_code order by access_rate, indicator_code) as lowest_indicator,
-        max(followed_households) as followed_households
-    from access_rates
-    group by all
+measures as (
+    select * from {{ ref('int_target_measures_rate') }}
+    union all by name
+    select * from {{ ref('int_target_measures_level') }}
+    union all by name
+    select * from {{ ref('int_target_measures_access') }}
 ),
 
 -- The value each target measures in every review year of the territory's series.
 series as (
     select
-        target_years.plan_id,
-        target_years.territory,
-        target_years.target_id,
-        target_years.measure,
+        targets.plan_id,
+        targets.territory,
+        targets.target_id,
+        targets.measure_kind,
         review_years.review_year,
         review_years.standard_id,
         territory_year.households_covered_percent,
-        coalesce(difficult_rates.method, territory_year.method) as method,
-        case target_years.measure
-            when 'mean_annual_fall_poverty_rate' then territory_year.poverty_rate
-            when 'mean_annual_fall_extremely_difficult_rate' then difficult_rates.pooled_rate
-            when 'poor_meritorious_family' then territory_counts.poor_meritorious_family
-            when 'extremely_difficult_communes_fall_percent'
-                then cast(difficult_remaining.baseline_communes as double)
-            when 'extremely_difficult_communes'
-                then cast(territory_counts.extremely_difficult_communes as double)
-            when 'difficult_villages_fall_percent' then territory_counts.difficult_villages
-            when 'min_access_rate_baseline_poor' then series_access.min_access_rate
-        end as measured_value,
-        -- The rate if the poor households not reviewed again were still poor (numerator only:
-        -- the commune totals already count them as resident).
-        case target_years.measure
-            when 'mean_annual_fall_poverty_rate'
-                then
-                    territory_year.poverty_rate
-                    + 100
-                    * cast(coalesce(territory_not_reviewed.poor_not_reviewed_since, 0) as double)
-                    / nullif(territory_year.total_households, 0)
-            when 'mean_annual_fall_extremely_difficult_rate'
-                then difficult_rates.pooled_rate_if_not_reassessed_poor
-        end as measured_value_if_not_reassessed_poor,
-        case target_years.measure
-            when 'mean_annual_fall_poverty_rate'
-                then cast(coalesce(territory_not_reviewed.poor_not_reviewed_since, 0) as double)
-            when 'mean_annual_fall_extremely_difficult_rate'
-                then cast(coalesce(difficult_rates.poor_not_reviewed_since, 0) as double)
-        end as poor_not_reviewed_since
+        coalesce(measures.method, territory_year.method) as method,
+        measures.measured_value,
+        measures.target_value,
+        measures.measured_value_if_not_reassessed_poor,
+        measures.poor_not_reviewed_since,
+        measures.rests_on_baseline,
+        measures.value_floor,
+        measures.value_ceiling,
+        measures.series_name,
+        measures.series_name_vi,
+        measures.value_note,
+        measures.value_note_vi,
+        measures.missing_reason,
+        measures.missing_reason_vi
     from (
         select distinct
             plan_id,
             territory,
             target_id,
-            measure,
-            unit_version,
-            province_code
+            measure_kind
         from target_years
-    ) as target_years
+    ) as targets
     inner join review_years on true
     left join territory_year
         on
-            target_years.territory = territory_year.territory
+            targets.territory = territory_year.territory
             and review_years.review_year = territory_year.review_year
-    left join territory_counts
+    left join measures
         on
-            target_years.unit_version = territory_counts.unit_version
-            and target_years.province_code = territory_counts.province_code
-            and review_years.review_year = territory_counts.review_year
-    left join territory_not_reviewed
-        on
-            target_years.unit_version = territory_not_reviewed.unit_version
-            and target_years.province_code = territory_not_reviewed.province_code
-            and review_years.review_year = territory_not_reviewed.review_year
-    left join difficult_rates
-        on
-            target_years.plan_id = difficult_rates.plan_id
-            and target_years.territory = difficult_rates.territory
-            and target_years.target_id = difficult_rates.target_id
-            and review_years.review_year = difficult_rates.review_year
-    left join difficult_remaining
-        on
-            target_years.plan_id = difficult_remaining.plan_id
-            and target_years.territory = difficult_remaining.territory
-            and target_years.target_id = difficult_remaining.target_id
-            and review_years.review_year = difficult_remaining.review_year
-    left join lowest_access as series_access
-        on
-            target_years.plan_id = series_access.plan_id
-            and target_years.territory = series_access.territory
-            and target_years.target_id = series_access.target_id
-            and review_years.review_year = series_access.review_year
+            targets.plan_id = measures.plan_id
+            and targets.territory = measures.territory
+            and targets.target_id = measures.target_id
+            and review_years.review_year = measures.review_year
 ),
 
--- Falls between consecutive reviews under one standard, the 2024 -> 2025 pair included: both
--- years are measured on the territory's own boundaries.
-annual_falls as (
+-- Each year's step of a target's value between consecutive reviews under one standard: for a
+-- rate, its fall (the 2024 -> 2025 pair included: both years are measured on the territory's
+-- own boundaries); for a level, its change.
+yearly_steps as (
     select
         series.plan_id,
         series.territory,
         series.target_id,
         series.review_year,
-        previous_year.measured_value - series.measured_value as fall,
+        case
+            when series.measure_kind = 'mean_annual_fall'
+                then previous_year.measured_value - series.measured_value
+            else series.target_value - previous_year.target_value
+        end as step,
         previous_year.measured_value_if_not_reassessed_poor
         - series.measured_value_if_not_reassessed_poor as fall_if_not_reassessed_poor,
         least(
@@ -448,102 +95,117 @@ annual_falls as (
             and series.territory = previous_year.territory
             and series.target_id = previous_year.target_id
             and series.review_year - 1 = previous_year.review_year
-            and series.standard_id = previous_year.standard_id
+            -- A rate's fall only under one standard; a level (communes, villages, a count or an
+            -- access share measured the same way) changes across a change of standard too.
+            and (
+                series.measure_kind = 'level'
+                or series.standard_id = previous_year.standard_id
+            )
     where
-        series.measure like 'mean_annual_fall_%'
-        and series.measured_value is not null
-        and previous_year.measured_value is not null
+        (
+            series.measure_kind = 'mean_annual_fall'
+            and series.measured_value is not null
+            and previous_year.measured_value is not null
+        )
+        or (
+            series.measure_kind = 'level'
+            and series.target_value is not null
+            and previous_year.target_value is not null
+        )
+),
+
+-- The steps of each evaluated review: those after the baseline up to the review.
+steps_so_far as (
+    select
+        target_years.plan_id,
+        target_years.territory,
+        target_years.target_id,
+        target_years.review_year,
+        avg(yearly_steps.step) as mean_step,
+        min(yearly_steps.step) as slowest_step,
+        max(yearly_steps.step) as fastest_step,
+        avg(yearly_steps.fall_if_not_reassessed_poor) as mean_fall_if_not_reassessed_poor,
+        count(*) as steps_counted,
+        min(yearly_steps.pair_coverage) as lowest_pair_coverage
+    from target_years
+    inner join yearly_steps
+        on
+            target_years.plan_id = yearly_steps.plan_id
+            and target_years.territory = yearly_steps.territory
+            and target_years.target_id = yearly_steps.target_id
+            and target_years.baseline_year < yearly_steps.review_year
+            and target_years.review_year >= yearly_steps.review_year
+    group by all
+),
+
+-- The reviews each value rests on: the pairs behind a mean of falls, the baseline and this
+-- review for a value against the baseline, this review alone for a count of this review.
+series_used as (
+    select
+        target_years.plan_id,
+        target_years.territory,
+        target_years.target_id,
+        target_years.review_year,
+        min(coalesce(used.households_covered_percent, 0)) filter (
+            where
+            used.review_year = target_years.review_year
+            or (
+                used.review_year = target_years.baseline_year
+                and coalesce(current_year.rests_on_baseline, true)
+            )
+        ) as lowest_level_coverage,
+        -- The most derived method among the reviews since the baseline.
+        case
+            when bool_or(used.method = 'apportioned') then 'apportioned'
+            when bool_or(used.method = 'mapped') then 'mapped'
+            else 'native'
+        end as method
+    from target_years
+    inner join series as used
+        on
+            target_years.plan_id = used.plan_id
+            and target_years.territory = used.territory
+            and target_years.target_id = used.target_id
+            and used.review_year
+            between least(target_years.baseline_year, target_years.review_year)
+            and target_years.review_year
+    left join series as current_year
+        on
+            target_years.plan_id = current_year.plan_id
+            and target_years.territory = current_year.territory
+            and target_years.target_id = current_year.target_id
+            and target_years.review_year = current_year.review_year
+    group by all
 ),
 
 evaluated as (
     select
         target_years.*,
         baseline.measured_value as baseline_value,
-        current_year.measured_value,
-        (
-            select avg(annual_falls.fall)
-            from annual_falls
-            where
-                annual_falls.plan_id = target_years.plan_id
-                and annual_falls.territory = target_years.territory
-                and annual_falls.target_id = target_years.target_id
-                and annual_falls.review_year > target_years.baseline_year
-                and annual_falls.review_year <= target_years.review_year
-        ) as mean_fall,
-        (
-            select avg(annual_falls.fall_if_not_reassessed_poor)
-            from annual_falls
-            where
-                annual_falls.plan_id = target_years.plan_id
-                and annual_falls.territory = target_years.territory
-                and annual_falls.target_id = target_years.target_id
-                and annual_falls.review_year > target_years.baseline_year
-                and annual_falls.review_year <= target_years.review_year
-        ) as mean_fall_if_not_reassessed_poor,
+        baseline.target_value as baseline_target_value,
+        case when target_years.measure_kind = 'mean_annual_fall' then steps_so_far.mean_step end
+            as mean_fall,
+        steps_so_far.mean_fall_if_not_reassessed_poor,
+        steps_so_far.slowest_step,
+        steps_so_far.fastest_step,
         current_year.poor_not_reviewed_since,
-        (
-            select count(*)
-            from annual_falls
-            where
-                annual_falls.plan_id = target_years.plan_id
-                and annual_falls.territory = target_years.territory
-                and annual_falls.target_id = target_years.target_id
-                and annual_falls.review_year > target_years.baseline_year
-                and annual_falls.review_year <= target_years.review_year
-        ) as falls_counted,
-        -- The reviews a value rests on: the pairs behind a mean of falls, the baseline and this
-        -- review for a fall in percent or T10, this review alone for a count.
+        coalesce(steps_so_far.steps_counted, 0) as falls_counted,
         case
-            when target_years.measure like 'mean_annual_fall_%'
-                then (
-                    select min(annual_falls.pair_coverage)
-                    from annual_falls
-                    where
-                        annual_falls.plan_id = target_years.plan_id
-                        and annual_falls.territory = target_years.territory
-                        and annual_falls.target_id = target_years.target_id
-                        and annual_falls.review_year > target_years.baseline_year
-                        and annual_falls.review_year <= target_years.review_year
-                )
-            else (
-                select min(coalesce(used.households_covered_percent, 0))
-                from series as used
-                where
-                    used.plan_id = target_years.plan_id
-                    and used.territory = target_years.territory
-                    and used.target_id = target_years.target_id
-                    and (
-                        used.review_year = target_years.review_year
-                        or (
-                            used.review_year = target_years.baseline_year
-                            and target_years.measure not in (
-                                'poor_meritorious_family', 'extremely_difficult_communes'
-                            )
-                        )
-                    )
-            )
+            when target_years.measure_kind = 'mean_annual_fall'
+                then steps_so_far.lowest_pair_coverage
+            else series_used.lowest_level_coverage
         end as lowest_coverage,
-        (
-            select
-                case
-                    when bool_or(used.method = 'apportioned') then 'apportioned'
-                    when bool_or(used.method = 'mapped') then 'mapped'
-                    else 'native'
-                end
-            from series as used
-            where
-                used.plan_id = target_years.plan_id
-                and used.territory = target_years.territory
-                and used.target_id = target_years.target_id
-                and used.review_year
-                between least(target_years.baseline_year, target_years.review_year)
-                and target_years.review_year
-        ) as method,
-        difficult_remaining.communes_left,
-        difficult_remaining.baseline_communes,
-        lowest_access.min_access_rate,
-        lowest_access.lowest_indicator,
-        lowest_access.followed_households
+        coalesce(series_used.method, 'native') as method,
+        current_year.target_value,
+        current_year.value_floor,
+        current_year.value_ceiling,
+        current_year.series_name,
+        current_year.series_name_vi,
+        current_year.value_note,
+        current_year.value_note_vi,
+        current_year.missing_reason,
+        current_year.missing_reason_vi,
+        target_years.period_end - target_years.review_year as years_left
     from target_years
     left join series as baseline
         on
@@ -557,41 +219,111 @@ evaluated as (
             and target_years.territory = current_year.territory
             and target_years.target_id = current_year.target_id
             and target_years.review_year = current_year.review_year
-    left join difficult_remaining
+    left join steps_so_far
         on
-            target_years.plan_id = difficult_remaining.plan_id
-            and target_years.territory = difficult_remaining.territory
-            and target_years.target_id = difficult_remaining.target_id
-            and target_years.review_year = difficult_remaining.review_year
-    left join lowest_access
+            target_years.plan_id = steps_so_far.plan_id
+            and target_years.territory = steps_so_far.territory
+            and target_years.target_id = steps_so_far.target_id
+            and target_years.review_year = steps_so_far.review_year
+    left join series_used
         on
-            target_years.plan_id = lowest_access.plan_id
-            and target_years.territory = lowest_access.territory
-            and target_years.target_id = lowest_access.target_id
-            and target_years.review_year = lowest_access.review_year
+            target_years.plan_id = series_used.plan_id
+            and target_years.territory = series_used.territory
+            and target_years.target_id = series_used.target_id
+            and target_years.review_year = series_used.review_year
 ),
 
--- Rounded to 9 decimals: the measures sum fractional shares in an order DuckDB does not fix, so
--- unrounded they differed from one build to the next in the last digits, and a value exactly at
--- its target could be judged either way.
+-- Rounded to 9 decimals (the measures' values already are): the means sum fractional shares in
+-- an order DuckDB does not fix, and a value exactly at its target could be judged either way.
 measured as (
     select
         *,
-        round(case measure
-            when 'mean_annual_fall_poverty_rate' then mean_fall
-            when 'mean_annual_fall_extremely_difficult_rate' then mean_fall
-            when 'extremely_difficult_communes_fall_percent'
-                then 100 * cast(communes_left as double) / nullif(baseline_communes, 0)
-            when 'difficult_villages_fall_percent'
-                then 100 * (1 - measured_value / nullif(baseline_value, 0))
-            when 'min_access_rate_baseline_poor' then min_access_rate
-            else measured_value
-        end, 9) as actual,
+        case
+            when measure_kind = 'mean_annual_fall' then round(mean_fall, 9)
+            else target_value
+        end as actual,
         round(
-            case when measure like 'mean_annual_fall_%' then mean_fall_if_not_reassessed_poor end,
+            case when measure_kind = 'mean_annual_fall' then mean_fall_if_not_reassessed_poor end,
             9
         ) as actual_if_not_reassessed_poor
     from evaluated
+),
+
+-- Pace and projection, in the unit the target is stated in (poverty-rules: "Pace and
+-- projection"). A rate-fall target: the pace so far is the mean yearly fall (its actual); the
+-- pace still required is the mean fall the remaining reviews need for the period's mean to reach
+-- the required value; the projection is the period's mean if every remaining review fell at the
+-- mean so far (the actual), at the slowest or at the fastest fall seen. A level target: the pace
+-- so far is (value - baseline value) / years since the baseline; the pace still required is
+-- (required - value) / years left; the projection is value + pace x years left (slowest and
+-- fastest yearly change seen), kept within the values the measure can take; the straight line
+-- runs from the baseline value to the required value at the period's last review.
+paced as (
+    select
+        *,
+        round(case
+            when measure_kind = 'mean_annual_fall' then actual
+            when review_year > baseline_year
+                then (actual - baseline_target_value) / (review_year - baseline_year)
+        end, 9) as pace_so_far,
+        round(case
+            when years_left <= 0 then null
+            when measure_kind = 'mean_annual_fall'
+                then
+                    (required * (falls_counted + years_left) - coalesce(actual * falls_counted, 0))
+                    / years_left
+            else (required - actual) / years_left
+        end, 9) as required_pace,
+        case
+            when measure_kind = 'level' and review_year > baseline_year
+                then
+                    baseline_target_value
+                    + (required - baseline_target_value) * (review_year - baseline_year)
+                    / nullif(period_end - baseline_year, 0)
+            when measure_kind = 'level' and review_year = baseline_year
+                then baseline_target_value
+        end as line_value,
+        case
+            when years_left <= 0 then actual
+            when measure_kind = 'mean_annual_fall' then actual
+            when review_year > baseline_year
+                then
+                    actual
+                    + (actual - baseline_target_value) / (review_year - baseline_year) * years_left
+        end as projected_raw,
+        case
+            when years_left <= 0 then actual
+            when measure_kind = 'mean_annual_fall'
+                then
+                    (actual * falls_counted + slowest_step * years_left)
+                    / (falls_counted + years_left)
+            else actual + slowest_step * years_left
+        end as projected_slowest,
+        case
+            when years_left <= 0 then actual
+            when measure_kind = 'mean_annual_fall'
+                then
+                    (actual * falls_counted + fastest_step * years_left)
+                    / (falls_counted + years_left)
+            else actual + fastest_step * years_left
+        end as projected_fastest
+    from measured
+),
+
+-- Kept within the values the measure can take (a count does not fall below 0).
+projected as (
+    select
+        *,
+        round({{ clamp('projected_raw') }}, 9) as projected_value,
+        round(
+            {{ clamp('least(projected_slowest, projected_fastest)') }},
+            9
+        ) as projected_low,
+        round(
+            {{ clamp('greatest(projected_slowest, projected_fastest)') }},
+            9
+        ) as projected_high
+    from paced
 ),
 
 judged as (
@@ -607,8 +339,24 @@ judged as (
             when '>' then actual_if_not_reassessed_poor > required
             when '=' then actual_if_not_reassessed_poor = required
         end as meets_target_if_not_reassessed_poor,
+        case comparison
+            when '>=' then projected_value >= required
+            when '>' then projected_value > required
+            when '=' then projected_value = required
+        end as projection_meets_target,
+        -- On the straight line, or ahead of it, towards the required value (in the baseline
+        -- review itself the value is the line's start).
+        case
+            when line_value is null then null
+            when review_year = baseline_year then true
+            when comparison = '>=' or (comparison = '=' and required > baseline_target_value)
+                then actual >= round(line_value, 9)
+            when comparison = '>' then actual > round(line_value, 9)
+            when required < baseline_target_value then actual <= round(line_value, 9)
+            else actual = required
+        end as on_the_line,
         review_year >= period_end as is_final
-    from measured
+    from projected
 ),
 
 verdicts as (
@@ -617,6 +365,10 @@ verdicts as (
         case
             when is_final and meets_target then 'achieved'
             when is_final then 'missed'
+            -- A level: at the pace so far (on the straight line); with no baseline value, on
+            -- the value so far.
+            when measure_kind = 'level' and on_the_line is not null
+                then case when on_the_line then 'on_track' else 'off_track' end
             when meets_target then 'on_track'
             else 'off_track'
         end as verdict,
@@ -627,31 +379,42 @@ verdicts as (
             else 'off_track'
         end as verdict_if_not_reassessed_poor,
         case
+            when projected_value is null then null
+            when projection_meets_target then 'achieved'
+            else 'missed'
+        end as projected_status,
+        case
             when actual is not null then null
             when not is_baseline_loaded
                 then 'the baseline review ' || baseline_year || ' is not loaded'
-            when measure like 'mean_annual_fall_%' and falls_counted = 0
+            when measure_kind = 'mean_annual_fall' and falls_counted = 0
                 then
                     'no pair of consecutive reviews under one standard since the baseline '
                     || baseline_year || ' yet'
-            when measure like 'mean_annual_fall_%'
+            when measure_kind = 'mean_annual_fall'
                 then
                     'the rate is unknown in a review of the period '
                     || '(no reported commune with totals)'
-            when measure = 'extremely_difficult_communes_fall_percent'
+            else coalesce(missing_reason, 'no data for the measure in review ' || review_year)
+        end as reason_unmeasurable,
+        case
+            when actual is not null then null
+            when not is_baseline_loaded
+                then 'đợt rà soát gốc ' || baseline_year || ' chưa được nạp'
+            when measure_kind = 'mean_annual_fall' and falls_counted = 0
                 then
-                    'the territory had no extremely difficult commune in the baseline review '
+                    'chưa có hai đợt rà soát liên tiếp cùng chuẩn nghèo kể từ năm gốc '
                     || baseline_year
-            when measure = 'difficult_villages_fall_percent'
+            when measure_kind = 'mean_annual_fall'
                 then
-                    'the territory had no extremely difficult village in the baseline review '
-                    || baseline_year
-            when measure = 'min_access_rate_baseline_poor'
-                then
-                    'none of the households poor in the baseline review ' || baseline_year
-                    || ' in this territory was assessed in review ' || review_year
-            else 'no data for the measure in review ' || review_year
-        end as reason_unmeasurable
+                    'chưa biết tỷ lệ trong một đợt rà soát của kỳ '
+                    || '(không xã nào báo cáo có tổng số hộ)'
+            else
+                coalesce(
+                    missing_reason_vi,
+                    'không có số liệu cho chỉ tiêu trong đợt rà soát ' || review_year
+                )
+        end as reason_unmeasurable_vi
     from judged
 ),
 
@@ -680,12 +443,11 @@ final as (
         case
             when actual is null then reason_unmeasurable
             else
-                case measure
-                    when 'mean_annual_fall_poverty_rate'
+                case measure_kind
+                    when 'mean_annual_fall'
                         then
-                            'mean of ' || falls_counted
-                            || ' year-on-year falls of the territory''s poverty rate since '
-                            || baseline_year || ': ' || round(actual, 2) || ' points'
+                            'mean of ' || falls_counted || ' year-on-year falls of '
+                            || series_name || ': ' || round(actual, 2) || ' points'
                             || case
                                 when not is_baseline_loaded
                                     then
@@ -693,42 +455,60 @@ final as (
                                         || 'the loaded pairs only)'
                                 else ''
                             end
-                    when 'mean_annual_fall_extremely_difficult_rate'
-                        then
-                            'mean of ' || falls_counted
-                            || ' year-on-year falls of the pooled rate of the communes extremely '
-                            || 'difficult in ' || baseline_year || ': ' || round(actual, 2)
-                            || ' points'
-                    when 'poor_meritorious_family'
-                        then
-                            {{ count_text('actual') }}
-                            || ' poor households are meritorious families in review ' || review_year
-                    when 'extremely_difficult_communes_fall_percent'
-                        then
-                            communes_left || ' of the ' || baseline_communes
-                            || ' communes extremely difficult in ' || baseline_year
-                            || ' are no longer in an extremely difficult commune: '
-                            || round(actual, 2) || ' %'
-                    when 'difficult_villages_fall_percent'
-                        then
-                            'extremely difficult villages ' || {{ count_text('baseline_value') }}
-                            || ' in ' || baseline_year || ', ' || {{ count_text('measured_value') }}
-                            || ' in '
-                            || review_year || ': a fall of ' || round(actual, 2) || ' %'
-                    when 'extremely_difficult_communes'
-                        then
-                            {{ count_text('actual') }} || ' extremely difficult communes in review '
-                            || review_year
-                    when 'min_access_rate_baseline_poor'
-                        then
-                            'lowest access among the ' || {{ count_text('followed_households') }}
-                            || ' households poor in ' || baseline_year || ' and assessed in '
-                            || review_year || ': ' || round(actual, 2) || ' % (' || lowest_indicator
-                            || ')'
+                    else value_note
                 end
                 || case
                     when is_final then '; the period''s last review is in: ' || verdict
                     else '; ' || replace(verdict, '_', ' ') || ' before the period ends'
+                end
+                || case
+                    when is_final then ''
+                    when measure_kind = 'level' and line_value is null
+                        then '; the baseline value is unknown: judged on the value so far'
+                    when measure_kind = 'level'
+                        then
+                            '; the straight line from '
+                            || {{ count_text('baseline_target_value') }}
+                            || ' in ' || baseline_year || ' to ' || {{ count_text('required') }}
+                            || ' in ' || period_end || ' stands at '
+                            || {{ count_text('line_value') }} || ' in ' || review_year
+                    else ''
+                end
+                || case
+                    when is_final or required_pace is null then ''
+                    when meets_target and measure_kind = 'level'
+                        then '; already met: it stays met if the value holds'
+                    when measure_kind = 'mean_annual_fall' and required_pace <= 0
+                        then '; already met: it stays met unless the rate rises again'
+                    when measure_kind = 'mean_annual_fall'
+                        then
+                            '; a mean fall of ' || {{ count_text('required_pace') }}
+                            || ' points a year still required over the ' || years_left
+                            || ' remaining reviews'
+                    else
+                        '; ' || {{ count_text('required_pace') }}
+                        || ' a year still required over the ' || years_left
+                        || ' remaining reviews'
+                end
+                || case
+                    when is_final or projected_value is null then ''
+                    else
+                        '; at the pace so far ('
+                        || {{ count_text('pace_so_far') }}
+                        || case when measure_kind = 'mean_annual_fall' then ' points' else '' end
+                        || ' a year) '
+                        || case
+                            when measure_kind = 'mean_annual_fall' then 'a mean fall of '
+                            else ''
+                        end
+                        || {{ count_text('projected_value') }} || ' by ' || period_end
+                        || coalesce(
+                            ' (' || {{ count_text('projected_low') }} || ' to '
+                            || {{ count_text('projected_high') }}
+                            || ' at the slowest and fastest year seen)',
+                            ''
+                        )
+                        || ': ' || projected_status
                 end
                 || case
                     when lowest_coverage < 100
@@ -748,8 +528,100 @@ final as (
                     else ''
                 end
         end as note,
+        case
+            when actual is null then reason_unmeasurable_vi
+            else
+                case measure_kind
+                    when 'mean_annual_fall'
+                        then
+                            'bình quân ' || falls_counted || ' mức giảm hằng năm của '
+                            || series_name_vi || ': ' || {{ vi_number('actual') }} || ' điểm %'
+                            || case
+                                when not is_baseline_loaded
+                                    then
+                                        ' (đợt rà soát gốc chưa được nạp: '
+                                        || 'chỉ tính các cặp đã nạp)'
+                                else ''
+                            end
+                    else value_note_vi
+                end
+                || case
+                    when is_final
+                        then '; đã có đợt rà soát cuối kỳ: ' || {{ status_vi('verdict') }}
+                    else '; ' || {{ status_vi('verdict') }} || ' trước khi hết kỳ'
+                end
+                || case
+                    when is_final then ''
+                    when measure_kind = 'level' and line_value is null
+                        then '; chưa biết giá trị năm gốc: đánh giá theo giá trị hiện tại'
+                    when measure_kind = 'level'
+                        then
+                            '; đường thẳng từ ' || {{ vi_number('baseline_target_value') }}
+                            || ' năm ' || baseline_year || ' đến ' || {{ vi_number('required') }}
+                            || ' năm ' || period_end || ' ở mức '
+                            || {{ vi_number('line_value') }} || ' năm ' || review_year
+                    else ''
+                end
+                || case
+                    when is_final or required_pace is null then ''
+                    when meets_target and measure_kind = 'level'
+                        then '; đã đạt: vẫn đạt nếu giữ được giá trị này'
+                    when measure_kind = 'mean_annual_fall' and required_pace <= 0
+                        then '; đã đạt: vẫn đạt nếu tỷ lệ không tăng trở lại'
+                    when measure_kind = 'mean_annual_fall'
+                        then
+                            '; cần giảm bình quân ' || {{ vi_number('required_pace') }}
+                            || ' điểm %/năm trong ' || years_left || ' đợt rà soát còn lại'
+                    else
+                        '; cần ' || {{ vi_number('required_pace') }} || '/năm trong '
+                        || years_left || ' đợt rà soát còn lại'
+                end
+                || case
+                    when is_final or projected_value is null then ''
+                    else
+                        '; giữ tốc độ hiện nay ('
+                        || {{ vi_number('pace_so_far') }}
+                        || case when measure_kind = 'mean_annual_fall' then ' điểm %' else '' end
+                        || '/năm) thì đến ' || period_end || ' đạt '
+                        || case
+                            when measure_kind = 'mean_annual_fall' then 'mức giảm bình quân '
+                            else ''
+                        end
+                        || {{ vi_number('projected_value') }}
+                        || coalesce(
+                            ' (từ ' || {{ vi_number('projected_low') }} || ' đến '
+                            || {{ vi_number('projected_high') }}
+                            || ' theo năm chậm nhất và nhanh nhất)',
+                            ''
+                        )
+                        || ': ' || {{ status_vi('projected_status') }}
+                end
+                || case
+                    when lowest_coverage < 100
+                        then
+                            '; tạm tính: một đợt rà soát được dùng chỉ bao phủ '
+                            || {{ vi_number('lowest_coverage', 1) }} || ' % số hộ'
+                    else ''
+                end
+                || case
+                    when meets_target_if_not_reassessed_poor <> meets_target
+                        then
+                            '; tạm tính: ' || {{ vi_number('poor_not_reviewed_since') }}
+                            || ' hộ nghèo không được rà soát lại đến đợt ' || review_year
+                            || '; nếu tính là vẫn nghèo thì đạt '
+                            || {{ vi_number('actual_if_not_reassessed_poor') }} || ' điểm % ('
+                            || {{ status_vi('verdict_if_not_reassessed_poor') }} || ')'
+                    else ''
+                end
+        end as note_vi,
         method,
-        actual_if_not_reassessed_poor
+        actual_if_not_reassessed_poor,
+        pace_so_far,
+        required_pace,
+        projected_value,
+        projected_low,
+        projected_high,
+        projected_status
     from verdicts
 )
 
