@@ -194,6 +194,40 @@ def builds(args: argparse.Namespace) -> int:
     return 0
 
 
+def diff(args: argparse.Namespace) -> int:
+    """What changed between two kept builds (default: the live one against the one before)."""
+    from orchestration.lib.publish import list_builds, live_build_id
+    from orchestration.lib.publish_changes import diff_builds, format_changes, previous_build_id
+
+    settings = get_settings(None, args.warehouse_dir)
+    kept = {build.build_id: build.path for build in list_builds(settings.warehouse_dir)}
+    listed = ", ".join(kept) or "none"
+    newer = args.build_b or live_build_id(settings.warehouse_dir)
+    if newer is None or newer not in kept:
+        raise UsageError(f"{newer or 'no live build'}: not a kept build id (kept: {listed})")
+    older = args.build_a
+    if older is None:
+        older = previous_build_id(kept[newer])
+        if older not in kept:
+            # The build it was compared with is no longer kept: the next older kept one.
+            ids = list(kept)
+            older = ids[ids.index(newer) + 1] if ids.index(newer) + 1 < len(ids) else None
+        if older is None:
+            raise UsageError(f"build {newer} has no earlier kept build to compare with")
+    if older not in kept:
+        raise UsageError(f"{older!r} is not a kept build id (kept: {listed})")
+    rows = diff_builds(kept[older], kept[newer])
+    if args.format != "text":
+        text = format_changes(rows, args.format)
+    elif rows:
+        text = f"Changes from build {older} to build {newer} ({len(rows)}):\n"
+        text += format_changes(rows)
+    else:
+        text = f"No change from build {older} to build {newer}."
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
 def explain(args: argparse.Namespace) -> int:
     from orchestration.lib.explain import explain as explain_value
 
@@ -347,6 +381,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--warehouse-dir", help=warehouse_help)
     p.set_defaults(handler=builds)
+
+    p = commands.add_parser(
+        "diff",
+        help="what changed between two published builds",
+        description=(
+            "List what changed from BUILD_A to BUILD_B, both kept builds as `builds` lists them: "
+            "input files, commune figures (every commune_year value), target verdicts and table "
+            "sizes, as publish_changes stores them for each publish. Default: the live build "
+            "against the one before it; with BUILD_A only, BUILD_A against the live build."
+        ),
+        formatter_class=_Formatter,
+    )
+    p.add_argument("build_a", nargs="?", help="the older build (default: the one before BUILD_B)")
+    p.add_argument("build_b", nargs="?", help="the newer build (default: the live one)")
+    p.add_argument(
+        "--format",
+        choices=("text", "csv", "json"),
+        default="text",
+        help="text for people, csv or json for tools (default text)",
+    )
+    p.add_argument("--warehouse-dir", help=warehouse_help)
+    p.set_defaults(handler=diff)
 
     measures = _measures()
     p = commands.add_parser(

@@ -244,7 +244,7 @@ def print_summary(published_path: Path, warehouse_path: Path, out: TextIO = sys.
         )
     con = connect(published_path, read_only=True)
     try:
-        for section in (_build, _rates):
+        for section in (_build, _changes, _rates):
             section(con, out)
         _files_not_loaded(con, out, warehouse_path)
         for section in (_not_reported, _warnings, _targets):
@@ -258,6 +258,14 @@ def _build(con, out: TextIO) -> None:
         row = con.execute("select build_id from build_info").fetchone()
         if row:
             print(f"Build: {row[0]}", file=out)
+
+
+def _changes(con, out: TextIO) -> None:
+    """What changed since the previous publish, in a few lines (publish_changes)."""
+    from orchestration.lib.publish_changes import summary_lines
+
+    for line in summary_lines(con):
+        print(line, file=out)
 
 
 def _rates(con, out: TextIO) -> None:

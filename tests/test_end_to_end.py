@@ -7,6 +7,8 @@ Expectations) on the tiny synthetic sample, in temporary directories.
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import shutil
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import duckdb
 import pytest
 
 from orchestration.cli import EXIT_BAD_INPUT, EXIT_GATE_BLOCKED, EXIT_PUBLISHED, main
+from orchestration.progress import print_summary
 from orchestration.sample import generate_sample
 
 # published-warehouse.md, version 2: the tables BI tools read and their columns.
@@ -310,17 +313,134 @@ def test_source_files_account_for_every_row_read(published_run, sample_raw_dir):
 
 
 def test_run_on_unchanged_input_reproduces_the_published_numbers(
-    published_run, sample_raw_dir, tmp_path
+    published_run, sample_raw_dir, tmp_path, capsys
 ):
+    """Re-run in a copy of the published directory: same numbers, and nothing changed."""
     _, first = published_run
     second = tmp_path / "again"
+    shutil.copytree(first, second, ignore=shutil.ignore_patterns("dagster_home"))
+    capsys.readouterr()
     assert main(["run", "--raw-dir", str(sample_raw_dir), "--warehouse-dir", str(second)]) == 0
+    capsys.readouterr()
     query = "select * from commune_year order by review_year, unit_version, commune_code"
     with (
         duckdb.connect(str(first / "published.duckdb"), read_only=True) as a,
         duckdb.connect(str(second / "published.duckdb"), read_only=True) as b,
     ):
         assert a.execute(query).fetchall() == b.execute(query).fetchall()
+        first_build = a.execute("select build_id from build_info").fetchone()[0]
+        assert b.execute("select count(*) from publish_changes").fetchone()[0] == 0
+        assert b.execute("select previous_build_id from build_info").fetchone()[0] == first_build
+    manifest = json.loads((second / "published" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["previous_build_id"] == first_build
+    assert f"No change since the previous publish (build {first_build})." in _summary(second)
+    assert main(["diff", "--warehouse-dir", str(second)]) == 0
+    assert capsys.readouterr().out.startswith(f"No change from build {first_build} to build ")
+
+
+def _summary(out: Path) -> str:
+    """The run's closing summary as the terminal shows it (written to the stdout of import time,
+    which pytest's capture does not replace)."""
+    buffer = io.StringIO()
+    print_summary(out / "published.duckdb", out / "warehouse.duckdb", out=buffer)
+    return buffer.getvalue()
+
+
+def _correct_one_commune(raw_dir: Path, review_year: int) -> tuple[str, str]:
+    """Re-send one commune's survey file with one poor household corrected to not poor (its
+    approved class and its income alike); the commune code and the file's name."""
+    from orchestration.lib.headers import SURVEY_HEADERS, normalise_header
+
+    for path in sorted((raw_dir / "survey" / str(review_year)).glob("*.csv")):
+        data = path.read_bytes()
+        bom = data.startswith(b"\xef\xbb\xbf")
+        text = data[3:].decode("utf-8") if bom else data.decode("utf-8")
+        eol = "\r\n" if "\r\n" in text else "\n"
+        lines = text.split(eol)
+        header = [SURVEY_HEADERS.get(normalise_header(h)) for h in lines[0].split(",")]
+        if "reported_class" not in header or "income_per_capita" not in header:
+            continue
+        at = {name: i for i, name in enumerate(header) if name}
+        for i, line in enumerate(lines[1:], start=1):
+            cells = line.split(",")
+            income = cells[at["income_per_capita"]] if len(cells) == len(header) else ""
+            if cells[at["reported_class"]] == "Hộ nghèo" and income.isdigit():
+                cells[at["reported_class"]] = "Hộ không nghèo"
+                cells[at["income_per_capita"]] = "9000000"
+                lines[i] = ",".join(cells)
+                out = eol.join(lines).encode("utf-8")
+                path.write_bytes(b"\xef\xbb\xbf" + out if bom else out)
+                name = path.relative_to(raw_dir).as_posix()
+                return cells[at["commune_code"]].strip().zfill(5), name
+    raise AssertionError(f"no plain poor household row in the {review_year} survey files")
+
+
+def _values(path: Path, table: str, key: list[str], columns: list[str]) -> dict:
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute(f"select {', '.join(key + columns)} from {table}").fetchall()
+    return {
+        (tuple(row[: len(key)]), column): value
+        for row in rows
+        for column, value in zip(columns, row[len(key) :], strict=True)
+    }
+
+
+def test_a_corrected_resend_lists_each_changed_figure_and_verdict(
+    published_run, sample_raw_dir, tmp_path, capsys
+):
+    """After a corrected re-send of one commune's file, publish_changes names every commune_year
+    value and target verdict that differs between the two builds, and `diff` prints them."""
+    _, first = published_run
+    out, raw = tmp_path / "out", tmp_path / "raw"
+    shutil.copytree(first, out, ignore=shutil.ignore_patterns("dagster_home"))
+    shutil.copytree(sample_raw_dir, raw)
+    commune, resent = _correct_one_commune(raw, 2024)
+    capsys.readouterr()
+    assert main(["run", "--raw-dir", str(raw), "--warehouse-dir", str(out)]) == EXIT_PUBLISHED
+    capsys.readouterr()
+
+    before, after = first / "published.duckdb", out / "published.duckdb"
+    with duckdb.connect(str(after), read_only=True) as con:
+        changes = con.execute(
+            "select change_kind, table_name, key, column_name, previous_value, value "
+            "from publish_changes"
+        ).fetchall()
+        compared = [
+            name
+            for (name,) in con.execute(
+                "select column_name from duckdb_columns() where table_name = 'commune_year' "
+                "and column_name not in ('review_year', 'unit_version', 'commune_code')"
+            ).fetchall()
+        ]
+    key = ["review_year", "unit_version", "commune_code"]
+    old, new = (_values(p, "commune_year", key, compared) for p in (before, after))
+    expected = {pair for pair in old.keys() & new.keys() if old[pair] != new[pair]}
+    listed = {
+        (tuple(json.loads(k).values()), c)
+        for kind, _, k, c, _, _ in changes
+        if kind == "commune_count"
+    }
+    assert expected and listed == expected
+    assert (2024, "pre2025", commune) in {k for k, _ in listed}
+    assert ((2024, "pre2025", commune), "poor_households") in listed
+    target_key = ["plan_id", "territory", "target_id", "review_year"]
+    old, new = (_values(p, "target_progress", target_key, ["status"]) for p in (before, after))
+    verdicts = {k for k, _ in old if old[(k, "status")] != new.get((k, "status"))}
+    assert verdicts == {
+        tuple(json.loads(k).values()) for kind, _, k, _, _, _ in changes if kind == "target_status"
+    }
+    files = {
+        (json.loads(k)["file_name"], c) for kind, _, k, c, _, _ in changes if kind == "source_file"
+    }
+    assert (resent, "sha256") in files and {f for f, _ in files} == {resent}
+    summary = _summary(out)
+    assert "Changed since build" in summary and "commune figures" in summary
+
+    assert main(["diff", "--warehouse-dir", str(out), "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == len(changes)
+    assert main(["diff", "--warehouse-dir", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"commune_year 2024 pre2025 {commune} poor_households:" in text
 
 
 def test_gate_failure_exits_1_and_keeps_the_last_publish(

@@ -7,7 +7,7 @@ Why it is built this way (the contract is ``published-warehouse.md``, version 2)
   atomic rename on POSIX. A reader that opened the old file keeps its inode and a consistent
   snapshot; a new process sees the new build.
 - The file is written through ``ATTACH ... (STORAGE_VERSION 'v1.2.0')`` so that every DuckDB
-  client from 1.1 on (the CLI, JDBC, ODBC, Node and the BI tools built on them) opens it; DuckDB
+  client from 1.2.0 on (the CLI, JDBC, ODBC, Node and the BI tools built on them) opens it; DuckDB
   2.0's own format is unreadable to them. Every table and column carries a COMMENT taken from the
   dbt YAML (through dbt's manifest), and 128-bit integers are cast to BIGINT for BI drivers.
 - The published tables are every model of dbt's ``marts`` folder (read from the manifest, so a
@@ -55,11 +55,13 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib import parquet_files, publish_changes
+from orchestration.lib.forms import FORMS_DIR_NAME, write_forms
 from orchestration.lib.warehouse_connection import connect, table_exists
 from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
 
 STORAGE_VERSION = "v1.2.0"
-"""The oldest DuckDB storage format the contract promises (DuckDB 1.1 and later read it)."""
+"""The oldest DuckDB storage format promised: DuckDB 1.2.0 and later read it (1.1 cannot)."""
 
 DEFAULT_MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 MARTS_FOLDER = "marts"
@@ -110,6 +112,10 @@ AUDIT_TABLE_DOCS: dict[str, tuple[str, dict[str, str]]] = {
             "communes_not_reported": (
                 "Commune-years with no loaded survey row (xã chưa báo cáo): NULL counts and rates."
             ),
+            "previous_build_id": (
+                "The published build this one was compared with in publish_changes (NULL: the "
+                "first publish of the directory)."
+            ),
         },
     ),
     "source_files": (
@@ -142,6 +148,7 @@ AUDIT_TABLE_DOCS: dict[str, tuple[str, dict[str, str]]] = {
             "sample_keys": "JSON list of a few offending rows' keys (codes and years only).",
         },
     ),
+    publish_changes.CHANGES_TABLE: publish_changes.DOCS,
 }
 AUDIT_TABLES = tuple(AUDIT_TABLE_DOCS)
 
@@ -471,6 +478,7 @@ def _write_published(
     code_version_text: str,
     built_at: datetime,
     models: dict[str, ModelDocs],
+    previous: tuple[str, Path] | None = None,
 ) -> tuple[dict[str, int], tuple[str, ...]]:
     tables: dict[str, int] = {}
     con = connect(":memory:")
@@ -483,12 +491,20 @@ def _write_published(
         # A mart in the manifest that the warehouse lacks is not invented; the result names it.
         missing = tuple(m for m in models if not table_exists(con, "marts", m, database="wh"))
         marts = [m for m in models if m not in missing]
+        keys = parquet_files.table_keys(DEFAULT_MANIFEST_PATH)
         for table in marts:
             select = _select_list(_columns(con, "wh", "marts", table))
             name = _ident(table)
-            con.execute(f"create table p.main.{name} as select {select} from wh.marts.{name}")
+            # Rows in the table's key order, as the Parquet files have them.
+            order = parquet_files.order_clause(con, "wh", table, keys.get(table, ()), "marts")
+            con.execute(
+                f"create table p.main.{name} as select {select} from wh.marts.{name} {order}"
+            )
         _create_audit_tables(
             con, build_id=build_id, code_version_text=code_version_text, built_at=built_at
+        )
+        publish_changes.write_publish_changes(
+            con, "p", previous[1] if previous else None, previous[0] if previous else None
         )
         for table in marts:
             _comment(con, table, models[table])
@@ -524,9 +540,11 @@ def _sha256(path: Path) -> str:
 
 
 def _export_parquet(published_file: Path, directory: Path) -> str:
-    """Write every table of ``published_file`` as Parquet plus ``manifest.json``; its build id."""
+    """Write every table of ``published_file`` as Parquet, the province workbooks and
+    ``manifest.json``; its build id."""
     directory.mkdir(parents=True)
     entries = []
+    keys = parquet_files.table_keys(DEFAULT_MANIFEST_PATH)
     con = connect(":memory:")
     try:
         con.execute(f"attach {_sql_text(str(published_file))} as p (read_only)")
@@ -540,23 +558,24 @@ def _export_parquet(published_file: Path, directory: Path) -> str:
         ]
         for name in names:
             path = directory / f"{name}.parquet"
-            con.execute(
-                f"copy p.main.{_ident(name)} to {_sql_text(str(path))} "
-                "(format parquet, compression zstd)"
-            )
-            count = con.execute(f"select count(*) from p.main.{_ident(name)}").fetchone()
-            entries.append(
-                {"table": name, "file": path.name, "rows": int(count[0] if count else 0)}
-            )
+            rows = parquet_files.write_parquet(con, "p", name, path, keys.get(name, ()))
+            entries.append({"table": name, "file": path.name, "rows": rows})
+        forms = write_forms(con, "p", directory / FORMS_DIR_NAME, build_id)
         con.execute("detach p")
     finally:
         con.close()
-    for entry in entries:
+    for entry in (*entries, *forms):
         path = directory / entry["file"]
         os.chmod(path, PUBLIC_FILE_MODE)
         _fsync_path(path)
         entry["sha256"] = _sha256(path)
-    manifest = {"build_id": build_id, "storage": "parquet", "files": entries}
+    manifest = {
+        "build_id": build_id,
+        "previous_build_id": publish_changes.previous_build_id(published_file),
+        "storage": "parquet",
+        "files": entries,
+        "forms": forms,
+    }
     manifest_path = directory / EXPORT_MANIFEST_NAME
     with open(manifest_path, "w", encoding="utf-8") as writer:
         json.dump(manifest, writer, indent=2, ensure_ascii=False)
@@ -564,6 +583,8 @@ def _export_parquet(published_file: Path, directory: Path) -> str:
         writer.flush()
         os.fsync(writer.fileno())
     os.chmod(manifest_path, PUBLIC_FILE_MODE)
+    if (directory / FORMS_DIR_NAME).is_dir():
+        os.chmod(directory / FORMS_DIR_NAME, PUBLIC_DIR_MODE)
     os.chmod(directory, PUBLIC_DIR_MODE)
     _fsync_dir(directory)
     return build_id
@@ -715,6 +736,15 @@ def _prune_builds(warehouse_dir: Path, keep: int, live: str) -> None:
             _remove_path(old.path)
 
 
+def _previous_build(warehouse_dir: Path) -> tuple[str, Path] | None:
+    """The build served until this publish and its file (the kept copy, else the served one)."""
+    live = live_build_id(warehouse_dir)
+    if live is None:
+        return None
+    kept = warehouse_dir / BUILDS_DIR_NAME / f"{live}.duckdb"
+    return live, kept if kept.is_file() else warehouse_dir / PUBLISHED_FILE_NAME
+
+
 def publish(
     warehouse_path: Path,
     published_path: Path,
@@ -760,6 +790,7 @@ def publish(
             code_version_text=code_version,
             built_at=started,
             models=models,
+            previous=_previous_build(warehouse_dir),
         )
         _fsync_path(prepared.database)
         _prepare_exports_and_report(prepared, warehouse_dir)

@@ -1,0 +1,174 @@
+"""The annual review summary of each province as the workbook offices send upward.
+
+One workbook per province territory and review year in the territory's own units (a pre-2025
+province for reviews up to 2024, a 2025 province from review 2025 on): the province by district
+up to 2024, by commune from 2025, with the province's total last, from ``review_summary`` of the
+published file, so the workbook and the table cannot disagree. Vietnamese headings, counts as
+integers with thousands separators, rates with two decimals, the header frozen, the build id in
+the sheet's header. Written with xlsxwriter (pinned); the file name replaces the territory's
+colon, which Windows forbids in file names: ``pre2025-02_2024.xlsx``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import xlsxwriter
+
+FORMS_DIR_NAME = "forms"
+HEADER_ROWS = 5
+"""Title, area, build id, a blank line, then the column headings (rows 1-5 of the sheet)."""
+
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("area_code", "Mã đơn vị", "text"),
+    ("area_name_vi", "Tên đơn vị", "text"),
+    ("total_households", "Tổng số hộ dân cư", "count"),
+    ("poor_start", "Hộ nghèo đầu kỳ", "count"),
+    ("poor_exited", "Số hộ thoát nghèo", "count"),
+    ("poor_not_reassessed", "Hộ nghèo không được rà soát lại", "count"),
+    ("poor_moved_out", "Hộ nghèo chuyển đi", "count"),
+    ("poor_moved_in", "Hộ nghèo chuyển đến", "count"),
+    ("poor_newly", "Hộ nghèo phát sinh mới", "count"),
+    ("poor_returned", "Hộ tái nghèo", "count"),
+    ("poor_end", "Hộ nghèo cuối kỳ", "count"),
+    ("poverty_rate_end", "Tỷ lệ hộ nghèo cuối kỳ (%)", "rate"),
+    ("poor_end_ethnic_minority", "Trong đó: hộ nghèo dân tộc thiểu số", "count"),
+    ("poor_end_meritorious_family", "Trong đó: hộ nghèo có công với cách mạng", "count"),
+    ("poor_people_end", "Số nhân khẩu hộ nghèo", "count"),
+    ("near_poor_start", "Hộ cận nghèo đầu kỳ", "count"),
+    ("near_poor_exited", "Số hộ thoát cận nghèo", "count"),
+    ("near_poor_to_poor", "Hộ cận nghèo chuyển thành hộ nghèo", "count"),
+    ("near_poor_from_poor", "Hộ nghèo chuyển thành hộ cận nghèo", "count"),
+    ("near_poor_newly", "Hộ cận nghèo phát sinh mới", "count"),
+    ("near_poor_other_change", "Thay đổi khác (không rà soát lại, chuyển đi/đến)", "count"),
+    ("near_poor_end", "Hộ cận nghèo cuối kỳ", "count"),
+    ("near_poverty_rate_end", "Tỷ lệ hộ cận nghèo cuối kỳ (%)", "rate"),
+    ("near_poor_end_ethnic_minority", "Trong đó: hộ cận nghèo dân tộc thiểu số", "count"),
+    ("near_poor_end_meritorious_family", "Trong đó: hộ cận nghèo có công với cách mạng", "count"),
+    ("near_poor_people_end", "Số nhân khẩu hộ cận nghèo", "count"),
+)
+"""(review_summary column, Vietnamese heading, format) of each column after the row number."""
+
+
+def form_file_name(territory: str, review_year: int) -> str:
+    return f"{territory.replace(':', '-')}_{review_year}.xlsx"
+
+
+def _tables(con: duckdb.DuckDBPyConnection, database: str) -> set[str]:
+    return {
+        name
+        for (name,) in con.execute(
+            "select table_name from duckdb_tables() where database_name = ?", [database]
+        ).fetchall()
+    }
+
+
+def write_forms(
+    con: duckdb.DuckDBPyConnection, database: str, directory: Path, build_id: str
+) -> list[dict]:
+    """Write every province territory's workbook per review year; their manifest entries
+    (file relative to the Parquet directory, territory, review_year, rows)."""
+    if not {"review_summary", "territory_year"} <= _tables(con, database):
+        return []
+    native = con.execute(
+        f"""
+        select distinct territory, province_code, territory_unit_version, review_year
+        from {database}.main.territory_year
+        where territory_unit_version = review_unit_version
+        order by territory, review_year
+        """
+    ).fetchall()
+    if not native:
+        return []
+    directory.mkdir(exist_ok=True)
+    selected = ", ".join(name for name, _, _ in COLUMNS)
+    entries = []
+    for territory, province_code, unit_version, review_year in native:
+        level = "district" if unit_version == "pre2025" else "commune"
+        rows = con.execute(
+            f"""
+            select area_level, {selected}
+            from {database}.main.review_summary
+            where review_year = ? and unit_version = ? and province_code = ?
+                and area_level in (?, 'territory')
+                and (area_level <> 'territory' or area_code = ?)
+            order by area_level = 'territory', area_code
+            """,
+            [review_year, unit_version, province_code, level, territory],
+        ).fetchall()
+        name = form_file_name(territory, review_year)
+        _write_workbook(directory / name, rows, level, review_year, build_id)
+        entries.append(
+            {
+                "file": f"{FORMS_DIR_NAME}/{name}",
+                "territory": territory,
+                "review_year": review_year,
+                "rows": len(rows),
+            }
+        )
+    return entries
+
+
+def _write_workbook(path: Path, rows: list, level: str, review_year: int, build_id: str) -> None:
+    total = next((r for r in rows if r[0] == "territory"), None)
+    parts = [r for r in rows if r[0] != "territory"]
+    area_name = total[2] if total else ""
+    by = "huyện" if level == "district" else "xã"
+    workbook = xlsxwriter.Workbook(str(path), {"nan_inf_to_errors": True})
+    try:
+        workbook.set_properties(
+            {
+                "title": f"Tổng hợp kết quả rà soát hộ nghèo, hộ cận nghèo năm {review_year}",
+                "subject": area_name,
+                "comments": f"build {build_id}",
+            }
+        )
+        title = workbook.add_format({"bold": True, "font_size": 14})
+        heading = workbook.add_format(
+            {"bold": True, "text_wrap": True, "valign": "top", "border": 1, "bg_color": "#DDEBF7"}
+        )
+        formats = {
+            "text": workbook.add_format({"border": 1}),
+            "count": workbook.add_format({"num_format": "#,##0", "border": 1}),
+            "rate": workbook.add_format({"num_format": "0.00", "border": 1}),
+        }
+        bold = {
+            kind: workbook.add_format({**spec, "bold": True})
+            for kind, spec in {
+                "text": {"border": 1},
+                "count": {"num_format": "#,##0", "border": 1},
+                "rate": {"num_format": "0.00", "border": 1},
+            }.items()
+        }
+        sheet = workbook.add_worksheet(f"Theo {by}")
+        sheet.write(
+            0, 0, f"TỔNG HỢP KẾT QUẢ RÀ SOÁT HỘ NGHÈO, HỘ CẬN NGHÈO NĂM {review_year}", title
+        )
+        sheet.write(1, 0, f"{area_name}, theo đơn vị cấp {by}")
+        sheet.write(2, 0, f"Mã bản dựng (build id): {build_id}. Đơn vị tính: hộ, người; tỷ lệ: %.")
+        sheet.write(HEADER_ROWS - 1, 0, "STT", heading)
+        for column, (_, text, _) in enumerate(COLUMNS, start=1):
+            sheet.write(HEADER_ROWS - 1, column, text, heading)
+        sheet.set_row(HEADER_ROWS - 1, 60)
+        sheet.set_column(0, 0, 5)
+        sheet.set_column(1, 1, 10)
+        sheet.set_column(2, 2, 28)
+        sheet.set_column(3, len(COLUMNS), 13)
+        for number, row in enumerate(parts, start=1):
+            _write_row(sheet, HEADER_ROWS + number - 1, number, row[1:], formats)
+        if total is not None:
+            at = HEADER_ROWS + len(parts)
+            _write_row(sheet, at, "", ("", "Toàn tỉnh", *total[3:]), bold)
+        sheet.freeze_panes(HEADER_ROWS, 3)
+    finally:
+        workbook.close()
+
+
+def _write_row(sheet, at: int, number, values, formats: dict) -> None:
+    sheet.write(at, 0, number, formats["text"])
+    for column, ((_, _, kind), value) in enumerate(zip(COLUMNS, values, strict=True), start=1):
+        if value is None:
+            sheet.write_blank(at, column, None, formats[kind])
+        else:
+            sheet.write(at, column, value, formats[kind])
