@@ -66,8 +66,8 @@ clean:
 
 # The browser tests' Chromium comes from Debian (Playwright's own browser download is not
 # reachable) and drives through the playwright package; the old-client test reads the published
-# file with a DuckDB 1.x wheel kept in its own folder, never on the venv's path.
-DUCKDB_1X := 1.5.6
+# file with the oldest DuckDB the README names (1.2.0) in its own folder, never on the venv's path.
+DUCKDB_1X := 1.2.0
 setup-browser: setup
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	$(BIN)/python -m pip install --quiet playwright==1.65.2

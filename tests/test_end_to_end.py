@@ -512,3 +512,93 @@ def test_unusable_input_exits_2_and_writes_nothing(
     assert main(args + arguments) == EXIT_BAD_INPUT
     assert message in capsys.readouterr().err
     assert not (out / "published.duckdb").exists()
+
+
+def _rounded(values) -> list:
+    return [None if v is None else round(v, 9) for v in values]
+
+
+def test_review_summary_and_the_province_workbooks_agree(published_run):
+    """Every area level is summarised; each province workbook opens with openpyxl, lists the
+    province by district (by commune from 2025) and its total row equals review_summary's."""
+    import openpyxl
+
+    from orchestration.lib.forms import COLUMNS, HEADER_ROWS
+
+    _, out = published_run
+    manifest = json.loads((out / "published" / "manifest.json").read_text(encoding="utf-8"))
+    with duckdb.connect(str(out / "published.duckdb"), read_only=True) as con:
+        levels = dict(
+            con.execute("select area_level, count(*) from review_summary group by 1").fetchall()
+        )
+        build_id = con.execute("select build_id from build_info").fetchone()[0]
+        native = con.execute(
+            "select territory, review_year from territory_year "
+            "where territory_unit_version = review_unit_version order by 1, 2"
+        ).fetchall()
+        assert set(levels) == {"commune", "district", "province", "territory"}
+        assert [(f["territory"], f["review_year"]) for f in manifest["forms"]] == native
+        for entry in manifest["forms"]:
+            territory, year = entry["territory"], entry["review_year"]
+            level = "district" if year <= 2024 else "commune"
+            names = ", ".join(name for name, _, _ in COLUMNS[2:])
+            total = con.execute(
+                f"select {names} from review_summary where review_year = ? "
+                "and area_level = 'territory' and area_code = ?",
+                [year, territory],
+            ).fetchone()
+            parts = con.execute(
+                "select count(*), sum(poor_end), sum(total_households) from review_summary "
+                "where review_year = ? and area_level = ? and province_code = ? "
+                "and unit_version = ?",
+                [year, level, territory.split(":")[1], territory.split(":")[0]],
+            ).fetchone()
+            path = out / "published" / entry["file"]
+            sheet = openpyxl.load_workbook(path, read_only=False).active
+            assert build_id in sheet.cell(3, 1).value
+            assert sheet.freeze_panes == "D6"
+            at = 1 + [name for name, _, _ in COLUMNS].index("poor_end")  # after the row number
+            assert sheet.cell(HEADER_ROWS, at + 1).value == "Hộ nghèo cuối kỳ"
+            rows = list(sheet.iter_rows(min_row=HEADER_ROWS + 1, values_only=True))
+            assert len(rows) == parts[0] + 1 == entry["rows"]
+            assert rows[-1][2] == "Toàn tỉnh"
+            # Excel keeps 15 significant digits of a rate.
+            assert _rounded(rows[-1][3:]) == _rounded(total)
+            assert sum(r[at] or 0 for r in rows[:-1]) == parts[1] == rows[-1][at]
+            assert sheet.cell(HEADER_ROWS + 1, 4).number_format == "#,##0"
+            assert sheet.cell(HEADER_ROWS + 1, 13).number_format == "0.00"
+
+
+def test_parquet_files_describe_themselves_and_are_sorted_by_key(published_run):
+    import pyarrow.parquet as pq
+
+    _, out = published_run
+    with duckdb.connect(str(out / "published.duckdb"), read_only=True) as con:
+        comments = dict(
+            con.execute(
+                "select table_name || '.' || column_name, comment from duckdb_columns() "
+                "where schema_name = 'main'"
+            ).fetchall()
+        )
+        table_comment = con.execute(
+            "select comment from duckdb_tables() where table_name = 'commune_year'"
+        ).fetchone()[0]
+    for path in (out / "published").glob("*.parquet"):
+        schema = pq.read_schema(path)
+        for field in schema:
+            assert field.metadata[b"description"].decode() == comments[f"{path.stem}.{field.name}"]
+    schema = pq.read_schema(out / "published" / "commune_year.parquet")
+    assert schema.metadata[b"description"].decode() == table_comment
+    assert json.loads(schema.metadata[b"sorted_by"]) == [
+        "review_year",
+        "unit_version",
+        "commune_code",
+    ]
+    keys = [
+        (r["review_year"], r["unit_version"], r["commune_code"])
+        for r in pq.read_table(
+            out / "published" / "commune_year.parquet",
+            columns=["review_year", "unit_version", "commune_code"],
+        ).to_pylist()
+    ]
+    assert keys == sorted(keys)

@@ -33,8 +33,9 @@ from orchestration.lib.publish import (
 from orchestration.lib.quality_gate import run_gate
 from orchestration.settings import REPO_ROOT
 
-DUCKDB_1X_VERSION = "1.5.6"
-"""The newest DuckDB 1.x on PyPI: what BI drivers and the CLI that cannot read 2.0's format run."""
+DUCKDB_1X_VERSION = "1.2.0"
+"""The oldest DuckDB client the README names (1.1 cannot read storage v1.2.0; 1.2.0 to 1.5.6 can):
+what BI drivers and the CLI that cannot read 2.0's format run."""
 DUCKDB_1X_DIR = REPO_ROOT / ".venv" / "duckdb1x"
 
 
@@ -232,6 +233,10 @@ for table, column, comment in con.execute(
     "where database_name = current_database() and schema_name = 'main'"
 ).fetchall():
     out["columns"][f"{table}.{column}"] = comment
+# The Parquet files beside it, through the same old client.
+for path in sorted(__import__("pathlib").Path(sys.argv[2]).glob("*.parquet")):
+    count = con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0]
+    out.setdefault("parquet", {})[path.stem] = count
 print(json.dumps(out))
 """
 
@@ -242,7 +247,7 @@ def test_published_file_opens_in_duckdb_1x_with_every_comment(
     warehouse, _ = published_b1
     published = warehouse.parent / "published.duckdb"
     read = subprocess.run(
-        [sys.executable, "-c", OLD_CLIENT, str(published)],
+        [sys.executable, "-c", OLD_CLIENT, str(published), str(warehouse.parent / "published")],
         env={**os.environ, "PYTHONPATH": str(duckdb_1x)},
         capture_output=True,
         text=True,
@@ -261,6 +266,7 @@ def test_published_file_opens_in_duckdb_1x_with_every_comment(
             "where database_name = current_database() and schema_name = 'main'"
         ).fetchall()
     assert {name: t["rows"] for name, t in seen["tables"].items()} == counts
+    assert seen["parquet"] == counts
     models = mart_models()
     for name, table in seen["tables"].items():
         expected = models[name].description if name in models else AUDIT_TABLE_DOCS[name][0]

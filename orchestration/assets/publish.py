@@ -22,7 +22,7 @@ PUBLISHED_WAREHOUSE_KEY = AssetKey(["published", "published_warehouse"])
     pool=WAREHOUSE_POOL,
     group_name="quality_gate",
     description=(
-        "published.duckdb (readable by DuckDB 1.1 and later, every table and column commented), "
+        "published.duckdb (readable by DuckDB 1.2.0 and later, every table and column commented), "
         "the same tables as Parquet under published/ with a manifest, and the plan report "
         "report/index.html, served together; the last builds are kept under builds/ for "
         "rollback."
