@@ -48,7 +48,8 @@ class Compared:
     key: tuple[str, ...]
     columns: tuple[str, ...] | None
     presence_column: str
-    deduplicate: bool = False
+    current_first: str | None = None
+    """For a table that may hold a key twice: an ordering that puts the current row first."""
 
 
 COMPARED = (
@@ -58,7 +59,8 @@ COMPARED = (
         ("review_year", "dataset", "file_name"),
         ("sha256", "size_bytes", "status", "status_reason", "rows_loaded", "rows_quarantined"),
         "status",
-        deduplicate=True,
+        # Before each file had one row, a re-sent file kept its old row as `replaced`.
+        current_first="status in ('replaced', 'removed')",
     ),
     Compared(
         "commune_count",
@@ -136,10 +138,10 @@ def _row_changes(con: duckdb.DuckDBPyConnection, old: str, new: str, spec: Compa
         return None
     keys = ", ".join(_ident(k) for k in spec.key)
     natives = ", ".join(_ident(c) for c in compared)
-    # One row per key: source_files could list a file twice before each file had one row.
     unique = (
-        f"qualify row_number() over (partition by {keys} order by {natives}) = 1"
-        if spec.deduplicate
+        f"qualify row_number() over (partition by {keys} "
+        f"order by {spec.current_first}, {natives}) = 1"
+        if spec.current_first
         else ""
     )
     table = _ident(spec.table)
@@ -305,6 +307,10 @@ def _shown(value: str | None) -> str:
     return "(none)" if value is None else value
 
 
+def _clipped(text: str, width: int = 110) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def summary_lines(con: duckdb.DuckDBPyConnection, limit: int = 3) -> list[str]:
     """A few lines for the run's terminal summary, from a published file's publish_changes."""
     row = con.execute("select current_database()").fetchone()
@@ -326,7 +332,8 @@ def summary_lines(con: duckdb.DuckDBPyConnection, limit: int = 3) -> list[str]:
         if not of_kind:
             continue
         shown = "; ".join(
-            line.removeprefix(kind).strip() for line in format_changes(of_kind[:limit]).split("\n")
+            _clipped(line.removeprefix(kind).strip())
+            for line in format_changes(of_kind[:limit]).split("\n")
         )
         more = f"; … {len(of_kind) - limit} more" if len(of_kind) > limit else ""
         lines.append(f"  {label} ({len(of_kind)}): {shown}{more}")
