@@ -74,7 +74,7 @@ CONTRACT = {
     ),
     "build_info": (
         "build_id built_at code_version standards rows_read rows_loaded rows_quarantined "
-        "files_quarantined communes_not_reported"
+        "files_quarantined communes_not_reported previous_build_id"
     ),
     "source_files": (
         "review_year dataset file_name sha256 size_bytes lines rows_read rows_loaded "
@@ -83,6 +83,14 @@ CONTRACT = {
     "validation_summary": (
         "suite expectation severity table_name column_name success offending_rows sample_keys"
     ),
+    # version 3
+    "review_summary": (
+        "review_year unit_version area_level area_code area_name_vi total_households poor_start "
+        "poor_exited poor_newly poor_returned poor_moved_in poor_moved_out poor_not_reassessed "
+        "poor_end poverty_rate_end near_poor_start near_poor_end poor_end_ethnic_minority "
+        "near_poor_end_ethnic_minority"
+    ),
+    "publish_changes": "change_kind table_name key column_name previous_value value",
 }
 
 
