@@ -115,7 +115,8 @@ def _write_workbook(path: Path, rows: list, level: str, review_year: int, build_
     parts = [r for r in rows if r[0] != "territory"]
     area_name = total[2] if total else ""
     by = "huyện" if level == "district" else "xã"
-    workbook = xlsxwriter.Workbook(str(path), {"nan_inf_to_errors": True})
+    # In memory: xlsxwriter's temporary files cost more to remove than the workbook to write.
+    workbook = xlsxwriter.Workbook(str(path), {"nan_inf_to_errors": True, "in_memory": True})
     try:
         workbook.set_properties(
             {

@@ -19,7 +19,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-BATCH_ROWS = 200_000
+BATCH_ROWS = 122_880
+ROW_GROUP_ROWS = 122_880
+"""DuckDB's own row group size: the files compress as DuckDB's COPY wrote them."""
 AUDIT_KEYS = {
     "build_info": ("build_id",),
     "source_files": ("review_year", "dataset", "file_name"),
@@ -108,8 +110,15 @@ def write_parquet(
         },
     )
     rows = 0
+    pending: list[pa.RecordBatch] = []
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        # DuckDB hands over small batches; one row group per batch would compress poorly.
         for batch in reader:
-            writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
+            pending.append(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
             rows += batch.num_rows
+            if sum(b.num_rows for b in pending) >= ROW_GROUP_ROWS:
+                writer.write_table(pa.Table.from_batches(pending, schema=schema))
+                pending = []
+        if pending or rows == 0:
+            writer.write_table(pa.Table.from_batches(pending, schema=schema))
     return rows
