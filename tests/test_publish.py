@@ -308,9 +308,17 @@ def test_parquet_files_match_the_duckdb_tables(
             assert from_parquet.num_rows == entry["rows"] == len(rows)
             assert from_parquet.column_names == names
             assert from_parquet.to_pylist() == rows, entry["table"]
+    # The province workbooks sit in forms/, each listed with its hash.
     assert sorted(p.name for p in (out / "published").iterdir()) == sorted(
-        [f["file"] for f in manifest["files"]] + ["manifest.json"]
+        [f["file"] for f in manifest["files"]] + ["manifest.json", "forms"]
     )
+    forms = {
+        p.relative_to(out / "published").as_posix() for p in (out / "published").rglob("*.xlsx")
+    }
+    assert forms == {f["file"] for f in manifest["forms"]} and forms
+    for entry in manifest["forms"]:
+        path = out / "published" / entry["file"]
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
 
 
 def test_published_file_has_no_household_rows_names_or_ids(
@@ -594,11 +602,13 @@ def test_served_files_are_readable_under_a_private_umask(warehouse: Path) -> Non
     finally:
         os.umask(previous)
     out = warehouse.parent
-    served = [out / "published.duckdb", out / "report" / "index.html", *out.glob("published/*")]
+    files = [p for p in out.glob("published/**/*") if p.is_file()]
+    served = [out / "published.duckdb", out / "report" / "index.html", *files]
     assert len(served) > 3
     for path in served:
         assert path.stat().st_mode & 0o777 == 0o644, path
-    assert (out / "published").stat().st_mode & 0o777 == 0o755
+    for directory in (out / "published", out / "published" / "forms"):
+        assert directory.stat().st_mode & 0o777 == 0o755, directory
     assert (out / "builds").stat().st_mode & 0o777 == 0o700
 
 
