@@ -45,6 +45,27 @@ def test_the_dbt_unit_tests_pass(warehouse):
     assert ran == dict.fromkeys(manifest["unit_tests"], "pass")
 
 
+def test_exact_product_keeps_18_decimals_and_counts_of_100_and_more(warehouse):
+    """The macro that weights a fractional count (a crosswalk share times the poor households a
+    commune's review did not see again): two DECIMAL(38, 18) multiplied directly overflow at 100
+    (a national build failed on a commune with 105). Run through dbt's own compiler."""
+    weight = "cast({} as decimal(38, 18))"
+    pairs = [("1", "105"), ("0.333333333333333333", "105.5"), ("0", "2000000"), ("0.5", "321.25")]
+    columns = ", ".join(
+        f'cast({{{{ exact_product("{weight.format(w)}", "{weight.format(c)}") }}}} '
+        f"as varchar) as p{i}"
+        for i, (w, c) in enumerate(pairs)
+    )
+    shown = dbt(["show", "--inline", f"select {columns}", "--output", "json"], warehouse)
+    (row,) = json.loads(shown.stdout[shown.stdout.index("{") :])["show"]
+    assert [row[f"p{i}"] for i in range(len(pairs))] == [
+        "105.000000000000000000",
+        "35.166666666666666632",
+        "0.000000000000000000",
+        "160.625000000000000000",
+    ]
+
+
 def test_grouped_column_rules_name_each_failing_column(warehouse, tmp_path):
     """A model's not-null and range rules are one dbt test each (one scan, one node); a failure
     still says which columns broke them and how many rows: one result row per failing column."""

@@ -1,8 +1,9 @@
 """The floor: the least the warehouse's core numbers can cost on this machine.
 
 One hand-written DuckDB SQL script reads the raw review exports (every survey CSV of the chosen
-review years, ``commune_totals``, ``difficult_areas``), classifies each household and computes
-``commune_year`` and ``province_year`` counts and rates. No Dagster, no dbt, no Great
+review years, ``commune_totals``, ``difficult_areas``), classifies each household (the official
+class: the one the commune approved, the class by rule where the export leaves it empty) and
+computes ``commune_year`` and ``province_year`` counts and rates. No Dagster, no dbt, no Great
 Expectations, no quarantine, no lineage, no audit: what is left is reading the CSVs and one
 group-by, so the pipeline's time divided by this one is the price of everything else it does.
 
@@ -72,7 +73,14 @@ households as (
             as area_type,
         cast(replace(trim("{SURVEY["income_per_capita"]}"), '.', '') as bigint)
             as income_per_capita,
-        {_DEPRIVATION_COUNT} as deprivation_count
+        {_DEPRIVATION_COUNT} as deprivation_count,
+        -- The class the commune approved, in the spellings a clean export writes (empty: none).
+        case trim("{SURVEY["reported_class"]}")
+            when 'Hộ nghèo' then 'poor'
+            when 'Hộ cận nghèo' then 'near_poor'
+            when 'Hộ có mức sống trung bình' then 'middle'
+            when 'Hộ không nghèo' then 'not_poor'
+        end as reported_class
     from survey
 ),
 
@@ -80,12 +88,13 @@ classified as (
     select
         households.review_year,
         households.commune_code,
-        case
+        -- The official class: the approved one, the class by rule where the export has none.
+        coalesce(reported_class, case
             when income_per_capita <= income_line and deprivation_count >= 3 then 'poor'
             when income_per_capita <= income_line then 'near_poor'
             when income_per_capita <= middle_line then 'middle'
             else 'not_poor'
-        end as computed_class,
+        end) as official_class,
         standards.middle_line
     from households
     inner join standards
@@ -99,11 +108,11 @@ select
     review_year,
     commune_code,
     count(*) as assessed_households,
-    count(*) filter (where computed_class = 'poor') as poor_households,
-    count(*) filter (where computed_class = 'near_poor') as near_poor_households,
+    count(*) filter (where official_class = 'poor') as poor_households,
+    count(*) filter (where official_class = 'near_poor') as near_poor_households,
     -- NULL, not 0, where the year's standard states no middle line (Decree 351/2025).
     case
-        when count(middle_line) > 0 then count(*) filter (where computed_class = 'middle')
+        when count(middle_line) > 0 then count(*) filter (where official_class = 'middle')
     end as middle_households
 from classified
 group by review_year, commune_code

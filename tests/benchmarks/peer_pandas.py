@@ -41,6 +41,12 @@ YEAR, COMMUNE, AREA, INCOME = (
 )
 CODES = tuple(SURVEY[c] for c in ("province_code", "district_code", "commune_code"))
 DEPRIVED = ("x", "X", "1")
+APPROVED = {
+    "Hộ nghèo": "poor",
+    "Hộ cận nghèo": "near_poor",
+    "Hộ có mức sống trung bình": "middle",
+    "Hộ không nghèo": "not_poor",
+}
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -83,14 +89,21 @@ def households(files: list[Path]) -> pd.DataFrame:
         ["poor", "near_poor", "middle"],
         default="not_poor",
     )
+    # The official class: the one the commune approved, the class by rule where none is given.
+    approved = (
+        _text(survey[SURVEY["reported_class"]])
+        .map(APPROVED, na_action="ignore")
+        .to_numpy(dtype=object, na_value=None)
+    )
+    official = np.where(pd.isna(approved), computed_class, approved)
     known = ~np.isnan(line)
     return pd.DataFrame(
         {
             "review_year": year[known],
             "commune_code": commune[known],
-            "is_poor": computed_class[known] == "poor",
-            "is_near_poor": computed_class[known] == "near_poor",
-            "is_middle": computed_class[known] == "middle",
+            "is_poor": official[known] == "poor",
+            "is_near_poor": official[known] == "near_poor",
+            "is_middle": official[known] == "middle",
         }
     )
 

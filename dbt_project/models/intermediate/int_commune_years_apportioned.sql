@@ -185,8 +185,8 @@ linked_counts as (
             sum(weight * {{ measure.name }}) as {{ measure.name }},
         {%- endfor %}
         -- Both factors are DECIMAL(38, 18) (a household's crosswalk share times a commune's):
-        -- their product is brought back to 18 decimals before it is summed.
-        sum({{ exact_weight('weight * poor_not_reviewed_since') }}) as poor_not_reviewed_since
+        -- exact_product keeps their product in 18 decimals without overflowing at 100.
+        sum({{ exact_product('weight', 'poor_not_reviewed_since') }}) as poor_not_reviewed_since
     from weighted
     group by all
 ),
