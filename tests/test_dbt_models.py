@@ -272,6 +272,40 @@ def test_not_reassessed_households_are_placed_by_the_crosswalk_weights(warehouse
     ]
 
 
+NOT_REVIEWED_SINCE = (
+    "select review_year, household_code, last_review_year, last_commune_code, commune_code, "
+    "weight from intermediate.int_households_not_reviewed_since "
+    "order by review_year, household_code, commune_code"
+)
+
+
+def test_households_not_reviewed_since_their_last_poor_review(warehouse):
+    """H8, poor in 2023 and never assessed again, is a gap in 2024 and again in 2025 (placed on
+    2025's 00691, 00691's only successor); H2, poor in 2024 and absent in 2025, is split as its
+    split commune 00688 is."""
+    assert query(warehouse, NOT_REVIEWED_SINCE) == [
+        (2024, "H8", 2023, "00691", "00691", 1.0),
+        (2025, "H2", 2024, "00688", "00691", 0.5),
+        (2025, "H2", 2024, "00688", "00694", 0.5),
+        (2025, "H8", 2023, "00691", "00691", 1.0),
+    ]
+
+
+def test_a_review_after_a_missing_year_counts_the_gaps_since_the_last_loaded_one(
+    warehouse, tmp_path
+):
+    """With review 2024 not loaded, 2025's previous review is 2023: of the households poor in
+    2023 (H1 approved, H4, H7, H8, H9) only H8 is not assessed in 2025. The model compiles its
+    missing-year branch only for such a load."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(warehouse, path)
+    replace_year(path, 2024, households=[], commune_totals=[], difficult_areas=[])
+    dbt(["run", "--select", "+int_households_not_reviewed_since"], path)
+    assert query(path, NOT_REVIEWED_SINCE) == [(2025, "H8", 2023, "00691", "00691", 1.0)]
+    compiled = next((tmp_path / "dbt_target").rglob("int_households_not_reviewed_since.sql"))
+    assert "seeds_across_a_missing_year" in compiled.read_text(encoding="utf-8")
+
+
 def test_access_rates(warehouse):
     access = {
         indicator: (poor, deprived, rate)
