@@ -83,20 +83,26 @@ def write_forms(
         return []
     directory.mkdir(exist_ok=True)
     selected = ", ".join(name for name, _, _ in COLUMNS)
+    # One query for every workbook (one per workbook cost 2-3 ms each, 0.7 s for a country),
+    # grouped here in the order each sheet lists its rows: the areas, then the total.
+    areas: dict[tuple, list] = {}
+    for review_year, unit_version, province_code, *row in con.execute(
+        f"""
+        select review_year, unit_version, province_code, area_level, {selected}
+        from {database}.main.review_summary
+        where area_level in ('district', 'commune', 'territory')
+        order by review_year, unit_version, province_code, area_level = 'territory', area_code
+        """
+    ).fetchall():
+        areas.setdefault((review_year, unit_version, province_code), []).append(tuple(row))
     entries = []
     for territory, province_code, unit_version, review_year in native:
         level = "district" if unit_version == "pre2025" else "commune"
-        rows = con.execute(
-            f"""
-            select area_level, {selected}
-            from {database}.main.review_summary
-            where review_year = ? and unit_version = ? and province_code = ?
-                and area_level in (?, 'territory')
-                and (area_level <> 'territory' or area_code = ?)
-            order by area_level = 'territory', area_code
-            """,
-            [review_year, unit_version, province_code, level, territory],
-        ).fetchall()
+        rows = [
+            row
+            for row in areas.get((review_year, unit_version, province_code), ())
+            if row[0] == level or (row[0] == "territory" and row[1] == territory)
+        ]
         name = form_file_name(territory, review_year)
         _write_workbook(directory / name, rows, level, review_year, build_id)
         entries.append(
@@ -169,7 +175,9 @@ def _write_workbook(path: Path, rows: list, level: str, review_year: int, build_
 def _write_row(sheet, at: int, number, values, formats: dict) -> None:
     sheet.write(at, 0, number, formats["text"])
     for column, ((_, _, kind), value) in enumerate(zip(COLUMNS, values, strict=True), start=1):
-        if value is None:
+        if value is None or value == "":
             sheet.write_blank(at, column, None, formats[kind])
-        else:
-            sheet.write(at, column, value, formats[kind])
+        elif kind == "text":
+            sheet.write_string(at, column, str(value), formats[kind])
+        else:  # the typed call: write() would test each value's type again
+            sheet.write_number(at, column, value, formats[kind])
