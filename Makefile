@@ -76,4 +76,4 @@ setup-browser: setup
 
 # Rebuild the plan report from the published file; opens nothing.
 report: setup
-	$(BIN)/python -m orchestration.lib.report $(WAREHOUSE_DIR)
+	$(BIN)/python -m orchestration.publish.report $(WAREHOUSE_DIR)

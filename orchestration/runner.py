@@ -31,9 +31,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.lib import run_lock
+from orchestration.base import run_lock
+from orchestration.base.settings import DBT_PROJECT_DIR, REPO_ROOT, WAREHOUSE_POOL, Settings
 from orchestration.progress import Progress, print_summary, progress_logger
-from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT, WAREHOUSE_POOL, Settings
 
 EXIT_PUBLISHED = 0
 EXIT_GATE_BLOCKED = 1
@@ -96,7 +96,7 @@ def check_input(settings: Settings, wanted: tuple[int, int] | None) -> list[int]
 
 def _layout_years(raw_dir: Path) -> list[int]:
     """The review years on disk, after the ingest's own layout check (exit 2 when it fails)."""
-    from orchestration.lib.ingest import RawLayoutError, validate_raw_dir
+    from orchestration.ingest import RawLayoutError, validate_raw_dir
 
     try:
         return list(validate_raw_dir(raw_dir).years)
@@ -105,7 +105,7 @@ def _layout_years(raw_dir: Path) -> list[int]:
 
 
 def _check_read_limits() -> None:
-    from orchestration.lib.ingest import LimitError, ReadLimits
+    from orchestration.ingest import LimitError, ReadLimits
 
     try:
         ReadLimits.from_environment()
@@ -114,7 +114,7 @@ def _check_read_limits() -> None:
 
 
 def _check_pii_key() -> None:
-    from orchestration.lib.pii import PiiKeyError, load_or_create_pii_key
+    from orchestration.base.pii import PiiKeyError, load_or_create_pii_key
 
     try:
         load_or_create_pii_key()
@@ -125,7 +125,7 @@ def _check_pii_key() -> None:
 def wait_for_files(settings: Settings, years: list[int], settle_s: float | None) -> None:
     """Wait until every file of the run has settled (the raw-files sensor's rule), saying which
     files are awaited: a file still being copied is never read half-written."""
-    from orchestration.lib.raw_watch import settle_seconds, wait_until_settled
+    from orchestration.ingest.raw_watch import settle_seconds, wait_until_settled
 
     try:
         seconds = settle_seconds() if settle_s is None else settle_s
@@ -213,7 +213,7 @@ def ensure_manifest(settings: Settings) -> bool:
     with run_lock.hold(target, "dbt parse", timeout_s=300):
         if manifest_is_current():
             return False
-        from orchestration.resources import dbt_resource
+        from orchestration.base.resources import dbt_resource
 
         resource = dbt_resource(settings)
         args = [
@@ -322,7 +322,7 @@ def register_review_years(instance, name: str, keys: list[str]) -> None:
 
 def _raw_files(raw_dir: Path, years: list[int]) -> Iterator[tuple[str, int, list[Path]]]:
     """(dataset, year, the files the run reads) per dataset-year, links left out."""
-    from orchestration.lib.ingest import DATASETS, dataset_files
+    from orchestration.ingest import DATASETS, dataset_files
 
     for dataset in DATASETS:
         for year in years:
@@ -347,7 +347,7 @@ def _warm_gate_imports() -> None:
 
     def warm() -> None:
         with contextlib.suppress(Exception):
-            import orchestration.lib.gx_duckdb  # noqa: F401
+            import orchestration.gate.gx_duckdb  # noqa: F401
 
     threading.Thread(target=warm, name="warm-gate-imports", daemon=True).start()
 
@@ -416,13 +416,13 @@ def _run_locked(
     if ensure_manifest(settings):
         progress.line("prepared dbt's manifest (dbt parse)")
 
-    from orchestration.definitions import POVERTY_REVIEW_JOB, build_definitions
-    from orchestration.partitions import review_year_partitions
-    from orchestration.resources import (
+    from orchestration.base.partitions import review_year_partitions
+    from orchestration.base.resources import (
         INGEST_LISTENERS,
         WAREHOUSE_ERROR_LISTENERS,
         build_resources,
     )
+    from orchestration.definitions import POVERTY_REVIEW_JOB, build_definitions
 
     instance = instance_for(settings, options.record)
     for run_id in release_dead_claims(instance):
@@ -488,7 +488,7 @@ def _finish(result, progress: Progress, settings: Settings) -> int:
 
 def publication(progress: Progress, settings: Settings) -> str:
     """Whether this run's build went live, judged by the published file itself."""
-    from orchestration.lib.publish import live_build_id
+    from orchestration.publish.publish import live_build_id
 
     published = progress.materializations.get(PUBLISHED_ASSET, {}).get("build_id")
     build = published or progress.materializations.get(VALIDATION_ASSET, {}).get("build_id")
@@ -509,7 +509,7 @@ def _failures_beyond_checks(progress: Progress) -> list[str]:
 def _print_gate_failures(settings: Settings, progress: Progress) -> None:
     build_id = progress.materializations.get(VALIDATION_ASSET, {}).get("build_id")
     if build_id and any(name == GATE_CHECK_NAME for name, _, _ in progress.failed_checks):
-        from orchestration.lib.quality_gate import failed_expectations, format_failures
+        from orchestration.gate.validation import failed_expectations, format_failures
 
         print(format_failures(failed_expectations(settings.warehouse_path, build_id)))
     for name, target, description in progress.failed_checks:

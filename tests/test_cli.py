@@ -12,10 +12,10 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster._core.test_utils import create_run_for_test
 
+from orchestration.base.settings import WAREHOUSE_POOL
 from orchestration.cli import _parse_years
 from orchestration.runner import HOST_TAG, PID_TAG, UsageError
 from orchestration.runner import release_dead_claims as _release_dead_claims
-from orchestration.settings import WAREHOUSE_POOL
 
 
 @pytest.mark.parametrize(

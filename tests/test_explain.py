@@ -11,9 +11,9 @@ import duckdb
 import pytest
 from built_warehouse import TOTAL_HOUSEHOLDS, copy_warehouse
 
-from orchestration.lib.explain import ExplainError, explain, measures, neutralise_cell
-from orchestration.lib.publish import DEFAULT_MANIFEST_PATH, publish
-from orchestration.lib.quality_gate import run_gate
+from orchestration.gate.validation import run_gate
+from orchestration.publish.publish import DEFAULT_MANIFEST_PATH, publish
+from orchestration.serve.explain import ExplainError, explain, measures, neutralise_cell
 
 
 @pytest.fixture(scope="module")

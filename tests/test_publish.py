@@ -17,8 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 from built_warehouse import COMMUNES, ROWS_READ_PER_YEAR, YEARS, copy_warehouse
 
-from orchestration.lib import publish as publish_module
-from orchestration.lib.publish import (
+from orchestration.base.settings import REPO_ROOT
+from orchestration.gate.validation import run_gate
+from orchestration.publish import publish as publish_module
+from orchestration.publish.publish import (
     AUDIT_TABLE_DOCS,
     AUDIT_TABLES,
     AfterPublishError,
@@ -30,8 +32,6 @@ from orchestration.lib.publish import (
     publish,
     rollback,
 )
-from orchestration.lib.quality_gate import run_gate
-from orchestration.settings import REPO_ROOT
 
 DUCKDB_1X_VERSION = "1.2.0"
 """The oldest DuckDB client the README names (1.1 cannot read storage v1.2.0; 1.2.0 to 1.5.6 can):
@@ -449,7 +449,7 @@ def test_reader_keeps_a_consistent_snapshot_during_publish(warehouse: Path) -> N
 KILLER = """
 import os, signal, sys
 from pathlib import Path
-from orchestration.lib import publish as publish_module
+from orchestration.publish import publish as publish_module
 
 warehouse, published, target = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 real_replace, real_rename = os.replace, os.rename

@@ -18,13 +18,13 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from orchestration.lib.admin_units import admin_unit_tables, corrected_mapping
+from orchestration.base.admin_units import admin_unit_tables, corrected_mapping
+from orchestration.base.settings import DBT_PROJECT_DIR
 from orchestration.sample.standards import (
     INCOME_SCALE_STANDARD,
     poverty_standards,
     standard_for_year,
 )
-from orchestration.settings import DBT_PROJECT_DIR
 
 DEMO_PROVINCES = ("02", "08")
 APPORTIONED_PROVINCE = "06"

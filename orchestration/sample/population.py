@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from orchestration.lib.headers import DEPRIVATION_COLUMNS
+from orchestration.base.headers import DEPRIVATION_COLUMNS
 from orchestration.sample.communes import (
     ABSENT_SHARE,
     INCOME_SIGMA,
