@@ -157,7 +157,7 @@ def _not_busy(settings) -> None:
 
 
 def rollback(args: argparse.Namespace) -> int:
-    from orchestration.publish.publish import rollback as restore
+    from orchestration.publish.rollback import rollback as restore
 
     settings = get_settings(None, args.warehouse_dir)
     if not settings.warehouse_dir.is_dir():
@@ -176,7 +176,7 @@ def rollback(args: argparse.Namespace) -> int:
 def builds(args: argparse.Namespace) -> int:
     """Reads ``builds/`` and the published file only, which a run replaces whole (renamed in):
     it answers during a run."""
-    from orchestration.publish.publish import foreign_builds, list_builds, live_build_id
+    from orchestration.publish.builds import foreign_builds, list_builds, live_build_id
 
     settings = get_settings(None, args.warehouse_dir)
     builds_kept = list_builds(settings.warehouse_dir)
@@ -196,7 +196,7 @@ def builds(args: argparse.Namespace) -> int:
 
 def diff(args: argparse.Namespace) -> int:
     """What changed between two kept builds (default: the live one against the one before)."""
-    from orchestration.publish.publish import list_builds, live_build_id
+    from orchestration.publish.builds import list_builds, live_build_id
     from orchestration.publish.publish_changes import diff_builds, format_changes, previous_build_id
 
     settings = get_settings(None, args.warehouse_dir)

@@ -488,7 +488,7 @@ def _finish(result, progress: Progress, settings: Settings) -> int:
 
 def publication(progress: Progress, settings: Settings) -> str:
     """Whether this run's build went live, judged by the published file itself."""
-    from orchestration.publish.publish import live_build_id
+    from orchestration.publish.builds import live_build_id
 
     published = progress.materializations.get(PUBLISHED_ASSET, {}).get("build_id")
     build = published or progress.materializations.get(VALIDATION_ASSET, {}).get("build_id")

@@ -17,7 +17,7 @@ import pytest
 
 from orchestration.cli import EXIT_BAD_INPUT, EXIT_GATE_BLOCKED, EXIT_PUBLISHED, main
 from orchestration.progress import print_summary
-from orchestration.publish.publish import list_builds
+from orchestration.publish.builds import list_builds
 from orchestration.sample import generate_sample
 
 # published-warehouse.md, version 2: the tables BI tools read and their columns.

@@ -703,7 +703,8 @@ def test_limits_come_from_the_environment_and_reject_nonsense(monkeypatch):
 def test_published_source_files_lists_each_file_once_in_its_latest_state(runs, tmp_path):
     """A file removed and restored twice: four more rows of history in audit, one row in the
     published source_files (the file as it is now)."""
-    from orchestration.publish.publish import _write_published, live_build_id, mart_models
+    from orchestration.publish.builds import live_build_id
+    from orchestration.publish.publish import _write_published, mart_models
 
     out = tmp_path / "out"
     shutil.copytree(runs.out, out)

@@ -11,8 +11,9 @@ import pytest
 from built_warehouse import copy_warehouse
 from dagster import DagsterEventType, materialize
 
+from orchestration.base.build_record import code_version
 from orchestration.base.resources import build_resources
-from orchestration.base.settings import REPO_ROOT, Settings
+from orchestration.base.settings import DBT_MANIFEST_PATH, REPO_ROOT, Settings
 from orchestration.gate.assets import GATED_ASSET_KEYS, validation_results
 from orchestration.gate.checks import critical_expectations_pass
 from orchestration.gate.gx_duckdb import GXSetupError
@@ -28,7 +29,7 @@ from orchestration.gate.validation import (
     run_gate,
 )
 from orchestration.publish.assets import published_warehouse
-from orchestration.publish.publish import DEFAULT_MANIFEST_PATH, code_version, publish
+from orchestration.publish.publish import publish
 
 ASSESSED_ABOVE_TOTAL = """
     update marts.commune_year set total_households = assessed_households - 1
@@ -99,7 +100,7 @@ _INGEST_RULE_AS_DBT = {
 
 def _dbt_rules() -> set[tuple[str, str, frozenset[str]]]:
     """(model, generic test, columns) of every generic data test in dbt's manifest."""
-    manifest = json.loads(DEFAULT_MANIFEST_PATH.read_text(encoding="utf-8"))
+    manifest = json.loads(DBT_MANIFEST_PATH.read_text(encoding="utf-8"))
     rules = set()
     for node in manifest["nodes"].values():
         metadata = node.get("test_metadata")

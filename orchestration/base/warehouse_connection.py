@@ -62,3 +62,8 @@ def rows_as_dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """The rows of an executed statement, each as ``{column: value}``."""
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def sql_text(value: str) -> str:
+    """``value`` as a SQL string literal (a path to ATTACH, a comment's text)."""
+    return "'" + value.replace("'", "''") + "'"

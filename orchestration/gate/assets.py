@@ -15,10 +15,10 @@ from dagster import (
     asset,
 )
 
+from orchestration.base.build_record import code_version, record_build
 from orchestration.base.resources import WarehouseResource, retry_on_lock
 from orchestration.base.settings import WAREHOUSE_POOL
 from orchestration.gate.validation import format_failures, gated_tables, new_build_id, run_gate
-from orchestration.publish.publish import code_version, record_build
 
 VALIDATION_RESULTS_KEY = AssetKey(["audit", "validation_results"])
 # The dbt-built tables the suites validate (audit.* tables are written by ingest, not by dbt);

@@ -7,11 +7,12 @@ check fails its dependency otherwise, and Dagster skips this step). As a second 
 
 from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, asset
 
+from orchestration.base.build_record import code_version
 from orchestration.base.resources import WarehouseResource, retry_on_lock
 from orchestration.base.settings import WAREHOUSE_POOL
 from orchestration.gate.assets import VALIDATION_RESULTS_KEY, run_lineage
 from orchestration.gate.validation import build_id_for_run
-from orchestration.publish.publish import AfterPublishError, code_version, publish
+from orchestration.publish.publish import AfterPublishError, publish
 
 PUBLISHED_WAREHOUSE_KEY = AssetKey(["published", "published_warehouse"])
 

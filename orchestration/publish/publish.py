@@ -30,52 +30,62 @@ The order of the renames, and what a crash between them leaves:
 2. ``published/`` → ``.publishing-old-*``, then ``.publishing-dir-*`` → ``published/``: the Parquet
    files and ``manifest.json`` are swapped as a whole. A crash between the two renames leaves no
    ``published/`` directory for a moment; the next publish or rollback finishes the swap
-   (:func:`_recover_exports`): forward when the staged directory's ``manifest.json`` names the
-   build ``published.duckdb`` serves, back to the old directory otherwise. A crash between steps
-   1 and 2 leaves the old Parquet files beside the new DuckDB file; ``manifest.json`` names its
-   build, so a reader can tell, and the next publish replaces both.
+   (:func:`orchestration.publish.exports.recover_exports`): forward when the staged directory's
+   ``manifest.json`` names the build ``published.duckdb`` serves, back to the old directory
+   otherwise. A crash between steps 1 and 2 leaves the old Parquet files beside the new DuckDB
+   file; ``manifest.json`` names its build, so a reader can tell, and the next publish replaces
+   both.
 3. ``report/.publishing-*.tmp`` → ``report/index.html``: one file, one rename.
+
+This module writes ``published.duckdb`` and runs the sequence; the other jobs have their own
+modules: the build's record in ``audit.builds`` (``orchestration/base/build_record.py``, shared
+with the gate), ``atomic_files`` (temp, fsync, rename), ``builds`` (the served and the kept
+builds), ``exports`` (the Parquet directory) and ``rollback``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
-import re
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 import duckdb
 
-from orchestration.base.settings import DBT_PROJECT_DIR, REPO_ROOT
-from orchestration.base.warehouse_connection import connect, table_exists
+from orchestration.base.build_record import BUILD_ID_PATTERN, record_build
+from orchestration.base.settings import DBT_MANIFEST_PATH, DBT_PROJECT_DIR
+from orchestration.base.warehouse_connection import connect, sql_text, table_exists
 from orchestration.publish import parquet_files, publish_changes
-from orchestration.publish.forms import FORMS_DIR_NAME, write_forms
+from orchestration.publish.atomic_files import (
+    PUBLIC_FILE_MODE,
+    atomic_copy,
+    fsync_dir,
+    fsync_path,
+    remove_path,
+    remove_stale_temps,
+    temp_path,
+)
+from orchestration.publish.builds import (
+    BUILDS_DIR_NAME,
+    PUBLISHED_FILE_NAME,
+    previous_build,
+    prune_builds,
+)
+from orchestration.publish.exports import (
+    EXPORT_DIR_NAME,
+    export_parquet,
+    recover_exports,
+    swap_exports,
+)
 
 STORAGE_VERSION = "v1.2.0"
 """The oldest DuckDB storage format promised: DuckDB 1.2.0 and later read it (1.1 cannot)."""
 
-DEFAULT_MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 MARTS_FOLDER = "marts"
-PUBLISHED_FILE_NAME = "published.duckdb"
-EXPORT_DIR_NAME = "published"
-EXPORT_MANIFEST_NAME = "manifest.json"
 REPORT_DIR_NAME = "report"
 REPORT_FILE_NAME = "index.html"
-BUILDS_DIR_NAME = "builds"
-TEMP_PREFIX = ".publishing-"
-PUBLIC_FILE_MODE = 0o644
-PUBLIC_DIR_MODE = 0o755
-BUILD_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
-"""What a build id looks like: no dot, no slash, so it never names a path outside ``builds/``."""
 
 FORBIDDEN_COLUMN_FRAGMENTS = ("household_code", "head_", "id_number", "citizen", "raw_record")
 FORBIDDEN_COLUMNS = ("village", "ethnicity", "income_per_capita", "source_row")
@@ -152,19 +162,13 @@ AUDIT_TABLE_DOCS: dict[str, tuple[str, dict[str, str]]] = {
 }
 AUDIT_TABLES = tuple(AUDIT_TABLE_DOCS)
 
+
 __all__ = [
     "AfterPublishError",
-    "BuildFile",
     "PublishRefusedError",
     "PublishResult",
-    "code_version",
-    "list_builds",
-    "live_build_id",
     "mart_models",
     "publish",
-    "record_build",
-    "rollback",
-    "seed_checksums",
 ]
 
 
@@ -208,50 +212,7 @@ class PublishResult:
     marts_missing: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class BuildFile:
-    build_id: str
-    path: Path
-    size_bytes: int
-    modified_at: datetime
-
-
-def code_version(repo_root: Path = REPO_ROOT) -> str:
-    """The git commit of the code (``-dirty`` with local changes), else the package version."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=repo_root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=repo_root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        return f"{commit}-dirty" if dirty else commit
-    except (OSError, subprocess.SubprocessError):
-        try:
-            return metadata.version("poverty-warehouse")
-        except metadata.PackageNotFoundError:
-            return "unknown"
-
-
-def seed_checksums(seeds_dir: Path = DBT_PROJECT_DIR / "seeds") -> dict[str, str]:
-    """sha256 of each dbt seed CSV: which thresholds and targets the build was computed with."""
-    return {
-        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(Path(seeds_dir).glob("*.csv"))
-    }
-
-
-def mart_models(manifest_path: Path = DEFAULT_MANIFEST_PATH) -> dict[str, ModelDocs]:
+def mart_models(manifest_path: Path = DBT_MANIFEST_PATH) -> dict[str, ModelDocs]:
     """Every model of dbt's ``marts`` folder with its YAML descriptions, by table name."""
     manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
     models: dict[str, ModelDocs] = {}
@@ -267,61 +228,6 @@ def mart_models(manifest_path: Path = DEFAULT_MANIFEST_PATH) -> dict[str, ModelD
             },
         )
     return dict(sorted(models.items()))
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        _fsync_path(directory)
-
-
-def _temp_path(directory: Path, stem: str, suffix: str = ".tmp") -> Path:
-    fd, name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{stem}-", suffix=suffix, dir=directory)
-    os.close(fd)
-    os.unlink(name)  # DuckDB must create the file itself
-    return Path(name)
-
-
-def _remove_path(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-
-
-def _remove_stale_temps(directory: Path) -> None:
-    """Leftovers of a publish that was killed before its renames."""
-    if directory.is_dir():
-        for path in directory.glob(f"{TEMP_PREFIX}*"):
-            _remove_path(path)
-
-
-def _atomic_copy(source: Path, destination: Path) -> None:
-    """Copy into a temp file beside ``destination``, fsync, then rename over it."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temp = _temp_path(destination.parent, destination.stem)
-    try:
-        with open(source, "rb") as reader, open(temp, "wb") as writer:
-            shutil.copyfileobj(reader, writer, 1 << 20)
-            writer.flush()
-            os.fsync(writer.fileno())
-        os.replace(temp, destination)
-        _fsync_dir(destination.parent)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _ident(name: str) -> str:
@@ -459,14 +365,14 @@ def _create_audit_tables(
 
 
 def _comment(con: duckdb.DuckDBPyConnection, table: str, docs: ModelDocs) -> None:
-    con.execute(f"comment on table p.main.{_ident(table)} is {_sql_text(docs.description)}")
+    con.execute(f"comment on table p.main.{_ident(table)} is {sql_text(docs.description)}")
     for column, _ in _columns(con, "p", "main", table):
         text = docs.columns.get(column)
         # An undocumented column is published bare rather than blocking the data; the dbt
         # project's own checks require a description for every mart column.
         if text:
             con.execute(
-                f"comment on column p.main.{_ident(table)}.{_ident(column)} is {_sql_text(text)}"
+                f"comment on column p.main.{_ident(table)}.{_ident(column)} is {sql_text(text)}"
             )
 
 
@@ -483,15 +389,15 @@ def _write_published(
     tables: dict[str, int] = {}
     con = connect(":memory:")
     try:
-        con.execute(f"attach {_sql_text(str(warehouse_path))} as wh (read_only)")
+        con.execute(f"attach {sql_text(str(warehouse_path))} as wh (read_only)")
         _gate_passed(con, build_id)
         con.execute(
-            f"attach {_sql_text(str(target))} as p (storage_version {_sql_text(STORAGE_VERSION)})"
+            f"attach {sql_text(str(target))} as p (storage_version {sql_text(STORAGE_VERSION)})"
         )
         # A mart in the manifest that the warehouse lacks is not invented; the result names it.
         missing = tuple(m for m in models if not table_exists(con, "marts", m, database="wh"))
         marts = [m for m in models if m not in missing]
-        keys = parquet_files.table_keys(DEFAULT_MANIFEST_PATH)
+        keys = parquet_files.table_keys(DBT_MANIFEST_PATH)
         for table in marts:
             select = _select_list(_columns(con, "wh", "marts", table))
             name = _ident(table)
@@ -531,103 +437,8 @@ def _write_published(
     return tables, missing
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as reader:
-        while chunk := reader.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _export_parquet(published_file: Path, directory: Path) -> str:
-    """Write every table of ``published_file`` as Parquet, the province workbooks and
-    ``manifest.json``; its build id."""
-    directory.mkdir(parents=True)
-    entries = []
-    keys = parquet_files.table_keys(DEFAULT_MANIFEST_PATH)
-    con = connect(":memory:")
-    try:
-        con.execute(f"attach {_sql_text(str(published_file))} as p (read_only)")
-        row = con.execute("select build_id from p.main.build_info").fetchone()
-        build_id = str(row[0]) if row else ""
-        names = [
-            name
-            for (name,) in con.execute(
-                "select table_name from duckdb_tables() where database_name = 'p' order by 1"
-            ).fetchall()
-        ]
-        for name in names:
-            path = directory / f"{name}.parquet"
-            rows = parquet_files.write_parquet(con, "p", name, path, keys.get(name, ()))
-            entries.append({"table": name, "file": path.name, "rows": rows})
-        forms = write_forms(con, "p", directory / FORMS_DIR_NAME, build_id)
-        con.execute("detach p")
-    finally:
-        con.close()
-    for entry in (*entries, *forms):
-        path = directory / entry["file"]
-        os.chmod(path, PUBLIC_FILE_MODE)
-        _fsync_path(path)
-        entry["sha256"] = _sha256(path)
-    manifest = {
-        "build_id": build_id,
-        "previous_build_id": publish_changes.previous_build_id(published_file),
-        "storage": "parquet",
-        "files": entries,
-        "forms": forms,
-    }
-    manifest_path = directory / EXPORT_MANIFEST_NAME
-    with open(manifest_path, "w", encoding="utf-8") as writer:
-        json.dump(manifest, writer, indent=2, ensure_ascii=False)
-        writer.write("\n")
-        writer.flush()
-        os.fsync(writer.fileno())
-    os.chmod(manifest_path, PUBLIC_FILE_MODE)
-    if (directory / FORMS_DIR_NAME).is_dir():
-        os.chmod(directory / FORMS_DIR_NAME, PUBLIC_DIR_MODE)
-    os.chmod(directory, PUBLIC_DIR_MODE)
-    _fsync_dir(directory)
-    return build_id
-
-
-def _manifest_build_id(directory: Path) -> str | None:
-    try:
-        return json.loads((directory / EXPORT_MANIFEST_NAME).read_text(encoding="utf-8"))[
-            "build_id"
-        ]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _recover_exports(warehouse_dir: Path) -> None:
-    """Finish a directory swap a crash interrupted (see the module docstring), then tidy up."""
-    live_dir = warehouse_dir / EXPORT_DIR_NAME
-    if not live_dir.exists():
-        live = live_build_id(warehouse_dir)
-        staged = sorted(warehouse_dir.glob(f"{TEMP_PREFIX}dir-*"))
-        olds = sorted(warehouse_dir.glob(f"{TEMP_PREFIX}old-*"))
-        forward = [d for d in staged if live and _manifest_build_id(d) == live]
-        if forward:
-            os.rename(forward[-1], live_dir)
-        elif olds:
-            os.rename(olds[-1], live_dir)
-        _fsync_dir(warehouse_dir)
-    _remove_stale_temps(warehouse_dir)
-
-
-def _swap_exports(staged: Path, live_dir: Path) -> None:
-    old = None
-    if live_dir.exists():
-        old = _temp_path(live_dir.parent, "old", suffix="")
-        os.rename(live_dir, old)
-    os.rename(staged, live_dir)
-    _fsync_dir(live_dir.parent)
-    if old is not None:
-        _remove_path(old)
-
-
 @dataclass
-class _Prepared:
+class Prepared:
     """What a publish or rollback serves, written beside its final names, not yet renamed."""
 
     database: Path
@@ -636,113 +447,42 @@ class _Prepared:
 
     def discard(self) -> None:
         for path in (self.database, Path(f"{self.database}.wal"), self.exports, self.report):
-            _remove_path(path)
+            remove_path(path)
 
 
-def _prepare_exports_and_report(prepared: _Prepared, warehouse_dir: Path) -> None:
+def prepare_exports_and_report(prepared: Prepared, warehouse_dir: Path) -> None:
     from orchestration.publish.report import write_report
 
     # Served files are for every reader, whatever umask keeps the working warehouse private.
     os.chmod(prepared.database, PUBLIC_FILE_MODE)
-    _export_parquet(prepared.database, prepared.exports)
+    export_parquet(prepared.database, prepared.exports)
     write_report(prepared.database, prepared.report)
     os.chmod(prepared.report, PUBLIC_FILE_MODE)
-    _fsync_path(prepared.report)
+    fsync_path(prepared.report)
 
 
-def _new_prepared(warehouse_dir: Path) -> _Prepared:
+def new_prepared(warehouse_dir: Path) -> Prepared:
     report_dir = warehouse_dir / REPORT_DIR_NAME
     report_dir.mkdir(exist_ok=True)
-    _remove_stale_temps(report_dir)
-    return _Prepared(
-        database=_temp_path(warehouse_dir, "published"),
-        exports=_temp_path(warehouse_dir, "dir", suffix=""),
-        report=_temp_path(report_dir, "report", suffix=".html"),
+    remove_stale_temps(report_dir)
+    return Prepared(
+        database=temp_path(warehouse_dir, "published"),
+        exports=temp_path(warehouse_dir, "dir", suffix=""),
+        report=temp_path(report_dir, "report", suffix=".html"),
     )
 
 
-def _serve(prepared: _Prepared, warehouse_dir: Path) -> None:
+def serve(prepared: Prepared, warehouse_dir: Path) -> None:
     """The renames, in the order the module docstring explains."""
     os.replace(prepared.database, warehouse_dir / PUBLISHED_FILE_NAME)
-    _fsync_dir(warehouse_dir)
+    fsync_dir(warehouse_dir)
 
 
-def _finish(prepared: _Prepared, warehouse_dir: Path) -> None:
-    _swap_exports(prepared.exports, warehouse_dir / EXPORT_DIR_NAME)
+def finish(prepared: Prepared, warehouse_dir: Path) -> None:
+    swap_exports(prepared.exports, warehouse_dir / EXPORT_DIR_NAME)
     report_path = warehouse_dir / REPORT_DIR_NAME / REPORT_FILE_NAME
     os.replace(prepared.report, report_path)
-    _fsync_dir(report_path.parent)
-
-
-BUILDS_DDL = """
-create schema if not exists audit;
-create table if not exists audit.builds (
-    build_id varchar not null,
-    run_id varchar not null,
-    code_version varchar not null,
-    dbt_invocation_id varchar,
-    seed_checksums varchar,
-    validation_passed boolean not null,
-    published_at timestamptz,
-    published_path varchar,
-    kept_path varchar
-);
-"""
-
-
-def record_build(
-    warehouse_path: Path,
-    *,
-    build_id: str,
-    run_id: str,
-    code_version_text: str,
-    validation_passed: bool,
-    published_at: datetime | None,
-    published_path: Path | None,
-    kept_path: Path | None,
-    dbt_invocation_id: str | None = None,
-    seeds_dir: Path = DBT_PROJECT_DIR / "seeds",
-) -> None:
-    """Write the build's one record in ``audit.builds``, replacing an earlier one of the same id.
-
-    The quality gate creates the record when it validates the build (blocked builds included);
-    the publish completes it just before the rename that serves the build, so ``published_at``
-    is the time the build was committed to be served.
-    """
-    with connect(warehouse_path) as con:
-        con.execute(BUILDS_DDL)
-        con.execute("begin transaction")
-        con.execute("delete from audit.builds where build_id = ?", [build_id])
-        con.execute(
-            "insert into audit.builds values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                build_id,
-                run_id,
-                code_version_text,
-                dbt_invocation_id,
-                json.dumps(seed_checksums(seeds_dir), sort_keys=True),
-                validation_passed,
-                published_at,
-                str(published_path) if published_path else None,
-                str(kept_path) if kept_path else None,
-            ],
-        )
-        con.execute("commit")
-
-
-def _prune_builds(warehouse_dir: Path, keep: int, live: str) -> None:
-    for old in list_builds(warehouse_dir)[max(keep, 1) :]:
-        if old.build_id != live:
-            _remove_path(old.path)
-
-
-def _previous_build(warehouse_dir: Path) -> tuple[str, Path] | None:
-    """The build served until this publish and its file (the kept copy, else the served one)."""
-    live = live_build_id(warehouse_dir)
-    if live is None:
-        return None
-    kept = warehouse_dir / BUILDS_DIR_NAME / f"{live}.duckdb"
-    return live, kept if kept.is_file() else warehouse_dir / PUBLISHED_FILE_NAME
+    fsync_dir(report_path.parent)
 
 
 def publish(
@@ -755,7 +495,7 @@ def publish(
     keep: int = 5,
     dbt_invocation_id: str | None = None,
     seeds_dir: Path = DBT_PROJECT_DIR / "seeds",
-    manifest_path: Path = DEFAULT_MANIFEST_PATH,
+    manifest_path: Path = DBT_MANIFEST_PATH,
 ) -> PublishResult:
     """Publish the validated marts of ``warehouse_path`` atomically as ``published_path``.
 
@@ -773,15 +513,15 @@ def publish(
         raise ValueError(f"the published file must be named {PUBLISHED_FILE_NAME}")
     warehouse_dir = published_path.parent
     warehouse_dir.mkdir(parents=True, exist_ok=True)
-    _recover_exports(warehouse_dir)
+    recover_exports(warehouse_dir)
     builds_dir = warehouse_dir / BUILDS_DIR_NAME
     builds_dir.mkdir(exist_ok=True)
     # Aggregates only, but the kept builds are for the operator who rolls back: owner-only.
     builds_dir.chmod(0o700)
-    _remove_stale_temps(builds_dir)
+    remove_stale_temps(builds_dir)
     models = mart_models(manifest_path)
 
-    prepared = _new_prepared(warehouse_dir)
+    prepared = new_prepared(warehouse_dir)
     try:
         tables, missing = _write_published(
             prepared.database,
@@ -790,12 +530,12 @@ def publish(
             code_version_text=code_version,
             built_at=started,
             models=models,
-            previous=_previous_build(warehouse_dir),
+            previous=previous_build(warehouse_dir),
         )
-        _fsync_path(prepared.database)
-        _prepare_exports_and_report(prepared, warehouse_dir)
+        fsync_path(prepared.database)
+        prepare_exports_and_report(prepared, warehouse_dir)
         kept_path = builds_dir / f"{build_id}.duckdb"
-        _atomic_copy(prepared.database, kept_path)
+        atomic_copy(prepared.database, kept_path)
         published_at = datetime.now(UTC)
         record_build(
             warehouse_path,
@@ -809,13 +549,13 @@ def publish(
             dbt_invocation_id=dbt_invocation_id,
             seeds_dir=seeds_dir,
         )
-        _serve(prepared, warehouse_dir)
+        serve(prepared, warehouse_dir)
     except BaseException:
         prepared.discard()
         raise
     try:
-        _finish(prepared, warehouse_dir)
-        _prune_builds(warehouse_dir, keep, build_id)
+        finish(prepared, warehouse_dir)
+        prune_builds(warehouse_dir, keep, build_id)
     except Exception as error:
         raise AfterPublishError(build_id, error) from error
     return PublishResult(
@@ -829,107 +569,3 @@ def publish(
         published_at=published_at,
         marts_missing=missing,
     )
-
-
-def _build_files(warehouse_dir: Path) -> list[tuple[BuildFile, str | None]]:
-    """Every ``builds/<id>.duckdb`` (regular files named by a build id only), newest first,
-    each with why it is not a build of this warehouse (None when it is one)."""
-    builds_dir = Path(warehouse_dir) / BUILDS_DIR_NAME
-    if not builds_dir.is_dir():
-        return []
-    found = []
-    for path in builds_dir.glob("*.duckdb"):
-        if path.is_symlink() or not path.is_file() or not BUILD_ID_PATTERN.fullmatch(path.stem):
-            continue
-        stat = path.stat()
-        build = BuildFile(
-            build_id=path.stem,
-            path=path,
-            size_bytes=stat.st_size,
-            modified_at=datetime.fromtimestamp(stat.st_mtime, UTC),
-        )
-        found.append((build, _not_a_build(path)))
-    return sorted(found, key=lambda b: (b[0].modified_at, b[0].build_id), reverse=True)
-
-
-def _not_a_build(path: Path) -> str | None:
-    """Why ``path`` is not a published build of its name (its ``build_info`` names it), or None.
-
-    A file copied into ``builds/`` by hand (another warehouse's file, any DuckDB file, anything
-    else named ``*.duckdb``) is never listed, served or pruned.
-    """
-    con = connect(":memory:")
-    try:
-        con.execute(f"attach {_sql_text(str(path))} as b (read_only)")
-        row = con.execute("select build_id from b.main.build_info").fetchone()
-    except duckdb.Error as error:
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        return f"no build_info can be read from it: {first}"
-    finally:
-        con.close()
-    if row is None or str(row[0]) != path.stem:
-        return f"its build_info names build {row[0] if row else 'none'}, not {path.stem}"
-    return None
-
-
-def list_builds(warehouse_dir: Path) -> list[BuildFile]:
-    """Kept published builds, newest first (files whose ``build_info`` names their build)."""
-    return [build for build, problem in _build_files(warehouse_dir) if problem is None]
-
-
-def foreign_builds(warehouse_dir: Path) -> list[tuple[BuildFile, str]]:
-    """Files in ``builds/`` named like a build that are not one, with why (never served)."""
-    return [(build, problem) for build, problem in _build_files(warehouse_dir) if problem]
-
-
-def live_build_id(warehouse_dir: Path) -> str | None:
-    """The build ``published.duckdb`` serves now (its ``build_info``), None when there is none.
-
-    Read through an in-memory database that ATTACHes the file: ``duckdb.connect(path)`` would
-    reuse a database instance this process may still hold open, and report the build it saw then.
-    """
-    path = Path(warehouse_dir) / PUBLISHED_FILE_NAME
-    if not path.is_file():
-        return None
-    con = connect(":memory:")
-    try:
-        con.execute(f"attach {_sql_text(str(path))} as p (read_only)")
-        row = con.execute("select build_id from p.main.build_info").fetchone()
-        return str(row[0]) if row else None
-    except duckdb.Error:
-        return None
-    finally:
-        con.close()
-
-
-def rollback(warehouse_dir: Path, build_id: str) -> Path:
-    """Serve a kept build again: its DuckDB file, Parquet files and report, each renamed in.
-
-    Only a build id that :func:`list_builds` lists is accepted: anything else (a path, another
-    file of the directory) is refused with the ids one may choose from.
-    """
-    warehouse_dir = Path(warehouse_dir).resolve()
-    kept = {b.build_id: b.path for b in list_builds(warehouse_dir)}
-    if build_id not in kept:
-        listed = ", ".join(kept) or "none"
-        foreign = {b.build_id: problem for b, problem in foreign_builds(warehouse_dir)}
-        why = (
-            f": builds/{build_id}.duckdb is not a published build ({foreign[build_id]})"
-            if build_id in foreign
-            else ""
-        )
-        raise ValueError(f"{build_id!r} is not a kept build id{why} (kept: {listed})")
-    _recover_exports(warehouse_dir)
-    prepared = _new_prepared(warehouse_dir)
-    try:
-        _atomic_copy(kept[build_id], prepared.database)
-        _prepare_exports_and_report(prepared, warehouse_dir)
-        _serve(prepared, warehouse_dir)
-    except BaseException:
-        prepared.discard()
-        raise
-    try:
-        _finish(prepared, warehouse_dir)
-    except Exception as error:
-        raise AfterPublishError(build_id, error) from error
-    return warehouse_dir / PUBLISHED_FILE_NAME

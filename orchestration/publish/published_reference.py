@@ -14,13 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from orchestration.base.settings import REPO_ROOT
-from orchestration.publish.publish import (
-    AUDIT_TABLE_DOCS,
-    DEFAULT_MANIFEST_PATH,
-    ModelDocs,
-    mart_models,
-)
+from orchestration.base.settings import DBT_MANIFEST_PATH, REPO_ROOT
+from orchestration.publish.publish import AUDIT_TABLE_DOCS, ModelDocs, mart_models
 
 REFERENCE_PATH = REPO_ROOT / "docs" / "published-tables.md"
 
@@ -36,7 +31,7 @@ the marts and the publish step's own tables; do not edit it by hand.
 """
 
 
-def published_docs(manifest_path: Path = DEFAULT_MANIFEST_PATH) -> dict[str, ModelDocs]:
+def published_docs(manifest_path: Path = DBT_MANIFEST_PATH) -> dict[str, ModelDocs]:
     """Every published table with its description and its columns' descriptions."""
     docs = dict(mart_models(manifest_path))
     for table, (description, columns) in AUDIT_TABLE_DOCS.items():
