@@ -24,8 +24,7 @@ from orchestration.publish.completeness import (
     files_not_loaded,
     quarantine_reasons,
 )
-
-DBT_NODE_LOG_PREFIX = "dbt node "  # orchestration/transform/assets.py logs these
+from orchestration.transform.node_log import DBT_NODE_LOG_PREFIX
 
 _SHOWN_METADATA = (
     "rows_read",

@@ -11,7 +11,7 @@ import pytest
 from built_warehouse import copy_warehouse
 from dagster import DagsterEventType, materialize
 
-from orchestration.base.build_record import code_version
+from orchestration.base.build_record import build_id_for_run, code_version
 from orchestration.base.resources import build_resources
 from orchestration.base.settings import DBT_MANIFEST_PATH, REPO_ROOT, Settings
 from orchestration.gate.assets import GATED_ASSET_KEYS, validation_results
@@ -21,7 +21,6 @@ from orchestration.gate.validation import (
     CRITICAL,
     UNEXPECTED_ROWS,
     WARNING,
-    build_id_for_run,
     failed_expectations,
     format_failures,
     gated_tables,

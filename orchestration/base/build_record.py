@@ -1,7 +1,9 @@
 """The build's one record in ``audit.builds``: its id, the code and seeds it was built with.
 
-Shared by the gate and the publish: the gate creates the record when it validates a build
-(blocked builds included), the publish completes it just before the rename that serves the build.
+Shared by the gate and the publish: the gate names the build (``new_build_id``) and creates the
+record when it validates it (blocked builds included); the blocking check and the publish find
+the build of their run (``build_id_for_run``), and the publish completes the record just before
+the rename that serves the build.
 """
 
 from __future__ import annotations
@@ -10,15 +12,23 @@ import hashlib
 import json
 import re
 import subprocess
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
 from orchestration.base.settings import DBT_PROJECT_DIR, REPO_ROOT
-from orchestration.base.warehouse_connection import connect
+from orchestration.base.warehouse_connection import connect, table_exists
 
 BUILD_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 """What a build id looks like: no dot, no slash, so it never names a path outside ``builds/``."""
+
+
+def new_build_id(run_id: str) -> str:
+    """A build id that sorts by time and names its run: ``20250101T120000Z-1a2b3c4d``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    short = "".join(ch for ch in run_id if ch.isalnum())[:8] or "local"
+    return f"{stamp}-{short}"
 
 
 def code_version(repo_root: Path = REPO_ROOT) -> str:
@@ -110,3 +120,26 @@ def record_build(
             ],
         )
         con.execute("commit")
+
+
+def build_id_for_run(warehouse_path: Path, run_id: str | Sequence[str]) -> str | None:
+    """The latest build the gate recorded for a run (how the check and the publish find it).
+
+    ``run_id`` may be a run's lineage (the run, its parent, ..., the run it re-executes): a
+    run re-executed from failure, or one that re-runs only the check and the publish, did not
+    validate itself and uses the latest build its lineage recorded.
+    """
+    run_ids = [run_id] if isinstance(run_id, str) else list(run_id)
+    if not run_ids:
+        return None
+    with connect(warehouse_path, read_only=True) as con:
+        if not table_exists(con, "audit", "validation_results"):
+            return None
+        row = con.execute(
+            """
+            select build_id from audit.validation_results
+            where list_contains(?, run_id) order by validated_at desc limit 1
+            """,
+            [run_ids],
+        ).fetchone()
+    return row[0] if row else None

@@ -7,7 +7,6 @@ can never be mistaken for bad data.
 """
 
 from dagster import (
-    AssetCheckExecutionContext,
     AssetExecutionContext,
     AssetKey,
     MaterializeResult,
@@ -15,10 +14,10 @@ from dagster import (
     asset,
 )
 
-from orchestration.base.build_record import code_version, record_build
+from orchestration.base.build_record import code_version, new_build_id, record_build
 from orchestration.base.resources import WarehouseResource, retry_on_lock
 from orchestration.base.settings import WAREHOUSE_POOL
-from orchestration.gate.validation import format_failures, gated_tables, new_build_id, run_gate
+from orchestration.gate.validation import format_failures, gated_tables, run_gate
 
 VALIDATION_RESULTS_KEY = AssetKey(["audit", "validation_results"])
 # The dbt-built tables the suites validate (audit.* tables are written by ingest, not by dbt);
@@ -81,18 +80,3 @@ def validation_results(
     if result.data_docs_index is not None:
         metadata["data_docs"] = MetadataValue.path(str(result.data_docs_index))
     return MaterializeResult(metadata=metadata)
-
-
-def run_lineage(context: AssetExecutionContext | AssetCheckExecutionContext) -> list[str]:
-    """This run's id, then its parent's, up to the run it re-executes (newest first).
-
-    A run re-executed from failure (or one re-running only the check and the publish) skips the
-    gate step that already succeeded: its build is the one its parent recorded.
-    """
-    lineage = [context.run.run_id]
-    parent = context.run.parent_run_id
-    while parent and parent not in lineage:
-        lineage.append(parent)
-        record = context.instance.get_run_by_id(parent)
-        parent = record.parent_run_id if record is not None else None
-    return lineage

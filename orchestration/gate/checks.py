@@ -25,13 +25,14 @@ from dagster import (
     multi_asset_check,
 )
 
+from orchestration.base.build_record import build_id_for_run
 from orchestration.base.resources import WarehouseResource, retry_on_lock
+from orchestration.base.run_lineage import run_lineage
 from orchestration.base.settings import WAREHOUSE_POOL
-from orchestration.gate.assets import GATED_ASSET_KEYS, VALIDATION_RESULTS_KEY, run_lineage
+from orchestration.gate.assets import GATED_ASSET_KEYS, VALIDATION_RESULTS_KEY
 from orchestration.gate.validation import (
     CRITICAL,
     ExpectationOutcome,
-    build_id_for_run,
     expectation_outcomes,
     failed_expectations,
     format_failures,

@@ -45,12 +45,10 @@ __all__ = [
     "ExpectationOutcome",
     "GXSetupError",
     "GateResult",
-    "build_id_for_run",
     "failed_expectations",
     "format_failures",
     "gated_tables",
     "load_suites",
-    "new_build_id",
     "run_gate",
 ]
 
@@ -120,13 +118,6 @@ class GateResult:
     @property
     def passed(self) -> bool:
         return not self.failures
-
-
-def new_build_id(run_id: str) -> str:
-    """A build id that sorts by time and names its run: ``20250101T120000Z-1a2b3c4d``."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    short = "".join(ch for ch in run_id if ch.isalnum())[:8] or "local"
-    return f"{stamp}-{short}"
 
 
 def _query_text(raw: str | list[str]) -> str:
@@ -564,26 +555,3 @@ def expectation_outcomes(
             [build_id, failed_only, severity, severity],
         ).fetchall()
     return _outcomes_from_rows(rows)
-
-
-def build_id_for_run(warehouse_path: Path, run_id: str | Sequence[str]) -> str | None:
-    """The latest build the gate recorded for a run (how the check and the publish find it).
-
-    ``run_id`` may be a run's lineage (the run, its parent, ..., the run it re-executes): a
-    run re-executed from failure, or one that re-runs only the check and the publish, did not
-    validate itself and uses the latest build its lineage recorded.
-    """
-    run_ids = [run_id] if isinstance(run_id, str) else list(run_id)
-    if not run_ids:
-        return None
-    with connect(warehouse_path, read_only=True) as con:
-        if not table_exists(con, "audit", "validation_results"):
-            return None
-        row = con.execute(
-            """
-            select build_id from audit.validation_results
-            where list_contains(?, run_id) order by validated_at desc limit 1
-            """,
-            [run_ids],
-        ).fetchone()
-    return row[0] if row else None

@@ -58,8 +58,8 @@ from orchestration.base.resources import (
     is_lock_error,
 )
 from orchestration.base.settings import DBT_PROJECT_DIR, WAREHOUSE_POOL
-from orchestration.progress import DBT_NODE_LOG_PREFIX
 from orchestration.transform.dbt_test_names import readable_manifest, readable_test_names
+from orchestration.transform.node_log import DBT_NODE_LOG_PREFIX
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 TARGET_DIR = DBT_PROJECT_DIR / "target"
