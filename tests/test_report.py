@@ -12,15 +12,14 @@ from browser import count, open_page, texts
 
 from orchestration.base.settings import REPO_ROOT
 from orchestration.publish.completeness import files_not_loaded
-from orchestration.publish.report import (
+from orchestration.publish.report.markup import (
     NOT_AVAILABLE,
     STATUS_LABELS,
-    render_report,
     vi_count,
     vi_number,
     vietnamese_sort_key,
-    write_report,
 )
+from orchestration.publish.report.page import render_report, write_report
 
 PUBLISHED_TABLES_SQL = """
 create table build_info as

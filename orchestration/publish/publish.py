@@ -451,7 +451,7 @@ class Prepared:
 
 
 def prepare_exports_and_report(prepared: Prepared, warehouse_dir: Path) -> None:
-    from orchestration.publish.report import write_report
+    from orchestration.publish.report.page import write_report
 
     # Served files are for every reader, whatever umask keeps the working warehouse private.
     os.chmod(prepared.database, PUBLIC_FILE_MODE)
