@@ -8,9 +8,13 @@ The package is split by concern:
 - ``layout``: the raw directory (strict names, symbolic links never followed, ignored files)
   and one pass over each file's bytes (sha256, physical lines, UTF-8);
 - ``limits``: how large a workbook, a sheet and a cell may be, checked before calamine reads;
-- ``readers``: CSV and XLSX into a staging table, strictly (one physical line is one record);
+- ``readers``: CSV into a staging table, strictly (one physical line is one record), and what
+  the two readers share; ``xlsx``: a workbook's first visible sheet with a header row;
 - ``rules``: typing and quarantine rules as DuckDB SQL, and the masked raw record;
-- ``writes``: the raw, quarantine and audit writes of a year.
+- ``writes``: the raw, quarantine and audit writes of a year;
+- ``raw_watch``: what the raw-files sensor compares the raw directory with;
+- ``assets`` and ``checks``: the Dagster assets (the reference units, one raw table per dataset)
+  and their row-balance checks, the only modules here that import Dagster.
 
 Why it is shaped this way:
 
@@ -88,11 +92,11 @@ from orchestration.ingest.readers import (
     read_csv_header,
     stage_csv_fast,
     stage_csv_lines,
-    stage_xlsx,
 )
 from orchestration.ingest.registry import DATASETS, DDL, RAW_TABLES, REGISTRY, dataset
 from orchestration.ingest.rules import _MACROS, JUDGE_SQL, raw_record_sql
 from orchestration.ingest.writes import stored_years, write_audit, write_year
+from orchestration.ingest.xlsx import stage_xlsx
 
 __all__ = [
     "DATASETS",
