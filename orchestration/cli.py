@@ -23,19 +23,21 @@ import duckdb
 
 from orchestration.base import run_lock
 from orchestration.base.settings import get_settings
+from orchestration.instance import (
+    HOST_TAG,
+    PID_TAG,
+    register_review_years,
+    release_dead_claims,
+)
 from orchestration.runner import (
     EXIT_BAD_INPUT,
     EXIT_GATE_BLOCKED,
     EXIT_LOCKED,
     EXIT_PIPELINE_ERROR,
     EXIT_PUBLISHED,
-    HOST_TAG,
-    PID_TAG,
     RunOptions,
     UsageError,
     busy_message,
-    register_review_years,
-    release_dead_claims,
     report_failure,
     run_review,
 )

@@ -34,7 +34,7 @@ JOB_NAME = "poverty_review_job"
     ),
 )
 def yearly_review_schedule(context: ScheduleEvaluationContext, paths: PipelinePaths):
-    from orchestration.runner import register_review_years
+    from orchestration.instance import register_review_years
 
     raw_dir = paths.settings.raw_dir
     try:
