@@ -19,7 +19,7 @@ move since the last tick, so a tick re-hashes only touched files.
 
 ``run_failure_alert_sensor`` writes every failed run (run, step, first cause) to
 ``OUT/alerts.log`` and runs ``POVERTY_ALERT_COMMAND`` and posts to ``POVERTY_ALERT_WEBHOOK`` when
-set (``orchestration/base/alerts.py``).
+set (``orchestration/alerts.py``).
 
 Runs requested here may overlap with a scheduled or manual run: they do not write at once
 because every warehouse step holds the ``duckdb_warehouse`` pool (limit 1) and the run lock.
@@ -40,7 +40,7 @@ from dagster import (
     sensor,
 )
 
-from orchestration.base.alerts import Alert, first_line, send_alert
+from orchestration.alerts import Alert, first_line, send_alert
 from orchestration.base.partitions import review_year_partitions
 from orchestration.base.resources import PipelinePaths
 from orchestration.ingest import RawLayoutError

@@ -386,7 +386,7 @@ def test_an_alert_reaches_the_log_a_command_and_a_webhook(tmp_path):
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from orchestration.base.alerts import Alert, send_alert
+    from orchestration.alerts import Alert, send_alert
 
     posted = []
 
