@@ -1,9 +1,10 @@
 """``poverty-warehouse``: the command data engineers and the demo use (arguments and output).
 
 ``run`` executes the same ``poverty_review_job`` the Dagster UI shows, in-process, over every
-review year found (``orchestration/runner.py``: checks, run lock, instance, exit status), with a
-live progress display (``orchestration/progress.py``). The other commands list and restore the
-kept builds, explain a published number and write a synthetic sample.
+review year found (``orchestration/runner.py``: checks, run lock, exit status;
+``orchestration/instance.py``: the Dagster instance), with a live progress display
+(``orchestration/progress.py``). The other commands list and restore the kept builds, explain a
+published number and write a synthetic sample.
 """
 
 from __future__ import annotations

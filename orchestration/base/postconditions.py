@@ -1,12 +1,13 @@
 """What the survey quarantine guarantees of every loaded row, keyed by the ingest's reason code.
 
-The ingest quarantines a survey row for each reason of ``rules._judge_survey_sql``; a row it
-loads therefore satisfies that reason's postcondition. The quality gate re-checks each
-postcondition on the staged households after dbt (``quality_gate.load_suites`` turns every entry
-into a critical expectation named ``ingest_rule_<reason>``), so a loader or staging bug that lets
-such a row through blocks the publish. The rule has one owner: the ingest and this list, which
-names the reason it re-checks; ``expectations/staged_households.json`` keeps only the value rules
-the ingest does not apply (plausible ranges) and the classification's own checks.
+The ingest quarantines a survey row for each reason of ``ingest.rules._judge_survey_sql``; a row
+it loads therefore satisfies that reason's postcondition. The quality gate re-checks each
+postcondition on the staged households after dbt (``gate.validation.load_suites`` turns every
+entry into a critical expectation named ``ingest_rule_<reason>``), so a loader or staging bug
+that lets such a row through blocks the publish. The list sits in the base because both stages
+read it: the ingest's promise, the gate's check. The rule has one owner: the ingest and this
+list, which names the reason it re-checks; ``expectations/staged_households.json`` keeps only the
+value rules the ingest does not apply (plausible ranges) and the classification's own checks.
 
 ``NO_POSTCONDITION`` names the survey reasons that leave nothing to re-check on a loaded row, and
 why. ``tests/test_quality_gate.py`` checks that every reason the ingest gives is in exactly one of
