@@ -48,7 +48,7 @@ format: setup
 # Ctrl-C or SIGTERM (docs/operations.md).
 DEV_PORT ?= 3000
 dev: manifest
-	$(BIN)/python -c 'import sys; from pathlib import Path; from orchestration.runner import prepare_dagster_home; prepare_dagster_home(Path(sys.argv[1]))' $(WAREHOUSE_DIR)/dagster_home
+	$(BIN)/python -c 'import sys; from pathlib import Path; from orchestration.instance import prepare_dagster_home; prepare_dagster_home(Path(sys.argv[1]))' $(WAREHOUSE_DIR)/dagster_home
 	DAGSTER_HOME=$(WAREHOUSE_DIR)/dagster_home POVERTY_WAREHOUSE_DIR=$(WAREHOUSE_DIR) \
 		exec $(BIN)/python -m orchestration.dev -h 127.0.0.1 -p $(DEV_PORT) -w workspace.yaml
 
@@ -76,4 +76,4 @@ setup-browser: setup
 
 # Rebuild the plan report from the published file; opens nothing.
 report: setup
-	$(BIN)/python -m orchestration.lib.report $(WAREHOUSE_DIR)
+	$(BIN)/python -m orchestration.publish.report $(WAREHOUSE_DIR)

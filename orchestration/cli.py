@@ -1,9 +1,10 @@
 """``poverty-warehouse``: the command data engineers and the demo use (arguments and output).
 
 ``run`` executes the same ``poverty_review_job`` the Dagster UI shows, in-process, over every
-review year found (``orchestration/runner.py``: checks, run lock, instance, exit status), with a
-live progress display (``orchestration/progress.py``). The other commands list and restore the
-kept builds, explain a published number and write a synthetic sample.
+review year found (``orchestration/runner.py``: checks, run lock, exit status;
+``orchestration/instance.py``: the Dagster instance), with a live progress display
+(``orchestration/progress.py``). The other commands list and restore the kept builds, explain a
+published number and write a synthetic sample.
 """
 
 from __future__ import annotations
@@ -21,24 +22,26 @@ from typing import NoReturn
 
 import duckdb
 
-from orchestration.lib import run_lock
+from orchestration.base import run_lock
+from orchestration.base.settings import get_settings
+from orchestration.instance import (
+    HOST_TAG,
+    PID_TAG,
+    register_review_years,
+    release_dead_claims,
+)
 from orchestration.runner import (
     EXIT_BAD_INPUT,
     EXIT_GATE_BLOCKED,
     EXIT_LOCKED,
     EXIT_PIPELINE_ERROR,
     EXIT_PUBLISHED,
-    HOST_TAG,
-    PID_TAG,
     RunOptions,
     UsageError,
     busy_message,
-    register_review_years,
-    release_dead_claims,
     report_failure,
     run_review,
 )
-from orchestration.settings import get_settings
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -157,7 +160,7 @@ def _not_busy(settings) -> None:
 
 
 def rollback(args: argparse.Namespace) -> int:
-    from orchestration.lib.publish import rollback as restore
+    from orchestration.publish.rollback import rollback as restore
 
     settings = get_settings(None, args.warehouse_dir)
     if not settings.warehouse_dir.is_dir():
@@ -176,7 +179,7 @@ def rollback(args: argparse.Namespace) -> int:
 def builds(args: argparse.Namespace) -> int:
     """Reads ``builds/`` and the published file only, which a run replaces whole (renamed in):
     it answers during a run."""
-    from orchestration.lib.publish import foreign_builds, list_builds, live_build_id
+    from orchestration.publish.builds import foreign_builds, list_builds, live_build_id
 
     settings = get_settings(None, args.warehouse_dir)
     builds_kept = list_builds(settings.warehouse_dir)
@@ -196,8 +199,8 @@ def builds(args: argparse.Namespace) -> int:
 
 def diff(args: argparse.Namespace) -> int:
     """What changed between two kept builds (default: the live one against the one before)."""
-    from orchestration.lib.publish import list_builds, live_build_id
-    from orchestration.lib.publish_changes import diff_builds, format_changes, previous_build_id
+    from orchestration.publish.builds import list_builds, live_build_id
+    from orchestration.publish.publish_changes import diff_builds, format_changes, previous_build_id
 
     settings = get_settings(None, args.warehouse_dir)
     kept = {build.build_id: build.path for build in list_builds(settings.warehouse_dir)}
@@ -229,15 +232,15 @@ def diff(args: argparse.Namespace) -> int:
 
 
 def explain(args: argparse.Namespace) -> int:
-    from orchestration.lib.explain import explain as explain_value
+    from orchestration.serve.explain import explain as explain_value
 
     settings = get_settings(None, args.warehouse_dir)
     for path in (settings.warehouse_path, settings.published_path):
         if not path.exists():
             raise UsageError(f"{path} does not exist: run `poverty-warehouse run` first")
     if args.territory or args.target:
-        from orchestration.lib.explain_crosswalk import explain_territory_crosswalk
-        from orchestration.lib.explain_targets import explain_target
+        from orchestration.serve.explain_crosswalk import explain_territory_crosswalk
+        from orchestration.serve.explain_targets import explain_target
 
         if not args.territory:
             raise UsageError("--target needs --territory, e.g. pre2025:02 and T1")
@@ -285,7 +288,7 @@ def explain(args: argparse.Namespace) -> int:
 
 
 def _measures() -> list[str]:
-    from orchestration.lib.explain import measures
+    from orchestration.serve.explain import measures
 
     return list(measures())
 

@@ -19,10 +19,10 @@ from datetime import date, timedelta
 
 from dagster import AssetKey, AssetSpec, Definitions, FreshnessPolicy, map_asset_specs
 
-from orchestration.assets.dbt import warehouse_dbt_assets
-from orchestration.assets.publish import PUBLISHED_WAREHOUSE_KEY
-from orchestration.checks.ingest import ingest_checks
-from orchestration.checks.quality_gate import critical_expectations_pass
+from orchestration.base.partitions import review_year_partitions
+from orchestration.base.resources import build_resources
+from orchestration.gate.checks import critical_expectations_pass
+from orchestration.ingest.checks import ingest_checks
 from orchestration.jobs import (
     INGEST_JOB,
     POVERTY_REVIEW_JOB,
@@ -30,10 +30,10 @@ from orchestration.jobs import (
     ingest_job,
     poverty_review_job,
 )
-from orchestration.partitions import review_year_partitions
-from orchestration.resources import build_resources
+from orchestration.publish.assets import PUBLISHED_WAREHOUSE_KEY
 from orchestration.schedules import yearly_review_schedule
 from orchestration.sensors import raw_files_sensor, run_failure_alert_sensor
+from orchestration.transform.assets import warehouse_dbt_assets
 
 __all__ = ["INGEST_JOB", "POVERTY_REVIEW_JOB", "RAW_FILE_DATASETS", "build_definitions", "defs"]
 

@@ -8,7 +8,7 @@ for every run, already in WAL mode) with one engine kept for the storage's life 
 created per event, and ``PRAGMA synchronous=NORMAL`` on its connections: in WAL mode a commit then
 no longer waits for the disk, and the database stays consistent after a crash (at worst the last
 events of a run that was killed are lost; the warehouse itself is not stored here).
-``runner.prepare_dagster_home`` names it in the instance's ``dagster.yaml``.
+``instance.prepare_dagster_home`` names it in the instance's ``dagster.yaml``.
 """
 
 from __future__ import annotations

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
-from orchestration.assets.dbt import warehouse_dbt_assets
-from orchestration.assets.ingest import (
+from orchestration.gate.assets import validation_results
+from orchestration.ingest.assets import (
     admin_units,
     raw_commune_totals,
     raw_difficult_areas,
     raw_survey_households,
 )
-from orchestration.assets.publish import published_warehouse
-from orchestration.assets.quality_gate import validation_results
+from orchestration.publish.assets import published_warehouse
+from orchestration.transform.assets import warehouse_dbt_assets
 
 POVERTY_REVIEW_JOB = "poverty_review_job"
 INGEST_JOB = "ingest_job"

@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from orchestration.lib.completeness import (
+from orchestration.base.warehouse_connection import connect
+from orchestration.publish.completeness import (
     communes_not_reported,
     files_not_loaded,
     quarantine_reasons,
 )
-from orchestration.lib.warehouse_connection import connect
-
-DBT_NODE_LOG_PREFIX = "dbt node "  # orchestration/assets/dbt.py logs these
+from orchestration.transform.node_log import DBT_NODE_LOG_PREFIX
 
 _SHOWN_METADATA = (
     "rows_read",
@@ -262,7 +261,7 @@ def _build(con, out: TextIO) -> None:
 
 def _changes(con, out: TextIO) -> None:
     """What changed since the previous publish, in a few lines (publish_changes)."""
-    from orchestration.lib.publish_changes import summary_lines
+    from orchestration.publish.publish_changes import summary_lines
 
     for line in summary_lines(con):
         print(line, file=out)

@@ -31,9 +31,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.lib import run_lock
+from orchestration.base import run_lock
+from orchestration.base.settings import DBT_PROJECT_DIR, Settings
+from orchestration.instance import (
+    HOST_TAG,
+    PID_TAG,
+    instance_for,
+    register_review_years,
+    release_dead_claims,
+)
 from orchestration.progress import Progress, print_summary, progress_logger
-from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT, WAREHOUSE_POOL, Settings
 
 EXIT_PUBLISHED = 0
 EXIT_GATE_BLOCKED = 1
@@ -47,9 +54,6 @@ TABLE_CHECK_NAME = "expectations"
 VALIDATION_ASSET = "audit/validation_results"
 PUBLISHED_ASSET = "published/published_warehouse"
 DBT_STEP = "warehouse_dbt_assets"
-PID_TAG = "poverty-warehouse/pid"
-HOST_TAG = "poverty-warehouse/host"
-INSTANCE_TEMPLATE = REPO_ROOT / "orchestration" / "dagster.yaml"
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 # What makes the manifest stale: the project's own files, not dbt's output folders.
 _PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests")
@@ -96,7 +100,7 @@ def check_input(settings: Settings, wanted: tuple[int, int] | None) -> list[int]
 
 def _layout_years(raw_dir: Path) -> list[int]:
     """The review years on disk, after the ingest's own layout check (exit 2 when it fails)."""
-    from orchestration.lib.ingest import RawLayoutError, validate_raw_dir
+    from orchestration.ingest import RawLayoutError, validate_raw_dir
 
     try:
         return list(validate_raw_dir(raw_dir).years)
@@ -105,7 +109,7 @@ def _layout_years(raw_dir: Path) -> list[int]:
 
 
 def _check_read_limits() -> None:
-    from orchestration.lib.ingest import LimitError, ReadLimits
+    from orchestration.ingest import LimitError, ReadLimits
 
     try:
         ReadLimits.from_environment()
@@ -114,7 +118,7 @@ def _check_read_limits() -> None:
 
 
 def _check_pii_key() -> None:
-    from orchestration.lib.pii import PiiKeyError, load_or_create_pii_key
+    from orchestration.base.pii import PiiKeyError, load_or_create_pii_key
 
     try:
         load_or_create_pii_key()
@@ -125,7 +129,7 @@ def _check_pii_key() -> None:
 def wait_for_files(settings: Settings, years: list[int], settle_s: float | None) -> None:
     """Wait until every file of the run has settled (the raw-files sensor's rule), saying which
     files are awaited: a file still being copied is never read half-written."""
-    from orchestration.lib.raw_watch import settle_seconds, wait_until_settled
+    from orchestration.ingest.raw_watch import settle_seconds, wait_until_settled
 
     try:
         seconds = settle_seconds() if settle_s is None else settle_s
@@ -213,7 +217,7 @@ def ensure_manifest(settings: Settings) -> bool:
     with run_lock.hold(target, "dbt parse", timeout_s=300):
         if manifest_is_current():
             return False
-        from orchestration.resources import dbt_resource
+        from orchestration.base.resources import dbt_resource
 
         resource = dbt_resource(settings)
         args = [
@@ -236,93 +240,12 @@ def ensure_manifest(settings: Settings) -> bool:
     return True
 
 
-# -- 4. The instance ----------------------------------------------------------------------------
-
-
-STORAGE = """
-# Written by poverty-warehouse: every run's events in one SQLite file (not one per run), committed
-# without an fsync per event (orchestration/instance_storage.py).
-event_log_storage:
-  module: orchestration.instance_storage
-  class: RecordingSqliteEventLogStorage
-  config:
-    base_dir: {home}/history
-"""
-
-
-def prepare_dagster_home(home: Path) -> Path:
-    """``home/dagster.yaml`` from the project's template and the storage (kept if present)."""
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        text = INSTANCE_TEMPLATE.read_text(encoding="utf-8")
-        config.write_text(text + STORAGE.format(home=home), encoding="utf-8")
-    return home
-
-
-def instance_for(settings: Settings, record: bool):
-    """The settings' instance (``OUT/dagster_home`` unless ``DAGSTER_HOME`` names another) when
-    recording, else an in-memory one."""
-    from dagster import DagsterInstance
-    from dagster._core.instance.ref import InstanceRef
-
-    if not record:
-        return DagsterInstance.ephemeral()
-    home = prepare_dagster_home(settings.dagster_home)
-    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
-
-
-def release_dead_claims(instance, pool: str = WAREHOUSE_POOL) -> list[str]:
-    """Free pool slots held by command-line runs whose process is gone.
-
-    A run killed mid-way (SIGKILL, OOM, a reboot) leaves its run ``STARTED`` and its slot in
-    the ``duckdb_warehouse`` pool claimed; with no daemon to notice, the next run would wait for
-    that slot forever. Only runs this command started on this host are judged, by their pid.
-    """
-    import psutil
-
-    released = []
-    info = instance.event_log_storage.get_concurrency_info(pool)
-    holders = {slot.run_id for slot in info.claimed_slots} | {
-        step.run_id for step in info.pending_steps
-    }
-    for run_id in holders:
-        run = instance.get_run_by_id(run_id)
-        if run is not None and not run.is_finished:
-            pid = run.tags.get(PID_TAG)
-            alive = pid is not None and psutil.pid_exists(int(pid))
-            if run.tags.get(HOST_TAG) != socket.gethostname() or alive:
-                continue
-            instance.report_run_failed(run, "The poverty-warehouse process running it died.")
-        instance.event_log_storage.free_concurrency_slots_for_run(run_id)
-        released.append(run_id)
-    return released
-
-
-def register_review_years(instance, name: str, keys: list[str]) -> None:
-    """Register the review years as dynamic partitions, kept in chronological order.
-
-    The run covers a partition *range*, and a range follows the order partitions were added:
-    a year folder that appears after later years (2020 after 2021-2025) would otherwise sit at
-    the end and the range would select the wrong years. Re-registering changes no materialized
-    data; only the order of the keys.
-    """
-    registered = list(instance.get_dynamic_partitions(name))
-    missing = [k for k in keys if k not in registered]
-    combined = registered + missing
-    ordered = sorted(combined, key=int)
-    if combined == ordered:
-        if missing:
-            instance.add_dynamic_partitions(name, missing)
-        return
-    for key in registered:
-        instance.delete_dynamic_partition(name, key)
-    instance.add_dynamic_partitions(name, ordered)
+# -- 4. What the run reads and warms up (its instance: orchestration/instance.py) -------------
 
 
 def _raw_files(raw_dir: Path, years: list[int]) -> Iterator[tuple[str, int, list[Path]]]:
     """(dataset, year, the files the run reads) per dataset-year, links left out."""
-    from orchestration.lib.ingest import DATASETS, dataset_files
+    from orchestration.ingest import DATASETS, dataset_files
 
     for dataset in DATASETS:
         for year in years:
@@ -347,7 +270,7 @@ def _warm_gate_imports() -> None:
 
     def warm() -> None:
         with contextlib.suppress(Exception):
-            import orchestration.lib.gx_duckdb  # noqa: F401
+            import orchestration.gate.gx_duckdb  # noqa: F401
 
     threading.Thread(target=warm, name="warm-gate-imports", daemon=True).start()
 
@@ -416,13 +339,13 @@ def _run_locked(
     if ensure_manifest(settings):
         progress.line("prepared dbt's manifest (dbt parse)")
 
-    from orchestration.definitions import POVERTY_REVIEW_JOB, build_definitions
-    from orchestration.partitions import review_year_partitions
-    from orchestration.resources import (
+    from orchestration.base.partitions import review_year_partitions
+    from orchestration.base.resources import (
         INGEST_LISTENERS,
         WAREHOUSE_ERROR_LISTENERS,
         build_resources,
     )
+    from orchestration.definitions import POVERTY_REVIEW_JOB, build_definitions
 
     instance = instance_for(settings, options.record)
     for run_id in release_dead_claims(instance):
@@ -488,7 +411,7 @@ def _finish(result, progress: Progress, settings: Settings) -> int:
 
 def publication(progress: Progress, settings: Settings) -> str:
     """Whether this run's build went live, judged by the published file itself."""
-    from orchestration.lib.publish import live_build_id
+    from orchestration.publish.builds import live_build_id
 
     published = progress.materializations.get(PUBLISHED_ASSET, {}).get("build_id")
     build = published or progress.materializations.get(VALIDATION_ASSET, {}).get("build_id")
@@ -509,7 +432,7 @@ def _failures_beyond_checks(progress: Progress) -> list[str]:
 def _print_gate_failures(settings: Settings, progress: Progress) -> None:
     build_id = progress.materializations.get(VALIDATION_ASSET, {}).get("build_id")
     if build_id and any(name == GATE_CHECK_NAME for name, _, _ in progress.failed_checks):
-        from orchestration.lib.quality_gate import failed_expectations, format_failures
+        from orchestration.gate.validation import failed_expectations, format_failures
 
         print(format_failures(failed_expectations(settings.warehouse_path, build_id)))
     for name, target, description in progress.failed_checks:

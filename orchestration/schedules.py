@@ -16,9 +16,9 @@ wait for the ``duckdb_warehouse`` pool (limit 1) and the run lock.
 
 from dagster import RunRequest, ScheduleEvaluationContext, SkipReason, schedule
 
-from orchestration.lib.ingest import RawLayoutError, list_review_years
-from orchestration.partitions import review_year_partitions
-from orchestration.resources import PipelinePaths
+from orchestration.base.partitions import review_year_partitions
+from orchestration.base.resources import PipelinePaths
+from orchestration.ingest import RawLayoutError, list_review_years
 
 JOB_NAME = "poverty_review_job"
 
@@ -34,7 +34,7 @@ JOB_NAME = "poverty_review_job"
     ),
 )
 def yearly_review_schedule(context: ScheduleEvaluationContext, paths: PipelinePaths):
-    from orchestration.runner import register_review_years
+    from orchestration.instance import register_review_years
 
     raw_dir = paths.settings.raw_dir
     try:

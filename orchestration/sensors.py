@@ -2,7 +2,7 @@
 
 ``raw_files_sensor`` compares, per review year, the files on disk with the files the warehouse
 last loaded for that year (the current rows of its ``audit.source_files``, read through
-``orchestration.lib.raw_watch``): a year whose files differ gets one run of
+``orchestration.ingest.raw_watch``): a year whose files differ gets one run of
 ``poverty_review_job`` for its partition. The warehouse is the state, so after
 ``poverty-warehouse run`` nothing is requested, a year removed from disk is run (its rows leave)
 and the same year restored is run again. The cursor only keeps the hashes of files that did not
@@ -19,7 +19,7 @@ move since the last tick, so a tick re-hashes only touched files.
 
 ``run_failure_alert_sensor`` writes every failed run (run, step, first cause) to
 ``OUT/alerts.log`` and runs ``POVERTY_ALERT_COMMAND`` and posts to ``POVERTY_ALERT_WEBHOOK`` when
-set (``orchestration/lib/alerts.py``).
+set (``orchestration/alerts.py``).
 
 Runs requested here may overlap with a scheduled or manual run: they do not write at once
 because every warehouse step holds the ``duckdb_warehouse`` pool (limit 1) and the run lock.
@@ -40,17 +40,17 @@ from dagster import (
     sensor,
 )
 
-from orchestration.lib.alerts import Alert, first_line, send_alert
-from orchestration.lib.ingest import RawLayoutError
-from orchestration.lib.raw_watch import (
+from orchestration.alerts import Alert, first_line, send_alert
+from orchestration.base.partitions import review_year_partitions
+from orchestration.base.resources import PipelinePaths
+from orchestration.ingest import RawLayoutError
+from orchestration.ingest.raw_watch import (
     WarehouseBusy,
     files_digest,
     loaded_files,
     look,
     settle_seconds,
 )
-from orchestration.partitions import review_year_partitions
-from orchestration.resources import PipelinePaths
 
 JOB_NAME = "poverty_review_job"
 SENSOR_NAME = "raw_files_sensor"

@@ -61,8 +61,8 @@ from hand_worked_fixture import (
     _write_csv,
 )
 
-from orchestration.lib.admin_units import load_admin_units
-from orchestration.lib.ingest import REGISTRY, ingest_dataset
+from orchestration.base.admin_units import load_admin_units
+from orchestration.ingest import REGISTRY, ingest_dataset
 
 NGUYEN_TRAI = Commune("02", "024", "00694", "Phường Nguyễn Trãi")
 NGOC_DUONG = Commune("02", "024", "00700", "Xã Ngọc Đường")
@@ -183,7 +183,7 @@ def build_warehouse(raw_dir: Path, warehouse_path: Path) -> Path:
                 ingest_dataset(
                     con, raw_dir, dataset, year, run_id=f"ingest-{year}", pii_key=PII_KEY
                 )
-    # The seeds and models of the production build (orchestration/assets/dbt.py). dbt's data
+    # The seeds and models of the production build (orchestration/transform/assets.py). dbt's data
     # and unit tests are left out here: tests/test_dbt_models.py and the pipeline tests run them
     # on their own builds, and these tests are about what the gate and the publish make of the
     # built marts.

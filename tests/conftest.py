@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.base.settings import get_settings
 from orchestration.runner import ensure_manifest
 from orchestration.sample import SampleSummary, generate_sample
-from orchestration.settings import get_settings
 
 # Tests write their exports just before running: files are read at once, not after the settle
 # interval a deployment waits for copies to finish (tests/test_sensor.py tests that rule).

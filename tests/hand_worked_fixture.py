@@ -1,7 +1,7 @@
 """A small hand-written set of review exports (2023, 2024, 2025) for the hand-worked e2e test.
 
 Units (national statistics office codes, checked in the test against
-``orchestration.lib.admin_units.admin_unit_tables()``):
+``orchestration.base.admin_units.admin_unit_tables()``):
 
 pre2025, province 02 Hà Giang                     → 2025, province 08 Tuyên Quang
   00694 Phường Nguyễn Trãi, district 024 (urban)  → 00694 Phường Hà Giang 1

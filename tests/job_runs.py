@@ -16,10 +16,10 @@ def run_job(raw_dir: Path, warehouse_dir: Path, years: list[str], pii_key: str):
         patch.setenv("POVERTY_PII_KEY", pii_key)
         from dagster import DagsterInstance
 
+        from orchestration.base.partitions import review_year_partitions
+        from orchestration.base.resources import build_resources
+        from orchestration.base.settings import Settings
         from orchestration.definitions import POVERTY_REVIEW_JOB, build_definitions
-        from orchestration.partitions import review_year_partitions
-        from orchestration.resources import build_resources
-        from orchestration.settings import Settings
 
         # Entered, the instance makes its state storage the current one, which resolving the
         # job reads: a storage an earlier test left current may already be disposed.

@@ -12,10 +12,11 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster._core.test_utils import create_run_for_test
 
+from orchestration.base.settings import WAREHOUSE_POOL
 from orchestration.cli import _parse_years
-from orchestration.runner import HOST_TAG, PID_TAG, UsageError
-from orchestration.runner import release_dead_claims as _release_dead_claims
-from orchestration.settings import WAREHOUSE_POOL
+from orchestration.instance import HOST_TAG, PID_TAG
+from orchestration.instance import release_dead_claims as _release_dead_claims
+from orchestration.runner import UsageError
 
 
 @pytest.mark.parametrize(
@@ -83,7 +84,7 @@ def test_slot_of_a_live_run_is_kept(instance):
 
 def test_review_years_are_registered_in_chronological_order(instance):
     """A partition range follows insertion order: a late, older year must not land at the end."""
-    from orchestration.runner import register_review_years as _register_review_years
+    from orchestration.instance import register_review_years as _register_review_years
 
     _register_review_years(instance, "review_year", ["2022", "2023"])
     _register_review_years(instance, "review_year", ["2020", "2021", "2022", "2023", "2024"])

@@ -19,8 +19,8 @@ import yaml
 from dbt_fixtures.sample import year_2024, year_2025
 from dbt_fixtures.warehouse import create_warehouse, dbt, household, replace_year
 
-from orchestration.lib.admin_units import FAR_LINK_KM, coordinate_corrections, corrected_mapping
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.base.admin_units import FAR_LINK_KM, coordinate_corrections, corrected_mapping
+from orchestration.base.settings import DBT_PROJECT_DIR
 
 KIM_THANH_HOA_BINH = ("30", "293", "10798")
 VINH_BAO_HOA_BINH = ("31", "316", "11890")
@@ -257,7 +257,7 @@ def test_the_sample_places_households_by_the_corrected_crosswalk(builds):
 def test_explain_names_the_corrected_links_a_territory_rests_on(builds, tmp_path):
     """On the corrected build, Hải Phòng's old territory rests on the removal of its Xã Hòa
     Bình's links to Hà Nam and Kim Thành; Hà Giang's on none."""
-    from orchestration.lib.explain_crosswalk import explain_territory_crosswalk
+    from orchestration.serve.explain_crosswalk import explain_territory_crosswalk
 
     _, corrected = builds
     published = tmp_path / "published.duckdb"

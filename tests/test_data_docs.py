@@ -7,8 +7,8 @@ from pathlib import Path
 from browser import count, open_page
 from built_warehouse import copy_warehouse
 
-from orchestration.lib.data_docs import external_fetches
-from orchestration.lib.quality_gate import run_gate
+from orchestration.gate.data_docs import external_fetches
+from orchestration.gate.validation import run_gate
 
 
 def test_data_docs_render_with_styles_and_results_offline(

@@ -12,8 +12,13 @@ from dagster import AssetKey, materialize
 from dbt_fixtures.sample import YEARS
 from dbt_fixtures.warehouse import create_warehouse, dbt, replace_year
 
-from orchestration.resources import build_resources
-from orchestration.settings import DBT_PROJECT_DIR, WAREHOUSE_PATH_ENV, WAREHOUSE_POOL, Settings
+from orchestration.base.resources import build_resources
+from orchestration.base.settings import (
+    DBT_PROJECT_DIR,
+    WAREHOUSE_PATH_ENV,
+    WAREHOUSE_POOL,
+    Settings,
+)
 
 MARTS = (
     "commune_year",
@@ -30,7 +35,7 @@ def dbt_assets_module(tmp_path_factory):
     """The asset module, imported once the manifest exists (it is read at import time)."""
     # The manifest records the database name, which dbt-duckdb takes from the file name.
     dbt(["parse"], tmp_path_factory.mktemp("parse") / "warehouse.duckdb", keep_target=True)
-    return importlib.import_module("orchestration.assets.dbt")
+    return importlib.import_module("orchestration.transform.assets")
 
 
 def materialize_dbt(dbt_assets_module, path: Path):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from dagster import AssetKey
 
+from orchestration.base.settings import WAREHOUSE_POOL
 from orchestration.definitions import POVERTY_REVIEW_JOB, defs
-from orchestration.settings import WAREHOUSE_POOL
 
 REPO = Path(__file__).parents[1]
 
@@ -97,7 +97,7 @@ def test_dbt_resource_knows_its_dbt_version_without_running_dbt() -> None:
     (3 s a run); the version it assumes must be the one the dbt executable reports."""
     import re
 
-    from orchestration.resources import WarehouseDbtCliResource, build_resources
+    from orchestration.base.resources import WarehouseDbtCliResource, build_resources
 
     resource = build_resources()["dbt"]
     assert isinstance(resource, WarehouseDbtCliResource)

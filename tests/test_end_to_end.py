@@ -16,8 +16,8 @@ import duckdb
 import pytest
 
 from orchestration.cli import EXIT_BAD_INPUT, EXIT_GATE_BLOCKED, EXIT_PUBLISHED, main
-from orchestration.lib.publish import list_builds
 from orchestration.progress import print_summary
+from orchestration.publish.builds import list_builds
 from orchestration.sample import generate_sample
 
 # published-warehouse.md, version 2: the tables BI tools read and their columns.
@@ -358,7 +358,7 @@ def _summary(out: Path) -> str:
 def _correct_one_commune(raw_dir: Path, review_year: int) -> tuple[str, str]:
     """Re-send one commune's survey file with one poor household corrected to not poor (its
     approved class and its income alike); the commune code and the file's name."""
-    from orchestration.lib.headers import SURVEY_HEADERS, normalise_header
+    from orchestration.base.headers import SURVEY_HEADERS, normalise_header
 
     for path in sorted((raw_dir / "survey" / str(review_year)).glob("*.csv")):
         data = path.read_bytes()
@@ -550,7 +550,7 @@ def test_review_summary_and_the_province_workbooks_agree(published_run):
     province by district (by commune from 2025) and its total row equals review_summary's."""
     import openpyxl
 
-    from orchestration.lib.forms import COLUMNS, HEADER_ROWS
+    from orchestration.publish.forms import COLUMNS, HEADER_ROWS
 
     _, out = published_run
     manifest = json.loads((out / "published" / "manifest.json").read_text(encoding="utf-8"))

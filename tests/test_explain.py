@@ -11,9 +11,10 @@ import duckdb
 import pytest
 from built_warehouse import TOTAL_HOUSEHOLDS, copy_warehouse
 
-from orchestration.lib.explain import ExplainError, explain, measures, neutralise_cell
-from orchestration.lib.publish import DEFAULT_MANIFEST_PATH, publish
-from orchestration.lib.quality_gate import run_gate
+from orchestration.base.settings import DBT_MANIFEST_PATH
+from orchestration.gate.validation import run_gate
+from orchestration.publish.publish import publish
+from orchestration.serve.explain import ExplainError, explain, measures, neutralise_cell
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +190,7 @@ def test_csv_output_neutralises_a_formula_in_a_file_name(
 def test_the_measures_are_the_mart_yaml_meta_that_dbt_docs_shows() -> None:
     """One definition: the ``meta.explain`` of commune_year's columns, which dbt's manifest (and
     so dbt docs) carries too, and every one names a column of the mart."""
-    manifest = json.loads(DEFAULT_MANIFEST_PATH.read_text(encoding="utf-8"))
+    manifest = json.loads(DBT_MANIFEST_PATH.read_text(encoding="utf-8"))
     (node,) = (
         n
         for n in manifest["nodes"].values()

@@ -1,4 +1,4 @@
-"""The persisted-connection GX datasource for DuckDB (orchestration/lib/gx_duckdb.py)."""
+"""The persisted-connection GX datasource for DuckDB (orchestration/gate/gx_duckdb.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import duckdb
 import great_expectations as gx
 import pytest
 
-from orchestration.lib.gx_duckdb import (
+from orchestration.gate.gx_duckdb import (
     GXSetupError,
     duckdb_data_context,
     exception_messages,
@@ -153,7 +153,7 @@ def test_unexpected_rows_once_runs_its_query_once_and_counts(database: Path) -> 
     under 200 rows and flagged as a lower bound from 200 on."""
     import sqlalchemy as sa
 
-    from orchestration.lib.gx_duckdb import UnexpectedRowsOnce
+    from orchestration.gate.gx_duckdb import UnexpectedRowsOnce
 
     executed: list[str] = []
 

@@ -27,10 +27,10 @@ import pytest
 import xlsxwriter
 from fixtures.raw_exports import SURVEY_HEADERS, YEAR, valid_row
 
-from orchestration.lib.admin_units import load_admin_units
-from orchestration.lib.headers import match_headers
-from orchestration.lib.ingest import ReadLimits, ingest_dataset
-from orchestration.lib.ingest.limits import InputTooLarge, LimitError, check_sheet
+from orchestration.base.admin_units import load_admin_units
+from orchestration.base.headers import match_headers
+from orchestration.ingest import ReadLimits, ingest_dataset
+from orchestration.ingest.limits import InputTooLarge, LimitError, check_sheet
 from orchestration.runner import EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_PIPELINE_ERROR, EXIT_PUBLISHED
 
 REPO = Path(__file__).parents[1]
@@ -360,7 +360,7 @@ def test_foreign_builds_are_never_listed_pruned_or_served(runs, tmp_path):
 HOLD_AS_A_RUN = """
 import sys, time
 import duckdb
-from orchestration.lib import run_lock
+from orchestration.base import run_lock
 
 out = sys.argv[1]
 with run_lock.hold(out, "poverty-warehouse run"):
@@ -445,7 +445,7 @@ def test_any_other_failure_is_one_line_with_the_traceback_in_the_logs(runs, tmp_
 
 FULL_DISK_AT_INGEST = """
 import resource, signal, sys
-import orchestration.lib.ingest as ingest
+import orchestration.ingest as ingest
 
 real = ingest.write_year
 
@@ -546,7 +546,7 @@ def test_a_file_overwritten_after_the_runs_observation_is_recorded_by_the_bytes_
 ):
     """The raw-files sensor hashes the raw files before the job; an office then overwrites one
     (same size, same mtime). The ingest must record the bytes it loads."""
-    from orchestration.lib.raw_watch import look
+    from orchestration.ingest.raw_watch import look
 
     raw = tmp_path / "raw"
     path = raw / "survey" / str(YEAR) / "xa.csv"
@@ -566,7 +566,7 @@ def test_a_file_overwritten_after_the_runs_observation_is_recorded_by_the_bytes_
 def test_a_file_overwritten_while_it_is_read_is_quarantined_not_recorded_wrong(
     tmp_path, con, monkeypatch
 ):
-    import orchestration.lib.ingest as ingest
+    import orchestration.ingest as ingest
 
     raw = tmp_path / "raw"
     path = raw / "survey" / str(YEAR) / "xa.csv"
@@ -703,7 +703,8 @@ def test_limits_come_from_the_environment_and_reject_nonsense(monkeypatch):
 def test_published_source_files_lists_each_file_once_in_its_latest_state(runs, tmp_path):
     """A file removed and restored twice: four more rows of history in audit, one row in the
     published source_files (the file as it is now)."""
-    from orchestration.lib.publish import _write_published, live_build_id, mart_models
+    from orchestration.publish.builds import live_build_id
+    from orchestration.publish.publish import _write_published, mart_models
 
     out = tmp_path / "out"
     shutil.copytree(runs.out, out)

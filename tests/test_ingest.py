@@ -30,16 +30,16 @@ from fixtures.raw_exports import (
 )
 from python_calamine import CalamineWorkbook
 
-from orchestration.lib.admin_units import load_admin_units
-from orchestration.lib.headers import normalise_header
-from orchestration.lib.ingest import (
+from orchestration.base.admin_units import load_admin_units
+from orchestration.base.headers import normalise_header
+from orchestration.base.pii import KEY_ENV, hmac_pads, hmac_sql, load_or_create_pii_key
+from orchestration.ingest import (
     DATASETS,
     ensure_schemas,
     ingest_dataset,
     list_review_years,
     raw_files_fingerprint,
 )
-from orchestration.lib.pii import KEY_ENV, hmac_pads, hmac_sql, load_or_create_pii_key
 
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff" * 2)
 
@@ -585,10 +585,10 @@ def test_list_years_and_fingerprint(tmp_path):
 
 
 def test_assets_materialize_and_row_balance_passes(tmp_path, warehouse, monkeypatch):
-    from orchestration.assets.ingest import ingest_assets
-    from orchestration.checks.ingest import ingest_checks
-    from orchestration.resources import build_resources
-    from orchestration.settings import Settings
+    from orchestration.base.resources import build_resources
+    from orchestration.base.settings import Settings
+    from orchestration.ingest.assets import ingest_assets
+    from orchestration.ingest.checks import ingest_checks
 
     monkeypatch.setenv(KEY_ENV, KEY.hex())
     exports = build_raw_exports(tmp_path / "raw")
@@ -718,7 +718,7 @@ def test_text_cleaning_matches_nfc_and_trim_on_awkward_text() -> None:
     import random
     import unicodedata
 
-    from orchestration.lib.ingest import _MACROS
+    from orchestration.ingest import _MACROS
 
     alphabet = [" ", "\t", "\n", "\r", "\u00a0", "\ufeff", "a", "Ơ", "ệ", "\u0301", "\u0300",
                 "\x0b", "\u2003", "\u0085", "1", "中", "\x01", "đ", "Đ"]  # fmt: skip
@@ -778,8 +778,8 @@ def test_common_spellings_take_the_value_the_general_rule_gives() -> None:
     skip the income's general rule the same way."""
     import unicodedata
 
-    from orchestration.lib.ingest import _MACROS
-    from orchestration.lib.ingest.rules import SHORTCUTS, typed_columns
+    from orchestration.ingest import _MACROS
+    from orchestration.ingest.rules import SHORTCUTS, typed_columns
 
     con = duckdb.connect()
     for macro in _MACROS:

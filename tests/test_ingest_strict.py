@@ -19,17 +19,17 @@ import pytest
 import xlsxwriter
 from fixtures.raw_exports import SURVEY_HEADERS, YEAR, valid_row
 
-from orchestration.checks.ingest import _BALANCE_SQL, row_balance_problems
-from orchestration.lib.admin_units import load_admin_units
-from orchestration.lib.headers import QD59_HEALTH_ACCESS
-from orchestration.lib.ingest import (
+from orchestration.base.admin_units import load_admin_units
+from orchestration.base.headers import QD59_HEALTH_ACCESS
+from orchestration.base.pii import KEY_ENV, PiiKeyError, load_or_create_pii_key
+from orchestration.ingest import (
     REGISTRY,
     RawLayoutError,
     ingest_dataset,
     remove_years_not_on_disk,
     validate_raw_dir,
 )
-from orchestration.lib.pii import KEY_ENV, PiiKeyError, load_or_create_pii_key
+from orchestration.ingest.checks import _BALANCE_SQL, row_balance_problems
 
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff" * 2)
 
@@ -466,7 +466,7 @@ def test_health_access_is_read_in_decision_59_years_only(tmp_path, con):
 
 
 def test_windows_line_endings_are_not_control_characters_but_a_lone_cr_is(tmp_path):
-    from orchestration.lib.ingest.layout import scan_file
+    from orchestration.ingest.layout import scan_file
 
     windows = tmp_path / "windows.csv"
     windows.write_bytes(b"a,b\r\n1,2\r\n")

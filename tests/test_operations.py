@@ -8,9 +8,9 @@ from pathlib import Path
 
 from dagster import DagsterInstance, materialize
 
-from orchestration.assets.ingest import admin_units
-from orchestration.resources import build_resources
-from orchestration.settings import Settings
+from orchestration.base.resources import build_resources
+from orchestration.base.settings import Settings
+from orchestration.ingest.assets import admin_units
 
 REPO = Path(__file__).parents[1]
 # Holds the warehouse file open until told to let go (a file appears), at most 60 s.
@@ -27,17 +27,17 @@ HOLDER = (
 def test_a_step_that_meets_a_lock_on_the_warehouse_file_is_retried(tmp_path, monkeypatch):
     """Another process (a shell, a BI tool) has warehouse.duckdb open: the step fails on the
     lock, Dagster retries it and it succeeds once the file is free."""
-    import orchestration.resources
+    import orchestration.base.resources
 
     release = tmp_path / "release"
-    real_retry = orchestration.resources.RetryRequested
+    real_retry = orchestration.base.resources.RetryRequested
 
     def retry_then_release(*args, **kwargs):
         release.touch()  # the other process closes the file once the step has met its lock
         return real_retry(*args, **kwargs)
 
-    monkeypatch.setattr(orchestration.resources, "RetryRequested", retry_then_release)
-    monkeypatch.setattr(orchestration.resources, "LOCK_RETRY_WAIT_S", 1)
+    monkeypatch.setattr(orchestration.base.resources, "RetryRequested", retry_then_release)
+    monkeypatch.setattr(orchestration.base.resources, "LOCK_RETRY_WAIT_S", 1)
     settings = Settings(raw_dir=tmp_path / "raw", warehouse_dir=tmp_path / "out")
     settings.warehouse_dir.mkdir()
     holder = subprocess.Popen(

@@ -66,7 +66,7 @@ def check(actual: dict, expected: dict, where: object) -> None:
 
 def test_fixture_units_are_real_and_map_as_assumed():
     """The hardcoded commune codes exist in their unit version and map as the fixture says."""
-    from orchestration.lib.admin_units import admin_unit_tables
+    from orchestration.base.admin_units import admin_unit_tables
 
     tables = admin_unit_tables()
     units = {(r["unit_version"], r["commune_code"]): r for r in tables.units.to_pylist()}
@@ -891,7 +891,7 @@ def test_province_year_group(published):
 
 
 def test_explain_traces_a_reappearance_to_the_reviews_that_decided_it(published):
-    from orchestration.lib.explain import explain
+    from orchestration.serve.explain import explain
 
     warehouse = published.parent / "warehouse.duckdb"
     explanation = explain(
@@ -914,7 +914,7 @@ def test_explain_traces_a_reappearance_to_the_reviews_that_decided_it(published)
 
 
 def test_explain_shows_the_approved_class_beside_the_class_by_rule(published):
-    from orchestration.lib.explain import explain
+    from orchestration.serve.explain import explain
 
     explanation = explain(
         published.parent / "warehouse.duckdb",
@@ -1039,7 +1039,7 @@ def test_qd59_province_year_and_its_ten_indicators(qd59_published):
 
 
 def test_qd59_explain_counts_three_of_ten(qd59_published):
-    from orchestration.lib.explain import explain
+    from orchestration.serve.explain import explain
 
     explanation = explain(
         qd59_published.parent / "warehouse.duckdb", qd59_published, year=2019, commune="00715"

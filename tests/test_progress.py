@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import duckdb
 
-from orchestration.progress import DBT_NODE_LOG_PREFIX, Progress, print_summary
+from orchestration.progress import Progress, print_summary
+from orchestration.transform.node_log import DBT_NODE_LOG_PREFIX
 
 
 def test_plain_lines_when_the_output_is_not_a_terminal():

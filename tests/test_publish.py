@@ -17,21 +17,21 @@ import pyarrow.parquet as pq
 import pytest
 from built_warehouse import COMMUNES, ROWS_READ_PER_YEAR, YEARS, copy_warehouse
 
-from orchestration.lib import publish as publish_module
-from orchestration.lib.publish import (
+from orchestration.base.build_record import code_version
+from orchestration.base.settings import REPO_ROOT
+from orchestration.gate.validation import run_gate
+from orchestration.publish import publish as publish_module
+from orchestration.publish.builds import list_builds, live_build_id
+from orchestration.publish.exports import recover_exports
+from orchestration.publish.publish import (
     AUDIT_TABLE_DOCS,
     AUDIT_TABLES,
     AfterPublishError,
     PublishRefusedError,
-    code_version,
-    list_builds,
-    live_build_id,
     mart_models,
     publish,
-    rollback,
 )
-from orchestration.lib.quality_gate import run_gate
-from orchestration.settings import REPO_ROOT
+from orchestration.publish.rollback import rollback
 
 DUCKDB_1X_VERSION = "1.2.0"
 """The oldest DuckDB client the README names (1.1 cannot read storage v1.2.0; 1.2.0 to 1.5.6 can):
@@ -449,7 +449,7 @@ def test_reader_keeps_a_consistent_snapshot_during_publish(warehouse: Path) -> N
 KILLER = """
 import os, signal, sys
 from pathlib import Path
-from orchestration.lib import publish as publish_module
+from orchestration.publish import publish as publish_module
 
 warehouse, published, target = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 real_replace, real_rename = os.replace, os.rename
@@ -513,7 +513,7 @@ def test_publish_killed_between_the_directory_renames_recovers(warehouse: Path) 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         recorded = con.execute("select build_id from audit.builds order by build_id").fetchall()
     assert recorded == [("b1",), ("b2",)]
-    publish_module._recover_exports(out)
+    recover_exports(out)
     assert _exports(out)["build_id"] == "b2"
     assert not list(out.glob(".publishing-*"))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestration.lib.published_reference import (
+from orchestration.publish.published_reference import (
     REFERENCE_PATH,
     published_docs,
     render,
@@ -18,5 +18,5 @@ def test_the_committed_reference_is_what_the_sources_say():
     expected = render(published_docs())
     assert REFERENCE_PATH.read_text(encoding="utf-8") == expected, (
         "docs/published-tables.md is stale: run "
-        "`.venv/bin/python -m orchestration.lib.published_reference` and commit it"
+        "`.venv/bin/python -m orchestration.publish.published_reference` and commit it"
     )

@@ -11,24 +11,24 @@ import pytest
 from built_warehouse import copy_warehouse
 from dagster import DagsterEventType, materialize
 
-from orchestration.assets.publish import published_warehouse
-from orchestration.assets.quality_gate import GATED_ASSET_KEYS, validation_results
-from orchestration.checks.quality_gate import critical_expectations_pass
-from orchestration.lib.gx_duckdb import GXSetupError
-from orchestration.lib.publish import DEFAULT_MANIFEST_PATH, code_version, publish
-from orchestration.lib.quality_gate import (
+from orchestration.base.build_record import build_id_for_run, code_version
+from orchestration.base.resources import build_resources
+from orchestration.base.settings import DBT_MANIFEST_PATH, REPO_ROOT, Settings
+from orchestration.gate.assets import GATED_ASSET_KEYS, validation_results
+from orchestration.gate.checks import critical_expectations_pass
+from orchestration.gate.gx_duckdb import GXSetupError
+from orchestration.gate.validation import (
     CRITICAL,
     UNEXPECTED_ROWS,
     WARNING,
-    build_id_for_run,
     failed_expectations,
     format_failures,
     gated_tables,
     load_suites,
     run_gate,
 )
-from orchestration.resources import build_resources
-from orchestration.settings import REPO_ROOT, Settings
+from orchestration.publish.assets import published_warehouse
+from orchestration.publish.publish import publish
 
 ASSESSED_ABOVE_TOTAL = """
     update marts.commune_year set total_households = assessed_households - 1
@@ -99,7 +99,7 @@ _INGEST_RULE_AS_DBT = {
 
 def _dbt_rules() -> set[tuple[str, str, frozenset[str]]]:
     """(model, generic test, columns) of every generic data test in dbt's manifest."""
-    manifest = json.loads(DEFAULT_MANIFEST_PATH.read_text(encoding="utf-8"))
+    manifest = json.loads(DBT_MANIFEST_PATH.read_text(encoding="utf-8"))
     rules = set()
     for node in manifest["nodes"].values():
         metadata = node.get("test_metadata")
@@ -167,8 +167,8 @@ def test_each_ingest_rule_has_one_owner_and_every_reason_is_accounted_for() -> N
     quarantine rule owns, except an upper bound the ingest does not apply. Every reason the
     survey quarantine gives is re-checked once or named as leaving nothing to check, and is
     documented in docs/architecture.md."""
-    from orchestration.lib.ingest.postconditions import NO_POSTCONDITION, SURVEY_POSTCONDITIONS
-    from orchestration.lib.ingest.rules import _judge_survey_sql
+    from orchestration.base.postconditions import NO_POSTCONDITION, SURVEY_POSTCONDITIONS
+    from orchestration.ingest.rules import _judge_survey_sql
 
     given = _judge_survey_sql(2024) + _judge_survey_sql(2025)
     reasons = set(re.findall(r"then '([a-z_]+)'", given))

@@ -10,17 +10,16 @@ import duckdb
 import pytest
 from browser import count, open_page, texts
 
-from orchestration.lib.completeness import files_not_loaded
-from orchestration.lib.report import (
+from orchestration.base.settings import REPO_ROOT
+from orchestration.publish.completeness import files_not_loaded
+from orchestration.publish.report.markup import (
     NOT_AVAILABLE,
     STATUS_LABELS,
-    render_report,
     vi_count,
     vi_number,
     vietnamese_sort_key,
-    write_report,
 )
-from orchestration.settings import REPO_ROOT
+from orchestration.publish.report.page import render_report, write_report
 
 PUBLISHED_TABLES_SQL = """
 create table build_info as
@@ -288,7 +287,7 @@ def test_report_degrades_when_tables_are_absent(tmp_path: Path) -> None:
 def test_make_report_rebuilds_from_the_published_file(published: Path) -> None:
     out = published.parent
     built = subprocess.run(
-        [sys.executable, "-m", "orchestration.lib.report", str(out)],
+        [sys.executable, "-m", "orchestration.publish.report", str(out)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

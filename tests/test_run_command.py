@@ -25,10 +25,11 @@ import duckdb
 import psutil
 import pytest
 
+from orchestration.base import run_lock
+from orchestration.base.admin_units import admin_unit_tables
+from orchestration.base.headers import SURVEY_HEADERS, normalise_header
+from orchestration.base.settings import get_settings
 from orchestration.cli import main
-from orchestration.lib import run_lock
-from orchestration.lib.admin_units import admin_unit_tables
-from orchestration.lib.headers import SURVEY_HEADERS, normalise_header
 from orchestration.runner import (
     EXIT_BAD_INPUT,
     EXIT_LOCKED,
@@ -37,7 +38,6 @@ from orchestration.runner import (
     MANIFEST,
     ensure_manifest,
 )
-from orchestration.settings import get_settings
 
 REPO = Path(__file__).parents[1]
 COMMAND = str(Path(sys.executable).with_name("poverty-warehouse"))
@@ -196,7 +196,7 @@ def test_the_summary_names_the_files_not_loaded_in_full(published):
 
 def test_help_documents_every_flag_the_exit_codes_and_the_measures(capsys):
     from orchestration.cli import _parser
-    from orchestration.lib.explain import measures
+    from orchestration.serve.explain import measures
 
     parser = _parser()
     subparsers = next(a for a in parser._actions if a.dest == "command").choices

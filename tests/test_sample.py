@@ -15,8 +15,8 @@ import duckdb
 import pytest
 from python_calamine import CalamineWorkbook
 
-from orchestration.lib.admin_units import admin_unit_tables
-from orchestration.lib.headers import (
+from orchestration.base.admin_units import admin_unit_tables
+from orchestration.base.headers import (
     DEPRIVATION_COLUMNS,
     EXPORT_HEADERS,
     FLAG_COLUMNS,
@@ -25,7 +25,8 @@ from orchestration.lib.headers import (
     QD59_HEALTH_ACCESS,
     normalise_header,
 )
-from orchestration.lib.headers import SURVEY_HEADERS as INGEST_HEADERS
+from orchestration.base.headers import SURVEY_HEADERS as INGEST_HEADERS
+from orchestration.base.settings import DBT_PROJECT_DIR
 from orchestration.sample import (
     DEMO_PROVINCES,
     SCALES,
@@ -35,7 +36,6 @@ from orchestration.sample import (
     write_corrected_resend,
 )
 from orchestration.sample.mess import STRUCTURAL_MESS
-from orchestration.settings import DBT_PROJECT_DIR
 
 YEARS = (2021, 2022, 2023, 2024, 2025)
 SURVEY_HEADERS = EXPORT_HEADERS["survey"]

@@ -26,13 +26,13 @@ from dagster import DagsterEventType, RunsFilter
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 
+from orchestration.base import run_lock
+from orchestration.base.resources import PipelinePaths, build_resources
+from orchestration.base.settings import Settings, get_settings
 from orchestration.cli import main
 from orchestration.definitions import POVERTY_REVIEW_JOB, build_definitions
-from orchestration.lib import run_lock
-from orchestration.resources import PipelinePaths, build_resources
 from orchestration.schedules import yearly_review_schedule
 from orchestration.sensors import SENSOR_NAME, raw_files_sensor, run_failure_alert_sensor
-from orchestration.settings import Settings, get_settings
 
 PII_KEY = "ab" * 32
 REMOVED_YEAR = "2022"
@@ -220,7 +220,7 @@ def test_a_busy_warehouse_is_not_opened_and_the_tick_says_so(deployment, env, tm
     holder = tmp_path / "holder.py"
     holder.write_text(
         "import sys, time\n"
-        "from orchestration.lib import run_lock\n"
+        "from orchestration.base import run_lock\n"
         "run_lock.acquire(sys.argv[1], 'a test run')\n"
         "print('held', flush=True)\n"
         "time.sleep(60)\n"
@@ -359,7 +359,7 @@ def test_the_settle_interval_rejects_a_bad_setting(env, sample_tiny, tmp_path, c
 
 
 def test_the_command_waits_for_a_file_being_written(env, sample_tiny, tmp_path):
-    from orchestration.lib.raw_watch import wait_until_settled
+    from orchestration.ingest.raw_watch import wait_until_settled
 
     raw = tmp_path / "raw"
     shutil.copytree(sample_tiny.raw_dir, raw)
@@ -386,7 +386,7 @@ def test_an_alert_reaches_the_log_a_command_and_a_webhook(tmp_path):
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from orchestration.lib.alerts import Alert, send_alert
+    from orchestration.alerts import Alert, send_alert
 
     posted = []
 

@@ -82,7 +82,7 @@ def test_fixture_units_are_real_and_map_as_assumed():
     """The communes exist as named, and the reference mapping among them is the fixture's: a
     real divided commune (10798 Xã Hòa Bình, into three) and real 2025 communes whose
     predecessors lie in two old provinces (10843 Xã Hà Nam, 10804 Xã Kim Thành)."""
-    from orchestration.lib.admin_units import admin_unit_tables
+    from orchestration.base.admin_units import admin_unit_tables
 
     tables = admin_unit_tables()
     units = {(r["unit_version"], r["commune_code"]): r for r in tables.units.to_pylist()}
@@ -424,7 +424,7 @@ def test_target_progress(published):
 
 def test_explain_target_gives_the_series_and_the_arithmetic(warehouse_dir, published, capsys):
     from orchestration.cli import main
-    from orchestration.lib.explain_targets import TargetExplainError, explain_target
+    from orchestration.serve.explain_targets import TargetExplainError, explain_target
 
     explanation = explain_target(published, "pre2025:30", "t1")
     assert [row["method"] for row in explanation.series] == [

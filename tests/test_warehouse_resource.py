@@ -1,7 +1,7 @@
 """The warehouse resource owns the path, the connection settings and the run lock.
 
 - every DuckDB connection a whole run opens (ingest, dbt's metadata, the gate, the publish, the
-  summary) is opened through ``orchestration.lib.warehouse_connection.connect`` (or, for Great
+  summary) is opened through ``orchestration.base.warehouse_connection.connect`` (or, for Great
   Expectations, by duckdb-engine with the same memory limit), and that function gives each one
   the memory limit and no progress bar;
 - no module but the settings and the resource reads a path from the environment;
@@ -24,10 +24,10 @@ import duckdb
 import pytest
 from dagster import DagsterInstance, asset, materialize
 
-from orchestration.lib import run_lock
-from orchestration.lib.warehouse_connection import connect
-from orchestration.resources import WarehouseResource, build_resources
-from orchestration.settings import Settings, get_settings
+from orchestration.base import run_lock
+from orchestration.base.resources import WarehouseResource, build_resources
+from orchestration.base.settings import Settings, get_settings
+from orchestration.base.warehouse_connection import connect
 
 REPO = Path(__file__).parents[1]
 PII_KEY = "00" * 32
@@ -87,7 +87,7 @@ def test_every_connection_of_a_run_gets_the_warehouse_settings(recorded_connecti
     assert {Path(c["database"]).name for c in files} >= {"warehouse.duckdb", "published.duckdb"}
     for connection in files:
         assert connection["caller"] in (
-            "orchestration.lib.warehouse_connection",
+            "orchestration.base.warehouse_connection",
             "duckdb_engine",  # Great Expectations, with the memory limit in its connect_args
         ), connection
         assert connection["config"].get("memory_limit") == "3GB", connection
@@ -98,7 +98,7 @@ def test_great_expectations_connections_turn_the_progress_bar_off(tmp_path, monk
     the connect arguments carry the memory limit. Read from the gate's own connection."""
     import sqlalchemy as sa
 
-    from orchestration.lib.gx_duckdb import duckdb_data_context
+    from orchestration.gate.gx_duckdb import duckdb_data_context
 
     monkeypatch.setenv("POVERTY_DUCKDB_MEMORY_LIMIT", "1GB")
     database = tmp_path / "warehouse.duckdb"
@@ -129,7 +129,7 @@ def test_great_expectations_connections_turn_the_progress_bar_off(tmp_path, monk
 _PATH_VARIABLES = re.compile(r"POVERTY_\w*(DIR|PATH)\b|DAGSTER_HOME")
 _ENV_READ = re.compile(r"os\.environ\b|os\.getenv\(|environ\.get\(")
 _ENV_WRITE = re.compile(r"os\.environ\[[^\]]+\]\s*=(?!=)|os\.environ\.(update|setdefault)\(")
-_ALLOWED = {"orchestration/settings.py", "orchestration/resources.py"}
+_ALLOWED = {"orchestration/base/settings.py", "orchestration/base/resources.py"}
 
 
 def test_no_module_but_the_settings_reads_a_path_from_the_environment():
@@ -165,7 +165,7 @@ def _holder(directory: Path) -> subprocess.Popen:
     """Another process holding ``directory``'s lock until killed."""
     script = (
         "import sys, time\n"
-        "from orchestration.lib import run_lock\n"
+        "from orchestration.base import run_lock\n"
         f"run_lock.acquire({str(directory)!r}, 'a test holder')\n"
         "print('held', flush=True)\n"
         "time.sleep(300)\n"
@@ -249,14 +249,14 @@ def test_a_dagster_run_takes_the_lock_through_the_resource(tmp_path):
 
 
 def test_the_dbt_child_dies_with_its_parent(tmp_path):
-    """``orchestration.dbt_child`` asks for SIGKILL when its parent dies (PR_SET_PDEATHSIG)."""
+    """``orchestration.base.dbt_child`` asks for SIGKILL when its parent dies (PR_SET_PDEATHSIG)."""
     import psutil
 
     # The parent starts the child (a stand-in for dbt: `dbt_child` execs dbt, here the prctl
     # and the environment are what is tested) and is then killed.
     child_script = (
         "import os, sys, time\n"
-        "from orchestration.dbt_child import die_with_parent\n"
+        "from orchestration.base.dbt_child import die_with_parent\n"
         "die_with_parent()\n"
         "print(os.getpid(), flush=True)\n"
         "time.sleep(300)\n"

@@ -18,13 +18,29 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from orchestration.lib.admin_units import admin_unit_tables, corrected_mapping
+from orchestration.base.admin_units import admin_unit_tables, corrected_mapping
+from orchestration.base.settings import DBT_PROJECT_DIR
+from orchestration.sample.parameters import (
+    ABSENT_SHARE,
+    DBKK_2021,
+    DBKK_HOUSEHOLD_SHARE_2025_ON,
+    DBKK_KEPT,
+    DIFFICULT_VILLAGES_KEPT,
+    HOUSEHOLD_CALIBRATION,
+    HOUSEHOLD_GROWTH,
+    INCOME_SIGMA,
+    ISLAND_HOUSEHOLDS_2025,
+    MOUNTAIN_REGIONS,
+    MOUNTAIN_VILLAGES,
+    PROVINCES,
+    RHO,
+    SCREENED_CEILING,
+)
 from orchestration.sample.standards import (
     INCOME_SCALE_STANDARD,
     poverty_standards,
     standard_for_year,
 )
-from orchestration.settings import DBT_PROJECT_DIR
 
 DEMO_PROVINCES = ("02", "08")
 APPORTIONED_PROVINCE = "06"
@@ -62,117 +78,6 @@ SCALES: dict[str, Scale] = {
     "national": Scale("national", None, 1.0),
     "stress": Scale("stress", None, 1.0, full_export_year=2024),
 }
-
-
-# --------------------------------------------------------------------------------------------
-# Province parameters: households (thousands), poor rate 2022 (%), ethnic-minority share, region.
-# Rough, published-like orders of magnitude for a realistic synthetic sample, not statistics.
-# --------------------------------------------------------------------------------------------
-
-PROVINCES: dict[str, tuple[int, float, float, str]] = {
-    "01": (2450, 0.3, 0.02, "lowland"),
-    "02": (190, 34.5, 0.87, "ha_giang"),
-    "04": (130, 30.8, 0.94, "north"),
-    "06": (85, 19.8, 0.88, "north"),
-    "08": (215, 13.8, 0.54, "tuyen_quang"),
-    "10": (180, 17.6, 0.65, "north"),
-    "11": (135, 33.0, 0.82, "northwest"),
-    "12": (100, 30.8, 0.85, "northwest"),
-    "14": (290, 22.0, 0.83, "northwest"),
-    "15": (215, 12.1, 0.55, "north"),
-    "17": (250, 11.0, 0.73, "muong"),
-    "19": (370, 4.4, 0.27, "north"),
-    "20": (205, 13.2, 0.83, "north"),
-    "22": (380, 0.6, 0.12, "north"),
-    "24": (560, 3.9, 0.13, "north"),
-    "25": (430, 5.0, 0.15, "muong"),
-    "26": (330, 1.7, 0.03, "lowland"),
-    "27": (420, 1.1, 0.01, "lowland"),
-    "30": (580, 1.7, 0.01, "lowland"),
-    "31": (650, 0.9, 0.01, "lowland"),
-    "33": (380, 1.7, 0.01, "lowland"),
-    "34": (600, 2.2, 0.01, "lowland"),
-    "35": (280, 2.2, 0.01, "lowland"),
-    "36": (600, 2.2, 0.01, "lowland"),
-    "37": (320, 2.8, 0.02, "muong"),
-    "38": (1050, 5.5, 0.16, "north_central"),
-    "40": (930, 6.6, 0.14, "north_central"),
-    "42": (380, 4.4, 0.01, "lowland"),
-    "44": (250, 6.6, 0.03, "central"),
-    "45": (175, 8.2, 0.12, "central"),
-    "46": (310, 3.9, 0.04, "central"),
-    "48": (340, 0.6, 0.01, "lowland"),
-    "49": (430, 6.6, 0.08, "central"),
-    "51": (400, 7.7, 0.11, "central"),
-    "52": (450, 4.4, 0.03, "highlands"),
-    "54": (260, 5.5, 0.05, "highlands"),
-    "56": (350, 3.3, 0.06, "south_central"),
-    "58": (165, 6.6, 0.22, "south_central"),
-    "60": (340, 2.8, 0.05, "south_central"),
-    "62": (150, 17.6, 0.53, "highlands"),
-    "64": (420, 11.0, 0.46, "highlands"),
-    "66": (520, 7.7, 0.33, "highlands"),
-    "67": (180, 8.8, 0.31, "highlands"),
-    "68": (360, 3.3, 0.24, "highlands"),
-    "70": (290, 2.2, 0.20, "southeast"),
-    "72": (350, 0.9, 0.02, "southeast"),
-    "74": (950, 0.1, 0.01, "southeast"),
-    "75": (920, 0.7, 0.06, "southeast"),
-    "77": (360, 0.9, 0.03, "southeast"),
-    "79": (2700, 0.2, 0.05, "southeast"),
-    "80": (500, 1.1, 0.01, "mekong"),
-    "82": (540, 2.2, 0.01, "mekong"),
-    "83": (420, 3.3, 0.01, "mekong"),
-    "84": (290, 3.9, 0.32, "mekong"),
-    "86": (310, 1.7, 0.03, "mekong"),
-    "87": (490, 2.2, 0.01, "mekong"),
-    "89": (600, 3.3, 0.05, "mekong"),
-    "91": (480, 2.2, 0.14, "mekong"),
-    "92": (380, 1.1, 0.03, "mekong"),
-    "93": (210, 3.9, 0.03, "mekong"),
-    "94": (330, 5.5, 0.36, "mekong"),
-    "95": (250, 3.3, 0.09, "mekong"),
-    "96": (340, 3.9, 0.03, "mekong"),
-}
-# The table's households sum to ~28.5 M; scaled so the 2023 total is ~27.8 M as published.
-_HOUSEHOLD_CALIBRATION = 0.965
-_HOUSEHOLD_GROWTH = 0.005  # resident households per year
-# 2025 special zones with no pre-2025 commune (island districts had none): residents only.
-# Hoàng Sa has no resident households, so it has no commune_totals row.
-_ISLAND_HOUSEHOLDS_2025 = {"11948": 300, "19742": 150, "21548": 6000, "26732": 3000}
-_MOUNTAIN_REGIONS = {"ha_giang", "tuyen_quang", "north", "northwest", "muong", "highlands"}
-
-# Region III (extremely difficult) communes of Decision 861/QĐ-TTg where the count is known;
-# elsewhere the poorest rural communes are listed by rate.
-_DBKK_2021 = {
-    "02": 133, "04": 126, "14": 126, "11": 94, "20": 88,
-    "10": 70, "06": 67, "15": 59, "08": 50, "24": 28,
-}  # fmt: skip
-# Share of the 2021 list still region III in each review year (new-rural communes leave it).
-# Reviews before 2021 use the 2021 list in full: the sample does not model the earlier list of
-# Decision 582/QĐ-TTg (2017-2020).
-_DBKK_KEPT = {2021: 1.0, 2022: 1.0, 2023: 0.85, 2024: 0.7, 2025: 0.55}
-_DIFFICULT_VILLAGES_KEPT = {
-    2021: 1.0, 2022: 0.95, 2023: 0.75, 2024: 0.6, 2025: 0.45, 2026: 0.35, 2027: 0.25,
-}  # fmt: skip
-# From 2025 a new commune is extremely difficult when this share of its households lived in
-# communes that were so in 2024; the share rises as communes leave the list.
-_DBKK_HOUSEHOLD_SHARE_2025_ON = {2025: 0.6, 2026: 0.75, 2027: 0.9}
-
-_MOUNTAIN_VILLAGES = (
-    "Nà Khoang", "Bản Mồ", "Khuổi Hon", "Lũng Cú", "Phìn Hồ", "Sán Sả Hồ", "Tả Lủng", "Xín Chải",
-    "Lùng Tám", "Mã Pì Lèng", "Nà Lầu", "Pác Bó", "Bản Váng", "Làng Chang", "Nặm Đăm", "Thèn Pả",
-    "Khâu Vai", "Cốc Pàng", "Pải Lủng", "Sủng Là", "Lao Chải", "Ngòi Lường", "Bản Péo", "Nậm Ty",
-    "Đồng Tâm", "Tân Lập", "Làng Mới", "Bản Tàng", "Nà Chang", "Vằng Luông", "Cao Bành", "Kéo Nọi",
-)  # fmt: skip
-
-RHO = 0.9  # year-to-year persistence of a household's standing
-INCOME_SIGMA = 0.6  # spread of log income within a commune
-# Households of the lists a review fails to assess again: 1 % a year (every household on
-# the list must be reviewed, Decision 24/2021/QĐ-TTg, so a real review leaves few), and in a few
-# communes of each province one badly done review leaves 10-20 % (population.py).
-ABSENT_SHARE = 0.01
-SCREENED_CEILING = 1.6  # screened-in households above the middle band reach this × line
 
 
 # --------------------------------------------------------------------------------------------
@@ -350,7 +255,7 @@ def build_communes(
     for code in sorted(set(pick["province_code"])):
         rows = province == code
         total_k, rate_pct, minority_share, _region = PROVINCES[code]
-        total = total_k * 1000 * _HOUSEHOLD_CALIBRATION
+        total = total_k * 1000 * HOUSEHOLD_CALIBRATION
         full_households[rows] = total * size_weight[rows] / size_weight[rows].sum()
         rate = rate_pct / 100
         w = full_households[rows]
@@ -388,14 +293,14 @@ def build_communes(
     dbkk_2021 = np.zeros(n, dtype=bool)
     for code in sorted(set(pick["province_code"])):
         rows = np.flatnonzero((province == code) & ~is_urban)
-        if code in _DBKK_2021:
-            chosen = rows[np.argsort(-base_rate[rows], kind="stable")[: _DBKK_2021[code]]]
+        if code in DBKK_2021:
+            chosen = rows[np.argsort(-base_rate[rows], kind="stable")[: DBKK_2021[code]]]
         else:
             chosen = rows[base_rate[rows] >= 0.2]  # Decision 33/2020: poor rate ≥ 20 %
         dbkk_2021[chosen] = True
     keep_score = base_rate * rng.uniform(0.7, 1.3, n)  # who leaves region III first
     dbkk, difficult_villages = {}, {}
-    mountain = np.array([PROVINCES[p][3] in _MOUNTAIN_REGIONS for p in province])
+    mountain = np.array([PROVINCES[p][3] in MOUNTAIN_REGIONS for p in province])
     base_villages = np.where(
         dbkk_2021,
         np.round(villages * rng.uniform(0.5, 1.0, n)),
@@ -404,14 +309,14 @@ def build_communes(
     village_keep = rng.uniform(0.85, 1.15, n)
     # Every pre-2025 year asked for, and 2021-2024 always: the 2025 list derives from 2024.
     for y in sorted({*range(2021, 2025), *(y for y in years if y < 2025)}):
-        kept = _DBKK_KEPT.get(y, 1.0 if y < 2021 else 0.5)
+        kept = DBKK_KEPT.get(y, 1.0 if y < 2021 else 0.5)
         status = np.zeros(n, dtype=bool)
         for code in sorted(set(pick["province_code"])):
             rows = np.flatnonzero((province == code) & dbkk_2021)
             count = int(round(len(rows) * kept))
             status[rows[np.argsort(-keep_score[rows], kind="stable")[:count]]] = True
         dbkk[y] = status
-        share = _DIFFICULT_VILLAGES_KEPT.get(y, 1.0 if y < 2021 else 0.4)
+        share = DIFFICULT_VILLAGES_KEPT.get(y, 1.0 if y < 2021 else 0.4)
         difficult_villages[y] = np.minimum(
             base_villages, np.floor(base_villages * np.minimum(1.0, share * village_keep))
         ).astype(np.int64)
@@ -422,10 +327,10 @@ def build_communes(
         region = PROVINCES[province[i]][3]
         if is_urban[i]:
             names.extend(f"Tổ dân phố {k + 1}" for k in range(villages[i]))
-        elif region in _MOUNTAIN_REGIONS:
-            start = int(pick["commune_code"][i]) % len(_MOUNTAIN_VILLAGES)
+        elif region in MOUNTAIN_REGIONS:
+            start = int(pick["commune_code"][i]) % len(MOUNTAIN_VILLAGES)
             names.extend(
-                f"Thôn {_MOUNTAIN_VILLAGES[(start + k) % len(_MOUNTAIN_VILLAGES)]}"
+                f"Thôn {MOUNTAIN_VILLAGES[(start + k) % len(MOUNTAIN_VILLAGES)]}"
                 for k in range(villages[i])
             )
         elif region in ("mekong", "southeast"):
@@ -546,7 +451,7 @@ def reference_years(
     ]
     out = []
     for y in years:
-        growth = 1 + _HOUSEHOLD_GROWTH * (y - years[0])
+        growth = 1 + HOUSEHOLD_GROWTH * (y - years[0])
         households = np.round(communes.households * growth).astype(np.int64)
         people = np.round(households * people_per_household).astype(np.int64)
         minority_hh = households * communes.minority_share
@@ -575,13 +480,13 @@ def reference_years(
             np.add.at(pp, communes.new_index, moved_pp)
             np.add.at(villages, communes.new_index, communes.villages)
             last = communes.difficult_villages[2024]
-            kept = _DIFFICULT_VILLAGES_KEPT.get(y, 0.2) / _DIFFICULT_VILLAGES_KEPT[2024]
+            kept = DIFFICULT_VILLAGES_KEPT.get(y, 0.2) / DIFFICULT_VILLAGES_KEPT[2024]
             np.add.at(difficult, communes.new_index, last * kept)
             np.add.at(dbkk_households, communes.new_index, households * communes.dbkk[2024])
             mh = np.zeros(m)
             np.add.at(mh, communes.new_index, minority_hh)
             in_scale = set(new.province[communes.new_index].tolist())
-            for island, count in _ISLAND_HOUSEHOLDS_2025.items():
+            for island, count in ISLAND_HOUSEHOLDS_2025.items():
                 j = new_pos[island]
                 if new.province[j] in in_scale:
                     hh[j] = max(1, round(count * fraction))
@@ -592,7 +497,7 @@ def reference_years(
             mh = mh[present]
             difficult = np.floor(difficult[present]).astype(np.int64)
             share = dbkk_households[present] / hh
-            dbkk = share >= _DBKK_HOUSEHOLD_SHARE_2025_ON.get(y, 0.95)
+            dbkk = share >= DBKK_HOUSEHOLD_SHARE_2025_ON.get(y, 0.95)
         floor = np.array([assessed[y].get(str(c), 0) for c in codes], dtype=np.int64)
         short = hh < floor
         if short.any():

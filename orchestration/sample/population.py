@@ -24,17 +24,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from orchestration.lib.headers import DEPRIVATION_COLUMNS
-from orchestration.sample.communes import (
+from orchestration.base.headers import DEPRIVATION_COLUMNS
+from orchestration.sample.communes import Communes, NewCommunes, norm_cdf, norm_ppf
+from orchestration.sample.parameters import (
     ABSENT_SHARE,
     INCOME_SIGMA,
     PROVINCES,
     RHO,
     SCREENED_CEILING,
-    Communes,
-    NewCommunes,
-    norm_cdf,
-    norm_ppf,
 )
 from orchestration.sample.standards import (
     CLASS_LABELS,

@@ -12,8 +12,8 @@ from functools import cache
 
 import numpy as np
 
-from orchestration.lib.headers import DEPRIVATION_COLUMNS, QD59_HEALTH_ACCESS
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.base.headers import DEPRIVATION_COLUMNS, QD59_HEALTH_ACCESS
+from orchestration.base.settings import DBT_PROJECT_DIR
 
 CLASS_LABELS = ("Hộ nghèo", "Hộ cận nghèo", "Hộ có mức sống trung bình", "Hộ không nghèo")
 POOR, NEAR_POOR, MIDDLE, NOT_POOR = range(4)

@@ -18,7 +18,7 @@ import pyarrow.csv as pa_csv
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from orchestration.lib.headers import (
+from orchestration.base.headers import (
     DEPRIVATION_COLUMNS,
     EXPORT_HEADERS,
     FLAG_COLUMNS,

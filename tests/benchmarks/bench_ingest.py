@@ -30,8 +30,8 @@ import duckdb
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
-from orchestration.lib.admin_units import load_admin_units  # noqa: E402
-from orchestration.lib.headers import DEPRIVATION_COLUMNS  # noqa: E402
+from orchestration.base.admin_units import load_admin_units  # noqa: E402
+from orchestration.base.headers import DEPRIVATION_COLUMNS  # noqa: E402
 
 YEAR = 2023
 FILES_PER_YEAR = 10
@@ -172,7 +172,7 @@ def generate_xlsx(raw_dir: Path, reference: Path, rows: int) -> None:
 
 def run_case(raw_dir: Path, reference: Path, database: Path) -> dict[str, object]:
     """The measured part (runs in a child process)."""
-    from orchestration.lib.ingest import ingest_dataset
+    from orchestration.ingest import ingest_dataset
 
     database.write_bytes(reference.read_bytes())
     with duckdb.connect(str(database)) as con:

@@ -30,7 +30,7 @@ from string import Template
 
 import duckdb
 
-from orchestration.lib.headers import DEPRIVATION_COLUMNS, EXPORT_HEADERS
+from orchestration.base.headers import DEPRIVATION_COLUMNS, EXPORT_HEADERS
 
 # The standards as the project's seed states them (lines by area and review years). The floor
 # applies the Decree 07 / 351 rule only: the benchmarked years (2021-2026) have no other.
@@ -240,7 +240,7 @@ def input_files(raw_dir: Path, years: list[int]) -> dict[str, list[Path]]:
 
 def compute(raw_dir: Path, years: list[int], out_dir: Path) -> dict:
     """Run the script; write both tables as Parquet; return row counts and timings."""
-    from orchestration.lib.admin_units import load_admin_units
+    from orchestration.base.admin_units import load_admin_units
 
     files = input_files(raw_dir, years)
     if not files["survey"] or not files["commune_totals"]:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from orchestration.lib.headers import DEPRIVATION_COLUMNS, EXPORT_HEADERS
+from orchestration.base.headers import DEPRIVATION_COLUMNS, EXPORT_HEADERS
 
 # The standards as the project's seed states them; the Decree 07 / 351 rule only (the benchmarked
 # years, 2021-2026, have no other). A missing middle line is NaN: no household is "middle".
@@ -109,7 +109,7 @@ def households(files: list[Path]) -> pd.DataFrame:
 
 
 def commune_year(raw_dir: Path, years: list[int], survey_files: list[Path]) -> pd.DataFrame:
-    from orchestration.lib.admin_units import admin_unit_tables
+    from orchestration.base.admin_units import admin_unit_tables
 
     assessed = (
         households(survey_files)

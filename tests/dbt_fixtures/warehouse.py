@@ -15,14 +15,14 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.lib.admin_units import load_admin_units, unit_version_for_year
-from orchestration.lib.headers import DEPRIVATION_COLUMNS
-from orchestration.lib.ingest import RAW_TABLES, REGISTRY, ensure_schemas
-from orchestration.lib.ingest.registry import LINEAGE_COLUMNS as REGISTRY_LINEAGE
-from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
+from orchestration.base.admin_units import load_admin_units, unit_version_for_year
+from orchestration.base.headers import DEPRIVATION_COLUMNS
+from orchestration.base.settings import DBT_PROJECT_DIR, REPO_ROOT
+from orchestration.ingest import RAW_TABLES, REGISTRY, ensure_schemas
+from orchestration.ingest.registry import LINEAGE_COLUMNS as REGISTRY_LINEAGE
 
 # The raw tables and their column lists come from the ingest's dataset registry
-# (orchestration.lib.ingest.registry), so these tests build dbt on exactly the schema the ingest
+# (orchestration.ingest.registry), so these tests build dbt on exactly the schema the ingest
 # writes.
 DEPRIVATIONS = DEPRIVATION_COLUMNS
 QD59_LAST_YEAR = 2020

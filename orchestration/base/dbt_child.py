@@ -1,0 +1,53 @@
+"""Start dbt as a child that dies with its parent, with the warehouse path in its environment.
+
+The dbt resource runs ``python -m orchestration.base.dbt_child --warehouse-path P --memory-limit M
+<dbt arguments>``. This module, before anything else:
+
+- asks Linux to send it SIGKILL when its parent dies (``PR_SET_PDEATHSIG``, kept across
+  ``exec``): a killed command or Dagster run never leaves a dbt process writing the warehouse
+  after the run lock is gone; and exits at once if the parent is already gone;
+- puts the warehouse path and DuckDB's memory limit in its own environment, where
+  ``dbt_project/profiles.yml`` reads them, so the parent's environment is never written;
+
+then replaces itself with the dbt beside this interpreter (``exec``: one process, dbt's pid).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+ENV_OF_FLAG = {
+    "--warehouse-path": "POVERTY_WAREHOUSE_PATH",
+    "--memory-limit": "POVERTY_DUCKDB_MEMORY_LIMIT",
+}
+
+
+def die_with_parent() -> None:
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # A parent that died before the prctl sends nothing: we were adopted (by init or a
+    # subreaper) and stop here.
+    if parent == 1 or os.getppid() != parent:
+        os._exit(137)
+
+
+def main(argv: list[str]) -> None:
+    env = dict(os.environ)
+    args = list(argv)
+    while args and args[0] in ENV_OF_FLAG:
+        env[ENV_OF_FLAG[args[0]]] = args[1]
+        args = args[2:]
+    die_with_parent()
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    os.execve(dbt, [dbt, *args], env)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

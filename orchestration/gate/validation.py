@@ -1,0 +1,557 @@
+"""The quality gate: every expectation suite of ``expectations/``, validated inside DuckDB.
+
+The suites are versioned JSON (see ``expectations/README.md``). Each expectation is ``critical``
+(a failure blocks publishing) or ``warning`` (recorded and reported, never blocking). Everything
+runs as SQL inside DuckDB through the persisted-connection datasource of
+:mod:`orchestration.gate.gx_duckdb`: no table is pulled into pandas, which matters at millions of
+household rows.
+
+Order of work, dictated by DuckDB's one-writer rule: GX opens the warehouse read-only and is
+closed; only then are the outcomes written to ``audit.validation_results`` with a normal
+connection. An expectation GX could not evaluate raises :class:`GXSetupError` instead of being
+recorded as bad data.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orchestration.base.settings import EXPECTATIONS_DIR
+from orchestration.base.warehouse_connection import connect, table_exists
+from orchestration.gate.gx_errors import GXSetupError
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+
+# Great Expectations is imported inside the functions that validate: the Dagster code server and
+# the command line import this module for its light helpers, and GX alone takes 2-4 s to import.
+
+CRITICAL = "critical"
+WARNING = "warning"
+SEVERITIES = (CRITICAL, WARNING)
+UNEXPECTED_ROWS = "unexpected_rows_expectation"
+OFFENDING_KEYS_KEPT = 5
+"""How many offending keys an outcome keeps: enough to start looking, not a copy of the data."""
+
+__all__ = [
+    "CRITICAL",
+    "WARNING",
+    "ExpectationOutcome",
+    "GXSetupError",
+    "GateResult",
+    "failed_expectations",
+    "format_failures",
+    "gated_tables",
+    "load_suites",
+    "run_gate",
+]
+
+
+@dataclass(frozen=True)
+class ExpectationSpec:
+    name: str
+    severity: str
+    type: str
+    kwargs: dict[str, Any]
+    description: str
+    column: str | None
+
+
+@dataclass(frozen=True)
+class AssetSpec:
+    suite: str
+    asset: str
+    table: str
+    key_columns: tuple[str, ...]
+    expectations: tuple[ExpectationSpec, ...]
+    # Columns copied once into a temporary table that the expectations then read instead of
+    # ``table`` (empty: they read ``table``). For a view that is costly to evaluate, such as
+    # ``int_households_classified``, which classifies every household each time it is read.
+    snapshot_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """One expectation's result, as stored in ``audit.validation_results``."""
+
+    build_id: str
+    run_id: str
+    suite: str
+    expectation: str
+    table_name: str
+    column_name: str | None
+    severity: str
+    success: bool
+    observed: str
+    expected: str
+    offending_keys: list[dict[str, Any]]
+    validated_at: datetime
+
+
+@dataclass
+class GateResult:
+    build_id: str
+    run_id: str
+    results: list[ExpectationOutcome]
+    duration_s: float
+    data_docs_index: Path | None = None
+    expectations_evaluated: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.expectations_evaluated = len(self.results)
+
+    @property
+    def failures(self) -> list[ExpectationOutcome]:
+        """Failed critical expectations: any one of them blocks publishing."""
+        return [r for r in self.results if not r.success and r.severity == CRITICAL]
+
+    @property
+    def warnings(self) -> list[ExpectationOutcome]:
+        return [r for r in self.results if not r.success and r.severity == WARNING]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def _query_text(raw: str | list[str]) -> str:
+    return "\n".join(raw) if isinstance(raw, list) else raw
+
+
+def _ingest_postconditions(file_name: str, seen: set[str]) -> list[ExpectationSpec]:
+    """The ingest's survey quarantine rules, re-checked on the staged households: one critical
+    expectation per reason code, generated from the ingest's own list (one owner per rule)."""
+    from orchestration.base.postconditions import SURVEY_POSTCONDITIONS
+
+    specs = []
+    for rule in SURVEY_POSTCONDITIONS:
+        name = f"ingest_rule_{rule.reason}"
+        if name in seen:
+            raise GXSetupError(f"{file_name}: duplicate expectation name {name}")
+        seen.add(name)
+        specs.append(
+            ExpectationSpec(
+                name=name,
+                severity=CRITICAL,
+                type=UNEXPECTED_ROWS,
+                kwargs={
+                    "unexpected_rows_query": f"select * from (\n{rule.violations}\n) order by all"
+                },
+                description=f"{rule.description} (the ingest quarantines a row as {rule.reason})",
+                column=rule.column,
+            )
+        )
+    return specs
+
+
+def load_suites(expectations_dir: Path = EXPECTATIONS_DIR) -> list[AssetSpec]:
+    """Every asset of every suite file, validated for the fields the gate relies on."""
+    assets: list[AssetSpec] = []
+    files = sorted(Path(expectations_dir).glob("*.json"))
+    if not files:
+        raise GXSetupError(f"no expectation suites found in {expectations_dir}")
+    seen: set[str] = set()
+    for path in files:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        suite = document["suite"]
+        for asset in document["assets"]:
+            specs = []
+            for item in asset["expectations"]:
+                if item["severity"] not in SEVERITIES:
+                    raise GXSetupError(f"{path.name}: {item['name']}: unknown severity")
+                if item["name"] in seen:
+                    raise GXSetupError(f"{path.name}: duplicate expectation name {item['name']}")
+                seen.add(item["name"])
+                kwargs = dict(item.get("kwargs", {}))
+                if item["type"] == UNEXPECTED_ROWS:
+                    # Sorted, so that the offending keys kept (the first rows) are the same in
+                    # every build of the same data, whatever order a parallel aggregate yields.
+                    kwargs["unexpected_rows_query"] = (
+                        f"select * from (\n{_query_text(item['query'])}\n) order by all"
+                    )
+                column = item.get("column") or kwargs.get("column")
+                if column is None and "column_list" in kwargs:
+                    column = ", ".join(kwargs["column_list"])
+                specs.append(
+                    ExpectationSpec(
+                        name=item["name"],
+                        severity=item["severity"],
+                        type=item["type"],
+                        kwargs=kwargs,
+                        description=item["description"],
+                        column=column,
+                    )
+                )
+            if asset.get("ingest_postconditions"):
+                specs.extend(_ingest_postconditions(path.name, seen))
+            assets.append(
+                AssetSpec(
+                    suite=suite,
+                    asset=asset["asset"],
+                    table=asset["table"],
+                    key_columns=tuple(asset["key_columns"]),
+                    expectations=tuple(specs),
+                    snapshot_columns=tuple(asset.get("snapshot_columns", ())),
+                )
+            )
+    return assets
+
+
+def gated_tables(
+    schemas: Sequence[str] | None = None, expectations_dir: Path = EXPECTATIONS_DIR
+) -> list[str]:
+    """The tables the suites validate (``schema.table``), optionally only those of ``schemas``.
+
+    The one list of what the gate reads: the Dagster gate asset depends on these tables, so a new
+    asset in a suite is a new dependency without a second list to keep in step.
+    """
+    tables = {asset.table for asset in load_suites(expectations_dir)}
+    if schemas is not None:
+        tables = {table for table in tables if table.split(".", 1)[0] in schemas}
+    return sorted(tables)
+
+
+def _gx_suite(name: str, specs: Iterable[ExpectationSpec]) -> gx.ExpectationSuite:
+    """A GX suite; each expectation carries its gate name and severity in ``meta``."""
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    from orchestration.gate.gx_duckdb import UnexpectedRowsOnce
+
+    suite = gx.ExpectationSuite(name=name)
+    for spec in specs:
+        # A check query runs once (GX's own expectation runs it twice: count, then rows).
+        gx_type = UnexpectedRowsOnce.expectation_type if spec.type == UNEXPECTED_ROWS else spec.type
+        configuration = ExpectationConfiguration(
+            type=gx_type,
+            kwargs=dict(spec.kwargs),
+            meta={"gate_name": spec.name, "severity": spec.severity},
+            description=spec.description,
+            severity=spec.severity,
+        )
+        suite.add_expectation(configuration.to_domain_obj())
+    return suite
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _expected_text(spec: ExpectationSpec) -> str:
+    if spec.type == UNEXPECTED_ROWS:
+        return f"{spec.description} (no row returned by the check query)"
+    shown = {k: v for k, v in spec.kwargs.items() if k not in ("column", "column_list")}
+    return f"{spec.description} ({spec.type} {_short(shown, 200)})"
+
+
+def _observed_and_keys(
+    spec: ExpectationSpec, result: dict[str, Any], key_columns: Sequence[str]
+) -> tuple[str, list[dict[str, Any]]]:
+    if spec.type == UNEXPECTED_ROWS:
+        count = result.get("observed_value", 0)
+        details = result.get("details") or {}
+        rows = details.get("unexpected_rows") or []
+        keys = [dict(row) if isinstance(row, dict) else {"row": list(row)} for row in rows]
+        at_least = "at least " if details.get("count_is_lower_bound") else ""
+        return f"{at_least}{count} offending row(s)", keys[:OFFENDING_KEYS_KEPT]
+    if "unexpected_count" in result:
+        count = result.get("unexpected_count") or 0
+        total = result.get("element_count")
+        values = result.get("partial_unexpected_list") or []
+        observed = f"{count} of {total} row(s) unexpected"
+        if values:
+            observed += f"; values {_short(values[:OFFENDING_KEYS_KEPT], 200)}"
+        wanted = {*key_columns, spec.column}
+        keys = []
+        for row in (result.get("partial_unexpected_index_list") or [])[:OFFENDING_KEYS_KEPT]:
+            if isinstance(row, dict):
+                keys.append({k: v for k, v in row.items() if k in wanted})
+        return observed, keys
+    return _short(result.get("observed_value")), []
+
+
+def _snapshot(datasource: Any, asset_spec: AssetSpec) -> str:
+    """Copy the asset's snapshot columns into a temporary table of the gate's connection.
+
+    The connection is read-only on the warehouse file, so the copy is the warehouse as the
+    expectations would have read it: a view is evaluated once instead of once per expectation.
+    An expectation that reads a column left out of the copy fails to bind, which the gate
+    reports as a broken build (``GXSetupError``), never as bad data.
+    """
+    import sqlalchemy as sa
+
+    name = f"temp._gate_snapshot_{asset_spec.asset}"
+    columns = ", ".join(asset_spec.snapshot_columns)
+    with datasource.get_execution_engine().get_connection() as connection:
+        connection.execute(
+            sa.text(
+                f"create or replace temp table {name} as select {columns} from {asset_spec.table}"
+            )
+        )
+        connection.commit()
+    return name
+
+
+def _count_rows(datasource: Any, spec: ExpectationSpec, source: str) -> int:
+    """The exact number of rows an SQL check returned when GX fetched only the first ones.
+
+    A warning such as "communes without totals" must say how many (3,000 rows from 17 other
+    provinces, not "at least 200"); the count runs only for a check that failed that widely.
+    """
+    import sqlalchemy as sa
+
+    query = spec.kwargs["unexpected_rows_query"].replace("{batch}", f"(select * from {source})")
+    with datasource.get_execution_engine().get_connection() as connection:
+        return int(connection.execute(sa.text(f"select count(*) from ({query})")).scalar())
+
+
+def _validate_asset(
+    context: Any,
+    datasource: Any,
+    asset_spec: AssetSpec,
+    *,
+    build_id: str,
+    run_id: str,
+) -> list[ExpectationOutcome]:
+    import great_expectations as gx
+
+    from orchestration.gate.gx_duckdb import raise_for_exceptions
+
+    source = asset_spec.table
+    try:
+        if asset_spec.snapshot_columns:
+            source = _snapshot(datasource, asset_spec)
+        data_asset = datasource.add_query_asset(
+            name=f"{asset_spec.suite}.{asset_spec.asset}",
+            query=f"select * from {source}",
+        )
+    except Exception as error:  # GX wraps the DuckDB error in its own types
+        raise GXSetupError(f"cannot read {asset_spec.table}: {error}") from error
+    batch_definition = data_asset.add_batch_definition_whole_table("whole table")
+
+    # Row-level expectations keep a few offending keys through GX's index list (SUMMARY); the
+    # SQL checks (UnexpectedRowsOnce) return their rows, up to 200, whatever the format. So one
+    # validation run per asset.
+    specs = asset_spec.expectations
+    spec_of = {spec.name: spec for spec in specs}
+    name = f"{asset_spec.suite}.{asset_spec.asset}"
+    suite = context.suites.add(_gx_suite(name, specs))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+    )
+    validation = definition.run(
+        result_format={
+            "result_format": "SUMMARY",
+            "unexpected_index_column_names": list(asset_spec.key_columns),
+            "partial_unexpected_count": OFFENDING_KEYS_KEPT,
+            "return_unexpected_index_query": False,
+        }
+    )
+    raise_for_exceptions(validation)
+    if len(validation.results) != len(specs):
+        raise GXSetupError(
+            f"{name}: {len(specs)} expectations configured, {len(validation.results)} evaluated"
+        )
+    validated_at = datetime.now(UTC)
+    outcomes: list[ExpectationOutcome] = []
+    for item in validation.results:
+        spec = spec_of[(item.expectation_config.meta or {})["gate_name"]]
+        observed, keys = _observed_and_keys(spec, item.result or {}, asset_spec.key_columns)
+        if observed.startswith("at least "):
+            observed = f"{_count_rows(datasource, spec, source):,} offending row(s)"
+        outcomes.append(
+            ExpectationOutcome(
+                build_id=build_id,
+                run_id=run_id,
+                suite=asset_spec.suite,
+                expectation=spec.name,
+                table_name=asset_spec.table,
+                column_name=spec.column,
+                severity=spec.severity,
+                success=bool(item.success),
+                observed=observed,
+                expected=_expected_text(spec),
+                offending_keys=keys,
+                validated_at=validated_at,
+            )
+        )
+    return outcomes
+
+
+def _build_data_docs(context: Any, data_docs_dir: Path) -> Path:
+    data_docs_dir.mkdir(parents=True, exist_ok=True)
+    context.add_data_docs_site(
+        site_name="quality_gate",
+        site_config={
+            "class_name": "SiteBuilder",
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(data_docs_dir.resolve()),
+            },
+        },
+    )
+    context.build_data_docs(site_names=["quality_gate"])
+    from orchestration.gate.data_docs import make_offline
+
+    return make_offline(data_docs_dir).index
+
+
+RESULTS_DDL = """
+create schema if not exists audit;
+create table if not exists audit.validation_results (
+    build_id varchar not null,
+    run_id varchar not null,
+    suite varchar not null,
+    expectation varchar not null,
+    table_name varchar not null,
+    column_name varchar,
+    severity varchar not null,
+    success boolean not null,
+    observed varchar,
+    expected varchar,
+    offending_keys varchar,
+    validated_at timestamptz not null
+);
+"""
+
+
+def _write_results(warehouse_path: Path, build_id: str, outcomes: list[ExpectationOutcome]) -> None:
+    with connect(warehouse_path) as con:
+        con.execute(RESULTS_DDL)
+        con.execute("begin transaction")
+        con.execute("delete from audit.validation_results where build_id = ?", [build_id])
+        con.executemany(
+            "insert into audit.validation_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [
+                    o.build_id,
+                    o.run_id,
+                    o.suite,
+                    o.expectation,
+                    o.table_name,
+                    o.column_name,
+                    o.severity,
+                    o.success,
+                    o.observed,
+                    o.expected,
+                    json.dumps(o.offending_keys, default=str),
+                    o.validated_at,
+                ]
+                for o in outcomes
+            ],
+        )
+        con.execute("commit")
+
+
+def run_gate(
+    warehouse_path: Path,
+    *,
+    build_id: str,
+    run_id: str,
+    data_docs_dir: Path | None,
+    expectations_dir: Path = EXPECTATIONS_DIR,
+) -> GateResult:
+    """Validate every suite against the working warehouse and record each outcome.
+
+    Raises :class:`GXSetupError` when an expectation cannot be evaluated (missing table or
+    column, SQL error, upstream regression): that is a broken build, never a data finding.
+    """
+    from orchestration.gate.gx_duckdb import duckdb_data_context
+
+    started = time.perf_counter()
+    assets = load_suites(expectations_dir)
+    outcomes: list[ExpectationOutcome] = []
+    docs_index: Path | None = None
+    with duckdb_data_context(Path(warehouse_path)) as (context, datasource):
+        for asset_spec in assets:
+            outcomes.extend(
+                _validate_asset(context, datasource, asset_spec, build_id=build_id, run_id=run_id)
+            )
+        datasource.close()
+        if data_docs_dir is not None:
+            docs_index = _build_data_docs(context, Path(data_docs_dir))
+    _write_results(Path(warehouse_path), build_id, outcomes)
+    return GateResult(
+        build_id=build_id,
+        run_id=run_id,
+        results=outcomes,
+        duration_s=time.perf_counter() - started,
+        data_docs_index=docs_index,
+    )
+
+
+def format_failures(results: Iterable[ExpectationOutcome]) -> str:
+    """A report of every failed expectation, for a terminal or the Dagster UI."""
+    lines: list[str] = []
+    for outcome in results:
+        if outcome.success:
+            continue
+        target = outcome.table_name + (f".{outcome.column_name}" if outcome.column_name else "")
+        lines.append(f"[{outcome.severity}] {outcome.suite} / {outcome.expectation} on {target}")
+        lines.append(f"    expected: {outcome.expected}")
+        lines.append(f"    observed: {outcome.observed}")
+        if outcome.offending_keys:
+            keys = "; ".join(_short(key, 160) for key in outcome.offending_keys)
+            lines.append(f"    offending keys: {keys}")
+    return "\n".join(lines) if lines else "no failed expectation"
+
+
+def _outcomes_from_rows(rows: list[tuple]) -> list[ExpectationOutcome]:
+    return [
+        ExpectationOutcome(
+            build_id=row[0],
+            run_id=row[1],
+            suite=row[2],
+            expectation=row[3],
+            table_name=row[4],
+            column_name=row[5],
+            severity=row[6],
+            success=row[7],
+            observed=row[8],
+            expected=row[9],
+            offending_keys=json.loads(row[10]) if row[10] else [],
+            validated_at=row[11],
+        )
+        for row in rows
+    ]
+
+
+def failed_expectations(
+    warehouse_path: Path, build_id: str, *, severity: str | None = None
+) -> list[ExpectationOutcome]:
+    """The failed expectations recorded for a build (all severities unless one is given)."""
+    return expectation_outcomes(warehouse_path, build_id, failed_only=True, severity=severity)
+
+
+def expectation_outcomes(
+    warehouse_path: Path,
+    build_id: str,
+    *,
+    failed_only: bool = False,
+    severity: str | None = None,
+) -> list[ExpectationOutcome]:
+    """Every expectation recorded for a build (or only the failed ones, of one severity)."""
+    with connect(warehouse_path, read_only=True) as con:
+        if not table_exists(con, "audit", "validation_results"):
+            return []
+        rows = con.execute(
+            """
+            select build_id, run_id, suite, expectation, table_name, column_name, severity,
+                   success, observed, expected, offending_keys, validated_at
+            from audit.validation_results
+            where build_id = ? and (not ? or not success) and (? is null or severity = ?)
+            order by severity, suite, table_name, expectation
+            """,
+            [build_id, failed_only, severity, severity],
+        ).fetchall()
+    return _outcomes_from_rows(rows)

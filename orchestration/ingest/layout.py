@@ -1,0 +1,255 @@
+"""The raw directory: its strict layout, the files of a dataset and year, and their bytes.
+
+``validate_raw_dir`` walks the whole raw directory before anything is written and raises
+``RawLayoutError`` (the command exits 2) naming the first folder or file that breaks the layout:
+a folder under ``survey/`` not named with exactly four digits (``2023 ``, ``20x3``), a file under
+``commune_totals/`` or ``difficult_areas/`` not named ``<year>.csv``, a review year that no
+poverty standard of the seed covers (``1999``), or a dataset folder that is itself a symbolic
+link. Hidden entries (``.DS_Store``) are skipped.
+
+Symbolic links are never followed, to a file or to a folder: ``os.scandir`` with
+``follow_symlinks=False`` tells them apart without touching their target, and a linked entry
+is listed as ``ignored`` ("symbolic link not followed") with no hash and no size, so nothing
+outside the raw directory is ever read or hashed. A file of another type in a year folder (a
+note, a PDF, an Excel lock file ``~$…``) is listed as ``ignored`` too.
+
+``scan_file`` reads a file's bytes once: its sha256, its number of physical lines (counted as
+newline bytes, independently of any CSV parser) and whether it holds a control character, so that
+the readers can be checked against it. Nothing keeps a scan: a file's identity, size and
+modification time do not prove its bytes unchanged (an overwrite can keep all three), so every
+ingest scans the bytes it reads, and ``changed_since`` hashes them again once they are loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestration.ingest.registry import REGISTRY, YEAR_FOLDER, poverty_standards
+
+_CHUNK = 8 << 20
+# Every byte but the C0 controls other than tab and LF, and DEL: deleting these from a chunk
+# leaves its control characters (C-speed, unlike a regular expression over the bytes).
+_NOT_CONTROL = bytes(b for b in range(256) if not (b <= 8 or 11 <= b <= 31 or b == 127))
+_YEAR_NAME = re.compile(r"^[0-9]{4}$")
+_YEAR_FILE = re.compile(r"^([0-9]{4})\.csv$")
+SYMLINK_REASON = "symbolic link not followed"
+
+
+class RawLayoutError(ValueError):
+    """The raw directory breaks the layout; the message names the folder or file."""
+
+
+@dataclass(frozen=True)
+class LayoutEntry:
+    """One file (or link) of a dataset and year; ``ignored`` holds why it is not read."""
+
+    path: Path
+    relative: str
+    ignored: str | None = None
+
+
+@dataclass
+class RawLayout:
+    """Every review year on disk and the entries of each (dataset, year)."""
+
+    raw_dir: Path
+    entries: dict[tuple[str, int], list[LayoutEntry]] = field(default_factory=dict)
+
+    @property
+    def years(self) -> list[int]:
+        return sorted({year for _, year in self.entries})
+
+    def files(self, dataset: str, review_year: int) -> list[LayoutEntry]:
+        return self.entries.get((dataset, review_year), [])
+
+
+def _visible(entries) -> list[os.DirEntry]:
+    return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
+
+
+def _ignored_reason(entry: os.DirEntry, extensions: tuple[str, ...]) -> str | None:
+    if entry.is_symlink():
+        return SYMLINK_REASON
+    if not entry.is_file(follow_symlinks=False):
+        return "not a regular file"
+    if entry.name.startswith("~$"):
+        return "spreadsheet lock file"
+    suffix = Path(entry.name).suffix.lower()
+    if suffix not in extensions:
+        return f"file type {suffix or '(none)'} is not read: expected " + " or ".join(extensions)
+    return None
+
+
+def validate_raw_dir(raw_dir: Path) -> RawLayout:
+    """The raw directory's layout, or ``RawLayoutError`` naming what breaks it.
+
+    Pure: it reads directory listings and the standards seed, never a file's content.
+    """
+    raw_dir = Path(raw_dir)
+    layout = RawLayout(raw_dir=raw_dir)
+    if not raw_dir.is_dir():
+        raise RawLayoutError(f"the raw directory {raw_dir} does not exist or is not a folder")
+    for dataset in REGISTRY.values():
+        folder = raw_dir / dataset.name
+        if folder.is_symlink():
+            raise RawLayoutError(
+                f"{dataset.name}/ is a symbolic link ({SYMLINK_REASON}): make it a real folder"
+            )
+        if not folder.is_dir():
+            continue
+        with os.scandir(folder) as listing:
+            children = _visible(listing)
+        for child in children:
+            where = f"{dataset.name}/{child.name}"
+            if dataset.layout == YEAR_FOLDER:
+                if not _YEAR_NAME.match(child.name):
+                    raise RawLayoutError(
+                        f"{where!r}: a folder under {dataset.name}/ must be a review year named "
+                        "with exactly four digits (e.g. 2023)"
+                    )
+                year = int(child.name)
+                entries = layout.entries.setdefault((dataset.name, year), [])
+                if child.is_symlink() or not child.is_dir(follow_symlinks=False):
+                    reason = SYMLINK_REASON if child.is_symlink() else "not a folder"
+                    entries.append(LayoutEntry(Path(child.path), where, reason))
+                    continue
+                with os.scandir(child.path) as files:
+                    for entry in _visible(files):
+                        entries.append(
+                            LayoutEntry(
+                                Path(entry.path),
+                                f"{where}/{entry.name}",
+                                _ignored_reason(entry, dataset.extensions),
+                            )
+                        )
+            else:
+                matched = _YEAR_FILE.match(child.name)
+                if not matched:
+                    raise RawLayoutError(
+                        f"{where!r}: a file under {dataset.name}/ must be named <year>.csv with "
+                        "a four-digit review year (e.g. 2023.csv)"
+                    )
+                entry = LayoutEntry(
+                    Path(child.path), where, _ignored_reason(child, dataset.extensions)
+                )
+                layout.entries.setdefault((dataset.name, int(matched.group(1))), []).append(entry)
+    standards = poverty_standards()
+    for dataset_name, year in sorted(layout.entries, key=lambda key: (key[1], key[0])):
+        if not any(s.covers(year) for s in standards):
+            known = ", ".join(
+                f"{s.standard_id} {s.first_review_year}-{s.last_review_year}" for s in standards
+            )
+            raise RawLayoutError(
+                f"review year {year} ({dataset_name}): no poverty standard covers it ({known})"
+            )
+    return layout
+
+
+def list_review_years(raw_dir: Path) -> list[int]:
+    """Every review year with at least one entry in the raw layout (validated)."""
+    return validate_raw_dir(raw_dir).years
+
+
+def dataset_files(raw_dir: Path, dataset: str, review_year: int) -> list[Path]:
+    """The files of one dataset and year that are read (not ignored), sorted by name."""
+    return [
+        e.path for e in validate_raw_dir(raw_dir).files(dataset, review_year) if e.ignored is None
+    ]
+
+
+@dataclass(frozen=True)
+class FileScan:
+    """What one pass over a file's bytes tells, before any parser sees it."""
+
+    sha256: str
+    size_bytes: int
+    lines: int
+    has_control_characters: bool = False
+
+
+def scan_file(path: Path, *, check_text: bool = True) -> FileScan:
+    """Hash the file, count its physical lines and, for text, tell whether it holds a control
+    character. A last line without a newline counts as a line. (UTF-8 is checked by DuckDB as
+    it reads the file: decoding every file here too cost more than hashing it.)"""
+    digest = hashlib.sha256()
+    newlines = size = 0
+    controls = False
+    last = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            if check_text and not controls:
+                found = chunk.translate(None, _NOT_CONTROL)
+                # A CR is a control character unless it ends a line (a Windows line ending);
+                # a CRLF cut between two chunks counts as a control (the strict reader decides).
+                # The chunk is searched for CRLFs only when it holds a CR at all.
+                if found:
+                    carriage_returns = found.count(b"\r")
+                    controls = carriage_returns != len(found) or (
+                        carriage_returns != chunk.count(b"\r\n")
+                    )
+            newlines += chunk.count(b"\n")
+            size += len(chunk)
+            last = chunk[-1:]
+    lines = newlines + (1 if size and last != b"\n" else 0)
+    return FileScan(digest.hexdigest(), size, lines, controls)
+
+
+def changed_since(path: Path, scan: FileScan) -> str | None:
+    """The file's new sha256 when its bytes are no longer those ``scan`` hashed, else None.
+
+    Called once a file has been loaded: its bytes are hashed again (mostly from the page cache,
+    the file was just read), so a write that kept the size and the modification time is seen.
+    """
+    now = file_sha256(path)
+    return now if now != scan.sha256 else None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def raw_files_fingerprint(
+    raw_dir: Path, previous: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Relative path → ``"size:mtime_ns:sha256"`` for every entry in the raw layout.
+
+    A file whose size and mtime equal those in ``previous`` keeps its recorded hash, so a sensor
+    tick re-hashes only files that were touched. A symbolic link is fingerprinted by its own
+    status and its target's name (``link:<target>``), never by the target's bytes.
+    """
+    raw_dir = Path(raw_dir)
+    previous = previous or {}
+    result: dict[str, str] = {}
+    for entries in validate_raw_dir(raw_dir).entries.values():
+        for entry in entries:
+            stat = entry.path.lstat()
+            prefix = f"{stat.st_size}:{stat.st_mtime_ns}:"
+            if entry.path.is_symlink():
+                result[entry.relative] = prefix + "link:" + os.readlink(entry.path)
+                continue
+            known = previous.get(entry.relative, "")
+            result[entry.relative] = (
+                known if known.startswith(prefix) else prefix + file_sha256(entry.path)
+            )
+    return result
+
+
+def review_year_of_path(relative_path: str) -> int | None:
+    """The review year a layout path belongs to (``survey/2023/x.csv`` → 2023)."""
+    parts = relative_path.split("/")
+    if len(parts) in (2, 3) and parts[0] == "survey" and _YEAR_NAME.match(parts[1]):
+        return int(parts[1])
+    if len(parts) == 2 and parts[0] in REGISTRY:
+        matched = _YEAR_FILE.match(parts[1])
+        return int(matched.group(1)) if matched else None
+    return None

@@ -1,0 +1,243 @@
+"""Writing one dataset's review year: its raw rows, its quarantine rows and its file audit.
+
+``write_year`` replaces the year's rows of the dataset (raw and quarantine) with what the files
+hold now; ``write_audit`` records each file's outcome in ``audit.source_files``, keeping history;
+``remove_year`` empties a year whose files are all gone. The caller runs them in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+
+from orchestration.base.headers import normalise_header
+from orchestration.ingest.readers import FileState
+from orchestration.ingest.registry import RAW_COLUMNS, dataset
+
+_PARAMETER = re.compile(r"\$(\w+)")
+# Statuses of files whose rows are in the warehouse now (the others are history or not read).
+CURRENT = "status not in ('replaced', 'removed')"
+
+
+def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> None:
+    """Run ``sql`` with the named parameters it uses (DuckDB rejects unused ones)."""
+    con.execute(sql, {name: params[name] for name in set(_PARAMETER.findall(sql))})
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def write_year(
+    con: duckdb.DuckDBPyConnection,
+    dataset_name: str,
+    review_year: int,
+    unit_version: str,
+    states: list[FileState],
+    run_id: str,
+    now: datetime,
+) -> None:
+    """Replace the year's raw and quarantine rows of this dataset with what the files hold."""
+    table = dataset(dataset_name).raw_table
+    con.execute(f"delete from {table} where review_year = ?", [review_year])
+    con.execute(
+        "delete from audit.quarantine where review_year = ? and dataset = ?",
+        [review_year, dataset_name],
+    )
+    read = [s for s in states if s.report.status not in ("duplicate", "ignored")]
+    if not read:
+        return
+    con.execute(
+        "create or replace temp table _files (file_index INTEGER, file_name VARCHAR, "
+        "sha256 VARCHAR, is_whole_file_quarantined BOOLEAN)"
+    )
+    con.executemany(
+        "insert into _files values (?, ?, ?, ?)",
+        [(s.index, s.report.file_name, s.report.sha256, s.problem is not None) for s in read],
+    )
+    params = {
+        "review_year": review_year,
+        "unit_version": unit_version,
+        "run_id": run_id,
+        "now": now,
+    }
+    raw_names = [name for name, _ in dataset(dataset_name).raw_columns()]
+    values = ", ".join(
+        column if column.startswith("$") else f"c.{column}" for column in RAW_COLUMNS[dataset_name]
+    )
+    _execute(
+        con,
+        f"""
+        insert into {table} ({", ".join(raw_names)})
+        select {values}, f.file_name, c.source_sheet, c.source_row, f.sha256, $run_id, $now
+        from _rows c join _files f on f.file_index = c._file_index
+        anti join _bad b on b._file_index = c._file_index and b.source_row = c.source_row
+        where not f.is_whole_file_quarantined
+        """,
+        params,
+    )
+    for state in read:
+        file_params = {
+            "year": review_year,
+            "dataset": dataset_name,
+            "file_name": state.report.file_name,
+            "sha": state.report.sha256,
+            "run_id": run_id,
+            "now": now,
+        }
+        if state.problem is not None:
+            detail = {
+                "error": state.problem.message,
+                **state.problem.detail,
+                "headers": _header_names(state, dataset_name),
+            }
+            con.execute(
+                """
+                insert into audit.quarantine values ($year, $dataset, $file_name, $sheet, NULL,
+                    [$reason], $detail::JSON, $sha, $run_id, $now)
+                """,
+                {
+                    **file_params,
+                    "sheet": state.sheet,
+                    "reason": state.problem.reason,
+                    "detail": _json(detail),
+                },
+            )
+            continue
+        if not state.report.rows_quarantined:
+            continue
+        con.execute(
+            f"""
+            insert into audit.quarantine
+            select $year, $dataset, $file_name, source_sheet, source_row, reasons, raw_record,
+                   $sha, $run_id, $now
+            from _bad_rows where _file_index = {state.index}
+            order by source_row
+            """,
+            file_params,
+        )
+
+
+def _header_names(state: FileState, dataset_name: str) -> list[str]:
+    """The file's header cells for a whole-file quarantine record: recognised headers as
+    written, any other as a placeholder (a header cell may itself be personal data, e.g. a name
+    typed into the header row of a broken export)."""
+    if state.match is None:
+        return []
+    known = dataset(dataset_name).headers
+    return [
+        text if normalise_header(text) in known else f"(unrecognised header, column {i + 1})"
+        for i, text in enumerate(state.match.originals)
+    ]
+
+
+def write_audit(
+    con: duckdb.DuckDBPyConnection,
+    dataset_name: str,
+    review_year: int,
+    states: list[FileState],
+    run_id: str,
+    now: datetime,
+) -> None:
+    """Record each file's outcome, keeping history (see ``docs/architecture.md``).
+
+    Set-based: national exports are hundreds of files a year. ``_current`` is the trail as it
+    was before this run: a file whose name and bytes are current gets its row updated; a current
+    name with new bytes turns ``replaced`` and the new bytes get a row; a current name no longer
+    on disk turns ``removed``.
+    """
+    reports = [state.report for state in states]
+    files_table = pa.table(
+        {
+            "file_name": pa.array([r.file_name for r in reports], pa.string()),
+            "sha256": pa.array([r.sha256 for r in reports], pa.string()),
+            "size_bytes": pa.array([r.size_bytes for r in reports], pa.int64()),
+            "rows_read": pa.array([r.rows_read for r in reports], pa.int64()),
+            "rows_loaded": pa.array([r.rows_loaded for r in reports], pa.int64()),
+            "rows_quarantined": pa.array([r.rows_quarantined for r in reports], pa.int64()),
+            "status": pa.array([r.status for r in reports], pa.string()),
+            "status_reason": pa.array([r.status_reason for r in reports], pa.string()),
+            "lines": pa.array([r.lines for r in reports], pa.int64()),
+            "title_lines": pa.array([r.title_lines for r in reports], pa.int64()),
+            "blank_lines": pa.array([r.blank_lines for r in reports], pa.int64()),
+        }
+    )
+    params = {"year": review_year, "dataset": dataset_name, "run_id": run_id, "now": now}
+    current = f"review_year = $year and dataset = $dataset and {CURRENT}"
+    con.register("_reports_arrow", files_table)
+    try:
+        con.execute("create or replace temp table _reports as select * from _reports_arrow")
+    finally:
+        con.unregister("_reports_arrow")
+    same = "a.file_name = r.file_name and a.sha256 is not distinct from r.sha256"
+    statements = [
+        f"""
+        create or replace temp table _current as
+        select file_name, sha256 from audit.source_files where {current}
+        """,
+        f"""
+        update audit.source_files
+        set status = 'removed', last_seen_at = $now,
+            status_reason = 'no longer in the raw directory (run ' || $run_id || ')'
+        where {current} and file_name not in (select file_name from _reports)
+        """,
+        f"""
+        update audit.source_files as a
+        set rows_read = r.rows_read, rows_loaded = r.rows_loaded,
+            rows_quarantined = r.rows_quarantined, status = r.status,
+            status_reason = r.status_reason, run_id = $run_id, last_seen_at = $now,
+            size_bytes = r.size_bytes, lines = r.lines, title_lines = r.title_lines,
+            blank_lines = r.blank_lines
+        from _reports as r
+        where a.review_year = $year and a.dataset = $dataset and a.{CURRENT} and {same}
+        """,
+        f"""
+        update audit.source_files as a
+        set status = 'replaced', last_seen_at = $now,
+            status_reason = 're-sent with new bytes (sha256 ' || coalesce(r.sha256, 'none')
+                || ', run ' || $run_id || ')'
+        from _reports as r
+        where a.review_year = $year and a.dataset = $dataset and a.{CURRENT}
+            and a.file_name = r.file_name and a.sha256 is distinct from r.sha256
+        """,
+        """
+        insert into audit.source_files by name
+        select $year as review_year, $dataset as dataset, r.file_name, r.sha256, r.size_bytes,
+               r.rows_read, r.rows_loaded, r.rows_quarantined, r.status, r.status_reason,
+               $run_id as run_id, $now as first_seen_at, $now as last_seen_at, r.lines,
+               r.title_lines, r.blank_lines
+        from _reports as r
+        anti join _current as a on a.file_name = r.file_name
+            and a.sha256 is not distinct from r.sha256
+        order by r.file_name
+        """,
+        "drop table _reports",
+        "drop table _current",
+    ]
+    for statement in statements:
+        _execute(con, statement, params)
+
+
+def stored_years(con: duckdb.DuckDBPyConnection, dataset_name: str) -> list[int]:
+    """Review years the warehouse holds rows or current files of, for one dataset."""
+    table = dataset(dataset_name).raw_table
+    return [
+        year
+        for (year,) in con.execute(
+            f"""
+            select distinct review_year from (
+                select review_year from {table}
+                union all
+                select review_year from audit.quarantine where dataset = $dataset
+                union all
+                select review_year from audit.source_files where dataset = $dataset
+                    and {CURRENT}
+            ) order by review_year
+            """,
+            {"dataset": dataset_name},
+        ).fetchall()
+    ]

@@ -1,0 +1,300 @@
+"""The dbt project as one Dagster multi-asset: seeds, staging, intermediate and marts.
+
+Asset keys are ``[schema, relation]`` (seeds ``["seeds", name]``), dbt sources resolve through their
+``meta.dagster.asset_key`` to the ingest assets (``["raw", ...]``, ``["reference", "admin_units"]``)
+so the UI shows one lineage graph, and dbt tests surface as asset checks. Groups follow the layer.
+
+The household models are incremental by review year and detect for themselves which years changed
+(see ``dbt_project/macros/review_years_to_build.sql``), so this asset is not partitioned: one
+``dbt build`` after any ingest rebuilds exactly what the new or re-sent years require.
+
+dbt's parse of the project is reused from the previous build on the same warehouse (dbt's own
+partial parsing, with its state kept per warehouse path, see ``_parse_state``): 1.7 s of every
+build. Each build's dbt target folder is removed once the build succeeds; a failed build keeps it
+for inspection.
+
+Row counts and column schemas are read after ``dbt build`` ends, in one query on a connection
+opened and closed here. dagster-dbt's ``fetch_row_counts()`` / ``fetch_column_metadata()`` are not
+used: their thread pool busy-waits on dbt's event stream (two spinning threads on a 2-core
+machine), which tripled the step's time, and they leave dbt-duckdb's handle on the warehouse open
+in this process (stack-pitfalls #4).
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import (
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    Failure,
+    MetadataValue,
+    Output,
+    RetryRequested,
+    TableColumn,
+    TableSchema,
+)
+from dagster_dbt import (
+    DagsterDbtCliRuntimeError,
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
+
+from orchestration.base.resources import (
+    LOCK_RETRIES,
+    LOCK_RETRY_WAIT_S,
+    WarehouseResource,
+    dbt_project,
+    is_lock_error,
+)
+from orchestration.base.settings import DBT_PROJECT_DIR, WAREHOUSE_POOL
+from orchestration.transform.dbt_test_names import readable_manifest, readable_test_names
+from orchestration.transform.node_log import DBT_NODE_LOG_PREFIX
+
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+TARGET_DIR = DBT_PROJECT_DIR / "target"
+# Parse states kept, the most recently written first (1.2 MB each; tests and benchmarks build
+# many throwaway warehouses).
+PARSE_STATES_KEPT = 8
+
+
+class WarehouseDbtTranslator(DagsterDbtTranslator):
+    """Asset keys ``[schema, name]``, sources by their meta asset key, groups by layer."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)
+        # The relation's name: a mart may take an alias (`plans_applied` is published as `plans`,
+        # a name its seed already holds in the dbt namespace).
+        name = dbt_resource_props.get("alias") or dbt_resource_props["name"]
+        return AssetKey([dbt_resource_props["schema"], name])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_group_name(dbt_resource_props)
+        return dbt_resource_props["schema"]
+
+
+# The two reference tables are written by one asset, so two dbt sources share its key.
+translator = WarehouseDbtTranslator(
+    settings=DagsterDbtTranslatorSettings(enable_duplicate_source_asset_keys=True)
+)
+
+
+def _table_metadata(
+    warehouse: WarehouseResource, relations: list[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Row count and column schema of each built relation, in one pass over the warehouse.
+
+    The warehouse resource gave dbt its path, so the numbers are those of the relations this
+    build just made.
+    """
+    if not relations:
+        return {}
+    counts = " union all ".join(
+        f"select '{schema}' as s, '{name}' as n, count(*) as c from \"{schema}\".\"{name}\""
+        for schema, name in relations
+    )
+    with warehouse.get_connection() as con:
+        rows = {(s, n): c for s, n, c in con.execute(counts).fetchall()}
+        columns: dict[tuple[str, str], list[TableColumn]] = {}
+        for schema, name, column, data_type in con.execute(
+            "select table_schema, table_name, column_name, data_type "
+            "from information_schema.columns order by table_schema, table_name, ordinal_position"
+        ).fetchall():
+            if (schema, name) in rows:
+                columns.setdefault((schema, name), []).append(
+                    TableColumn(name=column, type=data_type.lower())
+                )
+    return {
+        key: {
+            "dagster/row_count": MetadataValue.int(count),
+            "dagster/column_schema": MetadataValue.table_schema(
+                TableSchema(columns=columns.get(key, []))
+            ),
+        }
+        for key, count in rows.items()
+    }
+
+
+def _parse_state(warehouse_path: str) -> Path:
+    """Where the parse state of builds against ``warehouse_path`` is kept.
+
+    dbt reparses everything when the profile changes, and the warehouse path is part of the
+    profile, so one shared state would be discarded whenever two warehouses alternate (tests,
+    benchmarks). dbt still checks a state against the project, profile, variables and dbt
+    version before using it, and parses in full if anything differs. Only builds run here write
+    these files, always with the project's absolute path: the state ``dbt parse`` leaves in
+    ``target/`` is never used, as one made from a relative project path breaks the seed paths.
+    """
+    key = hashlib.sha256(warehouse_path.encode()).hexdigest()[:16]
+    return TARGET_DIR / "parse-state" / f"{key}.msgpack"
+
+
+def _use_parse_state(state: Path, target_path: Path) -> bool:
+    """Put the kept parse state where dbt reads it; False when there is none (pruned, or never
+    written)."""
+    try:
+        shutil.copyfile(state, target_path / PARTIAL_PARSE_FILE)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _keep_parse_state(target_path: Path, state: Path) -> None:
+    """Keep the parse this build wrote, and only the most recent ``PARSE_STATES_KEPT`` states."""
+    written = target_path / PARTIAL_PARSE_FILE
+    if not written.exists():
+        return
+    state.parent.mkdir(parents=True, exist_ok=True)
+    partial = state.with_name(f"{state.name}.{uuid.uuid4().hex[:8]}.tmp")
+    shutil.copyfile(written, partial)
+    os.replace(partial, state)
+    kept = sorted(state.parent.glob("*.msgpack"), key=_written_at, reverse=True)
+    for old in kept[PARSE_STATES_KEPT:]:
+        old.unlink(missing_ok=True)
+
+
+def _written_at(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # pruned meanwhile by a concurrent build
+        return 0.0
+
+
+def _log_node(context: AssetExecutionContext, event: Any) -> None:
+    """One log line per model or seed built and per failed test, as dbt reports it:
+    ``dbt node <schema>/<name> <outcome>`` (passing tests are counted in the step's end)."""
+    if isinstance(event, Output):
+        name, outcome = "/".join(context.asset_key_for_output(event.output_name).path), "built"
+    elif isinstance(event, AssetMaterialization):
+        name, outcome = "/".join(event.asset_key.path), "built"
+    elif isinstance(event, AssetCheckResult) and not event.passed:
+        name, outcome = event.check_name or "test", "test FAILED"
+    else:
+        return
+    context.log.info(f"{DBT_NODE_LOG_PREFIX}{name} {outcome}")
+
+
+# The manifest the definitions read, with readable test names and descriptions (see
+# orchestration/transform/dbt_test_names.py): the UI's checks and the terminal's lines name the
+# rule.
+manifest = readable_manifest(json.loads(dbt_project.manifest_path.read_text(encoding="utf-8")))
+TEST_NAMES = readable_test_names(manifest)
+
+
+@dbt_assets(
+    manifest=manifest,
+    project=dbt_project,
+    name="warehouse_dbt_assets",
+    dagster_dbt_translator=translator,
+    pool=WAREHOUSE_POOL,
+)
+def warehouse_dbt_assets(
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+) -> Iterator[Any]:
+    """``dbt build`` of the selected models, seeds and tests, streamed as Dagster events.
+
+    Each node is logged as dbt reports it (the command's progress display prints these lines
+    live); the events are yielded in dbt's order once the build ends, each materialization with
+    the row count and column schema of its table, which can only be read once dbt has released
+    the warehouse file.
+    """
+    target_path = (
+        TARGET_DIR / f"warehouse_dbt_assets-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    )
+    target_path.mkdir(parents=True)
+    state = _parse_state(str(warehouse.warehouse_path))
+    # No debug file log in the per-build target folder: dbt wrote 7 MB of it per build (every
+    # statement it ran), 0.9 s of each build, and the folder goes once the build succeeds. The
+    # run's own log keeps dbt's messages; rerun `dbt build` for statement-level detail.
+    # dbt's unit tests check the models' SQL on fixed inputs, not the data: they run with the
+    # test suite (every `dbt build` of tests/test_dbt_models.py runs them, and
+    # test_the_dbt_unit_tests_pass names them), not in every production build.
+    args = ["build", "--exclude-resource-type", "unit_test", "--log-level-file", "none"]
+    if not _use_parse_state(state, target_path):
+        # A full parse, also keeping dagster-dbt from copying in the state of `dbt parse`.
+        args.append("--no-partial-parse")
+    invocation = dbt.cli(args, context=context, target_path=target_path)
+    events: list[Any] = []
+    failure: Exception | None = None
+    try:
+        for event in invocation.stream():
+            events.append(event)
+            _log_node(context, event)
+    except DagsterDbtCliRuntimeError as error:
+        # A failed model or data test: what dbt reported before failing (the failed checks among
+        # it) is still yielded, so the run records why it stopped, then the step fails.
+        failure = error
+    _keep_parse_state(target_path, state)
+    if failure is None:
+        shutil.rmtree(target_path, ignore_errors=True)
+    elif _lock_failure(target_path, failure):
+        # Another process held the warehouse file: nothing was built, try the step again.
+        raise RetryRequested(
+            max_retries=LOCK_RETRIES, seconds_to_wait=LOCK_RETRY_WAIT_S
+        ) from failure
+
+    def key_of(event: Any) -> tuple[str, ...] | None:
+        if isinstance(event, Output):
+            return tuple(context.asset_key_for_output(event.output_name).path)
+        if isinstance(event, AssetMaterialization):
+            return tuple(event.asset_key.path)
+        return None
+
+    keys = [key_of(event) for event in events]
+    metadata = _table_metadata(warehouse, [key for key in keys if key and len(key) == 2])
+    for event, key in zip(events, keys, strict=True):
+        extra = metadata.get(key) if key else None
+        yield event.with_metadata({**event.metadata, **extra}) if extra else event
+    if failure is not None:
+        # The failed nodes by name, not the CLI error that wraps them (it names only the command).
+        raise Failure(
+            description=_failed_nodes(target_path) or str(failure), allow_retries=False
+        ) from None
+
+
+def _lock_failure(target_path: Path, failure: Exception) -> bool:
+    """Whether dbt failed because another process held the warehouse file."""
+    if is_lock_error(failure):
+        return True
+    try:
+        results = json.loads((target_path / "run_results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return any(
+        is_lock_error(Exception(result.get("message") or ""))
+        for result in results.get("results", [])
+        if result.get("status") == "error"
+    )
+
+
+def _failed_nodes(target_path: Path) -> str | None:
+    """One line naming the models and tests dbt failed on, from its ``run_results.json`` (kept,
+    with the compiled SQL of each failed test, in the build's target folder)."""
+    try:
+        results = json.loads((target_path / "run_results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    failed = [
+        f"{TEST_NAMES.get(result['unique_id']) or result['unique_id'].split('.')[-1]} "
+        f"({result['status']}" + (f" {result['failures']}" if result.get("failures") else "") + ")"
+        for result in results.get("results", [])
+        if result.get("status") in ("fail", "error")
+    ]
+    if not failed:
+        return None
+    return (
+        f"dbt build failed on {len(failed)} node(s): {', '.join(failed)}; "
+        f"compiled SQL under {target_path}"
+    )
