@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from orchestration.base.admin_units import load_admin_units
 from orchestration.base.settings import get_settings
 from orchestration.runner import ensure_manifest
 from orchestration.sample import SampleSummary, generate_sample
@@ -58,3 +61,21 @@ def built_warehouse(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("built_warehouse")
     return build_warehouse(write_raw_exports(root / "raw"), root / "warehouse" / "warehouse.duckdb")
+
+
+@pytest.fixture(scope="session")
+def reference_db(tmp_path_factory) -> Path:
+    """A warehouse file holding only the reference units (built once, copied per test)."""
+    path = tmp_path_factory.mktemp("units") / "units.duckdb"
+    with duckdb.connect(str(path)) as con:
+        load_admin_units(con)
+    return path
+
+
+@pytest.fixture
+def con(tmp_path, reference_db):
+    """A connection to a fresh copy of ``reference_db``: the ingest's rules on their own."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(reference_db, path)
+    with duckdb.connect(str(path)) as connection:
+        yield connection

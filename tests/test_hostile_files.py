@@ -27,7 +27,6 @@ import pytest
 import xlsxwriter
 from fixtures.raw_exports import SURVEY_HEADERS, YEAR, valid_row
 
-from orchestration.base.admin_units import load_admin_units
 from orchestration.base.headers import match_headers
 from orchestration.ingest import ReadLimits, ingest_dataset
 from orchestration.ingest.limits import InputTooLarge, LimitError, check_sheet
@@ -484,22 +483,6 @@ def test_a_full_disk_names_the_first_failure_last(sample_tiny, tmp_path):
 
 
 # -- The reading rules, on ingest_dataset directly -----------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def reference_db(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("units") / "units.duckdb"
-    with duckdb.connect(str(path)) as con:
-        load_admin_units(con)
-    return path
-
-
-@pytest.fixture
-def con(tmp_path, reference_db):
-    path = tmp_path / "warehouse.duckdb"
-    shutil.copy(reference_db, path)
-    with duckdb.connect(str(path)) as connection:
-        yield connection
 
 
 def _write_csv(path: Path, rows: list[dict[str, object]]) -> bytes:

@@ -60,15 +60,6 @@ def ingest_all(con: duckdb.DuckDBPyConnection, raw_dir: Path, run_id: str) -> di
     return reports
 
 
-@pytest.fixture(scope="module")
-def reference_db(tmp_path_factory) -> Path:
-    """A warehouse file holding only the reference units (built once, copied per test)."""
-    path = tmp_path_factory.mktemp("units") / "units.duckdb"
-    with duckdb.connect(str(path)) as con:
-        load_admin_units(con)
-    return path
-
-
 @pytest.fixture
 def warehouse(tmp_path, reference_db) -> Path:
     path = tmp_path / "warehouse.duckdb"

@@ -19,7 +19,6 @@ import pytest
 import xlsxwriter
 from fixtures.raw_exports import SURVEY_HEADERS, YEAR, valid_row
 
-from orchestration.base.admin_units import load_admin_units
 from orchestration.base.headers import QD59_HEALTH_ACCESS
 from orchestration.base.pii import KEY_ENV, PiiKeyError, load_or_create_pii_key
 from orchestration.ingest import (
@@ -32,22 +31,6 @@ from orchestration.ingest import (
 from orchestration.ingest.checks import _BALANCE_SQL, row_balance_problems
 
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff" * 2)
-
-
-@pytest.fixture(scope="module")
-def reference_db(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("units") / "units.duckdb"
-    with duckdb.connect(str(path)) as con:
-        load_admin_units(con)
-    return path
-
-
-@pytest.fixture
-def con(tmp_path, reference_db):
-    path = tmp_path / "warehouse.duckdb"
-    shutil.copy(reference_db, path)
-    with duckdb.connect(str(path)) as connection:
-        yield connection
 
 
 def line(row: dict[str, object], headers: list[str] = SURVEY_HEADERS) -> str:
