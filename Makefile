@@ -9,7 +9,9 @@ SCALE ?= province
 DBT := POVERTY_WAREHOUSE_PATH=$(WAREHOUSE_DIR)/warehouse.duckdb $(BIN)/dbt
 # Absolute paths: dbt records seed paths in the manifest as given.
 DBT_FLAGS := --project-dir $(CURDIR)/dbt_project --profiles-dir $(CURDIR)/dbt_project
-PYTEST_ARGS ?=
+# One test worker per core, each test module on one worker (its module fixtures built once); the
+# session fixtures are built once per worker. `make test PYTEST_ARGS=-n0` runs them in one process.
+PYTEST_ARGS ?= -n auto --dist loadfile
 
 .PHONY: setup manifest demo test lint format dev bench docs clean
 

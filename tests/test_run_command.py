@@ -368,25 +368,31 @@ def test_a_full_disk_after_the_rename_exits_3_saying_it_was_published(
 
 
 def test_the_command_prepares_a_missing_dbt_manifest(sample_tiny, tmp_path):
-    saved = tmp_path / "manifest.json"
-    shutil.copyfile(MANIFEST, saved)
-    MANIFEST.unlink()
-    try:
-        done = subprocess.run(
-            [COMMAND, "run", "--raw-dir", str(sample_tiny.raw_dir)]
-            + ["--warehouse-dir", str(tmp_path / "out"), "--no-record"],
-            capture_output=True,
-            text=True,
-            env=_env(),
-            cwd=REPO,
-            timeout=900,
-        )
-        assert done.returncode == EXIT_PUBLISHED, done.stdout + done.stderr
-        assert "prepared dbt's manifest" in done.stdout
-        assert MANIFEST.exists()
-    finally:
-        if not MANIFEST.exists():
-            shutil.copyfile(saved, MANIFEST)
+    """On a copy of the project without dbt's manifest (the repository's own manifest stays in
+    place for the tests running beside this one)."""
+    project = tmp_path / "project"
+    for part in ("orchestration", "expectations"):
+        shutil.copytree(REPO / part, project / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO / "dbt_project",
+        project / "dbt_project",
+        ignore=shutil.ignore_patterns("target", "logs", "warehouse_dbt_assets-*"),
+    )
+    manifest = project / "dbt_project" / "target" / "manifest.json"
+    assert not manifest.exists()
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "run", "--raw-dir", str(sample_tiny.raw_dir)]
+        + ["--warehouse-dir", str(tmp_path / "out"), "--no-record"],
+        capture_output=True,
+        text=True,
+        env=_env(PYTHONPATH=str(project)),
+        cwd=project,
+        timeout=900,
+    )
+    assert done.returncode == EXIT_PUBLISHED, done.stdout + done.stderr
+    assert "prepared dbt's manifest" in done.stdout
+    assert manifest.exists()
+    assert MANIFEST.exists()
 
 
 # -- Personal data: none in clear in anything a run leaves -------------------------------------
