@@ -16,6 +16,8 @@ import pytest
 from dbt_fixtures.sample import YEARS, year_2024
 from dbt_fixtures.warehouse import create_warehouse, dbt, household, replace_year
 
+from orchestration.transform.dbt_failures import model_key, offending_rows
+
 PROVINCE_TOTAL = 270  # resident households: 100 + 50 + 80 + 40 before 2025, 150 + 120 from 2025
 # Before 2025 the province counts its reported communes with totals only: 00718 has totals (40)
 # but no assessed household, so it is not reported and 100 + 50 + 80 = 230 remain.
@@ -75,7 +77,7 @@ def test_grouped_column_rules_name_each_failing_column(warehouse, tmp_path):
         con.execute("update marts.province_year set poverty_rate = 101, near_poverty_rate = -1")
         con.execute(
             "update marts.commune_year set province_code = NULL "
-            "where rowid = (select min(rowid) from marts.commune_year)"
+            "where rowid in (select rowid from marts.commune_year order by rowid limit 5)"
         )
     with pytest.raises(AssertionError):
         dbt(
@@ -99,7 +101,43 @@ def test_grouped_column_rules_name_each_failing_column(warehouse, tmp_path):
     ranges = query(path, f"select * from {by_test['columns_within_range_province']} order by 1")
     nulls = query(path, f"select * from {by_test['not_null_columns_commune']}")
     assert ranges == [("near_poverty_rate", provinces), ("poverty_rate", provinces)]
-    assert nulls == [("province_code", 1)]
+    assert nulls == [("province_code", 5)]
+
+    # What the terminal prints of each failure: the column, how many rows and the first ones,
+    # each by its key with the offending value.
+    manifest = json.loads((tmp_path / "dbt_target" / "manifest.json").read_text("utf-8"))
+    nodes = [manifest["nodes"][r["unique_id"]] for r in results["results"] if r["status"] == "fail"]
+    province_key = model_key("model.poverty_warehouse.province_year", manifest)
+    commune_key = model_key("model.poverty_warehouse.commune_year", manifest)
+    assert province_key == ["review_year", "unit_version", "province_code"]
+    assert commune_key == ["review_year", "unit_version", "commune_code"]
+    with duckdb.connect(str(path), read_only=True) as con:
+        printed = [line for node in nodes for line in offending_rows(con, node, manifest)]
+        first_provinces = con.execute(
+            f"select {', '.join(province_key)} from marts.province_year order by all limit 3"
+        ).fetchall()
+        null_keys = con.execute(
+            f"select {', '.join(commune_key)} from marts.commune_year "
+            "where province_code is null order by all limit 3"
+        ).fetchall()
+
+    first = ", the first 3" if provinces > 3 else ""
+
+    def keyed(key, values):
+        return ", ".join(f"{column} {value}" for column, value in zip(key, values, strict=True))
+
+    assert sorted(printed) == sorted(
+        [
+            "commune_year.province_code: 5 offending row(s), the first 3: "
+            + "; ".join(f"{keyed(commune_key, k)}: province_code = NULL" for k in null_keys),
+            f"province_year.near_poverty_rate: {provinces} offending row(s){first}: "
+            + "; ".join(
+                f"{keyed(province_key, k)}: near_poverty_rate = -1" for k in first_provinces
+            ),
+            f"province_year.poverty_rate: {provinces} offending row(s){first}: "
+            + "; ".join(f"{keyed(province_key, k)}: poverty_rate = 101" for k in first_provinces),
+        ]
+    )
 
 
 def test_flows_lost_or_doubled_by_a_build_fail_their_year_test(warehouse, tmp_path):
@@ -134,6 +172,14 @@ def test_flows_lost_or_doubled_by_a_build_fail_their_year_test(warehouse, tmp_pa
         (2024, 2, classified[2024], classified[2024]),
         (2025, 0, None, classified[2025]),
     ]
+    # A singular test returns its offending rows itself: they are printed as it returns them.
+    manifest = json.loads((tmp_path / "dbt_target" / "manifest.json").read_text("utf-8"))
+    with duckdb.connect(str(path), read_only=True) as con:
+        (line,) = offending_rows(
+            con, manifest["nodes"][failed["unique_id"]], manifest, failed["compiled_code"]
+        )
+    assert line.startswith("assert_flow_years_match_the_classified_years: 2 offending row(s): ")
+    assert "review_year = 2024, " in line and "review_year = 2025, " in line
 
 
 def query(path, sql, params=None):

@@ -6,15 +6,19 @@ Expectations) on the tiny synthetic sample, in temporary directories.
 
 from __future__ import annotations
 
+import codecs
+import csv
 import hashlib
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from orchestration.base.headers import SURVEY_HEADERS, normalise_header
 from orchestration.cli import EXIT_BAD_INPUT, EXIT_GATE_BLOCKED, EXIT_PUBLISHED, main
 from orchestration.progress import print_summary
 from orchestration.publish.builds import list_builds
@@ -495,6 +499,17 @@ def test_gate_failure_exits_1_and_keeps_the_last_publish(
     assert code == EXIT_GATE_BLOCKED
     assert "assessed" in printed.lower()
     assert _sha256(out / "published.duckdb") == before
+    # The terminal names the rule in words, the column, and the offending row: its key and value.
+    code_5 = fields[commune].zfill(5)
+    assert "poverty_rate in [0, 100]" in printed
+    (line,) = [x for x in printed.splitlines() if x.startswith("commune_year.poverty_rate: ")]
+    assert re.fullmatch(
+        rf"commune_year\.poverty_rate: 1 offending row\(s\): "
+        rf"review_year 2023, unit_version pre2025, commune_code {code_5}: "
+        r"poverty_rate = [0-9.]+",
+        line,
+    ), line
+    assert float(line.rsplit("= ", 1)[1]) > 100
 
     # The UI says where: the failed dbt test on the table, named and described by its rule.
     from dagster import DagsterEventType, DagsterInstance
@@ -519,6 +534,53 @@ def test_gate_failure_exits_1_and_keeps_the_last_publish(
         if key.name == "columns_within_range" and key.asset_key.path[-1] == "commune_year"
     ]
     assert "poverty_rate in [0, 100]" in spec.description
+
+
+def test_a_run_the_gate_stops_names_the_rule_the_column_and_the_rows(
+    published_run, sample_raw_dir, tmp_path, capsys
+):
+    """A household of 150 persons passes the ingest and dbt's models (their structural tests
+    hold) and is stopped by the gate's value rule; the terminal names the expectation, its rule
+    in words, the column and the household's key with the value."""
+    _, published = published_run
+    out = tmp_path / "warehouse"
+    shutil.copytree(published, out, ignore=shutil.ignore_patterns("dagster_home"))
+    before = _sha256(out / "published.duckdb")
+    with duckdb.connect(str(out / "warehouse.duckdb"), read_only=True) as con:
+        source_file, source_row, household, commune_code = con.execute(
+            "select source_file, source_row, household_code, commune_code "
+            "from raw.survey_households where review_year = 2024 and source_file like '%.csv' "
+            "order by source_file, source_row limit 1"
+        ).fetchone()
+    broken = tmp_path / "raw"
+    shutil.copytree(sample_raw_dir, broken)
+    path = broken / source_file
+    raw = path.read_bytes()
+    encoding = "utf-8-sig" if raw.startswith(codecs.BOM_UTF8) else "utf-8"
+    rows = list(csv.reader(io.StringIO(raw.decode(encoding), newline="")))
+    kinds = [SURVEY_HEADERS.get(normalise_header(cell)) for cell in rows[0]]
+    row = rows[source_row - 1]
+    assert row[kinds.index("commune_code")].zfill(5) == commune_code
+    row[kinds.index("household_size")] = "150"
+    text = io.StringIO(newline="")
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    path.write_bytes(text.getvalue().encode(encoding))
+
+    code = main(["run", "--raw-dir", str(broken), "--warehouse-dir", str(out)])
+    printed = capsys.readouterr().out
+    assert code == EXIT_GATE_BLOCKED
+    assert _sha256(out / "published.duckdb") == before
+    lines = printed.splitlines()
+    start = next(
+        i for i, x in enumerate(lines) if "household_size_plausible on" in x and "[critical]" in x
+    )
+    assert "stg_review_exports__households.household_size" in lines[start]
+    assert lines[start + 1].startswith("    expected: household size is at most 100 persons")
+    assert lines[start + 2].startswith("    observed: 1 of ")
+    assert lines[start + 3] == (
+        "    offending keys: "
+        + json.dumps({"review_year": 2024, "household_code": household, "household_size": 150})
+    )
 
 
 @pytest.mark.parametrize(

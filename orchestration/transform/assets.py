@@ -58,6 +58,7 @@ from orchestration.base.resources import (
     is_lock_error,
 )
 from orchestration.base.settings import DBT_PROJECT_DIR, WAREHOUSE_POOL
+from orchestration.transform.dbt_failures import offending_rows
 from orchestration.transform.dbt_test_names import readable_manifest, readable_test_names
 from orchestration.transform.node_log import DBT_NODE_LOG_PREFIX
 
@@ -127,17 +128,20 @@ def _table_metadata(
     }
 
 
-def _parse_state(warehouse_path: str) -> Path:
-    """Where the parse state of builds against ``warehouse_path`` is kept.
+def _parse_state(warehouse_path: str, memory_limit: str) -> Path:
+    """Where the parse state of builds against a warehouse file of this name is kept.
 
-    dbt reparses everything when the profile changes, and the warehouse path is part of the
-    profile, so one shared state would be discarded whenever two warehouses alternate (tests,
-    benchmarks). dbt still checks a state against the project, profile, variables and dbt
-    version before using it, and parses in full if anything differs. Only builds run here write
-    these files, always with the project's absolute path: the state ``dbt parse`` leaves in
-    ``target/`` is never used, as one made from a relative project path breaks the seed paths.
+    dbt reparses everything when the profile changes. The dbt child gives dbt the warehouse
+    file's name, not its path (``orchestration/base/dbt_child.py``), so the profile, and the
+    state, are the same for every warehouse of that name and memory limit: a new warehouse's
+    first build starts from the parse of the last build anywhere. dbt still checks a state
+    against the project, profile, variables and dbt version before using it, and parses in full
+    if anything differs. Only builds run here write these files, always with the project's
+    absolute path: the state ``dbt parse`` leaves in ``target/`` is never used, as one made from
+    a relative project path breaks the seed paths.
     """
-    key = hashlib.sha256(warehouse_path.encode()).hexdigest()[:16]
+    profile = f"{Path(warehouse_path).name}\0{memory_limit}"
+    key = hashlib.sha256(profile.encode()).hexdigest()[:16]
     return TARGET_DIR / "parse-state" / f"{key}.msgpack"
 
 
@@ -214,7 +218,7 @@ def warehouse_dbt_assets(
         TARGET_DIR / f"warehouse_dbt_assets-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
     )
     target_path.mkdir(parents=True)
-    state = _parse_state(str(warehouse.warehouse_path))
+    state = _parse_state(str(warehouse.warehouse_path), dbt.memory_limit)
     # No debug file log in the per-build target folder: dbt wrote 7 MB of it per build (every
     # statement it ran), 0.9 s of each build, and the folder goes once the build succeeds. The
     # run's own log keeps dbt's messages; rerun `dbt build` for statement-level detail.
@@ -254,6 +258,8 @@ def warehouse_dbt_assets(
 
     keys = [key_of(event) for event in events]
     metadata = _table_metadata(warehouse, [key for key in keys if key and len(key) == 2])
+    if failure is not None:
+        events = _with_offending_rows(warehouse, events, target_path)
     for event, key in zip(events, keys, strict=True):
         extra = metadata.get(key) if key else None
         yield event.with_metadata({**event.metadata, **extra}) if extra else event
@@ -262,6 +268,39 @@ def warehouse_dbt_assets(
         raise Failure(
             description=_failed_nodes(target_path) or str(failure), allow_retries=False
         ) from None
+
+
+def _with_offending_rows(
+    warehouse: WarehouseResource, events: list[Any], target_path: Path
+) -> list[Any]:
+    """Each failed test's check with its first offending rows, keys and values, in its
+    description (the terminal prints it) and its metadata (the UI shows it)."""
+    failed = [e for e in events if isinstance(e, AssetCheckResult) and not e.passed]
+    if not failed:
+        return events
+    try:
+        results = json.loads((target_path / "run_results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        results = {}
+    compiled = {r["unique_id"]: r.get("compiled_code") for r in results.get("results", [])}
+    described: dict[int, Any] = {}
+    with warehouse.get_connection(read_only=True) as con:
+        for event in failed:
+            unique_id = event.metadata.get("unique_id")
+            unique_id = getattr(unique_id, "value", unique_id)
+            node = manifest["nodes"].get(unique_id or "")
+            if node is None:
+                continue
+            lines = offending_rows(con, node, manifest, compiled.get(unique_id))
+            if lines:
+                described[id(event)] = event._replace(
+                    description="\n".join([event.description or node["description"], *lines]),
+                    metadata={
+                        **event.metadata,
+                        "offending_rows": MetadataValue.text("\n".join(lines)),
+                    },
+                )
+    return [described.get(id(event), event) for event in events]
 
 
 def _lock_failure(target_path: Path, failure: Exception) -> bool:
