@@ -18,6 +18,7 @@ from orchestration.base.settings import (
     WAREHOUSE_PATH_ENV,
     WAREHOUSE_POOL,
     Settings,
+    duckdb_memory_limit,
 )
 
 MARTS = (
@@ -111,10 +112,11 @@ def test_the_warehouse_file_is_released_after_the_dbt_step(materialized):
         assert con.execute("select sum(probe) from main.lock_probe").fetchone() == (3,)
 
 
-def test_the_parse_is_kept_per_warehouse_and_the_target_folder_removed(
+def test_the_parse_is_kept_for_the_next_build_and_the_target_folder_removed(
     materialized, dbt_assets_module
 ):
-    """The next build on this warehouse starts from this build's parse (dbt partial parsing).
+    """The next build on a warehouse of this name (this one or another directory's) starts from
+    this build's parse (dbt partial parsing).
 
     The state holds the project's absolute path (a relative one broke the seed paths), a
     successful build leaves no target folder behind, and a build from the kept state, or from a
@@ -123,7 +125,7 @@ def test_the_parse_is_kept_per_warehouse_and_the_target_folder_removed(
     from dbt.contracts.graph.manifest import Manifest
 
     result, path = materialized
-    state = dbt_assets_module._parse_state(str(path))
+    state = dbt_assets_module._parse_state(str(path), duckdb_memory_limit())
     assert state.exists()
     manifest = Manifest.from_msgpack(state.read_bytes())
     seeds = [node for node in manifest.nodes.values() if node.resource_type == "seed"]

@@ -8,6 +8,11 @@ The dbt resource runs ``python -m orchestration.base.dbt_child --warehouse-path 
   after the run lock is gone; and exits at once if the parent is already gone;
 - puts the warehouse path and DuckDB's memory limit in its own environment, where
   ``dbt_project/profiles.yml`` reads them, so the parent's environment is never written;
+- works in the warehouse's directory and gives dbt the file's name, not its whole path: the
+  path is part of dbt's profile, and a changed profile makes dbt parse the whole project again
+  (2-3 s), so with the name alone one parse state serves every warehouse of that name (tests,
+  benchmarks, each province's directory). dagster-dbt gives dbt the project, profiles, target
+  and log folders as absolute paths, so nothing else depends on the working directory;
 
 then replaces itself with the dbt beside this interpreter (``exec``: one process, dbt's pid).
 """
@@ -44,6 +49,10 @@ def main(argv: list[str]) -> None:
     while args and args[0] in ENV_OF_FLAG:
         env[ENV_OF_FLAG[args[0]]] = args[1]
         args = args[2:]
+    warehouse = Path(env["POVERTY_WAREHOUSE_PATH"]) if "POVERTY_WAREHOUSE_PATH" in env else None
+    if warehouse is not None and warehouse.is_absolute():
+        os.chdir(warehouse.parent)
+        env["POVERTY_WAREHOUSE_PATH"] = warehouse.name
     die_with_parent()
     dbt = str(Path(sys.executable).with_name("dbt"))
     os.execve(dbt, [dbt, *args], env)
