@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -52,15 +55,41 @@ def no_leftover_defs_state_storage():
         yield
 
 
+@contextlib.contextmanager
+def built_once(tmp_path_factory, name: str) -> Iterator[tuple[Path, bool]]:
+    """A directory built by the first test process that needs it and only read by the others.
+
+    ``make test`` runs one pytest worker per core (pytest-xdist); each would build its own copy
+    of a session fixture. Here the first worker builds it under the run's shared temporary
+    directory, holding a lock the others wait on, and they find it built (``True``). A build
+    that fails leaves no mark, so the next worker tries again. Without xdist: this session's
+    own temporary directory.
+    """
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    directory, mark = base / name, base / f"{name}.built"
+    with (base / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = mark.exists()
+        if not built:
+            shutil.rmtree(directory, ignore_errors=True)
+        yield directory, built
+        mark.touch()
+
+
 @pytest.fixture(scope="session")
 def built_warehouse(tmp_path_factory) -> Path:
     """The clean province of ``tests/built_warehouse.py``, ingested and built by real dbt once
-    per test session. Read-only: ``copy_warehouse`` it before changing anything (a gate run or a
-    publish writes its audit tables into the warehouse)."""
+    per test run (shared by the workers). Read-only: ``copy_warehouse`` it before changing
+    anything (a gate run or a publish writes its audit tables into the warehouse)."""
     from built_warehouse import build_warehouse, write_raw_exports
 
-    root = tmp_path_factory.mktemp("built_warehouse")
-    return build_warehouse(write_raw_exports(root / "raw"), root / "warehouse" / "warehouse.duckdb")
+    with built_once(tmp_path_factory, "built_warehouse") as (root, built):
+        path = root / "warehouse" / "warehouse.duckdb"
+        if not built:
+            build_warehouse(write_raw_exports(root / "raw"), path)
+        return path
 
 
 @pytest.fixture(scope="session")

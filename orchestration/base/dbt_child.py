@@ -50,7 +50,8 @@ def main(argv: list[str]) -> None:
         env[ENV_OF_FLAG[args[0]]] = args[1]
         args = args[2:]
     warehouse = Path(env["POVERTY_WAREHOUSE_PATH"]) if "POVERTY_WAREHOUSE_PATH" in env else None
-    if warehouse is not None and warehouse.is_absolute():
+    # (A directory not made yet, as for ``dbt --version`` before any run: the path as given.)
+    if warehouse is not None and warehouse.is_absolute() and warehouse.parent.is_dir():
         os.chdir(warehouse.parent)
         env["POVERTY_WAREHOUSE_PATH"] = warehouse.name
     die_with_parent()
