@@ -128,13 +128,15 @@ def test_grouped_column_rules_name_each_failing_column(warehouse, tmp_path):
 
     assert sorted(printed) == sorted(
         [
-            "commune_year.province_code: 5 offending row(s), the first 3: "
+            "commune_year.province_code must not be NULL: 5 offending row(s), the first 3: "
             + "; ".join(f"{keyed(commune_key, k)}: province_code = NULL" for k in null_keys),
-            f"province_year.near_poverty_rate: {provinces} offending row(s){first}: "
+            "province_year.near_poverty_rate must lie in [0, 100]: "
+            f"{provinces} offending row(s){first}: "
             + "; ".join(
                 f"{keyed(province_key, k)}: near_poverty_rate = -1" for k in first_provinces
             ),
-            f"province_year.poverty_rate: {provinces} offending row(s){first}: "
+            "province_year.poverty_rate must lie in [0, 100]: "
+            f"{provinces} offending row(s){first}: "
             + "; ".join(f"{keyed(province_key, k)}: poverty_rate = 101" for k in first_provinces),
         ]
     )

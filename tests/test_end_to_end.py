@@ -502,9 +502,13 @@ def test_gate_failure_exits_1_and_keeps_the_last_publish(
     # The terminal names the rule in words, the column, and the offending row: its key and value.
     code_5 = fields[commune].zfill(5)
     assert "poverty_rate in [0, 100]" in printed
-    (line,) = [x for x in printed.splitlines() if x.startswith("commune_year.poverty_rate: ")]
+    (line,) = [
+        x
+        for x in printed.splitlines()
+        if x.startswith("commune_year.poverty_rate must lie in [0, 100]: ")
+    ]
     assert re.fullmatch(
-        rf"commune_year\.poverty_rate: 1 offending row\(s\): "
+        rf"commune_year\.poverty_rate must lie in \[0, 100\]: 1 offending row\(s\): "
         rf"review_year 2023, unit_version pre2025, commune_code {code_5}: "
         r"poverty_rate = [0-9.]+",
         line,

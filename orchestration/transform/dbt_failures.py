@@ -6,9 +6,9 @@ first offending rows, ordered by the table's key so that every build of the same
 same rows:
 
 - a range, not-null or accepted-values test (the one-scan tests count offending rows per column)
-  is asked per failing column: the key columns and the column's value, e.g.
-  ``commune_year.poverty_rate in [0, 100]: 1 row; review_year 2023, commune_code 00700:
-  poverty_rate = 3700``;
+  is asked per failing column: the rule in words, the key columns and the column's value, e.g.
+  ``commune_year.poverty_rate must lie in [0, 100]: 1 offending row(s): review_year 2023,
+  unit_version pre2025, commune_code 00688: poverty_rate = 200``;
 - a uniqueness test lists the repeated keys and how often each occurs;
 - any other test (an expression, a relationship, a singular test) returns its offending rows
   itself: its compiled SQL is run again, keeping the key columns and the columns the rule names.
@@ -73,30 +73,42 @@ def _row_text(columns: Sequence[str], row: Sequence[Any], shown: Sequence[str]) 
     return f"{head}: {tail}" if head and tail else head or tail
 
 
-def _column_conditions(kind: str, node: Mapping[str, Any]) -> dict[str, str]:
-    """For the per-column tests, each column and the SQL condition a row breaks its rule by."""
+def _column_conditions(kind: str, node: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """For the per-column tests, each column with the SQL condition a row breaks its rule by and
+    the rule in words."""
     kwargs = (node.get("test_metadata") or {}).get("kwargs") or {}
     if kind == "columns_within_range":
         conditions = {}
         for column, bounds in (kwargs.get("ranges") or {}).items():
-            parts = []
-            if bounds.get("min_value") is not None:
-                parts.append(f"{_quoted(column)} < {bounds['min_value']}")
-            if bounds.get("max_value") is not None:
-                parts.append(f"{_quoted(column)} > {bounds['max_value']}")
+            low, high = bounds.get("min_value"), bounds.get("max_value")
+            parts = [f"{_quoted(column)} < {low}"] if low is not None else []
+            parts += [f"{_quoted(column)} > {high}"] if high is not None else []
+            if low is not None and high is not None:
+                rule = f"must lie in [{low}, {high}]"
+            else:
+                rule = f"must be >= {low}" if low is not None else f"must be <= {high}"
             if parts:
-                conditions[column] = " or ".join(parts)
+                conditions[column] = (" or ".join(parts), rule)
         return conditions
     if kind == "not_null_columns":
-        return {column: f"{_quoted(column)} is null" for column in kwargs.get("columns", [])}
+        return {
+            column: (f"{_quoted(column)} is null", "must not be NULL")
+            for column in kwargs.get("columns", [])
+        }
     column = node.get("column_name") or kwargs.get("column_name")
     if not column:
         return {}
     if kind == "not_null":
-        return {column: f"{_quoted(column)} is null"}
+        return {column: (f"{_quoted(column)} is null", "must not be NULL")}
     if kind == "accepted_values":
-        values = ", ".join(_literal(v) for v in kwargs.get("values", []))
-        return {column: f"{_quoted(column)} is not null and {_quoted(column)} not in ({values})"}
+        values = kwargs.get("values", [])
+        listed = ", ".join(_literal(v) for v in values)
+        return {
+            column: (
+                f"{_quoted(column)} is not null and {_quoted(column)} not in ({listed})",
+                f"must be one of {', '.join(map(str, values))}",
+            )
+        }
     return {}
 
 
@@ -110,8 +122,9 @@ def _relation(model: Mapping[str, Any]) -> str | None:
 
 def _queries(
     node: Mapping[str, Any], manifest: Mapping[str, Any], compiled_sql: str | None
-) -> list[tuple[str | None, str]]:
-    """``(column, query)`` pairs whose rows are the test's first offending rows."""
+) -> list[tuple[str | None, str, str]]:
+    """``(column, rule, query)``: queries whose rows are the test's first offending rows, with
+    the column and its rule in words when the test checks columns one by one."""
     kind = (node.get("test_metadata") or {}).get("name")
     model_id = node.get("attached_node")
     model = manifest.get("nodes", {}).get(model_id or "", {})
@@ -124,10 +137,11 @@ def _queries(
         return [
             (
                 column,
+                rule,
                 f"select {keys}{_quoted(column)}, {_COUNT} from {relation} "
                 f"where {condition}{order} limit {SHOWN_ROWS}",
             )
-            for column, condition in conditions.items()
+            for column, (condition, rule) in conditions.items()
         ]
     if relation and kind in ("unique", "unique_combination_of_columns"):
         kwargs = (node.get("test_metadata") or {}).get("kwargs") or {}
@@ -136,12 +150,15 @@ def _queries(
         return [
             (
                 None,
+                "",
                 f"select {listed}, count(*) as occurrences, {_COUNT} from {relation} "
                 f"group by {listed} having count(*) > 1 order by {listed} limit {SHOWN_ROWS}",
             )
         ]
     if compiled_sql:
-        return [(None, f"select *, {_COUNT} from ({compiled_sql}) as failing limit {SHOWN_ROWS}")]
+        return [
+            (None, "", f"select *, {_COUNT} from ({compiled_sql}) as failing limit {SHOWN_ROWS}")
+        ]
     return []
 
 
@@ -166,7 +183,7 @@ def offending_rows(
     table = model.get("name") or node.get("name") or "the test"
     key = model_key(model_id, manifest) if model_id else []
     lines = []
-    for column, query in _queries(node, manifest, compiled_sql):
+    for column, rule, query in _queries(node, manifest, compiled_sql):
         try:
             cursor = con.execute(query)
             rows = cursor.fetchall()
@@ -180,7 +197,7 @@ def offending_rows(
         names, rows = names[:-1], [row[:-1] for row in rows]
         if column is not None:
             shown = [column]
-            where = f"{table}.{column}"
+            where = f"{table}.{column} {rule}"
         else:
             kept = _kept_columns(names, node, key)
             names = [names[i] for i in kept]
