@@ -259,7 +259,7 @@ def warehouse_dbt_assets(
     keys = [key_of(event) for event in events]
     metadata = _table_metadata(warehouse, [key for key in keys if key and len(key) == 2])
     if failure is not None:
-        events = _with_offending_rows(warehouse, events, target_path)
+        events = _with_offending_rows(context, warehouse, events, target_path)
     for event, key in zip(events, keys, strict=True):
         extra = metadata.get(key) if key else None
         yield event.with_metadata({**event.metadata, **extra}) if extra else event
@@ -271,7 +271,10 @@ def warehouse_dbt_assets(
 
 
 def _with_offending_rows(
-    warehouse: WarehouseResource, events: list[Any], target_path: Path
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    events: list[Any],
+    target_path: Path,
 ) -> list[Any]:
     """Each failed test's check with its first offending rows, keys and values, in its
     description (the terminal prints it) and its metadata (the UI shows it)."""
@@ -284,22 +287,23 @@ def _with_offending_rows(
         results = {}
     compiled = {r["unique_id"]: r.get("compiled_code") for r in results.get("results", [])}
     described: dict[int, Any] = {}
-    with warehouse.get_connection(read_only=True) as con:
-        for event in failed:
-            unique_id = event.metadata.get("unique_id")
-            unique_id = getattr(unique_id, "value", unique_id)
-            node = manifest["nodes"].get(unique_id or "")
-            if node is None:
-                continue
-            lines = offending_rows(con, node, manifest, compiled.get(unique_id))
-            if lines:
-                described[id(event)] = event._replace(
-                    description="\n".join([event.description or node["description"], *lines]),
-                    metadata={
-                        **event.metadata,
-                        "offending_rows": MetadataValue.text("\n".join(lines)),
-                    },
-                )
+    try:
+        with warehouse.get_connection(read_only=True) as con:
+            for event in failed:
+                unique_id = event.metadata.get("unique_id")
+                unique_id = getattr(unique_id, "value", unique_id)
+                node = manifest["nodes"].get(unique_id or "")
+                lines = offending_rows(con, node, manifest, compiled.get(unique_id)) if node else []
+                if lines:
+                    described[id(event)] = event._replace(
+                        description="\n".join([event.description or node["description"], *lines]),
+                        metadata={
+                            **event.metadata,
+                            "offending_rows": MetadataValue.text("\n".join(lines)),
+                        },
+                    )
+    except Exception as error:  # the rows are a courtesy: never hide why dbt failed behind them
+        context.log.warning(f"the failed dbt tests' rows could not be listed: {error}")
     return [described.get(id(event), event) for event in events]
 
 
