@@ -68,9 +68,10 @@ def test_exact_product_keeps_18_decimals_and_counts_of_100_and_more(warehouse):
     ]
 
 
-def test_grouped_column_rules_name_each_failing_column(warehouse, tmp_path):
-    """A model's not-null and range rules are one dbt test each (one scan, one node); a failure
-    still says which columns broke them and how many rows: one result row per failing column."""
+def test_a_models_rules_are_one_test_that_names_each_broken_rule(warehouse, tmp_path):
+    """A model's key, required columns, sets, ranges and row expressions are one dbt test (one
+    scan, one node); a failure still says which rules broke and how many rows: one result row per
+    broken rule."""
     path = tmp_path / "warehouse.duckdb"
     shutil.copy(warehouse, path)
     with duckdb.connect(str(path)) as con:
@@ -79,40 +80,69 @@ def test_grouped_column_rules_name_each_failing_column(warehouse, tmp_path):
             "update marts.commune_year set province_code = NULL "
             "where rowid in (select rowid from marts.commune_year order by rowid limit 5)"
         )
-    with pytest.raises(AssertionError):
-        dbt(
-            ["test", "--select", "test_name:not_null_columns", "test_name:columns_within_range"]
-            + ["--store-failures"],
-            path,
+        # More poor households than assessed ones (a row expression), and a key twice.
+        (broken,) = con.execute(
+            "select review_year, unit_version, commune_code from marts.commune_year "
+            "where poor_households > 0 and province_code is not null order by all limit 1"
+        ).fetchall()
+        con.execute(
+            "update marts.commune_year set assessed_households = 0 "
+            "where (review_year, unit_version, commune_code) = (?, ?, ?)",
+            list(broken),
         )
+        (twice,) = con.execute(
+            "select review_year, unit_version, commune_code from marts.commune_year "
+            "where province_code is not null order by all desc limit 1"
+        ).fetchall()
+        con.execute(
+            "insert into marts.commune_year select * from marts.commune_year "
+            "where (review_year, unit_version, commune_code) = (?, ?, ?)",
+            list(twice),
+        )
+    with pytest.raises(AssertionError):
+        dbt(["test", "--select", "test_name:model_rules", "--store-failures"], path)
     results = json.loads((tmp_path / "dbt_target" / "run_results.json").read_text("utf-8"))
+    manifest = json.loads((tmp_path / "dbt_target" / "manifest.json").read_text("utf-8"))
     failed = {
-        r["unique_id"].split(".")[2].rsplit("_", 1)[0]: r["relation_name"]
+        manifest["nodes"][r["unique_id"]]["attached_node"].split(".")[-1]: r["relation_name"]
         for r in results["results"]
         if r["status"] == "fail"
     }
-    # Test names are the generic test, the model, then the arguments dbt folds into the name.
-    assert sorted(name.split("_year")[0] for name in failed) == [
-        "columns_within_range_province",
-        "not_null_columns_commune",
-    ]
-    by_test = {name.split("_year")[0]: relation for name, relation in failed.items()}
+    assert sorted(failed) == ["commune_year", "province_year"]
     provinces = query(path, "select count(*) from marts.province_year")[0][0]
-    ranges = query(path, f"select * from {by_test['columns_within_range_province']} order by 1")
-    nulls = query(path, f"select * from {by_test['not_null_columns_commune']}")
-    assert ranges == [("near_poverty_rate", provinces), ("poverty_rate", provinces)]
-    assert nulls == [("province_code", 5)]
+    ranges = query(path, f"select * from {failed['province_year']} order by 1")
+    communes = query(path, f"select * from {failed['commune_year']} order by 1")
+    assert ranges == [("range:near_poverty_rate", provinces), ("range:poverty_rate", provinces)]
+    assert communes == [("expression:1", 1), ("key", 1), ("not_null:province_code", 5)]
 
     # What the terminal prints of each failure: the column, how many rows and the first ones,
     # each by its key with the offending value.
     manifest = json.loads((tmp_path / "dbt_target" / "manifest.json").read_text("utf-8"))
-    nodes = [manifest["nodes"][r["unique_id"]] for r in results["results"] if r["status"] == "fail"]
+    failures = [r for r in results["results"] if r["status"] == "fail"]
     province_key = model_key("model.poverty_warehouse.province_year", manifest)
     commune_key = model_key("model.poverty_warehouse.commune_year", manifest)
     assert province_key == ["review_year", "unit_version", "province_code"]
     assert commune_key == ["review_year", "unit_version", "commune_code"]
     with duckdb.connect(str(path), read_only=True) as con:
-        printed = [line for node in nodes for line in offending_rows(con, node, manifest)]
+        # With the test's compiled SQL (as after a build: only the broken rules are asked), and
+        # without it (every rule is asked; those that hold list nothing): the same lines.
+        printed = [
+            line
+            for r in failures
+            for line in offending_rows(
+                con, manifest["nodes"][r["unique_id"]], manifest, r["compiled_code"]
+            )
+        ]
+        without_sql = [
+            line
+            for r in failures
+            for line in offending_rows(con, manifest["nodes"][r["unique_id"]], manifest)
+        ]
+        (counts,) = con.execute(
+            "select poor_households, near_poor_households, middle_households "
+            "from marts.commune_year where (review_year, unit_version, commune_code) = (?, ?, ?)",
+            list(broken),
+        ).fetchall()
         first_provinces = con.execute(
             f"select {', '.join(province_key)} from marts.province_year order by all limit 3"
         ).fetchall()
@@ -126,8 +156,23 @@ def test_grouped_column_rules_name_each_failing_column(warehouse, tmp_path):
     def keyed(key, values):
         return ", ".join(f"{column} {value}" for column, value in zip(key, values, strict=True))
 
+    assert sorted(printed) == sorted(without_sql)
     assert sorted(printed) == sorted(
         [
+            "commune_year must have one row per (review_year, unit_version, commune_code): "
+            f"1 offending row(s): {keyed(commune_key, twice)}: occurrences = 2",
+            "commune_year rows where reporting_status <> 'not_reported' must satisfy "
+            "poor_households + near_poor_households + coalesce(middle_households, 0) "
+            f"<= assessed_households: 1 offending row(s): {keyed(commune_key, broken)}: "
+            + ", ".join(
+                f"{column} = {value if value is not None else 'NULL'}"
+                for column, value in zip(
+                    ["poor_households", "near_poor_households", "middle_households"],
+                    counts,
+                    strict=True,
+                )
+            )
+            + ", assessed_households = 0",
             "commune_year.province_code must not be NULL: 5 offending row(s), the first 3: "
             + "; ".join(f"{keyed(commune_key, k)}: province_code = NULL" for k in null_keys),
             "province_year.near_poverty_rate must lie in [0, 100]: "

@@ -501,7 +501,7 @@ def test_gate_failure_exits_1_and_keeps_the_last_publish(
     assert _sha256(out / "published.duckdb") == before
     # The terminal names the rule in words, the column, and the offending row: its key and value.
     code_5 = fields[commune].zfill(5)
-    assert "poverty_rate in [0, 100]" in printed
+    assert "poverty_rate must lie in [0, 100]" in printed
     (line,) = [
         x
         for x in printed.splitlines()
@@ -528,16 +528,16 @@ def test_gate_failure_exits_1_and_keeps_the_last_publish(
             )
         ]
     failed = [(e.check_name, "/".join(e.asset_key.path)) for e in evaluations if not e.passed]
-    assert failed == [("columns_within_range", "marts/commune_year")]
+    assert failed == [("model_rules", "marts/commune_year")]
     from orchestration.definitions import defs
 
     graph = defs.resolve_asset_graph()
     (spec,) = [
         graph.get_check_spec(key)
         for key in graph.asset_check_keys
-        if key.name == "columns_within_range" and key.asset_key.path[-1] == "commune_year"
+        if key.name == "model_rules" and key.asset_key.path[-1] == "commune_year"
     ]
-    assert "poverty_rate in [0, 100]" in spec.description
+    assert "commune_year.poverty_rate must lie in [0, 100]." in spec.description
 
 
 def test_a_run_the_gate_stops_names_the_rule_the_column_and_the_rows(

@@ -107,11 +107,17 @@ def _dbt_rules() -> set[tuple[str, str, frozenset[str]]]:
             continue
         kwargs = metadata.get("kwargs") or {}
         model = (node.get("attached_node") or node["depends_on"]["nodes"][0]).split(".")[-1]
-        # A model's not-null and range rules are one test each, listing their columns.
-        grouped = {"not_null_columns": "not_null", "columns_within_range": "accepted_range"}
-        if metadata["name"] in grouped:
-            for column in kwargs.get("columns") or kwargs.get("ranges") or ():
-                rules.add((model, grouped[metadata["name"]], frozenset([column])))
+        # A model's row-level rules are one test, listing each kind's columns.
+        if metadata["name"] == "model_rules":
+            if kwargs.get("key"):
+                rules.add((model, "unique_combination_of_columns", frozenset(kwargs["key"])))
+            for kind, columns in (
+                ("not_null", kwargs.get("not_null") or ()),
+                ("accepted_values", kwargs.get("accepted_values") or {}),
+                ("accepted_range", kwargs.get("ranges") or {}),
+            ):
+                for column in columns:
+                    rules.add((model, kind, frozenset([column])))
             continue
         columns = kwargs.get("combination_of_columns") or [kwargs.get("column_name")]
         rules.add((model, metadata["name"], frozenset(c for c in columns if c)))

@@ -6,7 +6,7 @@ file key-value metadata (``description``, next to ``table``) and each column's a
 (``description``), which pyarrow, pandas and polars keep. DuckDB's COPY writes key-value metadata
 but no field metadata, so the rows stream from DuckDB to pyarrow's writer as Arrow record
 batches: column buffers, never one Python object per row, and memory bounded by the batch.
-Rows are sorted by the table's key (a mart's ``unique_combination_of_columns`` test in dbt's
+Rows are sorted by the table's key (the ``key`` of a mart's ``model_rules`` test in dbt's
 YAML), so two builds' files compare line by line and readers can skip row groups by key.
 """
 
@@ -18,6 +18,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from orchestration.base.model_rules import model_keys
 
 BATCH_ROWS = 122_880
 ROW_GROUP_ROWS = 122_880
@@ -32,23 +34,12 @@ AUDIT_KEYS = {
 
 
 def table_keys(manifest_path: Path) -> dict[str, tuple[str, ...]]:
-    """Each model's key, from its ``unique_combination_of_columns`` test in dbt's manifest."""
+    """Each model's key, from its ``model_rules`` test in dbt's manifest."""
     try:
         manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return dict(AUDIT_KEYS)
-    keys: dict[str, tuple[str, ...]] = {}
-    for node in manifest.get("nodes", {}).values():
-        test = node.get("test_metadata") or {}
-        if node.get("resource_type") != "test" or test.get("name") != (
-            "unique_combination_of_columns"
-        ):
-            continue
-        attached = manifest["nodes"].get(node.get("attached_node") or "", {})
-        columns = (test.get("kwargs") or {}).get("combination_of_columns")
-        if attached and columns:
-            keys[attached.get("alias") or attached["name"]] = tuple(columns)
-    return {**keys, **AUDIT_KEYS}
+    return {**model_keys(manifest), **AUDIT_KEYS}
 
 
 def _ident(name: str) -> str:

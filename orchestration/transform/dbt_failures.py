@@ -5,12 +5,12 @@ dbt reports how many rows break a test's rule; a person needs to know which. Onc
 first offending rows, ordered by the table's key so that every build of the same data names the
 same rows:
 
-- a range, not-null or accepted-values test (the one-scan tests count offending rows per column)
-  is asked per failing column: the rule in words, the key columns and the column's value, e.g.
+- a model's ``model_rules`` test (every row-level rule of the model in one scan; it returns the
+  rules broken) is asked per broken rule: the rule in words, the key columns and the values, e.g.
   ``commune_year.poverty_rate must lie in [0, 100]: 1 offending row(s): review_year 2023,
-  unit_version pre2025, commune_code 00688: poverty_rate = 200``;
-- a uniqueness test lists the repeated keys and how often each occurs;
-- any other test (an expression, a relationship, a singular test) returns its offending rows
+  unit_version pre2025, commune_code 00688: poverty_rate = 200``; a repeated key is listed with
+  how often it occurs;
+- any other test (a relationship, an identity, a singular test) returns its offending rows
   itself: its compiled SQL is run again, keeping the key columns and the columns the rule names.
 
 No Dagster import.
@@ -22,38 +22,17 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from orchestration.base.model_rules import MODEL_RULES, Rule, broken_rules, model_key, quoted
+from orchestration.base.model_rules import rules_of as _rules_of
+
 SHOWN_ROWS = 3
-"""Offending rows named per failing column or test."""
+"""Offending rows named per broken rule or test."""
 _MAX_COLUMNS = 8
 _ROWS = "offending_rows__"
 _COUNT = f"count(*) over () as {_ROWS}"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-
-def model_key(model_id: str, manifest: Mapping[str, Any]) -> list[str]:
-    """The model's key: the columns of its uniqueness test (one-column or combined), if any."""
-    for node in manifest.get("nodes", {}).values():
-        if node.get("resource_type") != "test" or node.get("attached_node") != model_id:
-            continue
-        meta = node.get("test_metadata") or {}
-        kwargs = meta.get("kwargs") or {}
-        if meta.get("name") == "unique_combination_of_columns":
-            return [str(c) for c in kwargs.get("combination_of_columns", [])]
-        if meta.get("name") == "unique" and node.get("column_name"):
-            return [str(node["column_name"])]
-    return []
-
-
-def _quoted(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
-
-
-def _literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
+__all__ = ["SHOWN_ROWS", "model_key", "offending_rows"]
 
 
 def _value_text(value: Any) -> str:
@@ -73,93 +52,55 @@ def _row_text(columns: Sequence[str], row: Sequence[Any], shown: Sequence[str]) 
     return f"{head}: {tail}" if head and tail else head or tail
 
 
-def _column_conditions(kind: str, node: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
-    """For the per-column tests, each column with the SQL condition a row breaks its rule by and
-    the rule in words."""
-    kwargs = (node.get("test_metadata") or {}).get("kwargs") or {}
-    if kind == "columns_within_range":
-        conditions = {}
-        for column, bounds in (kwargs.get("ranges") or {}).items():
-            low, high = bounds.get("min_value"), bounds.get("max_value")
-            parts = [f"{_quoted(column)} < {low}"] if low is not None else []
-            parts += [f"{_quoted(column)} > {high}"] if high is not None else []
-            if low is not None and high is not None:
-                rule = f"must lie in [{low}, {high}]"
-            else:
-                rule = f"must be >= {low}" if low is not None else f"must be <= {high}"
-            if parts:
-                conditions[column] = (" or ".join(parts), rule)
-        return conditions
-    if kind == "not_null_columns":
-        return {
-            column: (f"{_quoted(column)} is null", "must not be NULL")
-            for column in kwargs.get("columns", [])
-        }
-    column = node.get("column_name") or kwargs.get("column_name")
-    if not column:
-        return {}
-    if kind == "not_null":
-        return {column: (f"{_quoted(column)} is null", "must not be NULL")}
-    if kind == "accepted_values":
-        values = kwargs.get("values", [])
-        listed = ", ".join(_literal(v) for v in values)
-        return {
-            column: (
-                f"{_quoted(column)} is not null and {_quoted(column)} not in ({listed})",
-                f"must be one of {', '.join(map(str, values))}",
-            )
-        }
-    return {}
-
-
 def _relation(model: Mapping[str, Any]) -> str | None:
     """The model's table in the connection's own database (dbt's ``relation_name`` names the
     database after the file dbt parsed with)."""
     if not model.get("schema") or not (model.get("alias") or model.get("name")):
         return None
-    return f"{_quoted(model['schema'])}.{_quoted(model.get('alias') or model['name'])}"
+    return f"{quoted(model['schema'])}.{quoted(model.get('alias') or model['name'])}"
 
 
-def _queries(
-    node: Mapping[str, Any], manifest: Mapping[str, Any], compiled_sql: str | None
-) -> list[tuple[str | None, str, str]]:
-    """``(column, rule, query)``: queries whose rows are the test's first offending rows, with
-    the column and its rule in words when the test checks columns one by one."""
-    kind = (node.get("test_metadata") or {}).get("name")
-    model_id = node.get("attached_node")
-    model = manifest.get("nodes", {}).get(model_id or "", {})
-    relation = _relation(model)
-    key = model_key(model_id, manifest) if model_id else []
-    order = f" order by {', '.join(map(_quoted, key))}" if key else ""
-    keys = "".join(f"{_quoted(c)}, " for c in key)
-    conditions = _column_conditions(kind or "", node) if relation else {}
-    if conditions:
-        return [
-            (
-                column,
-                rule,
-                f"select {keys}{_quoted(column)}, {_COUNT} from {relation} "
-                f"where {condition}{order} limit {SHOWN_ROWS}",
-            )
-            for column, (condition, rule) in conditions.items()
-        ]
-    if relation and kind in ("unique", "unique_combination_of_columns"):
-        kwargs = (node.get("test_metadata") or {}).get("kwargs") or {}
-        columns = kwargs.get("combination_of_columns") or [node.get("column_name")]
-        listed = ", ".join(map(_quoted, columns))
-        return [
-            (
-                None,
-                "",
-                f"select {listed}, count(*) as occurrences, {_COUNT} from {relation} "
-                f"group by {listed} having count(*) > 1 order by {listed} limit {SHOWN_ROWS}",
-            )
-        ]
+def _order(key: Sequence[str]) -> str:
+    return f" order by {', '.join(map(quoted, key))}" if key else ""
+
+
+def _rule_query(
+    rule: Rule, relation: str, key: Sequence[str], columns: set[str]
+) -> tuple[list[str], str]:
+    """The columns shown beside the key, and the query of a broken rule's first offending rows
+    (``columns``: the table's columns, so that an expression shows the columns it names)."""
+    if rule.label == "key":
+        listed = ", ".join(map(quoted, rule.named))
+        return ["occurrences"], (
+            f"select {listed}, count(*) as occurrences, {_COUNT} from {relation} "
+            f"group by {listed} having count(*) > 1 order by {listed} limit {SHOWN_ROWS}"
+        )
+    if rule.column is not None:
+        shown = [rule.column]
+    else:
+        named = dict.fromkeys(_IDENTIFIER.findall(rule.words.split(" must satisfy ", 1)[-1]))
+        shown = [c for c in named if c in columns and c not in key][:_MAX_COLUMNS]
+    listed = ", ".join(map(quoted, [*key, *shown])) or "*"
+    return shown, (
+        f"select {listed}, {_COUNT} from {relation} where {rule.condition}{_order(key)} "
+        f"limit {SHOWN_ROWS}"
+    )
+
+
+def _model_rule_queries(
+    con: Any, node: Mapping[str, Any], relation: str, key: Sequence[str], compiled_sql: str | None
+) -> list[tuple[Rule, list[str], str]]:
+    """``(rule, columns shown beside the key, query)`` for each rule the test found broken
+    (every rule when its compiled SQL is not at hand: a rule that holds then lists no row)."""
+    kwargs = (node.get("test_metadata") or {}).get("kwargs") or {}
     if compiled_sql:
-        return [
-            (None, "", f"select *, {_COUNT} from ({compiled_sql}) as failing limit {SHOWN_ROWS}")
-        ]
-    return []
+        labels = [str(row[0]) for row in con.execute(compiled_sql).fetchall()]
+        rules = broken_rules(kwargs, labels)
+    else:
+        rules = _rules_of(kwargs)
+    columns = {d[0] for d in con.execute(f"select * from {relation} limit 0").description}
+    key = [c for c in key if c in columns]
+    return [(rule, *_rule_query(rule, relation, key, columns)) for rule in rules]
 
 
 def _kept_columns(columns: Sequence[str], node: Mapping[str, Any], key: Sequence[str]) -> list[int]:
@@ -168,6 +109,21 @@ def _kept_columns(columns: Sequence[str], node: Mapping[str, Any], key: Sequence
     named = set(_IDENTIFIER.findall(" ".join(str(v) for v in kwargs.values())))
     kept = [i for i, c in enumerate(columns) if c in key or c in named]
     return kept or list(range(min(len(columns), _MAX_COLUMNS)))
+
+
+def _listed(total: int, rows: Sequence[Any], names: Sequence[str], shown: Sequence[str]) -> str:
+    first = "" if total <= len(rows) else f", the first {len(rows)}"
+    listed = "; ".join(_row_text(names, row, shown) for row in rows)
+    return f"{total:,} offending row(s){first}: {listed}"
+
+
+def _fetch(con: Any, query: str) -> tuple[list[str], list[tuple], int]:
+    """The rows of a query ending in the window count, without it, and the count."""
+    cursor = con.execute(query)
+    rows = cursor.fetchall()
+    names = [d[0] for d in cursor.description][:-1]
+    total = rows[0][-1] if rows else 0
+    return names, [tuple(row[:-1]) for row in rows], total
 
 
 def offending_rows(
@@ -181,30 +137,29 @@ def offending_rows(
     model_id = node.get("attached_node")
     model = manifest.get("nodes", {}).get(model_id or "", {})
     table = model.get("name") or node.get("name") or "the test"
+    relation = _relation(model) if model else None
     key = model_key(model_id, manifest) if model_id else []
+    kind = (node.get("test_metadata") or {}).get("name")
     lines = []
-    for column, rule, query in _queries(node, manifest, compiled_sql):
-        try:
-            cursor = con.execute(query)
-            rows = cursor.fetchall()
-            names = [d[0] for d in cursor.description]
-        except Exception as error:  # the table is gone or the SQL cannot run: say so, go on
-            lines.append(f"{table}: the offending rows could not be listed ({error})")
-            continue
-        if not rows:
-            continue
-        total = rows[0][-1]
-        names, rows = names[:-1], [row[:-1] for row in rows]
-        if column is not None:
-            shown = [column]
-            where = f"{table}.{column} {rule}"
-        else:
-            kept = _kept_columns(names, node, key)
-            names = [names[i] for i in kept]
-            rows = [tuple(row[i] for i in kept) for row in rows]
-            shown = [c for c in names if c not in key]
-            where = table
-        listed = "; ".join(_row_text(names, row, shown) for row in rows)
-        first = "" if total <= len(rows) else f", the first {len(rows)}"
-        lines.append(f"{where}: {total:,} offending row(s){first}: {listed}")
+    try:
+        if kind == MODEL_RULES and relation:
+            for rule, shown, query in _model_rule_queries(con, node, relation, key, compiled_sql):
+                names, rows, total = _fetch(con, query)
+                if rows:
+                    subject = f"{table}.{rule.column}" if rule.column else table
+                    lines.append(f"{subject} {rule.words}: {_listed(total, rows, names, shown)}")
+            return lines
+        if not compiled_sql:
+            return lines
+        names, rows, total = _fetch(
+            con, f"select *, {_COUNT} from ({compiled_sql}) as failing limit {SHOWN_ROWS}"
+        )
+    except Exception as error:  # the table is gone or the SQL cannot run: say so, go on
+        return [*lines, f"{table}: the offending rows could not be listed ({error})"]
+    if rows:
+        kept = _kept_columns(names, node, key)
+        names = [names[i] for i in kept]
+        rows = [tuple(row[i] for i in kept) for row in rows]
+        shown = [c for c in names if c not in key]
+        lines.append(f"{table}: {_listed(total, rows, names, shown)}")
     return lines

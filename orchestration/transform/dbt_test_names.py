@@ -4,9 +4,9 @@ dbt names a generic test after its arguments: the range test of ``province_year`
 784-character name, and a test without a ``description`` reads "No description provided" in the
 UI. Before the Dagster definitions read dbt's manifest, each data test gets
 
-- a **name** from what it checks, e.g. ``columns_within_range``, ``not_null_review_year``,
-  ``unique_combination_of_columns`` (``_2``, ``_3`` … when the same kind of test appears twice
-  on one table), at most 64 characters;
+- a **name** from what it checks, e.g. ``model_rules`` (a model's key, required columns, sets,
+  ranges and row expressions), ``unique_plan_id``, ``relationships_by_columns`` (``_2``, ``_3``
+  … when the same kind of test appears twice on one table), at most 64 characters;
 - a **description** in words: the test's own ``description`` from the YAML when it has one,
   otherwise the rule built from its arguments ("Each row of commune_year satisfies: …").
 
@@ -22,6 +22,9 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from orchestration.base.model_rules import MODEL_RULES
+from orchestration.base.model_rules import describe as describe_rules
 
 MAX_NAME = 64
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_]+")
@@ -46,19 +49,6 @@ def _columns(kwargs: Mapping[str, Any]) -> list[str]:
     return []
 
 
-def _range_text(ranges: Mapping[str, Any]) -> str:
-    parts = []
-    for column, bounds in ranges.items():
-        low, high = bounds.get("min_value"), bounds.get("max_value")
-        if low is not None and high is not None:
-            parts.append(f"{column} in [{low}, {high}]")
-        elif low is not None:
-            parts.append(f"{column} >= {low}")
-        elif high is not None:
-            parts.append(f"{column} <= {high}")
-    return "; ".join(parts)
-
-
 def describe(node: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
     """The rule a test checks, in words."""
     own = (node.get("description") or "").strip()
@@ -70,21 +60,15 @@ def describe(node: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
     columns = _columns(kwargs)
     if kind is None:
         return f"Singular test {node['name']}: returns no row when the rule holds."
-    if kind in ("not_null", "not_null_columns"):
+    if kind == MODEL_RULES:
+        return describe_rules(model, kwargs)
+    if kind == "not_null":
         return f"No NULL in {', '.join(columns or [str(column)])} of {model}."
     if kind == "unique":
         return f"{column} is unique in {model}."
-    if kind == "unique_combination_of_columns":
-        return f"One row per ({', '.join(columns)}) in {model}."
     if kind == "accepted_values":
         values = ", ".join(map(str, kwargs.get("values", [])))
         return f"{column} of {model} is one of: {values}."
-    if kind == "expression_is_true":
-        where = kwargs.get("where_clause") or (node.get("config") or {}).get("where")
-        rows = f"Every row of {model} where {where}" if where else f"Every row of {model}"
-        return f"{rows} satisfies: {kwargs.get('expression', '')}."
-    if kind == "columns_within_range":
-        return f"Within range in {model}: {_range_text(kwargs.get('ranges', {}))}."
     if kind.startswith("relationships"):
         target = re.sub(r"(?:ref|source)\('?(.*?)'?\)", r"\1", str(kwargs.get("to", "")))
         pairs = kwargs.get("columns")
@@ -104,11 +88,8 @@ def _base_name(node: Mapping[str, Any]) -> str:
         return node["name"]
     kwargs = meta.get("kwargs") or {}
     column = node.get("column_name") or kwargs.get("column_name")
-    columns = _columns(kwargs)
     if column:
         return f"{kind}_{column}"
-    if kind in ("not_null_columns",) and len(columns) == 1:
-        return f"not_null_{columns[0]}"
     return kind
 
 
