@@ -39,7 +39,7 @@ test: lint manifest setup-browser
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests --config dbt_project/.sqlfluff
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests --config dbt_project/.sqlfluff --processes 0
 
 format: setup
 	$(BIN)/ruff check --fix .
