@@ -122,15 +122,21 @@ def model_key(model_id: str, manifest: Mapping[str, Any]) -> list[str]:
 
 
 def model_keys(manifest: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
-    """Each model's (or seed's) table name → its key, for every model with one."""
+    """Each model's (or seed's) table name → its key, for every model with one (one pass over
+    the tests; a ``model_rules`` key wins over a one-column ``unique`` test)."""
     nodes = manifest.get("nodes", {})
-    keys = {}
-    for model_id, model in nodes.items():
-        if model.get("resource_type") not in ("model", "seed", "snapshot"):
+    keys: dict[str, tuple[str, ...]] = {}
+    for node in nodes.values():
+        model = nodes.get(node.get("attached_node") or "")
+        if node.get("resource_type") != "test" or not model:
             continue
-        key = model_key(model_id, manifest)
-        if key:
-            keys[model.get("alias") or model["name"]] = tuple(key)
+        name = model.get("alias") or model["name"]
+        meta = node.get("test_metadata") or {}
+        key = key_of(meta.get("kwargs") or {})
+        if meta.get("name") == MODEL_RULES and key:
+            keys[name] = tuple(key)
+        elif meta.get("name") == "unique" and node.get("column_name"):
+            keys.setdefault(name, (str(node["column_name"]),))
     return keys
 
 

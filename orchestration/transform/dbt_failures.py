@@ -22,8 +22,14 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from orchestration.base.model_rules import MODEL_RULES, Rule, broken_rules, model_key, quoted
-from orchestration.base.model_rules import rules_of as _rules_of
+from orchestration.base.model_rules import (
+    MODEL_RULES,
+    Rule,
+    broken_rules,
+    model_key,
+    quoted,
+    rules_of,
+)
 
 SHOWN_ROWS = 3
 """Offending rows named per broken rule or test."""
@@ -97,7 +103,7 @@ def _model_rule_queries(
         labels = [str(row[0]) for row in con.execute(compiled_sql).fetchall()]
         rules = broken_rules(kwargs, labels)
     else:
-        rules = _rules_of(kwargs)
+        rules = rules_of(kwargs)
     columns = {d[0] for d in con.execute(f"select * from {relation} limit 0").description}
     key = [c for c in key if c in columns]
     return [(rule, *_rule_query(rule, relation, key, columns)) for rule in rules]
