@@ -13,11 +13,13 @@ No Dagster import.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 MODEL_RULES = "model_rules"
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,8 @@ class Rule:
     words: str
     """The rule in words, after the table (and column) it is about."""
     named: tuple[str, ...] = ()
-    """The columns to show beside the key of an offending row."""
+    """The columns the rule names: the key's, or the words of an expression that may be columns
+    (the reader keeps those the table has)."""
 
 
 def quoted(column: str) -> str:
@@ -92,6 +95,7 @@ def rules_of(kwargs: Mapping[str, Any]) -> list[Rule]:
                 None,
                 f"not coalesce(({expression}), false) and ({where or 'true'})",
                 f"{rows} must satisfy {expression}",
+                tuple(dict.fromkeys(IDENTIFIER.findall(expression))),
             )
         )
     return rules
@@ -106,38 +110,36 @@ def describe(model: str, kwargs: Mapping[str, Any]) -> str:
     return " ".join(sentences) or f"{model}: no rule."
 
 
-def model_key(model_id: str, manifest: Mapping[str, Any]) -> list[str]:
-    """The model's key: the ``key`` of its ``model_rules`` test, else its one-column ``unique``
-    test's column, else none."""
-    single: list[str] = []
+def _keys_by_model(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Model id → key, one pass over the tests: the ``key`` of its ``model_rules`` test, else its
+    one-column ``unique`` test's column."""
+    keys: dict[str, list[str]] = {}
     for node in manifest.get("nodes", {}).values():
-        if node.get("resource_type") != "test" or node.get("attached_node") != model_id:
+        model_id = node.get("attached_node")
+        if node.get("resource_type") != "test" or not model_id:
             continue
-        meta = node.get("test_metadata") or {}
-        if meta.get("name") == MODEL_RULES and key_of(meta.get("kwargs") or {}):
-            return key_of(meta["kwargs"])
-        if meta.get("name") == "unique" and node.get("column_name"):
-            single = [str(node["column_name"])]
-    return single
-
-
-def model_keys(manifest: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
-    """Each model's (or seed's) table name → its key, for every model with one (one pass over
-    the tests; a ``model_rules`` key wins over a one-column ``unique`` test)."""
-    nodes = manifest.get("nodes", {})
-    keys: dict[str, tuple[str, ...]] = {}
-    for node in nodes.values():
-        model = nodes.get(node.get("attached_node") or "")
-        if node.get("resource_type") != "test" or not model:
-            continue
-        name = model.get("alias") or model["name"]
         meta = node.get("test_metadata") or {}
         key = key_of(meta.get("kwargs") or {})
         if meta.get("name") == MODEL_RULES and key:
-            keys[name] = tuple(key)
+            keys[model_id] = key
         elif meta.get("name") == "unique" and node.get("column_name"):
-            keys.setdefault(name, (str(node["column_name"]),))
+            keys.setdefault(model_id, [str(node["column_name"])])
     return keys
+
+
+def model_key(model_id: str, manifest: Mapping[str, Any]) -> list[str]:
+    """The model's key (empty when it has none)."""
+    return _keys_by_model(manifest).get(model_id, [])
+
+
+def model_keys(manifest: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Each model's (or seed's) table name → its key, for every model with one."""
+    nodes = manifest.get("nodes", {})
+    return {
+        nodes[model_id].get("alias") or nodes[model_id]["name"]: tuple(key)
+        for model_id, key in _keys_by_model(manifest).items()
+        if model_id in nodes
+    }
 
 
 def broken_rules(kwargs: Mapping[str, Any], labels: Sequence[str]) -> list[Rule]:

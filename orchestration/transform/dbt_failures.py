@@ -18,11 +18,11 @@ No Dagster import.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from orchestration.base.model_rules import (
+    IDENTIFIER,
     MODEL_RULES,
     Rule,
     broken_rules,
@@ -36,7 +36,6 @@ SHOWN_ROWS = 3
 _MAX_COLUMNS = 8
 _ROWS = "offending_rows__"
 _COUNT = f"count(*) over () as {_ROWS}"
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 __all__ = ["SHOWN_ROWS", "model_key", "offending_rows"]
 
@@ -84,8 +83,7 @@ def _rule_query(
     if rule.column is not None:
         shown = [rule.column]
     else:
-        named = dict.fromkeys(_IDENTIFIER.findall(rule.words.split(" must satisfy ", 1)[-1]))
-        shown = [c for c in named if c in columns and c not in key][:_MAX_COLUMNS]
+        shown = [c for c in rule.named if c in columns and c not in key][:_MAX_COLUMNS]
     listed = ", ".join(map(quoted, [*key, *shown])) or "*"
     return shown, (
         f"select {listed}, {_COUNT} from {relation} where {rule.condition}{_order(key)} "
@@ -112,7 +110,7 @@ def _model_rule_queries(
 def _kept_columns(columns: Sequence[str], node: Mapping[str, Any], key: Sequence[str]) -> list[int]:
     """The key columns and those the rule names, when the test returns whole rows."""
     kwargs = (node.get("test_metadata") or {}).get("kwargs") or {}
-    named = set(_IDENTIFIER.findall(" ".join(str(v) for v in kwargs.values())))
+    named = set(IDENTIFIER.findall(" ".join(str(v) for v in kwargs.values())))
     kept = [i for i, c in enumerate(columns) if c in key or c in named]
     return kept or list(range(min(len(columns), _MAX_COLUMNS)))
 
