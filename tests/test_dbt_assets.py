@@ -12,6 +12,7 @@ from dagster import AssetKey, materialize
 from dbt_fixtures.sample import YEARS
 from dbt_fixtures.warehouse import create_warehouse, dbt, replace_year
 
+from orchestration.base import dbt_parse_state
 from orchestration.base.resources import build_resources
 from orchestration.base.settings import (
     DBT_PROJECT_DIR,
@@ -125,7 +126,7 @@ def test_the_parse_is_kept_for_the_next_build_and_the_target_folder_removed(
     from dbt.contracts.graph.manifest import Manifest
 
     result, path = materialized
-    state = dbt_assets_module._parse_state(str(path), duckdb_memory_limit())
+    state = dbt_parse_state.parse_state(str(path), duckdb_memory_limit())
     assert state.exists()
     manifest = Manifest.from_msgpack(state.read_bytes())
     seeds = [node for node in manifest.nodes.values() if node.resource_type == "seed"]
@@ -147,9 +148,9 @@ def test_the_parse_is_kept_for_the_next_build_and_the_target_folder_removed(
     assert Manifest.from_msgpack(state.read_bytes()).nodes
 
 
-def test_only_the_most_recent_parse_states_are_kept(tmp_path, dbt_assets_module):
+def test_only_the_most_recent_parse_states_are_kept(tmp_path):
     """Throwaway warehouses (tests, benchmarks) would otherwise leave 1.2 MB each behind."""
-    kept = dbt_assets_module.PARSE_STATES_KEPT
+    kept = dbt_parse_state.PARSE_STATES_KEPT
     states = tmp_path / "parse-state"
     states.mkdir()
     for age in range(kept + 3):
@@ -158,13 +159,13 @@ def test_only_the_most_recent_parse_states_are_kept(tmp_path, dbt_assets_module)
         os.utime(old, (1_000_000 - age, 1_000_000 - age))
     target = tmp_path / "build"
     target.mkdir()
-    (target / dbt_assets_module.PARTIAL_PARSE_FILE).write_bytes(b"this build's parse")
+    (target / dbt_parse_state.PARTIAL_PARSE_FILE).write_bytes(b"this build's parse")
 
-    dbt_assets_module._keep_parse_state(target, states / "this.msgpack")
+    dbt_parse_state.keep_parse_state(target, states / "this.msgpack")
 
     assert (states / "this.msgpack").read_bytes() == b"this build's parse"
     assert sorted(path.name for path in states.iterdir()) == sorted(
         ["this.msgpack"] + [f"old{age}.msgpack" for age in range(kept - 1)]
     )
     # A state pruned before a build could copy it means a full parse, not a failed build.
-    assert not dbt_assets_module._use_parse_state(states / "old99.msgpack", target)
+    assert not dbt_parse_state.use_parse_state(states / "old99.msgpack", target)

@@ -8,10 +8,10 @@ The household models are incremental by review year and detect for themselves wh
 (see ``dbt_project/macros/review_years_to_build.sql``), so this asset is not partitioned: one
 ``dbt build`` after any ingest rebuilds exactly what the new or re-sent years require.
 
-dbt's parse of the project is reused from the previous build on the same warehouse (dbt's own
-partial parsing, with its state kept per warehouse path, see ``_parse_state``): 1.7 s of every
-build. Each build's dbt target folder is removed once the build succeeds; a failed build keeps it
-for inspection.
+dbt's parse of the project is reused from the previous build against a warehouse of the same
+name (dbt's own partial parsing, its state kept by ``orchestration/base/dbt_parse_state.py``):
+1.7 s of every build. Each build's dbt target folder is removed once the build succeeds; a failed
+build keeps it for inspection.
 
 Row counts and column schemas are read after ``dbt build`` ends, in one query on a connection
 opened and closed here. dagster-dbt's ``fetch_row_counts()`` / ``fetch_column_metadata()`` are not
@@ -21,9 +21,7 @@ in this process (stack-pitfalls #4).
 """
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
-import hashlib
 import json
-import os
 import shutil
 import uuid
 from collections.abc import Iterator, Mapping
@@ -50,6 +48,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.base.dbt_parse_state import keep_parse_state, parse_state, use_parse_state
 from orchestration.base.resources import (
     LOCK_RETRIES,
     LOCK_RETRY_WAIT_S,
@@ -62,11 +61,7 @@ from orchestration.transform.dbt_failures import offending_rows
 from orchestration.transform.dbt_test_names import readable_manifest, readable_test_names
 from orchestration.transform.node_log import DBT_NODE_LOG_PREFIX
 
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 TARGET_DIR = DBT_PROJECT_DIR / "target"
-# Parse states kept, the most recently written first (1.2 MB each; tests and benchmarks build
-# many throwaway warehouses).
-PARSE_STATES_KEPT = 8
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
@@ -128,54 +123,6 @@ def _table_metadata(
     }
 
 
-def _parse_state(warehouse_path: str, memory_limit: str) -> Path:
-    """Where the parse state of builds against a warehouse file of this name is kept.
-
-    dbt reparses everything when the profile changes. The dbt child gives dbt the warehouse
-    file's name, not its path (``orchestration/base/dbt_child.py``), so the profile, and the
-    state, are the same for every warehouse of that name and memory limit: a new warehouse's
-    first build starts from the parse of the last build anywhere. dbt still checks a state
-    against the project, profile, variables and dbt version before using it, and parses in full
-    if anything differs. Only builds run here write these files, always with the project's
-    absolute path: the state ``dbt parse`` leaves in ``target/`` is never used, as one made from
-    a relative project path breaks the seed paths.
-    """
-    profile = f"{Path(warehouse_path).name}\0{memory_limit}"
-    key = hashlib.sha256(profile.encode()).hexdigest()[:16]
-    return TARGET_DIR / "parse-state" / f"{key}.msgpack"
-
-
-def _use_parse_state(state: Path, target_path: Path) -> bool:
-    """Put the kept parse state where dbt reads it; False when there is none (pruned, or never
-    written)."""
-    try:
-        shutil.copyfile(state, target_path / PARTIAL_PARSE_FILE)
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def _keep_parse_state(target_path: Path, state: Path) -> None:
-    """Keep the parse this build wrote, and only the most recent ``PARSE_STATES_KEPT`` states."""
-    written = target_path / PARTIAL_PARSE_FILE
-    if not written.exists():
-        return
-    state.parent.mkdir(parents=True, exist_ok=True)
-    partial = state.with_name(f"{state.name}.{uuid.uuid4().hex[:8]}.tmp")
-    shutil.copyfile(written, partial)
-    os.replace(partial, state)
-    kept = sorted(state.parent.glob("*.msgpack"), key=_written_at, reverse=True)
-    for old in kept[PARSE_STATES_KEPT:]:
-        old.unlink(missing_ok=True)
-
-
-def _written_at(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:  # pruned meanwhile by a concurrent build
-        return 0.0
-
-
 def _log_node(context: AssetExecutionContext, event: Any) -> None:
     """One log line per model or seed built and per failed test, as dbt reports it:
     ``dbt node <schema>/<name> <outcome>`` (passing tests are counted in the step's end)."""
@@ -218,7 +165,7 @@ def warehouse_dbt_assets(
         TARGET_DIR / f"warehouse_dbt_assets-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
     )
     target_path.mkdir(parents=True)
-    state = _parse_state(str(warehouse.warehouse_path), dbt.memory_limit)
+    state = parse_state(str(warehouse.warehouse_path), dbt.memory_limit)
     # No debug file log in the per-build target folder: dbt wrote 7 MB of it per build (every
     # statement it ran), 0.9 s of each build, and the folder goes once the build succeeds. The
     # run's own log keeps dbt's messages; rerun `dbt build` for statement-level detail.
@@ -226,7 +173,7 @@ def warehouse_dbt_assets(
     # test suite (every `dbt build` of tests/test_dbt_models.py runs them, and
     # test_the_dbt_unit_tests_pass names them), not in every production build.
     args = ["build", "--exclude-resource-type", "unit_test", "--log-level-file", "none"]
-    if not _use_parse_state(state, target_path):
+    if not use_parse_state(state, target_path):
         # A full parse, also keeping dagster-dbt from copying in the state of `dbt parse`.
         args.append("--no-partial-parse")
     invocation = dbt.cli(args, context=context, target_path=target_path)
@@ -240,7 +187,7 @@ def warehouse_dbt_assets(
         # A failed model or data test: what dbt reported before failing (the failed checks among
         # it) is still yielded, so the run records why it stopped, then the step fails.
         failure = error
-    _keep_parse_state(target_path, state)
+    keep_parse_state(target_path, state)
     if failure is None:
         shutil.rmtree(target_path, ignore_errors=True)
     elif _lock_failure(target_path, failure):

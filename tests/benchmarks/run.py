@@ -14,7 +14,8 @@ and every pipeline figure is also a ratio:
 The three must agree on the overlapping columns (``commune_year`` and ``province_year`` counts and
 rates); the benchmark compares them and exits non-zero when they do not, because a fast wrong
 answer is not a result. It then measures adding a sixth review year to a five-year warehouse
-against rebuilding all six from scratch, and prints the targets from issue 6 as met or not.
+against rebuilding all six from scratch, and prints the targets from issues 6 and 25 as met or
+not.
 
 See ``tests/benchmarks/README.md`` for what each figure means.
 """
@@ -68,6 +69,12 @@ TARGET_PEER_SPEEDUP = 5.0
 TARGET_NATIONAL_PEAK_GB = 8.0
 TARGET_STRESS_PEAK_GB = 16.0
 TARGET_INCREMENTAL_SHARE = 0.40
+# Targets (issue 25), stricter: judged at the scale each names, beside issue 6's.
+TARGET25_TINY_SECONDS = 8.0
+TARGET25_FLOOR_FACTOR = 3.0
+TARGET25_FIXED_SECONDS = 10.0
+TARGET25_NATIONAL_PEAK_GB = 4.0
+TARGET25_INCREMENTAL_SHARE = 0.25
 
 PROGRESS_LINE = re.compile(r"^\[\s*[\d.]+s\]\s+(start|built|FAILED|skipped)\s+(\S+)")
 RUN_END_LINE = re.compile(r"^\[\s*[\d.]+s\]\s+run \S+ (succeeded|failed)")
@@ -652,7 +659,8 @@ def summarise(rounds: list[dict]) -> dict:
 
 
 def targets(scale: str, summary: dict, survey_rows: int, tiny_overhead: float | None) -> list:
-    """(name, judged here?, met?, measured, required) for every target of issue 6.
+    """(name, judged here?, met?, measured, required) for every target of issue 6, then
+    issue 25's (its rows start with ``#25``).
 
     A target is *judged* at the scale it is set for (national, stress, tiny for the fixed
     overhead); at other scales it is shown as indicative, because at small scale the fixed
@@ -727,8 +735,63 @@ def targets(scale: str, summary: dict, survey_rows: int, tiny_overhead: float | 
                 f"<= {TARGET_FIXED_OVERHEAD_SECONDS:.0f} s (the allowance above)",
             )
         )
+    rows.extend(targets_issue_25(scale, pipeline, floor, incremental, rebuild))
     if survey_rows and e2e and ok:
         rows.append(("rows per second (end to end)", False, None, f"{survey_rows / e2e:,.0f}", ""))
+    return rows
+
+
+def targets_issue_25(
+    scale: str, pipeline: dict, floor: dict, incremental: dict | None, rebuild: dict | None
+) -> list:
+    """Issue 25's targets, in the same form: tiny end to end <= 8 s; province and national
+    within 3 x floor + 10 s; national peak <= 4 GB; a year added <= 25 % of a rebuild."""
+    rows = []
+    e2e = pipeline.get("seconds")
+    ok = pipeline.get("all_succeeded", False)
+    if e2e is not None and scale == "tiny":
+        rows.append(
+            (
+                "#25 tiny end to end <= 8 s",
+                True,
+                ok and e2e <= TARGET25_TINY_SECONDS,
+                f"{e2e:.1f} s",
+                f"<= {TARGET25_TINY_SECONDS:.0f} s",
+            )
+        )
+    if e2e is not None and floor.get("seconds") is not None and scale != "tiny":
+        allowed = TARGET25_FLOOR_FACTOR * floor["seconds"] + TARGET25_FIXED_SECONDS
+        rows.append(
+            (
+                "#25 end to end <= 3 x floor + 10 s",
+                scale in ("province", "national"),
+                ok and e2e <= allowed,
+                f"{e2e:.1f} s",
+                f"<= {allowed:.1f} s (floor {floor['seconds']:.1f} s)",
+            )
+        )
+    if pipeline.get("peak_rss_bytes") is not None and scale != "stress":
+        peak = pipeline["peak_rss_bytes"] / GB
+        rows.append(
+            (
+                f"#25 peak <= {TARGET25_NATIONAL_PEAK_GB:.0f} GB",
+                scale == "national",
+                ok and peak <= TARGET25_NATIONAL_PEAK_GB,
+                f"{peak:.2f} GB",
+                f"<= {TARGET25_NATIONAL_PEAK_GB:.0f} GB",
+            )
+        )
+    if incremental and rebuild and rebuild["seconds"]:
+        share = incremental["seconds"] / rebuild["seconds"]
+        rows.append(
+            (
+                "#25 add a year <= 25% of a rebuild",
+                scale == "national",
+                incremental["all_succeeded"] and share <= TARGET25_INCREMENTAL_SHARE,
+                f"{share:.0%} ({incremental['seconds']:.1f} s / {rebuild['seconds']:.1f} s)",
+                f"<= {TARGET25_INCREMENTAL_SHARE:.0%}",
+            )
+        )
     return rows
 
 
