@@ -82,7 +82,7 @@ published file, which a run replaces whole, and answer during a run.
 ENVIRONMENT = """\
 environment:
   POVERTY_RAW_DIR, POVERTY_WAREHOUSE_DIR   defaults of --raw-dir and --warehouse-dir
-  POVERTY_DUCKDB_MEMORY_LIMIT              DuckDB's memory limit (default 5GB)
+  POVERTY_DUCKDB_MEMORY_LIMIT              DuckDB's memory limit (default 2.5GB)
   POVERTY_PII_KEY                          hex key for the personal-data hash
   DAGSTER_HOME                             record runs in this Dagster instance instead of
                                            OUT/dagster_home

@@ -16,6 +16,7 @@ import pytest
 from dbt_fixtures.sample import YEARS, year_2024
 from dbt_fixtures.warehouse import create_warehouse, dbt, household, replace_year
 
+from orchestration.base.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 from orchestration.transform.dbt_failures import model_key, offending_rows
 
 PROVINCE_TOTAL = 270  # resident households: 100 + 50 + 80 + 40 before 2025, 150 + 120 from 2025
@@ -66,6 +67,19 @@ def test_exact_product_keeps_18_decimals_and_counts_of_100_and_more(warehouse):
         "0.000000000000000000",
         "160.625000000000000000",
     ]
+
+
+def test_a_dbt_run_without_the_setting_gets_the_pipelines_memory_limit(warehouse, monkeypatch):
+    """The profile's default memory limit is the settings' default: a `dbt build` by hand stays
+    within what the pipeline allows (the national peak-memory target), and has the same profile,
+    so it starts from the same kept parse (orchestration/base/dbt_parse_state.py)."""
+    monkeypatch.delenv("POVERTY_DUCKDB_MEMORY_LIMIT", raising=False)
+    query = "select current_setting('memory_limit') as memory_limit"
+    shown = dbt(["show", "--inline", query, "--output", "json"], warehouse)
+    (row,) = json.loads(shown.stdout[shown.stdout.index("{") :])["show"]
+    with duckdb.connect(config={"memory_limit": DEFAULT_DUCKDB_MEMORY_LIMIT}) as con:
+        (expected,) = con.execute(query).fetchone()
+    assert row["memory_limit"] == expected
 
 
 def test_a_models_rules_are_one_test_that_names_each_broken_rule(warehouse, tmp_path):

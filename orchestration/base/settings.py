@@ -15,8 +15,8 @@ Environment variables (all optional):
 - ``POVERTY_WAREHOUSE_DIR``: where ``warehouse.duckdb``, ``published.duckdb`` and the run's
   logs, builds and Dagster records live (default ``warehouse``).
 - ``POVERTY_DUCKDB_MEMORY_LIMIT``: DuckDB's memory limit on every warehouse connection, the dbt
-  build's included (default ``5GB``; past it DuckDB spills to disk instead of taking up to 80 %
-  of the machine's memory).
+  build's included (default ``2.5GB``; past it DuckDB spills to disk instead of taking up to 80 %
+  of the machine's memory; with it a whole country's run peaks at about 3.4 GB in all).
 - ``DAGSTER_HOME``: a Dagster instance where ``poverty-warehouse run`` records its runs instead
   of the warehouse's own (``OUT/dagster_home``).
 - ``POVERTY_MAX_SHEET_ROWS``, ``POVERTY_MAX_SHEET_COLUMNS``, ``POVERTY_MAX_SHEET_CELLS``,
@@ -39,7 +39,7 @@ DBT_MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 DEFAULT_RAW_DIR = "data/raw"
 DEFAULT_WAREHOUSE_DIR = "warehouse"
-DEFAULT_DUCKDB_MEMORY_LIMIT = "5GB"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "2.5GB"
 WAREHOUSE_POOL = "duckdb_warehouse"
 """Dagster concurrency pool held by every step that opens the working warehouse (limit 1)."""
 WAREHOUSE_PATH_ENV = "POVERTY_WAREHOUSE_PATH"
