@@ -17,6 +17,7 @@ from dbt_fixtures.sample import YEARS, year_2024
 from dbt_fixtures.warehouse import create_warehouse, dbt, household, replace_year
 
 from orchestration.base.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
+from orchestration.ingest import RAW_TABLES
 from orchestration.transform.dbt_failures import model_key, offending_rows
 
 PROVINCE_TOTAL = 270  # resident households: 100 + 50 + 80 + 40 before 2025, 150 + 120 from 2025
@@ -489,6 +490,27 @@ def test_adding_a_year_rebuilds_only_that_year(with_2026):
         "table_schema = 'intermediate' and table_name = 'int_households_classified'",
         "table_type",
     ) == ("VIEW",)
+
+
+def test_a_build_with_nothing_new_rebuilds_no_year_and_a_withdrawn_year_goes(with_2026, tmp_path):
+    """With no year to build, the flows model selects nothing (no pass over every household's
+    years) and the table stays as it was; a year withdrawn from raw is still dropped from it."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(with_2026[0], path)
+    flows = "select * from intermediate.int_household_flows_tracked order by all"
+    before = query(path, flows)
+    assert {row[0] for row in before} == {2023, 2024, 2025, 2026}
+
+    output = dbt(["build"], path).stdout
+    assert years_rebuilt(output, "int_household_flows_tracked") == "none"
+    assert query(path, flows) == before
+
+    with duckdb.connect(str(path)) as con:
+        for table in RAW_TABLES.values():
+            con.execute(f"delete from {table} where review_year = 2026")
+    output = dbt(["build"], path).stdout
+    assert years_rebuilt(output, "int_household_flows_tracked") == "none"
+    assert query(path, flows) == [row for row in before if row[0] != 2026]
 
 
 def test_a_flows_table_built_before_the_year_rows_is_rebuilt_whole(warehouse, tmp_path):
