@@ -204,22 +204,29 @@ def manifest_is_current(manifest: Path = MANIFEST) -> bool:
     return True
 
 
-def ensure_manifest(settings: Settings) -> bool:
-    """``dbt parse`` when the manifest is missing or stale; True when it parsed.
+def ensure_manifest(settings: Settings, *, force: bool = False) -> bool:
+    """``dbt parse`` when the manifest is missing or stale (always with ``force``, as ``make
+    manifest`` does); True when it parsed.
 
     Several commands (on different warehouses) may start at once: the parse is serialised by a
-    lock in dbt's target folder, and each looks again once it holds it.
+    lock in dbt's target folder, and each looks again once it holds it. When the warehouse's
+    directory exists, dbt parses for the file's name (``orchestration/base/dbt_child.py``), so
+    the parse is kept as the first build's starting point
+    (``orchestration/base/dbt_parse_state.py``): on a fresh clone the first build does not parse
+    the project a second time.
     """
-    if manifest_is_current():
+    if not force and manifest_is_current():
         return False
     target = DBT_PROJECT_DIR / "target"
     target.mkdir(exist_ok=True)
     with run_lock.hold(target, "dbt parse", timeout_s=300):
-        if manifest_is_current():
+        if not force and manifest_is_current():
             return False
+        from orchestration.base.dbt_parse_state import keep_parse_state, parse_state
         from orchestration.base.resources import dbt_resource
 
         resource = dbt_resource(settings)
+        by_name = settings.warehouse_path.parent.is_dir()
         args = [
             resource.dbt_executable,
             *resource.global_config_flags,
@@ -236,6 +243,10 @@ def ensure_manifest(settings: Settings) -> bool:
             raise PipelineError(
                 "dbt parse failed while preparing the manifest: "
                 + (detail[-1] if detail else f"exit {done.returncode}")
+            )
+        if by_name:
+            keep_parse_state(
+                target, parse_state(str(settings.warehouse_path), resource.memory_limit)
             )
     return True
 

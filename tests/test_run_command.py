@@ -367,9 +367,9 @@ def test_a_full_disk_after_the_rename_exits_3_saying_it_was_published(
 # -- Right after installation --------------------------------------------------------------------
 
 
-def test_the_command_prepares_a_missing_dbt_manifest(sample_tiny, tmp_path):
-    """On a copy of the project without dbt's manifest (the repository's own manifest stays in
-    place for the tests running beside this one)."""
+def _project_copy(tmp_path: Path) -> Path:
+    """The project's code, suites and dbt project without dbt's target folder (the repository's
+    own manifest and parse states stay in place for the tests running beside this one)."""
     project = tmp_path / "project"
     for part in ("orchestration", "expectations"):
         shutil.copytree(REPO / part, project / part, ignore=shutil.ignore_patterns("__pycache__"))
@@ -378,6 +378,12 @@ def test_the_command_prepares_a_missing_dbt_manifest(sample_tiny, tmp_path):
         project / "dbt_project",
         ignore=shutil.ignore_patterns("target", "logs", "warehouse_dbt_assets-*"),
     )
+    return project
+
+
+def test_the_command_prepares_a_missing_dbt_manifest(sample_tiny, tmp_path):
+    """On a copy of the project without dbt's manifest."""
+    project = _project_copy(tmp_path)
     manifest = project / "dbt_project" / "target" / "manifest.json"
     assert not manifest.exists()
     done = subprocess.run(
@@ -393,6 +399,51 @@ def test_the_command_prepares_a_missing_dbt_manifest(sample_tiny, tmp_path):
     assert "prepared dbt's manifest" in done.stdout
     assert manifest.exists()
     assert MANIFEST.exists()
+
+
+def test_the_manifests_parse_is_kept_for_the_first_build_on_that_warehouse_name(tmp_path):
+    """Preparing the manifest (the command's way) parses for the warehouse file's name and keeps
+    that parse, with the project's absolute path, as the first build's starting point (the
+    missing-manifest run above then builds without parsing again)."""
+    from dbt.contracts.graph.manifest import Manifest
+
+    project = _project_copy(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    prepare = (
+        "import sys; from orchestration.base.settings import get_settings; "
+        "from orchestration.runner import ensure_manifest; "
+        "ensure_manifest(get_settings(warehouse_dir=sys.argv[1]), force=True)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", prepare, str(out)],
+        capture_output=True,
+        text=True,
+        env=_env(PYTHONPATH=str(project)),
+        cwd=project,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (project / "dbt_project" / "target" / "manifest.json").exists()
+    (state,) = (project / "dbt_project" / "target" / "parse-state").iterdir()
+    nodes = Manifest.from_msgpack(state.read_bytes()).nodes.values()
+    seeds = [node for node in nodes if node.resource_type == "seed"]
+    assert seeds and {seed.root_path for seed in seeds} == {str(project / "dbt_project")}
+    # The state is the one a build on `out/warehouse.duckdb` looks for.
+    check = (
+        "import sys; from orchestration.base.dbt_parse_state import parse_state; "
+        "from orchestration.base.settings import duckdb_memory_limit; "
+        "print(parse_state(sys.argv[1], duckdb_memory_limit()))"
+    )
+    looked_for = subprocess.run(
+        [sys.executable, "-c", check, str(out / "warehouse.duckdb")],
+        capture_output=True,
+        text=True,
+        env=_env(PYTHONPATH=str(project)),
+        cwd=project,
+        check=True,
+    ).stdout.strip()
+    assert Path(looked_for) == state
 
 
 # -- Personal data: none in clear in anything a run leaves -------------------------------------

@@ -19,10 +19,11 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 import uuid
 from pathlib import Path
 
-from orchestration.base.settings import DBT_PROJECT_DIR
+from orchestration.base.settings import DBT_PROJECT_DIR, duckdb_memory_limit
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 STATES_DIR = DBT_PROJECT_DIR / "target" / "parse-state"
@@ -72,3 +73,15 @@ def _written_at(path: Path) -> float:
         return path.stat().st_mtime
     except FileNotFoundError:  # pruned meanwhile by a concurrent build
         return 0.0
+
+
+def main(argv: list[str]) -> None:
+    """``python -m orchestration.base.dbt_parse_state WAREHOUSE_PATH``: keep the parse that
+    ``dbt parse`` just left in ``dbt_project/target`` (run through the dbt child, so for that
+    file's name) as the first build's starting point. ``make manifest`` runs it."""
+    (warehouse_path,) = argv
+    keep_parse_state(STATES_DIR.parent, parse_state(warehouse_path, duckdb_memory_limit()))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
