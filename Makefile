@@ -41,10 +41,8 @@ demo: manifest
 	$(BIN)/poverty-warehouse generate-sample --if-empty
 	$(BIN)/poverty-warehouse run --warehouse-dir $(WAREHOUSE_DIR) --settle-seconds 0
 
-# Every test runs, the browser and old-client ones included: their installs come first. The lint,
-# the manifest and those installs run side by side (each leaves a core idle part of the time).
-test: setup
-	$(MAKE) --no-print-directory -j 3 --output-sync=target lint manifest setup-browser
+# Every test runs, the browser and old-client ones included: their installs come first.
+test: lint manifest setup-browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup
