@@ -205,8 +205,8 @@ def manifest_is_current(manifest: Path = MANIFEST) -> bool:
 
 
 def ensure_manifest(settings: Settings, *, force: bool = False) -> bool:
-    """``dbt parse`` when the manifest is missing or stale (always with ``force``, as ``make
-    manifest`` does); True when it parsed.
+    """``dbt parse`` when the manifest is missing or stale (always with ``force``); True when it
+    parsed. ``make manifest`` parses the same way (through the dbt child) and keeps its parse too.
 
     Several commands (on different warehouses) may start at once: the parse is serialised by a
     lock in dbt's target folder, and each looks again once it holds it. When the warehouse's

@@ -9,9 +9,10 @@ into the next build's target folder.
 The profile includes the warehouse file's path. The dbt child gives dbt the file's name only,
 working in the warehouse's directory (``orchestration/base/dbt_child.py``), so one kept parse
 serves every warehouse of that name and memory limit (tests, benchmarks, each province's
-directory). Only builds given the project's absolute path write these files: a parse made from a
-relative project path breaks the seed paths. No Dagster here: the dbt asset and the tests' own
-dbt runs share it.
+directory). Only builds and the manifest's preparation (``make manifest``, ``ensure_manifest``),
+all given the project's absolute path, write these files: a parse made from a relative project
+path breaks the seed paths. No Dagster here: the dbt asset, the manifest's preparation and the
+tests' own dbt runs share it.
 """
 
 from __future__ import annotations
