@@ -32,7 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.base import run_lock
-from orchestration.base.settings import DBT_PROJECT_DIR, Settings
+from orchestration.base.settings import (
+    DBT_MANIFEST_PATH,
+    DBT_PROJECT_DIR,
+    DBT_TARGET_DIR,
+    Settings,
+)
 from orchestration.instance import (
     HOST_TAG,
     PID_TAG,
@@ -54,7 +59,7 @@ TABLE_CHECK_NAME = "expectations"
 VALIDATION_ASSET = "audit/validation_results"
 PUBLISHED_ASSET = "published/published_warehouse"
 DBT_STEP = "warehouse_dbt_assets"
-MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+MANIFEST = DBT_MANIFEST_PATH
 # What makes the manifest stale: the project's own files, not dbt's output folders.
 _PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests")
 
@@ -204,9 +209,9 @@ def manifest_is_current(manifest: Path = MANIFEST) -> bool:
     return True
 
 
-def ensure_manifest(settings: Settings, *, force: bool = False) -> bool:
-    """``dbt parse`` when the manifest is missing or stale (always with ``force``); True when it
-    parsed. ``make manifest`` parses the same way (through the dbt child) and keeps its parse too.
+def ensure_manifest(settings: Settings) -> bool:
+    """``dbt parse`` when the manifest is missing or stale; True when it parsed. ``make
+    manifest`` parses the same way (through the dbt child) and keeps its parse too.
 
     Several commands (on different warehouses) may start at once: the parse is serialised by a
     lock in dbt's target folder, and each looks again once it holds it. When the warehouse's
@@ -215,18 +220,18 @@ def ensure_manifest(settings: Settings, *, force: bool = False) -> bool:
     (``orchestration/base/dbt_parse_state.py``): on a fresh clone the first build does not parse
     the project a second time.
     """
-    if not force and manifest_is_current():
+    if manifest_is_current():
         return False
-    target = DBT_PROJECT_DIR / "target"
-    target.mkdir(exist_ok=True)
-    with run_lock.hold(target, "dbt parse", timeout_s=300):
-        if not force and manifest_is_current():
+    DBT_TARGET_DIR.mkdir(exist_ok=True)
+    with run_lock.hold(DBT_TARGET_DIR, "dbt parse", timeout_s=300):
+        if manifest_is_current():
             return False
+        from orchestration.base.dbt_child import gives_the_name
         from orchestration.base.dbt_parse_state import keep_parse_state, parse_state
         from orchestration.base.resources import dbt_resource
 
         resource = dbt_resource(settings)
-        by_name = settings.warehouse_path.parent.is_dir()
+        by_name = gives_the_name(settings.warehouse_path)
         args = [
             resource.dbt_executable,
             *resource.global_config_flags,
@@ -246,7 +251,7 @@ def ensure_manifest(settings: Settings, *, force: bool = False) -> bool:
             )
         if by_name:
             keep_parse_state(
-                target, parse_state(str(settings.warehouse_path), resource.memory_limit)
+                DBT_TARGET_DIR, parse_state(str(settings.warehouse_path), resource.memory_limit)
             )
     return True
 

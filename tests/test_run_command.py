@@ -413,7 +413,7 @@ def test_the_manifests_parse_is_kept_for_the_first_build_on_that_warehouse_name(
     prepare = (
         "import sys; from orchestration.base.settings import get_settings; "
         "from orchestration.runner import ensure_manifest; "
-        "ensure_manifest(get_settings(warehouse_dir=sys.argv[1]), force=True)"
+        "ensure_manifest(get_settings(warehouse_dir=sys.argv[1]))"
     )
     done = subprocess.run(
         [sys.executable, "-c", prepare, str(out)],

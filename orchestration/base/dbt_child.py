@@ -43,6 +43,12 @@ def die_with_parent() -> None:
         os._exit(137)
 
 
+def gives_the_name(warehouse: Path) -> bool:
+    """Whether dbt is given the file's name, working in its directory (else the path as given:
+    a directory not made yet, as for ``dbt --version`` before any run)."""
+    return warehouse.is_absolute() and warehouse.parent.is_dir()
+
+
 def main(argv: list[str]) -> None:
     env = dict(os.environ)
     args = list(argv)
@@ -50,8 +56,7 @@ def main(argv: list[str]) -> None:
         env[ENV_OF_FLAG[args[0]]] = args[1]
         args = args[2:]
     warehouse = Path(env["POVERTY_WAREHOUSE_PATH"]) if "POVERTY_WAREHOUSE_PATH" in env else None
-    # (A directory not made yet, as for ``dbt --version`` before any run: the path as given.)
-    if warehouse is not None and warehouse.is_absolute() and warehouse.parent.is_dir():
+    if warehouse is not None and gives_the_name(warehouse):
         os.chdir(warehouse.parent)
         env["POVERTY_WAREHOUSE_PATH"] = warehouse.name
     die_with_parent()

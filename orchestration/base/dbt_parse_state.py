@@ -24,10 +24,10 @@ import sys
 import uuid
 from pathlib import Path
 
-from orchestration.base.settings import DBT_PROJECT_DIR, duckdb_memory_limit
+from orchestration.base.settings import DBT_TARGET_DIR, duckdb_memory_limit
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
-STATES_DIR = DBT_PROJECT_DIR / "target" / "parse-state"
+STATES_DIR = DBT_TARGET_DIR / "parse-state"
 # Parse states kept, the most recently written first (1.2 MB each; tests and benchmarks build
 # many throwaway warehouses).
 PARSE_STATES_KEPT = 8
@@ -81,7 +81,7 @@ def main(argv: list[str]) -> None:
     ``dbt parse`` just left in ``dbt_project/target`` (run through the dbt child, so for that
     file's name) as the first build's starting point. ``make manifest`` runs it."""
     (warehouse_path,) = argv
-    keep_parse_state(STATES_DIR.parent, parse_state(warehouse_path, duckdb_memory_limit()))
+    keep_parse_state(DBT_TARGET_DIR, parse_state(warehouse_path, duckdb_memory_limit()))
 
 
 if __name__ == "__main__":

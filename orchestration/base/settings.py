@@ -34,7 +34,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-DBT_MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+DBT_TARGET_DIR = DBT_PROJECT_DIR / "target"
+"""dbt's target folder: the manifest, the kept parse states, each build's own folder."""
+DBT_MANIFEST_PATH = DBT_TARGET_DIR / "manifest.json"
 """dbt's manifest (``make manifest``): the models, their keys and descriptions."""
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 DEFAULT_RAW_DIR = "data/raw"

@@ -56,12 +56,10 @@ from orchestration.base.resources import (
     dbt_project,
     is_lock_error,
 )
-from orchestration.base.settings import DBT_PROJECT_DIR, WAREHOUSE_POOL
+from orchestration.base.settings import DBT_TARGET_DIR, WAREHOUSE_POOL
 from orchestration.transform.dbt_failures import offending_rows
 from orchestration.transform.dbt_test_names import readable_manifest, readable_test_names
 from orchestration.transform.node_log import DBT_NODE_LOG_PREFIX
-
-TARGET_DIR = DBT_PROJECT_DIR / "target"
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
@@ -162,7 +160,7 @@ def warehouse_dbt_assets(
     the warehouse file.
     """
     target_path = (
-        TARGET_DIR / f"warehouse_dbt_assets-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+        DBT_TARGET_DIR / f"warehouse_dbt_assets-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
     )
     target_path.mkdir(parents=True)
     state = parse_state(str(warehouse.warehouse_path), dbt.memory_limit)
