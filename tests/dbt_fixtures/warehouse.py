@@ -170,30 +170,23 @@ def dbt(
 
     Artifacts go beside the warehouse file, not into ``dbt_project/target`` (which holds the
     manifest the Dagster definitions load), unless ``keep_target`` is set (for ``dbt parse``).
-    As the pipeline's dbt child does, dbt then works in the warehouse's directory, is given the
-    file's name, and starts from the parse kept for that name
-    (``orchestration/base/dbt_parse_state.py``): the tests' many throwaway warehouses share one
-    parse instead of each paying a full one.
+    dbt runs through the pipeline's dbt child (``orchestration/base/dbt_child.py``): in the
+    warehouse's directory, given the file's name, so it starts from the parse kept for that name
+    (``orchestration/base/dbt_parse_state.py``) and the tests' many throwaway warehouses share
+    one parse instead of each paying a full one.
     """
-    env = {**os.environ, "POVERTY_WAREHOUSE_PATH": str(warehouse_path)}
-    cwd, state, target = REPO_ROOT, None, warehouse_path.parent / "dbt_target"
+    env, state, target = dict(os.environ), None, warehouse_path.parent / "dbt_target"
     if not keep_target:
         target.mkdir(parents=True, exist_ok=True)
         env["DBT_TARGET_PATH"] = str(target)
         env["DBT_LOG_PATH"] = str(warehouse_path.parent / "dbt_logs")
-        cwd, env["POVERTY_WAREHOUSE_PATH"] = warehouse_path.parent, warehouse_path.name
         state = parse_state(warehouse_path.name, duckdb_memory_limit())
         use_parse_state(state, target)
     result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            *args,
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-        ],
-        cwd=cwd,
+        [sys.executable, "-m", "orchestration.base.dbt_child"]
+        + ["--warehouse-path", str(warehouse_path.resolve()), *args]
+        + ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,
