@@ -271,13 +271,22 @@ def _create(table: str, columns: tuple[tuple[str, str], ...]) -> list[str]:
     ]
 
 
+_TABLES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    *((d.raw_table, d.raw_columns()) for d in REGISTRY.values()),
+    *AUDIT_COLUMNS.items(),
+)
+
 DDL: list[str] = [
     "create schema if not exists raw",
     "create schema if not exists audit",
-    *(s for d in REGISTRY.values() for s in _create(d.raw_table, d.raw_columns())),
-    *(s for table, columns in AUDIT_COLUMNS.items() for s in _create(table, columns)),
+    *(s for table, columns in _TABLES for s in _create(table, columns)),
 ]
 """Statements creating the raw and audit tables (idempotent; they never drop a column)."""
+
+TABLE_COLUMNS: frozenset[tuple[str, str]] = frozenset(
+    (table, name) for table, columns in _TABLES for name, _ in columns
+)
+"""Every ``(schema.table, column)`` the DDL makes: a warehouse holding them all needs no DDL."""
 
 RAW_COLUMNS: Mapping[str, list[str]] = {
     name: ["$review_year", "$unit_version", *(column for column, _ in d.columns)]
