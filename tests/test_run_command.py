@@ -239,13 +239,26 @@ def test_a_second_command_on_the_same_warehouse_exits_4_naming_the_first(
 
 
 def _dbt_started(process: subprocess.Popen) -> list[psutil.Process]:
+    """The run's processes once its dbt build has started: the dbt child dagster-dbt started,
+    and the warm dbt it hands the build to (started with the run)."""
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         children = psutil.Process(process.pid).children(recursive=True)
-        if any("dbt" in " ".join(child.cmdline()) for child in children):
+        if any("build" in child.cmdline() for child in children):
             return children
         time.sleep(0.1)
     pytest.fail("dbt never started")
+
+
+def _wait_for_warm_dbt_in(children: list[psutil.Process], warehouse_dir: Path) -> None:
+    """The build runs in the warm dbt the run started: it works in the warehouse's directory
+    once the dbt child has handed it the invocation."""
+    warm = [child for child in children if "--serve" in child.cmdline()]
+    assert len(warm) == 1, [child.cmdline() for child in children]
+    deadline = time.monotonic() + 60
+    while warm[0].cwd() != str(warehouse_dir):
+        assert time.monotonic() < deadline, "the build was not handed to the warm dbt"
+        time.sleep(0.05)
 
 
 STAGES = {
@@ -268,6 +281,7 @@ def test_sigkill_at_any_stage_leaves_a_complete_build_no_orphan_and_no_lock(
         _wait_for_line(process, marker)
         if stage == "dbt":
             children = _dbt_started(process)
+            _wait_for_warm_dbt_in(children, out)
         else:
             children = psutil.Process(process.pid).children(recursive=True)
         process.send_signal(signal.SIGKILL)

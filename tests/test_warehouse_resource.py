@@ -130,6 +130,9 @@ _PATH_VARIABLES = re.compile(r"POVERTY_\w*(DIR|PATH)\b|DAGSTER_HOME")
 _ENV_READ = re.compile(r"os\.environ\b|os\.getenv\(|environ\.get\(")
 _ENV_WRITE = re.compile(r"os\.environ\[[^\]]+\]\s*=(?!=)|os\.environ\.(update|setdefault)\(")
 _ALLOWED = {"orchestration/base/settings.py", "orchestration/base/resources.py"}
+# The warm dbt becomes the invocation handed to it, environment included (what execve does for
+# the dbt it starts): the one module that writes an environment, and only the dbt process's own.
+_WRITES_ITS_OWN = {"orchestration/base/dbt_child.py": "def serve("}
 
 
 def test_no_module_but_the_settings_reads_a_path_from_the_environment():
@@ -138,10 +141,14 @@ def test_no_module_but_the_settings_reads_a_path_from_the_environment():
         relative = path.relative_to(REPO).as_posix()
         if relative in _ALLOWED:
             continue
+        function = None
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.startswith("def "):
+                function = line
             if _ENV_READ.search(line) and _PATH_VARIABLES.search(line):
                 offenders.append(f"{relative}:{number}: {line.strip()}")
-            if _ENV_WRITE.search(line):
+            own = function is not None and function.startswith(_WRITES_ITS_OWN.get(relative, "~"))
+            if _ENV_WRITE.search(line) and not own:
                 offenders.append(f"{relative}:{number}: writes the environment: {line.strip()}")
     assert offenders == []
 
@@ -284,3 +291,107 @@ def test_the_dbt_child_dies_with_its_parent(tmp_path):
     else:
         os.kill(child_pid, signal.SIGKILL)
         pytest.fail("the child outlived its parent")
+
+
+# -- A dbt started warm (orchestration.base.dbt_child.start_warm_dbt) ---------------------------
+
+
+def _listening(name: str, timeout: float = 60) -> None:
+    """Wait until the warm dbt has imported dbt and listens on its abstract socket."""
+    deadline = time.monotonic() + timeout
+    while "@" + name not in Path("/proc/net/unix").read_text():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the warm dbt never listened on {name}")
+        time.sleep(0.05)
+
+
+def _dbt_child(warm: str, warehouse: Path, *dbt_args: str, **popen) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchestration.base.dbt_child",
+            "--warm",
+            warm,
+            "--warehouse-path",
+            str(warehouse),
+            "--memory-limit",
+            "1GB",
+            *dbt_args,
+            "--project-dir",
+            str(REPO / "dbt_project"),
+            "--profiles-dir",
+            str(REPO / "dbt_project"),
+        ],
+        cwd=REPO,
+        text=True,
+        **popen,
+    )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract sockets are Linux's")
+def test_a_warm_dbt_becomes_the_invocation_handed_to_it(tmp_path):
+    """The dbt child hands its invocation to the warm dbt: its arguments, its environment (the
+    warehouse path and memory limit it sets), its working directory (the warehouse's) and its
+    standard streams; the exit status comes back; the warm dbt serves that one and exits."""
+    from orchestration.base.dbt_child import start_warm_dbt, stop_warm_dbt
+
+    warm = start_warm_dbt()
+    assert warm is not None
+    process, name = warm
+    try:
+        _listening(name)
+        child = _dbt_child(name, tmp_path / "w.duckdb", "debug", stdout=subprocess.PIPE)
+        output, _ = child.communicate(timeout=120)
+        assert child.returncode == 0, output
+        assert "Connection test: [OK connection ok]" in output
+        assert "path: w.duckdb" in output and "'memory_limit': '1GB'" in output
+        assert (tmp_path / "w.duckdb").exists()  # dbt worked in the warehouse's directory
+        assert process.wait(timeout=30) == 0  # it was the warm process that ran it
+        # A dbt that fails hands back its failure: dbt's status for an unknown command.
+        second = start_warm_dbt()
+        try:
+            _listening(second[1])
+            failed = _dbt_child(second[1], tmp_path / "w.duckdb", "no-such-command")
+            assert failed.wait(timeout=120) == 2
+            assert second[0].wait(timeout=30) == 2
+        finally:
+            stop_warm_dbt(second)
+    finally:
+        stop_warm_dbt(warm)
+
+
+def test_with_no_warm_dbt_listening_the_child_starts_dbt_itself(tmp_path):
+    child = _dbt_child("nobody-listens", tmp_path / "w.duckdb", "debug", stdout=subprocess.PIPE)
+    output, _ = child.communicate(timeout=120)
+    assert child.returncode == 0, output
+    assert "Connection test: [OK connection ok]" in output
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract sockets are Linux's")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_a_warm_dbt_stops_with_the_child_that_handed_it_the_invocation(tmp_path, signum):
+    """dagster-dbt stops dbt by signalling the process it started (the child): the child relays
+    SIGINT and SIGTERM to the warm dbt, and a warm dbt whose child was killed stops at once."""
+    import psutil
+
+    from orchestration.base.dbt_child import start_warm_dbt, stop_warm_dbt
+
+    warm = start_warm_dbt()
+    process, name = warm
+    try:
+        _listening(name)
+        # `dbt init` outside a project waits for a project name on its standard input: a dbt
+        # invocation that runs until it is stopped.
+        child = _dbt_child(name, tmp_path / "w.duckdb", "init", stdin=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while psutil.Process(process.pid).cwd() != str(tmp_path):
+            assert time.monotonic() < deadline, "the warm dbt was never handed the invocation"
+            time.sleep(0.05)
+        time.sleep(1)  # into dbt's prompt
+        assert process.poll() is None and child.poll() is None
+        child.send_signal(signum)
+        assert process.wait(timeout=30) != 0
+        assert child.wait(timeout=30) != 0
+    finally:
+        stop_warm_dbt(warm)

@@ -15,14 +15,32 @@ The dbt resource runs ``python -m orchestration.base.dbt_child --warehouse-path 
   and log folders as absolute paths, so nothing else depends on the working directory;
 
 then replaces itself with the dbt beside this interpreter (``exec``: one process, dbt's pid).
+
+**A dbt started warm.** Importing dbt takes 1.4 s of every dbt process, and a run's dbt starts
+only after the ingest. ``poverty-warehouse run`` therefore starts ``python -m
+orchestration.base.dbt_child --serve NAME`` first (``start_warm_dbt``): a process that dies with
+the run, imports dbt while the run starts and ingests (on the core the run leaves idle), then
+listens on the Linux abstract socket ``NAME``. The dbt resource of that run passes ``--warm
+NAME``; the child then hands its arguments, environment, working directory and standard streams
+(``SCM_RIGHTS``) to the warm process, which becomes that dbt invocation, and waits for its exit
+status. The child relays SIGINT and SIGTERM to it (dagster-dbt's way of stopping dbt), and the
+warm dbt exits at once if the child dies (its end of the socket closes). A warm process serves
+one invocation: any other (none in a run today), and every dbt when no warm process answers, is
+started as before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import json
 import os
 import signal
+import socket
+import subprocess
 import sys
+import threading
+import uuid
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
@@ -50,10 +68,17 @@ def gives_the_name(warehouse: Path) -> bool:
 
 
 def main(argv: list[str]) -> None:
+    if argv[:1] == [SERVE_FLAG]:
+        serve(argv[1])
+        return
     env = dict(os.environ)
     args = list(argv)
-    while args and args[0] in ENV_OF_FLAG:
-        env[ENV_OF_FLAG[args[0]]] = args[1]
+    warm = None
+    while args and args[0] in (*ENV_OF_FLAG, WARM_FLAG):
+        if args[0] == WARM_FLAG:
+            warm = args[1]
+        else:
+            env[ENV_OF_FLAG[args[0]]] = args[1]
         args = args[2:]
     warehouse = Path(env["POVERTY_WAREHOUSE_PATH"]) if "POVERTY_WAREHOUSE_PATH" in env else None
     if warehouse is not None and gives_the_name(warehouse):
@@ -61,7 +86,121 @@ def main(argv: list[str]) -> None:
         env["POVERTY_WAREHOUSE_PATH"] = warehouse.name
     die_with_parent()
     dbt = str(Path(sys.executable).with_name("dbt"))
+    if warm is not None:
+        connection = _connect(warm)
+        if connection is not None:
+            os._exit(_run_warm(connection, [dbt, *args], env))
     os.execve(dbt, [dbt, *args], env)
+
+
+# -- A dbt started warm ----------------------------------------------------------------------
+
+SERVE_FLAG = "--serve"
+WARM_FLAG = "--warm"
+# What the warm dbt exits with when the child that handed it the invocation is gone.
+_ORPHANED = 137
+
+
+def start_warm_dbt() -> tuple[subprocess.Popen, str] | None:
+    """Start a warm dbt for this process's next dbt invocation: ``(process, name)`` to pass as
+    ``--warm NAME``, or None where abstract sockets do not exist (not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    name = f"poverty-warehouse-dbt-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.base.dbt_child", SERVE_FLAG, name],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        # Signals reach it only through the child that uses it (relayed) or as its parent's
+        # death: a Ctrl-C in the terminal is the run's to handle, once.
+        start_new_session=True,
+    )
+    return process, name
+
+
+def stop_warm_dbt(warm: tuple[subprocess.Popen, str] | None) -> None:
+    """Stop a warm dbt that was never used (one that was has exited with its invocation)."""
+    if warm is None:
+        return
+    process, _ = warm
+    with contextlib.suppress(OSError):
+        process.kill()
+    process.wait()
+
+
+def serve(name: str) -> None:
+    """The warm dbt: import dbt, then become the first invocation handed over on ``name``."""
+    die_with_parent()
+    from dbt.cli.main import cli  # the 1.4 s this process exists to spend early
+
+    # Bound only once dbt is imported: a child that finds no listener starts dbt itself.
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind("\0" + name)
+    listener.listen(1)
+    connection, _ = listener.accept()
+    listener.close()
+    message, fds, _, _ = socket.recv_fds(connection, 1 << 20, 3)
+    request = json.loads(message)
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.argv = request["argv"]
+    connection.send(str(os.getpid()).encode())
+    finished = threading.Event()
+    threading.Thread(target=_exit_when_closed, args=(connection, finished), daemon=True).start()
+    code = 1
+    try:
+        cli()
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finished.set()
+        with contextlib.suppress(OSError):
+            connection.send(str(code).encode())
+    # A normal exit, as dbt's own: its multiprocessing resources are released, not leaked.
+    sys.exit(code)
+
+
+def _exit_when_closed(connection: socket.socket, finished: threading.Event) -> None:
+    """The child that handed over the invocation is gone (killed) before dbt finished: stop at
+    once, as an exec'ed dbt would have died with it."""
+    with contextlib.suppress(OSError):
+        while connection.recv(64):
+            pass
+    if not finished.is_set():
+        os._exit(_ORPHANED)
+
+
+def _connect(name: str) -> socket.socket | None:
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        connection.connect("\0" + name)
+    except OSError:  # not listening (yet, or any more): dbt is started here
+        connection.close()
+        return None
+    return connection
+
+
+def _run_warm(connection: socket.socket, argv: list[str], env: dict[str, str]) -> int:
+    """Hand the invocation to the warm dbt; relay stop signals; return its exit status."""
+    request = json.dumps({"argv": argv, "env": env, "cwd": os.getcwd()}).encode()
+    socket.send_fds(connection, [request], [0, 1, 2])
+    answer = connection.recv(64)
+    if not answer:
+        return 1
+    pid = int(answer)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda received, _frame: os.kill(pid, received))
+    status = connection.recv(64)
+    # No status: the warm dbt died without one (killed); dbt failed.
+    return int(status) if status else 1
 
 
 if __name__ == "__main__":

@@ -180,8 +180,12 @@ class WarehouseDbtCliResource(DbtCliResource):
         return None
 
 
-def dbt_resource(settings: Settings, memory_limit: str | None = None) -> WarehouseDbtCliResource:
-    """The dbt resource for one warehouse (also used to prepare the manifest)."""
+def dbt_resource(
+    settings: Settings, memory_limit: str | None = None, warm_dbt: str | None = None
+) -> WarehouseDbtCliResource:
+    """The dbt resource for one warehouse (also used to prepare the manifest). ``warm_dbt``
+    names a dbt already started and imported for its first invocation
+    (``orchestration.base.dbt_child.start_warm_dbt``)."""
     limit = memory_limit or duckdb_memory_limit()
     return WarehouseDbtCliResource(
         project_dir=dbt_project,
@@ -190,6 +194,7 @@ def dbt_resource(settings: Settings, memory_limit: str | None = None) -> Warehou
         global_config_flags=[
             "-m",
             "orchestration.base.dbt_child",
+            *(("--warm", warm_dbt) if warm_dbt else ()),
             "--warehouse-path",
             str(settings.warehouse_path),
             "--memory-limit",
@@ -200,8 +205,11 @@ def dbt_resource(settings: Settings, memory_limit: str | None = None) -> Warehou
     )
 
 
-def build_resources(settings: Settings | None = None) -> dict[str, object]:
-    """The resources of the one code location, for one set of paths."""
+def build_resources(
+    settings: Settings | None = None, warm_dbt: str | None = None
+) -> dict[str, object]:
+    """The resources of the one code location, for one set of paths (``warm_dbt``: see
+    ``dbt_resource``)."""
     settings = settings or get_settings()
     limit = duckdb_memory_limit()
     warehouse = WarehouseResource(
@@ -211,4 +219,4 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         memory_limit=limit,
     )
     paths = PipelinePaths(raw_dir=str(settings.raw_dir), warehouse_dir=str(settings.warehouse_dir))
-    return {"warehouse": warehouse, "paths": paths, "dbt": dbt_resource(settings, limit)}
+    return {"warehouse": warehouse, "paths": paths, "dbt": dbt_resource(settings, limit, warm_dbt)}
