@@ -305,7 +305,10 @@ def _listening(name: str, timeout: float = 60) -> None:
         time.sleep(0.05)
 
 
-def _dbt_child(warm: str, warehouse: Path, *dbt_args: str, **popen) -> subprocess.Popen:
+def _dbt_child(
+    warm: str, warehouse: Path, *dbt_args: str, project: bool = True, **popen
+) -> subprocess.Popen:
+    in_project = ("--project-dir", str(REPO / "dbt_project")) if project else ()
     return subprocess.Popen(
         [
             sys.executable,
@@ -318,10 +321,12 @@ def _dbt_child(warm: str, warehouse: Path, *dbt_args: str, **popen) -> subproces
             "--memory-limit",
             "1GB",
             *dbt_args,
-            "--project-dir",
-            str(REPO / "dbt_project"),
-            "--profiles-dir",
-            str(REPO / "dbt_project"),
+            *in_project,
+            *(
+                ()
+                if "--profiles-dir" in dbt_args
+                else ("--profiles-dir", str(REPO / "dbt_project"))
+            ),
         ],
         cwd=REPO,
         text=True,
@@ -381,9 +386,20 @@ def test_a_warm_dbt_stops_with_the_child_that_handed_it_the_invocation(tmp_path,
     process, name = warm
     try:
         _listening(name)
-        # `dbt init` outside a project waits for a project name on its standard input: a dbt
-        # invocation that runs until it is stopped.
-        child = _dbt_child(name, tmp_path / "w.duckdb", "init", stdin=subprocess.PIPE)
+        # `dbt init` outside a project (and with a profiles folder of its own) waits for a
+        # project name on its standard input: a dbt invocation that runs until it is stopped.
+        (tmp_path / "profiles").mkdir()
+        child = _dbt_child(
+            name,
+            tmp_path / "w.duckdb",
+            "init",
+            "--profiles-dir",
+            str(tmp_path / "profiles"),
+            project=False,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 60
         while psutil.Process(process.pid).cwd() != str(tmp_path):
             assert time.monotonic() < deadline, "the warm dbt was never handed the invocation"
@@ -395,3 +411,11 @@ def test_a_warm_dbt_stops_with_the_child_that_handed_it_the_invocation(tmp_path,
         assert child.wait(timeout=30) != 0
     finally:
         stop_warm_dbt(warm)
+
+
+def test_the_warm_dbt_warm_up_matches_the_installed_dbt():
+    """The warm dbt's head start (the build task, the adapter, the schemas dbt validates
+    against) is skipped silently if it breaks, so a dbt upgrade that moved them fails here."""
+    from orchestration.base.dbt_child import _warm_up_dbt
+
+    _warm_up_dbt()
