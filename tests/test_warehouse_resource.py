@@ -374,6 +374,30 @@ def test_with_no_warm_dbt_listening_the_child_starts_dbt_itself(tmp_path):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract sockets are Linux's")
+def test_a_child_that_cannot_hand_its_invocation_over_starts_dbt_itself(tmp_path):
+    """A closed standard input cannot be handed over: the child starts dbt itself, and the
+    warm dbt, handed nothing, exits."""
+    from orchestration.base.dbt_child import start_warm_dbt, stop_warm_dbt
+
+    warm = start_warm_dbt()
+    try:
+        _listening(warm[1])
+        child = _dbt_child(
+            warm[1],
+            tmp_path / "w.duckdb",
+            "debug",
+            stdout=subprocess.PIPE,
+            preexec_fn=lambda: os.close(0),
+        )
+        output, _ = child.communicate(timeout=120)
+        assert child.returncode == 0, output
+        assert "Connection test: [OK connection ok]" in output
+        assert warm[0].wait(timeout=30) == 0
+    finally:
+        stop_warm_dbt(warm)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract sockets are Linux's")
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_a_warm_dbt_stops_with_the_child_that_handed_it_the_invocation(tmp_path, signum):
     """dagster-dbt stops dbt by signalling the process it started (the child): the child relays

@@ -87,9 +87,9 @@ def main(argv: list[str]) -> None:
     die_with_parent()
     dbt = str(Path(sys.executable).with_name("dbt"))
     if warm is not None:
-        connection = _connect(warm)
-        if connection is not None:
-            os._exit(_run_warm(connection, [dbt, *args], env))
+        status = _run_warm(warm, [dbt, *args], env)
+        if status is not None:
+            os._exit(status)
     os.execve(dbt, [dbt, *args], env)
 
 
@@ -143,6 +143,8 @@ def serve(name: str) -> None:
     connection, _ = listener.accept()
     listener.close()
     message, fds, _, _ = socket.recv_fds(connection, 1 << 20, 3)
+    if not message or len(fds) != 3:  # the child could not hand it over: it starts dbt itself
+        return
     request = json.loads(message)
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
@@ -192,20 +194,18 @@ def _exit_when_closed(connection: socket.socket, finished: threading.Event) -> N
         os._exit(_ORPHANED)
 
 
-def _connect(name: str) -> socket.socket | None:
+def _run_warm(name: str, argv: list[str], env: dict[str, str]) -> int | None:
+    """Hand the invocation to the warm dbt ``name``, relay stop signals and return its exit
+    status; None when it could not be handed over (no warm dbt listening, yet or any more; a
+    closed standard stream; an environment too large for one message): dbt is started here."""
+    request = json.dumps({"argv": argv, "env": env, "cwd": os.getcwd()}).encode()
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         connection.connect("\0" + name)
-    except OSError:  # not listening (yet, or any more): dbt is started here
+        socket.send_fds(connection, [request], [0, 1, 2])
+    except OSError:
         connection.close()
         return None
-    return connection
-
-
-def _run_warm(connection: socket.socket, argv: list[str], env: dict[str, str]) -> int:
-    """Hand the invocation to the warm dbt; relay stop signals; return its exit status."""
-    request = json.dumps({"argv": argv, "env": env, "cwd": os.getcwd()}).encode()
-    socket.send_fds(connection, [request], [0, 1, 2])
     answer = connection.recv(64)
     if not answer:
         return 1
