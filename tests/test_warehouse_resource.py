@@ -366,6 +366,46 @@ def test_a_warm_dbt_becomes_the_invocation_handed_to_it(tmp_path):
         stop_warm_dbt(warm)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract sockets are Linux's")
+def test_a_warm_dbt_serves_only_a_process_its_own_parent_started(tmp_path):
+    """An abstract socket has no file permissions and its name is public (/proc/net/unix): the
+    warm dbt hangs up on any other process, without running what it was sent, and still serves
+    the run's dbt child afterwards."""
+    import json
+    import socket
+
+    from orchestration.base.dbt_child import start_warm_dbt, stop_warm_dbt
+
+    warm = start_warm_dbt()
+    process, name = warm
+    try:
+        _listening(name)
+        # This test process started the warm dbt: it is its parent, not a sibling.
+        stranger = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        stranger.connect("\0" + name)
+        request = {
+            "argv": ["dbt", "debug", "--profiles-dir", str(REPO / "dbt_project")],
+            "env": {**os.environ, "POVERTY_WAREHOUSE_PATH": "stranger.duckdb"},
+            "cwd": str(tmp_path),
+        }
+        socket.send_fds(stranger, [json.dumps(request).encode()], [0, 1, 2])
+        stranger.settimeout(60)
+        try:
+            answer = stranger.recv(64)
+        except ConnectionResetError:  # closed with the request unread
+            answer = b""
+        assert answer == b""  # hung up: no process id, nothing run
+        stranger.close()
+        assert process.poll() is None
+        child = _dbt_child(name, tmp_path / "w.duckdb", "debug", stdout=subprocess.PIPE)
+        output, _ = child.communicate(timeout=120)
+        assert child.returncode == 0, output
+        assert process.wait(timeout=30) == 0  # the warm dbt ran the child's invocation
+        assert not (tmp_path / "stranger.duckdb").exists()
+    finally:
+        stop_warm_dbt(warm)
+
+
 def test_with_no_warm_dbt_listening_the_child_starts_dbt_itself(tmp_path):
     child = _dbt_child("nobody-listens", tmp_path / "w.duckdb", "debug", stdout=subprocess.PIPE)
     output, _ = child.communicate(timeout=120)

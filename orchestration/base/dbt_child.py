@@ -19,14 +19,15 @@ then replaces itself with the dbt beside this interpreter (``exec``: one process
 **A dbt started warm.** Importing dbt takes 1.4 s of every dbt process, and a run's dbt starts
 only after the ingest. ``poverty-warehouse run`` therefore starts ``python -m
 orchestration.base.dbt_child --serve NAME`` first (``start_warm_dbt``): a process that dies with
-the run, imports dbt while the run starts and ingests (on the core the run leaves idle), then
-listens on the Linux abstract socket ``NAME``. The dbt resource of that run passes ``--warm
-NAME``; the child then hands its arguments, environment, working directory and standard streams
+the run, listens on the Linux abstract socket ``NAME`` and imports dbt while the run starts and
+ingests (on the core the run leaves idle). The dbt resource of that run passes ``--warm NAME``;
+the child then hands its arguments, environment, working directory and standard streams
 (``SCM_RIGHTS``) to the warm process, which becomes that dbt invocation, and waits for its exit
 status. The child relays SIGINT and SIGTERM to it (dagster-dbt's way of stopping dbt), and the
-warm dbt exits at once if the child dies (its end of the socket closes). A warm process serves
-one invocation: any other (none in a run today), and every dbt when no warm process answers, is
-started as before.
+warm dbt exits at once if the child dies (its end of the socket closes). Each end checks the
+other's credentials first (``SO_PEERCRED``: the same user, started by the same run), since an
+abstract socket has no file permissions. A warm process serves one invocation: any other (none in
+a run today), and every dbt when no warm process answers, is started as before.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -132,15 +134,21 @@ def stop_warm_dbt(warm: tuple[subprocess.Popen, str] | None) -> None:
 def serve(name: str) -> None:
     """The warm dbt: import dbt, then become the first invocation handed over on ``name``."""
     die_with_parent()
+    # Listening before dbt is imported: a child that comes early waits for the rest of the
+    # import (it gets this process's id only once dbt is here; if the import fails, this
+    # process is gone without sending it, and the child starts dbt itself).
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind("\0" + name)
+    listener.listen(1)
     from dbt.cli.main import cli  # the 1.4 s this process exists to spend early
 
     with contextlib.suppress(Exception):  # a head start only: dbt does it again if need be
         _warm_up_dbt()
-    # Bound only once dbt is imported: a child that finds no listener starts dbt itself.
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    listener.bind("\0" + name)
-    listener.listen(1)
-    connection, _ = listener.accept()
+    while True:
+        connection, _ = listener.accept()
+        if _is_a_sibling(connection):
+            break
+        connection.close()
     listener.close()
     message, fds, _, _ = socket.recv_fds(connection, 1 << 20, 3)
     if not message or len(fds) != 3:  # the child could not hand it over: it starts dbt itself
@@ -194,6 +202,26 @@ def _exit_when_closed(connection: socket.socket, finished: threading.Event) -> N
         os._exit(_ORPHANED)
 
 
+def _is_a_sibling(connection: socket.socket) -> bool:
+    """Whether the process at the other end runs as this user and was started by this process's
+    parent (the run). An abstract socket has no file permissions and its name is visible to
+    every local user (``/proc/net/unix``), so each end checks the other before anything is
+    handed over: the environment may hold the personal-data key."""
+    pid, uid, _ = struct.unpack(
+        "3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    )
+    return uid == os.getuid() and _parent_pid(pid) == os.getppid()
+
+
+def _parent_pid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    # "pid (command) state ppid ...": the command may hold spaces and parentheses.
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
 def _run_warm(name: str, argv: list[str], env: dict[str, str]) -> int | None:
     """Hand the invocation to the warm dbt ``name``, relay stop signals and return its exit
     status; None when it could not be handed over (no warm dbt listening, yet or any more; a
@@ -202,13 +230,16 @@ def _run_warm(name: str, argv: list[str], env: dict[str, str]) -> int | None:
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         connection.connect("\0" + name)
+        if not _is_a_sibling(connection):
+            raise ConnectionRefusedError("not the warm dbt this process's parent started")
         socket.send_fds(connection, [request], [0, 1, 2])
+        # Its process id, sent before dbt starts: without it, nothing ran and dbt starts here.
+        answer = connection.recv(64)
     except OSError:
+        answer = b""
+    if not answer:
         connection.close()
         return None
-    answer = connection.recv(64)
-    if not answer:
-        return 1
     pid = int(answer)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda received, _frame: os.kill(pid, received))
