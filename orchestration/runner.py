@@ -357,7 +357,7 @@ def _run_locked(
     # dbt imports itself while the run starts and ingests (orchestration/base/dbt_child.py).
     warm_dbt = start_warm_dbt()
     try:
-        return _run_job(settings, options, years, progress, warm_dbt[1] if warm_dbt else None)
+        return _run_job(settings, options, years, progress, warm_dbt.name if warm_dbt else None)
     finally:
         stop_warm_dbt(warm_dbt)
 

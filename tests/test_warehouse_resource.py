@@ -356,10 +356,10 @@ def test_a_warm_dbt_becomes_the_invocation_handed_to_it(tmp_path):
         # A dbt that fails hands back its failure: dbt's status for an unknown command.
         second = start_warm_dbt()
         try:
-            _listening(second[1])
-            failed = _dbt_child(second[1], tmp_path / "w.duckdb", "no-such-command")
+            _listening(second.name)
+            failed = _dbt_child(second.name, tmp_path / "w.duckdb", "no-such-command")
             assert failed.wait(timeout=120) == 2
-            assert second[0].wait(timeout=30) == 2
+            assert second.process.wait(timeout=30) == 2
         finally:
             stop_warm_dbt(second)
     finally:
@@ -421,9 +421,9 @@ def test_a_child_that_cannot_hand_its_invocation_over_starts_dbt_itself(tmp_path
 
     warm = start_warm_dbt()
     try:
-        _listening(warm[1])
+        _listening(warm.name)
         child = _dbt_child(
-            warm[1],
+            warm.name,
             tmp_path / "w.duckdb",
             "debug",
             stdout=subprocess.PIPE,
@@ -432,7 +432,7 @@ def test_a_child_that_cannot_hand_its_invocation_over_starts_dbt_itself(tmp_path
         output, _ = child.communicate(timeout=120)
         assert child.returncode == 0, output
         assert "Connection test: [OK connection ok]" in output
-        assert warm[0].wait(timeout=30) == 0
+        assert warm.process.wait(timeout=30) == 0
     finally:
         stop_warm_dbt(warm)
 

@@ -44,6 +44,7 @@ import sys
 import threading
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 PR_SET_PDEATHSIG = 1
 ENV_OF_FLAG = {
@@ -103,9 +104,16 @@ WARM_FLAG = "--warm"
 _ORPHANED = 137
 
 
-def start_warm_dbt() -> tuple[subprocess.Popen, str] | None:
-    """Start a warm dbt for this process's next dbt invocation: ``(process, name)`` to pass as
-    ``--warm NAME``, or None where abstract sockets do not exist (not Linux)."""
+class WarmDbt(NamedTuple):
+    """A warm dbt: its process, and the name its dbt child is given (``--warm NAME``)."""
+
+    process: subprocess.Popen
+    name: str
+
+
+def start_warm_dbt() -> WarmDbt | None:
+    """Start a warm dbt for this process's next dbt invocation, or None where abstract sockets
+    do not exist (not Linux)."""
     if not sys.platform.startswith("linux"):
         return None
     name = f"poverty-warehouse-dbt-{os.getpid()}-{uuid.uuid4().hex[:12]}"
@@ -118,17 +126,16 @@ def start_warm_dbt() -> tuple[subprocess.Popen, str] | None:
         # death: a Ctrl-C in the terminal is the run's to handle, once.
         start_new_session=True,
     )
-    return process, name
+    return WarmDbt(process, name)
 
 
-def stop_warm_dbt(warm: tuple[subprocess.Popen, str] | None) -> None:
+def stop_warm_dbt(warm: WarmDbt | None) -> None:
     """Stop a warm dbt that was never used (one that was has exited with its invocation)."""
     if warm is None:
         return
-    process, _ = warm
     with contextlib.suppress(OSError):
-        process.kill()
-    process.wait()
+        warm.process.kill()
+    warm.process.wait()
 
 
 def serve(name: str) -> None:
