@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from pathlib import Path
 
 import duckdb
+import psutil
 import pytest
 from dagster import AssetKey, materialize
 from dbt_fixtures.sample import YEARS
@@ -49,19 +51,53 @@ def materialize_dbt(dbt_assets_module, path: Path):
     )
 
 
+class WarmDbtWatch:
+    """Every warm dbt (``dbt_child --serve NAME``) this process starts while the watch runs: its
+    socket's name and each working directory it was seen in, sampled every 20 ms."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, tuple[str, set[str]]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> WarmDbtWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.02):
+            for child in psutil.Process().children(recursive=True):
+                try:
+                    command = child.cmdline()
+                    if "--serve" in command:
+                        name = command[command.index("--serve") + 1]
+                        self.seen.setdefault(child.pid, (name, set()))[1].add(child.cwd())
+                except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+                    continue
+
+
 @pytest.fixture(scope="module")
 def materialized(tmp_path_factory, dbt_assets_module):
     """Materialize every dbt asset in this process against a warehouse with reviews 2023-2025,
-    with no warehouse path in this process's environment (the resources carry it to dbt)."""
+    with no warehouse path in this process's environment (the resources carry it to dbt); the
+    warm dbts started meanwhile are watched (``warm_dbts``)."""
     path = tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"
     create_warehouse(path)
     for year in (2023, 2024, 2025):
         replace_year(path, year, **YEARS[year]())
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, WarmDbtWatch() as watch:
         patch.delenv(WAREHOUSE_PATH_ENV, raising=False)
         result = materialize_dbt(dbt_assets_module, path)
         assert WAREHOUSE_PATH_ENV not in os.environ
+    WARM_DBTS[str(path)] = watch.seen
     return result, path
+
+
+WARM_DBTS: dict[str, dict[int, tuple[str, set[str]]]] = {}
 
 
 def test_asset_keys_follow_schema_and_sources_map_to_ingest_assets(dbt_assets_module):
@@ -91,6 +127,23 @@ def test_every_dbt_asset_materializes_and_its_checks_pass(materialized, dbt_asse
     evaluations = result.get_asset_check_evaluations()
     assert evaluations
     assert all(evaluation.passed for evaluation in evaluations)
+
+
+def test_a_run_dagster_launches_hands_its_build_to_the_warm_dbt_its_resources_started(
+    materialized,
+):
+    """Not only ``poverty-warehouse run``: any run's dbt resource starts a warm dbt when the
+    run's resources start (here ``materialize``, as for the sensor, schedule and UI), its dbt
+    child hands the build to it, and nothing of it outlives the run."""
+    result, path = materialized
+    assert result.success
+    warm = WARM_DBTS[str(path)]
+    assert len(warm) == 1, warm
+    ((pid, (name, directories)),) = warm.items()
+    assert name.startswith("poverty-warehouse-dbt-")
+    # It waited in this process's directory, then worked in the warehouse's: the build ran in it.
+    assert str(path.parent) in directories, directories
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
 def test_row_counts_are_attached_to_the_marts(materialized):

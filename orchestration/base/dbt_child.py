@@ -17,8 +17,9 @@ The dbt resource runs ``python -m orchestration.base.dbt_child --warehouse-path 
 then replaces itself with the dbt beside this interpreter (``exec``: one process, dbt's pid).
 
 **A dbt started warm.** Importing dbt takes 1.4 s of every dbt process, and a run's dbt starts
-only after the ingest. ``poverty-warehouse run`` therefore starts ``python -m
-orchestration.base.dbt_child --serve NAME`` first (``start_warm_dbt``): a process that dies with
+only after the ingest. Every run therefore starts ``python -m orchestration.base.dbt_child
+--serve NAME`` early (``start_warm_dbt``; ``poverty-warehouse run`` before anything else, the
+dbt resource when a run launched by Dagster starts its resources): a process that dies with
 the run, listens on the Linux abstract socket ``NAME`` and imports dbt while the run starts and
 ingests (on the core the run leaves idle). The dbt resource of that run passes ``--warm NAME``;
 the child then hands its arguments, environment, working directory and standard streams
@@ -111,12 +112,17 @@ class WarmDbt(NamedTuple):
     name: str
 
 
-def start_warm_dbt() -> WarmDbt | None:
-    """Start a warm dbt for this process's next dbt invocation, or None where abstract sockets
-    do not exist (not Linux)."""
+def warm_dbt_name() -> str:
+    """A new name for a warm dbt's socket, unique to this process and call."""
+    return f"poverty-warehouse-dbt-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+def start_warm_dbt(name: str | None = None) -> WarmDbt | None:
+    """Start a warm dbt for this process's next dbt invocation, listening on ``name`` (a new
+    one when not given), or None where abstract sockets do not exist (not Linux)."""
     if not sys.platform.startswith("linux"):
         return None
-    name = f"poverty-warehouse-dbt-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    name = name or warm_dbt_name()
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestration.base.dbt_child", SERVE_FLAG, name],
         stdin=subprocess.DEVNULL,

@@ -29,6 +29,13 @@ from packaging.version import Version
 from pydantic import PrivateAttr
 
 from orchestration.base import run_lock
+from orchestration.base.dbt_child import (
+    WARM_FLAG,
+    WarmDbt,
+    start_warm_dbt,
+    stop_warm_dbt,
+    warm_dbt_name,
+)
 from orchestration.base.settings import (
     DBT_PROJECT_DIR,
     DEFAULT_DUCKDB_MEMORY_LIMIT,
@@ -171,6 +178,27 @@ class WarehouseDbtCliResource(DbtCliResource):
 
     warehouse_path: str = ""
     memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    start_warm: bool = False
+    """Whether a run's resources start the warm dbt named by ``--warm`` in the flags (False
+    when whoever built the resource started it already, as ``poverty-warehouse run`` does)."""
+    _warm: WarmDbt | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        super().setup_for_execution(context)
+        # Only a run builds (sensors and schedules start resources too). The run's dbt step
+        # comes after its ingest: dbt imports itself meanwhile, on the core the run leaves idle.
+        if self.start_warm and context.run is not None:
+            self._warm = start_warm_dbt(self.warm_name)
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        stop_warm_dbt(self._warm)
+        self._warm = None
+
+    @property
+    def warm_name(self) -> str | None:
+        """The warm dbt this resource's dbt child is pointed at (``--warm NAME``), if any."""
+        flags = self.global_config_flags
+        return next((flags[i + 1] for i, flag in enumerate(flags[:-1]) if flag == WARM_FLAG), None)
 
     @cached_property
     def _cli_version(self) -> Version:
@@ -183,9 +211,13 @@ class WarehouseDbtCliResource(DbtCliResource):
 def dbt_resource(
     settings: Settings, memory_limit: str | None = None, warm_dbt: str | None = None
 ) -> WarehouseDbtCliResource:
-    """The dbt resource for one warehouse (also used to prepare the manifest). ``warm_dbt``
-    names a dbt already started and imported for its first invocation
-    (``orchestration.base.dbt_child.start_warm_dbt``)."""
+    """The dbt resource for one warehouse (also used to prepare the manifest).
+
+    Its dbt child is pointed at a warm dbt (``orchestration.base.dbt_child``): ``warm_dbt``,
+    one the caller has started already, else one the resource starts when a run's resources
+    start, so that runs launched by Dagster itself (sensor, schedule, UI) get one too. Outside a
+    run nothing listens on that name, and the child starts dbt itself.
+    """
     limit = memory_limit or duckdb_memory_limit()
     return WarehouseDbtCliResource(
         project_dir=dbt_project,
@@ -194,7 +226,8 @@ def dbt_resource(
         global_config_flags=[
             "-m",
             "orchestration.base.dbt_child",
-            *(("--warm", warm_dbt) if warm_dbt else ()),
+            WARM_FLAG,
+            warm_dbt or warm_dbt_name(),
             "--warehouse-path",
             str(settings.warehouse_path),
             "--memory-limit",
@@ -202,6 +235,7 @@ def dbt_resource(
         ],
         warehouse_path=str(settings.warehouse_path),
         memory_limit=limit,
+        start_warm=warm_dbt is None,
     )
 
 
