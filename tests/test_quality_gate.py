@@ -372,6 +372,75 @@ def test_offending_keys_are_the_first_rows_in_sorted_order(warehouse: Path, tmp_
     assert [key["household_code"] for key in outcome.offending_keys] == [code for (code,) in first]
 
 
+def test_a_rule_past_the_rows_gx_fetches_gets_its_exact_count_in_one_or_two_runs(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """GX fetches at most 200 of a rule's rows. Past that, a plain rule is counted by a second
+    run of its query; a rule flagged ``count_in_query`` (an aggregating query, whose second run
+    would cost as much as the first) returns its count in the same run, outside its keys."""
+    import sqlalchemy as sa
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (households,) = con.execute(
+            "select count(*) from staging.stg_review_exports__households"
+        ).fetchone()
+    assert households > 200, "the fixture must have more rows than GX fetches"
+
+    def rule(name: str, marker: str, **flags: object) -> dict:
+        return {
+            "name": name,
+            "severity": WARNING,
+            "type": "unexpected_rows_expectation",
+            "column": "household_code",
+            "query": [
+                "select review_year, household_code from {batch}",
+                f"where '{marker}' = '{marker}'",
+            ],
+            "description": "every household, as offending rows",
+            **flags,
+        }
+
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    asset = {
+        "asset": "households",
+        "table": "staging.stg_review_exports__households",
+        "key_columns": ["review_year", "household_code"],
+        "expectations": [
+            rule("plain", "plain-rule"),
+            rule("counted", "counted-rule", count_in_query=True),
+        ],
+    }
+    (suites / "count.json").write_text(
+        json.dumps({"suite": "count", "description": "", "assets": [asset]}), encoding="utf-8"
+    )
+    executed: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        executed.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        result = run_gate(
+            warehouse,
+            build_id="b-count",
+            run_id="r-count",
+            data_docs_dir=None,
+            expectations_dir=suites,
+        )
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    outcomes = {outcome.expectation: outcome for outcome in result.results}
+    for name in ("plain", "counted"):
+        assert outcomes[name].observed == f"{households:,} offending row(s)", name
+        assert [set(key) for key in outcomes[name].offending_keys] == [
+            {"review_year", "household_code"}
+        ] * 5, name
+    assert outcomes["plain"].offending_keys == outcomes["counted"].offending_keys
+    assert sum("plain-rule" in statement for statement in executed) == 2, executed
+    assert sum("counted-rule" in statement for statement in executed) == 1, executed
+
+
 def test_warnings_do_not_block(warehouse: Path) -> None:
     _execute(
         warehouse,

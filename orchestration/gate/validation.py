@@ -38,6 +38,8 @@ SEVERITIES = (CRITICAL, WARNING)
 UNEXPECTED_ROWS = "unexpected_rows_expectation"
 OFFENDING_KEYS_KEPT = 5
 """How many offending keys an outcome keeps: enough to start looking, not a copy of the data."""
+COUNT_COLUMN = "_offending_rows"
+"""The column in which an SQL check flagged ``count_in_query`` returns how many rows it has."""
 
 __all__ = [
     "CRITICAL",
@@ -172,8 +174,15 @@ def load_suites(expectations_dir: Path = EXPECTATIONS_DIR) -> list[AssetSpec]:
                 if item["type"] == UNEXPECTED_ROWS:
                     # Sorted, so that the offending keys kept (the first rows) are the same in
                     # every build of the same data, whatever order a parallel aggregate yields.
+                    # A query that aggregates computes all its rows before the first one, so
+                    # when flagged it also counts them, instead of a second run for the count.
+                    counted = (
+                        f", count(*) over () as {COUNT_COLUMN}"
+                        if item.get("count_in_query")
+                        else ""
+                    )
                     kwargs["unexpected_rows_query"] = (
-                        f"select * from (\n{_query_text(item['query'])}\n) order by all"
+                        f"select *{counted} from (\n{_query_text(item['query'])}\n) order by all"
                     )
                 column = item.get("column") or kwargs.get("column")
                 if column is None and "column_list" in kwargs:
@@ -262,6 +271,9 @@ def _observed_and_keys(
         rows = details.get("unexpected_rows") or []
         keys = [dict(row) if isinstance(row, dict) else {"row": list(row)} for row in rows]
         at_least = "at least " if details.get("count_is_lower_bound") else ""
+        if keys and COUNT_COLUMN in keys[0]:
+            keys = [{k: v for k, v in key.items() if k != COUNT_COLUMN} for key in keys]
+            return f"{rows[0][COUNT_COLUMN]:,} offending row(s)", keys[:OFFENDING_KEYS_KEPT]
         return f"{at_least}{count} offending row(s)", keys[:OFFENDING_KEYS_KEPT]
     if "unexpected_count" in result:
         count = result.get("unexpected_count") or 0
