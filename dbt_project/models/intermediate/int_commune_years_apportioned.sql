@@ -22,21 +22,6 @@ communes as (
     select * from {{ ref('stg_admin_units__communes') }}
 ),
 
--- Every commune of a review: those with a totals row and those with loaded survey rows.
-review_communes as (
-    select
-        review_year,
-        unit_version,
-        commune_code
-    from commune_totals
-    union
-    select distinct
-        review_year,
-        unit_version,
-        commune_code
-    from classified
-),
-
 -- Household counts per commune of the review, split by where the household's own code places
 -- it on the other unit version (NULL: never seen there, shared out by weights).
 assessed_counts as (
@@ -77,12 +62,29 @@ household_counts as (
     select * from not_reviewed_counts
 ),
 
+-- The communes with loaded survey rows: the household counts' own groups (the placement joins
+-- are left joins), so the households are not read a second time for them.
 reported_communes as (
     select distinct
         review_year,
         unit_version,
         commune_code
     from assessed_counts
+),
+
+-- Every commune of a review: those with a totals row and those with loaded survey rows.
+review_communes as (
+    select
+        review_year,
+        unit_version,
+        commune_code
+    from commune_totals
+    union
+    select
+        review_year,
+        unit_version,
+        commune_code
+    from reported_communes
 ),
 
 sources as (
