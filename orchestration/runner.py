@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.base import run_lock
-from orchestration.base.dbt_child import start_warm_dbt, stop_warm_dbt
 from orchestration.base.settings import (
     DBT_MANIFEST_PATH,
     DBT_PROJECT_DIR,
@@ -354,21 +353,6 @@ def run_review(settings: Settings, options: RunOptions, progress: Progress | Non
 def _run_locked(
     settings: Settings, options: RunOptions, years: list[int], progress: Progress
 ) -> int:
-    # dbt imports itself while the run starts and ingests (orchestration/base/dbt_child.py).
-    warm_dbt = start_warm_dbt()
-    try:
-        return _run_job(settings, options, years, progress, warm_dbt.name if warm_dbt else None)
-    finally:
-        stop_warm_dbt(warm_dbt)
-
-
-def _run_job(
-    settings: Settings,
-    options: RunOptions,
-    years: list[int],
-    progress: Progress,
-    warm_dbt: str | None,
-) -> int:
     keys = [str(y) for y in years]
     progress.line(
         f"poverty_review_job: review years {', '.join(keys)} from {settings.raw_dir} "
@@ -393,7 +377,7 @@ def _run_job(
     progress.expect_files(raw_file_count(settings.raw_dir, years))
 
     progress.on_step_start.setdefault(DBT_STEP, _warm_later_stages)
-    definitions = build_definitions(build_resources(settings, warm_dbt))
+    definitions = build_definitions(build_resources(settings))
     job = definitions.resolve_job_def(POVERTY_REVIEW_JOB).with_logger_defs(
         {"progress": progress_logger(progress)}
     )

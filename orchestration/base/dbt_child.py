@@ -17,11 +17,10 @@ The dbt resource runs ``python -m orchestration.base.dbt_child --warehouse-path 
 then replaces itself with the dbt beside this interpreter (``exec``: one process, dbt's pid).
 
 **A dbt started warm.** Importing dbt takes 1.4 s of every dbt process, and a run's dbt starts
-only after the ingest. Every run therefore starts ``python -m orchestration.base.dbt_child
---serve NAME`` early (``start_warm_dbt``; ``poverty-warehouse run`` before anything else, the
-dbt resource when a run launched by Dagster starts its resources): a process that dies with
-the run, listens on the Linux abstract socket ``NAME`` and imports dbt while the run starts and
-ingests (on the core the run leaves idle). The dbt resource of that run passes ``--warm NAME``;
+only after the ingest. The dbt resource therefore starts ``python -m
+orchestration.base.dbt_child --serve NAME`` when a run's resources start (``start_warm_dbt``):
+a process that dies with the run, listens on the Linux abstract socket ``NAME`` and imports
+dbt while the run ingests (on the core the run leaves idle). The dbt resource of that run passes ``--warm NAME``;
 the child then hands its arguments, environment, working directory and standard streams
 (``SCM_RIGHTS``) to the warm process, which becomes that dbt invocation, and waits for its exit
 status. The child relays SIGINT and SIGTERM to it (dagster-dbt's way of stopping dbt), and the

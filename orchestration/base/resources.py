@@ -178,17 +178,15 @@ class WarehouseDbtCliResource(DbtCliResource):
 
     warehouse_path: str = ""
     memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
-    start_warm: bool = False
-    """Whether a run's resources start the warm dbt named by ``--warm`` in the flags (False
-    when whoever built the resource started it already, as ``poverty-warehouse run`` does)."""
     _warm: WarmDbt | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         super().setup_for_execution(context)
         # Only a run builds (sensors and schedules start resources too). The run's dbt step
         # comes after its ingest: dbt imports itself meanwhile, on the core the run leaves idle.
-        if self.start_warm and context.run is not None:
-            self._warm = start_warm_dbt(self.warm_name)
+        name = self.warm_name
+        if name is not None and context.run is not None:
+            self._warm = start_warm_dbt(name)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         stop_warm_dbt(self._warm)
@@ -208,15 +206,13 @@ class WarehouseDbtCliResource(DbtCliResource):
         return None
 
 
-def dbt_resource(
-    settings: Settings, memory_limit: str | None = None, warm_dbt: str | None = None
-) -> WarehouseDbtCliResource:
+def dbt_resource(settings: Settings, memory_limit: str | None = None) -> WarehouseDbtCliResource:
     """The dbt resource for one warehouse (also used to prepare the manifest).
 
-    Its dbt child is pointed at a warm dbt (``orchestration.base.dbt_child``): ``warm_dbt``,
-    one the caller has started already, else one the resource starts when a run's resources
-    start, so that runs launched by Dagster itself (sensor, schedule, UI) get one too. Outside a
-    run nothing listens on that name, and the child starts dbt itself.
+    Its dbt child is pointed at a warm dbt (``orchestration.base.dbt_child``) that the resource
+    starts when a run's resources start, whoever launched the run (the command, the sensor, the
+    schedule, the UI). Outside a run nothing listens on that name, and the child starts dbt
+    itself.
     """
     limit = memory_limit or duckdb_memory_limit()
     return WarehouseDbtCliResource(
@@ -227,7 +223,7 @@ def dbt_resource(
             "-m",
             "orchestration.base.dbt_child",
             WARM_FLAG,
-            warm_dbt or warm_dbt_name(),
+            warm_dbt_name(),
             "--warehouse-path",
             str(settings.warehouse_path),
             "--memory-limit",
@@ -235,15 +231,11 @@ def dbt_resource(
         ],
         warehouse_path=str(settings.warehouse_path),
         memory_limit=limit,
-        start_warm=warm_dbt is None,
     )
 
 
-def build_resources(
-    settings: Settings | None = None, warm_dbt: str | None = None
-) -> dict[str, object]:
-    """The resources of the one code location, for one set of paths (``warm_dbt``: see
-    ``dbt_resource``)."""
+def build_resources(settings: Settings | None = None) -> dict[str, object]:
+    """The resources of the one code location, for one set of paths."""
     settings = settings or get_settings()
     limit = duckdb_memory_limit()
     warehouse = WarehouseResource(
@@ -253,4 +245,4 @@ def build_resources(
         memory_limit=limit,
     )
     paths = PipelinePaths(raw_dir=str(settings.raw_dir), warehouse_dir=str(settings.warehouse_dir))
-    return {"warehouse": warehouse, "paths": paths, "dbt": dbt_resource(settings, limit, warm_dbt)}
+    return {"warehouse": warehouse, "paths": paths, "dbt": dbt_resource(settings, limit)}
