@@ -23,11 +23,12 @@ a process that dies with the run, listens on the Linux abstract socket ``NAME`` 
 dbt while the run ingests (on the core the run leaves idle). The resource passes ``--warm
 NAME`` to its dbt child, which then hands its arguments, environment, working directory and
 standard streams (``SCM_RIGHTS``) to the warm process, which becomes that dbt invocation, and
-waits for its exit status. The child relays SIGINT and SIGTERM to it (dagster-dbt's way of stopping dbt), and the
-warm dbt exits at once if the child dies (its end of the socket closes). Each end checks the
-other's credentials first (``SO_PEERCRED``: the same user, started by the same run), since an
-abstract socket has no file permissions. A warm process serves one invocation: any other (none in
-a run today), and every dbt when no warm process answers, is started as before.
+waits for its exit status. The child relays SIGINT and SIGTERM to it (dagster-dbt's way of
+stopping dbt), and the warm dbt exits at once if the child dies (its end of the socket closes).
+Each end checks the other's credentials first (``SO_PEERCRED``: the same user, started by the
+same run), since an abstract socket has no file permissions. A warm process serves one
+invocation: any other (none in a run today), and every dbt when no warm process answers, is
+started as before.
 """
 
 from __future__ import annotations
