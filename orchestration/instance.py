@@ -47,9 +47,33 @@ def instance_for(settings: Settings, record: bool):
     from dagster._core.instance.ref import InstanceRef
 
     if not record:
-        return DagsterInstance.ephemeral()
+        return ephemeral_instance()
     home = prepare_dagster_home(settings.dagster_home)
     return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+
+
+def ephemeral_instance():
+    """``DagsterInstance.ephemeral()`` with its event log on one held connection
+    (``HeldConnectionInMemoryEventLogStorage``): the same in-memory components otherwise."""
+    from dagster import DagsterInstance
+    from dagster._core.instance.types import InstanceType
+    from dagster._core.launcher.sync_in_memory_run_launcher import SyncInMemoryRunLauncher
+    from dagster._core.run_coordinator import DefaultRunCoordinator
+    from dagster._core.storage.noop_compute_log_manager import NoOpComputeLogManager
+    from dagster._core.storage.root import TemporaryLocalArtifactStorage
+    from dagster._core.storage.runs import InMemoryRunStorage
+
+    from orchestration.instance_storage import HeldConnectionInMemoryEventLogStorage
+
+    return DagsterInstance(
+        instance_type=InstanceType.EPHEMERAL,
+        local_artifact_storage=TemporaryLocalArtifactStorage(),
+        run_storage=InMemoryRunStorage(),
+        event_storage=HeldConnectionInMemoryEventLogStorage(),
+        compute_log_manager=NoOpComputeLogManager(),
+        run_coordinator=DefaultRunCoordinator(),
+        run_launcher=SyncInMemoryRunLauncher(),
+    )
 
 
 def release_dead_claims(instance, pool: str = WAREHOUSE_POOL) -> list[str]:

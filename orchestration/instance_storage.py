@@ -1,4 +1,5 @@
-"""The event storage of the warehouse's Dagster instance: one SQLite file, no fsync per event.
+"""The event storages of the command's Dagster instances: a recorded run's SQLite file without
+an fsync per event, and an unrecorded run's in-memory log on one connection.
 
 ``poverty-warehouse run`` records every event of its run (a few hundred: each dbt model and test
 is one) in ``OUT/dagster_home`` so that the Dagster UI shows what the command did. Dagster's
@@ -18,11 +19,12 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
+from dagster._core.storage.event_log.in_memory import InMemoryEventLogStorage
 from dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log import (
     ConsolidatedSqliteEventLogStorage,
 )
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 
 
 def _no_fsync_per_commit(dbapi_connection: Any, _record: Any) -> None:
@@ -50,3 +52,24 @@ class RecordingSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
         if "_recording_engine" in self.__dict__:
             self._recording_engine.dispose()
         super().dispose()
+
+
+class HeldConnectionInMemoryEventLogStorage(InMemoryEventLogStorage):
+    """Dagster's in-memory event log on the one connection it already holds.
+
+    ``InMemoryEventLogStorage`` opens a new SQLite connection for every statement group (its
+    engine has no pool), and sets two pragmas on each; one run's few hundred events (each dbt
+    node is one or two, each log line one) made that about a second of the command's run. The
+    database is the same in-memory SQLite database, created and stamped by the parent class;
+    access stays serialised by the parent's lock.
+    """
+
+    def __init__(self, inst_data: Any = None, preload: Any = None) -> None:
+        super().__init__(inst_data, preload)
+        self._held_conn.execute(text("PRAGMA foreign_keys=ON")).close()
+        self._held_conn.commit()
+
+    @contextmanager
+    def _connect(self) -> Iterator[Any]:
+        with self._db_lock, self._held_conn.begin():
+            yield self._held_conn

@@ -1,0 +1,68 @@
+"""The unrecorded run's Dagster instance (``orchestration.instance.ephemeral_instance``): its
+event log on one held connection stores and returns what Dagster's own in-memory log does."""
+
+from __future__ import annotations
+
+from dagster import (
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetKey,
+    AssetOut,
+    DagsterInstance,
+    Output,
+    materialize,
+    multi_asset,
+)
+
+from orchestration.instance import ephemeral_instance
+from orchestration.instance_storage import HeldConnectionInMemoryEventLogStorage
+
+NODES = 12
+
+
+@multi_asset(
+    outs={f"a{i}": AssetOut(is_required=False) for i in range(NODES)},
+    check_specs=[AssetCheckSpec(name="rule", asset=f"a{i}") for i in range(NODES)],
+)
+def nodes(context):
+    """Like the dbt step: a log line per node, then each node's output and check."""
+    for i in range(NODES):
+        context.log.info(f"node a{i} built")
+    for i in range(NODES):
+        yield Output(None, output_name=f"a{i}", metadata={"row_count": i * 10})
+        yield AssetCheckResult(asset_key=f"a{i}", check_name="rule", passed=i % 5 != 0)
+
+
+def _stored(instance: DagsterInstance, run_id: str) -> list[tuple[str, str]]:
+    """Each stored record of the run: its event type, or ``log`` and the step's own log line
+    (Dagster's own lines name temporary folders)."""
+    return [
+        (record.dagster_event.event_type_value, "")
+        if record.dagster_event
+        else ("log", record.user_message if record.user_message.startswith("node ") else "")
+        for record in instance.all_logs(run_id)
+    ]
+
+
+def test_the_unrecorded_instance_stores_what_dagsters_in_memory_log_stores():
+    ours, dagsters = ephemeral_instance(), DagsterInstance.ephemeral()
+    assert isinstance(ours._event_storage, HeldConnectionInMemoryEventLogStorage)
+    for _ in range(2):  # a second run on the same connection: every transaction was closed
+        ran = materialize([nodes], instance=ours)
+        reference = materialize([nodes], instance=dagsters)
+        assert ran.success and reference.success
+        stored = _stored(ours, ran.run_id)
+        assert len(stored) > 3 * NODES
+        assert stored == _stored(dagsters, reference.run_id)
+        assert [m for kind, m in stored if m] == [f"node a{i} built" for i in range(NODES)]
+
+    latest = ours.get_latest_materialization_event(AssetKey("a3"))
+    assert latest is not None and latest.run_id == ran.run_id
+    assert latest.asset_materialization.metadata["row_count"].value == 30
+    for i in (0, 1):
+        check = ours.event_log_storage.get_latest_asset_check_execution_by_key(
+            [AssetCheckKey(AssetKey(f"a{i}"), "rule")]
+        )[AssetCheckKey(AssetKey(f"a{i}"), "rule")]
+        assert check.run_id == ran.run_id
+        assert check.status.value == ("FAILED" if i == 0 else "SUCCEEDED")
