@@ -14,16 +14,16 @@ def run_job(raw_dir: Path, warehouse_dir: Path, years: list[str], pii_key: str):
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("DAGSTER_HOME", raising=False)
         patch.setenv("POVERTY_PII_KEY", pii_key)
-        from dagster import DagsterInstance
-
         from orchestration.base.partitions import review_year_partitions
         from orchestration.base.resources import build_resources
         from orchestration.base.settings import Settings
         from orchestration.definitions import POVERTY_REVIEW_JOB, build_definitions
+        from orchestration.instance import ephemeral_instance
 
         # Entered, the instance makes its state storage the current one, which resolving the
-        # job reads: a storage an earlier test left current may already be disposed.
-        with DagsterInstance.ephemeral() as instance:
+        # job reads: a storage an earlier test left current may already be disposed. The
+        # command's unrecorded instance, as `poverty-warehouse run --no-record` uses.
+        with ephemeral_instance() as instance:
             settings = Settings(raw_dir=raw_dir, warehouse_dir=warehouse_dir)
             job = build_definitions(build_resources(settings)).resolve_job_def(POVERTY_REVIEW_JOB)
             instance.add_dynamic_partitions(review_year_partitions.name, years)
