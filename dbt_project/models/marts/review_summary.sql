@@ -37,13 +37,16 @@ placed as (
     select * from {{ ref('int_households_previously_poor_placed') }}
 ),
 
--- The previous review's poor households standing in each commune of this review's units.
+-- The previous review's poor households standing in each commune of this review's units. Exact
+-- (DECIMAL(38, 18), macros/exact_share.sql) until published: the districts and provinces sum it
+-- again over their communes, and a sum of DOUBLEs depends on the order DuckDB adds the rows in
+-- (a change of plan moved a province's figure by 1e-12).
 commune_poor_start as (
     select
         review_year,
         unit_version,
         commune_code,
-        cast(sum(weight) as double) as poor_start
+        sum(weight) as poor_start
     from placed
     group by review_year, unit_version, commune_code
 ),
