@@ -1,7 +1,8 @@
-{#- The counts every area level publishes, written once. commune_year counts each from its
-    household rows (`count`: the aggregate over `classified`, the classified households, and
-    `flows`, their flows), district_year and province_year sum it over the same reported communes
-    with totals (macros/sum_commune_counts.sql), and the harmonised series (territory_year, through
+{#- The counts every area level publishes, written once. int_commune_households_counted counts
+    each from a commune's household rows (`count`: the aggregate over `classified`, the
+    classified households, and `flows`, their flows) and commune_year adds them up,
+    district_year and province_year sum it over the same reported communes with totals
+    (macros/sum_commune_counts.sql), and the harmonised series (territory_year, through
     int_commune_years_apportioned) shares the ones marked `territory` out across the 2025
     reorganisation. A new count is one entry here.
 
@@ -126,6 +127,14 @@
 {% macro count_commune_measures() -%}
     {%- for measure in commune_measures() if measure.count -%}
         {{ measure.count }} as {{ measure.name }}{{ ',' if not loop.last }}
+    {% endfor -%}
+{%- endmacro %}
+
+{#- The same aggregates added up again over a commune's rows of int_commune_households_counted
+    (its households split by where their codes place them): every one is a count or a sum. -#}
+{% macro sum_counted_commune_measures() -%}
+    {%- for measure in commune_measures() if measure.count -%}
+        sum({{ measure.name }}) as {{ measure.name }}{{ ',' if not loop.last }}
     {% endfor -%}
 {%- endmacro %}
 

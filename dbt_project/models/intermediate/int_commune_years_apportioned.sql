@@ -1,11 +1,5 @@
 with
 
--- Not materialized: each reference reads only the columns it needs from the classification view
--- (DuckDB would otherwise store every household's row once for all references).
-classified as not materialized (
-    select * from {{ ref('int_households_classified') }}
-),
-
 commune_totals as (
     select * from {{ ref('stg_review_exports__commune_totals') }}
 ),
@@ -23,20 +17,19 @@ communes as (
 ),
 
 -- Household counts per commune of the review, split by where the household's own code places
--- it on the other unit version (NULL: never seen there, shared out by weights).
+-- it on the other unit version (NULL: never seen there, shared out by weights): the rows of
+-- int_commune_households_counted, which commune_year adds up.
 assessed_counts as (
     select
-        classified.review_year,
-        classified.unit_version,
-        classified.commune_code,
-        {{ placed_commune_code('classified') }} as placed_commune_code,
+        review_year,
+        unit_version,
+        commune_code,
+        placed_commune_code,
         {%- for measure in territory_measures(with_apportioned=true) %}
-            coalesce({{ measure.count }}, 0) as {{ measure.name }},
+            coalesce({{ measure.name }}, 0) as {{ measure.name }},
         {%- endfor %}
         {{ exact_weight(0) }} as poor_not_reviewed_since
-    from classified
-    {{ join_household_placement('classified') }}
-    group by all
+    from {{ ref('int_commune_households_counted') }}
 ),
 
 -- The poor households the review did not see again, where they were last assessed

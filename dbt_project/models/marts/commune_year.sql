@@ -8,39 +8,20 @@ review_years as (
     select * from {{ ref('int_review_years_described') }}
 ),
 
-classified as (
-    select * from {{ ref('int_households_classified') }}
-),
-
--- The household rows (the year rows have no flow); the join builds its hash table on them, a
--- fraction of the household-years.
-flows as (
-    select
-        review_year,
-        household_code,
-        flow,
-        near_poor_flow,
-        is_recently_exited_poverty
-    from {{ ref('int_household_flows_tracked') }}
-    where flow is not null or near_poor_flow is not null or is_recently_exited_poverty
-),
-
 placed as (
     select * from {{ ref('int_households_previously_poor_placed') }}
 ),
 
+-- Each commune's household counts: its rows in int_commune_households_counted are its
+-- households split by where their codes place them on the other unit version, added up here.
 household_counts as (
     select
-        classified.review_year,
-        classified.unit_version,
-        classified.commune_code,
-        {{ count_commune_measures() }}
-    from classified
-    left join flows
-        on
-            classified.review_year = flows.review_year
-            and classified.household_code = flows.household_code
-    group by classified.review_year, classified.unit_version, classified.commune_code
+        review_year,
+        unit_version,
+        commune_code,
+        {{ sum_counted_commune_measures() }}
+    from {{ ref('int_commune_households_counted') }}
+    group by review_year, unit_version, commune_code
 ),
 
 -- The previous review's poor households where they stand in this review's units: not
