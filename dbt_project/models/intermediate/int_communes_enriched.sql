@@ -8,10 +8,6 @@ difficult_areas as (
     select * from {{ ref('stg_review_exports__difficult_areas') }}
 ),
 
-classified as (
-    select * from {{ ref('int_households_classified') }}
-),
-
 communes as (
     select * from {{ ref('stg_admin_units__communes') }}
 ),
@@ -20,13 +16,14 @@ review_years as (
     select * from {{ ref('int_review_years_described') }}
 ),
 
--- Communes with at least one loaded survey row: the reported ones.
+-- Communes with at least one loaded survey row: the reported ones. They are the communes of
+-- the household counts (a few rows per commune), so the households are not read again here.
 reported as (
     select distinct
         review_year,
         unit_version,
         commune_code
-    from classified
+    from {{ ref('int_commune_households_counted') }}
 ),
 
 -- Every commune of the review's unit version that appears in an export of that review: its
