@@ -123,18 +123,14 @@
     {% endfor -%}
 {%- endmacro %}
 
-{#- One commune's aggregates (the select list of a query over `classified` and `flows`). -#}
-{% macro count_commune_measures() -%}
+{#- One commune's aggregates (the select list of a query over `classified` and `flows`), or with
+    `added_up` the same aggregates added up again over rows already counted (a commune's rows of
+    int_commune_households_counted, its households split by where their codes place them):
+    every one is a count or a sum. -#}
+{% macro count_commune_measures(added_up=false) -%}
     {%- for measure in commune_measures() if measure.count -%}
-        {{ measure.count }} as {{ measure.name }}{{ ',' if not loop.last }}
-    {% endfor -%}
-{%- endmacro %}
-
-{#- The same aggregates added up again over a commune's rows of int_commune_households_counted
-    (its households split by where their codes place them): every one is a count or a sum. -#}
-{% macro sum_counted_commune_measures() -%}
-    {%- for measure in commune_measures() if measure.count -%}
-        sum({{ measure.name }}) as {{ measure.name }}{{ ',' if not loop.last }}
+        {{ 'sum(' ~ measure.name ~ ')' if added_up else measure.count }} as {{ measure.name }}
+        {{- ',' if not loop.last }}
     {% endfor -%}
 {%- endmacro %}
 

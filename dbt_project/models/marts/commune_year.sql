@@ -19,7 +19,7 @@ household_counts as (
         review_year,
         unit_version,
         commune_code,
-        {{ sum_counted_commune_measures() }}
+        {{ count_commune_measures(added_up=true) }}
     from {{ ref('int_commune_households_counted') }}
     group by review_year, unit_version, commune_code
 ),
