@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import re
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import psutil
 import pytest
 from dagster import DagsterInstance, asset, materialize
 
@@ -363,6 +365,38 @@ def test_a_warm_dbt_becomes_the_invocation_handed_to_it(tmp_path):
         finally:
             stop_warm_dbt(second)
     finally:
+        stop_warm_dbt(warm)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract sockets are Linux's")
+def test_a_child_that_comes_before_the_warm_dbt_listens_waits_for_it(tmp_path):
+    """On a loaded machine the run's dbt child can start before the warm dbt's interpreter has
+    bound its socket: the child waits for the warm dbt (alive, not yet listening), which then
+    runs the invocation, rather than starting a second dbt beside it."""
+    from orchestration.base.dbt_child import start_warm_dbt, stop_warm_dbt
+
+    for _ in range(5):  # stopped before it bound its socket (Python takes ~30 ms to get there)
+        warm = start_warm_dbt()
+        os.kill(warm.process.pid, signal.SIGSTOP)
+        time.sleep(0.2)
+        if "@" + warm.name not in Path("/proc/net/unix").read_text():
+            break
+        stop_warm_dbt(warm)
+    else:
+        pytest.fail("the warm dbt bound its socket before it could be stopped, five times")
+    try:
+        child = _dbt_child(warm.name, tmp_path / "w.duckdb", "debug", stdout=subprocess.PIPE)
+        time.sleep(1.5)
+        assert child.poll() is None  # waiting, not running a dbt of its own
+        assert "dbt_child" in " ".join(psutil.Process(child.pid).cmdline())
+        os.kill(warm.process.pid, signal.SIGCONT)
+        output, _ = child.communicate(timeout=120)
+        assert child.returncode == 0, output
+        assert "Connection test: [OK connection ok]" in output
+        assert warm.process.wait(timeout=30) == 0  # the warm dbt ran the child's invocation
+    finally:
+        with contextlib.suppress(OSError):
+            os.kill(warm.process.pid, signal.SIGCONT)
         stop_warm_dbt(warm)
 
 

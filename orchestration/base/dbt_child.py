@@ -26,9 +26,10 @@ standard streams (``SCM_RIGHTS``) to the warm process, which becomes that dbt in
 waits for its exit status. The child relays SIGINT and SIGTERM to it (dagster-dbt's way of
 stopping dbt), and the warm dbt exits at once if the child dies (its end of the socket closes).
 Each end checks the other's credentials first (``SO_PEERCRED``: the same user, started by the
-same run), since an abstract socket has no file permissions. A warm process serves one
-invocation: any other (none in a run today), and every dbt when no warm process answers, is
-started as before.
+same run), since an abstract socket has no file permissions. A child that comes before the
+warm process has bound its socket (a loaded machine can start the run's dbt child first) waits
+for it while that process is alive. A warm process serves one invocation: any other (none in a
+run today), and every dbt when no warm process answers, is started as before.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import NamedTuple
@@ -235,14 +237,51 @@ def _parent_pid(pid: int) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[1])
 
 
+def _connect_when_bound(connection: socket.socket, name: str) -> None:
+    """Connect to the warm dbt ``name``. The run starts it before this child, but on a loaded
+    machine its interpreter may not have bound the socket yet: while a sibling started as that
+    warm dbt is alive, wait for it (at most ``_BIND_WAIT`` seconds), rather than start a second
+    dbt beside it. With no such process, the refusal stands at once."""
+    deadline = time.monotonic() + _BIND_WAIT
+    while True:
+        try:
+            connection.connect("\0" + name)
+            return
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline or not _warm_dbt_is_starting(name):
+                raise
+            time.sleep(0.01)
+
+
+# How long a child waits for a warm dbt that is alive but has not bound its socket yet.
+_BIND_WAIT = 30.0
+
+
+def _warm_dbt_is_starting(name: str) -> bool:
+    """Whether a process started by this process's parent as the warm dbt ``name`` is alive."""
+    wanted = f"\0{SERVE_FLAG}\0{name}\0".encode()
+    parent = os.getppid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        # A zombie's command line is empty: a warm dbt that exited matches nothing.
+        if wanted in command + b"\0" and _parent_pid(int(entry.name)) == parent:
+            return True
+    return False
+
+
 def _run_warm(name: str, argv: list[str], env: dict[str, str]) -> int | None:
     """Hand the invocation to the warm dbt ``name``, relay stop signals and return its exit
-    status; None when it could not be handed over (no warm dbt listening, yet or any more; a
+    status; None when it could not be handed over (no warm dbt alive to listen; a
     closed standard stream; an environment too large for one message): dbt is started here."""
     request = json.dumps({"argv": argv, "env": env, "cwd": os.getcwd()}).encode()
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
-        connection.connect("\0" + name)
+        _connect_when_bound(connection, name)
         if not _is_a_sibling(connection):
             raise ConnectionRefusedError("not the warm dbt this process's parent started")
         socket.send_fds(connection, [request], [0, 1, 2])
