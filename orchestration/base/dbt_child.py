@@ -105,6 +105,8 @@ SERVE_FLAG = "--serve"
 WARM_FLAG = "--warm"
 # What the warm dbt exits with when the child that handed it the invocation is gone.
 _ORPHANED = 137
+# How long a child waits for a warm dbt that is alive but has not bound its socket yet.
+_BIND_WAIT = 30.0
 
 
 class WarmDbt(NamedTuple):
@@ -251,10 +253,6 @@ def _connect_when_bound(connection: socket.socket, name: str) -> None:
             if time.monotonic() > deadline or not _warm_dbt_is_starting(name):
                 raise
             time.sleep(0.01)
-
-
-# How long a child waits for a warm dbt that is alive but has not bound its socket yet.
-_BIND_WAIT = 30.0
 
 
 def _warm_dbt_is_starting(name: str) -> bool:
