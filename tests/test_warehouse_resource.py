@@ -369,6 +369,59 @@ def test_a_warm_dbt_becomes_the_invocation_handed_to_it(tmp_path):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract sockets are Linux's")
+def test_when_a_warm_dbts_output_ends_the_warehouse_is_free(tmp_path):
+    """The warm dbt gives the invocation's streams back before its interpreter's teardown, so
+    the run reads dbt's output to its end without waiting for that exit; by then dbt's database
+    is closed, so the run can open the warehouse at once."""
+    from orchestration.base.dbt_child import start_warm_dbt, stop_warm_dbt
+
+    path = tmp_path / "w.duckdb"
+    warm = start_warm_dbt()
+    try:
+        _listening(warm.name)
+        child = _dbt_child(
+            warm.name, path, "show", "--inline", "select 42 as answer", stdout=subprocess.PIPE
+        )
+        output, _ = child.communicate(timeout=120)
+        assert child.returncode == 0, output
+        assert "42" in output
+        with duckdb.connect(str(path)) as con:  # a writer: no lock left behind
+            con.execute("create table written_after_dbt as select 1 as x")
+        assert warm.process.wait(timeout=30) == 0  # the warm dbt ran it
+    finally:
+        stop_warm_dbt(warm)
+
+
+def test_the_warm_dbt_keeps_the_streams_while_it_holds_the_warehouse(tmp_path):
+    """The streams are given back only once no descriptor of the process refers to the
+    warehouse file: with the database still open they stay (and what is printed still reaches
+    the reader); once it is closed, they go."""
+    script = (
+        "import sys, duckdb\n"
+        "from orchestration.base.dbt_child import _release_the_streams\n"
+        "con = duckdb.connect('w.duckdb')\n"
+        "con.execute('create table t as select 1 as x')\n"
+        "_release_the_streams('w.duckdb')\n"
+        "print('while open', flush=True)\n"
+        "con.close()\n"
+        "_release_the_streams('w.duckdb')\n"
+        "print('after close', flush=True)\n"
+        "sys.stderr.write('after close, on stderr\\n')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "while open\n"
+    assert done.stderr == ""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract sockets are Linux's")
 def test_a_child_that_comes_before_the_warm_dbt_listens_waits_for_it(tmp_path):
     """On a loaded machine the run's dbt child can start before the warm dbt's interpreter has
     bound its socket: the child waits for the warm dbt (alive, not yet listening), which then

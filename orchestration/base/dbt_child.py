@@ -23,13 +23,15 @@ a process that dies with the run, listens on the Linux abstract socket ``NAME`` 
 dbt while the run ingests (on the core the run leaves idle). The resource passes ``--warm
 NAME`` to its dbt child, which then hands its arguments, environment, working directory and
 standard streams (``SCM_RIGHTS``) to the warm process, which becomes that dbt invocation, and
-waits for its exit status. The child relays SIGINT and SIGTERM to it (dagster-dbt's way of
-stopping dbt), and the warm dbt exits at once if the child dies (its end of the socket closes).
-Each end checks the other's credentials first (``SO_PEERCRED``: the same user, started by the
-same run), since an abstract socket has no file permissions. A child that comes before the
-warm process has bound its socket (a loaded machine can start the run's dbt child first) waits
-for it while that process is alive. A warm process serves one invocation: any other (none in a
-run today), and every dbt when no warm process answers, is started as before.
+waits for its exit status (sent once dbt's database is closed and the streams are given back,
+so the run need not wait for this process's teardown). The child relays SIGINT and SIGTERM to
+it (dagster-dbt's way of stopping dbt), and the warm dbt exits at once if the child dies
+(its end of the socket closes). Each end checks the other's credentials first
+(``SO_PEERCRED``: the same user, started by the same run), since an abstract socket has no
+file permissions. A child that comes before the warm process has bound its socket (a loaded
+machine can start the run's dbt child first) waits for it while that process is alive. A warm
+process serves one invocation: any other (none in a run today), and every dbt when no warm
+process answers, is started as before.
 """
 
 from __future__ import annotations
@@ -161,6 +163,13 @@ def serve(name: str) -> None:
 
     with contextlib.suppress(Exception):  # a head start only: dbt does it again if need be
         _warm_up_dbt()
+    # multiprocessing's resource tracker (dbt's locks start it) is a process that inherits the
+    # standard streams of the moment it starts: started now, it holds /dev/null, not the pipe
+    # dagster-dbt reads to its end (see _release_the_streams).
+    with contextlib.suppress(Exception):
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
     while True:
         connection, _ = listener.accept()
         if _is_a_sibling(connection):
@@ -191,6 +200,7 @@ def serve(name: str) -> None:
             sys.stdout.flush()
             sys.stderr.flush()
         finished.set()
+        _release_the_streams(request["env"].get(ENV_OF_FLAG["--warehouse-path"]))
         with contextlib.suppress(OSError):
             connection.send(str(code).encode())
     # A normal exit, as dbt's own: its multiprocessing resources are released, not leaked.
@@ -207,6 +217,47 @@ def _warm_up_dbt() -> None:
 
     for schema in (Project, ProjectFlags, DuckDBCredentials):
         schema.json_schema()
+
+
+def _release_the_streams(warehouse: str | None) -> None:
+    """Let the run go on while this process exits: close dbt's database on ``warehouse`` (the
+    invocation's path, relative to its working directory) now, then give back the invocation's
+    standard streams.
+
+    dagster-dbt reads dbt's output until every process holding the pipe has closed it, and
+    dbt-duckdb closes its database only when the interpreter exits, after a teardown of a few
+    tenths of a second (dbt's modules, thread pools, the resource tracker). The database is
+    closed here first, and the streams are given back (``/dev/null`` in their place) only once
+    no descriptor of this process still refers to the warehouse file: a run never opens the file
+    while this process holds it. When it still does, the streams stay until the exit, as
+    before."""
+    with contextlib.suppress(Exception):
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+        DuckDBConnectionManager.close_all_connections()
+    if not warehouse or _holds_the_file(Path(warehouse).resolve()):
+        return
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):
+        os.dup2(devnull, target)
+    os.close(devnull)
+
+
+def _holds_the_file(path: Path) -> bool:
+    """Whether a descriptor of this process refers to ``path`` or a file beside it that starts
+    with its name (DuckDB's ``.wal``); True when that cannot be told."""
+    try:
+        descriptors = os.listdir("/proc/self/fd")
+    except OSError:
+        return True
+    for descriptor in descriptors:
+        try:
+            target = os.readlink(f"/proc/self/fd/{descriptor}")
+        except OSError:
+            continue
+        if target.startswith(str(path)):
+            return True
+    return False
 
 
 def _exit_when_closed(connection: socket.socket, finished: threading.Event) -> None:
