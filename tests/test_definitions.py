@@ -115,6 +115,68 @@ def test_dbt_resource_knows_its_dbt_version_without_running_dbt() -> None:
     assert resource._initialize_dbt_core_adapter(["build"]) is None
 
 
+def _fresh_python(code: str) -> str:
+    """Run ``code`` in a new interpreter (a process that has imported nothing yet), return its
+    output."""
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_loading_the_definitions_imports_no_dbt_core():
+    """dbt runs in its own process: a process that loads the code location imports dagster-dbt
+    without dbt-core (1 s of each command's start), and dbt stays importable afterwards."""
+    printed = _fresh_python(
+        "import sys\n"
+        "import orchestration.definitions\n"
+        "from dagster_dbt import compat\n"
+        "print(sorted(m for m in sys.modules if m == 'dbt' or m.startswith('dbt.')))\n"
+        "print(compat.DBT_PYTHON_VERSION)\n"
+        "import dbt.version\n"
+        "print(dbt.version.__version__)\n"
+    )
+    modules, version, importable = printed.splitlines()
+    assert modules == "[]"
+    assert version == "None"
+    assert importable.startswith("1.")
+
+
+def test_a_process_that_already_runs_dbt_gets_dagster_dbt_as_usual():
+    """Where dbt is already imported (dbt run in-process), the hook stands aside: dagster-dbt
+    imports dbt-core's own enums."""
+    printed = _fresh_python(
+        "import dbt.version\n"
+        "import orchestration.definitions\n"
+        "from dagster_dbt import compat\n"
+        "print(compat.DBT_PYTHON_VERSION, compat.NodeStatus.__module__)\n"
+    )
+    assert printed.split() == [_dbt_core_version(), "dbt.artifacts.schemas.results"]
+
+
+def _dbt_core_version() -> str:
+    from importlib.metadata import version
+
+    return version("dbt-core")
+
+
+def test_dagster_dbts_stand_ins_know_every_status_and_node_type_dbt_reports():
+    """Without dbt-core, dagster-dbt reads dbt's statuses with its own enums: each status dbt
+    can report, and each node type of this project's manifest, must be one of theirs."""
+    import dbt.contracts.results as results
+    from dagster_dbt import compat
+
+    from orchestration.transform.assets import manifest
+
+    assert compat.DBT_PYTHON_VERSION is None  # the stand-ins, as in the command's process
+    for stand_in, real in (
+        (compat.NodeStatus, results.NodeStatus),
+        (compat.TestStatus, results.TestStatus),
+    ):
+        assert {status.value for status in real} <= {status.value for status in stand_in}
+    node_types = {node["resource_type"] for node in manifest["nodes"].values()}
+    assert node_types <= {node_type.value for node_type in compat.NodeType}
+
+
 def test_the_raw_files_are_in_the_lineage_upstream_of_the_ingest():
     graph = defs.resolve_asset_graph()
     for dataset, target in (
