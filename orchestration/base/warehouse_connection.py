@@ -15,6 +15,7 @@ resource (``orchestration/base/resources.py``) wraps it with the run lock.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,22 @@ def rows_as_dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """The rows of an executed statement, each as ``{column: value}``."""
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def insert_rows(
+    con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Sequence[object]]
+) -> None:
+    """Insert ``rows`` (tuples in the table's column order) into ``table`` in one statement.
+
+    ``executemany`` runs its statement once per row, about 0.5 ms each: 0.3 s for the 691 files
+    of one national review year. Here each column goes in as one list and ``unnest`` lines them
+    up again.
+    """
+    if not rows:
+        return
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    unnested = ", ".join(f"unnest(${number})" for number in range(1, len(columns) + 1))
+    con.execute(f"insert into {table} select {unnested}", columns)
 
 
 def sql_text(value: str) -> str:

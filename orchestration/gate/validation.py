@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestration.base.settings import EXPECTATIONS_DIR
-from orchestration.base.warehouse_connection import connect, table_exists
+from orchestration.base.warehouse_connection import connect, insert_rows, table_exists
 from orchestration.gate.gx_errors import GXSetupError
 
 if TYPE_CHECKING:
@@ -442,8 +442,9 @@ def _write_results(warehouse_path: Path, build_id: str, outcomes: list[Expectati
         con.execute(RESULTS_DDL)
         con.execute("begin transaction")
         con.execute("delete from audit.validation_results where build_id = ?", [build_id])
-        con.executemany(
-            "insert into audit.validation_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        insert_rows(
+            con,
+            "audit.validation_results",
             [
                 [
                     o.build_id,

@@ -43,6 +43,7 @@ from orchestration.base.headers import (
     match_headers,
 )
 from orchestration.base.pii import hmac_sql
+from orchestration.base.warehouse_connection import insert_rows
 from orchestration.ingest.layout import FileScan
 from orchestration.ingest.limits import ReadLimits
 from orchestration.ingest.registry import dataset as dataset_entry
@@ -344,8 +345,9 @@ def stage_csv_fast(
         )
     stood = [s for s in group if s not in failed]
     if stood:
-        con.executemany(
-            f"insert into {spec.ranges} values (?, ?, ?)",
+        insert_rows(
+            con,
+            spec.ranges,
             [(str(s.path), s.index, stats.get(str(s.path), (0, None))[1]) for s in stood],
         )
     for state in stood:
@@ -418,7 +420,7 @@ def _stage_lines(
     match = match_headers(header, spec.dataset)
     width = len(header)
     con.execute("create or replace temp table _paths (path VARCHAR, file_index INTEGER)")
-    con.executemany("insert into _paths values (?, ?)", [(str(s.path), s.index) for s in group])
+    insert_rows(con, "_paths", [(str(s.path), s.index) for s in group])
     paths = "[" + ", ".join(_sql_text(str(state.path)) for state in group) + "]"
     # The typed pass reads no cell of a malformed line (an empty list); the text pass splits it
     # at its commas, so its raw record can still be masked cell by cell.

@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from orchestration.base.headers import normalise_header
+from orchestration.base.warehouse_connection import insert_rows
 from orchestration.ingest.readers import FileState
 from orchestration.ingest.registry import RAW_COLUMNS, dataset
 
@@ -55,8 +56,9 @@ def write_year(
         "create or replace temp table _files (file_index INTEGER, file_name VARCHAR, "
         "sha256 VARCHAR, is_whole_file_quarantined BOOLEAN)"
     )
-    con.executemany(
-        "insert into _files values (?, ?, ?, ?)",
+    insert_rows(
+        con,
+        "_files",
         [(s.index, s.report.file_name, s.report.sha256, s.problem is not None) for s in read],
     )
     params = {
