@@ -412,10 +412,13 @@ def _write_published(
         publish_changes.write_publish_changes(
             con, "p", previous[1] if previous else None, previous[0] if previous else None
         )
+        # One transaction for the few hundred comments: each alone committed to the file.
+        con.execute("begin transaction")
         for table in marts:
             _comment(con, table, models[table])
         for table, (description, columns) in AUDIT_TABLE_DOCS.items():
             _comment(con, table, ModelDocs(description, columns))
+        con.execute("commit")
         leaked = [
             (table, column)
             for table, column in con.execute(
