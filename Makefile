@@ -71,7 +71,7 @@ docs: manifest
 	@echo "dbt docs: dbt_project/target/static_index.html"
 
 clean:
-	rm -rf $(WAREHOUSE_DIR) dbt_project/target dbt_project/logs
+	rm -rf $(WAREHOUSE_DIR) dbt_project/target dbt_project/logs .cache
 
 .PHONY: setup-browser report
 

@@ -36,6 +36,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DBT_TARGET_DIR = DBT_PROJECT_DIR / "target"
 """dbt's target folder: the manifest, the kept parse states, each build's own folder."""
+REFERENCE_CACHE_DIR = REPO_ROOT / ".cache" / "reference"
+"""Reference tables derived from installed packages, kept between runs (not versioned)."""
 DBT_MANIFEST_PATH = DBT_TARGET_DIR / "manifest.json"
 """dbt's manifest (``make manifest``): the models, their keys and descriptions."""
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
