@@ -199,3 +199,39 @@ def test_asset_descriptions_have_no_bare_placeholders_the_ui_would_drop():
         description = graph.get(key).description or ""
         outside_code = re.sub(r"`[^`]*`", "", description)
         assert not re.search(r"<\w+>", outside_code), (key, description)
+
+
+def test_the_job_stores_no_values_and_refuses_any(tmp_path):
+    """Assets hand their data over in the warehouse: the job's IO manager takes the ``None`` of
+    an asset that returns nothing (as each dbt model's output is) without writing anything, and
+    stops an asset that returns a value, or reads another's, with why."""
+    from dagster import AssetIn, DagsterInstance, asset, materialize
+
+    from orchestration.base.resources import NoValuesIOManager
+
+    assert isinstance(defs.resources["io_manager"], NoValuesIOManager)
+
+    @asset
+    def returns_nothing() -> None:
+        return None
+
+    @asset
+    def returns_a_frame() -> list[int]:
+        return [1, 2, 3]
+
+    @asset(ins={"upstream": AssetIn("returns_nothing")})
+    def reads_a_value(upstream) -> None:
+        return None
+
+    instance = DagsterInstance.ephemeral(tempdir=str(tmp_path))
+    resources = {"io_manager": NoValuesIOManager()}
+    assert materialize([returns_nothing], resources=resources, instance=instance).success
+    assert not any(tmp_path.rglob("returns_nothing"))
+    for assets, wanted in (
+        ([returns_a_frame], "returned a list"),
+        ([returns_nothing, reads_a_value], "use deps=[...]"),
+    ):
+        result = materialize(assets, resources=resources, instance=instance, raise_on_error=False)
+        assert not result.success
+        failures = [e for e in result.all_events if e.is_step_failure]
+        assert any(wanted in str(e.step_failure_data.error) for e in failures), wanted

@@ -22,7 +22,14 @@ from importlib.metadata import version as installed_version
 from pathlib import Path
 
 import duckdb
-from dagster import ConfigurableResource, InitResourceContext, RetryRequested
+from dagster import (
+    ConfigurableIOManager,
+    ConfigurableResource,
+    InitResourceContext,
+    InputContext,
+    OutputContext,
+    RetryRequested,
+)
 from dagster_dbt import DbtCliResource, DbtProject
 from dagster_duckdb import DuckDBResource
 from packaging.version import Version
@@ -234,6 +241,30 @@ def dbt_resource(settings: Settings, memory_limit: str | None = None) -> Warehou
     )
 
 
+class NoValuesIOManager(ConfigurableIOManager):
+    """The job's IO manager: the assets hand their data over in the warehouse file, never as
+    Python values, so there is nothing to store or load.
+
+    dbt's assets yield ``None`` for each model; Dagster's default manager would pickle each
+    ``None`` into a file and import its filesystem libraries in every run (0.15 s) for that.
+    Any other value, or an asset reading another's value, is refused: it would be lost between
+    processes.
+    """
+
+    def handle_output(self, context: OutputContext, obj: object) -> None:
+        if obj is not None:
+            raise TypeError(
+                f"{context.asset_key if context.has_asset_key else context.name} returned a "
+                f"{type(obj).__name__}: assets here write their data to the warehouse and "
+                "return nothing (or a MaterializeResult)"
+            )
+
+    def load_input(self, context: InputContext) -> object:
+        raise TypeError(
+            "assets here read each other's data from the warehouse, not as inputs: use deps=[...]"
+        )
+
+
 def build_resources(settings: Settings | None = None) -> dict[str, object]:
     """The resources of the one code location, for one set of paths."""
     settings = settings or get_settings()
@@ -245,4 +276,9 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         memory_limit=limit,
     )
     paths = PipelinePaths(raw_dir=str(settings.raw_dir), warehouse_dir=str(settings.warehouse_dir))
-    return {"warehouse": warehouse, "paths": paths, "dbt": dbt_resource(settings, limit)}
+    return {
+        "warehouse": warehouse,
+        "paths": paths,
+        "dbt": dbt_resource(settings, limit),
+        "io_manager": NoValuesIOManager(),
+    }
