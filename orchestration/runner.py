@@ -32,11 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.base import run_lock
+from orchestration.base.dbt_child import start_warm_dbt_early, stop_unadopted_warm_dbt
+from orchestration.base.dbt_parse_state import parse_ahead
 from orchestration.base.settings import (
     DBT_MANIFEST_PATH,
     DBT_PROJECT_DIR,
     DBT_TARGET_DIR,
     Settings,
+    duckdb_memory_limit,
 )
 from orchestration.instance import (
     HOST_TAG,
@@ -360,7 +363,24 @@ def _run_locked(
     )
     if ensure_manifest(settings):
         progress.line("prepared dbt's manifest (dbt parse)")
+    # dbt imports itself and parses the project on the second core while this process imports
+    # Dagster; the run's dbt resource adopts it (orchestration/base/dbt_child.py).
+    warm_dbt = start_warm_dbt_early(
+        parse_ahead(str(settings.warehouse_path), duckdb_memory_limit())
+    )
+    try:
+        return _run_job(settings, options, years, progress, warm_dbt)
+    finally:
+        stop_unadopted_warm_dbt(warm_dbt)
 
+
+def _run_job(
+    settings: Settings,
+    options: RunOptions,
+    years: list[int],
+    progress: Progress,
+    warm_dbt: str | None,
+) -> int:
     from orchestration.base.partitions import review_year_partitions
     from orchestration.base.resources import (
         INGEST_LISTENERS,
@@ -369,6 +389,7 @@ def _run_locked(
     )
     from orchestration.definitions import POVERTY_REVIEW_JOB, build_definitions
 
+    keys = [str(y) for y in years]
     instance = instance_for(settings, options.record)
     for run_id in release_dead_claims(instance):
         progress.line(f"released the warehouse pool slot held by dead run {run_id}")
@@ -377,7 +398,7 @@ def _run_locked(
     progress.expect_files(raw_file_count(settings.raw_dir, years))
 
     progress.on_step_start.setdefault(DBT_STEP, _warm_later_stages)
-    definitions = build_definitions(build_resources(settings))
+    definitions = build_definitions(build_resources(settings, warm_dbt))
     job = definitions.resolve_job_def(POVERTY_REVIEW_JOB).with_logger_defs(
         {"progress": progress_logger(progress)}
     )

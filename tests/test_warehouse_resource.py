@@ -369,6 +369,40 @@ def test_a_warm_dbt_becomes_the_invocation_handed_to_it(tmp_path):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract sockets are Linux's")
+def test_the_run_adopts_the_warm_dbt_the_command_started_before_it(tmp_path):
+    """``poverty-warehouse run`` starts the warm dbt before it imports Dagster; the run's dbt
+    resource, given its name, points its dbt child at it and adopts that process when the run's
+    resources start (no second warm dbt), and it serves the run's dbt. One no run adopted is
+    stopped by the command."""
+    from orchestration.base import dbt_child
+    from orchestration.base.resources import dbt_resource
+
+    name = dbt_child.start_warm_dbt_early()
+    assert name is not None
+    early = dbt_child._STARTED_EARLY[name]
+    settings = Settings(raw_dir=tmp_path / "raw", warehouse_dir=tmp_path)
+    resource = dbt_resource(settings, "1GB", name)
+    assert resource.warm_name == name
+    adopted = dbt_child.start_warm_dbt(resource.warm_name)
+    try:
+        assert adopted is early and name not in dbt_child._STARTED_EARLY
+        dbt_child.stop_unadopted_warm_dbt(name)  # adopted: the command leaves it alone
+        assert adopted.process.poll() is None
+        _listening(name)
+        child = _dbt_child(name, tmp_path / "w.duckdb", "debug", stdout=subprocess.PIPE)
+        output, _ = child.communicate(timeout=120)
+        assert child.returncode == 0, output
+        assert adopted.process.wait(timeout=30) == 0  # the early process ran it
+    finally:
+        dbt_child.stop_warm_dbt(adopted)
+
+    unused = dbt_child.start_warm_dbt_early()
+    process = dbt_child._STARTED_EARLY[unused].process
+    dbt_child.stop_unadopted_warm_dbt(unused)
+    assert process.poll() is not None and unused not in dbt_child._STARTED_EARLY
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract sockets are Linux's")
 def test_when_a_warm_dbts_output_ends_the_warehouse_is_free(tmp_path):
     """The warm dbt gives the invocation's streams back before its interpreter's teardown, so
     the run reads dbt's output to its end without waiting for that exit; by then dbt's database
@@ -390,6 +424,72 @@ def test_when_a_warm_dbts_output_ends_the_warehouse_is_free(tmp_path):
         assert warm.process.wait(timeout=30) == 0  # the warm dbt ran it
     finally:
         stop_warm_dbt(warm)
+
+
+def _ahead(tmp_path: Path, state: Path):
+    from orchestration.base.dbt_child import ParseAhead
+
+    project = str(REPO / "dbt_project")
+    return ParseAhead(project, project, str(tmp_path / "w.duckdb"), "1GB", str(state))
+
+
+def _listed_by_a_warm_dbt_that_parsed_ahead(tmp_path: Path, *args: str, env=None) -> str:
+    """``dbt ls`` (debug log) through a warm dbt that parsed the project ahead, from no kept
+    parse; the output, once the warm dbt has exited 0."""
+    from orchestration.base.dbt_child import start_warm_dbt, stop_warm_dbt
+
+    tmp_path.mkdir(exist_ok=True)
+    warm = start_warm_dbt(ahead=_ahead(tmp_path, tmp_path / "no-kept-parse.msgpack"))
+    try:
+        _listening(warm.name)
+        child = _dbt_child(
+            warm.name,
+            tmp_path / "w.duckdb",
+            "--debug",
+            "ls",
+            "--resource-type",
+            "model",
+            "--target-path",
+            str(tmp_path / "target"),
+            *args,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        output, _ = child.communicate(timeout=180)
+        assert child.returncode == 0, output
+        assert warm.process.wait(timeout=30) == 0  # the warm dbt ran it
+    finally:
+        stop_warm_dbt(warm)
+    assert "poverty_warehouse.marts.commune_year" in output
+    return output
+
+
+# What dbt logs when it parses: whether it can start from a kept parse ("Unable to do partial
+# parsing because ...", "Partial parsing enabled ...").
+_PARSED_HERE = "partial parsing"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract sockets are Linux's")
+def test_a_warm_dbt_hands_its_invocation_the_parse_it_made_ahead(tmp_path):
+    """While the run ingests, the warm dbt parses the project as the build will; the build then
+    starts from that parse instead of making its own, and its target folder gets the parse state
+    to keep (here a full parse: there was none to start from)."""
+    output = _listed_by_a_warm_dbt_that_parsed_ahead(tmp_path)
+    assert _PARSED_HERE not in output.lower()
+    assert (tmp_path / "target" / "partial_parse.msgpack").exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract sockets are Linux's")
+def test_an_invocation_the_parse_ahead_does_not_fit_parses_for_itself(tmp_path):
+    """dbt's own criteria decide: other variables (its state check), or another value of an
+    environment variable a model reads, and the invocation parses as usual."""
+    other_vars = _listed_by_a_warm_dbt_that_parsed_ahead(
+        tmp_path / "vars", "--vars", '{"years_to_build": [2024]}'
+    )
+    assert _PARSED_HERE in other_vars.lower()
+    env = {**os.environ, "POVERTY_CROSSWALK_CORRECTIONS": "ignore"}
+    other_env = _listed_by_a_warm_dbt_that_parsed_ahead(tmp_path / "env", env=env)
+    assert _PARSED_HERE in other_env.lower()
 
 
 def test_the_warm_dbt_keeps_the_streams_while_it_holds_the_warehouse(tmp_path):

@@ -20,7 +20,9 @@ then replaces itself with the dbt beside this interpreter (``exec``: one process
 only after the ingest. The dbt resource therefore starts ``python -m
 orchestration.base.dbt_child --serve NAME`` when a run's resources start (``start_warm_dbt``):
 a process that dies with the run, listens on the Linux abstract socket ``NAME`` and imports
-dbt while the run ingests (on the core the run leaves idle). The resource passes ``--warm
+dbt while the run ingests (on the core the run leaves idle); ``poverty-warehouse run`` starts
+it before it even imports Dagster (``start_warm_dbt_early``) and the run's resource adopts it.
+The resource passes ``--warm
 NAME`` to its dbt child, which then hands its arguments, environment, working directory and
 standard streams (``SCM_RIGHTS``) to the warm process, which becomes that dbt invocation, and
 waits for its exit status (sent once dbt's database is closed and the streams are given back,
@@ -32,6 +34,11 @@ file permissions. A child that comes before the warm process has bound its socke
 machine can start the run's dbt child first) waits for it while that process is alive. A warm
 process serves one invocation: any other (none in a run today), and every dbt when no warm
 process answers, is started as before.
+
+**The project parsed ahead.** The resource also tells the warm dbt the project, the profile's
+inputs and the kept parse (``ParseAhead``): after its import, it parses the project as the
+build will, and the build takes that parse instead of reading, checking and writing its own,
+if dbt's own criteria say it fits the invocation (``_parse_ahead``); else dbt parses as usual.
 """
 
 from __future__ import annotations
@@ -40,11 +47,13 @@ import contextlib
 import ctypes
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -77,7 +86,8 @@ def gives_the_name(warehouse: Path) -> bool:
 
 def main(argv: list[str]) -> None:
     if argv[:1] == [SERVE_FLAG]:
-        serve(argv[1])
+        ahead = ParseAhead(**json.loads(argv[3])) if argv[2:3] == [AHEAD_FLAG] else None
+        serve(argv[1], ahead)
         return
     env = dict(os.environ)
     args = list(argv)
@@ -105,6 +115,7 @@ def main(argv: list[str]) -> None:
 
 SERVE_FLAG = "--serve"
 WARM_FLAG = "--warm"
+AHEAD_FLAG = "--parse-ahead"
 # What the warm dbt exits with when the child that handed it the invocation is gone.
 _ORPHANED = 137
 # How long a child waits for a warm dbt that is alive but has not bound its socket yet.
@@ -118,19 +129,66 @@ class WarmDbt(NamedTuple):
     name: str
 
 
+class ParseAhead(NamedTuple):
+    """What a warm dbt parses the project with while it waits (see ``_parse_ahead``)."""
+
+    project_dir: str
+    profiles_dir: str
+    # The warehouse file (its directory must exist) and DuckDB's memory limit: the profile.
+    warehouse_path: str
+    memory_limit: str
+    # The kept parse it starts from (orchestration/base/dbt_parse_state.py), if it exists.
+    state: str
+
+
 def warm_dbt_name() -> str:
     """A new name for a warm dbt's socket, unique to this process and call."""
     return f"poverty-warehouse-dbt-{os.getpid()}-{uuid.uuid4().hex[:12]}"
 
 
-def start_warm_dbt(name: str | None = None) -> WarmDbt | None:
+# Warm dbts started before the run that will use them (``start_warm_dbt_early``), by name.
+_STARTED_EARLY: dict[str, WarmDbt] = {}
+
+
+def start_warm_dbt_early(ahead: ParseAhead | None = None) -> str | None:
+    """Start the warm dbt of a run this process is about to launch, before Dagster is imported;
+    its name, for the run's dbt resource, which then adopts this process (``start_warm_dbt``
+    with the name) rather than start one when the run's resources start.
+
+    The command (``poverty-warehouse run``) starts it as soon as it holds the warehouse: the
+    import and the parse ahead then run on the second core while this process imports Dagster
+    and the definitions, and are done before a small run's dbt step, which would otherwise
+    wait for them. ``stop_unadopted_warm_dbt`` ends it if no run adopted it.
+    """
+    warm = start_warm_dbt(ahead=ahead)
+    if warm is None:
+        return None
+    _STARTED_EARLY[warm.name] = warm
+    return warm.name
+
+
+def stop_unadopted_warm_dbt(name: str | None) -> None:
+    """Stop the warm dbt ``start_warm_dbt_early`` started, unless a run adopted it."""
+    if name is not None:
+        stop_warm_dbt(_STARTED_EARLY.pop(name, None))
+
+
+def start_warm_dbt(name: str | None = None, ahead: ParseAhead | None = None) -> WarmDbt | None:
     """Start a warm dbt for this process's next dbt invocation, listening on ``name`` (a new
-    one when not given), or None where abstract sockets do not exist (not Linux)."""
+    one when not given) and parsing the project ``ahead`` while it waits, or None where
+    abstract sockets do not exist (not Linux). The one started early under ``name``, if still
+    alive, is adopted instead."""
     if not sys.platform.startswith("linux"):
         return None
+    early = _STARTED_EARLY.pop(name, None) if name is not None else None
+    if early is not None:
+        if early.process.poll() is None:
+            return early
+        stop_warm_dbt(early)
     name = name or warm_dbt_name()
+    parse = [AHEAD_FLAG, json.dumps(ahead._asdict())] if ahead is not None else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestration.base.dbt_child", SERVE_FLAG, name],
+        [sys.executable, "-m", "orchestration.base.dbt_child", SERVE_FLAG, name, *parse],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -150,8 +208,9 @@ def stop_warm_dbt(warm: WarmDbt | None) -> None:
     warm.process.wait()
 
 
-def serve(name: str) -> None:
-    """The warm dbt: import dbt, then become the first invocation handed over on ``name``."""
+def serve(name: str, ahead: ParseAhead | None = None) -> None:
+    """The warm dbt: import dbt (and parse the project ``ahead``), then become the first
+    invocation handed over on ``name``."""
     die_with_parent()
     # Listening before dbt is imported: a child that comes early waits for the rest of the
     # import (it gets this process's id only once dbt is here; if the import fails, this
@@ -170,6 +229,18 @@ def serve(name: str) -> None:
         from multiprocessing import resource_tracker
 
         resource_tracker.ensure_running()
+    if ahead is not None and gives_the_name(Path(ahead.warehouse_path)):
+        # The profile reads the warehouse's name and the memory limit from the environment, as
+        # in the invocation (see main); this process's own environment is put back after.
+        own = dict(os.environ)
+        os.environ[ENV_OF_FLAG["--warehouse-path"]] = Path(ahead.warehouse_path).name
+        os.environ[ENV_OF_FLAG["--memory-limit"]] = ahead.memory_limit
+        try:
+            with contextlib.suppress(Exception):  # a head start only: dbt parses if need be
+                _parse_ahead(ahead)
+        finally:
+            os.environ.clear()
+            os.environ.update(own)
     while True:
         connection, _ = listener.accept()
         if _is_a_sibling(connection):
@@ -205,6 +276,143 @@ def serve(name: str) -> None:
             connection.send(str(code).encode())
     # A normal exit, as dbt's own: its multiprocessing resources are released, not leaked.
     sys.exit(code)
+
+
+class _Parsed(NamedTuple):
+    manifest: object  # dbt's Manifest
+    target: Path  # where that parse was made: its partial_parse.msgpack
+    profile_env: dict[str, str]
+
+
+_PARSED: _Parsed | None = None
+
+
+def _parse_ahead(ahead: ParseAhead) -> None:
+    """Parse the project as the run's build will, while the run ingests, and have that build
+    use this parse instead of its own (reading and checking the kept parse and writing the
+    manifest: half a second of every build, before its first node).
+
+    dbt parses from the kept parse into a folder of its own (``dbt parse``, no artifacts but
+    the parse state). The build's invocation then gets this manifest only if dbt would have
+    kept it: its own state check (``ManifestStateCheck``: the variables, profile and target,
+    the project files and the environment variables the project and profile read, the dbt
+    version) equals this parse's, and every environment variable the models read still has
+    the value it was parsed with (``_parse_or_take_the_one_ahead``). Otherwise dbt parses as
+    usual. The project files themselves are not read again: within a run they do not change.
+    """
+    global _PARSED
+    import dbt.cli.requires as requires
+    from dbt.cli.main import dbtRunner
+
+    warehouse = Path(ahead.warehouse_path)
+    target = Path(tempfile.mkdtemp(prefix="poverty-warehouse-dbt-parse-"))
+    with contextlib.suppress(FileNotFoundError):
+        shutil.copyfile(ahead.state, target / "partial_parse.msgpack")
+    here = os.getcwd()
+    os.chdir(warehouse.parent)
+    try:
+        result = dbtRunner().invoke(
+            [
+                "parse",
+                "--project-dir",
+                ahead.project_dir,
+                "--profiles-dir",
+                ahead.profiles_dir,
+                "--target-path",
+                str(target),
+                "--log-path",
+                str(target),
+                "--log-level-file",
+                "none",
+                "--no-write-json",
+                "--quiet",
+            ]
+        )
+    finally:
+        os.chdir(here)
+    if not result.success or result.result is None:
+        return
+    profile_env = {
+        key: os.environ.get(key, "")
+        for key in (ENV_OF_FLAG["--warehouse-path"], ENV_OF_FLAG["--memory-limit"])
+    }
+    _PARSED = _Parsed(result.result, target, profile_env)
+    requires.parse_manifest = _parse_or_take_the_one_ahead
+
+
+def _parse_or_take_the_one_ahead(
+    runtime_config, write_perf_info, write, write_json, active_integrations
+):
+    """``dbt.parser.manifest.parse_manifest`` for the invocation (see ``_parse_ahead``): the
+    manifest parsed ahead, set up on the adapter as dbt sets up a manifest it is given, when it
+    fits this invocation; else dbt's own parse."""
+    global _PARSED
+    from dbt.parser.manifest import parse_manifest
+
+    parsed, _PARSED = _PARSED, None
+    if parsed is None or not _fits(parsed, runtime_config):
+        if parsed is not None:
+            shutil.rmtree(parsed.target, ignore_errors=True)
+        return parse_manifest(
+            runtime_config, write_perf_info, write, write_json, active_integrations
+        )
+    from dbt.adapters.factory import get_adapter, register_adapter
+    from dbt.context.providers import generate_runtime_macro_context
+    from dbt.context.query_header import generate_query_header_context
+    from dbt.mp_context import get_mp_context
+
+    register_adapter(runtime_config, get_mp_context())
+    adapter = get_adapter(runtime_config)
+    adapter.set_macro_context_generator(generate_runtime_macro_context)
+    for integration in active_integrations:
+        adapter.add_catalog_integration(integration)
+    adapter.set_macro_resolver(parsed.manifest)
+    adapter.connections.set_query_header(
+        generate_query_header_context(adapter.config, parsed.manifest)
+    )
+    # The parse state this manifest came from, where the build's caller keeps it from (a
+    # parse that started from none, or from an older one, wrote a new one).
+    state = parsed.target / "partial_parse.msgpack"
+    if state.exists():
+        target = Path(runtime_config.project_target_path)
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(state, target / state.name)
+    shutil.rmtree(parsed.target, ignore_errors=True)
+    # No manifest.json here: a build writes it at its end, from this same manifest.
+    return parsed.manifest
+
+
+def _fits(parsed: _Parsed, runtime_config) -> bool:
+    """Whether dbt would have used ``parsed`` for an invocation with ``runtime_config`` and
+    this process's environment (the invocation's)."""
+    from types import SimpleNamespace
+
+    from dbt.constants import DEFAULT_ENV_PLACEHOLDER
+    from dbt.parser.manifest import ManifestLoader
+    from dbt.version import __version__ as dbt_version
+
+    manifest = parsed.manifest
+    if any(os.environ.get(key, "") != value for key, value in parsed.profile_env.items()):
+        return False
+    # As dbt's partial parse compares them: a variable read with a default and still unset was
+    # recorded as the placeholder.
+    for key, value in manifest.env_vars.items():
+        if os.environ.get(key, DEFAULT_ENV_PLACEHOLDER) != value:
+            return False
+    # dbt's state check reads only the loader's two projects attributes; a whole loader would
+    # read the kept parse again, the very cost avoided here. Compared as dbt's partial parse
+    # compares them (ManifestLoader.is_partial_parsable; an empty hash equals nothing).
+    projects = SimpleNamespace(
+        root_project=runtime_config, all_projects=runtime_config.load_dependencies()
+    )
+    now, then = ManifestLoader.build_manifest_state_check(projects), manifest.state_check
+    return (
+        manifest.metadata.dbt_version == dbt_version
+        and now.vars_hash == then.vars_hash
+        and now.profile_hash == then.profile_hash
+        and now.project_env_vars_hash == then.project_env_vars_hash
+        and now.project_hashes == then.project_hashes
+    )
 
 
 def _warm_up_dbt() -> None:

@@ -24,7 +24,8 @@ import sys
 import uuid
 from pathlib import Path
 
-from orchestration.base.settings import DBT_TARGET_DIR, duckdb_memory_limit
+from orchestration.base.dbt_child import ParseAhead
+from orchestration.base.settings import DBT_PROJECT_DIR, DBT_TARGET_DIR, duckdb_memory_limit
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 STATES_DIR = DBT_TARGET_DIR / "parse-state"
@@ -39,6 +40,24 @@ def parse_state(warehouse_path: str, memory_limit: str, states_dir: Path = STATE
     profile = f"{Path(warehouse_path).name}\0{memory_limit}"
     key = hashlib.sha256(profile.encode()).hexdigest()[:16]
     return states_dir / f"{key}.msgpack"
+
+
+def parse_ahead(
+    warehouse_path: str,
+    memory_limit: str,
+    *,
+    project_dir: str = str(DBT_PROJECT_DIR),
+    profiles_dir: str = str(DBT_PROJECT_DIR),
+) -> ParseAhead:
+    """What a warm dbt parses the project with, ahead of a build against ``warehouse_path``:
+    the project, the profile's inputs and the kept parse it starts from."""
+    return ParseAhead(
+        project_dir=project_dir,
+        profiles_dir=profiles_dir,
+        warehouse_path=warehouse_path,
+        memory_limit=memory_limit,
+        state=str(parse_state(warehouse_path, memory_limit)),
+    )
 
 
 def use_parse_state(state: Path, target_path: Path) -> bool:

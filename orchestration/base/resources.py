@@ -43,6 +43,7 @@ from orchestration.base.dbt_child import (
     stop_warm_dbt,
     warm_dbt_name,
 )
+from orchestration.base.dbt_parse_state import parse_ahead
 from orchestration.base.settings import (
     DBT_PROJECT_DIR,
     DEFAULT_DUCKDB_MEMORY_LIMIT,
@@ -193,7 +194,15 @@ class WarehouseDbtCliResource(DbtCliResource):
         # comes after its ingest: dbt imports itself meanwhile, on the core the run leaves idle.
         name = self.warm_name
         if name is not None and context.run is not None:
-            self._warm = start_warm_dbt(name)
+            ahead = None
+            if self.warehouse_path:
+                ahead = parse_ahead(
+                    self.warehouse_path,
+                    self.memory_limit,
+                    project_dir=str(self.project_dir),
+                    profiles_dir=str(self.profiles_dir or self.project_dir),
+                )
+            self._warm = start_warm_dbt(name, ahead)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         stop_warm_dbt(self._warm)
@@ -213,13 +222,16 @@ class WarehouseDbtCliResource(DbtCliResource):
         return None
 
 
-def dbt_resource(settings: Settings, memory_limit: str | None = None) -> WarehouseDbtCliResource:
+def dbt_resource(
+    settings: Settings, memory_limit: str | None = None, warm_dbt: str | None = None
+) -> WarehouseDbtCliResource:
     """The dbt resource for one warehouse (also used to prepare the manifest).
 
     Its dbt child is pointed at a warm dbt (``orchestration.base.dbt_child``) that the resource
     starts when a run's resources start, whoever launched the run (the command, the sensor, the
-    schedule, the UI). Outside a run nothing listens on that name, and the child starts dbt
-    itself.
+    schedule, the UI), or adopts the one named ``warm_dbt`` that the command started before
+    the run (``start_warm_dbt_early``). Outside a run nothing listens on that name, and the
+    child starts dbt itself.
     """
     limit = memory_limit or duckdb_memory_limit()
     return WarehouseDbtCliResource(
@@ -230,7 +242,7 @@ def dbt_resource(settings: Settings, memory_limit: str | None = None) -> Warehou
             "-m",
             "orchestration.base.dbt_child",
             WARM_FLAG,
-            warm_dbt_name(),
+            warm_dbt or warm_dbt_name(),
             "--warehouse-path",
             str(settings.warehouse_path),
             "--memory-limit",
@@ -265,8 +277,11 @@ class NoValuesIOManager(ConfigurableIOManager):
         )
 
 
-def build_resources(settings: Settings | None = None) -> dict[str, object]:
-    """The resources of the one code location, for one set of paths."""
+def build_resources(
+    settings: Settings | None = None, warm_dbt: str | None = None
+) -> dict[str, object]:
+    """The resources of the one code location, for one set of paths (``warm_dbt``: see
+    ``dbt_resource``)."""
     settings = settings or get_settings()
     limit = duckdb_memory_limit()
     warehouse = WarehouseResource(
@@ -279,6 +294,6 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
     return {
         "warehouse": warehouse,
         "paths": paths,
-        "dbt": dbt_resource(settings, limit),
+        "dbt": dbt_resource(settings, limit, warm_dbt),
         "io_manager": NoValuesIOManager(),
     }
