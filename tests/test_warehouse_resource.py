@@ -628,29 +628,40 @@ def test_a_child_that_cannot_hand_its_invocation_over_starts_dbt_itself(tmp_path
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_a_warm_dbt_stops_with_the_child_that_handed_it_the_invocation(tmp_path, signum):
     """dagster-dbt stops dbt by signalling the process it started (the child): the child relays
-    SIGINT and SIGTERM to the warm dbt, and a warm dbt whose child was killed stops at once."""
+    SIGINT and SIGTERM to the warm dbt, and a warm dbt whose child was killed stops at once.
+    Both are started here with SIGINT and SIGTERM blocked, as a process started from a thread
+    that blocks them inherits them blocked: each lets them through again."""
     import psutil
 
     from orchestration.base.dbt_child import start_warm_dbt, stop_warm_dbt
 
-    warm = start_warm_dbt()
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    try:
+        warm = start_warm_dbt()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     process, name = warm
     try:
         _listening(name)
         # `dbt init` outside a project (and with a profiles folder of its own) waits for a
         # project name on its standard input: a dbt invocation that runs until it is stopped.
         (tmp_path / "profiles").mkdir()
-        child = _dbt_child(
-            name,
-            tmp_path / "w.duckdb",
-            "init",
-            "--profiles-dir",
-            str(tmp_path / "profiles"),
-            project=False,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+        try:
+            child = _dbt_child(
+                name,
+                tmp_path / "w.duckdb",
+                "init",
+                "--profiles-dir",
+                str(tmp_path / "profiles"),
+                project=False,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         deadline = time.monotonic() + 60
         while psutil.Process(process.pid).cwd() != str(tmp_path):
             assert time.monotonic() < deadline, "the warm dbt was never handed the invocation"

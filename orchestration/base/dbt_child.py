@@ -84,7 +84,20 @@ def gives_the_name(warehouse: Path) -> bool:
     return warehouse.is_absolute() and warehouse.parent.is_dir()
 
 
+def stoppable() -> None:
+    """Let SIGINT and SIGTERM through, as dagster-dbt stops dbt with them: a signal mask and
+    ignored signals are inherited across ``exec``, so a process started from a thread that
+    blocks them (multiprocessing's helpers block them while they start processes) would
+    otherwise run a dbt that nothing but SIGKILL stops."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def main(argv: list[str]) -> None:
+    stoppable()
     if argv[:1] == [SERVE_FLAG]:
         ahead = ParseAhead(**json.loads(argv[3])) if argv[2:3] == [AHEAD_FLAG] else None
         serve(argv[1], ahead)
