@@ -356,9 +356,8 @@ def run_review(settings: Settings, options: RunOptions, progress: Progress | Non
 def _run_locked(
     settings: Settings, options: RunOptions, years: list[int], progress: Progress
 ) -> int:
-    keys = [str(y) for y in years]
     progress.line(
-        f"poverty_review_job: review years {', '.join(keys)} from {settings.raw_dir} "
+        f"poverty_review_job: review years {', '.join(map(str, years))} from {settings.raw_dir} "
         f"into {settings.warehouse_dir}"
     )
     if ensure_manifest(settings):
