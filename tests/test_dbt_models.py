@@ -16,6 +16,11 @@ import pytest
 from dbt_fixtures.sample import YEARS, year_2024
 from dbt_fixtures.warehouse import create_warehouse, dbt, household, replace_year
 
+from orchestration.base.model_rules import (
+    IN_BUILD_SELECTION,
+    broken_in_build,
+    rules_checked_in_build,
+)
 from orchestration.base.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 from orchestration.ingest import RAW_TABLES
 from orchestration.transform.dbt_failures import model_key, offending_rows
@@ -200,6 +205,64 @@ def test_a_models_rules_are_one_test_that_names_each_broken_rule(warehouse, tmp_
             + "; ".join(f"{keyed(province_key, k)}: poverty_rate = 101" for k in first_provinces),
         ]
     )
+
+
+def test_a_models_rules_stop_its_own_build_as_its_test_would(warehouse, tmp_path):
+    """The pipeline's build leaves the models' `model_rules` tests out: each model's post-hook
+    runs the same rules as it is built. A broken rule stops the model with the rules it broke,
+    keeps the table (its rows can be listed) and skips what depends on it; the test, run
+    instead with the hook switched off, finds the same rules broken."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(warehouse, path)
+    with duckdb.connect(str(path)) as con:
+        (counted,) = con.execute(
+            "select review_year, unit_version, commune_code "
+            "from intermediate.int_commune_households_counted "
+            "where poor_households > 0 order by all limit 1"
+        ).fetchall()
+        con.execute(
+            "update intermediate.int_commune_households_counted set poor_households = -5 "
+            "where (review_year, unit_version, commune_code) = (?, ?, ?)",
+            list(counted),
+        )
+    target = tmp_path / "dbt_target"
+
+    def results():
+        return {
+            r["unique_id"].split(".")[-1]
+            if r["unique_id"].startswith("model.")
+            else r["unique_id"]: r
+            for r in json.loads((target / "run_results.json").read_text("utf-8"))["results"]
+        }
+
+    with pytest.raises(AssertionError):
+        dbt(["build", "--select", "commune_year+", "--exclude", IN_BUILD_SELECTION], path)
+    built = results()
+    manifest = json.loads((target / "manifest.json").read_text("utf-8"))
+    test_id = rules_checked_in_build(manifest)["model.poverty_warehouse.commune_year"]
+    assert test_id not in built
+    assert built["commune_year"]["status"] == "error"
+    broken = broken_in_build(built["commune_year"]["message"])
+    assert broken is not None and ("range:poor_households", 1) in broken
+    assert {built[name]["status"] for name in ("province_year", "district_year")} == {"skipped"}
+    bad = query(
+        path,
+        "select count(*) from marts.commune_year where poor_households < 0 "
+        "and (review_year, unit_version, commune_code) = (?, ?, ?)",
+        list(counted),
+    )
+    assert bad == [(1,)]
+
+    with pytest.raises(AssertionError):
+        dbt(
+            ["build", "--select", "commune_year", "--vars", "{model_rules_in_build: false}"],
+            path,
+        )
+    tested = results()
+    assert tested["commune_year"]["status"] == "success"
+    assert tested[test_id]["status"] == "fail"
+    labels = sorted(r[0] for r in query(path, tested[test_id]["compiled_code"]))
+    assert labels == sorted(label for label, _ in broken)
 
 
 def test_flows_lost_or_doubled_by_a_build_fail_their_year_test(warehouse, tmp_path):

@@ -159,6 +159,35 @@ def test_run_publishes_every_contract_table(published_run):
         assert versions[2024] == "pre2025" and versions[2025] == "2025"
 
 
+def test_every_dbt_check_is_evaluated_once_and_passes_in_a_published_run(published_run):
+    """The models' `model_rules` tests run in their models' post-hooks, not as dbt nodes: the run
+    still records one passed evaluation of each, beside those of the tests dbt ran itself."""
+    from dagster import DagsterEventType, DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    from orchestration.transform.assets import RULE_CHECKS, warehouse_dbt_assets
+
+    _, out = published_run
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(out / "dagster_home"))) as instance:
+        (run,) = instance.get_runs(limit=1)
+        evaluations = [
+            entry.dagster_event.event_specific_data
+            for entry in instance.all_logs(
+                run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+            )
+        ]
+    dbt_checks = set(warehouse_dbt_assets.check_keys)
+    evaluated = [e.asset_check_key for e in evaluations if e.asset_check_key in dbt_checks]
+    assert sorted(evaluated, key=str) == sorted(dbt_checks, key=str)
+    assert all(e.passed for e in evaluations if e.asset_check_key in dbt_checks)
+    in_build = {
+        e.asset_check_key
+        for e in evaluations
+        if e.metadata.get("run_by") is not None and e.asset_check_key in dbt_checks
+    }
+    assert in_build == set(RULE_CHECKS.values())
+
+
 def test_published_rates_are_recomputed_from_counts(published_run):
     _, out = published_run
     with duckdb.connect(str(out / "published.duckdb"), read_only=True) as con:

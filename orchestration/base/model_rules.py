@@ -146,3 +146,38 @@ def broken_rules(kwargs: Mapping[str, Any], labels: Sequence[str]) -> list[Rule]
     """The rules the test reported broken (its result rows' labels), in the test's order."""
     wanted = set(labels)
     return [rule for rule in rules_of(kwargs) if rule.label in wanted]
+
+
+IN_BUILD_SELECTION = f"test_name:{MODEL_RULES},path:models"
+"""The ``model_rules`` tests a build leaves out because each model's post-hook runs them
+(``dbt_project/macros/model_rules_in_build.sql``): those declared in the models' YAML, that is
+those attached to a model (``rules_checked_in_build``); the seeds' stay test nodes."""
+IN_BUILD_MESSAGE = "model_rules broken: "
+"""How the post-hook's error starts, before ``<label> (<n> row(s))`` per broken rule."""
+_BROKEN = re.compile(r"([A-Za-z_]+(?::[^\s(]+)?) \((\d+) rows?\)")
+
+
+def rules_checked_in_build(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """Model id → the id of its ``model_rules`` test, for every model that has one: the rules its
+    post-hook runs as it is built."""
+    checked = {}
+    for unique_id, node in manifest.get("nodes", {}).items():
+        attached = str(node.get("attached_node") or "")
+        kind = (node.get("test_metadata") or {}).get("name")
+        if (
+            node.get("resource_type") == "test"
+            and kind == MODEL_RULES
+            and attached.startswith("model.")
+        ):
+            checked[attached] = unique_id
+    return checked
+
+
+def broken_in_build(message: str) -> list[tuple[str, int]] | None:
+    """``(label, offending rows)`` of each rule a model's post-hook found broken, from dbt's
+    error message for the model; None when the model failed for another reason."""
+    start = message.find(IN_BUILD_MESSAGE)
+    if start < 0:
+        return None
+    listed = message[start + len(IN_BUILD_MESSAGE) :].splitlines()[0]
+    return [(label, int(count)) for label, count in _BROKEN.findall(listed)]

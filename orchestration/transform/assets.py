@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from dagster import (
+    AssetCheckKey,
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
     AssetMaterialization,
@@ -47,8 +49,14 @@ from dagster_dbt import (
     DbtCliResource,
     dbt_assets,
 )
+from dagster_dbt.asset_utils import get_asset_check_key_for_test
 
 from orchestration.base.dbt_parse_state import keep_parse_state, parse_state, use_parse_state
+from orchestration.base.model_rules import (
+    IN_BUILD_SELECTION,
+    broken_in_build,
+    rules_checked_in_build,
+)
 from orchestration.base.resources import (
     LOCK_RETRIES,
     LOCK_RETRY_WAIT_S,
@@ -140,6 +148,15 @@ def _log_node(context: AssetExecutionContext, event: Any) -> None:
 # rule.
 manifest = readable_manifest(json.loads(dbt_project.manifest_path.read_text(encoding="utf-8")))
 TEST_NAMES = readable_test_names(manifest)
+# Each model's `model_rules` test is run by the model's post-hook as it is built
+# (dbt_project/macros/model_rules_in_build.sql), not as a node of its own (about 25 ms of dbt's
+# time per node): model id → test id, and the test's check.
+RULES_IN_BUILD = rules_checked_in_build(manifest)
+RULE_CHECKS: dict[str, AssetCheckKey] = {
+    test_id: key
+    for test_id in RULES_IN_BUILD.values()
+    if (key := get_asset_check_key_for_test(manifest, translator, test_id, dbt_project))
+}
 
 
 @dbt_assets(
@@ -171,6 +188,8 @@ def warehouse_dbt_assets(
     # test suite (every `dbt build` of tests/test_dbt_models.py runs them, and
     # test_the_dbt_unit_tests_pass names them), not in every production build.
     args = ["build", "--exclude-resource-type", "unit_test", "--log-level-file", "none"]
+    # The models' `model_rules` tests: their models' post-hooks run them.
+    args += ["--exclude", IN_BUILD_SELECTION]
     if not use_parse_state(state, target_path):
         # A full parse, also keeping dagster-dbt from copying in the state of `dbt parse`.
         args.append("--no-partial-parse")
@@ -201,6 +220,7 @@ def warehouse_dbt_assets(
             return tuple(event.asset_key.path)
         return None
 
+    events = _with_rules_checked_in_build(context, events, target_path if failure else None)
     keys = [key_of(event) for event in events]
     metadata = _table_metadata(warehouse, [key for key in keys if key and len(key) == 2])
     if failure is not None:
@@ -226,10 +246,7 @@ def _with_offending_rows(
     failed = [e for e in events if isinstance(e, AssetCheckResult) and not e.passed]
     if not failed:
         return events
-    try:
-        results = json.loads((target_path / "run_results.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        results = {}
+    results = _run_results(target_path)
     compiled = {r["unique_id"]: r.get("compiled_code") for r in results.get("results", [])}
     described: dict[int, Any] = {}
     try:
@@ -252,34 +269,85 @@ def _with_offending_rows(
     return [described.get(id(event), event) for event in events]
 
 
+def _rule_check(test_id: str, passed: bool, broken: list[tuple[str, int]]) -> AssetCheckResult:
+    key = RULE_CHECKS[test_id]
+    return AssetCheckResult(
+        asset_key=key.asset_key,
+        check_name=key.name,
+        passed=passed,
+        severity=AssetCheckSeverity.ERROR,
+        description=manifest["nodes"][test_id]["description"],
+        metadata={
+            "unique_id": test_id,
+            "status": "pass" if passed else "fail",
+            "dagster_dbt/failed_row_count": len(broken),
+            "run_by": "the model's post-hook, as it was built",
+            "broken_rules": ", ".join(f"{label} ({rows})" for label, rows in broken) or "none",
+        },
+    )
+
+
+def _with_rules_checked_in_build(
+    context: AssetExecutionContext, events: list[Any], target_path: Path | None
+) -> list[Any]:
+    """The check of each model's `model_rules` test, which its post-hook ran: passed right after
+    the model's output; failed, at the end, for each model dbt stopped on because a rule broke
+    (from ``run_results.json`` in ``target_path``, given when the build failed)."""
+    selected = context.selected_asset_check_keys
+    checked: list[Any] = []
+    for event in events:
+        checked.append(event)
+        if isinstance(event, Output):
+            model_id = event.metadata.get("unique_id")
+            test_id = RULES_IN_BUILD.get(str(getattr(model_id, "value", model_id)))
+            if test_id in RULE_CHECKS and RULE_CHECKS[test_id] in selected:
+                checked.append(_rule_check(test_id, True, []))
+    if target_path is None:
+        return checked
+    for result in _run_results(target_path).get("results", []):
+        test_id = RULES_IN_BUILD.get(result.get("unique_id", ""))
+        broken = broken_in_build(result.get("message") or "")
+        if result.get("status") == "error" and test_id in RULE_CHECKS and broken is not None:
+            check = _rule_check(test_id, False, broken)
+            if RULE_CHECKS[test_id] in selected:
+                _log_node(context, check)
+                checked.append(check)
+    return checked
+
+
+def _run_results(target_path: Path) -> dict[str, Any]:
+    try:
+        return json.loads((target_path / "run_results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def _lock_failure(target_path: Path, failure: Exception) -> bool:
     """Whether dbt failed because another process held the warehouse file."""
     if is_lock_error(failure):
         return True
-    try:
-        results = json.loads((target_path / "run_results.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
     return any(
         is_lock_error(Exception(result.get("message") or ""))
-        for result in results.get("results", [])
+        for result in _run_results(target_path).get("results", [])
         if result.get("status") == "error"
     )
 
 
 def _failed_nodes(target_path: Path) -> str | None:
     """One line naming the models and tests dbt failed on, from its ``run_results.json`` (kept,
-    with the compiled SQL of each failed test, in the build's target folder)."""
-    try:
-        results = json.loads((target_path / "run_results.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    failed = [
-        f"{TEST_NAMES.get(result['unique_id']) or result['unique_id'].split('.')[-1]} "
-        f"({result['status']}" + (f" {result['failures']}" if result.get("failures") else "") + ")"
-        for result in results.get("results", [])
-        if result.get("status") in ("fail", "error")
-    ]
+    with the compiled SQL of each failed test, in the build's target folder); a model its
+    post-hook stopped is named as its failed `model_rules` test."""
+    failed = []
+    for result in _run_results(target_path).get("results", []):
+        unique_id, status, count = result["unique_id"], result.get("status"), result.get("failures")
+        if status not in ("fail", "error"):
+            continue
+        broken = broken_in_build(result.get("message") or "") if status == "error" else None
+        if broken is not None and unique_id in RULES_IN_BUILD:
+            model = unique_id.split(".")[-1]
+            unique_id, status, count = RULES_IN_BUILD[unique_id], f"fail on {model}", len(broken)
+        name = TEST_NAMES.get(unique_id) or unique_id.split(".")[-1]
+        failed.append(f"{name} ({status}" + (f" {count}" if count else "") + ")")
     if not failed:
         return None
     return (
