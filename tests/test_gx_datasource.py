@@ -191,3 +191,76 @@ def test_unexpected_rows_once_runs_its_query_once_and_counts(database: Path) -> 
     assert none.success and none.result["observed_value"] == 0
     for condition in ("rate > 100", "rate < 100", "rate < 0"):
         assert sum(condition in statement for statement in executed) == 1, executed
+
+
+def test_decimals_convert_as_gx_does_without_walking_the_call_stack(database: Path, caplog) -> None:
+    """The gate's DECIMAL values are serialized as GX serializes them (the same floats, the same
+    warning when digits are lost), without GX's walk of the call stack for each value; a real
+    validation of DECIMAL columns goes through the replacement and never through the walk."""
+    import decimal
+
+    import great_expectations.util as gx_util
+
+    from orchestration.gate import gx_duckdb
+
+    assert gx.__version__ == gx_duckdb.PATCHED_GX_VERSION, "check the replacement against GX"
+    assert gx_util.convert_decimal_to_float is gx_duckdb._decimal_to_float
+    values = [
+        decimal.Decimal("37.900000000000000000"),
+        decimal.Decimal("0.1"),
+        decimal.Decimal("1234567890.123456789012345678"),
+        decimal.Decimal("-5"),
+        decimal.Decimal("Infinity"),
+        7,
+        2.5,
+    ]
+    warned = []
+    for value in values:
+        caplog.clear()
+        with caplog.at_level("WARNING", logger=gx_util.logger.name):
+            ours = gx_util.convert_decimal_to_float(value)
+            ours_logged = [r.getMessage() for r in caplog.records]
+        caplog.clear()
+        with caplog.at_level("WARNING", logger=gx_util.logger.name):
+            theirs = gx_duckdb.gx_decimal_to_float(value)
+            theirs_logged = [r.getMessage() for r in caplog.records]
+        assert (ours, type(ours), ours_logged) == (theirs, type(theirs), theirs_logged), value
+        warned += [value] if ours_logged else []
+    assert warned == [decimal.Decimal("1234567890.123456789012345678")]
+
+    with duckdb.connect(str(database)) as con:
+        con.execute(
+            "create table marts.decimals as select lpad(i::varchar, 5, '0') as commune_code, "
+            "(i / 7)::decimal(38, 18) as share from range(50) as t(i)"
+        )
+    walked, converted = [], []
+    real_stack = gx_util.stack
+
+    def counting_stack(*args, **kwargs):
+        walked.append(1)
+        return real_stack(*args, **kwargs)
+
+    installed = gx_util.convert_decimal_to_float
+
+    def counting_convert(d):
+        converted.append(d)
+        return installed(d)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gx_util, "stack", counting_stack)
+        patch.setattr(gx_util, "convert_decimal_to_float", counting_convert)
+        results = _validate(
+            database,
+            "decimals",
+            [
+                gx.expectations.ExpectColumnMaxToBeBetween(
+                    column="share", min_value=0, max_value=10
+                ),
+                gx.expectations.ExpectColumnMeanToBeBetween(
+                    column="share", min_value=0, max_value=10
+                ),
+            ],
+        )
+    assert all(r.success for r in results)
+    assert converted and all(isinstance(d, decimal.Decimal) for d in converted)
+    assert walked == []
