@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.base import run_lock
+from orchestration.base import background, run_lock
 from orchestration.base.dbt_child import start_warm_dbt_early, stop_unadopted_warm_dbt
 from orchestration.base.dbt_parse_state import parse_ahead
 from orchestration.base.settings import (
@@ -424,6 +424,9 @@ def _run_job(
         INGEST_LISTENERS.remove(progress.ingest_file)
         WAREHOUSE_ERROR_LISTENERS.remove(progress.step_errors.append)
         progress.close_bar()
+        # Work a step left running (the gate's Data Docs when the publish did not wait for it).
+        for message in background.finish():
+            progress.line(f"warning: {message}")
     progress.line(f"run log: {log_path}")
     return _finish(result, progress, settings)
 

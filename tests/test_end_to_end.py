@@ -188,6 +188,16 @@ def test_every_dbt_check_is_evaluated_once_and_passes_in_a_published_run(publish
     assert in_build == set(RULE_CHECKS.values())
 
 
+def test_the_gates_data_docs_are_rendered_by_the_end_of_the_run(published_run):
+    """The gate renders its Data Docs while the run publishes; the run waits for them."""
+    _, out = published_run
+    index = out / "data_docs" / "index.html"
+    assert index.is_file()
+    pages = list((out / "data_docs" / "validations").rglob("*.html"))
+    assert pages
+    assert "marts.commune_year" in index.read_text(encoding="utf-8")
+
+
 def test_published_rates_are_recomputed_from_counts(published_run):
     _, out = published_run
     with duckdb.connect(str(out / "published.duckdb"), read_only=True) as con:

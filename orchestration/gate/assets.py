@@ -50,6 +50,8 @@ def validation_results(
             build_id=build_id,
             run_id=run_id,
             data_docs_dir=settings.data_docs_dir,
+            # Rendered while the run checks the result and publishes (the publish waits).
+            docs_in_background=True,
         )
     # The build's one record: created here, read by the check, completed by the publish.
     record_build(

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestration.base import background
 from orchestration.base.settings import EXPECTATIONS_DIR
 from orchestration.base.warehouse_connection import connect, insert_rows, table_exists
 from orchestration.gate.gx_errors import GXSetupError
@@ -399,6 +400,10 @@ def _validate_asset(
     return outcomes
 
 
+DATA_DOCS_WORK = "gate-data-docs"
+"""The background work that renders the gate's Data Docs (``run_gate``)."""
+
+
 def _build_data_docs(context: Any, data_docs_dir: Path) -> Path:
     data_docs_dir.mkdir(parents=True, exist_ok=True)
     context.add_data_docs_site(
@@ -473,8 +478,14 @@ def run_gate(
     run_id: str,
     data_docs_dir: Path | None,
     expectations_dir: Path = EXPECTATIONS_DIR,
+    docs_in_background: bool = False,
 ) -> GateResult:
     """Validate every suite against the working warehouse and record each outcome.
+
+    With ``docs_in_background`` the Data Docs are rendered on a thread
+    (``orchestration.base.background``, ``DATA_DOCS_WORK``) once the outcomes are recorded, and
+    the result names the index page they will be at; the run's publish step and the command wait
+    for it.
 
     Raises :class:`GXSetupError` when an expectation cannot be evaluated (missing table or
     column, SQL error, upstream regression): that is a broken build, never a data finding.
@@ -491,9 +502,14 @@ def run_gate(
                 _validate_asset(context, datasource, asset_spec, build_id=build_id, run_id=run_id)
             )
         datasource.close()
-        if data_docs_dir is not None:
+        if data_docs_dir is not None and not docs_in_background:
             docs_index = _build_data_docs(context, Path(data_docs_dir))
     _write_results(Path(warehouse_path), build_id, outcomes)
+    if data_docs_dir is not None and docs_in_background:
+        # The context is in memory and its datasource closed: the pages need only the results.
+        site = Path(data_docs_dir)
+        background.start(DATA_DOCS_WORK, lambda: _build_data_docs(context, site))
+        docs_index = site / "index.html"
     return GateResult(
         build_id=build_id,
         run_id=run_id,

@@ -7,6 +7,7 @@ check fails its dependency otherwise, and Dagster skips this step). As a second 
 
 from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, asset
 
+from orchestration.base import background
 from orchestration.base.build_record import build_id_for_run, code_version
 from orchestration.base.resources import WarehouseResource, retry_on_lock
 from orchestration.base.run_lineage import run_lineage
@@ -54,6 +55,10 @@ def published_warehouse(
     except AfterPublishError as error:
         # The build is served, recorded and kept: the failure must not read "nothing published".
         raise Failure(description=str(error), metadata={"published_build_id": build_id}) from error
+    finally:
+        # The gate's Data Docs, rendered meanwhile (orchestration/base/background.py).
+        for message in background.finish():
+            context.log.warning(f"{message} (the gate's verdict and results are recorded)")
     if result.marts_missing:
         context.log.warning(
             "dbt marts absent from the warehouse, not published: " + ", ".join(result.marts_missing)
