@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json
 import os
 import re
 import signal
@@ -477,6 +478,44 @@ def test_a_warm_dbt_hands_its_invocation_the_parse_it_made_ahead(tmp_path):
     output = _listed_by_a_warm_dbt_that_parsed_ahead(tmp_path)
     assert _PARSED_HERE not in output.lower()
     assert (tmp_path / "target" / "partial_parse.msgpack").exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract sockets are Linux's")
+def test_a_build_that_took_the_parse_ahead_writes_no_manifest_but_its_run_results(tmp_path):
+    """A run reads only run_results.json of its build's artifacts: the warm dbt's build skips the
+    manifest.json dbt writes after its last node. A dbt started cold still writes it."""
+    from dbt_fixtures.warehouse import dbt
+
+    from orchestration.base.dbt_child import start_warm_dbt, stop_warm_dbt
+
+    seed = ("seed", "--select", "plans")
+    warm = start_warm_dbt(ahead=_ahead(tmp_path, tmp_path / "no-kept-parse.msgpack"))
+    try:
+        _listening(warm.name)
+        target = tmp_path / "target"
+        child = _dbt_child(
+            warm.name,
+            tmp_path / "w.duckdb",
+            *seed,
+            "--target-path",
+            str(target),
+            stdout=subprocess.PIPE,
+        )
+        output, _ = child.communicate(timeout=180)
+        assert child.returncode == 0, output
+        assert warm.process.wait(timeout=30) == 0  # the warm dbt ran it
+    finally:
+        stop_warm_dbt(warm)
+    results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))
+    assert [r["status"] for r in results["results"]] == ["success"]
+    assert not (target / "manifest.json").exists()
+    assert (target / "partial_parse.msgpack").exists()
+
+    cold = tmp_path / "cold" / "w.duckdb"
+    cold.parent.mkdir()
+    dbt(list(seed), cold)
+    assert (cold.parent / "dbt_target" / "manifest.json").exists()
+    assert (cold.parent / "dbt_target" / "run_results.json").exists()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract sockets are Linux's")
