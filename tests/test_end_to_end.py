@@ -124,6 +124,21 @@ def published_run(sample_raw_dir, tmp_path_factory):
     return code, out
 
 
+def _last_runs_check_evaluations(out: Path) -> list:
+    """The asset check evaluations of the last run recorded in ``out``'s Dagster home."""
+    from dagster import DagsterEventType, DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(out / "dagster_home"))) as instance:
+        (run,) = instance.get_runs(limit=1)
+        return [
+            entry.dagster_event.event_specific_data
+            for entry in instance.all_logs(
+                run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+            )
+        ]
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -162,20 +177,10 @@ def test_run_publishes_every_contract_table(published_run):
 def test_every_dbt_check_is_evaluated_once_and_passes_in_a_published_run(published_run):
     """The models' `model_rules` tests run in their models' post-hooks, not as dbt nodes: the run
     still records one passed evaluation of each, beside those of the tests dbt ran itself."""
-    from dagster import DagsterEventType, DagsterInstance
-    from dagster._core.instance.ref import InstanceRef
-
     from orchestration.transform.assets import RULE_CHECKS, warehouse_dbt_assets
 
     _, out = published_run
-    with DagsterInstance.from_ref(InstanceRef.from_dir(str(out / "dagster_home"))) as instance:
-        (run,) = instance.get_runs(limit=1)
-        evaluations = [
-            entry.dagster_event.event_specific_data
-            for entry in instance.all_logs(
-                run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
-            )
-        ]
+    evaluations = _last_runs_check_evaluations(out)
     dbt_checks = set(warehouse_dbt_assets.check_keys)
     evaluated = [e.asset_check_key for e in evaluations if e.asset_check_key in dbt_checks]
     assert sorted(evaluated, key=str) == sorted(dbt_checks, key=str)
@@ -555,17 +560,7 @@ def test_gate_failure_exits_1_and_keeps_the_last_publish(
     assert float(line.rsplit("= ", 1)[1]) > 100
 
     # The UI says where: the failed dbt test on the table, named and described by its rule.
-    from dagster import DagsterEventType, DagsterInstance
-    from dagster._core.instance.ref import InstanceRef
-
-    with DagsterInstance.from_ref(InstanceRef.from_dir(str(out / "dagster_home"))) as instance:
-        (run,) = instance.get_runs(limit=1)
-        evaluations = [
-            entry.dagster_event.event_specific_data
-            for entry in instance.all_logs(
-                run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
-            )
-        ]
+    evaluations = _last_runs_check_evaluations(out)
     failed = [(e.check_name, "/".join(e.asset_key.path)) for e in evaluations if not e.passed]
     assert failed == [("model_rules", "marts/commune_year")]
     from orchestration.definitions import defs
