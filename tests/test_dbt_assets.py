@@ -146,6 +146,46 @@ def test_a_run_dagster_launches_hands_its_build_to_the_warm_dbt_its_resources_st
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
+def test_a_models_rules_check_run_on_its_own_runs_as_a_dbt_test(
+    materialized, dbt_assets_module, tmp_path
+):
+    """A model's `model_rules` check selected without its model (run from the UI on its own):
+    no model is built, so no post-hook runs the rules; the test runs as a dbt node and reports
+    its result, once. With its model, the post-hook's result is the one reported."""
+    import shutil
+
+    from dagster import AssetCheckKey, AssetSelection
+
+    _, built = materialized
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(built, path)
+    settings = Settings(raw_dir=tmp_path / "raw", warehouse_dir=tmp_path)
+    commune_year = AssetKey(["marts", "commune_year"])
+    rules = AssetCheckKey(commune_year, "model_rules")
+    runs = {
+        "alone": AssetSelection.checks(rules),
+        "with its model": AssetSelection.assets(commune_year),
+    }
+    seen = {}
+    for name, selection in runs.items():
+        result = materialize(
+            [dbt_assets_module.warehouse_dbt_assets],
+            selection=selection,
+            resources=build_resources(settings),
+        )
+        assert result.success
+        seen[name] = (
+            [e.asset_key for e in result.get_asset_materialization_events()],
+            [
+                (e.asset_check_key, e.passed, "run_by" in e.metadata)
+                for e in result.get_asset_check_evaluations()
+                if e.asset_check_key == rules
+            ],
+        )
+    assert seen["alone"] == ([], [(rules, True, False)])
+    assert seen["with its model"] == ([commune_year], [(rules, True, True)])
+
+
 def test_row_counts_are_attached_to_the_marts(materialized):
     result, _ = materialized
     commune_year = [

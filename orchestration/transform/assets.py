@@ -188,8 +188,16 @@ def warehouse_dbt_assets(
     # test suite (every `dbt build` of tests/test_dbt_models.py runs them, and
     # test_the_dbt_unit_tests_pass names them), not in every production build.
     args = ["build", "--exclude-resource-type", "unit_test", "--log-level-file", "none"]
-    # The models' `model_rules` tests: their models' post-hooks run them.
-    args += ["--exclude", IN_BUILD_SELECTION]
+    # The models' `model_rules` tests: their models' post-hooks run them. A check selected
+    # without its model (run from the UI on its own) has no hook to run it: then the tests run
+    # as dbt nodes and report themselves.
+    rules_in_build = not any(
+        key in context.selected_asset_check_keys
+        and key.asset_key not in context.selected_asset_keys
+        for key in RULE_CHECKS.values()
+    )
+    if rules_in_build:
+        args += ["--exclude", IN_BUILD_SELECTION]
     if not use_parse_state(state, target_path):
         # A full parse, also keeping dagster-dbt from copying in the state of `dbt parse`.
         args.append("--no-partial-parse")
@@ -220,7 +228,9 @@ def warehouse_dbt_assets(
             return tuple(event.asset_key.path)
         return None
 
-    events = _with_rules_checked_in_build(context, events, target_path if failure else None)
+    events = _with_rules_checked_in_build(
+        context, events, target_path if failure else None, passed_too=rules_in_build
+    )
     keys = [key_of(event) for event in events]
     metadata = _table_metadata(warehouse, [key for key in keys if key and len(key) == 2])
     if failure is not None:
@@ -288,16 +298,27 @@ def _rule_check(test_id: str, passed: bool, broken: list[tuple[str, int]]) -> As
 
 
 def _with_rules_checked_in_build(
-    context: AssetExecutionContext, events: list[Any], target_path: Path | None
+    context: AssetExecutionContext,
+    events: list[Any],
+    target_path: Path | None,
+    *,
+    passed_too: bool,
 ) -> list[Any]:
     """The check of each model's `model_rules` test, which its post-hook ran: passed right after
-    the model's output; failed, at the end, for each model dbt stopped on because a rule broke
-    (from ``run_results.json`` in ``target_path``, given when the build failed)."""
+    the model's output (when ``passed_too``: the build left the tests out, else they report
+    themselves); failed, at the end, for each model dbt stopped on because a rule broke (from
+    ``run_results.json`` in ``target_path``, given when the build failed), unless its test
+    reported."""
     selected = context.selected_asset_check_keys
+    reported = {
+        AssetCheckKey(event.asset_key, event.check_name)
+        for event in events
+        if isinstance(event, AssetCheckResult) and event.asset_key and event.check_name
+    }
     checked: list[Any] = []
     for event in events:
         checked.append(event)
-        if isinstance(event, Output):
+        if passed_too and isinstance(event, Output):
             model_id = event.metadata.get("unique_id")
             test_id = RULES_IN_BUILD.get(str(getattr(model_id, "value", model_id)))
             if test_id in RULE_CHECKS and RULE_CHECKS[test_id] in selected:
@@ -309,7 +330,7 @@ def _with_rules_checked_in_build(
         broken = broken_in_build(result.get("message") or "")
         if result.get("status") == "error" and test_id in RULE_CHECKS and broken is not None:
             check = _rule_check(test_id, False, broken)
-            if RULE_CHECKS[test_id] in selected:
+            if RULE_CHECKS[test_id] in selected and RULE_CHECKS[test_id] not in reported:
                 _log_node(context, check)
                 checked.append(check)
     return checked
