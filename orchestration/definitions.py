@@ -22,7 +22,6 @@ from dagster import AssetKey, AssetSpec, Definitions, FreshnessPolicy, map_asset
 from orchestration.base.partitions import review_year_partitions
 from orchestration.base.resources import build_resources
 from orchestration.gate.checks import critical_expectations_pass
-from orchestration.ingest.checks import ingest_checks
 from orchestration.jobs import (
     INGEST_JOB,
     POVERTY_REVIEW_JOB,
@@ -136,7 +135,7 @@ def build_definitions(resources: dict[str, object] | None = None) -> Definitions
             *map_asset_specs(_wire, own),
             *map_asset_specs(_owned, [warehouse_dbt_assets]),
         ],
-        asset_checks=[*ingest_checks, critical_expectations_pass],
+        asset_checks=[critical_expectations_pass],
         jobs=[poverty_review_job, ingest_job],
         sensors=[raw_files_sensor, run_failure_alert_sensor],
         schedules=[yearly_review_schedule],

@@ -621,6 +621,32 @@ def test_a_run_the_gate_stops_names_the_rule_the_column_and_the_rows(
     )
 
 
+def test_an_unbalanced_load_stops_the_run_in_its_ingest_step_with_exit_1(
+    sample_raw_dir, tmp_path, capsys, monkeypatch
+):
+    """The raw assets' row balance is a blocking check of their own step: a load whose lines do
+    not balance stops the run there (dbt never starts), exits 1 as a blocked gate does, and
+    names the check, the file and the problem."""
+    from orchestration.ingest import checks
+
+    balance = checks.row_balance_problems
+
+    def unbalanced(rows):
+        problems = balance(rows)
+        if rows and str(rows[0][1]).startswith("survey/"):
+            problems.append(f"{rows[0][1]}: injected imbalance")
+        return problems
+
+    monkeypatch.setattr(checks, "row_balance_problems", unbalanced)
+    code = main(["run", "--raw-dir", str(sample_raw_dir), "--warehouse-dir", str(tmp_path)])
+    printed = capsys.readouterr().out
+    assert code == EXIT_GATE_BLOCKED
+    assert "- check survey_households_row_balance on raw/survey_households failed: " in printed
+    assert "injected imbalance" in printed
+    assert "warehouse_dbt_assets" not in printed
+    assert not (tmp_path / "published.duckdb").exists()
+
+
 @pytest.mark.parametrize(
     "arguments, message",
     [

