@@ -13,6 +13,11 @@ name (dbt's own partial parsing, its state kept by ``orchestration/base/dbt_pars
 1.7 s of every build. Each build's dbt target folder is removed once the build succeeds; a failed
 build keeps it for inspection.
 
+Each model's ``model_rules`` test runs in the model's post-hook as it is built
+(``dbt_project/macros/model_rules_in_build.sql``); the build excludes those tests and this asset
+reports their checks itself (passed after the model's output, failed with the offending rows
+when the hook stopped the model). A check selected without its model runs as its dbt test.
+
 Row counts and column schemas are read after ``dbt build`` ends, in one query on a connection
 opened and closed here. dagster-dbt's ``fetch_row_counts()`` / ``fetch_column_metadata()`` are not
 used: their thread pool busy-waits on dbt's event stream (two spinning threads on a 2-core
