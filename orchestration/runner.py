@@ -467,16 +467,15 @@ def publication(progress: Progress, settings: Settings) -> str:
 
 def _failures_beyond_checks(progress: Progress) -> list[str]:
     """The failed steps a failed check does not explain: not the dbt step (its tests), not a
-    check's own step, not an asset's step stopped by a blocking check of its own (the raw
-    assets' row balance)."""
+    check's own step, not a step Dagster stopped because a blocking check failed (the raw
+    assets' row balance, checked in their own steps)."""
     checks = {name for name, _, _ in progress.failed_checks}
-    checked_steps = {target.replace("/", "__") for _, target, _ in progress.failed_checks}
     return [
         step
         for step, message in progress.failed_steps
         if step != DBT_STEP
         and not any(step.endswith(name) for name in checks)
-        and not (step in checked_steps and "DagsterAssetCheckFailedError" in message)
+        and not (checks and "DagsterAssetCheckFailedError" in message)
     ]
 
 

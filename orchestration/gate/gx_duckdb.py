@@ -80,11 +80,7 @@ def _decimal_to_float(d: Any) -> float:
     return float(d)
 
 
-# GX's own, kept for the comparison in the tests (and found again if this module is reloaded).
-gx_decimal_to_float = getattr(
-    gx_util.convert_decimal_to_float, "gx_own", gx_util.convert_decimal_to_float
-)
-_decimal_to_float.gx_own = gx_decimal_to_float  # type: ignore[attr-defined]
+gx_decimal_to_float = gx_util.convert_decimal_to_float  # GX's own, for the tests' comparison
 if gx.__version__ == PATCHED_GX_VERSION:
     # Looked up as a module global by its two callers in great_expectations/util.py.
     gx_util.convert_decimal_to_float = _decimal_to_float
