@@ -447,13 +447,15 @@ import resource, signal, sys
 import orchestration.ingest as ingest
 
 real = ingest.write_year
+# A write past the limit below fails with EFBIG instead of killing the process (set here: only
+# the main thread may set a signal's handler, and the ingest writes years on a pool's threads).
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 def write_year_on_a_full_disk(*args, **kwargs):
     # The disk fills up as the ingest writes the warehouse. No small file system can be mounted
     # without privileges here, so the process's file-size limit stands in for it: from now on
     # every write that grows a file fails (EFBIG, "File too large"), the warehouse's first,
     # then the Dagster records' as the run unwinds, as on a full disk. Nothing else is faked.
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
     return real(*args, **kwargs)
 

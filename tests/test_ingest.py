@@ -9,11 +9,14 @@ name or id number is stored in clear, and that re-runs and re-sent files behave.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import hmac
 import json
 import shutil
 import stat
+import threading
+import time
 from pathlib import Path
 
 import dagster
@@ -30,6 +33,7 @@ from fixtures.raw_exports import (
 )
 from python_calamine import CalamineWorkbook
 
+from orchestration import ingest as ingest_module
 from orchestration.base.admin_units import load_admin_units
 from orchestration.base.headers import normalise_header
 from orchestration.base.pii import KEY_ENV, hmac_pads, hmac_sql, load_or_create_pii_key
@@ -37,6 +41,7 @@ from orchestration.ingest import (
     DATASETS,
     ensure_schemas,
     ingest_dataset,
+    ingest_years,
     list_review_years,
     raw_files_fingerprint,
 )
@@ -423,7 +428,9 @@ def test_review_2025_has_no_districts(loaded):
 _VOLATILE = {"run_id", "loaded_at", "quarantined_at", "last_seen_at"}
 
 
-def snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+def snapshot(
+    con: duckdb.DuckDBPyConnection, volatile: frozenset[str] = frozenset()
+) -> dict[str, list[tuple]]:
     tables = {}
     for schema, table in con.execute(
         """
@@ -438,7 +445,7 @@ def snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
                 "where table_schema = ? and table_name = ? order by ordinal_position",
                 [schema, table],
             ).fetchall()
-            if c not in _VOLATILE
+            if c not in _VOLATILE | volatile
         ]
         tables[f"{schema}.{table}"] = con.execute(
             f"select {', '.join(columns)} from {schema}.{table} order by all"
@@ -700,6 +707,103 @@ def test_generated_sample_quarantines_exactly_the_injected_rows(sample_tiny, tmp
     assert len(rows) > 50
     for code, file_name, sheet, row in rows:
         assert file_row(sample_tiny.raw_dir, file_name, sheet, row)[HOUSEHOLD] == code
+
+
+class _ProgressRecorder:
+    """Records ``ingest_years``' per-file progress calls, the threads making them, and whether
+    two were ever made at once."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, int, int, int]] = []
+        self.threads: dict[str, set[str]] = {}
+        self.overlapped = False
+        self._inside = 0
+
+    def on_file(self, dataset: str, year: int, done: int, total: int, rows: int) -> None:
+        self._inside += 1
+        self.overlapped |= self._inside > 1
+        self.threads.setdefault(dataset, set()).add(threading.current_thread().name)
+        time.sleep(0.001)  # long enough for a second call to arrive, were calls not serialised
+        self.calls.append((dataset, year, done, total, rows))
+        self._inside -= 1
+
+
+def test_years_ingested_two_at_a_time_leave_what_one_after_the_other_leaves(
+    sample_tiny, tmp_path, reference_db
+):
+    """``ingest_years`` runs two review years at once, each on its own cursor: on the messy
+    sample (bad rows, whole files quarantined, workbooks) every raw and audit table holds
+    exactly what the years ingested one after the other hold, and the per-file progress is
+    the same calls, never two at once."""
+    outcomes = {}
+    for workers in (1, 2):
+        path = tmp_path / f"warehouse-{workers}.duckdb"
+        shutil.copy(reference_db, path)
+        progress = _ProgressRecorder()
+        with duckdb.connect(str(path)) as con:
+            for dataset in DATASETS:
+                reports = ingest_years(
+                    con,
+                    sample_tiny.raw_dir,
+                    dataset,
+                    sample_tiny.years,
+                    run_id="run",
+                    pii_key=KEY,
+                    on_file=functools.partial(progress.on_file, dataset),
+                    workers=workers,
+                )
+                assert [r.review_year for r in reports] == list(sample_tiny.years)
+            # Two warehouses built seconds apart: when a file was first seen differs.
+            outcomes[workers] = (
+                snapshot(con, frozenset({"first_seen_at"})),
+                sorted(progress.calls),
+                progress.threads,
+            )
+        assert not progress.overlapped
+    (one_by_one, calls_1, threads_1), (two_at_once, calls_2, threads_2) = outcomes[1], outcomes[2]
+    # One thread per dataset one after the other; two (a pool's) per dataset at once.
+    assert {len(names) for names in threads_1.values()} == {1}
+    assert {len(names) for names in threads_2.values()} == {2}
+    assert two_at_once["audit.quarantine"] and two_at_once["raw.survey_households"]
+    assert two_at_once == one_by_one
+    assert calls_2 == calls_1
+
+
+def test_a_year_that_fails_rolls_back_alone_and_its_error_is_raised(
+    sample_tiny, tmp_path, reference_db, monkeypatch
+):
+    """Two years at once, each in its own transaction: the year whose write fails keeps the
+    rows it had, the others are written, and the failure is raised once they have ended."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(reference_db, path)
+    years = list(sample_tiny.years)
+    failing = years[1]
+    with duckdb.connect(str(path)) as con:
+        ingest_years(con, sample_tiny.raw_dir, "survey", years, run_id="run-1", pii_key=KEY)
+        real_write_audit = ingest_module.write_audit
+
+        def write_audit(con, dataset, review_year, *args, **kwargs):
+            if review_year == failing:
+                raise OSError(28, "No space left on device")
+            return real_write_audit(con, dataset, review_year, *args, **kwargs)
+
+        monkeypatch.setattr(ingest_module, "write_audit", write_audit)
+        with pytest.raises(OSError, match="No space left on device"):
+            ingest_years(con, sample_tiny.raw_dir, "survey", years, run_id="run-2", pii_key=KEY)
+        runs = dict(
+            con.execute(
+                "select review_year, string_agg(distinct run_id) "
+                "from raw.survey_households group by all"
+            ).fetchall()
+        )
+        audit_runs = dict(
+            con.execute(
+                "select review_year, string_agg(distinct run_id) from audit.source_files "
+                "where dataset = 'survey' group by all"
+            ).fetchall()
+        )
+    assert runs == {year: "run-1" if year == failing else "run-2" for year in years}
+    assert audit_runs == runs
 
 
 def test_text_cleaning_matches_nfc_and_trim_on_awkward_text() -> None:

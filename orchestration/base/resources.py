@@ -145,10 +145,10 @@ INGEST_LISTENERS: list[Callable[[str, int, int, int, int], None]] = []
 command's progress display registers itself here for the length of its run)."""
 
 
-def file_progress(dataset: str, year: int) -> Callable[[int, int, int], None]:
-    """The ingest's ``on_file(done, total, rows)`` callback for one dataset and year."""
+def file_progress(dataset: str) -> Callable[[int, int, int, int], None]:
+    """The ingest's ``on_file(year, done, total, rows)`` callback for one dataset."""
 
-    def on_file(done: int, total: int, rows: int) -> None:
+    def on_file(year: int, done: int, total: int, rows: int) -> None:
         for listener in list(INGEST_LISTENERS):
             listener(dataset, year, done, total, rows)
 

@@ -39,7 +39,7 @@ from orchestration.base.settings import WAREHOUSE_POOL
 from orchestration.ingest import (
     REGISTRY,
     IngestReport,
-    ingest_dataset,
+    ingest_years,
     remove_years_not_on_disk,
     validate_raw_dir,
 )
@@ -73,13 +73,13 @@ def _ingest_years(
     warehouse: DuckDBResource,
     dataset: str,
 ) -> MaterializeResult:
-    """Ingest every review year of the run's partitions, one transaction per year."""
+    """Ingest every review year of the run's partitions, one transaction per year, two years
+    at a time (``ingest_years``)."""
     years = sorted(int(key) for key in context.partition_keys)
     raw_dir = paths.settings.raw_dir
     # Before the warehouse is opened: a broken layout or key stops the step with its message.
     validate_raw_dir(raw_dir)
     pii_key = load_or_create_pii_key()
-    reports: list[IngestReport] = []
     with retry_on_lock(), warehouse.get_connection() as con:
         removed = remove_years_not_on_disk(con, raw_dir, dataset, run_id=context.run.run_id)
         if removed:
@@ -87,22 +87,22 @@ def _ingest_years(
                 f"{dataset}: review year(s) {', '.join(map(str, removed))} no longer in "
                 f"{raw_dir}; their rows left the warehouse"
             )
-        for year in years:
-            report = ingest_dataset(
-                con,
-                raw_dir,
-                dataset,
-                year,
-                run_id=context.run.run_id,
-                pii_key=pii_key,
-                on_file=file_progress(dataset, year),
-            )
-            context.log.info(
-                f"{dataset} {year}: {report.rows_read} rows read, {report.rows_loaded} loaded, "
-                f"{report.rows_quarantined} quarantined from {len(report.files)} file(s)"
-            )
-            reports.append(report)
-            context.log_event(raw_files_observation(report))
+        reports = ingest_years(
+            con,
+            raw_dir,
+            dataset,
+            years,
+            run_id=context.run.run_id,
+            pii_key=pii_key,
+            on_file=file_progress(dataset),
+        )
+    for report in reports:
+        context.log.info(
+            f"{dataset} {report.review_year}: {report.rows_read} rows read, "
+            f"{report.rows_loaded} loaded, {report.rows_quarantined} quarantined from "
+            f"{len(report.files)} file(s)"
+        )
+        context.log_event(raw_files_observation(report))
     files = [
         {
             "review_year": report.review_year,
