@@ -71,10 +71,11 @@ def _ingest_years(
     context: AssetExecutionContext,
     paths: PipelinePaths,
     warehouse: DuckDBResource,
-    dataset: str,
+    registered: Dataset,
 ) -> MaterializeResult:
     """Ingest every review year of the run's partitions, one transaction per year, two years
     at a time (``ingest_years``)."""
+    dataset = registered.name
     years = sorted(int(key) for key in context.partition_keys)
     raw_dir = paths.settings.raw_dir
     # Before the warehouse is opened: a broken layout or key stops the step with its message.
@@ -96,6 +97,8 @@ def _ingest_years(
             pii_key=pii_key,
             on_file=file_progress(dataset),
         )
+        # Every line accounted for, checked on the same connection once the years are written.
+        balance = row_balance(con, registered)
     for report in reports:
         context.log.info(
             f"{dataset} {report.review_year}: {report.rows_read} rows read, "
@@ -118,6 +121,7 @@ def _ingest_years(
         for file in report.files
     ]
     return MaterializeResult(
+        check_results=[balance],
         metadata={
             "review_years": MetadataValue.text(", ".join(str(year) for year in years)),
             "review_years_removed": MetadataValue.text(", ".join(map(str, removed))),
@@ -129,7 +133,7 @@ def _ingest_years(
                 {status: sum(f["status"] == status for f in files) for status in _statuses(files)}
             ),
             "file_details": MetadataValue.json(files),
-        }
+        },
     )
 
 
@@ -172,11 +176,7 @@ def build_raw_asset(dataset: Dataset):
     def raw_asset(
         context: AssetExecutionContext, paths: PipelinePaths, warehouse: DuckDBResource
     ) -> MaterializeResult:
-        result = _ingest_years(context, paths, warehouse, dataset.name)
-        # Every line accounted for, checked in this step once its years are written.
-        return MaterializeResult(
-            metadata=result.metadata, check_results=[row_balance(warehouse, dataset)]
-        )
+        return _ingest_years(context, paths, warehouse, dataset)
 
     return raw_asset
 

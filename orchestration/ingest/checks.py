@@ -18,10 +18,9 @@ step has written its years: a step of its own cost each run 60-80 ms of Dagster'
 end, three times, for a query of a few milliseconds.
 """
 
+import duckdb
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey
-from dagster_duckdb import DuckDBResource
 
-from orchestration.base.resources import retry_on_lock
 from orchestration.ingest.registry import Dataset
 
 _BALANCE_SQL = """
@@ -106,13 +105,13 @@ def row_balance_spec(dataset: Dataset) -> AssetCheckSpec:
     )
 
 
-def row_balance(warehouse: DuckDBResource, dataset: Dataset) -> AssetCheckResult:
-    """The row-balance check's result on the warehouse as it is now."""
+def row_balance(con: duckdb.DuckDBPyConnection, dataset: Dataset) -> AssetCheckResult:
+    """The row-balance check's result on the warehouse as ``con`` sees it now (the raw asset's
+    own connection, once its years are committed: opening DuckDB again costs ~15 ms)."""
     spec = row_balance_spec(dataset)
-    with retry_on_lock(), warehouse.get_connection() as con:
-        params = {"dataset": dataset.name}
-        rows = con.execute(_BALANCE_SQL.format(raw_table=dataset.raw_table), params).fetchall()
-        stale = con.execute(_STALE_SQL.format(raw_table=dataset.raw_table), params).fetchall()
+    params = {"dataset": dataset.name}
+    rows = con.execute(_BALANCE_SQL.format(raw_table=dataset.raw_table), params).fetchall()
+    stale = con.execute(_STALE_SQL.format(raw_table=dataset.raw_table), params).fetchall()
     problems = row_balance_problems(rows) + [
         f"{name}: {count} row(s) in {dataset.raw_table} from a file no longer current"
         for name, count in stale
