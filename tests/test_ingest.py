@@ -41,10 +41,11 @@ from orchestration.ingest import (
     DATASETS,
     ensure_schemas,
     ingest_dataset,
-    ingest_years,
     list_review_years,
     raw_files_fingerprint,
 )
+from orchestration.ingest import years as years_module
+from orchestration.ingest.years import ingest_years
 
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff" * 2)
 
@@ -735,6 +736,7 @@ def test_years_ingested_two_at_a_time_leave_what_one_after_the_other_leaves(
     sample (bad rows, whole files quarantined, workbooks) every raw and audit table holds
     exactly what the years ingested one after the other hold, and the per-file progress is
     the same calls, never two at once."""
+    years = sample_tiny.years[:3]  # three: one pair at once, then one year alone
     outcomes = {}
     for workers in (1, 2):
         path = tmp_path / f"warehouse-{workers}.duckdb"
@@ -746,13 +748,13 @@ def test_years_ingested_two_at_a_time_leave_what_one_after_the_other_leaves(
                     con,
                     sample_tiny.raw_dir,
                     dataset,
-                    sample_tiny.years,
+                    years,
                     run_id="run",
                     pii_key=KEY,
                     on_file=functools.partial(progress.on_file, dataset),
                     workers=workers,
                 )
-                assert [r.review_year for r in reports] == list(sample_tiny.years)
+                assert [r.review_year for r in reports] == list(years)
             # Two warehouses built seconds apart: when a file was first seen differs.
             outcomes[workers] = (
                 snapshot(con, frozenset({"first_seen_at"})),
@@ -769,6 +771,41 @@ def test_years_ingested_two_at_a_time_leave_what_one_after_the_other_leaves(
     assert calls_2 == calls_1
 
 
+def test_years_go_one_after_the_other_when_one_of_them_is_large(
+    sample_tiny, tmp_path, reference_db, monkeypatch
+):
+    """A year whose files pass ``SMALL_YEAR_BYTES`` keeps both cores busy alone: the dataset's
+    years are then ingested one after the other, on the caller's thread; the small datasets
+    of the same sample still go two at a time."""
+
+    def year_bytes(dataset: str, year: int) -> int:
+        folder = sample_tiny.raw_dir / dataset
+        files = (folder / str(year)).iterdir() if dataset == "survey" else [folder / f"{year}.csv"]
+        return sum(p.lstat().st_size for p in files)
+
+    years = sample_tiny.years[:3]
+    large = 50_000
+    assert min(year_bytes("survey", y) for y in years) > large
+    assert max(year_bytes("commune_totals", y) for y in years) < large
+    monkeypatch.setattr(years_module, "SMALL_YEAR_BYTES", large)
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(reference_db, path)
+    progress = _ProgressRecorder()
+    with duckdb.connect(str(path)) as con:
+        for dataset in ("survey", "commune_totals"):
+            ingest_years(
+                con,
+                sample_tiny.raw_dir,
+                dataset,
+                years,
+                run_id="run",
+                pii_key=KEY,
+                on_file=functools.partial(progress.on_file, dataset),
+            )
+    assert progress.threads["survey"] == {threading.current_thread().name}
+    assert len(progress.threads["commune_totals"]) == 2
+
+
 def test_a_year_that_fails_rolls_back_alone_and_its_error_is_raised(
     sample_tiny, tmp_path, reference_db, monkeypatch
 ):
@@ -776,7 +813,7 @@ def test_a_year_that_fails_rolls_back_alone_and_its_error_is_raised(
     rows it had, the others are written, and the failure is raised once they have ended."""
     path = tmp_path / "warehouse.duckdb"
     shutil.copy(reference_db, path)
-    years = list(sample_tiny.years)
+    years = list(sample_tiny.years[:3])
     failing = years[1]
     with duckdb.connect(str(path)) as con:
         ingest_years(con, sample_tiny.raw_dir, "survey", years, run_id="run-1", pii_key=KEY)

@@ -12,6 +12,7 @@ The package is split by concern:
   the two readers share; ``xlsx``: a workbook's first visible sheet with a header row;
 - ``rules``: typing and quarantine rules as DuckDB SQL, and the masked raw record;
 - ``writes``: the raw, quarantine and audit writes of a year;
+- ``years``: a dataset's review years, two at a time (what the raw assets run);
 - ``raw_watch``: what the raw-files sensor compares the raw directory with;
 - ``assets`` and ``checks``: the Dagster assets (the reference units, one raw table per dataset)
   and their row-balance checks, the only modules here that import Dagster.
@@ -60,8 +61,7 @@ Decisions where the input contract is silent:
 from __future__ import annotations
 
 import contextlib
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,7 +120,6 @@ __all__ = [
     "ensure_schemas",
     "file_sha256",
     "ingest_dataset",
-    "ingest_years",
     "list_review_years",
     "raw_files_fingerprint",
     "remove_years_not_on_disk",
@@ -526,77 +525,6 @@ def ingest_dataset(
         for table in _TEMP_TABLES:
             con.execute(f"drop table if exists temp.{table}")
     return report
-
-
-INGEST_WORKERS = 2
-"""Review years of one dataset ingested at once by ``ingest_years``."""
-
-
-def ingest_years(
-    con: duckdb.DuckDBPyConnection,
-    raw_dir: Path,
-    dataset_name: str,
-    review_years: Sequence[int],
-    *,
-    run_id: str,
-    pii_key: bytes,
-    on_file: Callable[[int, int, int, int], None] | None = None,
-    limits: ReadLimits | None = None,
-    workers: int = INGEST_WORKERS,
-) -> list[IngestReport]:
-    """``ingest_dataset`` for each review year, ``workers`` years at a time; reports in the order
-    of ``review_years``.
-
-    Each year keeps its own transaction, on its own cursor of ``con`` (a cursor has its own temp
-    tables and macros), so a year's outcome does not depend on the others: a year that fails
-    rolls back alone and its error is raised once every year started has ended. Two years write
-    different rows of the same tables, which DuckDB's transactions allow at once.
-
-    Why at once: a small year costs ~50 statements whose planning, not their rows, is the time,
-    and one year's statements use one core; a large year's scan already uses both, and two
-    at once cost what one after the other does (``docs/performance.md``).
-
-    ``on_file(year, done, total, rows)`` is called once per file, never by two years at once.
-    """
-    ensure_schemas(con)
-    lock = threading.Lock()
-
-    def progress(year: int) -> Callable[[int, int, int], None] | None:
-        if on_file is None:
-            return None
-
-        def report(done: int, total: int, rows: int) -> None:
-            with lock:
-                on_file(year, done, total, rows)
-
-        return report
-
-    def one(year: int, cursor: duckdb.DuckDBPyConnection) -> IngestReport:
-        return ingest_dataset(
-            cursor,
-            raw_dir,
-            dataset_name,
-            year,
-            run_id=run_id,
-            pii_key=pii_key,
-            on_file=progress(year),
-            limits=limits,
-        )
-
-    if workers <= 1 or len(review_years) <= 1:
-        return [one(year, con) for year in review_years]
-
-    def on_cursor(year: int) -> IngestReport:
-        cursor = con.cursor()
-        try:
-            return one(year, cursor)
-        finally:
-            cursor.close()
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(on_cursor, year) for year in review_years]
-    # Every year has ended here (the pool waited); the first failure in year order is raised.
-    return [future.result() for future in futures]
 
 
 def remove_years_not_on_disk(

@@ -39,12 +39,12 @@ from orchestration.base.settings import WAREHOUSE_POOL
 from orchestration.ingest import (
     REGISTRY,
     IngestReport,
-    ingest_years,
     remove_years_not_on_disk,
     validate_raw_dir,
 )
 from orchestration.ingest.checks import row_balance, row_balance_spec
 from orchestration.ingest.registry import Dataset
+from orchestration.ingest.years import ingest_years
 
 # The single-run backfill policy is marked beta; it is the behaviour we rely on (one run, one
 # writer, every review year), so the warning would only be noise on every start.
