@@ -729,6 +729,23 @@ class _ProgressRecorder:
         self._inside -= 1
 
 
+def _ingest_years_recorded(con, raw_dir, datasets, years, progress, **kwargs) -> dict:
+    """``ingest_years`` of each dataset in turn, its progress calls recorded by ``progress``."""
+    return {
+        dataset: ingest_years(
+            con,
+            raw_dir,
+            dataset,
+            years,
+            run_id="run",
+            pii_key=KEY,
+            on_file=functools.partial(progress.on_file, dataset),
+            **kwargs,
+        )
+        for dataset in datasets
+    }
+
+
 def test_years_ingested_two_at_a_time_leave_what_one_after_the_other_leaves(
     sample_tiny, tmp_path, reference_db
 ):
@@ -743,18 +760,12 @@ def test_years_ingested_two_at_a_time_leave_what_one_after_the_other_leaves(
         shutil.copy(reference_db, path)
         progress = _ProgressRecorder()
         with duckdb.connect(str(path)) as con:
-            for dataset in DATASETS:
-                reports = ingest_years(
-                    con,
-                    sample_tiny.raw_dir,
-                    dataset,
-                    years,
-                    run_id="run",
-                    pii_key=KEY,
-                    on_file=functools.partial(progress.on_file, dataset),
-                    workers=workers,
-                )
-                assert [r.review_year for r in reports] == list(years)
+            reports = _ingest_years_recorded(
+                con, sample_tiny.raw_dir, DATASETS, years, progress, workers=workers
+            )
+            assert {d: [r.review_year for r in reports[d]] for d in reports} == {
+                d: list(years) for d in DATASETS
+            }
             # Two warehouses built seconds apart: when a file was first seen differs.
             outcomes[workers] = (
                 snapshot(con, frozenset({"first_seen_at"})),
@@ -792,16 +803,9 @@ def test_years_go_one_after_the_other_when_one_of_them_is_large(
     shutil.copy(reference_db, path)
     progress = _ProgressRecorder()
     with duckdb.connect(str(path)) as con:
-        for dataset in ("survey", "commune_totals"):
-            ingest_years(
-                con,
-                sample_tiny.raw_dir,
-                dataset,
-                years,
-                run_id="run",
-                pii_key=KEY,
-                on_file=functools.partial(progress.on_file, dataset),
-            )
+        _ingest_years_recorded(
+            con, sample_tiny.raw_dir, ("survey", "commune_totals"), years, progress
+        )
     assert progress.threads["survey"] == {threading.current_thread().name}
     assert len(progress.threads["commune_totals"]) == 2
 
