@@ -170,8 +170,8 @@ def critical_expectations_pass(
     """The gate's decision and its per-table view, in one step: the per-table results are
     yielded first, so they are recorded even when the blocking gate check then fails."""
     warehouse_path = warehouse.settings.warehouse_path
-    # One read of the warehouse: the held connection makes the two helpers' own read-only
-    # connections cursors of it (DuckDB reuses an open database; each new one costs ~15 ms).
+    # One open of the warehouse: while this connection is held, the two helpers' own read-only
+    # connections reuse its database (DuckDB shares an open file; opening it costs ~15 ms).
     with retry_on_lock(), connect(warehouse_path, read_only=True):
         build_id = build_id_for_run(warehouse_path, run_lineage(context))
         outcomes = expectation_outcomes(warehouse_path, build_id) if build_id else []
