@@ -546,6 +546,12 @@ def with_2026(warehouse, tmp_path_factory):
 def test_adding_a_year_rebuilds_only_that_year(with_2026):
     path, output = with_2026
     assert years_rebuilt(output, "int_household_flows_tracked") == "2026"
+    assert years_rebuilt(output, "int_commune_deprivations_counted") == "2026"
+    assert years_rebuilt(output, "int_commune_groups_counted") == "2026"
+    # Also, on every build: 2025, whose previous review is on the pre-2025 units (a household
+    # is placed by the first 2025 review it was assessed in, which 2026 can change), and 2023,
+    # the first review, which has no row to hold a fingerprint.
+    assert years_rebuilt(output, "int_households_previously_poor_placed") == "2023, 2025, 2026"
     # The classification is a view (nothing to rebuild): it always agrees with raw and the seed.
     assert row(
         path,
@@ -576,6 +582,97 @@ def test_a_build_with_nothing_new_rebuilds_no_year_and_a_withdrawn_year_goes(wit
     output = dbt(flows_model, path).stdout
     assert years_rebuilt(output, "int_household_flows_tracked") == "none"
     assert query(path, flows) == [row for row in before if row[0] != 2026]
+
+
+# The household models incremental by review year with an input fingerprint per row
+# (macros/incremental_review_years.sql).
+YEAR_INCREMENTAL_MODELS = (
+    "int_commune_deprivations_counted",
+    "int_households_previously_poor_placed",
+    "int_commune_groups_counted",
+)
+
+
+def year_incremental_rows(path) -> dict[str, list[tuple]]:
+    """Every row of each year-incremental model, without the fingerprint."""
+    return {
+        model: query(
+            path, f"select * exclude (input_fingerprint) from intermediate.{model} order by all"
+        )
+        for model in YEAR_INCREMENTAL_MODELS
+    }
+
+
+def rebuilt_from_scratch(source, directory) -> dict[str, list[tuple]]:
+    """The year-incremental models of a copy of `source` rebuilt whole (`--full-refresh`)."""
+    directory.mkdir(exist_ok=True)
+    path = directory / "warehouse.duckdb"
+    shutil.copy(source, path)
+    dbt(["run", "--full-refresh", "--select", *YEAR_INCREMENTAL_MODELS], path)
+    return year_incremental_rows(path)
+
+
+def test_a_year_added_incrementally_leaves_what_a_whole_rebuild_builds(with_2026, tmp_path):
+    """Review 2026 built into the kept years gives the rows a rebuild of every year gives."""
+    path, _ = with_2026
+    incremental = year_incremental_rows(path)
+    assert {row[0] for row in incremental["int_commune_deprivations_counted"]} == {
+        2023,
+        2024,
+        2025,
+        2026,
+    }
+    assert {row[0] for row in incremental["int_households_previously_poor_placed"]} == {
+        2024,
+        2025,
+        2026,
+    }
+    assert {row[0] for row in incremental["int_commune_groups_counted"]} == {2023, 2024, 2025, 2026}
+    assert incremental == rebuilt_from_scratch(path, tmp_path)
+
+
+def test_a_year_withdrawn_or_a_seed_changed_rebuilds_what_it_touched(with_2026, tmp_path):
+    """With nothing new no year is rebuilt but the ones rebuilt on every build; a year withdrawn
+    from raw leaves both models, even where it now has no row to replace; a changed standard
+    seed rebuilds every year of the model that reads it."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(with_2026[0], path)
+    models = ["int_review_years_described", "int_household_flows_tracked", *YEAR_INCREMENTAL_MODELS]
+    before = year_incremental_rows(path)
+    output = dbt(["run", "--select", *models], path).stdout
+    assert years_rebuilt(output, "int_commune_deprivations_counted") == "none"
+    assert years_rebuilt(output, "int_commune_groups_counted") == "none"
+    assert years_rebuilt(output, "int_households_previously_poor_placed") == "2023, 2025"
+    assert year_incremental_rows(path) == before
+
+    with duckdb.connect(str(path)) as con:
+        for table in RAW_TABLES.values():
+            con.execute(f"delete from {table} where review_year = 2026")
+    output = dbt(["run", "--select", *models], path).stdout
+    assert years_rebuilt(output, "int_commune_deprivations_counted") == "none"
+    after = year_incremental_rows(path)
+    assert after == {
+        model: [row for row in rows if row[0] != 2026] for model, rows in before.items()
+    }
+
+    # One indicator of Decree 07 no longer counted: the deprivation counts of every year
+    # under it are rebuilt without it.
+    with duckdb.connect(str(path)) as con:
+        (dropped,) = con.execute(
+            "select indicator_code from seeds.standard_indicators "
+            "where standard_id = 'ND07_2021' order by indicator_code limit 1"
+        ).fetchone()
+        con.execute(
+            "delete from seeds.standard_indicators "
+            "where standard_id = 'ND07_2021' and indicator_code = ?",
+            [dropped],
+        )
+    output = dbt(["run", "--select", *models], path).stdout
+    assert years_rebuilt(output, "int_commune_deprivations_counted") == "2023, 2024, 2025"
+    rows = year_incremental_rows(path)["int_commune_deprivations_counted"]
+    assert dropped in {row[4] for row in before["int_commune_deprivations_counted"]}
+    assert dropped not in {row[4] for row in rows}
+    assert year_incremental_rows(path) == rebuilt_from_scratch(path, tmp_path / "scratch")
 
 
 def test_a_flows_table_built_before_the_year_rows_is_rebuilt_whole(warehouse, tmp_path):
@@ -642,6 +739,11 @@ def test_a_resent_year_rebuilds_it_and_the_years_after(with_2026, tmp_path_facto
     replace_year(path, 2024, **corrected)
     output = dbt(["build"], path).stdout
     assert years_rebuilt(output, "int_household_flows_tracked") == "2024, 2025, 2026"
+    assert years_rebuilt(output, "int_commune_deprivations_counted") == "2024, 2025, 2026"
+    assert years_rebuilt(output, "int_commune_groups_counted") == "2024, 2025, 2026"
+    rebuilt = years_rebuilt(output, "int_households_previously_poor_placed")
+    assert rebuilt == "2023, 2024, 2025, 2026"
+    assert year_incremental_rows(path) == rebuilt_from_scratch(path, path.parent / "scratch")
     assert row(
         path,
         "marts.province_year",

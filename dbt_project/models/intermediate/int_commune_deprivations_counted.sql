@@ -3,10 +3,35 @@
     of the standard's indicators (the Alkire-Foster censored headcounts). The households of one
     of those groups are summed per commune and group first, then the sums are unpivoted: a few
     rows per commune rather than one row per household and indicator. -#}
+{%- set references = ['poverty_standards', 'standard_indicators'] -%}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='review_year',
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ delete_review_years_to_rebuild(['poverty_standards', 'standard_indicators']) }}",
+    )
+}}
+
+{#- Incremental by review year (macros/incremental_review_years.sql): a year's counts read only
+    that year's households, its standard and the seeds, so adding the newest year builds that
+    year alone. -#}
+{% if is_incremental() %}
+    {% set years_to_build = review_years_with_new_inputs(references) %}
+{% endif %}
+
 with
 
 classified as (
     select * from {{ ref('int_households_classified') }}
+    {% if is_incremental() %}
+        where review_year in ({{ years_to_build }})
+    {% endif %}
+),
+
+input_fingerprints as (
+    {{ year_input_fingerprints(references) }}
 ),
 
 standard_indicators as (
@@ -102,13 +127,15 @@ final as (
         cast(counted.deprived_poor_households as bigint) as deprived_poor_households,
         cast(counted.deprived_near_poor_households as bigint) as deprived_near_poor_households,
         cast(counted.deprived_identified_households as bigint) as deprived_identified_households,
-        cast(identified.identified_households as bigint) as identified_households
+        cast(identified.identified_households as bigint) as identified_households,
+        input_fingerprints.input_fingerprint
     from counted
     inner join identified
         on
             counted.review_year = identified.review_year
             and counted.unit_version = identified.unit_version
             and counted.commune_code = identified.commune_code
+    inner join input_fingerprints on counted.review_year = input_fingerprints.review_year
 )
 
 select * from final

@@ -6,6 +6,28 @@
     otherwise shared among its 2024 commune's successors by the crosswalk's forward weights. One
     placement: the previous review's poor households on a 2025 commune are the same number here
     (the balance identity, the flows) and in territory_year (a singular test holds it). -#}
+{%- set references = ['stg_admin_units__communes'] -%}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='review_year',
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ delete_review_years_to_rebuild(['stg_admin_units__communes'], previous_review_on_other_units()) }}",
+    )
+}}
+
+{#- Incremental by review year (macros/incremental_review_years.sql): within one unit version a
+    review's rows read only it, its previous review and the communes, so adding the newest
+    review builds that year. A review whose previous review is on the other unit version places
+    households by the first 2025 review they were assessed in, which a later review can change:
+    it is rebuilt on every build. -#}
+{% if is_incremental() %}
+    {% set years_to_build = review_years_with_new_inputs(
+        references, previous_review_on_other_units()
+    ) %}
+{% endif %}
+
 with
 
 -- Not materialized: each reference reads only its columns and rows from the classification view
@@ -16,6 +38,13 @@ classified as not materialized (
 
 review_years as (
     select * from {{ ref('int_review_years_described') }}
+    {% if is_incremental() %}
+        where review_year in ({{ years_to_build }})
+    {% endif %}
+),
+
+input_fingerprints as (
+    {{ year_input_fingerprints(references, previous_review_on_other_units()) }}
 ),
 
 communes as (
@@ -128,8 +157,10 @@ final as (
         placed.current_commune_code,
         current_communes.district_code as current_district_code,
         current_communes.province_code as current_province_code,
-        placed.is_poor_now
+        placed.is_poor_now,
+        input_fingerprints.input_fingerprint
     from placed
+    inner join input_fingerprints on placed.review_year = input_fingerprints.review_year
     left join communes
         on
             placed.review_unit_version = communes.unit_version
