@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 from orchestration.base.settings import DBT_PROJECT_DIR
+from orchestration.transform.assets import _failed_nodes
 
 MODEL = """\
 {{{{ config(materialized=var("kind", "{kind}")) }}}}
@@ -97,6 +98,10 @@ def test_a_failing_model_leaves_the_previous_table_and_view(project):
     failed = _dbt(project, "run", "--select", "a_table", variables={"rows": 5, "fail": True})
     assert failed.returncode == 1
     assert "the model failed on purpose" in failed.stdout
+    # The pipeline's one line names the model with the start of the database's error.
+    line = _failed_nodes(project / "target")
+    assert line.startswith("dbt build failed on 1 node(s): a_table (error: "), line
+    assert "the model failed on purpose" in line
     assert _relations(project) == before
 
     (project / "models" / "a_view.sql").write_text(

@@ -341,6 +341,10 @@ def _with_rules_checked_in_build(
     return checked
 
 
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _run_results(target_path: Path) -> dict[str, Any]:
     try:
         return json.loads((target_path / "run_results.json").read_text(encoding="utf-8"))
@@ -362,18 +366,23 @@ def _lock_failure(target_path: Path, failure: Exception) -> bool:
 def _failed_nodes(target_path: Path) -> str | None:
     """One line naming the models and tests dbt failed on, from its ``run_results.json`` (kept,
     with the compiled SQL of each failed test, in the build's target folder); a model its
-    post-hook stopped is named as its failed `model_rules` test."""
+    post-hook stopped is named as its failed `model_rules` test, and any other node in error
+    with the start of dbt's message (the database's error)."""
     failed = []
     for result in _run_results(target_path).get("results", []):
         unique_id, status, count = result["unique_id"], result.get("status"), result.get("failures")
         if status not in ("fail", "error"):
             continue
-        broken = broken_in_build(result.get("message") or "") if status == "error" else None
+        message = result.get("message") or ""
+        broken = broken_in_build(message) if status == "error" else None
+        detail = ""
         if broken is not None and unique_id in RULES_IN_BUILD:
             model = unique_id.split(".")[-1]
             unique_id, status, count = RULES_IN_BUILD[unique_id], f"fail on {model}", len(broken)
+        elif status == "error" and message.strip():
+            detail = ": " + _shortened(" ".join(message.split()), 200)
         name = TEST_NAMES.get(unique_id) or unique_id.split(".")[-1]
-        failed.append(f"{name} ({status}" + (f" {count}" if count else "") + ")")
+        failed.append(f"{name} ({status}" + (f" {count}" if count else "") + detail + ")")
     if not failed:
         return None
     return (
