@@ -76,7 +76,9 @@
 {%- endmacro %}
 
 {#- The pre-hook: in an incremental build, delete every row whose review year no longer has the
-    fingerprint it was built from (and the years forced by `years_to_build`). -#}
+    fingerprint it was built from (and the years forced by `years_to_build`). With a forced list,
+    a year whose fingerprint moved and that the list leaves out is emptied rather than left
+    stale, until the next build without the override rebuilds it. -#}
 {% macro delete_review_years_to_rebuild(references=[], rebuilt_always=none, extra='') -%}
     {%- if execute and is_incremental() -%}
         {%- if relation_has_column(this, 'input_fingerprint') -%}
