@@ -1,5 +1,6 @@
 {#- Review years for the household models that are incremental by review year and read each year
-    by itself (int_commune_deprivations_counted, int_households_previously_poor_placed).
+    by itself (int_commune_deprivations_counted, int_commune_groups_counted,
+    int_households_previously_poor_placed).
 
     Each row of such a model stores `input_fingerprint`: the fingerprint of what its review year
     was built from. `year_input_fingerprints` gives one row per review year of
