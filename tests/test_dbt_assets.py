@@ -73,7 +73,8 @@ class WarmDbtWatch:
             for child in psutil.Process().children(recursive=True):
                 try:
                     command = child.cmdline()
-                    if "--serve" in command:
+                    # The pipeline's warm dbt, not the tests' own dbt server (dbt_fixtures).
+                    if "--serve" in command and "orchestration.base.dbt_child" in command:
                         name = command[command.index("--serve") + 1]
                         self.seen.setdefault(child.pid, (name, set()))[1].add(child.cwd())
                 except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):

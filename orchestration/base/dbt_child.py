@@ -260,6 +260,13 @@ def serve(name: str, ahead: ParseAhead | None = None) -> None:
             break
         connection.close()
     listener.close()
+    become_the_invocation(connection, cli)
+
+
+def become_the_invocation(connection: socket.socket, cli) -> None:
+    """Take the invocation the dbt child hands over on ``connection`` (its arguments,
+    environment, working directory and standard streams), run it with dbt's ``cli`` and exit
+    with its status; return only when nothing was handed over (the child starts dbt itself)."""
     message, fds, _, _ = socket.recv_fds(connection, 1 << 20, 3)
     if not message or len(fds) != 3:  # the child could not hand it over: it starts dbt itself
         return

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from dbt_fixtures.dbt_server import server_name
+from orchestration.base import dbt_child
 from orchestration.base.admin_units import load_admin_units, unit_version_for_year
 from orchestration.base.dbt_parse_state import keep_parse_state, parse_state, use_parse_state
 from orchestration.base.headers import DEPRIVATION_COLUMNS
@@ -176,14 +178,17 @@ def dbt(
     one parse instead of each paying a full one.
     """
     env, state, target = dict(os.environ), None, warehouse_path.parent / "dbt_target"
+    warm: list[str] = []
     if not keep_target:
         target.mkdir(parents=True, exist_ok=True)
         env["DBT_TARGET_PATH"] = str(target)
         env["DBT_LOG_PATH"] = str(warehouse_path.parent / "dbt_logs")
         state = parse_state(warehouse_path.name, duckdb_memory_limit())
         use_parse_state(state, target)
+        name = server_name()
+        warm = [dbt_child.WARM_FLAG, name] if name else []
     result = subprocess.run(
-        [sys.executable, "-m", "orchestration.base.dbt_child"]
+        [sys.executable, "-m", "orchestration.base.dbt_child", *warm]
         + ["--warehouse-path", str(warehouse_path.resolve()), *args]
         + ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
         cwd=REPO_ROOT,
