@@ -14,7 +14,10 @@ Here one process per test process does the same once, and then forks for each in
   invocation is still a process of its own, with dbt's state fresh, its own streams and exit
   status; it only starts where the import and the parse left off;
 - the parse is taken only where dbt itself would have kept it (the same checks as the
-  pipeline's); the manifest is written as a dbt that parsed writes it, since tests read it;
+  pipeline's: the variables, profile and environment of each invocation; the project's files
+  are read once, when the server starts, so a model edited during a test session is seen by
+  the next session); the manifest is written as a dbt that parsed writes it, since tests read
+  it;
 - when the server is gone, or refuses, the dbt child starts dbt itself, as before.
 
 The server dies with its test process (``die_with_parent``), and each fork with the server or
