@@ -349,7 +349,7 @@ def test_a_warm_dbt_becomes_the_invocation_handed_to_it(tmp_path):
 
     warm = start_warm_dbt()
     assert warm is not None
-    process, name = warm
+    process, name = warm.process, warm.name
     try:
         _listening(name)
         child = _dbt_child(name, tmp_path / "w.duckdb", "debug", stdout=subprocess.PIPE)
@@ -464,8 +464,29 @@ def _listed_by_a_warm_dbt_that_parsed_ahead(tmp_path: Path, *args: str, env=None
         assert warm.process.wait(timeout=30) == 0  # the warm dbt ran it
     finally:
         stop_warm_dbt(warm)
+    assert not warm.parse_dir.exists()  # nothing of the parse made ahead is left
     assert "poverty_warehouse.marts.commune_year" in output
     return output
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract sockets are Linux's")
+def test_a_warm_dbt_stopped_before_it_served_leaves_no_parse_behind(tmp_path):
+    """A run that ends before its dbt step (a bad file, a full disk) stops its warm dbt unused;
+    the folder that warm dbt parsed ahead in goes with it, made private by the process that
+    started it (the warm dbt, killed, cannot remove it itself)."""
+    from orchestration.base.dbt_child import start_warm_dbt, stop_warm_dbt
+
+    warm = start_warm_dbt(ahead=_ahead(tmp_path, tmp_path / "no-kept-parse.msgpack"))
+    try:
+        assert warm.parse_dir is not None and warm.parse_dir.stat().st_mode & 0o077 == 0
+        parsed = warm.parse_dir / "partial_parse.msgpack"
+        deadline = time.monotonic() + 180
+        while not parsed.exists():  # dbt writes it when its parse is done
+            assert warm.process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        stop_warm_dbt(warm)
+    assert not warm.parse_dir.exists()
 
 
 # What dbt logs when it parses: whether it can start from a kept parse ("Unable to do partial
@@ -606,7 +627,7 @@ def test_a_warm_dbt_serves_only_a_process_its_own_parent_started(tmp_path):
     from orchestration.base.dbt_child import start_warm_dbt, stop_warm_dbt
 
     warm = start_warm_dbt()
-    process, name = warm
+    process, name = warm.process, warm.name
     try:
         _listening(name)
         # This test process started the warm dbt: it is its parent, not a sibling.
@@ -683,7 +704,7 @@ def test_a_warm_dbt_stops_with_the_child_that_handed_it_the_invocation(tmp_path,
         warm = start_warm_dbt()
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-    process, name = warm
+    process, name = warm.process, warm.name
     try:
         _listening(name)
         # `dbt init` outside a project (and with a profiles folder of its own) waits for a

@@ -136,10 +136,12 @@ _BIND_WAIT = 30.0
 
 
 class WarmDbt(NamedTuple):
-    """A warm dbt: its process, and the name its dbt child is given (``--warm NAME``)."""
+    """A warm dbt: its process, the name its dbt child is given (``--warm NAME``), and the
+    folder it parses ahead in, if it does (``stop_warm_dbt`` removes it)."""
 
     process: subprocess.Popen
     name: str
+    parse_dir: Path | None = None
 
 
 class ParseAhead(NamedTuple):
@@ -152,6 +154,9 @@ class ParseAhead(NamedTuple):
     memory_limit: str
     # The kept parse it starts from (orchestration/base/dbt_parse_state.py), if it exists.
     state: str
+    # Where it parses: a private folder made by the process that starts it, which removes it
+    # (a warm dbt stopped before it served, or killed, cannot); else one of its own.
+    target: str = ""
 
 
 def warm_dbt_name() -> str:
@@ -199,7 +204,10 @@ def start_warm_dbt(name: str | None = None, ahead: ParseAhead | None = None) -> 
             return early
         stop_warm_dbt(early)
     name = name or warm_dbt_name()
-    parse = [AHEAD_FLAG, json.dumps(ahead._asdict())] if ahead is not None else []
+    parse_dir, parse = None, []
+    if ahead is not None:
+        parse_dir = Path(tempfile.mkdtemp(prefix="poverty-warehouse-dbt-parse-"))
+        parse = [AHEAD_FLAG, json.dumps(ahead._replace(target=str(parse_dir))._asdict())]
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestration.base.dbt_child", SERVE_FLAG, name, *parse],
         stdin=subprocess.DEVNULL,
@@ -209,16 +217,19 @@ def start_warm_dbt(name: str | None = None, ahead: ParseAhead | None = None) -> 
         # death: a Ctrl-C in the terminal is the run's to handle, once.
         start_new_session=True,
     )
-    return WarmDbt(process, name)
+    return WarmDbt(process, name, parse_dir)
 
 
 def stop_warm_dbt(warm: WarmDbt | None) -> None:
-    """Stop a warm dbt that was never used (one that was has exited with its invocation)."""
+    """Stop a warm dbt that was never used (one that was has exited with its invocation), and
+    remove the folder it parsed ahead in (the invocation that took the parse removed it)."""
     if warm is None:
         return
     with contextlib.suppress(OSError):
         warm.process.kill()
     warm.process.wait()
+    if warm.parse_dir is not None:
+        shutil.rmtree(warm.parse_dir, ignore_errors=True)
 
 
 def serve(name: str, ahead: ParseAhead | None = None) -> None:
@@ -325,7 +336,7 @@ def _parse_ahead(ahead: ParseAhead) -> None:
     from dbt.cli.main import dbtRunner
 
     warehouse = Path(ahead.warehouse_path)
-    target = Path(tempfile.mkdtemp(prefix="poverty-warehouse-dbt-parse-"))
+    target = Path(ahead.target or tempfile.mkdtemp(prefix="poverty-warehouse-dbt-parse-"))
     with contextlib.suppress(FileNotFoundError):
         shutil.copyfile(ahead.state, target / "partial_parse.msgpack")
     here = os.getcwd()

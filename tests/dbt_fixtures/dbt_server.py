@@ -56,9 +56,13 @@ def server_name() -> str | None:
         return None
     if _SERVER is None or _SERVER[0].poll() is not None:
         name = dbt_child.warm_dbt_name()
-        # The parse is made for a warehouse directory of its own, so that it opens nothing.
+        # The parse is made for a warehouse directory of its own, so that it opens nothing, and
+        # kept in it with each invocation's copy: removed with it when the server stops.
         parse_dir = Path(tempfile.mkdtemp(prefix="poverty-dbt-server-"))
-        ahead = parse_ahead(str(parse_dir / WAREHOUSE_NAME), duckdb_memory_limit())
+        (parse_dir / "parse").mkdir()
+        ahead = parse_ahead(str(parse_dir / WAREHOUSE_NAME), duckdb_memory_limit())._replace(
+            target=str(parse_dir / "parse")
+        )
         process = subprocess.Popen(
             [sys.executable, __file__, dbt_child.SERVE_FLAG, name, ahead.__class__.__name__]
             + [str(value) for value in ahead],
@@ -135,7 +139,7 @@ def _take_a_copy_of_the_parse() -> None:
     parsed = dbt_child._PARSED
     if parsed is None:
         return
-    copy = Path(tempfile.mkdtemp(prefix="poverty-dbt-server-parse-"))
+    copy = Path(tempfile.mkdtemp(prefix="invocation-", dir=parsed.target.parent))
     with contextlib.suppress(FileNotFoundError):
         shutil.copytree(parsed.target, copy, dirs_exist_ok=True)
     dbt_child._PARSED = parsed._replace(target=copy)
