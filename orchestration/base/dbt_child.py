@@ -136,8 +136,7 @@ _BIND_WAIT = 30.0
 
 
 class WarmDbt(NamedTuple):
-    """A warm dbt: its process, the name its dbt child is given (``--warm NAME``), and the
-    folder it parses ahead in, if it does (``stop_warm_dbt`` removes it)."""
+    """A warm dbt: its process, its child's ``--warm NAME``, the folder it parses ahead in."""
 
     process: subprocess.Popen
     name: str
@@ -154,8 +153,7 @@ class ParseAhead(NamedTuple):
     memory_limit: str
     # The kept parse it starts from (orchestration/base/dbt_parse_state.py), if it exists.
     state: str
-    # Where it parses: a private folder made by the process that starts it, which removes it
-    # (a warm dbt stopped before it served, or killed, cannot); else one of its own.
+    # Where it parses: a private folder its starter makes and removes (else one of its own).
     target: str = ""
 
 
@@ -221,8 +219,7 @@ def start_warm_dbt(name: str | None = None, ahead: ParseAhead | None = None) -> 
 
 
 def stop_warm_dbt(warm: WarmDbt | None) -> None:
-    """Stop a warm dbt that was never used (one that was has exited with its invocation), and
-    remove the folder it parsed ahead in (the invocation that took the parse removed it)."""
+    """Stop a warm dbt never used (a used one exited with its invocation); remove its parse."""
     if warm is None:
         return
     with contextlib.suppress(OSError):
@@ -275,9 +272,8 @@ def serve(name: str, ahead: ParseAhead | None = None) -> None:
 
 
 def become_the_invocation(connection: socket.socket, cli) -> None:
-    """Take the invocation the dbt child hands over on ``connection`` (its arguments,
-    environment, working directory and standard streams), run it with dbt's ``cli`` and exit
-    with its status; return only when nothing was handed over (the child starts dbt itself)."""
+    """Become the invocation handed over on ``connection`` and exit with its status; return
+    only when nothing was handed over (the child then starts dbt itself)."""
     message, fds, _, _ = socket.recv_fds(connection, 1 << 20, 3)
     if not message or len(fds) != 3:  # the child could not hand it over: it starts dbt itself
         return
