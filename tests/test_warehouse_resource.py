@@ -136,7 +136,9 @@ _ALLOWED = {"orchestration/base/settings.py", "orchestration/base/resources.py"}
 # The warm dbt becomes the invocation handed to it, environment included (what execve does for
 # the dbt it starts), and parses ahead with the invocation's profile: the one module that writes
 # an environment, and only the dbt process's own.
-_WRITES_ITS_OWN = {"orchestration/base/dbt_child.py": ("def serve(", "def become_the_invocation(")}
+_WRITES_ITS_OWN = {
+    "orchestration/base/dbt_child.py": ("def ready_to_serve(", "def become_the_invocation(")
+}
 
 
 def test_no_module_but_the_settings_reads_a_path_from_the_environment():

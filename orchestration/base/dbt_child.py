@@ -16,24 +16,22 @@ The dbt resource runs ``python -m orchestration.base.dbt_child --warehouse-path 
 
 then replaces itself with the dbt beside this interpreter (``exec``: one process, dbt's pid).
 
-**A dbt started warm.** Importing dbt takes 1.4 s of every dbt process, and a run's dbt starts
-only after the ingest. The dbt resource therefore starts ``python -m
-orchestration.base.dbt_child --serve NAME`` when a run's resources start (``start_warm_dbt``):
-a process that dies with the run, listens on the Linux abstract socket ``NAME`` and imports
-dbt while the run ingests (on the core the run leaves idle); ``poverty-warehouse run`` starts
-it before it even imports Dagster (``start_warm_dbt_early``) and the run's resource adopts it.
-The resource passes ``--warm
-NAME`` to its dbt child, which then hands its arguments, environment, working directory and
-standard streams (``SCM_RIGHTS``) to the warm process, which becomes that dbt invocation, and
-waits for its exit status (sent once dbt's database is closed and the streams are given back,
-so the run need not wait for this process's teardown). The child relays SIGINT and SIGTERM to
-it (dagster-dbt's way of stopping dbt), and the warm dbt exits at once if the child dies
-(its end of the socket closes). Each end checks the other's credentials first
-(``SO_PEERCRED``: the same user, started by the same run), since an abstract socket has no
-file permissions. A child that comes before the warm process has bound its socket (a loaded
-machine can start the run's dbt child first) waits for it while that process is alive. A warm
-process serves one invocation: any other (none in a run today), and every dbt when no warm
-process answers, is started as before.
+**A dbt started warm.** Importing dbt takes 1.4 s of every dbt process, and a run's dbt starts only
+after the ingest. The dbt resource therefore starts ``python -m orchestration.base.dbt_child --serve
+NAME`` when a run's resources start (``start_warm_dbt``): a process that dies with the run, listens
+on the Linux abstract socket ``NAME`` and imports dbt while the run ingests (on the core the run
+leaves idle); ``poverty-warehouse run`` starts it before it even imports Dagster
+(``start_warm_dbt_early``) and the run's resource adopts it. The resource passes ``--warm NAME`` to
+its dbt child, which then hands its arguments, environment, working directory and standard streams
+(``SCM_RIGHTS``) to the warm process, which becomes that dbt invocation, and waits for its exit
+status (sent once dbt's database is closed and the streams are given back, so the run need not wait
+for this process's teardown). The child relays SIGINT and SIGTERM to it (dagster-dbt's way of
+stopping dbt), and the warm dbt exits at once if the child dies (its end of the socket closes). Each
+end checks the other's credentials first (``SO_PEERCRED``: the same user, started by the same run),
+since an abstract socket has no file permissions. A child that comes before the warm process has
+bound its socket (a loaded machine can start the run's dbt child first) waits for it while that
+process is alive. A warm process serves one invocation: any other (none in a run today), and every
+dbt when no warm process answers, is started as before.
 
 **The project parsed ahead.** The resource also tells the warm dbt the project, the profile's
 inputs and the kept parse (``ParseAhead``): after its import, it parses the project as the
@@ -233,26 +231,35 @@ def serve(name: str, ahead: ParseAhead | None = None) -> None:
     """The warm dbt: import dbt (and parse the project ``ahead``), then become the first
     invocation handed over on ``name``."""
     die_with_parent()
-    # Listening before dbt is imported: a child that comes early waits for the rest of the
-    # import (it gets this process's id only once dbt is here; if the import fails, this
-    # process is gone without sending it, and the child starts dbt itself).
+    # Listening before dbt is imported: a child that comes early waits for the import (it gets
+    # this process's id once dbt is here; if the import fails, it starts dbt itself).
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind("\0" + name)
     listener.listen(1)
+    cli = ready_to_serve(ahead)
+    while True:
+        connection, _ = listener.accept()
+        if _is_a_sibling(connection):
+            break
+        connection.close()
+    listener.close()
+    become_the_invocation(connection, cli)
+
+
+def ready_to_serve(ahead: ParseAhead | None):
+    """Import dbt, warm it up and parse ``ahead`` (see ``serve``); dbt's ``cli``."""
     from dbt.cli.main import cli  # the 1.4 s this process exists to spend early
 
     with contextlib.suppress(Exception):  # a head start only: dbt does it again if need be
         _warm_up_dbt()
-    # multiprocessing's resource tracker (dbt's locks start it) is a process that inherits the
-    # standard streams of the moment it starts: started now, it holds /dev/null, not the pipe
-    # dagster-dbt reads to its end (see _release_the_streams).
+    # multiprocessing's resource tracker (dbt's locks start it) inherits the standard streams of
+    # its start: now /dev/null, not the pipe dagster-dbt reads to its end (_release_the_streams).
     with contextlib.suppress(Exception):
         from multiprocessing import resource_tracker
 
         resource_tracker.ensure_running()
     if ahead is not None and gives_the_name(Path(ahead.warehouse_path)):
-        # The profile reads the warehouse's name and the memory limit from the environment, as
-        # in the invocation (see main); this process's own environment is put back after.
+        # The profile reads these from the environment, as in the invocation (see main).
         own = dict(os.environ)
         os.environ[ENV_OF_FLAG["--warehouse-path"]] = Path(ahead.warehouse_path).name
         os.environ[ENV_OF_FLAG["--memory-limit"]] = ahead.memory_limit
@@ -262,13 +269,7 @@ def serve(name: str, ahead: ParseAhead | None = None) -> None:
         finally:
             os.environ.clear()
             os.environ.update(own)
-    while True:
-        connection, _ = listener.accept()
-        if _is_a_sibling(connection):
-            break
-        connection.close()
-    listener.close()
-    become_the_invocation(connection, cli)
+    return cli
 
 
 def become_the_invocation(connection: socket.socket, cli) -> None:

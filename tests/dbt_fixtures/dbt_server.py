@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
@@ -89,21 +88,7 @@ def serve(name: str, ahead: dbt_child.ParseAhead) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind("\0" + name)
     listener.listen(8)
-    from dbt.cli.main import cli
-
-    dbt_child._warm_up_dbt()
-    from multiprocessing import resource_tracker
-
-    resource_tracker.ensure_running()
-    own = dict(os.environ)
-    os.environ[dbt_child.ENV_OF_FLAG["--warehouse-path"]] = WAREHOUSE_NAME
-    os.environ[dbt_child.ENV_OF_FLAG["--memory-limit"]] = ahead.memory_limit
-    try:
-        with contextlib.suppress(Exception):  # a head start only: dbt parses if need be
-            dbt_child._parse_ahead(ahead)
-    finally:
-        os.environ.clear()
-        os.environ.update(own)
+    cli = dbt_child.ready_to_serve(ahead)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forks are reaped as they exit
     while True:
         connection, _ = listener.accept()
@@ -113,19 +98,11 @@ def serve(name: str, ahead: dbt_child.ParseAhead) -> None:
         if os.fork() == 0:
             listener.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            _die_with_the_server()
+            dbt_child.die_with_parent()  # a fork does not inherit the server's death signal
             _take_a_copy_of_the_parse()
             dbt_child.become_the_invocation(connection, cli)
             os._exit(1)  # nothing was handed over: the dbt child starts dbt itself
         connection.close()
-
-
-def _die_with_the_server() -> None:
-    """A fork does not inherit its parent's death signal: ask for it again."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(dbt_child.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() == 1:
-        os._exit(137)
 
 
 def _take_a_copy_of_the_parse() -> None:
