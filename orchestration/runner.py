@@ -482,7 +482,7 @@ def _failures_beyond_checks(progress: Progress) -> list[str]:
 def _print_gate_failures(settings: Settings, progress: Progress) -> None:
     build_id = progress.materializations.get(VALIDATION_ASSET, {}).get("build_id")
     if build_id and any(name == GATE_CHECK_NAME for name, _, _ in progress.failed_checks):
-        from orchestration.gate.validation import failed_expectations, format_failures
+        from orchestration.gate.results import failed_expectations, format_failures
 
         print(format_failures(failed_expectations(settings.warehouse_path, build_id)))
     for name, target, description in progress.failed_checks:

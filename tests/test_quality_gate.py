@@ -17,12 +17,11 @@ from orchestration.base.settings import DBT_MANIFEST_PATH, REPO_ROOT, Settings
 from orchestration.gate.assets import GATED_ASSET_KEYS, validation_results
 from orchestration.gate.checks import critical_expectations_pass
 from orchestration.gate.gx_duckdb import GXSetupError
+from orchestration.gate.results import failed_expectations, format_failures
 from orchestration.gate.validation import (
     CRITICAL,
     UNEXPECTED_ROWS,
     WARNING,
-    failed_expectations,
-    format_failures,
     gated_tables,
     load_suites,
     run_gate,

@@ -17,7 +17,8 @@ from dagster import (
 from orchestration.base.build_record import code_version, new_build_id, record_build
 from orchestration.base.resources import WarehouseResource, retry_on_lock
 from orchestration.base.settings import WAREHOUSE_POOL
-from orchestration.gate.validation import format_failures, gated_tables, run_gate
+from orchestration.gate.results import format_failures
+from orchestration.gate.validation import gated_tables, run_gate
 
 VALIDATION_RESULTS_KEY = AssetKey(["audit", "validation_results"])
 # The dbt-built tables the suites validate (audit.* tables are written by ingest, not by dbt);

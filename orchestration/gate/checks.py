@@ -31,13 +31,8 @@ from orchestration.base.run_lineage import run_lineage
 from orchestration.base.settings import WAREHOUSE_POOL
 from orchestration.base.warehouse_connection import connect
 from orchestration.gate.assets import GATED_ASSET_KEYS, VALIDATION_RESULTS_KEY
-from orchestration.gate.validation import (
-    CRITICAL,
-    ExpectationOutcome,
-    expectation_outcomes,
-    format_failures,
-    load_suites,
-)
+from orchestration.gate.results import expectation_outcomes, format_failures
+from orchestration.gate.validation import CRITICAL, ExpectationOutcome, load_suites
 
 GATE_CHECK_NAME = "critical_expectations_pass"
 TABLE_CHECK_NAME = "expectations"

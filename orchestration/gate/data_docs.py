@@ -20,6 +20,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ASSETS_DIR = Path(__file__).with_name("data_docs_assets")
 VENDOR_DIR = Path("static") / "vendor"
@@ -140,3 +141,21 @@ def make_offline(site_dir: Path) -> OfflineSite:
     return OfflineSite(
         index=site_dir / "index.html", pages=pages, remaining_external=tuple(sorted(remaining))
     )
+
+
+def build_site(context: Any, data_docs_dir: Path) -> Path:
+    """The gate's Data Docs site, rendered from the results in the GX context, made offline."""
+    data_docs_dir.mkdir(parents=True, exist_ok=True)
+    context.add_data_docs_site(
+        site_name="quality_gate",
+        site_config={
+            "class_name": "SiteBuilder",
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(data_docs_dir.resolve()),
+            },
+        },
+    )
+    context.build_data_docs(site_names=["quality_gate"])
+    return make_offline(data_docs_dir).index

@@ -263,3 +263,37 @@ class UnexpectedRowsOnce(gx.expectations.UnexpectedRowsExpectation):
                 },
             },
         }
+
+
+def query_rows(datasource: DuckDBPersistedDatasource, sql: str) -> list[tuple]:
+    """The rows of ``sql`` on the datasource's one read-only connection (passed to DuckDB as it
+    is: no bind parameters, so a ``::`` cast in a view's SQL is not read as one)."""
+    with datasource.get_execution_engine().get_connection() as connection:
+        return [tuple(row) for row in connection.exec_driver_sql(sql).fetchall()]
+
+
+def snapshot(
+    datasource: DuckDBPersistedDatasource,
+    name: str,
+    table: str,
+    columns: tuple[str, ...],
+    where: str,
+) -> str:
+    """Copy ``columns`` of ``table``'s rows matching ``where`` into a temporary table ``name`` of
+    the gate's connection; its qualified name.
+
+    The connection is read-only on the warehouse file, so the copy is the warehouse as the
+    expectations would have read it: a view is evaluated once instead of once per expectation.
+    An expectation that reads a column left out of the copy fails to bind, which the gate
+    reports as a broken build (``GXSetupError``), never as bad data.
+    """
+    qualified = f"temp.{name}"
+    with datasource.get_execution_engine().get_connection() as connection:
+        connection.execute(
+            sa.text(
+                f"create or replace temp table {qualified} as "
+                f"select {', '.join(columns)} from {table} where {where}"
+            )
+        )
+        connection.commit()
+    return qualified

@@ -19,12 +19,15 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestration.base import background
 from orchestration.base.settings import EXPECTATIONS_DIR
-from orchestration.base.warehouse_connection import connect, insert_rows, table_exists
+from orchestration.base.warehouse_connection import connect, insert_rows
+from orchestration.gate import by_year
+from orchestration.gate.data_docs import build_site
 from orchestration.gate.gx_errors import GXSetupError
 
 if TYPE_CHECKING:
@@ -48,8 +51,6 @@ __all__ = [
     "ExpectationOutcome",
     "GXSetupError",
     "GateResult",
-    "failed_expectations",
-    "format_failures",
     "gated_tables",
     "load_suites",
     "run_gate",
@@ -64,6 +65,8 @@ class ExpectationSpec:
     kwargs: dict[str, Any]
     description: str
     column: str | None
+    query: str | None = None
+    """An SQL check's own query, before the gate wraps it."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ class AssetSpec:
     # ``table`` (empty: they read ``table``). For a view that is costly to evaluate, such as
     # ``int_households_classified``, which classifies every household each time it is read.
     snapshot_columns: tuple[str, ...] = ()
+    # Validated by review year, each year's outcome kept (orchestration/gate/by_year.py).
+    by_review_year: by_year.YearScope | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,7 @@ def _ingest_postconditions(file_name: str, seen: set[str]) -> list[ExpectationSp
                 },
                 description=f"{rule.description} (the ingest quarantines a row as {rule.reason})",
                 column=rule.column,
+                query=rule.violations,
             )
         )
     return specs
@@ -196,10 +202,16 @@ def load_suites(expectations_dir: Path = EXPECTATIONS_DIR) -> list[AssetSpec]:
                         kwargs=kwargs,
                         description=item["description"],
                         column=column,
+                        query=_query_text(item["query"]) if "query" in item else None,
                     )
                 )
             if asset.get("ingest_postconditions"):
                 specs.extend(_ingest_postconditions(path.name, seen))
+            scope = by_year.scope_from(asset.get("by_review_year"))
+            if scope is not None:
+                specs = by_year.specs_by_year(
+                    path.name, asset["table"], scope, specs, UNEXPECTED_ROWS, OFFENDING_KEYS_KEPT
+                )
             assets.append(
                 AssetSpec(
                     suite=suite,
@@ -208,6 +220,7 @@ def load_suites(expectations_dir: Path = EXPECTATIONS_DIR) -> list[AssetSpec]:
                     key_columns=tuple(asset["key_columns"]),
                     expectations=tuple(specs),
                     snapshot_columns=tuple(asset.get("snapshot_columns", ())),
+                    by_review_year=scope,
                 )
             )
     return assets
@@ -251,7 +264,7 @@ def _gx_suite(name: str, specs: Iterable[ExpectationSpec]) -> gx.ExpectationSuit
     return suite
 
 
-def _short(value: Any, limit: int = 300) -> str:
+def short_text(value: Any, limit: int = 300) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -260,7 +273,7 @@ def _expected_text(spec: ExpectationSpec) -> str:
     if spec.type == UNEXPECTED_ROWS:
         return f"{spec.description} (no row returned by the check query)"
     shown = {k: v for k, v in spec.kwargs.items() if k not in ("column", "column_list")}
-    return f"{spec.description} ({spec.type} {_short(shown, 200)})"
+    return f"{spec.description} ({spec.type} {short_text(shown, 200)})"
 
 
 def _observed_and_keys(
@@ -282,71 +295,39 @@ def _observed_and_keys(
         values = result.get("partial_unexpected_list") or []
         observed = f"{count} of {total} row(s) unexpected"
         if values:
-            observed += f"; values {_short(values[:OFFENDING_KEYS_KEPT], 200)}"
+            observed += f"; values {short_text(values[:OFFENDING_KEYS_KEPT], 200)}"
         wanted = {*key_columns, spec.column}
         keys = []
         for row in (result.get("partial_unexpected_index_list") or [])[:OFFENDING_KEYS_KEPT]:
             if isinstance(row, dict):
                 keys.append({k: v for k, v in row.items() if k in wanted})
         return observed, keys
-    return _short(result.get("observed_value")), []
+    return short_text(result.get("observed_value")), []
 
 
-def _snapshot(datasource: Any, asset_spec: AssetSpec) -> str:
-    """Copy the asset's snapshot columns into a temporary table of the gate's connection.
-
-    The connection is read-only on the warehouse file, so the copy is the warehouse as the
-    expectations would have read it: a view is evaluated once instead of once per expectation.
-    An expectation that reads a column left out of the copy fails to bind, which the gate
-    reports as a broken build (``GXSetupError``), never as bad data.
-    """
-    import sqlalchemy as sa
-
-    name = f"temp._gate_snapshot_{asset_spec.asset}"
-    columns = ", ".join(asset_spec.snapshot_columns)
-    with datasource.get_execution_engine().get_connection() as connection:
-        connection.execute(
-            sa.text(
-                f"create or replace temp table {name} as select {columns} from {asset_spec.table}"
-            )
-        )
-        connection.commit()
-    return name
-
-
-def _count_rows(datasource: Any, spec: ExpectationSpec, source: str) -> int:
-    """The exact number of rows an SQL check returned when GX fetched only the first ones.
-
-    A warning such as "communes without totals" must say how many (3,000 rows from 17 other
-    provinces, not "at least 200"); the count runs only for a check that failed that widely.
-    """
-    import sqlalchemy as sa
-
-    query = spec.kwargs["unexpected_rows_query"].replace("{batch}", f"(select * from {source})")
-    with datasource.get_execution_engine().get_connection() as connection:
-        return int(connection.execute(sa.text(f"select count(*) from ({query})")).scalar())
-
-
-def _validate_asset(
-    context: Any,
-    datasource: Any,
-    asset_spec: AssetSpec,
-    *,
-    build_id: str,
-    run_id: str,
-) -> list[ExpectationOutcome]:
+def _run_suite(
+    context: Any, datasource: Any, asset_spec: AssetSpec, where: str | None = None
+) -> tuple[list[tuple[ExpectationSpec, bool, dict[str, Any]]], str]:
+    """GX's validation of the asset's rows matching ``where``: each expectation with its success
+    and result, and the relation the expectations read."""
     import great_expectations as gx
 
-    from orchestration.gate.gx_duckdb import raise_for_exceptions
+    from orchestration.gate.gx_duckdb import raise_for_exceptions, snapshot
 
-    source = asset_spec.table
+    name = f"{asset_spec.suite}.{asset_spec.asset}"
+    source = (
+        asset_spec.table if where is None else f"(select * from {asset_spec.table} where {where})"
+    )
     try:
         if asset_spec.snapshot_columns:
-            source = _snapshot(datasource, asset_spec)
-        data_asset = datasource.add_query_asset(
-            name=f"{asset_spec.suite}.{asset_spec.asset}",
-            query=f"select * from {source}",
-        )
+            source = snapshot(
+                datasource,
+                f"_gate_snapshot_{asset_spec.asset}",
+                asset_spec.table,
+                asset_spec.snapshot_columns,
+                where or "true",
+            )
+        data_asset = datasource.add_query_asset(name=name, query=f"select * from {source}")
     except Exception as error:  # GX wraps the DuckDB error in its own types
         raise GXSetupError(f"cannot read {asset_spec.table}: {error}") from error
     batch_definition = data_asset.add_batch_definition_whole_table("whole table")
@@ -356,7 +337,6 @@ def _validate_asset(
     # validation run per asset.
     specs = asset_spec.expectations
     spec_of = {spec.name: spec for spec in specs}
-    name = f"{asset_spec.suite}.{asset_spec.asset}"
     suite = context.suites.add(_gx_suite(name, specs))
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
@@ -374,53 +354,119 @@ def _validate_asset(
         raise GXSetupError(
             f"{name}: {len(specs)} expectations configured, {len(validation.results)} evaluated"
         )
-    validated_at = datetime.now(UTC)
-    outcomes: list[ExpectationOutcome] = []
-    for item in validation.results:
-        spec = spec_of[(item.expectation_config.meta or {})["gate_name"]]
-        observed, keys = _observed_and_keys(spec, item.result or {}, asset_spec.key_columns)
-        if observed.startswith("at least "):
-            observed = f"{_count_rows(datasource, spec, source):,} offending row(s)"
-        outcomes.append(
-            ExpectationOutcome(
-                build_id=build_id,
-                run_id=run_id,
-                suite=asset_spec.suite,
-                expectation=spec.name,
-                table_name=asset_spec.table,
-                column_name=spec.column,
-                severity=spec.severity,
-                success=bool(item.success),
-                observed=observed,
-                expected=_expected_text(spec),
-                offending_keys=keys,
-                validated_at=validated_at,
-            )
+    return [
+        (
+            spec_of[(item.expectation_config.meta or {})["gate_name"]],
+            bool(item.success),
+            item.result or {},
         )
+        for item in validation.results
+    ], source
+
+
+def _outcome(
+    asset_spec: AssetSpec,
+    spec: ExpectationSpec,
+    success: bool,
+    observed: str,
+    keys: list,
+    ids: tuple,
+) -> ExpectationOutcome:
+    build_id, run_id, validated_at = ids
+    return ExpectationOutcome(
+        build_id=build_id,
+        run_id=run_id,
+        suite=asset_spec.suite,
+        expectation=spec.name,
+        table_name=asset_spec.table,
+        column_name=spec.column,
+        severity=spec.severity,
+        success=success,
+        observed=observed,
+        expected=_expected_text(spec),
+        offending_keys=keys,
+        validated_at=validated_at,
+    )
+
+
+def _validate_asset(
+    context: Any, datasource: Any, asset_spec: AssetSpec, ids: tuple
+) -> list[ExpectationOutcome]:
+    from orchestration.gate.gx_duckdb import query_rows
+
+    results, source = _run_suite(context, datasource, asset_spec)
+    outcomes: list[ExpectationOutcome] = []
+    for spec, success, result in results:
+        observed, keys = _observed_and_keys(spec, result, asset_spec.key_columns)
+        if observed.startswith("at least "):
+            # The exact number of rows an SQL check returned when GX fetched only the first ones:
+            # a warning must say how many (3,000 rows from 17 provinces, not "at least 200").
+            query = spec.kwargs["unexpected_rows_query"].replace(
+                "{batch}", f"(select * from {source})"
+            )
+            (count,) = query_rows(datasource, f"select count(*) from ({query})")[0]
+            observed = f"{int(count):,} offending row(s)"
+        outcomes.append(_outcome(asset_spec, spec, success, observed, keys, ids))
     return outcomes
+
+
+def _validate_by_year(
+    context: Any, datasource: Any, asset_spec: AssetSpec, ids: tuple, relations: Any
+) -> tuple[list[ExpectationOutcome], by_year.YearValidation]:
+    """An asset validated by review year (``orchestration/gate/by_year.py``)."""
+    scope = asset_spec.by_review_year
+    assert scope is not None
+
+    def run(where: str) -> dict[str, dict[str, Any]]:
+        results, _ = _run_suite(context, datasource, asset_spec, where)
+        return {spec.name: result for spec, _, result in results}
+
+    column_of = {spec.name: spec.column for spec in asset_spec.expectations}
+
+    def column_keys(result: dict[str, Any], name: str) -> tuple[list[dict[str, Any]], list[Any]]:
+        # As _observed_and_keys keeps them: the key columns and the expectation's column.
+        wanted = {*asset_spec.key_columns, column_of[name]}
+        keys = [
+            {k: v for k, v in row.items() if k in wanted}
+            for row in result.get("partial_unexpected_index_list") or []
+            if isinstance(row, dict)
+        ]
+        return keys, list(result.get("partial_unexpected_list") or [])
+
+    done = by_year.validate(
+        relations,
+        run,
+        suite=asset_spec.suite,
+        asset=asset_spec.asset,
+        table=asset_spec.table,
+        scope=scope,
+        checks=[by_year.Check(s.name, s.type == UNEXPECTED_ROWS) for s in asset_spec.expectations],
+        configuration=[
+            asset_spec.table,
+            asset_spec.key_columns,
+            asset_spec.snapshot_columns,
+            [(s.name, s.severity, s.type, s.kwargs) for s in asset_spec.expectations],
+        ],
+        queries=[s.query for s in asset_spec.expectations if s.query is not None],
+        build_id=ids[0],
+        validated_at=ids[2],
+        kept_rows=OFFENDING_KEYS_KEPT,
+        column_keys=column_keys,
+    )
+    outcomes = []
+    for spec in asset_spec.expectations:
+        success, unexpected, elements, keys, values = done.merged[spec.name]
+        if spec.type == UNEXPECTED_ROWS:
+            observed = f"{unexpected:,} offending row(s)"
+        else:
+            observed = f"{unexpected} of {elements} row(s) unexpected"
+            observed += f"; values {short_text(values, 200)}" if values else ""
+        outcomes.append(_outcome(asset_spec, spec, success, observed, keys, ids))
+    return outcomes, done
 
 
 DATA_DOCS_WORK = "gate-data-docs"
 """The background work that renders the gate's Data Docs (``run_gate``)."""
-
-
-def _build_data_docs(context: Any, data_docs_dir: Path) -> Path:
-    data_docs_dir.mkdir(parents=True, exist_ok=True)
-    context.add_data_docs_site(
-        site_name="quality_gate",
-        site_config={
-            "class_name": "SiteBuilder",
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            "store_backend": {
-                "class_name": "TupleFilesystemStoreBackend",
-                "base_directory": str(data_docs_dir.resolve()),
-            },
-        },
-    )
-    context.build_data_docs(site_names=["quality_gate"])
-    from orchestration.gate.data_docs import make_offline
-
-    return make_offline(data_docs_dir).index
 
 
 RESULTS_DDL = """
@@ -442,11 +488,19 @@ create table if not exists audit.validation_results (
 """
 
 
-def _write_results(warehouse_path: Path, build_id: str, outcomes: list[ExpectationOutcome]) -> None:
+def _write_results(
+    warehouse_path: Path,
+    build_id: str,
+    outcomes: list[ExpectationOutcome],
+    by_years: list[tuple[AssetSpec, by_year.YearValidation]],
+) -> None:
     with connect(warehouse_path) as con:
         con.execute(RESULTS_DDL)
+        con.execute(by_year.OUTCOMES_DDL)
         con.execute("begin transaction")
         con.execute("delete from audit.validation_results where build_id = ?", [build_id])
+        for spec, done in by_years:
+            by_year.write_outcomes(con, spec.suite, spec.asset, done)
         insert_rows(
             con,
             "audit.validation_results",
@@ -490,25 +544,33 @@ def run_gate(
     Raises :class:`GXSetupError` when an expectation cannot be evaluated (missing table or
     column, SQL error, upstream regression): that is a broken build, never a data finding.
     """
-    from orchestration.gate.gx_duckdb import duckdb_data_context
+    from orchestration.gate.gx_duckdb import duckdb_data_context, query_rows
 
     started = time.perf_counter()
     assets = load_suites(expectations_dir)
     outcomes: list[ExpectationOutcome] = []
+    by_years: list[tuple[AssetSpec, by_year.YearValidation]] = []
+    ids = (build_id, run_id, datetime.now(UTC))
     docs_index: Path | None = None
     with duckdb_data_context(Path(warehouse_path)) as (context, datasource):
+        relations = None  # the warehouse's relations, read once for every asset by review year
         for asset_spec in assets:
-            outcomes.extend(
-                _validate_asset(context, datasource, asset_spec, build_id=build_id, run_id=run_id)
-            )
+            if asset_spec.by_review_year is None:
+                outcomes.extend(_validate_asset(context, datasource, asset_spec, ids))
+                continue
+            if relations is None:
+                relations = by_year.Relations(partial(query_rows, datasource))
+            validated, done = _validate_by_year(context, datasource, asset_spec, ids, relations)
+            outcomes.extend(validated)
+            by_years.append((asset_spec, done))
         datasource.close()
         if data_docs_dir is not None and not docs_in_background:
-            docs_index = _build_data_docs(context, Path(data_docs_dir))
-    _write_results(Path(warehouse_path), build_id, outcomes)
+            docs_index = build_site(context, Path(data_docs_dir))
+    _write_results(Path(warehouse_path), build_id, outcomes, by_years)
     if data_docs_dir is not None and docs_in_background:
         # The context is in memory and its datasource closed: the pages need only the results.
         site = Path(data_docs_dir)
-        background.start(DATA_DOCS_WORK, lambda: _build_data_docs(context, site))
+        background.start(DATA_DOCS_WORK, lambda: build_site(context, site))
         docs_index = site / "index.html"
     return GateResult(
         build_id=build_id,
@@ -517,70 +579,3 @@ def run_gate(
         duration_s=time.perf_counter() - started,
         data_docs_index=docs_index,
     )
-
-
-def format_failures(results: Iterable[ExpectationOutcome]) -> str:
-    """A report of every failed expectation, for a terminal or the Dagster UI."""
-    lines: list[str] = []
-    for outcome in results:
-        if outcome.success:
-            continue
-        target = outcome.table_name + (f".{outcome.column_name}" if outcome.column_name else "")
-        lines.append(f"[{outcome.severity}] {outcome.suite} / {outcome.expectation} on {target}")
-        lines.append(f"    expected: {outcome.expected}")
-        lines.append(f"    observed: {outcome.observed}")
-        if outcome.offending_keys:
-            keys = "; ".join(_short(key, 160) for key in outcome.offending_keys)
-            lines.append(f"    offending keys: {keys}")
-    return "\n".join(lines) if lines else "no failed expectation"
-
-
-def _outcomes_from_rows(rows: list[tuple]) -> list[ExpectationOutcome]:
-    return [
-        ExpectationOutcome(
-            build_id=row[0],
-            run_id=row[1],
-            suite=row[2],
-            expectation=row[3],
-            table_name=row[4],
-            column_name=row[5],
-            severity=row[6],
-            success=row[7],
-            observed=row[8],
-            expected=row[9],
-            offending_keys=json.loads(row[10]) if row[10] else [],
-            validated_at=row[11],
-        )
-        for row in rows
-    ]
-
-
-def failed_expectations(
-    warehouse_path: Path, build_id: str, *, severity: str | None = None
-) -> list[ExpectationOutcome]:
-    """The failed expectations recorded for a build (all severities unless one is given)."""
-    return expectation_outcomes(warehouse_path, build_id, failed_only=True, severity=severity)
-
-
-def expectation_outcomes(
-    warehouse_path: Path,
-    build_id: str,
-    *,
-    failed_only: bool = False,
-    severity: str | None = None,
-) -> list[ExpectationOutcome]:
-    """Every expectation recorded for a build (or only the failed ones, of one severity)."""
-    with connect(warehouse_path, read_only=True) as con:
-        if not table_exists(con, "audit", "validation_results"):
-            return []
-        rows = con.execute(
-            """
-            select build_id, run_id, suite, expectation, table_name, column_name, severity,
-                   success, observed, expected, offending_keys, validated_at
-            from audit.validation_results
-            where build_id = ? and (not ? or not success) and (? is null or severity = ?)
-            order by severity, suite, table_name, expectation
-            """,
-            [build_id, failed_only, severity, severity],
-        ).fetchall()
-    return _outcomes_from_rows(rows)
