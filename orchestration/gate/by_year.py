@@ -457,8 +457,8 @@ def validate(
     """Validate the review years whose fingerprint has no kept outcome and merge every year.
 
     ``run(where)`` validates the asset's rows matching ``where`` (an SQL condition) and returns
-    each expectation's GX result by name; ``column_keys(result)`` gives a column expectation's
-    offending keys (with ``review_year``) and values.
+    each expectation's GX result by name; ``column_keys(result, name)`` gives a column
+    expectation's offending keys (with ``review_year``) and values.
     """
     current = fingerprints(
         relations, table=table, scope=scope, configuration=configuration, queries=queries
