@@ -295,18 +295,18 @@ def fingerprints(
 
 
 def kept_outcomes(
-    execute: Execute, suite: str, asset: str, current: dict[int, str], expectations: Iterable[str]
+    relations: Relations,
+    suite: str,
+    asset: str,
+    current: dict[int, str],
+    expectations: Iterable[str],
 ) -> dict[int, list[YearOutcome]]:
     """The years whose kept outcomes hold their current fingerprint, for every expectation."""
     names = set(expectations)
-    exists = execute(
-        "select count(*) from duckdb_tables() where database_name = current_database() "
-        "and schema_name = 'audit' and table_name = 'gate_year_outcomes'"
-    )
-    if not exists or not exists[0][0]:
+    if OUTCOMES_TABLE not in relations.catalog:
         return {}
     kept: dict[int, list[YearOutcome]] = {}
-    for row in execute(
+    for row in relations.execute(
         "select expectation, review_year, fingerprint, success, unexpected, elements, "
         f"offending_keys, unexpected_values, build_id, validated_at from {OUTCOMES_TABLE} "
         f"where suite = '{suite}' and asset = '{asset}'"
@@ -387,10 +387,9 @@ def write_outcomes(
     done: YearValidation,
 ) -> None:
     """Replace the asset's kept outcomes of the years validated now, and drop those of years no
-    longer in the warehouse (in the caller's transaction)."""
+    longer in the warehouse (in the caller's transaction, once ``OUTCOMES_DDL`` has run)."""
     from orchestration.base.warehouse_connection import insert_rows
 
-    con.execute(OUTCOMES_DDL)
     present, validated, outcomes = done.years_present, done.years_validated, done.validated
     con.execute(
         f"delete from {OUTCOMES_TABLE} where suite = ? and asset = ? "
@@ -464,7 +463,7 @@ def validate(
         relations, table=table, scope=scope, configuration=configuration, queries=queries
     )
     contents = relations.by_year(scope.rows_of)
-    kept = kept_outcomes(relations.execute, suite, asset, current, (c.name for c in checks))
+    kept = kept_outcomes(relations, suite, asset, current, (c.name for c in checks))
     to_validate = sorted(set(current) - set(kept))
     outcomes: dict[str, list[YearOutcome]] = {
         c.name: [o for year in sorted(kept) for o in kept[year] if o.expectation == c.name]

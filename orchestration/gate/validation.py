@@ -290,19 +290,33 @@ def _observed_and_keys(
             return f"{rows[0][COUNT_COLUMN]:,} offending row(s)", keys[:OFFENDING_KEYS_KEPT]
         return f"{at_least}{count} offending row(s)", keys[:OFFENDING_KEYS_KEPT]
     if "unexpected_count" in result:
-        count = result.get("unexpected_count") or 0
-        total = result.get("element_count")
-        values = result.get("partial_unexpected_list") or []
-        observed = f"{count} of {total} row(s) unexpected"
-        if values:
-            observed += f"; values {short_text(values[:OFFENDING_KEYS_KEPT], 200)}"
-        wanted = {*key_columns, spec.column}
-        keys = []
-        for row in (result.get("partial_unexpected_index_list") or [])[:OFFENDING_KEYS_KEPT]:
-            if isinstance(row, dict):
-                keys.append({k: v for k, v in row.items() if k in wanted})
-        return observed, keys
+        keys, values = _column_keys(spec, result, key_columns)
+        observed = _column_observed(
+            result.get("unexpected_count") or 0, result.get("element_count"), values
+        )
+        return observed, keys[:OFFENDING_KEYS_KEPT]
     return short_text(result.get("observed_value")), []
+
+
+def _column_keys(
+    spec: ExpectationSpec, result: dict[str, Any], key_columns: Sequence[str]
+) -> tuple[list[dict[str, Any]], list[Any]]:
+    """A GX column expectation's first offending rows: their key columns and the expectation's
+    column, and the values GX lists."""
+    wanted = {*key_columns, spec.column}
+    keys = [
+        {k: v for k, v in row.items() if k in wanted}
+        for row in result.get("partial_unexpected_index_list") or []
+        if isinstance(row, dict)
+    ]
+    return keys, list(result.get("partial_unexpected_list") or [])
+
+
+def _column_observed(count: int, total: int | None, values: Sequence[Any]) -> str:
+    observed = f"{count} of {total} row(s) unexpected"
+    if values:
+        observed += f"; values {short_text(list(values[:OFFENDING_KEYS_KEPT]), 200)}"
+    return observed
 
 
 def _run_suite(
@@ -421,17 +435,10 @@ def _validate_by_year(
         results, _ = _run_suite(context, datasource, asset_spec, where)
         return {spec.name: result for spec, _, result in results}
 
-    column_of = {spec.name: spec.column for spec in asset_spec.expectations}
+    spec_of = {spec.name: spec for spec in asset_spec.expectations}
 
     def column_keys(result: dict[str, Any], name: str) -> tuple[list[dict[str, Any]], list[Any]]:
-        # As _observed_and_keys keeps them: the key columns and the expectation's column.
-        wanted = {*asset_spec.key_columns, column_of[name]}
-        keys = [
-            {k: v for k, v in row.items() if k in wanted}
-            for row in result.get("partial_unexpected_index_list") or []
-            if isinstance(row, dict)
-        ]
-        return keys, list(result.get("partial_unexpected_list") or [])
+        return _column_keys(spec_of[name], result, asset_spec.key_columns)
 
     done = by_year.validate(
         relations,
@@ -459,8 +466,7 @@ def _validate_by_year(
         if spec.type == UNEXPECTED_ROWS:
             observed = f"{unexpected:,} offending row(s)"
         else:
-            observed = f"{unexpected} of {elements} row(s) unexpected"
-            observed += f"; values {short_text(values, 200)}" if values else ""
+            observed = _column_observed(unexpected, elements, values)
         outcomes.append(_outcome(asset_spec, spec, success, observed, keys, ids))
     return outcomes, done
 
