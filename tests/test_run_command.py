@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import psutil
@@ -85,20 +86,47 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _project_copy(tmp_path: Path) -> Path:
+    """The project's code, suites and dbt project without dbt's target folder (the repository's
+    own manifest and parse states stay in place for the tests running beside this one)."""
+    project = tmp_path / "project"
+    for part in ("orchestration", "expectations"):
+        shutil.copytree(REPO / part, project / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO / "dbt_project",
+        project / "dbt_project",
+        ignore=shutil.ignore_patterns("target", "logs", "warehouse_dbt_assets-*"),
+    )
+    return project
+
+
 @pytest.fixture(scope="module")
 def published(sample_tiny, tmp_path_factory):
-    """One recorded run of the command on the tiny sample (read-only for the tests below)."""
-    out = tmp_path_factory.mktemp("published") / "out"
-    done = subprocess.run(
-        [COMMAND, "run", "--raw-dir", str(sample_tiny.raw_dir), "--warehouse-dir", str(out)],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        cwd=REPO,
-        timeout=900,
+    """One recorded run of the installed command on the tiny sample (read-only for the tests
+    below), as it goes right after installation: on a copy of the project without dbt's manifest
+    (``_project_copy``). A second command on the same warehouse directory starts while it runs.
+    """
+    root = tmp_path_factory.mktemp("published")
+    project = _project_copy(root)
+    assert not (project / "dbt_project" / "target" / "manifest.json").exists()
+    out = root / "out"
+    command = [COMMAND, "run", "--raw-dir", str(sample_tiny.raw_dir), "--warehouse-dir", str(out)]
+    env = _env(PYTHONPATH=str(project))
+    first = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=project
+    )
+    try:
+        lines = _wait_for_line(first, "start   reference__admin_units")
+        second = subprocess.run(
+            command, capture_output=True, text=True, env=env, cwd=project, timeout=300
+        )
+    finally:
+        stdout, stderr = first.communicate(timeout=900)
+    done = subprocess.CompletedProcess(
+        first.args, first.returncode, "".join(lines) + stdout, stderr
     )
     assert done.returncode == EXIT_PUBLISHED, done.stdout + done.stderr
-    return out, done
+    return SimpleNamespace(out=out, done=done, project=project, first_pid=first.pid, second=second)
 
 
 # -- Exit 2: nothing written ---------------------------------------------------------------------
@@ -145,7 +173,7 @@ def test_an_unusable_personal_data_key_exits_2_before_writing(
 
 
 def test_the_working_files_are_the_owners_and_the_published_ones_readable(published):
-    out, _ = published
+    out = published.out
 
     def mode(path: Path) -> int:
         return stat.S_IMODE(path.stat().st_mode)
@@ -163,7 +191,7 @@ def test_the_run_is_recorded_for_the_dagster_ui_with_the_raw_files(published):
     from dagster import AssetKey, DagsterInstance, DagsterRunStatus
     from dagster._core.instance.ref import InstanceRef
 
-    out, _ = published
+    out = published.out
     with DagsterInstance.from_ref(InstanceRef.from_dir(str(out / "dagster_home"))) as instance:
         runs = instance.get_runs()
         assert [run.status for run in runs] == [DagsterRunStatus.SUCCESS]
@@ -181,7 +209,7 @@ def test_the_run_is_recorded_for_the_dagster_ui_with_the_raw_files(published):
 
 
 def test_builds_marks_the_live_build(published, capsys):
-    out, _ = published
+    out = published.out
     assert main(["builds", "--warehouse-dir", str(out)]) == 0
     live = _build_id(out / "published.duckdb")
     marked = [line for line in capsys.readouterr().out.splitlines() if "live" in line]
@@ -189,7 +217,7 @@ def test_builds_marks_the_live_build(published, capsys):
 
 
 def test_the_summary_names_the_files_not_loaded_in_full(published):
-    _, done = published
+    done = published.done
     assert "Files not loaded in full" in done.stdout
     assert "quarantined" in done.stdout
 
@@ -217,22 +245,13 @@ def test_help_documents_every_flag_the_exit_codes_and_the_measures(capsys):
 # -- Exit 4: one run at a time ------------------------------------------------------------------
 
 
-def test_a_second_command_on_the_same_warehouse_exits_4_naming_the_first(
-    sample_tiny, tmp_path, monkeypatch, capsys
-):
-    out = tmp_path / "out"
-    first = _start(sample_tiny.raw_dir, out, "--no-record")
-    try:
-        _wait_for_line(first, "start   reference__admin_units")
-        monkeypatch.setenv("POVERTY_PII_KEY", PII_KEY)
-        args = ["run", "--raw-dir", str(sample_tiny.raw_dir), "--warehouse-dir", str(out)]
-        assert main(args) == EXIT_LOCKED
-        message = capsys.readouterr().err
-        assert f"pid {first.pid}" in message and "since 20" in message
-        assert "nothing was done" in message
-    finally:
-        first.stdout.read()
-        assert first.wait(timeout=900) == EXIT_PUBLISHED, first.stderr.read()
+def test_a_second_command_on_the_same_warehouse_exits_4_naming_the_first(published):
+    """The second command of ``published``, started once the first was running."""
+    second = published.second
+    assert second.returncode == EXIT_LOCKED, second.stdout + second.stderr
+    message = second.stderr
+    assert f"pid {published.first_pid}" in message and "since 20" in message
+    assert "nothing was done" in message
 
 
 # -- SIGKILL at every stage ---------------------------------------------------------------------
@@ -272,7 +291,7 @@ STAGES = {
 def test_sigkill_at_any_stage_leaves_a_complete_build_no_orphan_and_no_lock(
     published, sample_tiny, tmp_path
 ):
-    source, _ = published
+    source = published.out
     out = tmp_path / "out"
     shutil.copytree(source, out, symlinks=True)
     old = _build_id(out / "published.duckdb")
@@ -357,7 +376,7 @@ sys.exit(main(sys.argv[1:]))
 def test_a_full_disk_after_the_rename_exits_3_saying_it_was_published(
     published, sample_tiny, tmp_path
 ):
-    source, _ = published
+    source = published.out
     out = tmp_path / "out"
     shutil.copytree(source, out, symlinks=True)
     old = _build_id(out / "published.duckdb")
@@ -381,37 +400,10 @@ def test_a_full_disk_after_the_rename_exits_3_saying_it_was_published(
 # -- Right after installation --------------------------------------------------------------------
 
 
-def _project_copy(tmp_path: Path) -> Path:
-    """The project's code, suites and dbt project without dbt's target folder (the repository's
-    own manifest and parse states stay in place for the tests running beside this one)."""
-    project = tmp_path / "project"
-    for part in ("orchestration", "expectations"):
-        shutil.copytree(REPO / part, project / part, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(
-        REPO / "dbt_project",
-        project / "dbt_project",
-        ignore=shutil.ignore_patterns("target", "logs", "warehouse_dbt_assets-*"),
-    )
-    return project
-
-
-def test_the_command_prepares_a_missing_dbt_manifest(sample_tiny, tmp_path):
-    """On a copy of the project without dbt's manifest."""
-    project = _project_copy(tmp_path)
-    manifest = project / "dbt_project" / "target" / "manifest.json"
-    assert not manifest.exists()
-    done = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "run", "--raw-dir", str(sample_tiny.raw_dir)]
-        + ["--warehouse-dir", str(tmp_path / "out"), "--no-record"],
-        capture_output=True,
-        text=True,
-        env=_env(PYTHONPATH=str(project)),
-        cwd=project,
-        timeout=900,
-    )
-    assert done.returncode == EXIT_PUBLISHED, done.stdout + done.stderr
-    assert "prepared dbt's manifest" in done.stdout
-    assert manifest.exists()
+def test_the_command_prepares_a_missing_dbt_manifest(published):
+    """``published`` ran on a copy of the project without dbt's manifest."""
+    assert "prepared dbt's manifest" in published.done.stdout
+    assert (published.project / "dbt_project" / "target" / "manifest.json").exists()
     assert MANIFEST.exists()
 
 
@@ -508,7 +500,7 @@ def _found_in_text(text: str, names: set[str], ids: set[str], sizes: set[int]) -
 def test_no_personal_data_in_clear_in_any_output_of_a_run(published, sample_tiny):
     """Every name and id number of the input, the variant headers' included, is searched for in
     every file the run left (the DuckDB files table by table, the rest as text): none is there."""
-    out, _ = published
+    out = published.out
     assert any(m["kind"] == "pii_header_variants" for m in sample_tiny.structural_mess())
     names, ids = _input_personal_data(sample_tiny.raw_dir)
     assert len(names) > 100 and len(ids) > 100
@@ -525,7 +517,8 @@ def test_no_personal_data_in_clear_in_any_output_of_a_run(published, sample_tiny
     names -= _found_in_text(places, names, set(), sizes)
     leaks: dict[str, set[str]] = {}
     files = [p for p in out.rglob("*") if p.is_file() and not p.is_symlink()]
-    files += [p for p in (REPO / "dbt_project" / "target").glob("*.json")]
+    for project in (REPO, published.project):
+        files += [p for p in (project / "dbt_project" / "target").glob("*.json")]
     assert any(p.suffix == ".duckdb" for p in files) and any(
         "dagster_home" in str(p) for p in files
     )
