@@ -364,6 +364,49 @@ def test_quarantine_keeps_raw_text_without_name(loaded):
         assert cells.get(HOUSEHOLD) == expected, (file_name, row)
 
 
+def test_quarantined_records_hash_what_is_not_a_known_column_or_looks_like_an_id(con, tmp_path):
+    """Two layouts in one year, each row quarantined (an unknown commune): a cell under an
+    unknown or empty header is its keyed hash, and so is an id-like cell in a known column; a
+    known column keeps its text, one over the cell limit only its beginning and length."""
+    year_dir = tmp_path / "raw" / "survey" / str(YEAR)
+    wide = [*SURVEY_HEADERS, "Ghi chú", ""]
+    write_csv(
+        year_dir / "a.csv",
+        wide,
+        [
+            {**valid_row("H901", 901, **{"Mã xã": "99999", "Ghi chú": "gọi 0912345678"}), "": "x"},
+            valid_row("H902", 902, **{"Mã xã": "99999", "Thôn/Tổ": " 001234567890 "}),
+        ],
+    )
+    long_text = "dài " * 40
+    write_csv(
+        year_dir / "b.csv",
+        SURVEY_HEADERS,
+        [valid_row("H903", 903, **{"Mã xã": "99999", "Thôn/Tổ": long_text})],
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("POVERTY_MAX_CELL_CHARS", "100")
+        ingest_dataset(con, tmp_path / "raw", "survey", YEAR, run_id="r", pii_key=KEY)
+    records = {
+        (Path(name).name, row): json.loads(record)
+        for name, row, record in con.execute(
+            "select source_file, source_row, raw_record from audit.quarantine"
+        ).fetchall()
+    }
+    assert set(records) == {("a.csv", 2), ("a.csv", 3), ("b.csv", 2)}
+    first, second, third = records[("a.csv", 2)], records[("a.csv", 3)], records[("b.csv", 2)]
+    assert first["Ghi chú"] == digest("gọi 0912345678")
+    assert first["(no header, column 32)"] == digest("x")
+    assert first["Thôn/Tổ"] == "Tổ 1" and first["Mã xã"] == "99999"
+    assert second["Thôn/Tổ"] == digest("001234567890")
+    assert second["Ghi chú"] is None and second["(no header, column 32)"] is None
+    assert third["Thôn/Tổ"] == long_text[:200] + f"… ({len(long_text)} characters)"
+    assert "Ghi chú" not in third
+    for record in records.values():
+        assert "Họ tên chủ hộ" not in record
+        assert record["Số định danh chủ hộ"] == digest(f"0029{int(record['Mã hộ'][1:]):08d}")
+
+
 def test_commune_totals_and_difficult_areas(loaded):
     _, con, _ = loaded
     totals = con.execute(

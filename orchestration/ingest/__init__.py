@@ -31,7 +31,7 @@ Why it is shaped this way:
   ``remove_years_not_on_disk`` empties the years that have no file left.
 - **No personal data stored.** The head's name is never read into a table; the id number is
   replaced by ``HMAC-SHA256(key, id)`` while the file is read (``orchestration.base.pii``), and a
-  quarantined row's raw text is masked (``rules.raw_record_sql``).
+  quarantined row's raw text is masked (``rules.raw_records_sql``).
 
 Decisions where the input contract is silent:
 
@@ -102,7 +102,13 @@ from orchestration.ingest.registry import (
     TABLE_COLUMNS,
     dataset,
 )
-from orchestration.ingest.rules import _MACROS, JUDGE_SQL, raw_record_sql
+from orchestration.ingest.rules import (
+    _MACROS,
+    JUDGE_SQL,
+    RecordLayout,
+    raw_record_layout,
+    raw_records_sql,
+)
 from orchestration.ingest.writes import stored_years, write_audit, write_year
 from orchestration.ingest.xlsx import stage_xlsx
 
@@ -438,23 +444,23 @@ def _collect_quarantined_rows(
     text = StageSpec(spec.dataset, spec.review_year, typed=False, limits=spec.limits)
     create_stage(con, text)
     _stage_files(con, with_bad_rows, text, hmac)
-    layouts: dict[str, list[int]] = {}
+    layouts: dict[RecordLayout, list[int]] = {}
     for state in with_bad_rows:
-        record = raw_record_sql(state.match, spec.limits.max_cell_chars)
-        layouts.setdefault(record, []).append(state.index)
-    branches = " ".join(
-        f"when b._file_index in ({', '.join(map(str, indexes))}) then {record}"
-        for record, indexes in layouts.items()
-    )
+        layouts.setdefault(raw_record_layout(state.match), []).append(state.index)
     wanted = ", ".join(str(state.index) for state in with_bad_rows)
+    rows = f"""
+        select b._file_index, b.source_sheet, b.source_row, b.reasons,
+               t._file_index is not null as _matched, t._cells, t.head_id_hash
+        from _bad b
+        left join {text.rows} t on t._file_index = b._file_index and t.source_row = b.source_row
+        where b._file_index in ({wanted})
+    """
     con.execute(
         f"""
         insert into _bad_rows
-        select b._file_index, b.source_sheet, b.source_row, string_split(b.reasons, ','),
-               case when s._file_index is not null then case {branches} end end
-        from _bad b
-        left join {text.rows} s on s._file_index = b._file_index and s.source_row = b.source_row
-        where b._file_index in ({wanted})
+        select _file_index, source_sheet, source_row, string_split(reasons, ','),
+               case when _matched then raw_record end
+        from ({raw_records_sql(rows, layouts, spec.limits.max_cell_chars)})
         """,
         hmac,
     )

@@ -24,7 +24,7 @@ twice (``duplicate_column``), a missing required column, an unreadable workbook.
 
 Two passes share this code (``StageSpec``): the **typed** pass types every cell while the file is
 read (``rules.typed_columns``); the **text** pass re-reads only files with quarantined rows and
-keeps each line's cells as a list, for the masked raw record (``rules.raw_record_sql``).
+keeps each line's cells as a list, for the masked raw record (``rules.raw_records_sql``).
 """
 
 from __future__ import annotations
