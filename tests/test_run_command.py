@@ -410,7 +410,7 @@ def test_the_command_prepares_a_missing_dbt_manifest(published):
 def test_the_manifests_parse_is_kept_for_the_first_build_on_that_warehouse_name(tmp_path):
     """Preparing the manifest (the command's way) parses for the warehouse file's name and keeps
     that parse, with the project's absolute path, as the first build's starting point (the
-    missing-manifest run above then builds without parsing again)."""
+    missing-manifest run, ``published``, then builds without parsing again)."""
     from dbt.contracts.graph.manifest import Manifest
 
     project = _project_copy(tmp_path)

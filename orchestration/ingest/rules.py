@@ -17,6 +17,7 @@ keyed hash (``orchestration.base.pii``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 from orchestration.base.headers import (
@@ -447,13 +448,12 @@ def raw_records_sql(rows: str, layouts: dict[RecordLayout, list[int]], max_cell_
     ``max_cell_chars`` (its row is ``cell_too_long``) keeps only its beginning and its length,
     so that the quarantine never stores what the limit refused.
 
-    Each cell's treatment is computed once, in a list, and only picked by the layout's record:
-    written out cell by cell (about 22,000 characters of SQL for a survey layout), the record
-    took DuckDB 0.15-0.2 s to plan per layout, for a handful of rows. A cell is hashed or kept
-    only where its layout uses it.
+    Each cell's treatments are computed once per row, in two lists, only where its layout uses
+    them, and each layout's record only picks from the lists: the statement stays small however
+    many and wide the layouts are, so DuckDB plans it quickly (``docs/performance.md``).
     """
 
-    def by_layout(value) -> str:
+    def by_layout(value: Callable[[RecordLayout], object]) -> str:
         branches = " ".join(
             f"when _file_index in ({', '.join(map(str, files))}) then {value(layout)}"
             for layout, files in layouts.items()
