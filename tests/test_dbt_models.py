@@ -13,7 +13,7 @@ import shutil
 
 import duckdb
 import pytest
-from dbt_fixtures.sample import YEARS, year_2024
+from dbt_fixtures.sample import NEW_HA_GIANG_2, NEW_LUNG_CU, YEARS, year_2024
 from dbt_fixtures.warehouse import create_warehouse, dbt, household, replace_year
 
 from orchestration.base.model_rules import (
@@ -534,6 +534,18 @@ def years_rebuilt(dbt_output: str, model: str) -> str:
     return match.group(1).strip()
 
 
+def years_replaced(dbt_output: str, model: str) -> str:
+    match = re.search(rf"review years re-placed by difference in .*{model}\"?: (.*)", dbt_output)
+    assert match, dbt_output
+    return match.group(1).strip()
+
+
+def households_placed(dbt_output: str) -> str:
+    match = re.search(r"households placed in .*int_households_placed\"?: (.*)", dbt_output)
+    assert match, dbt_output
+    return match.group(1).strip()
+
+
 @pytest.fixture(scope="module")
 def with_2026(warehouse, tmp_path_factory):
     """A copy of the built warehouse to which review 2026 is added, then rebuilt incrementally."""
@@ -548,10 +560,15 @@ def test_adding_a_year_rebuilds_only_that_year(with_2026):
     assert years_rebuilt(output, "int_household_flows_tracked") == "2026"
     assert years_rebuilt(output, "int_commune_deprivations_counted") == "2026"
     assert years_rebuilt(output, "int_commune_groups_counted") == "2026"
-    # Also, on every build: 2025, whose previous review is on the pre-2025 units (a household
-    # is placed by the first 2025 review it was assessed in, which 2026 can change), and 2023,
-    # the first review, which has no row to hold a fingerprint.
-    assert years_rebuilt(output, "int_households_previously_poor_placed") == "2023, 2025, 2026"
+    assert years_rebuilt(output, "int_commune_households_counted") == "2026"
+    # Also 2023, the first review, which has no row to hold a fingerprint.
+    assert years_rebuilt(output, "int_households_previously_poor_placed") == "2023, 2026"
+    # The years that place households by their first 2025 review are corrected by difference
+    # (2026 can place a household first assessed in it): the pre-2025 counts, and 2025's
+    # previously poor households, whose previous review is on the pre-2025 units.
+    assert years_replaced(output, "int_commune_households_counted") == "2023, 2024"
+    assert years_replaced(output, "int_households_previously_poor_placed") == "2025"
+    assert households_placed(output) == "those first assessed on 2025 units after 2025"
     # The classification is a view (nothing to rebuild): it always agrees with raw and the seed.
     assert row(
         path,
@@ -585,22 +602,36 @@ def test_a_build_with_nothing_new_rebuilds_no_year_and_a_withdrawn_year_goes(wit
 
 
 # The household models incremental by review year with an input fingerprint per row
-# (macros/incremental_review_years.sql).
+# (macros/incremental_review_years.sql), and the placement they read, kept up to date by
+# appending (macros/placement_state.sql).
 YEAR_INCREMENTAL_MODELS = (
+    "int_households_placed",
     "int_commune_deprivations_counted",
     "int_households_previously_poor_placed",
     "int_commune_groups_counted",
+    "int_commune_households_counted",
 )
+# What a row stores of the build that made it, not of the data.
+BUILD_STATE_COLUMNS = ("input_fingerprint", "placed_through_year", "placed_through_fingerprint")
 
 
 def year_incremental_rows(path) -> dict[str, list[tuple]]:
-    """Every row of each year-incremental model, without the fingerprint."""
-    return {
-        model: query(
-            path, f"select * exclude (input_fingerprint) from intermediate.{model} order by all"
+    """Every row of each year-incremental model, without the build state it stores."""
+    rows = {}
+    for model in YEAR_INCREMENTAL_MODELS:
+        columns = {
+            name
+            for (name,) in query(
+                path,
+                "select column_name from duckdb_columns() "
+                f"where schema_name = 'intermediate' and table_name = '{model}'",
+            )
+        }
+        state = ", ".join(c for c in BUILD_STATE_COLUMNS if c in columns)
+        rows[model] = query(
+            path, f"select * exclude ({state}) from intermediate.{model} order by all"
         )
-        for model in YEAR_INCREMENTAL_MODELS
-    }
+    return rows
 
 
 def rebuilt_from_scratch(source, directory) -> dict[str, list[tuple]]:
@@ -631,6 +662,56 @@ def test_a_year_added_incrementally_leaves_what_a_whole_rebuild_builds(with_2026
     assert incremental == rebuilt_from_scratch(path, tmp_path)
 
 
+def test_a_year_that_places_households_corrects_the_earlier_years_by_difference(
+    warehouse, tmp_path
+):
+    """Review 2026 assesses three households last seen on the pre-2025 units: H2 (00688, poor
+    in 2024) and H8 (00691) in 00691, a successor of both, and H5 (00688) in 00715, which shares
+    no territory with 00688. The pre-2025 counts and 2025's previously poor households are
+    corrected by difference, to what a rebuild of every year gives: H2 and H8 move to 00691,
+    H5 stays with the households nothing places."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(warehouse, path)
+    year = YEARS[2026]()
+    year["households"] += [
+        household(2026, NEW_HA_GIANG_2, "H2", 1_400_000, 3),
+        household(2026, NEW_HA_GIANG_2, "H8", 1_900_000, 3, area_type="urban"),
+        household(2026, NEW_LUNG_CU, "H5", 2_250_000, 0),
+    ]
+    replace_year(path, 2026, **year)
+    output = dbt(["build"], path).stdout
+    assert households_placed(output) == "those first assessed on 2025 units after 2025"
+    assert years_replaced(output, "int_commune_households_counted") == "2023, 2024"
+    assert years_rebuilt(output, "int_commune_households_counted") == "2026"
+    assert years_replaced(output, "int_households_previously_poor_placed") == "2025"
+
+    assert query(
+        path,
+        "select household_code, last_pre2025_commune_code, first_2025_commune_code, "
+        "first_2025_review_year from intermediate.int_households_placed "
+        "where first_2025_review_year = 2026 order by 1",
+    ) == [
+        ("H2", "00688", "00691", 2026),
+        ("H5", "00688", "00715", 2026),
+        ("H8", "00691", "00691", 2026),
+    ]
+    # H2, poor in 2024 and not reassessed in 2025, is now whole in 00691, its own 2025 commune,
+    # where the crosswalk shared it half and half before (test_households_not_reviewed_since…).
+    assert query(
+        path,
+        "select commune_code, weight from intermediate.int_households_previously_poor_placed "
+        "where review_year = 2025 and household_code = 'H2'",
+    ) == [("00691", 1.0)]
+    placed_2023 = query(
+        path,
+        "select commune_code, placed_commune_code, assessed_households "
+        "from intermediate.int_commune_households_counted "
+        "where review_year = 2023 and commune_code = '00688' order by all",
+    )
+    assert ("00688", "00691", 3) in placed_2023  # H1 and H4 (2025), H2 (2026)
+    assert year_incremental_rows(path) == rebuilt_from_scratch(path, tmp_path / "scratch")
+
+
 def test_a_year_withdrawn_or_a_seed_changed_rebuilds_what_it_touched(with_2026, tmp_path):
     """With nothing new no year is rebuilt but the ones rebuilt on every build; a year withdrawn
     from raw leaves both models, even where it now has no row to replace; a changed standard
@@ -642,7 +723,8 @@ def test_a_year_withdrawn_or_a_seed_changed_rebuilds_what_it_touched(with_2026, 
     output = dbt(["run", "--select", *models], path).stdout
     assert years_rebuilt(output, "int_commune_deprivations_counted") == "none"
     assert years_rebuilt(output, "int_commune_groups_counted") == "none"
-    assert years_rebuilt(output, "int_households_previously_poor_placed") == "2023, 2025"
+    assert years_rebuilt(output, "int_households_previously_poor_placed") == "2023"
+    assert years_replaced(output, "int_households_previously_poor_placed") == "none"
     assert year_incremental_rows(path) == before
 
     with duckdb.connect(str(path)) as con:

@@ -10,6 +10,9 @@
     - name: the published column;
     - count: its aggregate over one commune's household rows (none where another CTE of
       commune_year supplies it);
+    - null_without: for a sum, the count of the same rows: the sum is NULL where that count is 0
+      (a household's size is never NULL: the ingest quarantines such a row), which a count kept
+      up to date by difference needs (int_commune_households_counted);
     - type: bigint, or double (counts of households shared out across 2025, summed exactly);
     - known: when a reported commune publishes it: `reported` (always), `flows` (only where the
       review's flows are known), `middle_line` (only under a standard with a middle line);
@@ -30,6 +33,7 @@
          'territory': true},
         {'name': 'poor_people',
          'count': 'sum(classified.household_size) filter (where classified.is_poor)',
+         'null_without': 'poor_households',
          'type': 'bigint', 'known': 'reported', 'summed': 'sum', 'section': 'households',
          'territory': true},
         {'name': 'near_poor_households',
@@ -37,6 +41,7 @@
          'known': 'reported', 'summed': 'sum', 'section': 'households', 'territory': true},
         {'name': 'near_poor_people',
          'count': 'sum(classified.household_size) filter (where classified.is_near_poor)',
+         'null_without': 'near_poor_households',
          'type': 'bigint', 'known': 'reported', 'summed': 'sum', 'section': 'households',
          'territory': true},
         {'name': 'middle_households',
@@ -126,10 +131,34 @@
 {#- One commune's aggregates (the select list of a query over `classified` and `flows`), or with
     `added_up` the same aggregates added up again over rows already counted (a commune's rows of
     int_commune_households_counted, its households split by where their codes place them):
-    every one is a count or a sum. -#}
-{% macro count_commune_measures(added_up=false) -%}
+    every one is a count or a sum. With `by_difference`, the same added up over rows counted
+    with a sign (int_commune_households_counted's pre-2025 years corrected by difference), each
+    in the type its own aggregate gives and a sum NULL where its count comes to 0. -#}
+{% macro count_commune_measures(added_up=false, by_difference=false) -%}
     {%- for measure in commune_measures() if measure.count -%}
-        {{ 'sum(' ~ measure.name ~ ')' if added_up else measure.count }} as {{ measure.name }}
+        {%- if by_difference -%}
+            {%- set summed = 'sum(' ~ measure.name ~ ')' -%}
+            {%- if measure.null_without -%}
+                {%- set summed = 'case when sum(' ~ measure.null_without ~ ') <> 0 then '
+                    ~ summed ~ ' end' -%}
+            {%- endif -%}
+            {#- The type one aggregate over the households gives: a count BIGINT, a sum of the
+                INTEGER household size HUGEINT. -#}
+            cast({{ summed }} as {{ 'hugeint' if measure.count.startswith('sum(') else 'bigint' }})
+        {%- elif added_up -%}
+            sum({{ measure.name }})
+        {%- else -%}
+            {{ measure.count }}
+        {%- endif %} as {{ measure.name }}
+        {{- ',' if not loop.last }}
+    {% endfor -%}
+{%- endmacro %}
+
+{#- The names of the counted measures, comma separated (`negated`: each as its negative, under
+    its own name). -#}
+{% macro measure_names(negated=false) -%}
+    {%- for measure in commune_measures() if measure.count -%}
+        {{ '-' ~ measure.name ~ ' as ' ~ measure.name if negated else measure.name }}
         {{- ',' if not loop.last }}
     {% endfor -%}
 {%- endmacro %}

@@ -6,26 +6,27 @@
     otherwise shared among its 2024 commune's successors by the crosswalk's forward weights. One
     placement: the previous review's poor households on a 2025 commune are the same number here
     (the balance identity, the flows) and in territory_year (a singular test holds it). -#}
-{%- set references = ['stg_admin_units__communes'] -%}
+{%- set references = ['stg_admin_units__communes', 'int_communes_crosswalked'] -%}
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='review_year',
         on_schema_change='sync_all_columns',
-        pre_hook="{{ delete_review_years_to_rebuild(['stg_admin_units__communes'], previous_review_on_other_units()) }}",
+        pre_hook="{{ delete_review_years_to_rebuild(['stg_admin_units__communes', 'int_communes_crosswalked']) }}",
     )
 }}
 
 {#- Incremental by review year (macros/incremental_review_years.sql): within one unit version a
     review's rows read only it, its previous review and the communes, so adding the newest
     review builds that year. A review whose previous review is on the other unit version places
-    households by the first 2025 review they were assessed in, which a later review can change:
-    it is rebuilt on every build. -#}
+    households by the first 2025 review they were assessed in, which a later review can set: it
+    is kept up to date by difference (macros/placement_state.sql). A household placed since its
+    rows were built was not reassessed in it (its first 2025 review is later), so its rows,
+    shared out by the crosswalk's weights, become one row in its own 2025 commune when the
+    crosswalk links the two. -#}
 {% if is_incremental() %}
-    {% set years_to_build = review_years_with_new_inputs(
-        references, previous_review_on_other_units()
-    ) %}
+    {% set years = review_years_by_placement(references, previous_review_on_other_units()) %}
 {% endif %}
 
 with
@@ -39,12 +40,16 @@ classified as not materialized (
 review_years as (
     select * from {{ ref('int_review_years_described') }}
     {% if is_incremental() %}
-        where review_year in ({{ years_to_build }})
+        where review_year in ({{ years.build }})
     {% endif %}
 ),
 
 input_fingerprints as (
-    {{ year_input_fingerprints(references, previous_review_on_other_units()) }}
+    {{ year_input_fingerprints(references) }}
+),
+
+current_state as (
+    {{ current_placement_state() }}
 ),
 
 communes as (
@@ -158,9 +163,12 @@ final as (
         current_communes.district_code as current_district_code,
         current_communes.province_code as current_province_code,
         placed.is_poor_now,
-        input_fingerprints.input_fingerprint
+        input_fingerprints.input_fingerprint,
+        current_state.placed_through_year,
+        current_state.placed_through_fingerprint
     from placed
     inner join input_fingerprints on placed.review_year = input_fingerprints.review_year
+    cross join current_state
     left join communes
         on
             placed.review_unit_version = communes.unit_version
@@ -171,4 +179,117 @@ final as (
             and placed.current_commune_code = current_communes.commune_code
 )
 
-select * from final
+{%- if is_incremental() and years.replace -%}
+    ,
+
+    to_replace as (
+        select
+            replace_years.review_year,
+            replace_years.placed_through_year
+        from (
+            values
+            {%- for year, placed_through_year in years.replace %}
+                ({{ year }}, {{ placed_through_year }}){{ ',' if not loop.last }}
+            {%- endfor %}
+        ) as replace_years (review_year, placed_through_year)
+    ),
+
+    kept_rows as (
+        select kept.*
+        from {{ this }} as kept
+        inner join to_replace on kept.review_year = to_replace.review_year
+    ),
+
+    -- The households placed since: one row each, in their own 2025 commune.
+    moved as (
+        select distinct
+            kept_rows.review_year,
+            kept_rows.household_code,
+            household_versions.first_2025_commune_code as commune_code
+        from kept_rows
+        inner join to_replace on kept_rows.review_year = to_replace.review_year
+        inner join {{ ref('int_households_placed') }} as household_versions
+            on
+                kept_rows.household_code = household_versions.household_code
+                and to_replace.placed_through_year < household_versions.first_2025_review_year
+        inner join crosswalk
+            on
+                kept_rows.previous_commune_code = crosswalk.old_commune_code
+                and household_versions.first_2025_commune_code = crosswalk.new_commune_code
+    ),
+
+    unmoved as (
+        select kept_rows.*
+        from kept_rows
+        anti join moved
+            on
+                kept_rows.review_year = moved.review_year
+                and kept_rows.household_code = moved.household_code
+    ),
+
+    replaced as (
+        select
+            unmoved.review_year,
+            unmoved.unit_version,
+            unmoved.household_code,
+            unmoved.previous_review_year,
+            unmoved.previous_unit_version,
+            unmoved.previous_commune_code,
+            unmoved.commune_code,
+            unmoved.district_code,
+            unmoved.province_code,
+            unmoved.weight,
+            unmoved.is_reassessed,
+            unmoved.current_commune_code,
+            unmoved.current_district_code,
+            unmoved.current_province_code,
+            unmoved.is_poor_now
+        from unmoved
+        union all
+        select distinct on (kept_rows.review_year, kept_rows.household_code)
+            kept_rows.review_year,
+            kept_rows.unit_version,
+            kept_rows.household_code,
+            kept_rows.previous_review_year,
+            kept_rows.previous_unit_version,
+            kept_rows.previous_commune_code,
+            moved.commune_code,
+            communes.district_code,
+            communes.province_code,
+            {{ exact_weight(1) }} as weight,
+            kept_rows.is_reassessed,
+            kept_rows.current_commune_code,
+            kept_rows.current_district_code,
+            kept_rows.current_province_code,
+            kept_rows.is_poor_now
+        from kept_rows
+        inner join moved
+            on
+                kept_rows.review_year = moved.review_year
+                and kept_rows.household_code = moved.household_code
+        left join communes
+            on
+                kept_rows.unit_version = communes.unit_version
+                and moved.commune_code = communes.commune_code
+    ),
+
+    final_replaced as (
+        select
+            replaced.*,
+            input_fingerprints.input_fingerprint,
+            current_state.placed_through_year,
+            current_state.placed_through_fingerprint
+        from replaced
+        inner join input_fingerprints on replaced.review_year = input_fingerprints.review_year
+        cross join current_state
+    )
+
+    select * from final
+    union all
+    select * from final_replaced  -- noqa: AM04
+
+{% else %}
+
+    select * from final
+
+{% endif %}
