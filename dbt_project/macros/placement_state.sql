@@ -179,3 +179,17 @@
         ~ (replace | map('first') | join(', ') or 'none'), info=true) -%}
     {{- return({'build': review_years_to_build(build_sql), 'replace': replace}) -}}
 {%- endmacro %}
+
+{#- The years to correct by difference (`replace` of review_years_by_placement), as a query of
+    (review_year, placed_through_year). -#}
+{% macro years_to_replace(replace) -%}
+    select
+        replace_years.review_year,
+        replace_years.placed_through_year
+    from (
+        values
+        {%- for year, placed_through_year in replace %}
+            ({{ year }}, {{ placed_through_year }}){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as replace_years (review_year, placed_through_year)
+{%- endmacro %}

@@ -81,15 +81,7 @@ counted as (
 {% if is_incremental() and years.replace %}
 
     to_replace as (
-        select
-            replace_years.review_year,
-            replace_years.placed_through_year
-        from (
-            values
-            {%- for year, placed_through_year in years.replace %}
-                ({{ year }}, {{ placed_through_year }}){{ ',' if not loop.last }}
-            {%- endfor %}
-        ) as replace_years (review_year, placed_through_year)
+        {{ years_to_replace(years.replace) }}
     ),
 
     -- The rows of the households placed since the year's rows were: nothing placed them then.

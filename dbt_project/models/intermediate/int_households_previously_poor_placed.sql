@@ -183,15 +183,7 @@ final as (
     ,
 
     to_replace as (
-        select
-            replace_years.review_year,
-            replace_years.placed_through_year
-        from (
-            values
-            {%- for year, placed_through_year in years.replace %}
-                ({{ year }}, {{ placed_through_year }}){{ ',' if not loop.last }}
-            {%- endfor %}
-        ) as replace_years (review_year, placed_through_year)
+        {{ years_to_replace(years.replace) }}
     ),
 
     kept_rows as (
