@@ -107,7 +107,8 @@
     difference when that state still holds (only households first assessed on 2025 units after
     it have moved), and built whole when it does not. Any other year is placed by the
     households' latest pre-2025 commune, or not at all, which its own fingerprint covers (every
-    year up to it). A forced `years_to_build` builds its years and corrects none. -#}
+    year up to it). A forced `years_to_build` builds its years and corrects none (a year it leaves
+    out keeps its rows and their state, and the next build without it corrects or rebuilds it). -#}
 {% macro review_years_by_placement(references, placed_years) -%}
     {%- set built = 'input_fingerprint' if relation_has_column(this, 'input_fingerprint')
         else 'null::ubigint' -%}
