@@ -90,22 +90,18 @@ counted as (
             classified.review_year,
             classified.unit_version,
             classified.commune_code,
-            placement.new_commune_code as placed_commune_code,
+            {{ placed_commune_code('classified') }} as placed_commune_code,
             {{ count_commune_measures() }}
         from classified
         inner join to_replace on classified.review_year = to_replace.review_year
-        inner join {{ ref('int_households_placed') }} as household_versions
-            on
-                classified.household_code = household_versions.household_code
-                and to_replace.placed_through_year < household_versions.first_2025_review_year
-        inner join {{ ref('int_communes_crosswalked') }} as placement
-            on
-                classified.commune_code = placement.old_commune_code
-                and household_versions.first_2025_commune_code = placement.new_commune_code
         left join flows
             on
                 classified.review_year = flows.review_year
                 and classified.household_code = flows.household_code
+        {{ join_household_placement('classified') }}
+        where
+            placement.old_commune_code is not null
+            and to_replace.placed_through_year < household_versions.first_2025_review_year
         group by all
     ),
 

@@ -98,6 +98,57 @@ crossing as (
     where with_current.unit_version <> with_current.review_unit_version
 ),
 
+{% if is_incremental() and years.replace %}
+
+    to_replace as (
+        {{ years_to_replace(years.replace) }}
+    ),
+
+    kept_rows as (
+        select kept.*
+        from {{ this }} as kept
+        inner join to_replace on kept.review_year = to_replace.review_year
+    ),
+
+    -- One row per household of a year to correct, where its previous review placed it.
+    kept_households as (
+        select distinct
+            kept_rows.review_year,
+            kept_rows.unit_version as review_unit_version,
+            kept_rows.household_code,
+            kept_rows.previous_review_year,
+            kept_rows.previous_unit_version as unit_version,
+            kept_rows.previous_commune_code as commune_code,
+            kept_rows.is_reassessed,
+            kept_rows.current_commune_code,
+            kept_rows.is_poor_now
+        from kept_rows
+    ),
+
+    -- The households placed since the year's rows were: one row each, in their own 2025 commune.
+    moved as (
+        select
+            kept_households.*,
+            {{ placed_commune_code('kept_households') }} as own_code_commune_code
+        from kept_households
+        inner join to_replace on kept_households.review_year = to_replace.review_year
+        {{ join_household_placement('kept_households') }}
+        where
+            placement.old_commune_code is not null
+            and to_replace.placed_through_year < household_versions.first_2025_review_year
+    ),
+
+    unmoved as (
+        select kept_rows.*
+        from kept_rows
+        anti join moved
+            on
+                kept_rows.review_year = moved.review_year
+                and kept_rows.household_code = moved.household_code
+    ),
+
+{% endif %}
+
 placed as (
     select
         with_current.review_year,
@@ -144,6 +195,36 @@ placed as (
     from crossing
     inner join crosswalk on crossing.commune_code = crosswalk.old_commune_code
     where crossing.own_code_commune_code is null
+    {% if is_incremental() and years.replace %}
+        union all
+        select
+            unmoved.review_year,
+            unmoved.unit_version as review_unit_version,
+            unmoved.household_code,
+            unmoved.previous_review_year,
+            unmoved.previous_unit_version,
+            unmoved.previous_commune_code,
+            unmoved.commune_code,
+            unmoved.weight,
+            unmoved.is_reassessed,
+            unmoved.current_commune_code,
+            unmoved.is_poor_now
+        from unmoved
+        union all
+        select
+            moved.review_year,
+            moved.review_unit_version,
+            moved.household_code,
+            moved.previous_review_year,
+            moved.unit_version as previous_unit_version,
+            moved.commune_code as previous_commune_code,
+            moved.own_code_commune_code as commune_code,
+            {{ exact_weight(1) }} as weight,
+            moved.is_reassessed,
+            moved.current_commune_code,
+            moved.is_poor_now
+        from moved
+    {% endif %}
 ),
 
 final as (
@@ -179,109 +260,4 @@ final as (
             and placed.current_commune_code = current_communes.commune_code
 )
 
-{%- if is_incremental() and years.replace -%}
-    ,
-
-    to_replace as (
-        {{ years_to_replace(years.replace) }}
-    ),
-
-    kept_rows as (
-        select kept.*
-        from {{ this }} as kept
-        inner join to_replace on kept.review_year = to_replace.review_year
-    ),
-
-    -- The households placed since: one row each, in their own 2025 commune.
-    moved as (
-        select distinct
-            kept_rows.review_year,
-            kept_rows.household_code,
-            household_versions.first_2025_commune_code as commune_code
-        from kept_rows
-        inner join to_replace on kept_rows.review_year = to_replace.review_year
-        inner join {{ ref('int_households_placed') }} as household_versions
-            on
-                kept_rows.household_code = household_versions.household_code
-                and to_replace.placed_through_year < household_versions.first_2025_review_year
-        inner join crosswalk
-            on
-                kept_rows.previous_commune_code = crosswalk.old_commune_code
-                and household_versions.first_2025_commune_code = crosswalk.new_commune_code
-    ),
-
-    unmoved as (
-        select kept_rows.*
-        from kept_rows
-        anti join moved
-            on
-                kept_rows.review_year = moved.review_year
-                and kept_rows.household_code = moved.household_code
-    ),
-
-    replaced as (
-        select
-            unmoved.review_year,
-            unmoved.unit_version,
-            unmoved.household_code,
-            unmoved.previous_review_year,
-            unmoved.previous_unit_version,
-            unmoved.previous_commune_code,
-            unmoved.commune_code,
-            unmoved.district_code,
-            unmoved.province_code,
-            unmoved.weight,
-            unmoved.is_reassessed,
-            unmoved.current_commune_code,
-            unmoved.current_district_code,
-            unmoved.current_province_code,
-            unmoved.is_poor_now
-        from unmoved
-        union all
-        select distinct on (kept_rows.review_year, kept_rows.household_code)
-            kept_rows.review_year,
-            kept_rows.unit_version,
-            kept_rows.household_code,
-            kept_rows.previous_review_year,
-            kept_rows.previous_unit_version,
-            kept_rows.previous_commune_code,
-            moved.commune_code,
-            communes.district_code,
-            communes.province_code,
-            {{ exact_weight(1) }} as weight,
-            kept_rows.is_reassessed,
-            kept_rows.current_commune_code,
-            kept_rows.current_district_code,
-            kept_rows.current_province_code,
-            kept_rows.is_poor_now
-        from kept_rows
-        inner join moved
-            on
-                kept_rows.review_year = moved.review_year
-                and kept_rows.household_code = moved.household_code
-        left join communes
-            on
-                kept_rows.unit_version = communes.unit_version
-                and moved.commune_code = communes.commune_code
-    ),
-
-    final_replaced as (
-        select
-            replaced.*,
-            input_fingerprints.input_fingerprint,
-            current_state.placed_through_year,
-            current_state.placed_through_fingerprint
-        from replaced
-        inner join input_fingerprints on replaced.review_year = input_fingerprints.review_year
-        cross join current_state
-    )
-
-    select * from final
-    union all
-    select * from final_replaced  -- noqa: AM04
-
-{% else %}
-
-    select * from final
-
-{% endif %}
+select * from final
