@@ -12,7 +12,7 @@ import psutil
 import pytest
 from dagster import AssetKey, materialize
 from dbt_fixtures.sample import YEARS
-from dbt_fixtures.warehouse import create_warehouse, dbt, replace_year
+from dbt_fixtures.warehouse import create_warehouse, replace_year
 
 from orchestration.base import dbt_parse_state
 from orchestration.base.resources import build_resources
@@ -35,10 +35,12 @@ MARTS = (
 
 
 @pytest.fixture(scope="module")
-def dbt_assets_module(tmp_path_factory):
-    """The asset module, imported once the manifest exists (it is read at import time)."""
-    # The manifest records the database name, which dbt-duckdb takes from the file name.
-    dbt(["parse"], tmp_path_factory.mktemp("parse") / "warehouse.duckdb", keep_target=True)
+def dbt_assets_module():
+    """The asset module, imported once the manifest exists (it is read at import time).
+
+    The session's start prepared that manifest (``tests/conftest.py``), for a warehouse named
+    ``warehouse.duckdb`` as here. It is not parsed again: dbt rewrites ``manifest.json`` in
+    place, and a test worker loading the definitions meanwhile would read it half written."""
     return importlib.import_module("orchestration.transform.assets")
 
 
@@ -70,7 +72,9 @@ class WarmDbtWatch:
 
     def _watch(self) -> None:
         while not self._stop.wait(0.02):
-            for child in psutil.Process().children(recursive=True):
+            # This process's own children: a warm dbt's forks (its subprocesses before their
+            # `exec`) carry its command line for a moment, but are not warm dbts.
+            for child in psutil.Process().children():
                 try:
                     command = child.cmdline()
                     # The pipeline's warm dbt, not the tests' own dbt server (dbt_fixtures).

@@ -152,9 +152,9 @@ def test_dbt_resource_knows_its_dbt_version_without_running_dbt() -> None:
 def _fresh_python(code: str) -> str:
     """Run ``code`` in a new interpreter (a process that has imported nothing yet), return its
     output."""
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def test_loading_the_definitions_imports_no_dbt_core():

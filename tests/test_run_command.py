@@ -269,10 +269,13 @@ def _dbt_started(process: subprocess.Popen) -> list[psutil.Process]:
     pytest.fail("dbt never started")
 
 
-def _wait_for_warm_dbt_in(children: list[psutil.Process], warehouse_dir: Path) -> None:
+def _wait_for_warm_dbt_in(
+    run: subprocess.Popen, children: list[psutil.Process], warehouse_dir: Path
+) -> None:
     """The build runs in the warm dbt the run started: it works in the warehouse's directory
     once the dbt child has handed it the invocation."""
-    warm = [child for child in children if "--serve" in child.cmdline()]
+    # The run's own child: a warm dbt's forks carry its command line until their `exec`.
+    warm = [c for c in children if c.ppid() == run.pid and "--serve" in c.cmdline()]
     assert len(warm) == 1, [child.cmdline() for child in children]
     deadline = time.monotonic() + 60
     while warm[0].cwd() != str(warehouse_dir):
@@ -300,7 +303,7 @@ def test_sigkill_at_any_stage_leaves_a_complete_build_no_orphan_and_no_lock(
         _wait_for_line(process, marker)
         if stage == "dbt":
             children = _dbt_started(process)
-            _wait_for_warm_dbt_in(children, out)
+            _wait_for_warm_dbt_in(process, children, out)
         else:
             children = psutil.Process(process.pid).children(recursive=True)
         process.send_signal(signal.SIGKILL)

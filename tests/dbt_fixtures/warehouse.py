@@ -165,28 +165,25 @@ def replace_year(
         con.execute("commit")
 
 
-def dbt(
-    args: Sequence[str], warehouse_path: Path, *, keep_target: bool = False
-) -> subprocess.CompletedProcess[str]:
+def dbt(args: Sequence[str], warehouse_path: Path) -> subprocess.CompletedProcess[str]:
     """Run the real dbt CLI against ``warehouse_path``; raise with dbt's output on failure.
 
-    Artifacts go beside the warehouse file, not into ``dbt_project/target`` (which holds the
-    manifest the Dagster definitions load), unless ``keep_target`` is set (for ``dbt parse``).
+    Artifacts go beside the warehouse file, never into ``dbt_project/target``: that folder holds
+    the manifest the Dagster definitions load, which dbt rewrites in place (a test worker
+    loading the definitions meanwhile would read it half written).
     dbt runs through the pipeline's dbt child (``orchestration/base/dbt_child.py``): in the
     warehouse's directory, given the file's name, so it starts from the parse kept for that name
     (``orchestration/base/dbt_parse_state.py``) and the tests' many throwaway warehouses share
     one parse instead of each paying a full one.
     """
-    env, state, target = dict(os.environ), None, warehouse_path.parent / "dbt_target"
-    warm: list[str] = []
-    if not keep_target:
-        target.mkdir(parents=True, exist_ok=True)
-        env["DBT_TARGET_PATH"] = str(target)
-        env["DBT_LOG_PATH"] = str(warehouse_path.parent / "dbt_logs")
-        state = parse_state(warehouse_path.name, duckdb_memory_limit())
-        use_parse_state(state, target)
-        name = server_name()
-        warm = [dbt_child.WARM_FLAG, name] if name else []
+    env, target = dict(os.environ), warehouse_path.parent / "dbt_target"
+    target.mkdir(parents=True, exist_ok=True)
+    env["DBT_TARGET_PATH"] = str(target)
+    env["DBT_LOG_PATH"] = str(warehouse_path.parent / "dbt_logs")
+    state = parse_state(warehouse_path.name, duckdb_memory_limit())
+    use_parse_state(state, target)
+    name = server_name()
+    warm = [dbt_child.WARM_FLAG, name] if name else []
     result = subprocess.run(
         [sys.executable, "-m", "orchestration.base.dbt_child", *warm]
         + ["--warehouse-path", str(warehouse_path.resolve()), *args]
@@ -197,8 +194,7 @@ def dbt(
         text=True,
         check=False,
     )
-    if state is not None:
-        keep_parse_state(target, state)
+    keep_parse_state(target, state)
     if result.returncode != 0:
         raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
