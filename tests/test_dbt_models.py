@@ -540,6 +540,14 @@ def years_replaced(dbt_output: str, model: str) -> str:
     return match.group(1).strip()
 
 
+def years_with_known_flows(dbt_output: str) -> str:
+    match = re.search(
+        r"review years with known flows in .*int_household_flows_tracked\"?: (.*)", dbt_output
+    )
+    assert match, dbt_output
+    return match.group(1).strip()
+
+
 def households_placed(dbt_output: str) -> str:
     match = re.search(r"households placed in .*int_households_placed\"?: (.*)", dbt_output)
     assert match, dbt_output
@@ -558,6 +566,9 @@ def with_2026(warehouse, tmp_path_factory):
 def test_adding_a_year_rebuilds_only_that_year(with_2026):
     path, output = with_2026
     assert years_rebuilt(output, "int_household_flows_tracked") == "2026"
+    # 2026 is the first review under Decree 351: its flows are not known, so the year is built
+    # without reading any household's history (its year row only).
+    assert years_with_known_flows(output) == "none"
     assert years_rebuilt(output, "int_commune_deprivations_counted") == "2026"
     assert years_rebuilt(output, "int_commune_groups_counted") == "2026"
     assert years_rebuilt(output, "int_commune_households_counted") == "2026"
@@ -821,6 +832,7 @@ def test_a_resent_year_rebuilds_it_and_the_years_after(with_2026, tmp_path_facto
     replace_year(path, 2024, **corrected)
     output = dbt(["build"], path).stdout
     assert years_rebuilt(output, "int_household_flows_tracked") == "2024, 2025, 2026"
+    assert years_with_known_flows(output) == "2024, 2025"
     assert years_rebuilt(output, "int_commune_deprivations_counted") == "2024, 2025, 2026"
     assert years_rebuilt(output, "int_commune_groups_counted") == "2024, 2025, 2026"
     rebuilt = years_rebuilt(output, "int_households_previously_poor_placed")

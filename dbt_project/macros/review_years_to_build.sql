@@ -21,3 +21,20 @@
     {%- do log('review years to build in ' ~ this ~ ': ' ~ (years | join(', ') or 'none'), info=true) -%}
     {{- years | join(', ') if years else 'null' -}}
 {%- endmacro %}
+
+{#- Which of `years` (a SQL list body, as review_years_to_build renders it) are review years whose
+    flows are known (int_review_years_described.has_known_flows), as a list; logged. -#}
+{% macro review_years_with_known_flows(years) -%}
+    {%- if not execute -%}
+        {{- return([]) -}}
+    {%- endif -%}
+    {%- set known_sql -%}
+        select review_year from {{ ref('int_review_years_described') }}
+        where has_known_flows and review_year in ({{ years }})
+        order by 1
+    {%- endset -%}
+    {%- set known = run_query(known_sql).columns[0].values() | map('int') | list -%}
+    {%- do log('review years with known flows in ' ~ this ~ ': ' ~ (known | join(', ') or 'none'),
+        info=true) -%}
+    {{- return(known) -}}
+{%- endmacro %}

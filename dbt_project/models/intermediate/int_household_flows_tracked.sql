@@ -35,6 +35,12 @@
         order by 1
     {% endset %}
     {% set years_to_build = review_years_to_build(changed_years_sql) %}
+    {#- A year whose flows are not known (the first review under a standard, or after a gap) stores
+        its year row only: when every year to build is such a year, no household is read. -#}
+    {% set households_to_build = years_to_build != 'null'
+        and (review_years_with_known_flows(years_to_build) | length) > 0 %}
+{% else %}
+    {% set households_to_build = true %}
 {% endif %}
 
 {#- No year to build: no row, and no pass over every household's years (the delete+insert then
@@ -45,7 +51,9 @@
 
     with
 
-    classified as (
+    -- Not materialized: each reference reads only its columns and rows from the classification
+    -- view (materialized, every household-year was stored once for the three of them).
+    classified as not materialized (
         select * from {{ ref('int_households_classified') }}
     ),
 
@@ -57,11 +65,17 @@
         {{ flow_history_fingerprints('classified', 'review_years') }}
     ),
 
+    -- The years to build whose flows are known: the others store no household row.
     current_year as (
         select * from classified
-        {% if is_incremental() %}
-            where review_year in ({{ years_to_build }})
-        {% endif %}
+        where
+            review_year in (
+                select known.review_year from review_years as known
+                where known.has_known_flows
+            )
+            {% if is_incremental() %}
+                and review_year in ({{ years_to_build }})
+            {% endif %}
     ),
 
     -- Each household's review years as three bit sets (bit y - 1950 of a HUGEINT, so years
@@ -195,7 +209,9 @@
         {% endif %}
     )
 
-    select * from household_rows
-    union all
+    {% if households_to_build %}
+        select * from household_rows
+        union all
+    {% endif %}
     select * from year_rows
 {% endif %}
