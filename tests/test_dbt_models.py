@@ -528,30 +528,27 @@ def test_target_statuses(warehouse):
     assert not any(target in {"T6", "T7", "T8", "T10"} for target, _ in targets)
 
 
-def years_rebuilt(dbt_output: str, model: str) -> str:
-    match = re.search(rf"review years to build in .*{model}\"?: (.*)", dbt_output)
+def logged(dbt_output: str, message: str, model: str) -> str:
+    """What a model's build logged after ``message`` (the years, or the households placed)."""
+    match = re.search(rf"{message} in .*{model}\"?: (.*)", dbt_output)
     assert match, dbt_output
     return match.group(1).strip()
+
+
+def years_rebuilt(dbt_output: str, model: str) -> str:
+    return logged(dbt_output, "review years to build", model)
 
 
 def years_replaced(dbt_output: str, model: str) -> str:
-    match = re.search(rf"review years re-placed by difference in .*{model}\"?: (.*)", dbt_output)
-    assert match, dbt_output
-    return match.group(1).strip()
+    return logged(dbt_output, "review years re-placed by difference", model)
 
 
 def years_with_known_flows(dbt_output: str) -> str:
-    match = re.search(
-        r"review years with known flows in .*int_household_flows_tracked\"?: (.*)", dbt_output
-    )
-    assert match, dbt_output
-    return match.group(1).strip()
+    return logged(dbt_output, "review years with known flows", "int_household_flows_tracked")
 
 
 def households_placed(dbt_output: str) -> str:
-    match = re.search(r"households placed in .*int_households_placed\"?: (.*)", dbt_output)
-    assert match, dbt_output
-    return match.group(1).strip()
+    return logged(dbt_output, "households placed", "int_households_placed")
 
 
 @pytest.fixture(scope="module")
