@@ -10,6 +10,9 @@ created per event, and ``PRAGMA synchronous=NORMAL`` on its connections: in WAL 
 no longer waits for the disk, and the database stays consistent after a crash (at worst the last
 events of a run that was killed are lost; the warehouse itself is not stored here).
 ``instance.prepare_dagster_home`` names it in the instance's ``dagster.yaml``.
+
+Both storages remember the tables they have found: Dagster otherwise asks the database before
+storing each asset event's tags and each check result.
 """
 
 from __future__ import annotations
@@ -31,7 +34,27 @@ def _no_fsync_per_commit(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
-class RecordingSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
+class _TablesFoundOnce:
+    """Dagster asks whether a table exists before it stores each asset event's tags and each
+    check result: three questions per dbt node, each on a connection of its own (the SQLite
+    storage creates an engine for each). A storage's tables are created with it and never dropped
+    while it lives (a wipe deletes rows; a migration adds tables), so a table found is
+    remembered; one not found is asked about again."""
+
+    @cached_property
+    def _tables_found(self) -> set[str]:
+        return set()
+
+    def has_table(self, table_name: str) -> bool:
+        if table_name in self._tables_found:
+            return True
+        found = super().has_table(table_name)  # type: ignore[misc]
+        if found:
+            self._tables_found.add(table_name)
+        return found
+
+
+class RecordingSqliteEventLogStorage(_TablesFoundOnce, ConsolidatedSqliteEventLogStorage):
     """Consolidated SQLite event log whose commits do not wait for an fsync (WAL mode)."""
 
     @cached_property
@@ -54,7 +77,7 @@ class RecordingSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
         super().dispose()
 
 
-class HeldConnectionInMemoryEventLogStorage(InMemoryEventLogStorage):
+class HeldConnectionInMemoryEventLogStorage(_TablesFoundOnce, InMemoryEventLogStorage):
     """Dagster's in-memory event log on the one connection it already holds.
 
     ``InMemoryEventLogStorage`` opens a new SQLite connection for every statement group (its

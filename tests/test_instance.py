@@ -1,8 +1,13 @@
-"""The unrecorded run's Dagster instance (``orchestration.instance.ephemeral_instance``): its
-event log on one held connection stores and returns what Dagster's own in-memory log does."""
+"""The command's Dagster instances. The unrecorded run's (``ephemeral_instance``): its event log
+on one held connection stores and returns what Dagster's own in-memory log does. Both its log and
+the recorded run's SQLite log ask their database whether a table exists once."""
 
 from __future__ import annotations
 
+import collections
+from pathlib import Path
+
+import pytest
 from dagster import (
     AssetCheckKey,
     AssetCheckResult,
@@ -14,9 +19,17 @@ from dagster import (
     materialize,
     multi_asset,
 )
+from dagster._core.instance.ref import InstanceRef
+from dagster._core.storage.event_log.in_memory import InMemoryEventLogStorage
+from dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log import (
+    ConsolidatedSqliteEventLogStorage,
+)
 
-from orchestration.instance import ephemeral_instance
-from orchestration.instance_storage import HeldConnectionInMemoryEventLogStorage
+from orchestration.instance import ephemeral_instance, prepare_dagster_home
+from orchestration.instance_storage import (
+    HeldConnectionInMemoryEventLogStorage,
+    RecordingSqliteEventLogStorage,
+)
 
 NODES = 12
 
@@ -66,3 +79,36 @@ def test_the_unrecorded_instance_stores_what_dagsters_in_memory_log_stores():
         )[AssetCheckKey(AssetKey(f"a{i}"), "rule")]
         assert check.run_id == ran.run_id
         assert check.status.value == ("FAILED" if i == 0 else "SUCCEEDED")
+
+
+@pytest.mark.parametrize("recorded", [False, True], ids=["unrecorded", "recorded"])
+def test_each_table_is_looked_up_in_the_database_once(recorded, tmp_path: Path, monkeypatch):
+    """Dagster asks whether a table exists before each asset event's tags and each check
+    result; the storage asks its database once per table (a table not found is asked again),
+    and stores every event all the same."""
+    parent = ConsolidatedSqliteEventLogStorage if recorded else InMemoryEventLogStorage
+    asked: collections.Counter[str] = collections.Counter()
+    real = parent.has_table
+
+    def has_table(self, table_name: str) -> bool:
+        asked[table_name] += 1
+        return real(self, table_name)
+
+    monkeypatch.setattr(parent, "has_table", has_table)
+    if recorded:
+        home = prepare_dagster_home(tmp_path / "dagster_home")
+        instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+        assert isinstance(instance._event_storage, RecordingSqliteEventLogStorage)
+    else:
+        instance = ephemeral_instance()
+    with instance:
+        ran = materialize([nodes], instance=instance)
+        assert ran.success
+        assert asked and set(asked.values()) == {1}, asked
+        assert instance.event_log_storage.has_table("no_such_table") is False
+        assert instance.event_log_storage.has_table("no_such_table") is False
+        assert asked["no_such_table"] == 2
+        stored = _stored(instance, ran.run_id)
+        assert [m for kind, m in stored if m] == [f"node a{i} built" for i in range(NODES)]
+        assert sum(kind == "ASSET_MATERIALIZATION" for kind, _ in stored) == NODES
+        assert sum(kind == "ASSET_CHECK_EVALUATION" for kind, _ in stored) == NODES
