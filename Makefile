@@ -53,8 +53,11 @@ demo: manifest
 	$(BIN)/poverty-warehouse generate-sample --if-empty
 	$(BIN)/poverty-warehouse run --warehouse-dir $(WAREHOUSE_DIR) --settle-seconds 0
 
-# Every test runs, the browser and old-client ones included: their installs come first.
-test: lint manifest setup-browser
+# Every test runs, the browser and old-client ones included: their installs come first. The lint,
+# dbt's parse and those installs run side by side (each target's output printed whole when it
+# ends): each waits on its own thing (a core, the network, the disk) for part of its time.
+test: setup
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint manifest setup-browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup
