@@ -56,7 +56,8 @@ demo: manifest
 # Every test runs, the browser and old-client ones included: their installs come first. The lint,
 # dbt's parse and those installs run side by side (each target's output printed whole when it
 # ends): each waits on its own thing (a core, the network, the disk) for part of its time.
-test: setup
+# (The sub-make installs first, once: each of the three needs `setup`.)
+test:
 	$(MAKE) --no-print-directory -j3 --output-sync=target lint manifest setup-browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
