@@ -393,6 +393,18 @@ def test_run_on_unchanged_input_reproduces_the_published_numbers(
     assert f"No change since the previous publish (build {first_build})." in _summary(second)
     assert main(["diff", "--warehouse-dir", str(second)]) == 0
     assert capsys.readouterr().out.startswith(f"No change from build {first_build} to build ")
+    # Nothing was read again: every year keeps the rows of the run that loaded them, so dbt
+    # rebuilt no year of the household models.
+    loads = "select distinct run_id from audit.ingested_years"
+    with duckdb.connect(str(first / "warehouse.duckdb"), read_only=True) as a:
+        first_loads = a.execute(loads).fetchall()
+    with duckdb.connect(str(second / "warehouse.duckdb"), read_only=True) as b:
+        assert b.execute(loads).fetchall() == first_loads
+        rows = b.execute("select distinct run_id from raw.survey_households").fetchall()
+    assert len(first_loads) == 1 and rows == first_loads
+    log = sorted((second / "logs").glob("run-*.log"))[-1].read_text(encoding="utf-8")
+    flows = '"warehouse"."intermediate"."int_household_flows_tracked"'
+    assert f"review years to build in {flows}: none" in log
 
 
 def _summary(out: Path) -> str:

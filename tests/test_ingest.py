@@ -34,7 +34,7 @@ from fixtures.raw_exports import (
 from python_calamine import CalamineWorkbook
 
 from orchestration import ingest as ingest_module
-from orchestration.base.admin_units import load_admin_units
+from orchestration.base.admin_units import load_admin_units, unit_version_for_year
 from orchestration.base.headers import normalise_header
 from orchestration.base.pii import KEY_ENV, hmac_pads, hmac_sql, load_or_create_pii_key
 from orchestration.ingest import (
@@ -45,6 +45,7 @@ from orchestration.ingest import (
     raw_files_fingerprint,
 )
 from orchestration.ingest import years as years_module
+from orchestration.ingest.limits import ReadLimits
 from orchestration.ingest.years import ingest_years
 
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff" * 2)
@@ -507,6 +508,103 @@ def test_rerun_gives_identical_tables(loaded):
     )
 
 
+_KEPT_TABLES = (
+    "raw.survey_households",
+    "raw.commune_totals",
+    "raw.difficult_areas",
+    "audit.quarantine",
+    "audit.ingested_years",
+)
+
+
+def test_an_unchanged_year_keeps_its_rows_and_names_the_run_that_wrote_them(loaded):
+    """Same files, same key, units, limits and rules: nothing is read or written again. The
+    rows keep the run and time that loaded them (their lineage), the report gives each file's
+    recorded outcome, and the files' last_seen_at moves to this run."""
+    exports, con, first = loaded
+    assert {report.unchanged_since for report in first.values()} == {None}
+    kept = {t: con.execute(f"select * from {t} order by all").fetchall() for t in _KEPT_TABLES}
+    files = "select * exclude (last_seen_at) from audit.source_files order by all"
+    files_before = con.execute(files).fetchall()
+    (seen_before,) = con.execute("select max(last_seen_at) from audit.source_files").fetchone()
+    second = ingest_all(con, exports.raw_dir, "run-2")
+    assert {key: report.unchanged_since for key, report in second.items()} == dict.fromkeys(
+        first, "run-1"
+    )
+    for key, report in second.items():
+        assert report.files == first[key].files, key
+    assert {t: con.execute(f"select * from {t} order by all").fetchall() for t in kept} == kept
+    assert con.execute(files).fetchall() == files_before
+    (seen_after,) = con.execute(
+        "select min(last_seen_at) from audit.source_files where status not in ('replaced', "
+        "'removed')"
+    ).fetchone()
+    assert seen_after > seen_before
+
+
+def _change_units(con: duckdb.DuckDBPyConnection) -> None:
+    # A commune the exports do not use leaves the year's unit version.
+    con.execute(
+        """
+        delete from reference.admin_units where unit_version = $version and commune_code = (
+            select max(commune_code) from reference.admin_units where unit_version = $version)
+        """,
+        {"version": unit_version_for_year(YEAR)},
+    )
+
+
+@pytest.mark.parametrize("change", ["key", "limits", "units", "ignored_file", "read_during_change"])
+def test_a_year_is_read_again_when_anything_its_rows_are_made_from_changed(
+    loaded, change, monkeypatch
+):
+    exports, con, _ = loaded
+    key, limits = KEY, None
+    if change == "key":
+        key = KEY[::-1]
+    elif change == "limits":
+        limits = ReadLimits(max_cell_chars=4_000)
+    elif change == "units":
+        _change_units(con)
+    elif change == "ignored_file":
+        (exports.raw_dir / "survey" / str(YEAR) / "notes.txt").write_text("sent by mail\n")
+    else:
+        # run-1b (a new key, so it reads) finds one file changed while it was read; run-2, with
+        # the same key and the same bytes, reads it again.
+        key = KEY[::-1]
+        target = sorted((exports.raw_dir / "survey" / str(YEAR)).glob("*.csv"))[0]
+        real = ingest_module._rehash
+        monkeypatch.setattr(
+            ingest_module,
+            "_rehash",
+            lambda state: "0" * 64 if state.path == target else real(state),
+        )
+        ingest_dataset(con, exports.raw_dir, "survey", YEAR, run_id="run-1b", pii_key=key)
+        monkeypatch.setattr(ingest_module, "_rehash", real)
+        ((status,),) = con.execute(
+            "select status from audit.source_files where file_name = ? and status <> 'replaced'",
+            [target.relative_to(exports.raw_dir).as_posix()],
+        ).fetchall()
+        assert status == "quarantined"
+    report = ingest_dataset(
+        con, exports.raw_dir, "survey", YEAR, run_id="run-2", pii_key=key, limits=limits
+    )
+    assert report.unchanged_since is None
+    runs = con.execute(
+        "select distinct run_id from raw.survey_households where review_year = ?", [YEAR]
+    ).fetchall()
+    assert runs == [("run-2",)]
+    (inputs_run,) = con.execute(
+        "select run_id from audit.ingested_years where review_year = ? and dataset = 'survey'",
+        [YEAR],
+    ).fetchone()
+    assert inputs_run == "run-2"
+    # And found unchanged at once after.
+    again = ingest_dataset(
+        con, exports.raw_dir, "survey", YEAR, run_id="run-3", pii_key=key, limits=limits
+    )
+    assert again.unchanged_since == "run-2"
+
+
 def test_resent_file_replaces_its_rows(loaded):
     exports, con, _ = loaded
     year_dir = exports.raw_dir / "survey" / str(YEAR)
@@ -872,8 +970,11 @@ def test_a_year_that_fails_rolls_back_alone_and_its_error_is_raised(
             return real_write_audit(con, dataset, review_year, *args, **kwargs)
 
         monkeypatch.setattr(ingest_module, "write_audit", write_audit)
+        # A new key: every year is read again (unchanged inputs would keep the rows of run-1).
         with pytest.raises(OSError, match="No space left on device"):
-            ingest_years(con, sample_tiny.raw_dir, "survey", years, run_id="run-2", pii_key=KEY)
+            ingest_years(
+                con, sample_tiny.raw_dir, "survey", years, run_id="run-2", pii_key=KEY[::-1]
+            )
         runs = dict(
             con.execute(
                 "select review_year, string_agg(distinct run_id) "

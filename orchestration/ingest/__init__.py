@@ -13,6 +13,8 @@ The package is split by concern:
 - ``rules``: typing and quarantine rules as DuckDB SQL, and the masked raw record;
 - ``writes``: the raw, quarantine and audit writes of a year;
 - ``years``: a dataset's review years, two at a time (what the raw assets run);
+- ``inputs``: what a year's rows are made from besides its files (the rules, the key, the
+  reference units, the limits), as the digest that tells an unchanged year;
 - ``raw_watch``: what the raw-files sensor compares the raw directory with;
 - ``assets`` and ``checks``: the Dagster assets (the reference units, one raw table per dataset)
   and their row-balance checks, the only modules here that import Dagster.
@@ -28,7 +30,8 @@ Why it is shaped this way:
   quarantined, every quarantined row with every reason that applies.
 - **The warehouse mirrors the raw directory.** One transaction deletes the year's rows of the
   dataset and rebuilds them from the files on disk; a file gone from disk turns ``removed``, and
-  ``remove_years_not_on_disk`` empties the years that have no file left.
+  ``remove_years_not_on_disk`` empties the years that have no file left. A year whose files and
+  other inputs (``inputs``) are those its rows were made from is left as it is.
 - **No personal data stored.** The head's name is never read into a table; the id number is
   replaced by ``HMAC-SHA256(key, id)`` while the file is read (``orchestration.base.pii``), and a
   quarantined row's raw text is masked (``rules.raw_records_sql``).
@@ -70,6 +73,7 @@ import duckdb
 
 from orchestration.base.admin_units import unit_version_for_year
 from orchestration.base.pii import hmac_pads, require_key
+from orchestration.ingest.inputs import inputs_digest, keep_unchanged_year
 from orchestration.ingest.layout import (
     RawLayout,
     RawLayoutError,
@@ -109,7 +113,12 @@ from orchestration.ingest.rules import (
     raw_record_layout,
     raw_records_sql,
 )
-from orchestration.ingest.writes import stored_years, write_audit, write_year
+from orchestration.ingest.writes import (
+    record_inputs,
+    stored_years,
+    write_audit,
+    write_year,
+)
 from orchestration.ingest.xlsx import stage_xlsx
 
 __all__ = [
@@ -152,6 +161,8 @@ class IngestReport:
         self.dataset = dataset
         self.review_year = review_year
         self.files: list[FileReport] = []
+        # The run that wrote the year's rows, when this run found them unchanged and kept them.
+        self.unchanged_since: str | None = None
 
     @property
     def rows_read(self) -> int:
@@ -480,7 +491,9 @@ def ingest_dataset(
     on_file: Callable[[int, int, int], None] | None = None,
     limits: ReadLimits | None = None,
 ) -> IngestReport:
-    """Rebuild one dataset's rows for one review year from the files on disk, in one transaction.
+    """Rebuild one dataset's rows for one review year from the files on disk, in one transaction,
+    unless nothing they are made from changed since they were written
+    (``inputs.keep_unchanged_year``: the rows stay, ``unchanged_since`` names their run).
 
     ``on_file(done, total, rows)`` is called once per file when its rows are counted (progress).
 
@@ -499,15 +512,20 @@ def ingest_dataset(
     hmac = {"hmac_inner": inner, "hmac_outer": outer}
     now = datetime.now(UTC).replace(tzinfo=None)
     report = IngestReport(dataset=dataset_name, review_year=review_year)
+    limits = limits or ReadLimits.from_environment()
 
     try:
         states = _plan_files(con, layout, dataset_name, review_year, report)
+        inputs = inputs_digest(con, pii_key=pii_key, unit_version=unit_version, limits=limits)
+        if keep_unchanged_year(con, report, states, inputs, now):
+            if on_file is not None:
+                for done, file in enumerate(report.files, start=1):
+                    on_file(done, len(report.files), file.rows_read)
+            return report
         to_read = [s for s in states if s.report.status not in ("duplicate", "ignored")]
         if to_read:
             _require_reference(con, unit_version)
-        spec = StageSpec(
-            dataset_name, review_year, typed=True, limits=limits or ReadLimits.from_environment()
-        )
+        spec = StageSpec(dataset_name, review_year, typed=True, limits=limits)
         create_stage(con, spec)
         _stage_files(con, to_read, spec, hmac)
         con.execute(JUDGE_SQL[dataset_name](review_year), {"unit_version": unit_version})
@@ -521,6 +539,7 @@ def ingest_dataset(
         try:
             write_year(con, dataset_name, review_year, unit_version, states, run_id, now)
             write_audit(con, dataset_name, review_year, states, run_id, now)
+            record_inputs(con, dataset_name, review_year, inputs, run_id, now)
             con.execute("commit")
         except BaseException:
             _rollback(con)
@@ -555,6 +574,7 @@ def remove_years_not_on_disk(
         for year in gone:
             write_year(con, dataset_name, year, unit_version_for_year(year), [], run_id, now)
             write_audit(con, dataset_name, year, [], run_id, now)
+            record_inputs(con, dataset_name, year, None, run_id, now)
         con.execute("commit")
     except BaseException:
         _rollback(con)

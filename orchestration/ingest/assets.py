@@ -100,11 +100,18 @@ def _ingest_years(
         # Every line accounted for, checked on the same connection once the years are written.
         balance = row_balance(con, registered)
     for report in reports:
-        context.log.info(
-            f"{dataset} {report.review_year}: {report.rows_read} rows read, "
-            f"{report.rows_loaded} loaded, {report.rows_quarantined} quarantined from "
-            f"{len(report.files)} file(s)"
-        )
+        if report.unchanged_since is not None:
+            context.log.info(
+                f"{dataset} {report.review_year}: unchanged since run {report.unchanged_since} "
+                f"(the same {len(report.files)} file(s) and rules): its {report.rows_loaded} "
+                f"rows loaded and {report.rows_quarantined} quarantined are kept, not read again"
+            )
+        else:
+            context.log.info(
+                f"{dataset} {report.review_year}: {report.rows_read} rows read, "
+                f"{report.rows_loaded} loaded, {report.rows_quarantined} quarantined from "
+                f"{len(report.files)} file(s)"
+            )
         context.log_event(raw_files_observation(report))
     files = [
         {
@@ -125,6 +132,9 @@ def _ingest_years(
         metadata={
             "review_years": MetadataValue.text(", ".join(str(year) for year in years)),
             "review_years_removed": MetadataValue.text(", ".join(map(str, removed))),
+            "review_years_unchanged": MetadataValue.text(
+                ", ".join(str(r.review_year) for r in reports if r.unchanged_since is not None)
+            ),
             "rows_read": sum(r.rows_read for r in reports),
             "rows_loaded": sum(r.rows_loaded for r in reports),
             "rows_quarantined": sum(r.rows_quarantined for r in reports),

@@ -249,6 +249,15 @@ AUDIT_COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = {
         ("title_lines", "BIGINT"),
         ("blank_lines", "BIGINT"),
     ),
+    # One row per dataset and review year the ingest wrote: the digest of what its rows were
+    # made from besides its files (orchestration/ingest/inputs.py), and the run that wrote them.
+    "audit.ingested_years": (
+        ("review_year", "INTEGER"),
+        ("dataset", "VARCHAR"),
+        ("inputs_sha256", "VARCHAR"),
+        ("run_id", "VARCHAR"),
+        ("loaded_at", "TIMESTAMP"),
+    ),
 }
 
 

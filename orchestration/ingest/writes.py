@@ -233,6 +233,26 @@ def write_audit(
         _execute(con, statement, params)
 
 
+def record_inputs(
+    con: duckdb.DuckDBPyConnection,
+    dataset_name: str,
+    review_year: int,
+    inputs: str | None,
+    run_id: str,
+    now: datetime,
+) -> None:
+    """Record what the year's rows were just made from (``inputs: None``: the year was emptied)."""
+    con.execute(
+        "delete from audit.ingested_years where review_year = ? and dataset = ?",
+        [review_year, dataset_name],
+    )
+    if inputs is not None:
+        con.execute(
+            "insert into audit.ingested_years values (?, ?, ?, ?, ?)",
+            [review_year, dataset_name, inputs, run_id, now],
+        )
+
+
 def stored_years(con: duckdb.DuckDBPyConnection, dataset_name: str) -> list[int]:
     """Review years the warehouse holds rows or current files of, for one dataset."""
     table = dataset(dataset_name).raw_table
