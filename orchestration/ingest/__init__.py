@@ -514,14 +514,15 @@ def ingest_dataset(
     report = IngestReport(dataset=dataset_name, review_year=review_year)
     limits = limits or ReadLimits.from_environment()
 
+    inputs = inputs_digest(con, pii_key=pii_key, unit_version=unit_version, limits=limits)
+    if keep_unchanged_year(con, report, layout.files(dataset_name, review_year), inputs, now):
+        if on_file is not None:
+            for done, file in enumerate(report.files, start=1):
+                on_file(done, len(report.files), file.rows_read)
+        return report
+
     try:
         states = _plan_files(con, layout, dataset_name, review_year, report)
-        inputs = inputs_digest(con, pii_key=pii_key, unit_version=unit_version, limits=limits)
-        if keep_unchanged_year(con, report, states, inputs, now):
-            if on_file is not None:
-                for done, file in enumerate(report.files, start=1):
-                    on_file(done, len(report.files), file.rows_read)
-            return report
         to_read = [s for s in states if s.report.status not in ("duplicate", "ignored")]
         if to_read:
             _require_reference(con, unit_version)

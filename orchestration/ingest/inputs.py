@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -24,8 +25,9 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from orchestration.ingest.layout import LayoutEntry, file_sha256
 from orchestration.ingest.limits import ReadLimits
-from orchestration.ingest.readers import FileReport, FileState
+from orchestration.ingest.readers import FileReport
 from orchestration.ingest.registry import STANDARDS_SEED
 from orchestration.ingest.writes import CURRENT
 
@@ -90,22 +92,36 @@ def inputs_digest(
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def _sha256_of(entry: LayoutEntry) -> str | None:
+    """A file's sha256 as the ingest records it: none for a symbolic link (never followed), nor
+    for a file gone since it was listed (the full read says what happened to it)."""
+    if entry.path.is_symlink():
+        return None
+    try:
+        return file_sha256(entry.path)
+    except OSError:
+        return "unreadable"
+
+
 def keep_unchanged_year(
     con: duckdb.DuckDBPyConnection,
     report: IngestReport,
-    states: list[FileState],
+    entries: list[LayoutEntry],
     inputs: str,
     now: datetime,
 ) -> bool:
     """Leave the year's rows as they are when nothing they are made from changed: the same
     file names with the same bytes as its current ``audit.source_files`` rows, and the same
-    inputs digest as when they were written (``ingest/inputs.py``). Then ``report`` takes the
+    inputs digest as when they were written (the module docstring). Then ``report`` takes the
     recorded outcome of each file, ``unchanged_since`` names the run that wrote the rows, and
     the files' ``last_seen_at`` moves to ``now``; their ``run_id`` stays that run's, as the
     rows' lineage does.
 
-    A file quarantined because it changed while it was read is read again whatever its bytes
-    (its message promises it).
+    Asked before the year's files are scanned: the names and the digest are compared first,
+    then each file is hashed (two at a time; hashlib releases the GIL), stopping at the first
+    that differs. Hashing alone reads a national review year in about half the time of the scan
+    that also counts lines. A file quarantined because it changed while it was read is read
+    again whatever its bytes (its message promises it).
     """
     key = {"year": report.review_year, "dataset": report.dataset}
     recorded = con.execute(
@@ -117,17 +133,16 @@ def keep_unchanged_year(
     ).fetchone()
     if recorded is None or recorded[0] != inputs:
         return False
-    columns = [field for field in FileReport.__dataclass_fields__]
+    columns = list(FileReport.__dataclass_fields__)
     current = con.execute(
         f"""
         select {", ".join(columns)} from audit.source_files
         where review_year = $year and dataset = $dataset and {CURRENT}
-        order by file_name
         """,
         key,
     ).fetchall()
-    on_disk = sorted((s.report.file_name, s.report.sha256) for s in states)
-    if on_disk != sorted((row[0], row[1]) for row in current):
+    by_name = {row[0]: FileReport(**dict(zip(columns, row, strict=True))) for row in current}
+    if sorted(by_name) != sorted(entry.relative for entry in entries):
         return False
     read_again = con.execute(
         """
@@ -139,6 +154,14 @@ def keep_unchanged_year(
     ).fetchone()[0]
     if read_again:
         return False
+    pool = ThreadPoolExecutor(max_workers=2)
+    try:
+        for entry, sha in zip(entries, pool.map(_sha256_of, entries), strict=True):
+            if sha != by_name[entry.relative].sha256:
+                return False
+    finally:
+        # At the first difference, the files not yet hashed are not hashed.
+        pool.shutdown(wait=True, cancel_futures=True)
     con.execute(
         f"""
         update audit.source_files set last_seen_at = $now
@@ -146,7 +169,6 @@ def keep_unchanged_year(
         """,
         {**key, "now": now},
     )
-    by_name = {row[0]: FileReport(**dict(zip(columns, row, strict=True))) for row in current}
-    report.files = [by_name[s.report.file_name] for s in states]
+    report.files = [by_name[entry.relative] for entry in entries]
     report.unchanged_since = recorded[1]
     return True
