@@ -553,7 +553,9 @@ def _change_units(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-@pytest.mark.parametrize("change", ["key", "limits", "units", "ignored_file", "read_during_change"])
+@pytest.mark.parametrize(
+    "change", ["key", "limits", "units", "ignored_file", "read_during_change", "record_deleted"]
+)
 def test_a_year_is_read_again_when_anything_its_rows_are_made_from_changed(
     loaded, change, monkeypatch
 ):
@@ -567,6 +569,9 @@ def test_a_year_is_read_again_when_anything_its_rows_are_made_from_changed(
         _change_units(con)
     elif change == "ignored_file":
         (exports.raw_dir / "survey" / str(YEAR) / "notes.txt").write_text("sent by mail\n")
+    elif change == "record_deleted":
+        # How docs/operations.md says to read a year again anyway.
+        con.execute("delete from audit.ingested_years where review_year = ?", [YEAR])
     else:
         # run-1b (a new key, so it reads) finds one file changed while it was read; run-2, with
         # the same key and the same bytes, reads it again.
