@@ -35,6 +35,8 @@ _SHOWN_METADATA = (
     "warnings",
     "build_id",
     "published_path",
+    # The review years the ingest kept as they were (files and rules unchanged); only when any.
+    "review_years_unchanged",
 )
 
 
@@ -169,8 +171,8 @@ class Progress:
         meta = self.materializations.get(key, {})
         detail = ", ".join(
             f"{k.removeprefix('dagster/')} {v:,}" if isinstance(v, int) else f"{k} {v}"
-            for k, v in meta.items()
-            if k in _SHOWN_METADATA
+            for k, v in ((k, meta[k]) for k in _SHOWN_METADATA if k in meta)
+            if v != ""
         )
         where = f" [{partitions[0]}-{partitions[-1]}]" if partitions else ""
         self.line(f"built   {key}{where}" + (f"  ({detail})" if detail else ""))

@@ -378,7 +378,13 @@ def test_run_on_unchanged_input_reproduces_the_published_numbers(
     shutil.copytree(first, second, ignore=shutil.ignore_patterns("dagster_home"))
     capsys.readouterr()
     assert main(["run", "--raw-dir", str(sample_raw_dir), "--warehouse-dir", str(second)]) == 0
-    capsys.readouterr()
+    terminal = capsys.readouterr().out
+    years = ", ".join(
+        str(y) for y in sorted(int(p.name) for p in (sample_raw_dir / "survey").iterdir())
+    )
+    for dataset in ("survey_households", "commune_totals", "difficult_areas"):
+        built = next(line for line in terminal.splitlines() if f"built   raw/{dataset}" in line)
+        assert f"review_years_unchanged {years})" in built, built
     query = "select * from commune_year order by review_year, unit_version, commune_code"
     with (
         duckdb.connect(str(first / "published.duckdb"), read_only=True) as a,
