@@ -93,8 +93,9 @@ def inputs_digest(
 
 
 def _sha256_of(entry: LayoutEntry) -> str | None:
-    """A file's sha256 as the ingest records it: none for a symbolic link (never followed), nor
-    for a file gone since it was listed (the full read says what happened to it)."""
+    """A file's sha256 as the ingest records it: none for a symbolic link (never followed).
+    A file that cannot be read (gone since it was listed) matches no recorded hash: the year is
+    then read in full, which says what happened to it."""
     if entry.path.is_symlink():
         return None
     try:
