@@ -516,9 +516,7 @@ def ingest_dataset(
 
     inputs = inputs_digest(con, pii_key=pii_key, unit_version=unit_version, limits=limits)
     if keep_unchanged_year(con, report, layout.files(dataset_name, review_year), inputs, now):
-        if on_file is not None:
-            for done, file in enumerate(report.files, start=1):
-                on_file(done, len(report.files), file.rows_read)
+        _report_progress(report, on_file)
         return report
 
     try:
@@ -531,9 +529,7 @@ def ingest_dataset(
         _stage_files(con, to_read, spec, hmac)
         con.execute(JUDGE_SQL[dataset_name](review_year), {"unit_version": unit_version})
         _count_rows(con, states)
-        if on_file is not None:
-            for done, state in enumerate(states, start=1):
-                on_file(done, len(states), state.report.rows_read)
+        _report_progress(report, on_file)
         _collect_quarantined_rows(con, spec, states, hmac)
         _changed_during_read(states)
         con.execute("begin transaction")
@@ -551,6 +547,13 @@ def ingest_dataset(
         for table in _TEMP_TABLES:
             con.execute(f"drop table if exists temp.{table}")
     return report
+
+
+def _report_progress(report: IngestReport, on_file: Callable[[int, int, int], None] | None) -> None:
+    """``on_file(done, total, rows)`` once per file of the year, read or kept."""
+    if on_file is not None:
+        for done, file in enumerate(report.files, start=1):
+            on_file(done, len(report.files), file.rows_read)
 
 
 def remove_years_not_on_disk(
