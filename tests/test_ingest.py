@@ -1133,3 +1133,64 @@ def test_optional_columns_are_read_where_present_and_unknown_where_absent(tmp_pa
             ("survey", ["invalid_deprivation_mark"]),  # N003's "y"
         ]
         assert '"N003"' in quarantined[1][1]
+
+
+def test_a_year_typed_as_read_or_from_its_cells_first_loads_the_same_rows(
+    sample_tiny, reference_db, tmp_path, monkeypatch
+):
+    """A small year writes its cells first and types them in one statement
+    (``StageSpec.cells_first``), a large one types each file's cells as they are read: on the
+    messy sample (shared headers, workbooks, lines read one by one, bad rows) both give the same
+    raw rows, quarantine and file records."""
+    typed_from_cells: list[tuple[str, int]] = []
+    real = ingest_module.type_staged_cells
+
+    def spy(con, spec):
+        if spec.cells_first:
+            typed_from_cells.append((spec.dataset, spec.review_year))
+        real(con, spec)
+
+    monkeypatch.setattr(ingest_module, "type_staged_cells", spy)
+    paths = {}
+    for mode, threshold in (("as read", -1), ("cells first", ingest_module.CELLS_FIRST_BYTES)):
+        monkeypatch.setattr(ingest_module, "CELLS_FIRST_BYTES", threshold)
+        path = paths[mode] = tmp_path / f"{mode.replace(' ', '_')}.duckdb"
+        shutil.copy(reference_db, path)
+        with duckdb.connect(str(path)) as con:
+            for dataset in ("commune_totals", "difficult_areas", "survey"):
+                ingest_years(
+                    con, sample_tiny.raw_dir, dataset, sample_tiny.years, run_id="run", pii_key=KEY
+                )
+    everything = {
+        (dataset, year)
+        for dataset in ("commune_totals", "difficult_areas", "survey")
+        for year in sample_tiny.years
+    }
+    assert set(typed_from_cells) == everything
+
+    with duckdb.connect() as con:
+        con.execute(f"attach '{paths['as read']}' as a (read_only)")
+        con.execute(f"attach '{paths['cells first']}' as b (read_only)")
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = 'a' and table_schema in ('raw', 'audit') order by all"
+        ).fetchall()
+        assert ("raw", "survey_households") in tables and ("audit", "quarantine") in tables
+        for schema, table in tables:
+            times = [
+                name
+                for (name,) in con.execute(
+                    "select column_name from information_schema.columns where table_catalog = "
+                    "'a' and table_schema = ? and table_name = ? and data_type like 'TIMESTAMP%'",
+                    [schema, table],
+                ).fetchall()
+            ]
+            columns = f"* exclude ({', '.join(times)})" if times else "*"
+            rows = con.execute(f"select count(*) from a.{schema}.{table}").fetchone()[0]
+            for left, right in (("a", "b"), ("b", "a")):
+                differing = con.execute(
+                    f"select count(*) from (select {columns} from {left}.{schema}.{table} "
+                    f"except all select {columns} from {right}.{schema}.{table})"
+                ).fetchone()[0]
+                assert differing == 0, (schema, table, left, rows)
+        assert con.execute("select count(*) from b.audit.quarantine").fetchone()[0] > 10

@@ -88,6 +88,7 @@ from orchestration.ingest.layout import (
 )
 from orchestration.ingest.limits import LimitError, ReadLimits
 from orchestration.ingest.readers import (
+    CELLS_FIRST_BYTES,
     FileReport,
     FileState,
     StageSpec,
@@ -97,6 +98,7 @@ from orchestration.ingest.readers import (
     read_csv_header,
     stage_csv_fast,
     stage_csv_lines,
+    type_staged_cells,
 )
 from orchestration.ingest.registry import (
     DATASETS,
@@ -144,6 +146,7 @@ __all__ = [
 
 _TEMP_TABLES = (
     "_stage",
+    "_cell_stage",
     "_text_stage",
     "_file_ranges",
     "_text_file_ranges",
@@ -524,9 +527,17 @@ def ingest_dataset(
         to_read = [s for s in states if s.report.status not in ("duplicate", "ignored")]
         if to_read:
             _require_reference(con, unit_version)
-        spec = StageSpec(dataset_name, review_year, typed=True, limits=limits)
+        year_bytes = sum(state.report.size_bytes or 0 for state in to_read)
+        spec = StageSpec(
+            dataset_name,
+            review_year,
+            typed=True,
+            limits=limits,
+            cells_first=year_bytes <= CELLS_FIRST_BYTES,
+        )
         create_stage(con, spec)
         _stage_files(con, to_read, spec, hmac)
+        type_staged_cells(con, spec)
         con.execute(JUDGE_SQL[dataset_name](review_year), {"unit_version": unit_version})
         _count_rows(con, states)
         _report_progress(report, on_file)

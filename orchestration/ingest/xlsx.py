@@ -211,7 +211,7 @@ def stage_xlsx(
     too_long = _too_long([f"c{p}" for p in range(width)], spec.limits.max_cell_chars)
     con.execute(
         f"""
-        insert into {spec.stage}
+        insert into {spec.written}
         with cells as (
             select *, {cell_list} as _cells,
                    not regexp_matches({everything}, '{_VISIBLE_RE}') as _blank
