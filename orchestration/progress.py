@@ -24,7 +24,7 @@ from orchestration.publish.completeness import (
     files_not_loaded,
     quarantine_reasons,
 )
-from orchestration.transform.node_log import DBT_NODE_LOG_PREFIX
+from orchestration.transform.node_log import DBT_NODE_LOG_PREFIX, DBT_NOT_RUN
 
 _SHOWN_METADATA = (
     "rows_read",
@@ -51,6 +51,9 @@ class Progress:
     failed_checks: list[tuple[str, str, str]] = field(default_factory=list)
     materializations: dict[str, dict] = field(default_factory=dict)
     on_step_start: dict[str, Callable[[], None]] = field(default_factory=dict)
+    on_dbt_building: list[Callable[[], None]] = field(default_factory=list)
+    """Called once, at the first node dbt reports built or failed: dbt is at work (a dbt step
+    whose inputs did not change runs no dbt, and reports no node)."""
     step_errors: list[BaseException] = field(default_factory=list)
     running_step: str | None = None
     _partitions: dict[str, list[str]] = field(default_factory=dict)
@@ -123,7 +126,11 @@ class Progress:
 
     def handle_log(self, message: str) -> None:
         if message.startswith(DBT_NODE_LOG_PREFIX):
-            self.line("dbt     " + message.removeprefix(DBT_NODE_LOG_PREFIX))
+            text = message.removeprefix(DBT_NODE_LOG_PREFIX)
+            self.line("dbt     " + text)
+            if not text.startswith(DBT_NOT_RUN):
+                while self.on_dbt_building:
+                    self.on_dbt_building.pop(0)()
 
     def handle(self, event) -> None:
         kind = event.event_type_value

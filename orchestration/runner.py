@@ -279,7 +279,7 @@ def raw_file_count(raw_dir: Path, years: list[int]) -> int:
 
 def _warm_later_stages() -> None:
     """Import Great Expectations, and start the report's chart renderer, in a background thread
-    while dbt runs.
+    while dbt builds.
 
     The gate imports GX lazily (2 s) so that the code server and every other command start
     without it; the publish's first chart costs 0.8 s (Altair's import and vl-convert's first
@@ -396,7 +396,10 @@ def _run_job(
     # The ingest records the raw_files observations itself, in every run whoever launched it.
     progress.expect_files(raw_file_count(settings.raw_dir, years))
 
-    progress.on_step_start.setdefault(DBT_STEP, _warm_later_stages)
+    # Once dbt is building, not at its step's start: a dbt step that does not run dbt yields its
+    # outputs at once, and the main thread's event storage then met SQLAlchemy's ORM half
+    # imported by this thread (a circular import, "partially initialized module").
+    progress.on_dbt_building.append(_warm_later_stages)
     definitions = build_definitions(build_resources(settings, warm_dbt))
     job = definitions.resolve_job_def(POVERTY_REVIEW_JOB).with_logger_defs(
         {"progress": progress_logger(progress)}

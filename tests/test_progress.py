@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import duckdb
 
 from orchestration.progress import Progress, print_summary
-from orchestration.transform.node_log import DBT_NODE_LOG_PREFIX
+from orchestration.transform.node_log import DBT_NODE_LOG_PREFIX, DBT_NOT_RUN
 
 
 def test_plain_lines_when_the_output_is_not_a_terminal():
@@ -24,6 +24,20 @@ def test_plain_lines_when_the_output_is_not_a_terminal():
     assert "ingest  survey 2023: file 2/2, 2/3 files and 200 rows in all" in lines[1]
     assert lines[2].endswith("dbt     marts/commune_year built")
     assert len(lines) == 3
+
+
+def test_what_waits_for_dbt_to_build_runs_once_at_its_first_node_and_never_when_it_does_not():
+    """The command warms the gate's imports while dbt builds (``runner._warm_later_stages``): at
+    the first node dbt reports, once; a dbt step that did not run dbt must not start it, as its
+    outputs follow at once on the thread the warming would race."""
+    calls = []
+    progress = Progress(stream=io.StringIO())
+    progress.on_dbt_building.append(lambda: calls.append("warm"))
+    progress.handle_log(f"{DBT_NODE_LOG_PREFIX}{DBT_NOT_RUN}its inputs are those of run x")
+    assert calls == []
+    progress.handle_log(f"{DBT_NODE_LOG_PREFIX}seeds/plans built")
+    progress.handle_log(f"{DBT_NODE_LOG_PREFIX}marts/commune_year built")
+    assert calls == ["warm"]
 
 
 def test_a_bar_on_a_terminal_with_lines_above_it():
