@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -239,6 +240,9 @@ def test_the_parse_is_kept_for_the_next_build_and_the_target_folder_removed(
     for damage in (False, True):
         if damage:
             state.write_bytes(b"not a manifest")
+        # The inputs are unchanged: dbt builds again only once the last build is forgotten.
+        with duckdb.connect(str(path)) as con:
+            con.execute("delete from audit.dbt_builds")
         again = materialize_dbt(dbt_assets_module, path)
         assert again.success
         with duckdb.connect(str(path)) as con:
@@ -267,3 +271,69 @@ def test_only_the_most_recent_parse_states_are_kept(tmp_path):
     )
     # A state pruned before a build could copy it means a full parse, not a failed build.
     assert not dbt_parse_state.use_parse_state(states / "old99.msgpack", target)
+
+
+# -- A build whose inputs did not change -------------------------------------------------------
+
+
+def test_a_builds_inputs_digest_moves_with_each_input_and_its_record_with_the_relations(
+    tmp_path, monkeypatch
+):
+    """``build_inputs.py``: the digest changes with the project's files, the environment it
+    reads, a raw table's rows or its years' ingest records, and a reference table's content; a
+    recorded build is found only with every relation it made still present, and not once
+    forgotten."""
+    from orchestration.transform import build_inputs
+
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb")
+    )
+    sources = [("raw", "survey_households"), ("reference", "admin_units")]
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    con.execute("create schema raw; create schema reference; create schema audit")
+    con.execute("create table raw.survey_households as select range as h from range(3)")
+    con.execute("create table reference.admin_units as select range as code from range(3)")
+    con.execute(
+        "create table audit.ingested_years as "
+        "select 'survey' as dataset, 2024 as review_year, 'abc' as inputs_sha256, 'r1' as run_id"
+    )
+    monkeypatch.delenv("POVERTY_CROSSWALK_CORRECTIONS", raising=False)
+
+    def digest() -> str | None:
+        return build_inputs.build_inputs_digest(con, project, sources)
+
+    first = digest()
+    assert first is not None and digest() == first
+    seen = {first}
+    changes = [
+        lambda: con.execute("insert into raw.survey_households values (3)"),
+        lambda: con.execute("update audit.ingested_years set run_id = 'r2'"),
+        lambda: con.execute("update reference.admin_units set code = 7 where code = 1"),
+        lambda: (project / "models" / "marts" / "commune_year.sql").write_text(
+            (project / "models" / "marts" / "commune_year.sql").read_text() + "\n-- edited\n"
+        ),
+        lambda: monkeypatch.setenv("POVERTY_CROSSWALK_CORRECTIONS", "ignore"),
+    ]
+    for change in changes:
+        change()
+        moved = digest()
+        assert moved is not None and moved not in seen
+        seen.add(moved)
+    # The raw rows cannot be described without their ingest records.
+    con.execute("alter table audit.ingested_years rename to ingested_years_aside")
+    assert digest() is None
+    con.execute("alter table audit.ingested_years_aside rename to ingested_years")
+
+    inputs = digest()
+    relations = [("raw", "survey_households"), ("reference", "admin_units")]
+    assert build_inputs.kept_build(con, inputs, relations) is None
+    checks = [{"asset_key": ["marts", "x"], "check_name": "c", "passed": True}]
+    build_inputs.record_build(con, inputs, "run-1", checks)
+    kept = build_inputs.kept_build(con, inputs, relations)
+    assert kept is not None and kept.run_id == "run-1" and kept.checks == checks
+    assert build_inputs.kept_build(con, "other", relations) is None
+    assert build_inputs.kept_build(con, inputs, [*relations, ("marts", "gone")]) is None
+    build_inputs.forget_builds(con)
+    assert build_inputs.kept_build(con, inputs, relations) is None
+    con.close()

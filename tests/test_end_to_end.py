@@ -399,18 +399,29 @@ def test_run_on_unchanged_input_reproduces_the_published_numbers(
     assert f"No change since the previous publish (build {first_build})." in _summary(second)
     assert main(["diff", "--warehouse-dir", str(second)]) == 0
     assert capsys.readouterr().out.startswith(f"No change from build {first_build} to build ")
-    # Nothing was read again: every year keeps the rows of the run that loaded them, so dbt
-    # rebuilt no year of the household models.
+    # Nothing was read again: every year keeps the rows of the run that loaded them; dbt's
+    # inputs are those of the first run's build, so dbt did not run and its checks carry over.
     loads = "select distinct run_id from audit.ingested_years"
+    built = "select run_id, inputs_sha256 from audit.dbt_builds"
     with duckdb.connect(str(first / "warehouse.duckdb"), read_only=True) as a:
         first_loads = a.execute(loads).fetchall()
+        ((first_run, inputs),) = a.execute(built).fetchall()
     with duckdb.connect(str(second / "warehouse.duckdb"), read_only=True) as b:
         assert b.execute(loads).fetchall() == first_loads
         rows = b.execute("select distinct run_id from raw.survey_households").fetchall()
+        assert b.execute(built).fetchall() == [(first_run, inputs)]
     assert len(first_loads) == 1 and rows == first_loads
+    (not_run,) = [line for line in terminal.splitlines() if "] dbt     " in line]
+    assert f"not run: its inputs are those of the build of run {first_run}" in not_run
     log = sorted((second / "logs").glob("run-*.log"))[-1].read_text(encoding="utf-8")
-    flows = '"warehouse"."intermediate"."int_household_flows_tracked"'
-    assert f"review years to build in {flows}: none" in log
+    assert "review years to build in" not in log
+    from orchestration.transform.assets import warehouse_dbt_assets
+
+    dbt_checks = set(warehouse_dbt_assets.check_keys)
+    carried = [e for e in _last_runs_check_evaluations(second) if e.asset_check_key in dbt_checks]
+    assert sorted((e.asset_check_key for e in carried), key=str) == sorted(dbt_checks, key=str)
+    assert all(e.passed for e in carried)
+    assert {e.metadata["carried_over_from_run"].value for e in carried} == {first_run}
 
 
 def _summary(out: Path) -> str:

@@ -8,6 +8,11 @@ The household models are incremental by review year and detect for themselves wh
 (see ``dbt_project/macros/review_years_to_build.sql``), so this asset is not partitioned: one
 ``dbt build`` after any ingest rebuilds exactly what the new or re-sent years require.
 
+A build of the whole project whose inputs are those of the last build that succeeded (the
+project's files, the versions, the sources: ``build_inputs.py``) does not run dbt: each model and
+seed is materialized as that build left it, and each check it evaluated is carried over, naming
+its run. Any change, or a partial selection, runs dbt.
+
 dbt's parse of the project is reused from the previous build against a warehouse of the same
 name (dbt's own partial parsing, its state kept by ``orchestration/base/dbt_parse_state.py``):
 1.7 s of every build. Each build's dbt target folder is removed once the build succeeds; a failed
@@ -26,6 +31,7 @@ in this process (stack-pitfalls #4).
 """
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
+import graphlib
 import json
 import shutil
 import uuid
@@ -70,9 +76,16 @@ from orchestration.base.resources import (
     is_lock_error,
 )
 from orchestration.base.settings import DBT_TARGET_DIR, WAREHOUSE_POOL
+from orchestration.transform.build_inputs import (
+    KeptBuild,
+    build_inputs_digest,
+    forget_builds,
+    kept_build,
+    record_build,
+)
 from orchestration.transform.dbt_failures import offending_rows
 from orchestration.transform.dbt_test_names import readable_manifest, readable_test_names
-from orchestration.transform.node_log import DBT_NODE_LOG_PREFIX
+from orchestration.transform.node_log import DBT_NODE_LOG_PREFIX, DBT_NOT_RUN
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
@@ -162,6 +175,31 @@ RULE_CHECKS: dict[str, AssetCheckKey] = {
     for test_id in RULES_IN_BUILD.values()
     if (key := get_asset_check_key_for_test(manifest, translator, test_id, dbt_project))
 }
+# Models and seeds in an order where each comes after what it reads: Dagster takes a multi-asset's
+# outputs only in that order.
+BUILD_ORDER: list[AssetKey] = [
+    translator.get_asset_key(manifest["nodes"][unique_id])
+    for unique_id in graphlib.TopologicalSorter(
+        {
+            unique_id: [
+                d for d in node.get("depends_on", {}).get("nodes", []) if d in manifest["nodes"]
+            ]
+            for unique_id, node in manifest["nodes"].items()
+            if node["resource_type"] in ("model", "seed")
+        }
+    ).static_order()
+    if manifest["nodes"][unique_id]["resource_type"] in ("model", "seed")
+]
+# The sources a model, seed or test reads (some are declared for lineage only, such as the audit
+# tables the gate reads): what a build's inputs digest describes (build_inputs.py).
+SOURCES = sorted(
+    {
+        (source["schema"], source.get("identifier") or source["name"])
+        for node in manifest["nodes"].values()
+        for source_id in node.get("depends_on", {}).get("nodes", [])
+        if (source := manifest["sources"].get(source_id))
+    }
+)
 
 
 @dbt_assets(
@@ -181,6 +219,10 @@ def warehouse_dbt_assets(
     the row count and column schema of its table, which can only be read once dbt has released
     the warehouse file.
     """
+    inputs, kept = _unchanged_build(context, warehouse)
+    if kept is not None:
+        yield from _kept_build_events(context, warehouse, kept)
+        return
     target_path = (
         DBT_TARGET_DIR / f"warehouse_dbt_assets-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
     )
@@ -238,6 +280,9 @@ def warehouse_dbt_assets(
     )
     keys = [key_of(event) for event in events]
     metadata = _table_metadata(warehouse, [key for key in keys if key and len(key) == 2])
+    if failure is None and inputs is not None:
+        with warehouse.get_connection() as con:
+            record_build(con, inputs, context.run.run_id, _check_records(events))
     if failure is not None:
         events = _with_offending_rows(context, warehouse, events, target_path)
     for event, key in zip(events, keys, strict=True):
@@ -248,6 +293,85 @@ def warehouse_dbt_assets(
         raise Failure(
             description=_failed_nodes(target_path) or str(failure), allow_retries=False
         ) from None
+
+
+def _unchanged_build(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> tuple[str | None, KeptBuild | None]:
+    """The digest of this build's inputs when it builds the whole project (else None), and the
+    last build made from the same inputs, when it left every relation and evaluated every check
+    selected now. Otherwise the record is deleted before dbt starts (build_inputs.py)."""
+    # The whole project: the asset as defined, not the step's subset of it (context.assets_def).
+    whole = set(context.selected_asset_keys) == set(warehouse_dbt_assets.keys) and set(
+        context.selected_asset_check_keys
+    ) == set(warehouse_dbt_assets.check_keys)
+    relations = [tuple(key.path) for key in warehouse_dbt_assets.keys]
+    with warehouse.get_connection() as con:
+        inputs = build_inputs_digest(con, dbt_project.project_dir, SOURCES) if whole else None
+        kept = kept_build(con, inputs, relations) if inputs is not None else None
+        if kept is not None:
+            carried = {
+                AssetCheckKey(AssetKey(check["asset_key"]), check["check_name"])
+                for check in kept.checks
+            }
+            if not set(context.selected_asset_check_keys) <= carried:
+                kept = None
+        if kept is None:
+            forget_builds(con)
+    return inputs, kept
+
+
+def _kept_build_events(
+    context: AssetExecutionContext, warehouse: WarehouseResource, kept: KeptBuild
+) -> Iterator[Any]:
+    """dbt not run: each model and seed as the build of ``kept`` left it (its row count and
+    columns read now), and each check that build evaluated, carried over and saying so."""
+    keys = [key for key in BUILD_ORDER if key in context.selected_asset_keys]
+    metadata = _table_metadata(warehouse, [tuple(key.path) for key in keys])
+    selected = context.selected_asset_check_keys
+    checks = [
+        check
+        for check in kept.checks
+        if AssetCheckKey(AssetKey(check["asset_key"]), check["check_name"]) in selected
+    ]
+    context.log.info(
+        f"{DBT_NODE_LOG_PREFIX}{DBT_NOT_RUN}its inputs are those of the build of run "
+        f"{kept.run_id} ({kept.built_at:%Y-%m-%d %H:%M} UTC): its {len(keys)} models and seeds "
+        f"are kept and its {len(checks)} checks carried over"
+    )
+    for key in keys:
+        yield Output(
+            None,
+            output_name=context.assets_def.get_output_name_for_asset_key(key),
+            metadata={
+                **metadata.get(tuple(key.path), {}),
+                "unchanged_since_run": MetadataValue.text(kept.run_id),
+            },
+        )
+    for check in checks:
+        yield AssetCheckResult(
+            asset_key=AssetKey(check["asset_key"]),
+            check_name=check["check_name"],
+            passed=check["passed"],
+            severity=AssetCheckSeverity(check["severity"]),
+            description=check["description"],
+            metadata={"carried_over_from_run": MetadataValue.text(kept.run_id)},
+        )
+
+
+def _check_records(events: list[Any]) -> list[dict[str, Any]]:
+    """The checks a build evaluated, as ``audit.dbt_builds`` keeps them."""
+    return [
+        {
+            "asset_key": list(event.asset_key.path),
+            "check_name": event.check_name,
+            "passed": event.passed,
+            "severity": event.severity.value,
+            "description": event.description,
+        }
+        for event in events
+        if isinstance(event, AssetCheckResult) and event.asset_key and event.check_name
+    ]
 
 
 def _with_offending_rows(
