@@ -30,7 +30,6 @@ keeps each line's cells as a list, for the masked raw record (``rules.raw_record
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +46,7 @@ from orchestration.base.warehouse_connection import insert_rows
 from orchestration.ingest.layout import FileScan
 from orchestration.ingest.limits import ReadLimits
 from orchestration.ingest.registry import dataset as dataset_entry
-from orchestration.ingest.rules import _sql_text, typed_columns
+from orchestration.ingest.rules import _CELL, _sql_text, typed_columns
 
 
 class WholeFileProblem(Exception):
@@ -247,7 +246,7 @@ def type_staged_cells(con: duckdb.DuckDBPyConnection, spec: StageSpec) -> None:
     if not spec.cells_first:
         return
     expressions = [
-        _CELL_REFERENCE.sub(lambda m: m.group(1), expression)
+        _CELL.sub(lambda m: m.group(1), expression)
         for _, _, expression in typed_columns(spec.dataset, spec.review_year)
     ]
     con.execute(
@@ -259,9 +258,6 @@ def type_staged_cells(con: duckdb.DuckDBPyConnection, spec: StageSpec) -> None:
         """
     )
     con.execute(f"drop table {spec.written}")
-
-
-_CELL_REFERENCE = re.compile(r"@(\w+)")
 
 
 def _select(
@@ -296,7 +292,7 @@ def _select(
     if spec.cells_first:
         return [cells[name] for name, _ in _cell_columns(spec.dataset)]
     return [
-        re.sub(r"@(\w+)", lambda m: cells[m.group(1)], expression)
+        _CELL.sub(lambda m: cells[m.group(1)], expression)
         for _, _, expression in typed_columns(spec.dataset, spec.review_year)
     ]
 
