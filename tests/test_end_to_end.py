@@ -13,6 +13,7 @@ import io
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import duckdb
@@ -114,14 +115,56 @@ def in_memory_instance(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def published_run(sample_raw_dir, tmp_path_factory):
-    """One full run on the tiny sample, shared by the read-only assertions below."""
+def recorded_run(sample_raw_dir, tmp_path_factory):
+    """One full run on the tiny sample, shared by the read-only assertions below, with every
+    ``duckdb.connect`` it makes seen (who called it, and with which settings) and a memory limit
+    other than the default."""
+    seen: list[dict] = []
+    real_connect = duckdb.connect
+
+    def spy(*args, **kwargs):
+        database = kwargs.get("database", args[0] if args else ":memory:")
+        caller = sys._getframe(1)  # the calling frame alone: inspect.stack() reads every source
+        seen.append(
+            {
+                "database": str(database),
+                "config": dict(kwargs.get("config") or {}),
+                "caller": caller.f_globals.get("__name__", "?"),
+                "where": f"{caller.f_code.co_filename}:{caller.f_lineno}",
+            }
+        )
+        return real_connect(*args, **kwargs)
+
     out = tmp_path_factory.mktemp("warehouse")
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(duckdb, "connect", spy)
         patch.delenv("DAGSTER_HOME", raising=False)
         patch.setenv("POVERTY_PII_KEY", "00" * 32)
+        patch.setenv("POVERTY_DUCKDB_MEMORY_LIMIT", "3GB")
         code = main(["run", "--raw-dir", str(sample_raw_dir), "--warehouse-dir", str(out)])
+    return code, out, seen
+
+
+@pytest.fixture(scope="module")
+def published_run(recorded_run):
+    code, out, _ = recorded_run
     return code, out
+
+
+def test_every_connection_of_a_run_gets_the_warehouse_settings(recorded_run):
+    """Every DuckDB file a whole run opens (the ingest, dbt's metadata, the gate, the publish,
+    the summary) is opened through ``orchestration.base.warehouse_connection.connect``, or by
+    duckdb-engine for Great Expectations, and with the memory limit of the settings."""
+    code, _, seen = recorded_run
+    assert code == EXIT_PUBLISHED
+    files = [c for c in seen if c["database"] not in (":memory:", "", ":default:")]
+    assert {Path(c["database"]).name for c in files} >= {"warehouse.duckdb", "published.duckdb"}
+    for connection in files:
+        assert connection["caller"] in (
+            "orchestration.base.warehouse_connection",
+            "duckdb_engine",  # Great Expectations, with the memory limit in its connect_args
+        ), connection
+        assert connection["config"].get("memory_limit") == "3GB", connection
 
 
 def _last_runs_check_evaluations(out: Path) -> list:

@@ -1,9 +1,9 @@
 """The warehouse resource owns the path, the connection settings and the run lock.
 
-- every DuckDB connection a whole run opens (ingest, dbt's metadata, the gate, the publish, the
-  summary) is opened through ``orchestration.base.warehouse_connection.connect`` (or, for Great
-  Expectations, by duckdb-engine with the same memory limit), and that function gives each one
-  the memory limit and no progress bar;
+- ``orchestration.base.warehouse_connection.connect`` gives each connection the memory limit and
+  no progress bar, and Great Expectations' duckdb-engine connections get both too (that every
+  connection of a whole run is opened one of these two ways is checked on the end-to-end run,
+  ``tests/test_end_to_end.py``);
 - no module but the settings and the resource reads a path from the environment;
 - the run lock is exclusive across processes, re-entrant within one, released when its holder
   dies, and names its holder.
@@ -12,10 +12,10 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,53 +47,6 @@ def test_connect_applies_the_memory_limit_and_turns_the_progress_bar_off(tmp_pat
             con.close()
         assert bar is False
         assert limit.replace(" ", "") in ("1GB", "953.6MiB", "953.6MB"), limit
-
-
-@pytest.fixture(scope="module")
-def recorded_connections(sample_tiny, tmp_path_factory):
-    """A whole ``poverty-warehouse run`` in this process, with every ``duckdb.connect`` seen."""
-    from orchestration.cli import main
-
-    seen: list[dict] = []
-    real_connect = duckdb.connect
-
-    def spy(*args, **kwargs):
-        database = kwargs.get("database", args[0] if args else ":memory:")
-        caller = inspect.stack()[1]
-        seen.append(
-            {
-                "database": str(database),
-                "config": dict(kwargs.get("config") or {}),
-                "caller": caller.frame.f_globals.get("__name__", "?"),
-                "where": f"{caller.filename}:{caller.lineno}",
-            }
-        )
-        return real_connect(*args, **kwargs)
-
-    out = tmp_path_factory.mktemp("spied")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(duckdb, "connect", spy)
-        patch.setenv("POVERTY_PII_KEY", PII_KEY)
-        patch.setenv("POVERTY_DUCKDB_MEMORY_LIMIT", "3GB")
-        patch.delenv("DAGSTER_HOME", raising=False)
-        code = main(
-            ["run", "--raw-dir", str(sample_tiny.raw_dir), "--warehouse-dir", str(out)]
-            + ["--no-record"]
-        )
-    return code, out, seen
-
-
-def test_every_connection_of_a_run_gets_the_warehouse_settings(recorded_connections):
-    code, out, seen = recorded_connections
-    assert code == 0
-    files = [c for c in seen if c["database"] not in (":memory:", "", ":default:")]
-    assert {Path(c["database"]).name for c in files} >= {"warehouse.duckdb", "published.duckdb"}
-    for connection in files:
-        assert connection["caller"] in (
-            "orchestration.base.warehouse_connection",
-            "duckdb_engine",  # Great Expectations, with the memory limit in its connect_args
-        ), connection
-        assert connection["config"].get("memory_limit") == "3GB", connection
 
 
 def test_great_expectations_connections_turn_the_progress_bar_off(tmp_path, monkeypatch):
@@ -439,13 +392,19 @@ def _ahead(tmp_path: Path, state: Path):
     return ParseAhead(project, project, str(tmp_path / "w.duckdb"), "1GB", str(state))
 
 
-def _listed_by_a_warm_dbt_that_parsed_ahead(tmp_path: Path, *args: str, env=None) -> str:
-    """``dbt ls`` (debug log) through a warm dbt that parsed the project ahead, from no kept
-    parse; the output, once the warm dbt has exited 0."""
+def _listed_by_a_warm_dbt_that_parsed_ahead(
+    tmp_path: Path, *args: str, env=None, state: Path | None = None
+) -> str:
+    """``dbt ls`` (debug log) through a warm dbt that parsed the project ahead, from the kept
+    parse ``state`` (none by default), which the invocation's target folder also holds, as a
+    build's does; the output, once the warm dbt has exited 0."""
     from orchestration.base.dbt_child import start_warm_dbt, stop_warm_dbt
 
     tmp_path.mkdir(exist_ok=True)
-    warm = start_warm_dbt(ahead=_ahead(tmp_path, tmp_path / "no-kept-parse.msgpack"))
+    if state is not None:
+        (tmp_path / "target").mkdir()
+        shutil.copyfile(state, tmp_path / "target" / state.name)
+    warm = start_warm_dbt(ahead=_ahead(tmp_path, state or tmp_path / "no-kept-parse.msgpack"))
     try:
         _listening(warm.name)
         child = _dbt_child(
@@ -496,18 +455,32 @@ def test_a_warm_dbt_stopped_before_it_served_leaves_no_parse_behind(tmp_path):
 _PARSED_HERE = "partial parsing"
 
 
+@pytest.fixture(scope="module")
+def parsed_ahead_in_full(tmp_path_factory) -> tuple[str, Path]:
+    """``dbt ls`` through a warm dbt that parsed ahead from no kept parse (a full parse): its
+    output, and the parse state it left in its target folder, which the tests below start their
+    own warm dbts from (a partial parse, as a run's warm dbt does once the project was built)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("abstract sockets are Linux's")
+    root = tmp_path_factory.mktemp("parsed_ahead")
+    output = _listed_by_a_warm_dbt_that_parsed_ahead(root)
+    return output, root / "target" / "partial_parse.msgpack"
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract sockets are Linux's")
-def test_a_warm_dbt_hands_its_invocation_the_parse_it_made_ahead(tmp_path):
+def test_a_warm_dbt_hands_its_invocation_the_parse_it_made_ahead(parsed_ahead_in_full):
     """While the run ingests, the warm dbt parses the project as the build will; the build then
     starts from that parse instead of making its own, and its target folder gets the parse state
     to keep (here a full parse: there was none to start from)."""
-    output = _listed_by_a_warm_dbt_that_parsed_ahead(tmp_path)
+    output, state = parsed_ahead_in_full
     assert _PARSED_HERE not in output.lower()
-    assert (tmp_path / "target" / "partial_parse.msgpack").exists()
+    assert state.exists()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract sockets are Linux's")
-def test_a_build_that_took_the_parse_ahead_writes_no_manifest_but_its_run_results(tmp_path):
+def test_a_build_that_took_the_parse_ahead_writes_no_manifest_but_its_run_results(
+    tmp_path, parsed_ahead_in_full
+):
     """A run reads only run_results.json of its build's artifacts: the warm dbt's build skips the
     manifest.json dbt writes after its last node. A dbt started cold still writes it."""
     from dbt_fixtures.warehouse import dbt
@@ -515,7 +488,7 @@ def test_a_build_that_took_the_parse_ahead_writes_no_manifest_but_its_run_result
     from orchestration.base.dbt_child import start_warm_dbt, stop_warm_dbt
 
     seed = ("seed", "--select", "plans")
-    warm = start_warm_dbt(ahead=_ahead(tmp_path, tmp_path / "no-kept-parse.msgpack"))
+    warm = start_warm_dbt(ahead=_ahead(tmp_path, parsed_ahead_in_full[1]))
     try:
         _listening(warm.name)
         target = tmp_path / "target"
@@ -545,15 +518,20 @@ def test_a_build_that_took_the_parse_ahead_writes_no_manifest_but_its_run_result
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract sockets are Linux's")
-def test_an_invocation_the_parse_ahead_does_not_fit_parses_for_itself(tmp_path):
+def test_an_invocation_the_parse_ahead_does_not_fit_parses_for_itself(
+    tmp_path, parsed_ahead_in_full
+):
     """dbt's own criteria decide: other variables (its state check), or another value of an
-    environment variable a model reads, and the invocation parses as usual."""
+    environment variable a model reads, and the invocation parses as usual (from the kept parse
+    in its target folder: in full for other variables, only the model reading the variable for
+    the other)."""
+    _, state = parsed_ahead_in_full
     other_vars = _listed_by_a_warm_dbt_that_parsed_ahead(
-        tmp_path / "vars", "--vars", '{"years_to_build": [2024]}'
+        tmp_path / "vars", "--vars", '{"years_to_build": [2024]}', state=state
     )
     assert _PARSED_HERE in other_vars.lower()
     env = {**os.environ, "POVERTY_CROSSWALK_CORRECTIONS": "ignore"}
-    other_env = _listed_by_a_warm_dbt_that_parsed_ahead(tmp_path / "env", env=env)
+    other_env = _listed_by_a_warm_dbt_that_parsed_ahead(tmp_path / "env", env=env, state=state)
     assert _PARSED_HERE in other_env.lower()
 
 
