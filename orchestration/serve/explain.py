@@ -27,7 +27,12 @@ import yaml
 
 from orchestration.base.admin_units import unit_version_for_year
 from orchestration.base.settings import DBT_PROJECT_DIR
-from orchestration.base.warehouse_connection import connect, rows_as_dicts, table_exists
+from orchestration.base.warehouse_connection import (
+    connect,
+    rows_as_dicts,
+    sql_text,
+    table_exists,
+)
 
 CLASSIFIED = "intermediate.int_households_classified"
 FLOWS = "intermediate.int_household_flows_tracked"
@@ -282,18 +287,29 @@ def normalise_commune_code(commune: str | int) -> str:
 
 
 def _published_row(
-    published_path: Path, columns: list[str], year: int, unit_version: str, commune: str
+    con: duckdb.DuckDBPyConnection,
+    published_path: Path,
+    columns: list[str],
+    year: int,
+    unit_version: str,
+    commune: str,
 ) -> dict[str, Any]:
-    with connect(published_path, read_only=True) as con:
+    """The commune's published row, read through the warehouse's connection: attaching the
+    published file costs a few milliseconds, opening a second DuckDB database about 40."""
+    con.execute(f"attach {sql_text(str(published_path))} as explained_publish (read_only)")
+    try:
         rows = rows_as_dicts(
             con.execute(
                 f"""
-                select {", ".join(columns)}, commune_name, standard_id from main.commune_year
+                select {", ".join(columns)}, commune_name, standard_id
+                from explained_publish.main.commune_year
                 where review_year = ? and unit_version = ? and commune_code = ?
                 """,
                 [year, unit_version, commune],
             )
         )
+    finally:
+        con.execute("detach explained_publish")
     if not rows:
         raise ExplainError(
             f"commune {commune} has no row for review {year} ({unit_version}) in {published_path}"
@@ -355,21 +371,23 @@ def explain(
     commune_code = normalise_commune_code(commune)
     unit_version = unit_version or unit_version_for_year(year)
     columns = [measure, *((asked.numerator, asked.denominator) if asked.is_rate else ())]
-    published = _published_row(Path(published_path), columns, year, unit_version, commune_code)
-    value = published[measure]
-    numerator, denominator = (
-        (published[asked.numerator], published[asked.denominator])
-        if asked.is_rate
-        else (None, None)
-    )
-    known = published[counted.name]
-    flow_join = (
-        f"inner join {FLOWS} as f on f.review_year = c.review_year "
-        "and f.household_code = c.household_code"
-        if counted.is_flow
-        else ""
-    )
     with connect(warehouse_path, read_only=True) as con:
+        published = _published_row(
+            con, Path(published_path), columns, year, unit_version, commune_code
+        )
+        value = published[measure]
+        numerator, denominator = (
+            (published[asked.numerator], published[asked.denominator])
+            if asked.is_rate
+            else (None, None)
+        )
+        known = published[counted.name]
+        flow_join = (
+            f"inner join {FLOWS} as f on f.review_year = c.review_year "
+            "and f.household_code = c.household_code"
+            if counted.is_flow
+            else ""
+        )
         # An unknown value (a commune not reported, a flow of a first review) has no rows.
         rows = (
             []
