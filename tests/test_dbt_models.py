@@ -25,6 +25,12 @@ from orchestration.base.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 from orchestration.ingest import RAW_TABLES
 from orchestration.transform.dbt_failures import model_key, offending_rows
 
+# As the pipeline builds (orchestration/transform/assets.py): every model, seed and data test;
+# the models' `model_rules` tests run in their post-hooks, not again as nodes; dbt's unit tests,
+# which test the models' SQL on their own inputs, not the warehouse, run once, every one of
+# them, in test_the_dbt_unit_tests_pass.
+BUILD = ["build", "--exclude-resource-type", "unit_test", "--exclude", IN_BUILD_SELECTION]
+
 PROVINCE_TOTAL = 270  # resident households: 100 + 50 + 80 + 40 before 2025, 150 + 120 from 2025
 # Before 2025 the province counts its reported communes with totals only: 00718 has totals (40)
 # but no assessed household, so it is not reported and 100 + 50 + 80 = 230 remain.
@@ -38,7 +44,7 @@ def warehouse(tmp_path_factory):
     create_warehouse(path)
     for year in (2023, 2024, 2025):
         replace_year(path, year, **YEARS[year]())
-    dbt(["build"], path)
+    dbt(BUILD, path)
     return path
 
 
@@ -236,7 +242,7 @@ def test_a_models_rules_stop_its_own_build_as_its_test_would(warehouse, tmp_path
         }
 
     with pytest.raises(AssertionError):
-        dbt(["build", "--select", "commune_year+", "--exclude", IN_BUILD_SELECTION], path)
+        dbt([*BUILD, "--select", "commune_year+"], path)
     built = results()
     manifest = json.loads((target / "manifest.json").read_text("utf-8"))
     test_id = rules_checked_in_build(manifest)["model.poverty_warehouse.commune_year"]
@@ -557,7 +563,7 @@ def with_2026(warehouse, tmp_path_factory):
     path = tmp_path_factory.mktemp("dbt_incremental") / "warehouse.duckdb"
     shutil.copy(warehouse, path)
     replace_year(path, 2026, **YEARS[2026]())
-    return path, dbt(["build"], path).stdout
+    return path, dbt(BUILD, path).stdout
 
 
 def test_adding_a_year_rebuilds_only_that_year(with_2026):
@@ -687,7 +693,7 @@ def test_a_year_that_places_households_corrects_the_earlier_years_by_difference(
         household(2026, NEW_LUNG_CU, "H5", 2_250_000, 0),
     ]
     replace_year(path, 2026, **year)
-    output = dbt(["build"], path).stdout
+    output = dbt(BUILD, path).stdout
     assert households_placed(output) == "those first assessed on 2025 units after 2025"
     assert years_replaced(output, "int_commune_households_counted") == "2023, 2024"
     assert years_rebuilt(output, "int_commune_households_counted") == "2026"
@@ -783,7 +789,7 @@ def test_a_flows_table_built_before_the_year_rows_is_rebuilt_whole(warehouse, tm
             con.execute(
                 f"alter table intermediate.int_household_flows_tracked drop column {column}"
             )
-    output = dbt(["build"], path).stdout
+    output = dbt(BUILD, path).stdout
     years = [
         year
         for (year,) in query(
@@ -827,7 +833,7 @@ def test_a_resent_year_rebuilds_it_and_the_years_after(with_2026, tmp_path_facto
         household(2024, ("02", "024", "00691"), "H8", 1_900_000, 3, area_type="urban")
     )
     replace_year(path, 2024, **corrected)
-    output = dbt(["build"], path).stdout
+    output = dbt(BUILD, path).stdout
     assert years_rebuilt(output, "int_household_flows_tracked") == "2024, 2025, 2026"
     assert years_with_known_flows(output) == "2024, 2025"
     assert years_rebuilt(output, "int_commune_deprivations_counted") == "2024, 2025, 2026"
@@ -891,7 +897,7 @@ def qd59_warehouse(tmp_path_factory):
             ],
             commune_totals=[("00715", 10, 40)],
         )
-    dbt(["build"], path)
+    dbt(BUILD, path)
     return path
 
 

@@ -232,8 +232,8 @@ def warehouse_dbt_assets(
     # statement it ran), 0.9 s of each build, and the folder goes once the build succeeds. The
     # run's own log keeps dbt's messages; rerun `dbt build` for statement-level detail.
     # dbt's unit tests check the models' SQL on fixed inputs, not the data: they run with the
-    # test suite (every `dbt build` of tests/test_dbt_models.py runs them, and
-    # test_the_dbt_unit_tests_pass names them), not in every production build.
+    # test suite (tests/test_dbt_models.py::test_the_dbt_unit_tests_pass runs and names every
+    # one), not in every production build.
     args = ["build", "--exclude-resource-type", "unit_test", "--log-level-file", "none"]
     # The models' `model_rules` tests: their models' post-hooks run them. A check selected
     # without its model (run from the UI on its own) has no hook to run it: then the tests run
