@@ -50,7 +50,6 @@ class Progress:
     failed_steps: list[tuple[str, str]] = field(default_factory=list)
     failed_checks: list[tuple[str, str, str]] = field(default_factory=list)
     materializations: dict[str, dict] = field(default_factory=dict)
-    on_step_start: dict[str, Callable[[], None]] = field(default_factory=dict)
     on_dbt_building: list[Callable[[], None]] = field(default_factory=list)
     """Called once, at the first node dbt reports built or failed: dbt is at work (a dbt step
     whose inputs did not change runs no dbt, and reports no node)."""
@@ -139,9 +138,6 @@ class Progress:
                 self.close_bar()
             self.running_step = event.step_key
             self.line(f"start   {event.step_key}")
-            hook = self.on_step_start.pop(event.step_key, None)
-            if hook is not None:
-                hook()
         elif kind == "ASSET_MATERIALIZATION":
             mat = event.event_specific_data.materialization
             key = "/".join(mat.asset_key.path)

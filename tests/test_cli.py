@@ -98,16 +98,20 @@ def test_review_years_are_registered_in_chronological_order(instance):
 
 
 def test_gate_imports_are_warmed_once_when_dbt_starts(capsys) -> None:
-    """`run` imports Great Expectations in the background when the dbt step starts (not at
-    start-up, where it slowed Dagster's own start), once."""
+    """`run` imports Great Expectations in the background once dbt builds (not at start-up,
+    where it slowed Dagster's own start, nor at the dbt step's start), once."""
     from types import SimpleNamespace
 
     from orchestration.progress import Progress
+    from orchestration.transform.node_log import DBT_NODE_LOG_PREFIX
 
     calls: list[str] = []
-    progress = Progress(on_step_start={"warehouse_dbt_assets": lambda: calls.append("warm")})
-    for step in ("raw__survey_households", "warehouse_dbt_assets", "warehouse_dbt_assets"):
+    progress = Progress()
+    progress.on_dbt_building.append(lambda: calls.append("warm"))
+    for step in ("raw__survey_households", "warehouse_dbt_assets"):
         progress.handle(SimpleNamespace(event_type_value="STEP_START", step_key=step))
+    for node in ("seeds/plans", "marts/commune_year"):
+        progress.handle_log(f"{DBT_NODE_LOG_PREFIX}{node} built")
     assert calls == ["warm"]
     assert "start   warehouse_dbt_assets" in capsys.readouterr().out
 
