@@ -27,16 +27,17 @@ VINH_BAO_HOA_BINH = ("31", "316", "11890")
 LIEN_MAC = ("30", "294", "10843")
 HA_NAM = ("31", None, "10843")
 NGUYEN_BINH_KHIEM = ("31", None, "11911")
-# The models the crosswalk feeds, built as the pipeline builds them: dbt's unit tests (which do
-# not read the warehouse) run in tests/test_dbt_models.py.
+# As the pipeline builds: dbt's unit tests (which do not read the warehouse) run in
+# tests/test_dbt_models.py.
+NO_UNIT_TESTS = ["--exclude-resource-type", "unit_test"]
+# The models the crosswalk feeds.
 SELECT = [
     "--select",
     "+territory_year",
     "+crosswalk_links",
     "--indirect-selection",
     "cautious",
-    "--exclude-resource-type",
-    "unit_test",
+    *NO_UNIT_TESTS,
 ]
 
 
@@ -180,15 +181,8 @@ def test_a_planted_far_link_is_flagged(builds, tmp_path):
             [ca_mau],
         )
     dbt(
-        [
-            "build",
-            "--select",
-            "+crosswalk_links",
-            "--indirect-selection",
-            "cautious",
-            "--exclude-resource-type",
-            "unit_test",
-        ],
+        ["build", "--select", "+crosswalk_links", "--indirect-selection", "cautious"]
+        + NO_UNIT_TESTS,
         path,
     )
     rows = {
