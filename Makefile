@@ -92,11 +92,13 @@ clean:
 .PHONY: setup-browser report
 
 # The browser tests' Chromium comes from Debian (Playwright's own browser download is not
-# reachable) and drives through the playwright package; the old-client test reads the published
-# file with the oldest DuckDB the README names (1.2.0) in its own folder, never on the venv's path.
+# reachable) and drives through the playwright package; it comes without the packages Debian
+# only recommends with it, which the headless browser tests do not use (docs/performance.md has
+# what that saves). The old-client test reads the published file with the oldest DuckDB the
+# README names (1.2.0) in its own folder, never on the venv's path.
 DUCKDB_1X := 1.2.0
 setup-browser: setup
-	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 	$(BIN)/python -m pip install --quiet playwright==1.65.2
 	test -d $(VENV)/duckdb1x/duckdb-$(DUCKDB_1X).dist-info || \
 		$(BIN)/python -m pip install --quiet --upgrade --no-warn-conflicts --target $(VENV)/duckdb1x duckdb==$(DUCKDB_1X)
