@@ -37,6 +37,8 @@ _SHOWN_METADATA = (
     "published_path",
     # The review years the ingest kept as they were (files and rules unchanged); only when any.
     "review_years_unchanged",
+    # The build whose gate outcomes this one kept (nothing the gate reads changed); only then.
+    "carried_over_from_build",
 )
 
 

@@ -283,7 +283,7 @@ def test_a_builds_inputs_digest_moves_with_each_input_and_its_record_with_the_re
     reads, a raw table's rows or its years' ingest records, and a reference table's content; a
     recorded build is found only with every relation it made still present, and not once
     forgotten."""
-    from orchestration.transform import build_inputs
+    from orchestration.base import build_inputs
 
     project = tmp_path / "dbt_project"
     shutil.copytree(

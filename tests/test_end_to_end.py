@@ -435,6 +435,7 @@ def test_run_on_unchanged_input_reproduces_the_published_numbers(
     ):
         assert a.execute(query).fetchall() == b.execute(query).fetchall()
         first_build = a.execute("select build_id from build_info").fetchone()[0]
+        second_build = b.execute("select build_id from build_info").fetchone()[0]
         assert b.execute("select count(*) from publish_changes").fetchone()[0] == 0
         assert b.execute("select previous_build_id from build_info").fetchone()[0] == first_build
     manifest = json.loads((second / "published" / "manifest.json").read_text(encoding="utf-8"))
@@ -465,6 +466,17 @@ def test_run_on_unchanged_input_reproduces_the_published_numbers(
     assert sorted((e.asset_check_key for e in carried), key=str) == sorted(dbt_checks, key=str)
     assert all(e.passed for e in carried)
     assert {e.metadata["carried_over_from_run"].value for e in carried} == {first_run}
+    # Nor did the gate validate again: the same dbt build, suites and code, so the new build
+    # keeps the first build's outcomes, each with the time it was validated.
+    (gate,) = [line for line in terminal.splitlines() if "built   audit/validation_results" in line]
+    assert f"carried_over_from_build {first_build}" in gate, gate
+    outcomes = (
+        "select * exclude (build_id, run_id) from audit.validation_results "
+        "where build_id = ? order by all"
+    )
+    with duckdb.connect(str(second / "warehouse.duckdb"), read_only=True) as b:
+        kept = b.execute(outcomes, [second_build]).fetchall()
+        assert kept and kept == b.execute(outcomes, [first_build]).fetchall()
 
 
 def _summary(out: Path) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -231,6 +232,89 @@ def test_clean_build_passes_and_records_every_result(warehouse: Path) -> None:
     assert stored == (expected_count, True)
     assert failed_expectations(warehouse, "b-clean") == []
     assert build_id_for_run(warehouse, "r-clean") == "b-clean"
+
+
+def _record_dbt_build(warehouse: Path, run_id: str) -> None:
+    """The record the dbt step leaves once it has built the whole project (build_inputs.py)."""
+    from orchestration.base.build_inputs import (
+        build_inputs_digest,
+        manifest_sources,
+        record_build,
+    )
+
+    sources = manifest_sources(json.loads(DBT_MANIFEST_PATH.read_text(encoding="utf-8")))
+    with duckdb.connect(str(warehouse)) as con:
+        inputs = build_inputs_digest(con, REPO_ROOT / "dbt_project", sources)
+        assert inputs is not None
+        record_build(con, inputs, run_id, [])
+
+
+def _stored(warehouse: Path, build_id: str) -> list[tuple]:
+    """A build's recorded outcomes, without the build and run they are recorded under."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select * exclude (build_id, run_id) from audit.validation_results "
+            "where build_id = ? order by all",
+            [build_id],
+        ).fetchall()
+
+
+def test_a_gate_whose_inputs_did_not_change_keeps_the_last_validations_outcomes(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """The same dbt build (its inputs still the same), suites and code: the new build keeps the
+    outcomes of the last validation, a failure and its keys included, each with the time it
+    was validated. Changed suites, changed raw rows or no dbt build record: validated again."""
+    _execute(warehouse, ASSESSED_ABOVE_TOTAL)
+    _record_dbt_build(warehouse, "r-dbt")
+    first = run_gate(warehouse, build_id="b1", run_id="r1", data_docs_dir=None)
+    assert first.carried_over_from is None and not first.passed
+    second = run_gate(warehouse, build_id="b2", run_id="r2", data_docs_dir=None)
+    assert second.carried_over_from == "b1"
+    assert not second.passed
+    assert [f.offending_keys for f in second.failures] == [f.offending_keys for f in first.failures]
+    assert {(o.build_id, o.run_id) for o in second.results} == {("b2", "r2")}
+    assert _stored(warehouse, "b2") == _stored(warehouse, "b1")
+    assert [f.expectation for f in failed_expectations(warehouse, "b2")] == [
+        f.expectation for f in failed_expectations(warehouse, "b1")
+    ]
+
+    # Other suites: one warning fewer, validated with them.
+    suites = tmp_path / "expectations"
+    shutil.copytree(REPO_ROOT / "expectations", suites)
+    warnings = json.loads((suites / "warnings.json").read_text(encoding="utf-8"))
+    warnings["assets"][0]["expectations"] = warnings["assets"][0]["expectations"][1:]
+    (suites / "warnings.json").write_text(json.dumps(warnings), encoding="utf-8")
+    fewer = run_gate(
+        warehouse, build_id="b3", run_id="r3", data_docs_dir=None, expectations_dir=suites
+    )
+    assert fewer.carried_over_from is None
+    assert fewer.expectations_evaluated == first.expectations_evaluated - 1
+    # The raw rows changed since dbt's build (an ingest without dbt): the staged views differ.
+    _execute(
+        warehouse,
+        "delete from raw.survey_households where household_code = "
+        "(select min(household_code) from raw.survey_households)",
+    )
+    assert (
+        run_gate(warehouse, build_id="b4", run_id="r4", data_docs_dir=None).carried_over_from
+        is None
+    )
+    # No dbt build recorded (a build started, or the record deleted): validated.
+    _record_dbt_build(warehouse, "r-dbt-2")
+    assert (
+        run_gate(warehouse, build_id="b5", run_id="r5", data_docs_dir=None).carried_over_from
+        is None
+    )
+    assert (
+        run_gate(warehouse, build_id="b6", run_id="r6", data_docs_dir=None).carried_over_from
+        == "b5"
+    )
+    _execute(warehouse, "delete from audit.dbt_builds")
+    assert (
+        run_gate(warehouse, build_id="b7", run_id="r7", data_docs_dir=None).carried_over_from
+        is None
+    )
 
 
 def test_critical_failure_blocks_and_is_reported(warehouse: Path) -> None:

@@ -80,6 +80,13 @@ def validation_results(
             "```\n" + format_failures([*result.failures, *result.warnings]) + "\n```"
         ),
     }
+    if result.carried_over_from is not None:
+        # Nothing the gate reads changed since that build's validation (gate/carry_over.py).
+        metadata["carried_over_from_build"] = result.carried_over_from
+        context.log.info(
+            f"the gate's inputs are those of build {result.carried_over_from}: its "
+            f"{result.expectations_evaluated} outcomes are kept, not validated again"
+        )
     if result.data_docs_index is not None:
         metadata["data_docs"] = MetadataValue.path(str(result.data_docs_index))
     return MaterializeResult(metadata=metadata)

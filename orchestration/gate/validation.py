@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from orchestration.base import background
 from orchestration.base.settings import EXPECTATIONS_DIR
 from orchestration.base.warehouse_connection import connect, insert_rows
-from orchestration.gate import by_year
+from orchestration.gate import by_year, carry_over
 from orchestration.gate.data_docs import build_site
 from orchestration.gate.gx_errors import GXSetupError
 
@@ -109,6 +109,7 @@ class GateResult:
     results: list[ExpectationOutcome]
     duration_s: float
     data_docs_index: Path | None = None
+    carried_over_from: str | None = None  # the build whose outcomes it kept (carry_over.py)
     expectations_evaluated: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -499,12 +500,15 @@ def _write_results(
     build_id: str,
     outcomes: list[ExpectationOutcome],
     by_years: list[tuple[AssetSpec, by_year.YearValidation]],
+    inputs: str | None,
 ) -> None:
     with connect(warehouse_path) as con:
         con.execute(RESULTS_DDL)
         con.execute(by_year.OUTCOMES_DDL)
         con.execute("begin transaction")
         con.execute("delete from audit.validation_results where build_id = ?", [build_id])
+        if inputs is not None:
+            carry_over.record_gate_inputs(con, build_id, inputs)
         for spec, done in by_years:
             by_year.write_outcomes(con, spec.suite, spec.asset, done)
         insert_rows(
@@ -547,12 +551,20 @@ def run_gate(
     the result names the index page they will be at; the run's publish step and the command wait
     for it.
 
+    When nothing it reads changed since a build's gate, ``build_id`` keeps that build's outcomes
+    and nothing is validated or rendered again (``carry_over.py``, ``carried_over_from``).
+
     Raises :class:`GXSetupError` when an expectation cannot be evaluated (missing table or
     column, SQL error, upstream regression): that is a broken build, never a data finding.
     """
+    started = time.perf_counter()
+    paths = (Path(warehouse_path), Path(expectations_dir), data_docs_dir)
+    inputs, kept = carry_over.kept_result(*paths, build_id=build_id, run_id=run_id)
+    if kept is not None:
+        return kept
+
     from orchestration.gate.gx_duckdb import duckdb_data_context, query_rows
 
-    started = time.perf_counter()
     assets = load_suites(expectations_dir)
     outcomes: list[ExpectationOutcome] = []
     by_years: list[tuple[AssetSpec, by_year.YearValidation]] = []
@@ -572,7 +584,7 @@ def run_gate(
         datasource.close()
         if data_docs_dir is not None and not docs_in_background:
             docs_index = build_site(context, Path(data_docs_dir))
-    _write_results(Path(warehouse_path), build_id, outcomes, by_years)
+    _write_results(Path(warehouse_path), build_id, outcomes, by_years, inputs)
     if data_docs_dir is not None and docs_in_background:
         # The context is in memory and its datasource closed: the pages need only the results.
         site = Path(data_docs_dir)

@@ -9,9 +9,9 @@ The household models are incremental by review year and detect for themselves wh
 ``dbt build`` after any ingest rebuilds exactly what the new or re-sent years require.
 
 A build of the whole project whose inputs are those of the last build that succeeded (the
-project's files, the versions, the sources: ``build_inputs.py``) does not run dbt: each model and
-seed is materialized as that build left it, and each check it evaluated is carried over, naming
-its run. Any change, or a partial selection, runs dbt.
+project's files, the versions, the sources: ``base/build_inputs.py``) does not run dbt: each
+model and seed is materialized as that build left it, and each check it evaluated is carried
+over, naming its run. Any change, or a partial selection, runs dbt.
 
 dbt's parse of the project is reused from the previous build against a warehouse of the same
 name (dbt's own partial parsing, its state kept by ``orchestration/base/dbt_parse_state.py``):
@@ -62,6 +62,14 @@ from dagster_dbt import (
 )
 from dagster_dbt.asset_utils import get_asset_check_key_for_test
 
+from orchestration.base.build_inputs import (
+    KeptBuild,
+    build_inputs_digest,
+    forget_builds,
+    kept_build,
+    manifest_sources,
+    record_build,
+)
 from orchestration.base.dbt_parse_state import keep_parse_state, parse_state, use_parse_state
 from orchestration.base.model_rules import (
     IN_BUILD_SELECTION,
@@ -76,13 +84,6 @@ from orchestration.base.resources import (
     is_lock_error,
 )
 from orchestration.base.settings import DBT_TARGET_DIR, WAREHOUSE_POOL
-from orchestration.transform.build_inputs import (
-    KeptBuild,
-    build_inputs_digest,
-    forget_builds,
-    kept_build,
-    record_build,
-)
 from orchestration.transform.dbt_failures import offending_rows
 from orchestration.transform.dbt_test_names import readable_manifest, readable_test_names
 from orchestration.transform.node_log import DBT_NODE_LOG_PREFIX, DBT_NOT_RUN
@@ -190,16 +191,8 @@ BUILD_ORDER: list[AssetKey] = [
     ).static_order()
     if manifest["nodes"][unique_id]["resource_type"] in ("model", "seed")
 ]
-# The sources a model, seed or test reads (some are declared for lineage only, such as the audit
-# tables the gate reads): what a build's inputs digest describes (build_inputs.py).
-SOURCES = sorted(
-    {
-        (source["schema"], source.get("identifier") or source["name"])
-        for node in manifest["nodes"].values()
-        for source_id in node.get("depends_on", {}).get("nodes", [])
-        if (source := manifest["sources"].get(source_id))
-    }
-)
+# What a build's inputs digest describes (base/build_inputs.py).
+SOURCES = manifest_sources(manifest)
 
 
 @dbt_assets(
@@ -300,7 +293,7 @@ def _unchanged_build(
 ) -> tuple[str | None, KeptBuild | None]:
     """The digest of this build's inputs when it builds the whole project (else None), and the
     last build made from the same inputs, when it left every relation and evaluated every check
-    selected now. Otherwise the record is deleted before dbt starts (build_inputs.py)."""
+    selected now. Otherwise the record is deleted before dbt starts (base/build_inputs.py)."""
     # The whole project: the asset as defined, not the step's subset of it (context.assets_def).
     whole = set(context.selected_asset_keys) == set(warehouse_dbt_assets.keys) and set(
         context.selected_asset_check_keys

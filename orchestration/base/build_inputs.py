@@ -15,7 +15,8 @@ every run); every other source (the reference units) is hashed whole. To have db
 unchanged inputs, delete the row of ``audit.dbt_builds`` (``docs/operations.md``).
 
 The record is deleted before dbt starts and written once its build has succeeded, so a build
-that failed or was killed halfway leaves none.
+that failed or was killed halfway leaves none. The gate reads it too: the same build, its inputs
+unchanged, is what lets a gate keep its last outcomes (``orchestration/gate/carry_over.py``).
 """
 
 from __future__ import annotations
@@ -74,6 +75,19 @@ def project_files_digest(project_dir: Path) -> str:
             digest.update(f"{path.relative_to(project_dir).as_posix()}\0".encode())
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
+
+
+def manifest_sources(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The sources (schema, table) a model, seed or test of dbt's ``manifest`` reads (some are
+    declared for lineage only, such as the audit tables the gate reads): what the digest takes."""
+    return sorted(
+        {
+            (source["schema"], source.get("identifier") or source["name"])
+            for node in manifest["nodes"].values()
+            for source_id in node.get("depends_on", {}).get("nodes", [])
+            if (source := manifest["sources"].get(source_id))
+        }
+    )
 
 
 def build_inputs_digest(
