@@ -310,6 +310,13 @@ def test_a_gate_whose_inputs_did_not_change_keeps_the_last_validations_outcomes(
         run_gate(warehouse, build_id="b6", run_id="r6", data_docs_dir=None).carried_over_from
         == "b5"
     )
+    # Without dbt's manifest, the sources the digest takes are unknown: validated.
+    from orchestration.base.settings import EXPECTATIONS_DIR
+    from orchestration.gate.carry_over import gate_inputs_digest
+
+    with duckdb.connect(str(warehouse)) as con:
+        assert gate_inputs_digest(con, EXPECTATIONS_DIR) is not None
+        assert gate_inputs_digest(con, EXPECTATIONS_DIR, manifest_path=tmp_path / "none") is None
     _execute(warehouse, "delete from audit.dbt_builds")
     assert (
         run_gate(warehouse, build_id="b7", run_id="r7", data_docs_dir=None).carried_over_from

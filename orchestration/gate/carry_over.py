@@ -92,8 +92,11 @@ def gate_inputs_digest(
     ).fetchall()
     if len(builds) != 1:
         return None
-    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
-    if build_inputs_digest(con, project_dir, manifest_sources(manifest)) != builds[0][1]:
+    try:
+        sources = manifest_sources(json.loads(Path(manifest_path).read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError):
+        return None  # no dbt manifest to read the sources from: validate
+    if build_inputs_digest(con, project_dir, sources) != builds[0][1]:
         return None
     digest = hashlib.sha256(FORMAT.encode())
     digest.update(("\ndbt build " + "\0".join(builds[0])).encode())
