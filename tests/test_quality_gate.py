@@ -275,6 +275,9 @@ def test_a_gate_whose_inputs_did_not_change_keeps_the_last_validations_outcomes(
     assert [f.offending_keys for f in second.failures] == [f.offending_keys for f in first.failures]
     assert {(o.build_id, o.run_id) for o in second.results} == {("b2", "r2")}
     assert _stored(warehouse, "b2") == _stored(warehouse, "b1")
+    # The same build's gate again (a step retried): still the first validation's outcomes.
+    again = run_gate(warehouse, build_id="b2", run_id="r2", data_docs_dir=None)
+    assert again.carried_over_from == "b1" and _stored(warehouse, "b2") == _stored(warehouse, "b1")
     assert [f.expectation for f in failed_expectations(warehouse, "b2")] == [
         f.expectation for f in failed_expectations(warehouse, "b1")
     ]

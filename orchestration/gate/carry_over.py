@@ -110,8 +110,12 @@ def gate_inputs_digest(
     return digest.hexdigest()
 
 
-def validated_build(con: duckdb.DuckDBPyConnection, inputs: str) -> str | None:
-    """The latest build whose gate read ``inputs`` and recorded its outcomes, if any."""
+def validated_build(
+    con: duckdb.DuckDBPyConnection, inputs: str, build_id: str | None = None
+) -> str | None:
+    """The first build other than ``build_id`` whose gate read ``inputs`` and whose outcomes are
+    still recorded: the one that validated them (a later build with the same inputs only kept
+    them)."""
     if not table_exists(con, "audit", "gate_inputs") or not table_exists(
         con, "audit", "validation_results"
     ):
@@ -122,15 +126,16 @@ def validated_build(con: duckdb.DuckDBPyConnection, inputs: str) -> str | None:
         from audit.gate_inputs
         where
             gate_inputs.inputs_sha256 = ?
+            and gate_inputs.build_id is distinct from ?
             and exists (
                 select 1
                 from audit.validation_results
                 where validation_results.build_id = gate_inputs.build_id
             )
-        order by gate_inputs.recorded_at desc
+        order by gate_inputs.recorded_at
         limit 1
         """,
-        [inputs],
+        [inputs, build_id],
     ).fetchone()
     return row[0] if row else None
 
@@ -145,7 +150,7 @@ def kept_result(
 ) -> tuple[str | None, GateResult | None]:
     """The gate's inputs digest (None: none), and the gate's result when an earlier build's gate
     read the same: its outcomes, recorded for ``build_id`` (``keep_outcomes``), with the Data
-    Docs of that validation when there are some."""
+    Docs as the last validation rendered them, when there are some."""
     from orchestration.gate.results import expectation_outcomes
     from orchestration.gate.validation import GateResult
 
@@ -172,7 +177,7 @@ def keep_outcomes(
     ``validated_at`` (one transaction, with the digest)."""
     with connect(warehouse_path) as con:
         inputs = gate_inputs_digest(con, expectations_dir)
-        validated = validated_build(con, inputs) if inputs is not None else None
+        validated = validated_build(con, inputs, build_id) if inputs is not None else None
         if validated is None:
             return inputs, None
         con.execute("begin transaction")
