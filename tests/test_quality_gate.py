@@ -303,7 +303,7 @@ def test_a_gate_whose_inputs_did_not_change_keeps_the_last_validations_outcomes(
         run_gate(warehouse, build_id="b4", run_id="r4", data_docs_dir=None).carried_over_from
         is None
     )
-    # No dbt build recorded (a build started, or the record deleted): validated.
+    # Another dbt build: validated, then kept.
     _record_dbt_build(warehouse, "r-dbt-2")
     assert (
         run_gate(warehouse, build_id="b5", run_id="r5", data_docs_dir=None).carried_over_from
@@ -320,6 +320,7 @@ def test_a_gate_whose_inputs_did_not_change_keeps_the_last_validations_outcomes(
     with duckdb.connect(str(warehouse)) as con:
         assert gate_inputs_digest(con, EXPECTATIONS_DIR) is not None
         assert gate_inputs_digest(con, EXPECTATIONS_DIR, manifest_path=tmp_path / "none") is None
+    # No dbt build recorded (a build started, or the record deleted): validated.
     _execute(warehouse, "delete from audit.dbt_builds")
     assert (
         run_gate(warehouse, build_id="b7", run_id="r7", data_docs_dir=None).carried_over_from

@@ -110,9 +110,7 @@ def gate_inputs_digest(
     return digest.hexdigest()
 
 
-def validated_build(
-    con: duckdb.DuckDBPyConnection, inputs: str, build_id: str | None = None
-) -> str | None:
+def validated_build(con: duckdb.DuckDBPyConnection, inputs: str, build_id: str) -> str | None:
     """The first build other than ``build_id`` whose gate read ``inputs`` and whose outcomes are
     still recorded: the one that validated them (a later build with the same inputs only kept
     them)."""
@@ -126,7 +124,7 @@ def validated_build(
         from audit.gate_inputs
         where
             gate_inputs.inputs_sha256 = ?
-            and gate_inputs.build_id is distinct from ?
+            and gate_inputs.build_id <> ?
             and exists (
                 select 1
                 from audit.validation_results
@@ -149,32 +147,13 @@ def kept_result(
     run_id: str,
 ) -> tuple[str | None, GateResult | None]:
     """The gate's inputs digest (None: none), and the gate's result when an earlier build's gate
-    read the same: its outcomes, recorded for ``build_id`` (``keep_outcomes``), with the Data
-    Docs as the last validation rendered them, when there are some."""
+    read the same: that build's outcomes, recorded for ``build_id`` and ``run_id`` with their
+    ``validated_at`` (one transaction, with the digest), and the Data Docs as the last
+    validation rendered them, when there are some."""
     from orchestration.gate.results import expectation_outcomes
     from orchestration.gate.validation import GateResult
 
     started = time.perf_counter()
-    inputs, validated = keep_outcomes(warehouse_path, build_id, run_id, expectations_dir)
-    if validated is None:
-        return inputs, None
-    index = Path(data_docs_dir) / "index.html" if data_docs_dir is not None else None
-    return inputs, GateResult(
-        build_id=build_id,
-        run_id=run_id,
-        results=expectation_outcomes(warehouse_path, build_id),
-        duration_s=time.perf_counter() - started,
-        data_docs_index=index if index is not None and index.exists() else None,
-        carried_over_from=validated,
-    )
-
-
-def keep_outcomes(
-    warehouse_path: Path, build_id: str, run_id: str, expectations_dir: Path
-) -> tuple[str | None, str | None]:
-    """The gate's inputs digest (None: none) and, when an earlier build's gate read the same, that
-    build, whose outcomes are then recorded for ``build_id`` and ``run_id`` with their
-    ``validated_at`` (one transaction, with the digest)."""
     with connect(warehouse_path) as con:
         inputs = gate_inputs_digest(con, expectations_dir)
         validated = validated_build(con, inputs, build_id) if inputs is not None else None
@@ -189,7 +168,15 @@ def keep_outcomes(
         )
         record_gate_inputs(con, build_id, inputs)
         con.execute("commit")
-    return inputs, validated
+    index = Path(data_docs_dir) / "index.html" if data_docs_dir is not None else None
+    return inputs, GateResult(
+        build_id=build_id,
+        run_id=run_id,
+        results=expectation_outcomes(warehouse_path, build_id),
+        duration_s=time.perf_counter() - started,
+        data_docs_index=index if index is not None and index.exists() else None,
+        carried_over_from=validated,
+    )
 
 
 def record_gate_inputs(con: duckdb.DuckDBPyConnection, build_id: str, inputs: str) -> None:
