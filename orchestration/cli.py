@@ -23,6 +23,7 @@ from typing import NoReturn
 import duckdb
 
 from orchestration.base import run_lock
+from orchestration.base.collector import collect_less_often
 from orchestration.base.settings import get_settings
 from orchestration.instance import (
     HOST_TAG,
@@ -477,7 +478,11 @@ def entry_point() -> NoReturn:
     teardown. Every step has already closed its connections and files; an exception still ends
     the process the usual way, with its traceback. ``python -m orchestration.cli`` exits the
     usual way, so that profilers (pyinstrument, py-spy) still write their report.
+
+    Both set the garbage collector for a process that imports a lot first
+    (``orchestration/base/collector.py``).
     """
+    collect_less_often()
     code = main()
     try:
         atexit._run_exitfuncs()  # logging.shutdown, temporary directories, Dagster's own
@@ -489,4 +494,5 @@ def entry_point() -> NoReturn:
 
 
 if __name__ == "__main__":
+    collect_less_often()
     sys.exit(main())

@@ -14,9 +14,14 @@ import duckdb
 import pytest
 
 from orchestration.base.admin_units import load_admin_units
+from orchestration.base.collector import collect_less_often
 from orchestration.base.settings import get_settings
 from orchestration.runner import ensure_manifest
 from orchestration.sample import SampleSummary, generate_sample
+
+# The suite's processes import what a run's process does, and run pipelines in-process: the
+# garbage collector set as the command sets it (orchestration/base/collector.py).
+collect_less_often()
 
 # Tests write their exports just before running: files are read at once, not after the settle
 # interval a deployment waits for copies to finish (tests/test_sensor.py tests that rule).

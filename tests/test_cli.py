@@ -12,6 +12,7 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster._core.test_utils import create_run_for_test
 
+from orchestration.base.collector import THRESHOLDS
 from orchestration.base.settings import WAREHOUSE_POOL
 from orchestration.cli import _parse_years
 from orchestration.instance import HOST_TAG, PID_TAG
@@ -142,11 +143,13 @@ def test_the_warm_up_imports_the_gate_and_renders_a_first_chart(monkeypatch) -> 
 
 def test_the_command_exits_with_its_code_after_exit_handlers_and_all_output(tmp_path) -> None:
     """``entry_point`` skips the interpreter's module teardown, not the exit handlers (logging,
-    temporary directories) nor output still buffered in a pipe."""
+    temporary directories) nor output still buffered in a pipe; and it sets the garbage
+    collector for a process that imports a lot (orchestration/base/collector.py)."""
     script = f"""
-import atexit, sys
+import atexit, gc, sys
 from orchestration.cli import entry_point
 atexit.register(lambda: print("exit handler ran"))
+atexit.register(lambda: print("collector thresholds", gc.get_threshold()))
 print("buffered line " * 2000)
 sys.argv = ["poverty-warehouse", "run", "--raw-dir", {str(tmp_path / "missing")!r}]
 entry_point()
@@ -159,4 +162,5 @@ print("not reached")
     assert done.stdout.count("buffered line") == 2000
     assert done.stdout.rstrip().endswith("exit handler ran")
     assert "not reached" not in done.stdout
+    assert f"collector thresholds {THRESHOLDS}" in done.stdout
     assert "raw directory" in done.stderr and "does not exist" in done.stderr

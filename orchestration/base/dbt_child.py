@@ -58,6 +58,8 @@ import uuid
 from pathlib import Path
 from typing import NamedTuple
 
+from orchestration.base.collector import collect_less_often
+
 PR_SET_PDEATHSIG = 1
 ENV_OF_FLAG = {
     "--warehouse-path": "POVERTY_WAREHOUSE_PATH",
@@ -70,8 +72,7 @@ def die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    # A parent that died before the prctl sends nothing: we were adopted (by init or a
-    # subreaper) and stop here.
+    # A parent that died before the prctl sends nothing: adopted (by init or a subreaper), stop.
     if parent == 1 or os.getppid() != parent:
         os._exit(137)
 
@@ -231,6 +232,7 @@ def serve(name: str, ahead: ParseAhead | None = None) -> None:
     """The warm dbt: import dbt (and parse the project ``ahead``), then become the first
     invocation handed over on ``name``."""
     die_with_parent()
+    collect_less_often()  # before dbt's import (orchestration/base/collector.py)
     # Listening before dbt is imported: a child that comes early waits for the import (it gets
     # this process's id once dbt is here; if the import fails, it starts dbt itself).
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -406,11 +408,10 @@ def _parse_or_take_the_one_ahead(
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(state, target / state.name)
     shutil.rmtree(parsed.target, ignore_errors=True)
-    # No manifest.json at all: dbt writes it here when it parses, and again at the end of a
-    # build or run (0.2-0.3 s of JSON for this project, between the last node and the end of
-    # dbt's output, on the run's path). A run reads none of its build's artifacts but
-    # run_results.json; the manifest the definitions load is dbt_project/target/manifest.json,
-    # made by `make manifest`. This process serves this one invocation, then exits.
+    # No manifest.json: dbt writes it when it parses and again at a build's end (0.2-0.3 s of
+    # JSON on the run's path, between the last node and the end of dbt's output). A run reads
+    # only its build's run_results.json; the definitions load dbt_project/target/manifest.json
+    # (`make manifest`). This process serves this one invocation, then exits.
     import dbt.task.runnable as runnable
 
     runnable.write_manifest = _manifest_not_written
@@ -438,9 +439,8 @@ def _fits(parsed: _Parsed, runtime_config) -> bool:
     for key, value in manifest.env_vars.items():
         if os.environ.get(key, DEFAULT_ENV_PLACEHOLDER) != value:
             return False
-    # dbt's state check reads only the loader's two projects attributes; a whole loader would
-    # read the kept parse again, the very cost avoided here. Compared as dbt's partial parse
-    # compares them (ManifestLoader.is_partial_parsable; an empty hash equals nothing).
+    # dbt's state check reads only the loader's two projects attributes (a whole loader would
+    # read the kept parse again), compared as ManifestLoader.is_partial_parsable compares them.
     projects = SimpleNamespace(
         root_project=runtime_config, all_projects=runtime_config.load_dependencies()
     )
