@@ -84,6 +84,16 @@ counted as (
         {{ years_to_replace(years.replace) }}
     ),
 
+    -- The households placed since the earliest of those years' rows were. Their rows are
+    -- selected by code before the join below: the classification view then classifies only
+    -- theirs, not every household-year of the years replaced (the condition in `moved` still
+    -- decides each row; this only leaves out households it rejects).
+    placed_since as (
+        select household_code
+        from {{ ref('int_households_placed') }}
+        where first_2025_review_year > (select min(placed_through_year) from to_replace)
+    ),
+
     -- The rows of the households placed since the year's rows were: nothing placed them then.
     moved as (
         select
@@ -100,7 +110,8 @@ counted as (
                 and classified.household_code = flows.household_code
         {{ join_household_placement('classified') }}
         where
-            placement.old_commune_code is not null
+            classified.household_code in (select placed_since.household_code from placed_since)
+            and placement.old_commune_code is not null
             and to_replace.placed_through_year < household_versions.first_2025_review_year
         group by all
     ),
