@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 import duckdb
@@ -20,9 +21,10 @@ from built_warehouse import COMMUNES, ROWS_READ_PER_YEAR, YEARS, copy_warehouse
 from orchestration.base.build_record import code_version
 from orchestration.base.settings import REPO_ROOT
 from orchestration.gate.validation import run_gate
+from orchestration.publish import forms as forms_module
 from orchestration.publish import publish as publish_module
 from orchestration.publish.builds import list_builds, live_build_id
-from orchestration.publish.exports import recover_exports
+from orchestration.publish.exports import export_parquet, recover_exports
 from orchestration.publish.publish import (
     AUDIT_TABLE_DOCS,
     AUDIT_TABLES,
@@ -319,6 +321,44 @@ def test_parquet_files_match_the_duckdb_tables(
     for entry in manifest["forms"]:
         path = out / "published" / entry["file"]
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
+
+
+def test_an_unchanged_workbook_is_copied_with_the_new_build_as_a_fresh_write_gives_it(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The next publish copies each workbook whose rows did not change, its build id and time
+    written in, byte for byte the workbook a fresh write of that build gives; a workbook whose
+    file no longer has the hash its manifest lists is written again."""
+    out = warehouse.parent
+    _gate_and_publish(warehouse, "b1")
+    written: list[str] = []
+    real_write = forms_module._write_workbook
+
+    def counted_write(path: Path, *args) -> None:
+        written.append(path.name)
+        real_write(path, *args)
+
+    monkeypatch.setattr(forms_module, "_write_workbook", counted_write)
+    tampered = sorted((out / "published" / "forms").glob("*.xlsx"))[0]
+    tampered.write_bytes(tampered.read_bytes() + b"\0")
+    _gate_and_publish(warehouse, "b2")
+    manifest = _exports(out)
+    assert manifest["build_id"] == "b2" and len(manifest["forms"]) > 1
+    assert written == [tampered.name]  # every other workbook was copied
+    # A fresh write of every workbook of the same published file: the same bytes.
+    export_parquet(out / "published.duckdb", tmp_path / "fresh")
+    assert len(written) == 1 + len(manifest["forms"])
+    fresh = json.loads((tmp_path / "fresh" / "manifest.json").read_text(encoding="utf-8"))
+    assert [(f["file"], f["sha256"]) for f in fresh["forms"]] == [
+        (f["file"], f["sha256"]) for f in manifest["forms"]
+    ]
+    import openpyxl
+
+    copied = openpyxl.load_workbook(out / "published" / manifest["forms"][-1]["file"])
+    assert copied.active.cell(3, 1).value == forms_module.BUILD_LINE.format("b2")
+    assert copied.properties.description == "build b2"
+    built_at = _scalar(out / "published.duckdb", "select built_at from build_info")
+    assert copied.properties.created == built_at.astimezone(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def test_published_file_has_no_household_rows_names_or_ids(

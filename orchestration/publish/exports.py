@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestration.base.settings import DBT_MANIFEST_PATH
@@ -37,17 +38,19 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def export_parquet(published_file: Path, directory: Path) -> str:
+def export_parquet(published_file: Path, directory: Path, previous: Path | None = None) -> str:
     """Write every table of ``published_file`` as Parquet, the province workbooks and
-    ``manifest.json``; its build id."""
+    ``manifest.json``; its build id. ``previous``, the live export directory, lends the
+    workbooks that did not change (``orchestration/publish/forms.py``)."""
     directory.mkdir(parents=True)
     entries = []
     keys = parquet_files.table_keys(DBT_MANIFEST_PATH)
     con = connect(":memory:")
     try:
         con.execute(f"attach {sql_text(str(published_file))} as p (read_only)")
-        row = con.execute("select build_id from p.main.build_info").fetchone()
+        row = con.execute("select build_id, built_at from p.main.build_info").fetchone()
         build_id = str(row[0]) if row else ""
+        built_at = row[1] if row else datetime.now(UTC)
         names = [
             name
             for (name,) in con.execute(
@@ -58,7 +61,7 @@ def export_parquet(published_file: Path, directory: Path) -> str:
             path = directory / f"{name}.parquet"
             rows = parquet_files.write_parquet(con, "p", name, path, keys.get(name, ()))
             entries.append({"table": name, "file": path.name, "rows": rows})
-        forms = write_forms(con, "p", directory / FORMS_DIR_NAME, build_id)
+        forms = write_forms(con, "p", directory / FORMS_DIR_NAME, build_id, built_at, previous)
         con.execute("detach p")
     finally:
         con.close()

@@ -7,10 +7,24 @@ published file, so the workbook and the table cannot disagree. Vietnamese headin
 integers with thousands separators, rates with two decimals, the header frozen, the build id in
 the sheet's header. Written with xlsxwriter (pinned); the file name replaces the territory's
 colon, which Windows forbids in file names: ``pre2025-02_2024.xlsx``.
+
+A workbook is written from its rows, the build id and the build's time (its creation date), so
+the same three give the same bytes. Each one's manifest entry keeps ``content_sha256``, the
+digest of what it shows besides the build (its rows, territory, year and level, this module's
+code and xlsxwriter's version). A workbook whose digest equals the one the live export lists
+for the same file, and whose file still has the hash listed, is copied from it with the new
+build id and time written in, not written again: in a national publish after a year is added,
+286 of the 320 workbooks (``docs/performance.md``). The copy is the workbook a fresh write
+gives (``tests/test_publish.py`` compares them byte for byte).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -65,10 +79,16 @@ def _tables(con: duckdb.DuckDBPyConnection, database: str) -> set[str]:
 
 
 def write_forms(
-    con: duckdb.DuckDBPyConnection, database: str, directory: Path, build_id: str
+    con: duckdb.DuckDBPyConnection,
+    database: str,
+    directory: Path,
+    build_id: str,
+    built_at: datetime,
+    previous: Path | None = None,
 ) -> list[dict]:
     """Write every province territory's workbook per review year; their manifest entries
-    (file relative to the Parquet directory, territory, review_year, rows)."""
+    (file relative to the Parquet directory, territory, review_year, rows, content_sha256).
+    ``previous`` is the live export directory: its unchanged workbooks are copied (above)."""
     if not {"review_summary", "territory_year"} <= _tables(con, database):
         return []
     native = con.execute(
@@ -95,6 +115,7 @@ def write_forms(
         """
     ).fetchall():
         areas.setdefault((review_year, unit_version, province_code), []).append(tuple(row))
+    kept = _kept_workbooks(previous)
     entries = []
     for territory, province_code, unit_version, review_year in native:
         level = "district" if unit_version == "pre2025" else "commune"
@@ -104,19 +125,100 @@ def write_forms(
             if row[0] == level or (row[0] == "territory" and row[1] == territory)
         ]
         name = form_file_name(territory, review_year)
-        _write_workbook(directory / name, rows, level, review_year, build_id)
+        content = content_digest(territory, review_year, level, rows)
+        source, source_build = kept.get(f"{FORMS_DIR_NAME}/{name}", {}).get(content, (None, ""))
+        if source is None or not _copy_with_build(
+            source, directory / name, source_build, build_id, built_at
+        ):
+            _write_workbook(directory / name, rows, level, review_year, build_id, built_at)
         entries.append(
             {
                 "file": f"{FORMS_DIR_NAME}/{name}",
                 "territory": territory,
                 "review_year": review_year,
                 "rows": len(rows),
+                "content_sha256": content,
             }
         )
     return entries
 
 
-def _write_workbook(path: Path, rows: list, level: str, review_year: int, build_id: str) -> None:
+# What a workbook shows besides its rows and build: this module's code and xlsxwriter's version.
+_LAYOUT = hashlib.sha256(Path(__file__).read_bytes() + xlsxwriter.__version__.encode()).hexdigest()
+# Where a workbook holds its build id: the sheet's third line (a shared string) and the file's
+# comments; and its creation time.
+BUILD_LINE = "Mã bản dựng (build id): {}. Đơn vị tính: hộ, người; tỷ lệ: %."
+BUILD_COMMENT = "build {}"
+_BUILD_PARTS = {
+    "xl/sharedStrings.xml": "<t>" + BUILD_LINE + "</t>",
+    "docProps/core.xml": "<dc:description>" + BUILD_COMMENT + "</dc:description>",
+}
+_CREATED = re.compile(rb"(<dcterms:(?:created|modified) [^>]*>)[^<]*")
+
+
+def content_digest(territory: str, review_year: int, level: str, rows: list) -> str:
+    """The digest of what a workbook shows besides its build id and time."""
+    shown = json.dumps([_LAYOUT, territory, review_year, level, rows], default=str)
+    return hashlib.sha256(shown.encode("utf-8")).hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _kept_workbooks(previous: Path | None) -> dict[str, dict[str, tuple[Path, str]]]:
+    """The live export's workbooks still as its manifest lists them: file → content → (path,
+    the build id written in it). Anything unreadable or changed is left out (written again)."""
+    if previous is None:
+        return {}
+    try:
+        manifest = json.loads((previous / "manifest.json").read_text(encoding="utf-8"))
+        build_id = str(manifest["build_id"])
+        listed = [(e["file"], e["content_sha256"], e["sha256"]) for e in manifest["forms"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    kept: dict[str, dict[str, tuple[Path, str]]] = {}
+    for file, content, sha256 in listed:
+        path = previous / file
+        if path.is_file() and _sha256(path) == sha256:
+            kept[file] = {content: (path, build_id)}
+    return kept
+
+
+def _copy_with_build(
+    source: Path, target: Path, source_build: str, build_id: str, built_at: datetime
+) -> bool:
+    """``source`` written again as ``target`` with ``build_id`` and ``built_at`` in place of its
+    own, each part stored as xlsxwriter stores it; False (nothing written) if ``source`` does
+    hold its build id other than where a workbook of this module does."""
+    created = _created(built_at).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    with zipfile.ZipFile(source) as archive:
+        parts = [(info.filename, archive.read(info)) for info in archive.infolist()]
+    rewritten = []
+    for name, data in parts:
+        if name in _BUILD_PARTS:
+            text = _BUILD_PARTS[name]
+            was, now = text.format(source_build).encode(), text.format(build_id).encode()
+            if data.count(was) != 1:
+                return False
+            data = _CREATED.sub(lambda found: found.group(1) + created, data.replace(was, now))
+        rewritten.append((name, data))
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=False) as copy:
+        for name, data in rewritten:
+            info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            copy.writestr(info, data)
+    return True
+
+
+def _created(built_at: datetime) -> datetime:
+    """The workbook's creation time: the build's, in UTC, as xlsxwriter writes it."""
+    return built_at.astimezone(UTC).replace(tzinfo=None)
+
+
+def _write_workbook(
+    path: Path, rows: list, level: str, review_year: int, build_id: str, built_at: datetime
+) -> None:
     total = next((r for r in rows if r[0] == "territory"), None)
     parts = [r for r in rows if r[0] != "territory"]
     area_name = total[2] if total else ""
@@ -128,7 +230,8 @@ def _write_workbook(path: Path, rows: list, level: str, review_year: int, build_
             {
                 "title": f"Tổng hợp kết quả rà soát hộ nghèo, hộ cận nghèo năm {review_year}",
                 "subject": area_name,
-                "comments": f"build {build_id}",
+                "comments": BUILD_COMMENT.format(build_id),
+                "created": _created(built_at),
             }
         )
         title = workbook.add_format({"bold": True, "font_size": 14})
@@ -153,7 +256,7 @@ def _write_workbook(path: Path, rows: list, level: str, review_year: int, build_
             0, 0, f"TỔNG HỢP KẾT QUẢ RÀ SOÁT HỘ NGHÈO, HỘ CẬN NGHÈO NĂM {review_year}", title
         )
         sheet.write(1, 0, f"{area_name}, theo đơn vị cấp {by}")
-        sheet.write(2, 0, f"Mã bản dựng (build id): {build_id}. Đơn vị tính: hộ, người; tỷ lệ: %.")
+        sheet.write(2, 0, BUILD_LINE.format(build_id))
         sheet.write(HEADER_ROWS - 1, 0, "STT", heading)
         for column, (_, text, _) in enumerate(COLUMNS, start=1):
             sheet.write(HEADER_ROWS - 1, column, text, heading)

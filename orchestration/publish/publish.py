@@ -458,7 +458,7 @@ def prepare_exports_and_report(prepared: Prepared, warehouse_dir: Path) -> None:
 
     # Served files are for every reader, whatever umask keeps the working warehouse private.
     os.chmod(prepared.database, PUBLIC_FILE_MODE)
-    export_parquet(prepared.database, prepared.exports)
+    export_parquet(prepared.database, prepared.exports, warehouse_dir / EXPORT_DIR_NAME)
     write_report(prepared.database, prepared.report)
     os.chmod(prepared.report, PUBLIC_FILE_MODE)
     fsync_path(prepared.report)
