@@ -89,9 +89,11 @@ counted as (
     -- theirs, not every household-year of the years replaced (the condition in `moved` still
     -- decides each row; this only leaves out households it rejects).
     placed_since as (
-        select household_code
-        from {{ ref('int_households_placed') }}
-        where first_2025_review_year > (select min(placed_through_year) from to_replace)
+        select placed.household_code
+        from {{ ref('int_households_placed') }} as placed
+        where
+            placed.first_2025_review_year
+            > (select min(to_replace.placed_through_year) from to_replace)
     ),
 
     -- The rows of the households placed since the year's rows were: nothing placed them then.
