@@ -11,8 +11,9 @@ no longer waits for the disk, and the database stays consistent after a crash (a
 events of a run that was killed are lost; the warehouse itself is not stored here).
 ``instance.prepare_dagster_home`` names it in the instance's ``dagster.yaml``.
 
-Both storages remember the tables they have found: Dagster otherwise asks the database before
-storing each asset event's tags and each check result.
+Both storages remember the tables they have found, and the asset key table's columns: Dagster
+otherwise asks the database before storing each asset event's tags, each check result and each
+asset event (331 questions in a tiny run).
 """
 
 from __future__ import annotations
@@ -37,12 +38,17 @@ def _no_fsync_per_commit(dbapi_connection: Any, _record: Any) -> None:
 class _TablesFoundOnce:
     """Dagster asks whether a table exists before it stores each asset event's tags and each
     check result: three questions per dbt node, each on a connection of its own (the SQLite
-    storage creates an engine for each). A storage's tables are created with it and never dropped
-    while it lives (a wipe deletes rows; a migration adds tables), so a table found is
-    remembered; one not found is asked about again."""
+    storage creates an engine for each); and it reads the asset key table's columns before it
+    stores each asset event. A storage's tables and columns are created with it and never
+    dropped while it lives (a wipe deletes rows; a migration adds tables and columns), so a table
+    or column found is remembered; one not found is asked about again."""
 
     @cached_property
     def _tables_found(self) -> set[str]:
+        return set()
+
+    @cached_property
+    def _asset_key_columns_found(self) -> set[str]:
         return set()
 
     def has_table(self, table_name: str) -> bool:
@@ -51,6 +57,14 @@ class _TablesFoundOnce:
         found = super().has_table(table_name)  # type: ignore[misc]
         if found:
             self._tables_found.add(table_name)
+        return found
+
+    def _has_asset_key_col_on_connection(self, conn: Any, column_name: str) -> bool:
+        if column_name in self._asset_key_columns_found:
+            return True
+        found = super()._has_asset_key_col_on_connection(conn, column_name)  # type: ignore[misc]
+        if found:
+            self._asset_key_columns_found.add(column_name)
         return found
 
 

@@ -84,17 +84,25 @@ def test_the_unrecorded_instance_stores_what_dagsters_in_memory_log_stores():
 @pytest.mark.parametrize("recorded", [False, True], ids=["unrecorded", "recorded"])
 def test_each_table_is_looked_up_in_the_database_once(recorded, tmp_path: Path, monkeypatch):
     """Dagster asks whether a table exists before each asset event's tags and each check
-    result; the storage asks its database once per table (a table not found is asked again),
-    and stores every event all the same."""
+    result, and reads the asset key table's columns before each asset event; the storage asks
+    its database once per table and column (one not found is asked again), and stores every
+    event all the same."""
     parent = ConsolidatedSqliteEventLogStorage if recorded else InMemoryEventLogStorage
     asked: collections.Counter[str] = collections.Counter()
+    columns: collections.Counter[str] = collections.Counter()
     real = parent.has_table
+    real_column = parent._has_asset_key_col_on_connection
 
     def has_table(self, table_name: str) -> bool:
         asked[table_name] += 1
         return real(self, table_name)
 
+    def has_column(self, conn, column_name: str) -> bool:
+        columns[column_name] += 1
+        return real_column(self, conn, column_name)
+
     monkeypatch.setattr(parent, "has_table", has_table)
+    monkeypatch.setattr(parent, "_has_asset_key_col_on_connection", has_column)
     if recorded:
         home = prepare_dagster_home(tmp_path / "dagster_home")
         instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
@@ -105,6 +113,7 @@ def test_each_table_is_looked_up_in_the_database_once(recorded, tmp_path: Path, 
         ran = materialize([nodes], instance=instance)
         assert ran.success
         assert asked and set(asked.values()) == {1}, asked
+        assert columns and set(columns.values()) == {1}, columns
         assert instance.event_log_storage.has_table("no_such_table") is False
         assert instance.event_log_storage.has_table("no_such_table") is False
         assert asked["no_such_table"] == 2
