@@ -42,6 +42,8 @@ def export_parquet(published_file: Path, directory: Path, previous: Path | None 
     """Write every table of ``published_file`` as Parquet, the province workbooks and
     ``manifest.json``; its build id. ``previous``, the live export directory, lends the
     workbooks that did not change (``orchestration/publish/forms.py``)."""
+    listed = _manifest(previous) if previous is not None else None
+    kept = (previous, listed) if previous is not None and listed is not None else None
     directory.mkdir(parents=True)
     entries = []
     keys = parquet_files.table_keys(DBT_MANIFEST_PATH)
@@ -61,7 +63,7 @@ def export_parquet(published_file: Path, directory: Path, previous: Path | None 
             path = directory / f"{name}.parquet"
             rows = parquet_files.write_parquet(con, "p", name, path, keys.get(name, ()))
             entries.append({"table": name, "file": path.name, "rows": rows})
-        forms = write_forms(con, "p", directory / FORMS_DIR_NAME, build_id, built_at, previous)
+        forms = write_forms(con, "p", directory / FORMS_DIR_NAME, build_id, built_at, kept)
         con.execute("detach p")
     finally:
         con.close()
@@ -91,13 +93,17 @@ def export_parquet(published_file: Path, directory: Path, previous: Path | None 
     return build_id
 
 
-def _manifest_build_id(directory: Path) -> str | None:
+def _manifest(directory: Path) -> dict | None:
     try:
-        return json.loads((directory / EXPORT_MANIFEST_NAME).read_text(encoding="utf-8"))[
-            "build_id"
-        ]
-    except (OSError, ValueError, KeyError, TypeError):
+        manifest = json.loads((directory / EXPORT_MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _manifest_build_id(directory: Path) -> str | None:
+    manifest = _manifest(directory)
+    return manifest.get("build_id") if manifest is not None else None
 
 
 def recover_exports(warehouse_dir: Path) -> None:

@@ -14,18 +14,21 @@ digest of what it shows besides the build (its rows, territory, year and level, 
 code and xlsxwriter's version). A workbook whose digest equals the one the live export lists
 for the same file, and whose file still has the hash listed, is copied from it with the new
 build id and time written in, not written again: in a national publish after a year is added,
-286 of the 320 workbooks (``docs/performance.md``). The copy is the workbook a fresh write
+273 of the 320 workbooks (``docs/performance.md``). The copy is the workbook a fresh write
 gives (``tests/test_publish.py`` compares them byte for byte).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import zipfile
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import xlsxwriter
@@ -84,11 +87,12 @@ def write_forms(
     directory: Path,
     build_id: str,
     built_at: datetime,
-    previous: Path | None = None,
+    previous: tuple[Path, Mapping[str, Any]] | None = None,
 ) -> list[dict]:
     """Write every province territory's workbook per review year; their manifest entries
     (file relative to the Parquet directory, territory, review_year, rows, content_sha256).
-    ``previous`` is the live export directory: its unchanged workbooks are copied (above)."""
+    ``previous`` is the live export directory and its manifest: its unchanged workbooks are
+    copied (above)."""
     if not {"review_summary", "territory_year"} <= _tables(con, database):
         return []
     native = con.execute(
@@ -115,7 +119,7 @@ def write_forms(
         """
     ).fetchall():
         areas.setdefault((review_year, unit_version, province_code), []).append(tuple(row))
-    kept = _kept_workbooks(previous)
+    previous_dir, previous_build, listed = _listed_workbooks(previous)
     entries = []
     for territory, province_code, unit_version, review_year in native:
         level = "district" if unit_version == "pre2025" else "commune"
@@ -125,15 +129,21 @@ def write_forms(
             if row[0] == level or (row[0] == "territory" and row[1] == territory)
         ]
         name = form_file_name(territory, review_year)
-        content = content_digest(territory, review_year, level, rows)
-        source, source_build = kept.get(f"{FORMS_DIR_NAME}/{name}", {}).get(content, (None, ""))
-        if source is None or not _copy_with_build(
-            source, directory / name, source_build, build_id, built_at
-        ):
+        file = f"{FORMS_DIR_NAME}/{name}"
+        content = _content_digest(territory, review_year, level, rows)
+        entry = listed.get(file)
+        copied = (
+            entry is not None
+            and entry.get("content_sha256") == content
+            and _copy_with_build(
+                previous_dir / file, entry, previous_build, directory / name, build_id, built_at
+            )
+        )
+        if not copied:
             _write_workbook(directory / name, rows, level, review_year, build_id, built_at)
         entries.append(
             {
-                "file": f"{FORMS_DIR_NAME}/{name}",
+                "file": file,
                 "territory": territory,
                 "review_year": review_year,
                 "rows": len(rows),
@@ -156,43 +166,46 @@ _BUILD_PARTS = {
 _CREATED = re.compile(rb"(<dcterms:(?:created|modified) [^>]*>)[^<]*")
 
 
-def content_digest(territory: str, review_year: int, level: str, rows: list) -> str:
+def _content_digest(territory: str, review_year: int, level: str, rows: list) -> str:
     """The digest of what a workbook shows besides its build id and time."""
     shown = json.dumps([_LAYOUT, territory, review_year, level, rows], default=str)
     return hashlib.sha256(shown.encode("utf-8")).hexdigest()
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _kept_workbooks(previous: Path | None) -> dict[str, dict[str, tuple[Path, str]]]:
-    """The live export's workbooks still as its manifest lists them: file → content → (path,
-    the build id written in it). Anything unreadable or changed is left out (written again)."""
+def _listed_workbooks(
+    previous: tuple[Path, Mapping[str, Any]] | None,
+) -> tuple[Path, str, dict[str, Mapping[str, Any]]]:
+    """The live export's directory, the build id written in its workbooks, and its manifest's
+    entry of each workbook (none when the manifest does not read as one of this module's)."""
     if previous is None:
-        return {}
+        return Path(), "", {}
+    directory, manifest = previous
     try:
-        manifest = json.loads((previous / "manifest.json").read_text(encoding="utf-8"))
-        build_id = str(manifest["build_id"])
-        listed = [(e["file"], e["content_sha256"], e["sha256"]) for e in manifest["forms"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
-    kept: dict[str, dict[str, tuple[Path, str]]] = {}
-    for file, content, sha256 in listed:
-        path = previous / file
-        if path.is_file() and _sha256(path) == sha256:
-            kept[file] = {content: (path, build_id)}
-    return kept
+        return directory, str(manifest["build_id"]), {e["file"]: e for e in manifest["forms"]}
+    except (KeyError, TypeError):
+        return directory, "", {}
 
 
 def _copy_with_build(
-    source: Path, target: Path, source_build: str, build_id: str, built_at: datetime
+    source: Path,
+    listed: Mapping[str, Any],
+    source_build: str,
+    target: Path,
+    build_id: str,
+    built_at: datetime,
 ) -> bool:
     """``source`` written again as ``target`` with ``build_id`` and ``built_at`` in place of its
-    own, each part stored as xlsxwriter stores it; False (nothing written) if ``source`` does
-    hold its build id other than where a workbook of this module does."""
+    own, each part stored as xlsxwriter stores it; False (nothing written) if ``source`` is gone,
+    no longer has the hash its manifest entry ``listed`` gives, or holds its build id other than
+    where a workbook of this module does."""
+    try:
+        packed = source.read_bytes()
+    except OSError:
+        return False
+    if hashlib.sha256(packed).hexdigest() != listed.get("sha256"):
+        return False
     created = _created(built_at).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    with zipfile.ZipFile(source) as archive:
+    with zipfile.ZipFile(io.BytesIO(packed)) as archive:
         parts = [(info.filename, archive.read(info)) for info in archive.infolist()]
     rewritten = []
     for name, data in parts:
