@@ -91,6 +91,7 @@ _SAME_RULE_AS_DBT = {
 _INGEST_RULE_AS_DBT = {
     "missing_household_code": "not_null",
     "duplicate_household": "unique_combination_of_columns",
+    "invalid_commune_code": "relationships_by_columns",
     "invalid_area_type": "accepted_values",
     "invalid_head_sex": "accepted_values",
     "invalid_reported_class": "accepted_values",
@@ -119,16 +120,27 @@ def _dbt_rules() -> set[tuple[str, str, frozenset[str]]]:
                 for column in columns:
                     rules.add((model, kind, frozenset([column])))
             continue
-        columns = kwargs.get("combination_of_columns") or [kwargs.get("column_name")]
+        columns = (
+            kwargs.get("combination_of_columns")
+            or list(kwargs.get("columns") or {})  # relationships_by_columns: child → parent
+            or [kwargs.get("column_name")]
+        )
         rules.add((model, metadata["name"], frozenset(c for c in columns if c)))
     return rules
+
+
+# The classification view selects every staged household column unchanged (`households.*`): a
+# rule on one of those columns is the same rule on either relation.
+_PASSED_THROUGH = {"stg_review_exports__households": ("int_households_classified",)}
 
 
 def test_no_rule_is_owned_by_both_dbt_and_the_gate() -> None:
     """Keys, not-null, accepted values and ranges the models guarantee are dbt tests; the data
     quality that decides publishing is the gate's. A rule with two owners drifts, and the dbt
     copy stops the build before the gate can report it: every expectation of a kind dbt also has
-    is compared with the manifest's tests on the same table and columns."""
+    is compared with the manifest's tests on the same table and columns, and on a view that
+    passes the table's columns through unchanged (the classification view's commune and
+    household code are the staged ones: the gate's ingest rules own them)."""
     dbt_rules = _dbt_rules()
     assert (
         "commune_year",
@@ -139,8 +151,18 @@ def test_no_rule_is_owned_by_both_dbt_and_the_gate() -> None:
     assert ("province_year", "accepted_range", frozenset(["poverty_rate"])) in dbt_rules
     both = []
     compared = 0
+    manifest = json.loads(DBT_MANIFEST_PATH.read_text(encoding="utf-8"))
+    columns_of = {
+        node["name"]: set(node.get("columns") or {})
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+    }
+    for staged, views in _PASSED_THROUGH.items():
+        for view in views:
+            assert columns_of[staged] <= columns_of[view], view
     for asset in load_suites():
         model = asset.table.split(".")[-1]
+        models = (model, *_PASSED_THROUGH.get(model, ()))
         for expectation in asset.expectations:
             reason = expectation.name.removeprefix("ingest_rule_")
             kind = _SAME_RULE_AS_DBT.get(expectation.type) or _INGEST_RULE_AS_DBT.get(reason)
@@ -152,8 +174,11 @@ def test_no_rule_is_owned_by_both_dbt_and_the_gate() -> None:
             ]
             if reason == "duplicate_household":
                 columns = ["review_year", "household_code"]
-            if (model, kind, frozenset(columns)) in dbt_rules:
-                both.append(f"{asset.table}: {expectation.name} ({kind} {columns})")
+            if reason == "invalid_commune_code":
+                columns = ["unit_version", "commune_code"]
+            for owner in models:
+                if (owner, kind, frozenset(columns)) in dbt_rules:
+                    both.append(f"{owner}: {expectation.name} ({kind} {columns})")
     assert compared >= 5
     assert both == [], both
 
