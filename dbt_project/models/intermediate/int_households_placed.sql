@@ -21,15 +21,17 @@
 
 with
 
--- Not materialized: each reference reads only the rows of its unit version from the
--- classification view (DuckDB would otherwise store every household-year once for both).
+-- Not materialized: each reference reads only the rows of its unit version (DuckDB would
+-- otherwise store every household-year once for both). The staged households, not the
+-- classification view: the four columns are the staged ones, which the view passes through
+-- unchanged, and the view's join with the standards would be evaluated for every row read.
 classified as not materialized (
     select
         review_year,
         unit_version,
         household_code,
         commune_code
-    from {{ ref('int_households_classified') }}
+    from {{ ref('stg_review_exports__households') }}
 ),
 
 first_2025 as (
