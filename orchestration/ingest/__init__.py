@@ -83,7 +83,7 @@ from orchestration.ingest.layout import (
     list_review_years,
     raw_files_fingerprint,
     review_year_of_path,
-    scan_file,
+    scan_entry,
     validate_raw_dir,
 )
 from orchestration.ingest.limits import LimitError, ReadLimits
@@ -242,12 +242,13 @@ def _plan_files(
             [review_year, dataset_name],
         ).fetchall()
     }
+    entries = list(layout.files(dataset_name, review_year))
+    # Two files scanned at a time: hashlib and the reads release the GIL (docs/performance.md).
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        scans = list(pool.map(scan_entry, entries))
     states = []
-    for index, entry in enumerate(layout.files(dataset_name, review_year)):
+    for index, (entry, scan) in enumerate(zip(entries, scans, strict=True)):
         if entry.ignored is not None:
-            # A link is never followed, so neither hashed nor measured.
-            linked = entry.path.is_symlink()
-            scan = None if linked else scan_file(entry.path, check_text=False)
             file_report = FileReport(
                 file_name=entry.relative,
                 sha256=None if scan is None else scan.sha256,
@@ -259,7 +260,7 @@ def _plan_files(
             states.append(FileState(index=index, path=entry.path, report=file_report))
             continue
         is_csv = entry.path.suffix.lower() == ".csv"
-        scan = scan_file(entry.path, check_text=is_csv)
+        assert scan is not None
         file_report = FileReport(
             file_name=entry.relative,
             sha256=scan.sha256,

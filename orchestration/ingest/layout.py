@@ -200,6 +200,14 @@ def scan_file(path: Path, *, check_text: bool = True) -> FileScan:
     return FileScan(digest.hexdigest(), size, lines, controls)
 
 
+def scan_entry(entry: LayoutEntry) -> FileScan | None:
+    """``scan_file`` of a layout entry, its text checked when it is a CSV to read; None for an
+    ignored link, which is never followed, so neither hashed nor measured."""
+    if entry.ignored is not None:
+        return None if entry.path.is_symlink() else scan_file(entry.path, check_text=False)
+    return scan_file(entry.path, check_text=entry.path.suffix.lower() == ".csv")
+
+
 def changed_since(path: Path, scan: FileScan) -> str | None:
     """The file's new sha256 when its bytes are no longer those ``scan`` hashed, else None.
 
