@@ -85,9 +85,10 @@ counted as (
     ),
 
     -- The households placed since the earliest of those years' rows were. Their rows are
-    -- selected by code before the join below: the classification view then classifies only
-    -- theirs, not every household-year of the years replaced (the condition in `moved` still
-    -- decides each row; this only leaves out households it rejects).
+    -- selected by code before the joins below (DuckDB applies the filter above the
+    -- classification view's own projections: the view still classifies every household-year
+    -- of the years replaced). The condition in `moved` still decides each row; this only leaves
+    -- out households it rejects.
     placed_since as (
         select placed.household_code
         from {{ ref('int_households_placed') }} as placed
