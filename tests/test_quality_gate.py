@@ -98,9 +98,8 @@ _INGEST_RULE_AS_DBT = {
 }
 
 
-def _dbt_rules() -> set[tuple[str, str, frozenset[str]]]:
+def _dbt_rules(manifest: dict) -> set[tuple[str, str, frozenset[str]]]:
     """(model, generic test, columns) of every generic data test in dbt's manifest."""
-    manifest = json.loads(DBT_MANIFEST_PATH.read_text(encoding="utf-8"))
     rules = set()
     for node in manifest["nodes"].values():
         metadata = node.get("test_metadata")
@@ -141,7 +140,8 @@ def test_no_rule_is_owned_by_both_dbt_and_the_gate() -> None:
     is compared with the manifest's tests on the same table and columns, and on a view that
     passes the table's columns through unchanged (the classification view's commune and
     household code are the staged ones: the gate's ingest rules own them)."""
-    dbt_rules = _dbt_rules()
+    manifest = json.loads(DBT_MANIFEST_PATH.read_text(encoding="utf-8"))
+    dbt_rules = _dbt_rules(manifest)
     assert (
         "commune_year",
         "unique_combination_of_columns",
@@ -151,7 +151,6 @@ def test_no_rule_is_owned_by_both_dbt_and_the_gate() -> None:
     assert ("province_year", "accepted_range", frozenset(["poverty_rate"])) in dbt_rules
     both = []
     compared = 0
-    manifest = json.loads(DBT_MANIFEST_PATH.read_text(encoding="utf-8"))
     columns_of = {
         node["name"]: set(node.get("columns") or {})
         for node in manifest["nodes"].values()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -91,20 +90,19 @@ def critical_path(
 
 
 def _build(warehouse: Path, target: Path, threads: int | None, extra: list[str]) -> float:
-    dbt = Path(sys.executable).with_name("dbt")
-    args = [str(dbt), "build", "--exclude-resource-type", "unit_test"]
-    args += ["--exclude", IN_BUILD_SELECTION, "--target-path", str(target)]
-    args += ["--log-path", str(target), "--log-level-file", "none"]
+    """The build as a run starts it: through ``orchestration.base.dbt_child``, which gives dbt
+    the warehouse and the memory limit (cold here: no warm dbt to hand it to)."""
+    args = [sys.executable, "-m", "orchestration.base.dbt_child"]
+    args += ["--warehouse-path", str(warehouse.resolve()), "--memory-limit", duckdb_memory_limit()]
+    args += ["build", "--exclude-resource-type", "unit_test", "--exclude", IN_BUILD_SELECTION]
+    args += ["--target-path", str(target), "--log-path", str(target), "--log-level-file", "none"]
     args += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     if threads:
         args += ["--threads", str(threads)]
-    env = {
-        **os.environ,
-        "POVERTY_WAREHOUSE_PATH": str(warehouse),
-        "POVERTY_DUCKDB_MEMORY_LIMIT": duckdb_memory_limit(),
-    }
     started = time.perf_counter()
-    done = subprocess.run([*args, *extra], env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [*args, *extra], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    )
     wall = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"dbt build failed ({done.returncode}):\n{done.stdout[-3000:]}")
@@ -125,7 +123,7 @@ def main() -> None:
         wal = options.warehouse.with_name(options.warehouse.name + ".wal")
         if wal.exists():
             shutil.copyfile(wal, copy.with_name(copy.name + ".wal"))
-        target = options.keep or Path(scratch) / "target"
+        target = (options.keep or Path(scratch) / "target").resolve()
         wall = _build(copy, target, options.threads, options.extra)
         results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))
         manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
