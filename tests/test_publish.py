@@ -581,6 +581,49 @@ def test_publish_crashing_before_the_rename_cleans_up(
     assert not list((out / "report").glob(".publishing-*"))
 
 
+@pytest.mark.parametrize("failing", ["report", "export"])
+def test_a_failed_report_or_export_keeps_the_last_publish_and_leaves_nothing(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """The report is written beside the export, in a thread: whichever of the two fails, the
+    publish fails with that error once the other has finished, and the prepared files of both
+    are removed (an export that fails first still waits for the report being written)."""
+    from orchestration.publish.report import page
+
+    _gate_and_publish(warehouse, "b1")
+    out = warehouse.parent
+    before = (out / "published.duckdb").read_bytes()
+    report_before = (out / "report" / "index.html").read_bytes()
+    finished: list[str] = []
+    real_write_report = page.write_report
+
+    def report(published: Path, destination: Path) -> Path:
+        if failing == "report":
+            raise RuntimeError("the report failed")
+        time.sleep(0.5)  # still writing when the export fails
+        written = real_write_report(published, destination)
+        finished.append("report")
+        return written
+
+    def export(published: Path, directory: Path, previous: Path | None = None) -> str:
+        directory.mkdir(parents=True)
+        (directory / "half-written.parquet").write_bytes(b"PAR1")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(page, "write_report", report)
+    if failing == "export":
+        monkeypatch.setattr(publish_module, "export_parquet", export)
+    with pytest.raises(RuntimeError if failing == "report" else OSError):
+        _gate_and_publish(warehouse, "b2")
+    monkeypatch.undo()
+    assert finished == ([] if failing == "report" else ["report"])
+    assert (out / "published.duckdb").read_bytes() == before
+    assert (out / "report" / "index.html").read_bytes() == report_before
+    assert live_build_id(out) == "b1" and _exports(out)["build_id"] == "b1"
+    assert not list(out.glob(".publishing-*"))
+    assert not list((out / "report").glob(".publishing-*"))
+
+
 def test_disk_full_after_the_rename_says_published(
     warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -48,6 +48,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -458,8 +459,13 @@ def prepare_exports_and_report(prepared: Prepared, warehouse_dir: Path) -> None:
 
     # Served files are for every reader, whatever umask keeps the working warehouse private.
     os.chmod(prepared.database, PUBLIC_FILE_MODE)
-    export_parquet(prepared.database, prepared.exports, warehouse_dir / EXPORT_DIR_NAME)
-    write_report(prepared.database, prepared.report)
+    # The report beside the export, each on its own read-only connection to the prepared file:
+    # the export's Parquet writes run in DuckDB, off the interpreter the report's charts need.
+    # Leaving the block waits for the report, so nothing writes it once the caller may discard it.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish-report") as pool:
+        report = pool.submit(write_report, prepared.database, prepared.report)
+        export_parquet(prepared.database, prepared.exports, warehouse_dir / EXPORT_DIR_NAME)
+        report.result()
     os.chmod(prepared.report, PUBLIC_FILE_MODE)
     fsync_path(prepared.report)
 
