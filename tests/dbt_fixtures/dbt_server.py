@@ -100,9 +100,24 @@ def serve(name: str, ahead: dbt_child.ParseAhead) -> None:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             dbt_child.die_with_parent()  # a fork does not inherit the server's death signal
             _take_a_copy_of_the_parse()
-            dbt_child.become_the_invocation(connection, cli)
+            dbt_child.become_the_invocation(connection, _without_the_static_parser(cli))
             os._exit(1)  # nothing was handed over: the dbt child starts dbt itself
         connection.close()
+
+
+def _without_the_static_parser(cli):
+    """``cli`` with dbt's static parser off, for a fork. The static parser runs in a Rust thread
+    pool (dbt_extractor's rayon pool) that the server starts when its own parse ahead uses it
+    (a project edited since its kept parse state); a fork has none of those threads, and its
+    own parse (an invocation the parse ahead does not fit, e.g. other ``--vars``) would wait for
+    them forever. A fork that parses renders each model's Jinja instead, with the same result.
+    Set after the invocation's environment replaced the server's, before dbt reads its flags."""
+
+    def invocation() -> None:
+        os.environ["DBT_STATIC_PARSER"] = "false"
+        cli()
+
+    return invocation
 
 
 def _take_a_copy_of_the_parse() -> None:
