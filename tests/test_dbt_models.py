@@ -676,6 +676,20 @@ def test_a_year_added_incrementally_leaves_what_a_whole_rebuild_builds(with_2026
     assert incremental == rebuilt_from_scratch(path, tmp_path)
 
 
+def test_a_year_added_stores_the_flows_and_fingerprints_a_whole_rebuild_stores(with_2026, tmp_path):
+    """An incremental build computes the flows' history fingerprints once, in a query whose rows
+    the model then reads as literals (64-bit unsigned hashes through dbt's agate tables); a
+    rebuild computes them in the model's SQL. Both store the same rows, year rows included."""
+    path, _ = with_2026
+    flows = "select * from intermediate.int_household_flows_tracked order by all"
+    scratch = tmp_path / "warehouse.duckdb"
+    shutil.copy(path, scratch)
+    dbt(["run", "--full-refresh", "--select", "int_household_flows_tracked"], scratch)
+    rebuilt = query(scratch, flows)
+    assert {row[0] for row in rebuilt if row[1] is None} == {2023, 2024, 2025, 2026}
+    assert query(path, flows) == rebuilt
+
+
 def test_a_year_that_places_households_corrects_the_earlier_years_by_difference(
     warehouse, tmp_path
 ):

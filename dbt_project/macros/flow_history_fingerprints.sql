@@ -36,3 +36,40 @@
     from histories
     left join {{ review_years }} as described on histories.review_year = described.review_year
 {%- endmacro %}
+
+{#- The same rows as `flow_history_fingerprints`, evaluated once: when dbt executes the model, one
+    query computes them (a pass over every household-year, through the classification) and
+    they come back as a literal table of a few rows, which the model reads both to decide the
+    years to build and to store on the year rows; while dbt only parses, the SQL itself. An
+    incremental build of the flows otherwise computed them twice, once for each. -#}
+{% macro flow_histories_evaluated_once(classified, review_years) -%}
+    {%- if not execute -%}
+        {{- return(flow_history_fingerprints(classified, review_years)) -}}
+    {%- endif -%}
+    {%- set histories_sql -%}
+        select
+            review_year,
+            households,
+            has_known_flows,
+            cast(history_fingerprint as varchar) as history_fingerprint
+        from ({{ flow_history_fingerprints(classified, review_years) }})
+        order by review_year
+    {%- endset -%}
+    {%- set rows = [] -%}
+    {%- for row in run_query(histories_sql).rows -%}
+        {%- do rows.append(
+            '(' ~ (row[0] | int) ~ '::integer, ' ~ (row[1] | int) ~ '::bigint, '
+            ~ ('true' if row[2] else 'false') ~ ", '" ~ (row[3] | int) ~ "'::ubigint)"
+        ) -%}
+    {%- endfor -%}
+    {%- if not rows -%}
+        {{- return(
+            'select null::integer as review_year, null::bigint as households, '
+            ~ 'null::boolean as has_known_flows, null::ubigint as history_fingerprint where false'
+        ) -}}
+    {%- endif -%}
+    {{- return(
+        'select * from (values ' ~ (rows | join(', '))
+        ~ ') as histories (review_year, households, has_known_flows, history_fingerprint)'
+    ) -}}
+{%- endmacro %}

@@ -14,14 +14,20 @@
     poor in any earlier year and whether the year's flows are known: each year's row stores a
     fingerprint of all that (macros/flow_history_fingerprints.sql), and the years whose
     fingerprint differs are rebuilt. Adding the newest year therefore rebuilds that year only;
-    re-sending an old year rebuilds it and the years after. -#}
+    re-sending an old year rebuilds it and the years after. The fingerprints are computed once
+    per build, as dbt executes the model (a pass over every household-year), and read from
+    there both to choose the years and to store on their year rows. -#}
 {% if is_incremental() %}
+    {#- The fingerprints computed once, for the years to build and the year rows stored. -#}
+    {% set histories_now = flow_histories_evaluated_once(
+        ref('int_households_classified'), ref('int_review_years_described')
+    ) %}
     {#- A table built before the year rows has no fingerprints: every year is rebuilt. -#}
     {% set built_fingerprint = 'history_fingerprint'
         if relation_has_column(this, 'history_fingerprint') else 'null::ubigint' %}
     {% set changed_years_sql %}
         with histories as (
-            {{ flow_history_fingerprints(ref('int_households_classified'), ref('int_review_years_described')) }}
+            {{ histories_now }}
         ),
         built_years as (
             select review_year, {{ built_fingerprint }} as history_fingerprint
@@ -62,7 +68,11 @@
     ),
 
     histories as (
-        {{ flow_history_fingerprints('classified', 'review_years') }}
+        {% if is_incremental() %}
+            {{ histories_now }}
+        {% else %}
+            {{ flow_history_fingerprints('classified', 'review_years') }}
+        {% endif %}
     ),
 
     -- The years to build whose flows are known: the others store no household row.
