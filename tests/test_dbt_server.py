@@ -30,14 +30,7 @@ def test_a_fork_parses_after_the_server_parsed_the_project_from_nothing(tmp_path
         state=str(tmp_path / "no-kept-parse.msgpack"), target=str(tmp_path / "parse")
     )
     name = dbt_child.warm_dbt_name()
-    server = subprocess.Popen(
-        [sys.executable, dbt_server.__file__, dbt_child.SERVE_FLAG, name, "ParseAhead"]
-        + [str(value) for value in ahead],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    server = dbt_server.start_server(name, ahead)
     env = dict(os.environ, DBT_TARGET_PATH=str(tmp_path / "target"))
     env["DBT_LOG_PATH"] = str(tmp_path / "logs")
     try:

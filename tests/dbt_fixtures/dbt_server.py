@@ -62,17 +62,22 @@ def server_name() -> str | None:
         ahead = parse_ahead(str(parse_dir / WAREHOUSE_NAME), duckdb_memory_limit())._replace(
             target=str(parse_dir / "parse")
         )
-        process = subprocess.Popen(
-            [sys.executable, __file__, dbt_child.SERVE_FLAG, name, ahead.__class__.__name__]
-            + [str(value) for value in ahead],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        process = start_server(name, ahead)
         _SERVER = (process, name)
         atexit.register(_stop, process, parse_dir)
     return _SERVER[1]
+
+
+def start_server(name: str, ahead: dbt_child.ParseAhead) -> subprocess.Popen:
+    """A server process listening on ``name`` that parses with ``ahead`` (``serve``)."""
+    return subprocess.Popen(
+        [sys.executable, __file__, dbt_child.SERVE_FLAG, name, ahead.__class__.__name__]
+        + [str(value) for value in ahead],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def _stop(process: subprocess.Popen, parse_dir: Path) -> None:
