@@ -67,6 +67,8 @@
         select * from {{ ref('int_review_years_described') }}
     ),
 
+    -- A whole build keeps the SQL: in a unit test the refs stand for the test's fixture rows,
+    -- which a query of the macro's own could not read.
     histories as (
         {% if is_incremental() %}
             {{ histories_now }}
