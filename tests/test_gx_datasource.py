@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import duckdb
@@ -264,3 +267,25 @@ def test_decimals_convert_as_gx_does_without_walking_the_call_stack(database: Pa
     assert all(r.success for r in results)
     assert converted and all(isinstance(d, decimal.Decimal) for d in converted)
     assert walked == []
+
+
+def test_scipy_stats_is_executed_at_its_first_use_not_when_gx_is_imported() -> None:
+    """In a fresh interpreter, the gate's datasource imports Great Expectations (and every GX
+    core expectation) without executing scipy.stats (orchestration/gate/deferred_imports.py);
+    the first use of one of its names executes it, and an expectation then gets the real one."""
+    code = textwrap.dedent(
+        """
+        import sys
+        import orchestration.gate.gx_duckdb
+        from great_expectations.expectations.core import (
+            expect_column_kl_divergence_to_be_less_than as kl,
+        )
+        executed_on_import = "scipy.stats._stats_py" in sys.modules
+        value = kl.stats.entropy([0.5, 0.5], [0.9, 0.1])
+        print(executed_on_import, "scipy.stats._stats_py" in sys.modules, round(value, 6))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split() == ["False", "True", "0.510826"]
