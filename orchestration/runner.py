@@ -284,10 +284,17 @@ def _warm_later_stages() -> None:
     The gate imports GX lazily (2 s) so that the code server and every other command start
     without it; the publish's first chart costs 0.8 s (Altair's import and vl-convert's first
     rendering; later charts take 30 ms). A run knows it will need both, and while the dbt
-    subprocess works this process's interpreter is idle; started earlier, the import competed
-    for the interpreter with Dagster's own start-up and cost as much as it saved. A failure here
-    is ignored: the gate and the report do the same work again and report their own errors.
+    subprocess works this process's interpreter only stores dbt's events; started earlier, the
+    import competed for the interpreter with Dagster's own start-up and cost as much as it saved.
+    A failure here is ignored: the gate and the report do the same work again and report their
+    own errors.
+
+    SQLAlchemy's ORM is imported here, on the run's thread, first: Great Expectations imports it,
+    and the run's event storage, which stores dbt's events as they stream, failed on it half
+    imported by the thread (``'_NoValueInList' object has no attribute '_sa_instance_state'``).
+    Once it is imported, Great Expectations imports no other SQLAlchemy module.
     """
+    import sqlalchemy.orm  # noqa: F401
 
     def warm() -> None:
         with contextlib.suppress(Exception):

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import psutil
 import pytest
-from dagster import AssetKey, materialize
+from dagster import AssetKey, DagsterInstance, EventLogEntry, materialize
 from dbt_fixtures.sample import YEARS
 from dbt_fixtures.warehouse import create_warehouse, replace_year
 
@@ -24,6 +24,7 @@ from orchestration.base.settings import (
     Settings,
     duckdb_memory_limit,
 )
+from orchestration.transform.node_log import DBT_NODE_LOG_PREFIX
 
 MARTS = (
     "commune_year",
@@ -45,12 +46,14 @@ def dbt_assets_module():
     return importlib.import_module("orchestration.transform.assets")
 
 
-def materialize_dbt(dbt_assets_module, path: Path):
+def materialize_dbt(dbt_assets_module, path: Path, instance: DagsterInstance | None = None):
     """The dbt asset with the code location's resources for a warehouse at ``path``: the path
     reaches dbt through the resources only (this process's environment is left alone)."""
     settings = Settings(raw_dir=path.parent / "raw", warehouse_dir=path.parent)
     return materialize(
-        [dbt_assets_module.warehouse_dbt_assets], resources=build_resources(settings)
+        [dbt_assets_module.warehouse_dbt_assets],
+        resources=build_resources(settings),
+        instance=instance,
     )
 
 
@@ -95,15 +98,18 @@ def materialized(tmp_path_factory, dbt_assets_module):
     create_warehouse(path)
     for year in (2023, 2024, 2025):
         replace_year(path, year, **YEARS[year]())
+    instance = DagsterInstance.ephemeral()
     with pytest.MonkeyPatch.context() as patch, WarmDbtWatch() as watch:
         patch.delenv(WAREHOUSE_PATH_ENV, raising=False)
-        result = materialize_dbt(dbt_assets_module, path)
+        result = materialize_dbt(dbt_assets_module, path, instance)
         assert WAREHOUSE_PATH_ENV not in os.environ
     WARM_DBTS[str(path)] = watch.seen
+    RUN_LOGS[str(path)] = instance.all_logs(result.run_id)
     return result, path
 
 
 WARM_DBTS: dict[str, dict[int, tuple[str, set[str]]]] = {}
+RUN_LOGS: dict[str, list[EventLogEntry]] = {}
 
 
 def test_asset_keys_follow_schema_and_sources_map_to_ingest_assets(dbt_assets_module):
@@ -200,6 +206,43 @@ def test_row_counts_are_attached_to_the_marts(materialized):
         if event.asset_key == AssetKey(["marts", "commune_year"])
     ]
     assert commune_year[0].metadata["dagster/row_count"].value == 10
+
+
+def test_each_model_and_seed_carries_the_row_count_and_columns_its_table_has(materialized):
+    """dbt logs them as it builds (the post-hook of `macros/relation_shape_logged.sql`): every
+    materialization's count and column schema are those of its relation in the warehouse."""
+    result, path = materialized
+    events = result.get_asset_materialization_events()
+    assert len(events) >= 40
+    with duckdb.connect(str(path), read_only=True) as con:
+        for event in events:
+            schema, name = event.asset_key.path
+            metadata = event.materialization.metadata
+            (count,) = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()
+            columns = con.execute(
+                "select column_name, lower(data_type) from information_schema.columns "
+                "where table_schema = ? and table_name = ? order by ordinal_position",
+                [schema, name],
+            ).fetchall()
+            assert metadata["dagster/row_count"].value == count, event.asset_key
+            schema_value = metadata["dagster/column_schema"].value
+            assert [(c.name, c.type) for c in schema_value.columns] == columns, event.asset_key
+
+
+def test_each_model_is_materialized_as_dbt_reports_it_not_once_dbt_has_ended(materialized):
+    """The run stores a model's materialization while dbt builds the next ones: the first
+    materialization comes before dbt reports its last node."""
+    _, path = materialized
+    logs = RUN_LOGS[str(path)]
+    materialized_at = [
+        i for i, entry in enumerate(logs) if entry.dagster_event_type == "ASSET_MATERIALIZATION"
+    ]
+    nodes_reported_at = [
+        i for i, entry in enumerate(logs) if DBT_NODE_LOG_PREFIX in (entry.user_message or "")
+    ]
+    assert len(materialized_at) >= 40 and len(nodes_reported_at) >= 40
+    assert materialized_at[0] < nodes_reported_at[-1]
+    assert materialized_at[-1] > nodes_reported_at[-1]
 
 
 def test_the_warehouse_file_is_released_after_the_dbt_step(materialized):

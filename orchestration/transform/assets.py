@@ -23,17 +23,22 @@ Each model's ``model_rules`` test runs in the model's post-hook as it is built
 reports their checks itself (passed after the model's output, failed with the offending rows
 when the hook stopped the model). A check selected without its model runs as its dbt test.
 
-Row counts and column schemas are read after ``dbt build`` ends, in one query on a connection
-opened and closed here. dagster-dbt's ``fetch_row_counts()`` / ``fetch_column_metadata()`` are not
-used: their thread pool busy-waits on dbt's event stream (two spinning threads on a 2-core
-machine), which tripled the step's time, and they leave dbt-duckdb's handle on the warehouse open
-in this process (stack-pitfalls #4).
+Row counts and column schemas come from dbt itself: the last post-hook of every model and seed
+logs them (``dbt_project/macros/relation_shape_logged.sql``), so each materialization is yielded
+as dbt reports its node and Dagster stores the events while dbt goes on. dagster-dbt's
+``fetch_row_counts()`` / ``fetch_column_metadata()`` are not used: their thread pool busy-waits on
+dbt's event stream (two spinning threads on a 2-core machine), which tripled the step's time, and
+they leave dbt-duckdb's handle on the warehouse open in this process. A build that does not run
+dbt reads them in one query on a connection opened and closed here.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
+import contextlib
 import graphlib
 import json
 import shutil
+import signal
+import subprocess
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -115,11 +120,8 @@ translator = WarehouseDbtTranslator(
 def _table_metadata(
     warehouse: WarehouseResource, relations: list[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    """Row count and column schema of each built relation, in one pass over the warehouse.
-
-    The warehouse resource gave dbt its path, so the numbers are those of the relations this
-    build just made.
-    """
+    """Row count and column schema of each relation a kept build left, in one pass over the
+    warehouse (a build that runs dbt has them from its post-hooks)."""
     if not relations:
         return {}
     counts = " union all ".join(
@@ -207,10 +209,11 @@ def warehouse_dbt_assets(
 ) -> Iterator[Any]:
     """``dbt build`` of the selected models, seeds and tests, streamed as Dagster events.
 
-    Each node is logged as dbt reports it (the command's progress display prints these lines
-    live); the events are yielded in dbt's order once the build ends, each materialization with
-    the row count and column schema of its table, which can only be read once dbt has released
-    the warehouse file.
+    Each node is logged and yielded as dbt reports it (the command's progress display prints
+    both live), so that Dagster stores a model's events while dbt builds the next ones; each
+    materialization carries the row count and column schema its post-hook logged (this process
+    cannot open the warehouse file while dbt holds it). A failed check is yielded once dbt has
+    ended, with the first offending rows when the build failed.
     """
     inputs, kept = _unchanged_build(context, warehouse)
     if kept is not None:
@@ -242,16 +245,29 @@ def warehouse_dbt_assets(
         # A full parse, also keeping dagster-dbt from copying in the state of `dbt parse`.
         args.append("--no-partial-parse")
     invocation = dbt.cli(args, context=context, target_path=target_path)
-    events: list[Any] = []
+    checks: list[AssetCheckResult] = []
+    held: list[AssetCheckResult] = []
     failure: Exception | None = None
     try:
-        for event in invocation.stream():
-            events.append(event)
-            _log_node(context, event)
+        for streamed in _streamed_with_shapes(invocation):
+            _log_node(context, streamed)
+            for event in [streamed, *_rules_passed_in_build(context, streamed, rules_in_build)]:
+                if isinstance(event, AssetCheckResult):
+                    checks.append(event)
+                    if not event.passed:
+                        # Yielded once dbt has ended: a failed build lists its offending rows.
+                        held.append(event)
+                        continue
+                yield event
     except DagsterDbtCliRuntimeError as error:
-        # A failed model or data test: what dbt reported before failing (the failed checks among
-        # it) is still yielded, so the run records why it stopped, then the step fails.
+        # A failed model or data test: what dbt reported before failing was yielded (the failed
+        # checks follow, with their rows), so the run records why it stopped, then the step fails.
         failure = error
+    except BaseException:
+        # Stopped while Dagster stored a node's events (the run interrupted, this generator
+        # closed): dbt is interrupted as dagster-dbt interrupts it when the stop meets its read.
+        _interrupt(invocation)
+        raise
     keep_parse_state(target_path, state)
     if failure is None:
         shutil.rmtree(target_path, ignore_errors=True)
@@ -260,32 +276,52 @@ def warehouse_dbt_assets(
         raise RetryRequested(
             max_retries=LOCK_RETRIES, seconds_to_wait=LOCK_RETRY_WAIT_S
         ) from failure
+    if failure is None:
+        if inputs is not None:
+            with warehouse.get_connection() as con:
+                record_build(con, inputs, context.run.run_id, _check_records(checks))
+        yield from held
+        return
+    held += _rules_broken_in_build(context, target_path, reported=checks)
+    yield from _with_offending_rows(context, warehouse, held, target_path)
+    # The failed nodes by name, not the CLI error that wraps them (it names only the command).
+    raise Failure(
+        description=_failed_nodes(target_path) or str(failure), allow_retries=False
+    ) from None
 
-    def key_of(event: Any) -> tuple[str, ...] | None:
-        if isinstance(event, Output):
-            return tuple(context.asset_key_for_output(event.output_name).path)
-        if isinstance(event, AssetMaterialization):
-            return tuple(event.asset_key.path)
-        return None
 
-    events = _with_rules_checked_in_build(
-        context, events, target_path if failure else None, passed_too=rules_in_build
-    )
-    keys = [key_of(event) for event in events]
-    metadata = _table_metadata(warehouse, [key for key in keys if key and len(key) == 2])
-    if failure is None and inputs is not None:
-        with warehouse.get_connection() as con:
-            record_build(con, inputs, context.run.run_id, _check_records(events))
-    if failure is not None:
-        events = _with_offending_rows(context, warehouse, events, target_path)
-    for event, key in zip(events, keys, strict=True):
-        extra = metadata.get(key) if key else None
-        yield event.with_metadata({**event.metadata, **extra}) if extra else event
-    if failure is not None:
-        # The failed nodes by name, not the CLI error that wraps them (it names only the command).
-        raise Failure(
-            description=_failed_nodes(target_path) or str(failure), allow_retries=False
-        ) from None
+def _interrupt(invocation: Any) -> None:
+    process = invocation.process
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=invocation.termination_timeout_seconds)
+
+
+def _streamed_with_shapes(invocation: Any) -> Iterator[Any]:
+    """dagster-dbt's events of each node as dbt reports it; a model's or seed's output carries
+    the row count and column schema its last post-hook logged
+    (``dbt_project/macros/relation_shape_logged.sql``), from which dagster-dbt builds the column
+    schema and this adds the row count."""
+    for raw in invocation.stream_raw_events():
+        # The node's logged JSON object, as dagster-dbt kept it for the node's result event (it
+        # has no public reader for the object; tests/test_dbt_assets.py checks the counts).
+        shape = getattr(raw, "_event_history_metadata", None) or {}
+        for event in raw.to_default_asset_events(
+            manifest=invocation.manifest,
+            dagster_dbt_translator=invocation.dagster_dbt_translator,
+            context=invocation.context,
+            target_path=invocation.target_path,
+            project=invocation.project,
+        ):
+            if isinstance(event, Output | AssetMaterialization) and "row_count" in shape:
+                event = event.with_metadata(
+                    {
+                        **event.metadata,
+                        "dagster/row_count": MetadataValue.int(int(shape["row_count"])),
+                    }
+                )
+            yield event
 
 
 def _unchanged_build(
@@ -419,43 +455,42 @@ def _rule_check(test_id: str, passed: bool, broken: list[tuple[str, int]]) -> As
     )
 
 
-def _with_rules_checked_in_build(
-    context: AssetExecutionContext,
-    events: list[Any],
-    target_path: Path | None,
-    *,
-    passed_too: bool,
-) -> list[Any]:
-    """The check of each model's `model_rules` test, which its post-hook ran: passed right after
-    the model's output (when ``passed_too``: the build left the tests out, else they report
-    themselves); failed, at the end, for each model dbt stopped on because a rule broke (from
-    ``run_results.json`` in ``target_path``, given when the build failed), unless its test
-    reported."""
+def _rules_passed_in_build(
+    context: AssetExecutionContext, event: Any, rules_in_build: bool
+) -> list[AssetCheckResult]:
+    """After a model's output, the check of its `model_rules` test, passed: its post-hook ran the
+    rules before dbt reported the model (when ``rules_in_build``: the build left the tests out,
+    else they report themselves)."""
+    if not (rules_in_build and isinstance(event, Output)):
+        return []
+    model_id = event.metadata.get("unique_id")
+    test_id = RULES_IN_BUILD.get(str(getattr(model_id, "value", model_id)))
+    if test_id in RULE_CHECKS and RULE_CHECKS[test_id] in context.selected_asset_check_keys:
+        return [_rule_check(test_id, True, [])]
+    return []
+
+
+def _rules_broken_in_build(
+    context: AssetExecutionContext, target_path: Path, reported: list[AssetCheckResult]
+) -> list[AssetCheckResult]:
+    """The failed check of each model dbt stopped on because a rule broke in its post-hook (from
+    ``run_results.json`` in the failed build's ``target_path``), unless its test reported."""
     selected = context.selected_asset_check_keys
-    reported = {
+    already = {
         AssetCheckKey(event.asset_key, event.check_name)
-        for event in events
-        if isinstance(event, AssetCheckResult) and event.asset_key and event.check_name
+        for event in reported
+        if event.asset_key and event.check_name
     }
-    checked: list[Any] = []
-    for event in events:
-        checked.append(event)
-        if passed_too and isinstance(event, Output):
-            model_id = event.metadata.get("unique_id")
-            test_id = RULES_IN_BUILD.get(str(getattr(model_id, "value", model_id)))
-            if test_id in RULE_CHECKS and RULE_CHECKS[test_id] in selected:
-                checked.append(_rule_check(test_id, True, []))
-    if target_path is None:
-        return checked
+    checks = []
     for result in _run_results(target_path).get("results", []):
         test_id = RULES_IN_BUILD.get(result.get("unique_id", ""))
         broken = broken_in_build(result.get("message") or "")
         if result.get("status") == "error" and test_id in RULE_CHECKS and broken is not None:
             check = _rule_check(test_id, False, broken)
-            if RULE_CHECKS[test_id] in selected and RULE_CHECKS[test_id] not in reported:
+            if RULE_CHECKS[test_id] in selected and RULE_CHECKS[test_id] not in already:
                 _log_node(context, check)
-                checked.append(check)
-    return checked
+                checks.append(check)
+    return checks
 
 
 def _shortened(text: str, limit: int) -> str:

@@ -6,9 +6,13 @@
         on_schema_change='sync_all_columns',
         post_hook=[
             "delete from {{ this }} where review_year not in (select distinct review_year from {{ ref('int_households_classified') }})",
+            "{{ poverty_relation_shape_logged() }}",
         ],
     )
 }}
+
+{#- The project's post-hooks (the rules, the row count for Dagster) run before the model's own:
+    the row count is logged again after the delete, and Dagster keeps the last one. -#}
 
 {#- Incremental by review year. A flow in year y depends on y, y - 1, whether the household was
     poor in any earlier year and whether the year's flows are known: each year's row stores a
