@@ -4,15 +4,12 @@
         incremental_strategy='delete+insert',
         unique_key='review_year',
         on_schema_change='sync_all_columns',
-        post_hook=[
-            "delete from {{ this }} where review_year not in (select distinct review_year from {{ ref('int_households_classified') }})",
-            "{{ poverty_relation_shape_logged() }}",
-        ],
+        pre_hook="{% if is_incremental() %}delete from {{ this }} where review_year not in (select distinct review_year from {{ ref('int_households_classified') }}){% endif %}",
     )
 }}
 
-{#- The project's post-hooks (the rules, the row count for Dagster) run before the model's own:
-    the row count is logged again after the delete, and Dagster keeps the last one. -#}
+{#- A year withdrawn from raw is deleted before the build (the pre-hook), so that the project's
+    post-hooks (the rules, the row count for Dagster) read the table as it is left. -#}
 
 {#- Incremental by review year. A flow in year y depends on y, y - 1, whether the household was
     poor in any earlier year and whether the year's flows are known: each year's row stores a
@@ -54,7 +51,7 @@
 {% endif %}
 
 {#- No year to build: no row, and no pass over every household's years (the delete+insert then
-    changes nothing; the post-hook still drops withdrawn years). -#}
+    changes nothing; the pre-hook still drops withdrawn years). -#}
 {% if is_incremental() and years_to_build == 'null' %}
     select * from {{ this }} where false
 {% else %}
