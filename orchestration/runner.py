@@ -278,16 +278,13 @@ def raw_file_count(raw_dir: Path, years: list[int]) -> int:
 
 
 def _warm_later_stages() -> None:
-    """Import Great Expectations, and start the report's chart renderer, in a background thread
-    while dbt builds.
+    """Import Great Expectations in a background thread while dbt builds.
 
     The gate imports GX lazily (2 s) so that the code server and every other command start
-    without it; the publish's first chart costs 0.8 s (Altair's import and vl-convert's first
-    rendering; later charts take 30 ms). A run knows it will need both, and while the dbt
-    subprocess works this process's interpreter only stores dbt's events; started earlier, the
-    import competed for the interpreter with Dagster's own start-up and cost as much as it saved.
-    A failure here is ignored: the gate and the report do the same work again and report their
-    own errors.
+    without it. A run knows it will need it, and while the dbt subprocess works this process's
+    interpreter only stores dbt's events; started earlier, the import competed for the
+    interpreter with Dagster's own start-up and cost as much as it saved. A failure here is
+    ignored: the gate imports it again and reports its own error.
 
     SQLAlchemy's ORM is imported here, on the run's thread, first: Great Expectations imports it,
     and the run's event storage, which stores dbt's events as they stream, failed on it half
@@ -299,10 +296,6 @@ def _warm_later_stages() -> None:
     def warm() -> None:
         with contextlib.suppress(Exception):
             import orchestration.gate.gx_duckdb  # noqa: F401
-        with contextlib.suppress(Exception):
-            from orchestration.publish.report.charts import warm_up
-
-            warm_up()
 
     threading.Thread(target=warm, name="warm-later-stages", daemon=True).start()
 

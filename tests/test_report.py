@@ -234,7 +234,16 @@ def test_report_briefs_offline_cards_first_with_breaks_and_the_terminals_list(
         assert points == _expected_points(published) == 19
         rates_text = page.inner_text('figure[data-chart="rates-2025:08"]')
         assert "2025 reorganisation" in rates_text and "ND351_2025" in rates_text
-        assert count(page, 'figure[data-chart="access"] g.mark-rect.role-mark path') == indicators
+        assert count(page, 'figure[data-chart="access"] g.bar rect') == indicators
+        # Lowest access first, each bar's width its share of the 0-100 % axis.
+        shares = page.eval_on_selector_all(
+            'figure[data-chart="access"] g.bar', "n => n.map(x => Number(x.dataset.access))"
+        )
+        assert shares == sorted(shares) and all(0 <= share <= 100 for share in shares)
+        widths = page.eval_on_selector_all(
+            'figure[data-chart="access"] g.bar rect', "n => n.map(x => x.getBBox().width)"
+        )
+        assert [round(w, 1) for w in widths] == [round(4.8 * share, 1) for share in shares]
         # What changed, and completeness: the terminal's list of files, with their reasons.
         assert page.get_attribute("[data-changes]", "data-changes") == "1"
         assert texts(page, "table.files td[data-file]") == terminal_files

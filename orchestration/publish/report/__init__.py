@@ -2,9 +2,9 @@
 
 It is written by the publish from the file it is about to serve (never from the working
 warehouse, never from a build the gate blocked), and ``make report`` writes it again from
-``published.duckdb``. Charts are Vega-Lite specifications built with Altair and rendered to static
-SVG by vl-convert, in this process and without a browser: the page carries no script, and no
-request leaves it (styles inline, no web fonts, no images from elsewhere).
+``published.duckdb``. Charts are static SVG written by ``charts``, in this process and without a
+browser or a chart renderer: the page carries no script, and no request leaves it (styles inline,
+no web fonts, no images from elsewhere).
 
 It briefs before it lists: target cards first (each plan and territory by its Vietnamese name,
 T1 … T10, the latest verdict, actual against required, the pace still required and the
@@ -20,6 +20,6 @@ publish of valid data.
 
 The package, one concern per module: ``page`` (the sections in order, the style, the file and
 ``python -m orchestration.publish.report``), ``targets`` (the cards and the target history),
-``sections`` (the other sections), ``charts`` (inline SVG and Vega-Lite), ``markup`` (Vietnamese
+``sections`` (the other sections), ``charts`` (inline SVG), ``markup`` (Vietnamese
 numbers and order, bilingual labels, table cells) and ``published`` (read access to the file).
 """

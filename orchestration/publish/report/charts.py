@@ -1,5 +1,5 @@
-"""The report's charts: the rates of each territory and the targets' trends as inline SVG
-written here, access by indicator through Vega-Lite (Altair, rendered by vl-convert)."""
+"""The report's charts, as inline SVG written here: the rates of each territory, access by
+indicator and the targets' trends. No script and no renderer: the page stays one static file."""
 
 from __future__ import annotations
 
@@ -16,30 +16,6 @@ class Chart:
     name: str
     svg: str
     marks: int
-
-
-# d3-format's locale for Vietnamese numbers on the chart axes (1.234,5).
-VI_LOCALE = {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["", " ₫"]}
-
-
-def _render_svg(chart: Any) -> str:
-    """The chart as SVG. Altair's JSON-schema check of the spec is skipped: it walks every data
-    point, the specs are fixed by this module, and Vega-Lite rejects an invalid one when it
-    renders."""
-    import vl_convert
-
-    svg = vl_convert.vegalite_to_svg(chart.to_dict(validate=False), format_locale=VI_LOCALE)
-    # The SVG's namespace URIs are identifiers, not requests; nothing else names a URL.
-    return svg
-
-
-def warm_up() -> None:
-    """Import Altair and start vl-convert's JavaScript engine with a one-bar chart: the first
-    chart of a process costs 0.8 s, the next ones about 30 ms. ``poverty-warehouse run`` calls
-    this in the background while dbt runs."""
-    import altair as alt
-
-    _render_svg(alt.Chart(alt.Data(values=[{"x": 1}])).mark_bar().encode(x="x:Q"))
 
 
 REORGANISATION_YEAR = 2025
@@ -73,11 +49,11 @@ def _marker(kind: str, x: float, y: float, colour: str) -> str:
 
 
 def _rates_chart(series: list[dict[str, Any]], name: str) -> Chart | None:
-    """One territory's poverty and near-poverty rates as inline SVG, written here rather than
-    by Vega (a chart per territory: about 0.3 s each through vl-convert, 30 s on a national
-    build's hundred territories). The line is broken, not joined, at the 2025 reorganisation and
-    at every change of standard, a dashed rule marks each break, and the point's shape is the
-    method (circle native, square mapped, triangle apportioned). ``marks`` counts the points."""
+    """One territory's poverty and near-poverty rates as inline SVG (a chart per territory: a
+    national build has about a hundred). The line is broken, not joined, at the 2025
+    reorganisation and at every change of standard, a dashed rule marks each break, and the
+    point's shape is the method (circle native, square mapped, triangle apportioned). ``marks``
+    counts the points."""
     values = [
         (int(r["review_year"]), measure, float(r[measure]), r)
         for r in series
@@ -183,29 +159,56 @@ def _line_segments(series: list[dict[str, Any]]) -> int:
 
 
 def _access_chart(rows: list[dict[str, Any]]) -> Chart | None:
-    import altair as alt
-
-    values = [
-        {"indicator": f"{r['indicator_name_vi'] or r['indicator_code']}", "access": r["access"]}
-        for r in rows
-        if r["access"] is not None
-    ]
+    """Access by indicator as inline SVG: one horizontal bar per indicator, the share of poor
+    households not deprived in it on a fixed 0-100 % axis, lowest first (where access lacks
+    most); each bar says its value on hover. ``marks`` counts the bars."""
+    values = sorted(
+        (
+            (float(r["access"]), str(r["indicator_name_vi"] or r["indicator_code"]))
+            for r in rows
+            if r["access"] is not None
+        ),
+        key=lambda value: value[0],
+    )
     if not values:
         return None
-    chart = (
-        alt.Chart(alt.Data(values=values))
-        .mark_bar(color="#2e90fa")
-        .encode(
-            y=alt.Y("indicator:N", sort="x", title="Chỉ số / indicator"),
-            x=alt.X(
-                "access:Q",
-                title="% hộ nghèo được tiếp cận / % of poor households with access",
-                scale=alt.Scale(domain=[0, 100]),
-            ),
+    bar, gap = 16, 6
+    label_width = min(320, 12 + 6 * max(len(label) for _, label in values))
+    plot = 480
+    left, right, upper, lower = label_width + 8, 24, 12, 56
+    width = left + plot + right
+    height = upper + len(values) * (bar + gap) + lower
+    bottom = height - lower
+
+    def x(share: float) -> float:
+        return left + plot * min(max(share, 0.0), 100.0) / 100
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-size="11" font-family="sans-serif" role="img" '
+        'aria-label="tiếp cận theo chỉ số / access by indicator">'
+    ]
+    for tick in range(0, 101, 20):
+        parts.append(
+            f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{upper}" y2="{bottom}" '
+            f'stroke="#eaecf0"/><text x="{x(tick):.1f}" y="{bottom + 14}" text-anchor="middle" '
+            f'fill="#475467">{vi_number(tick)}</text>'
         )
-        .properties(width=560, height=max(120, 22 * len(values)))
+    for index, (share, label) in enumerate(values):
+        top = upper + index * (bar + gap) + gap / 2
+        parts.append(
+            f'<g class="bar" data-indicator="{_e(label)}" data-access="{share:.4f}">'
+            f"<title>{_e(label)}: {vi_number(share, 1)} %</title>"
+            f'<rect x="{left}" y="{top:.1f}" width="{x(share) - left:.1f}" height="{bar}" '
+            f'fill="#2e90fa"/><text x="{left - 6}" y="{top + bar / 2 + 4:.1f}" '
+            f'text-anchor="end" fill="#344054">{_e(label)}</text></g>'
+        )
+    parts.append(
+        f'<line x1="{left}" x2="{left}" y1="{upper}" y2="{bottom}" stroke="#98a2b3"/>'
+        f'<text x="{left + plot / 2:.1f}" y="{bottom + 34}" text-anchor="middle" fill="#344054">'
+        "% hộ nghèo được tiếp cận / % of poor households with access</text></svg>"
     )
-    return Chart("access", _render_svg(chart), len(values))
+    return Chart("access", "".join(parts), len(values))
 
 
 def _figure(chart: Chart | None, caption: str) -> str:
