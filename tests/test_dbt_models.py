@@ -7,9 +7,14 @@ merged into 00691 and 00715 of province 08 in review 2025; review 2026 is added 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 
 import duckdb
 import pytest
@@ -21,7 +26,7 @@ from orchestration.base.model_rules import (
     broken_in_build,
     rules_checked_in_build,
 )
-from orchestration.base.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
+from orchestration.base.settings import DBT_PROJECT_DIR, DEFAULT_DUCKDB_MEMORY_LIMIT, REPO_ROOT
 from orchestration.ingest import RAW_TABLES
 from orchestration.transform.dbt_failures import model_key, offending_rows
 
@@ -269,6 +274,46 @@ def test_a_models_rules_stop_its_own_build_as_its_test_would(warehouse, tmp_path
     assert tested[test_id]["status"] == "fail"
     labels = sorted(r[0] for r in query(path, tested[test_id]["compiled_code"]))
     assert labels == sorted(label for label, _ in broken)
+
+
+def test_a_seeds_rules_stop_its_load_as_a_models_stop_its_build(tmp_path):
+    """A seed's `model_rules` run in its post-hook too, as it is loaded: a seed that breaks one
+    (here a plan without its baseline year) stops with the rule it broke, keeps its rows for the
+    listing, and what reads it is skipped; no `model_rules` test node runs."""
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages")
+    )
+    plans = project / "seeds" / "plans.csv"
+    header, first, *rest = plans.read_text(encoding="utf-8").splitlines()
+    columns = header.split(",")
+    cells = next(csv.reader([first]))
+    cells[columns.index("baseline_year")] = ""
+    line = io.StringIO()
+    csv.writer(line, lineterminator="").writerow(cells)
+    plans.write_text("\n".join([header, line.getvalue(), *rest]) + "\n", encoding="utf-8")
+    path = tmp_path / "warehouse.duckdb"
+    target = tmp_path / "dbt_target"
+    env = {**os.environ, "DBT_TARGET_PATH": str(target), "DBT_LOG_PATH": str(tmp_path / "logs")}
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.base.dbt_child", "--warehouse-path", str(path)]
+        + [*BUILD, "--select", "plans+", "--project-dir", str(project)]
+        + ["--profiles-dir", str(project)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    results = json.loads((target / "run_results.json").read_text("utf-8"))["results"]
+    status = {r["unique_id"]: r for r in results}
+    loaded = status["seed.poverty_warehouse.plans"]
+    assert loaded["status"] == "error"
+    assert broken_in_build(loaded["message"]) == [("not_null:baseline_year", 1)]
+    assert not any(".model_rules_" in unique_id for unique_id in status)
+    assert status["model.poverty_warehouse.plans_applied"]["status"] == "skipped"
+    assert query(path, "select count(*) from seeds.plans where baseline_year is null") == [(1,)]
 
 
 def test_flows_lost_or_doubled_by_a_build_fail_their_year_test(warehouse, tmp_path):

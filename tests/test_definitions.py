@@ -87,11 +87,11 @@ def test_every_check_is_named_and_described_for_people():
     assert AssetKey(["marts", "commune_year"]) in {spec.asset_key for spec in tables}
 
 
-def test_the_build_leaves_out_exactly_the_rules_the_models_post_hooks_run():
-    """The pipeline's `dbt build` excludes `IN_BUILD_SELECTION` (the `model_rules` tests declared
-    in the models' YAML) and reports a check for each test of `rules_checked_in_build` (those
-    attached to a model, whose post-hook runs them): the two must name the same tests, or a rule
-    would go unchecked or a check unreported. Every such check is on its model's asset."""
+def test_the_build_leaves_out_exactly_the_rules_the_post_hooks_run():
+    """The pipeline's `dbt build` excludes `IN_BUILD_SELECTION` (every `model_rules` test) and
+    reports a check for each test of `rules_checked_in_build` (those attached to a model or a
+    seed, whose post-hook runs them): the two must name the same tests, or a rule would go
+    unchecked or a check unreported. Every such check is on its model's or seed's asset."""
     from orchestration.transform.assets import RULE_CHECKS, RULES_IN_BUILD, manifest
 
     selected = {
@@ -99,25 +99,18 @@ def test_the_build_leaves_out_exactly_the_rules_the_models_post_hooks_run():
         for unique_id, node in manifest["nodes"].items()
         if node["resource_type"] == "test"
         and (node.get("test_metadata") or {}).get("name") == "model_rules"
-        and node["original_file_path"].startswith("models/")
     }
-    assert IN_BUILD_SELECTION == "test_name:model_rules,path:models"
+    assert IN_BUILD_SELECTION == "test_name:model_rules"
     assert selected == set(RULES_IN_BUILD.values()) == set(RULE_CHECKS)
-    assert len(selected) >= 30
-    seeds = [
-        node
-        for node in manifest["nodes"].values()
-        if (node.get("test_metadata") or {}).get("name") == "model_rules"
-        and node["attached_node"].startswith("seed.")
-    ]
-    assert seeds, "the seeds' rules stay tests of their own"
-    for model_id, test_id in RULES_IN_BUILD.items():
-        model = manifest["nodes"][model_id]
+    assert len(selected) >= 35
+    assert {node_id.split(".")[0] for node_id in RULES_IN_BUILD} == {"model", "seed"}
+    for node_id, test_id in RULES_IN_BUILD.items():
+        node = manifest["nodes"][node_id]
         key = RULE_CHECKS[test_id]
         assert key.name == "model_rules"
-        assert key.asset_key == AssetKey([model["schema"], model.get("alias") or model["name"]])
-        hooks = [hook["sql"].strip() for hook in model["config"]["post-hook"]]
-        assert "{{ poverty_model_rules_in_build() }}" in hooks, model_id
+        assert key.asset_key == AssetKey([node["schema"], node.get("alias") or node["name"]])
+        hooks = [hook["sql"].strip() for hook in node["config"]["post-hook"]]
+        assert "{{ poverty_model_rules_in_build() }}" in hooks, node_id
 
 
 def test_the_sensors_the_schedule_and_the_published_freshness_are_defined():

@@ -1,14 +1,15 @@
-{#- A model's `model_rules` test (tests/generic/model_rules.sql) run as the model is built: the
-    project's post-hook on every model (dbt_project.yml), inside the node's transaction, after
-    the model's statement.
+{#- A model's or seed's `model_rules` test (tests/generic/model_rules.sql) run as the model is
+    built or the seed loaded: the project's post-hook on every model and seed (dbt_project.yml),
+    inside the node's transaction, after the model's statement or the seed's load.
 
     Each test node costs dbt about 25 ms whatever the table's size, so the pipeline's build
-    excludes the `model_rules` tests of the models (orchestration/transform/assets.py) and this
-    hook runs the same SQL on the relation just made. When a rule is broken the table is kept
-    (committed, as a failing test leaves it, so that its offending rows can be listed) and the
-    node stops with an error that starts with `model_rules broken:` and lists each broken rule's
-    label and offending rows (`key`: how many key values repeat); dbt skips what depends on the model, as it does after a failing test.
-    A `dbt build` that keeps the tests runs the rules twice, with the same result. -#}
+    excludes the `model_rules` tests (orchestration/transform/assets.py) and this hook runs the
+    same SQL on the relation just made. When a rule is broken the table is kept (committed, as a
+    failing test leaves it, so that its offending rows can be listed) and the node stops with an
+    error that starts with `model_rules broken:` and lists each broken rule's label and offending
+    rows (`key`: how many key values repeat); dbt skips what depends on the node, as it does
+    after a failing test. A `dbt build` that keeps the tests runs the rules twice, with the same
+    result. -#}
 {% macro poverty_model_rules_in_build() -%}
   {%- if execute and var("model_rules_in_build", true) -%}
     {%- set test = poverty_model_rules_test(model.unique_id) -%}

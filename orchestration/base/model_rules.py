@@ -148,18 +148,18 @@ def broken_rules(kwargs: Mapping[str, Any], labels: Sequence[str]) -> list[Rule]
     return [rule for rule in rules_of(kwargs) if rule.label in wanted]
 
 
-IN_BUILD_SELECTION = f"test_name:{MODEL_RULES},path:models"
-"""The ``model_rules`` tests a build leaves out because each model's post-hook runs them
-(``dbt_project/macros/model_rules_in_build.sql``): those declared in the models' YAML, that is
-those attached to a model (``rules_checked_in_build``); the seeds' stay test nodes."""
+IN_BUILD_SELECTION = f"test_name:{MODEL_RULES}"
+"""The ``model_rules`` tests a build leaves out because the post-hook of the model or seed each
+is attached to runs them (``dbt_project/macros/model_rules_in_build.sql``): every one
+(``rules_checked_in_build``)."""
 IN_BUILD_MESSAGE = "model_rules broken: "
 """How the post-hook's error starts, before ``<label> (<n> row(s))`` per broken rule."""
 _BROKEN = re.compile(r"([A-Za-z_]+(?::[^\s(]+)?) \((\d+) rows?\)")
 
 
 def rules_checked_in_build(manifest: Mapping[str, Any]) -> dict[str, str]:
-    """Model id → the id of its ``model_rules`` test, for every model that has one: the rules its
-    post-hook runs as it is built."""
+    """Model or seed id → the id of its ``model_rules`` test, for every one that has one: the rules
+    its post-hook runs as it is built or loaded."""
     checked = {}
     for unique_id, node in manifest.get("nodes", {}).items():
         attached = str(node.get("attached_node") or "")
@@ -167,7 +167,7 @@ def rules_checked_in_build(manifest: Mapping[str, Any]) -> dict[str, str]:
         if (
             node.get("resource_type") == "test"
             and kind == MODEL_RULES
-            and attached.startswith("model.")
+            and attached.startswith(("model.", "seed."))
         ):
             checked[attached] = unique_id
     return checked
