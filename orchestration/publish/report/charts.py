@@ -173,7 +173,8 @@ def _access_chart(rows: list[dict[str, Any]]) -> Chart | None:
     if not values:
         return None
     bar, gap = 16, 6
-    label_width = min(320, 12 + 6 * max(len(label) for _, label in values))
+    # Room for the longest label at 11 px (about 6 px a character), however long it is.
+    label_width = 12 + 6 * max(len(label) for _, label in values)
     plot = 480
     left, right, upper, lower = label_width + 8, 24, 12, 56
     width = left + plot + right
