@@ -174,8 +174,8 @@ def rules_checked_in_build(manifest: Mapping[str, Any]) -> dict[str, str]:
 
 
 def broken_in_build(message: str) -> list[tuple[str, int]] | None:
-    """``(label, offending rows)`` of each rule a model's post-hook found broken, from dbt's
-    error message for the model; None when the model failed for another reason."""
+    """``(label, offending rows)`` of each rule a model's or seed's post-hook found broken, from
+    dbt's error message for the node; None when the node failed for another reason."""
     start = message.find(IN_BUILD_MESSAGE)
     if start < 0:
         return None

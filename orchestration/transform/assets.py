@@ -18,10 +18,10 @@ name (dbt's own partial parsing, its state kept by ``orchestration/base/dbt_pars
 1.7 s of every build. Each build's dbt target folder is removed once the build succeeds; a failed
 build keeps it for inspection.
 
-Each model's ``model_rules`` test runs in the model's post-hook as it is built
+Each model's or seed's ``model_rules`` test runs in its post-hook as it is built or loaded
 (``dbt_project/macros/model_rules_in_build.sql``); the build excludes those tests and this asset
-reports their checks itself (passed after the model's output, failed with the offending rows
-when the hook stopped the model). A check selected without its model runs as its dbt test.
+reports their checks itself (passed after the node's output, failed with the offending rows
+when the hook stopped the node). A check selected without its node runs as its dbt test.
 
 Row counts and column schemas come from dbt itself: the last post-hook of every model and seed
 logs them (``dbt_project/macros/relation_shape_logged.sql``), so each materialization is yielded
@@ -169,9 +169,9 @@ def _log_node(context: AssetExecutionContext, event: Any) -> None:
 # rule.
 manifest = readable_manifest(json.loads(dbt_project.manifest_path.read_text(encoding="utf-8")))
 TEST_NAMES = readable_test_names(manifest)
-# Each model's `model_rules` test is run by the model's post-hook as it is built
+# Each model's or seed's `model_rules` test is run by its post-hook as it is built or loaded
 # (dbt_project/macros/model_rules_in_build.sql), not as a node of its own (about 25 ms of dbt's
-# time per node): model id → test id, and the test's check.
+# time per node): model or seed id → test id, and the test's check.
 RULES_IN_BUILD = rules_checked_in_build(manifest)
 RULE_CHECKS: dict[str, AssetCheckKey] = {
     test_id: key
@@ -231,9 +231,9 @@ def warehouse_dbt_assets(
     # test suite (tests/test_dbt_models.py::test_the_dbt_unit_tests_pass runs and names every
     # one), not in every production build.
     args = ["build", "--exclude-resource-type", "unit_test", "--log-level-file", "none"]
-    # The models' `model_rules` tests: their models' post-hooks run them. A check selected
-    # without its model (run from the UI on its own) has no hook to run it: then the tests run
-    # as dbt nodes and report themselves.
+    # The `model_rules` tests: the post-hooks of their models and seeds run them. A check
+    # selected without its node (run from the UI on its own) has no hook to run it: then the
+    # tests run as dbt nodes and report themselves.
     rules_in_build = not any(
         key in context.selected_asset_check_keys
         and key.asset_key not in context.selected_asset_keys
@@ -449,7 +449,7 @@ def _rule_check(test_id: str, passed: bool, broken: list[tuple[str, int]]) -> As
             "unique_id": test_id,
             "status": "pass" if passed else "fail",
             "dagster_dbt/failed_row_count": len(broken),
-            "run_by": "the model's post-hook, as it was built",
+            "run_by": "its post-hook, as it was built or loaded",
             "broken_rules": ", ".join(f"{label} ({rows})" for label, rows in broken) or "none",
         },
     )
@@ -458,9 +458,9 @@ def _rule_check(test_id: str, passed: bool, broken: list[tuple[str, int]]) -> As
 def _rules_passed_in_build(
     context: AssetExecutionContext, event: Any, rules_in_build: bool
 ) -> list[AssetCheckResult]:
-    """After a model's output, the check of its `model_rules` test, passed: its post-hook ran the
-    rules before dbt reported the model (when ``rules_in_build``: the build left the tests out,
-    else they report themselves)."""
+    """After a model's or seed's output, the check of its `model_rules` test, passed: its
+    post-hook ran the rules before dbt reported the node (when ``rules_in_build``: the build
+    left the tests out, else they report themselves)."""
     if not (rules_in_build and isinstance(event, Output)):
         return []
     model_id = event.metadata.get("unique_id")
@@ -473,8 +473,9 @@ def _rules_passed_in_build(
 def _rules_broken_in_build(
     context: AssetExecutionContext, target_path: Path, reported: list[AssetCheckResult]
 ) -> list[AssetCheckResult]:
-    """The failed check of each model dbt stopped on because a rule broke in its post-hook (from
-    ``run_results.json`` in the failed build's ``target_path``), unless its test reported."""
+    """The failed check of each model or seed dbt stopped on because a rule broke in its
+    post-hook (from ``run_results.json`` in the failed build's ``target_path``), unless its test
+    reported."""
     selected = context.selected_asset_check_keys
     already = {
         AssetCheckKey(event.asset_key, event.check_name)
