@@ -1085,6 +1085,63 @@ def test_common_spellings_take_the_value_the_general_rule_gives() -> None:
         assert con.execute(f"select {income}", {"cell": text}).fetchone()[0] == value, text
 
 
+def test_cells_as_written_are_judged_as_the_general_rules_judge_them() -> None:
+    """Codes, marks, the unreadable head's sex and reported class, and the blank line are settled
+    for nearly every row by a cheap test of the cells as written; every other cell falls through
+    to the general rule. On hostile cells (padded, tabbed, full-width, empty, decomposed, a
+    no-break space or a byte-order mark first) each must judge as the general rule does."""
+    import unicodedata
+
+    from orchestration.ingest import _MACROS
+    from orchestration.ingest.readers import _VISIBLE_RE, blank_line
+    from orchestration.ingest.rules import DEPRIVATION_COLUMNS, SHORTCUTS, typed_columns
+
+    con = duckdb.connect()
+    for macro in _MACROS:
+        con.execute(macro)
+    typed = {name: expression for name, _, expression in typed_columns("survey", 2024)}
+    hostile = (None, "", " ", "\t", "\u00a0", "\ufeff", ",", '"', "x", "X", " x ", "x\t", "xx",
+               "0", "1", " 1", "01", "2", "y", "\uff58", "Nam", " nam ", "NAM",
+               unicodedata.normalize("NFD", "Nữ"), "Hộ nghèo", "hộ  nghèo ", "4279", " 4279",
+               "04279", "004279", "0427a", "\uff10\uff14", "79", "7", "760")  # fmt: skip
+
+    def one(expression: str, **cells: str | None) -> object:
+        for name in sorted(cells, key=len, reverse=True):
+            expression = expression.replace(f"@{name}", f"${name}")
+        return con.execute(f"select {expression}", cells).fetchone()[0]
+
+    for digits, column in ((2, "province_code"), (3, "district_code"), (5, "commune_code")):
+        for cell in hostile:
+            general = one(f"_code(_trimmed(@{column}), {digits})", **{column: cell})
+            assert one(typed[column], **{column: cell}) == general, (column, cell)
+        assert one(typed[column], **{column: " 7"}) == "7".zfill(digits)
+    optional = ("d_health_access", "d_digital_services", "d_internet_access", "d_waste_collection")
+    marks = [n for n in (*DEPRIVATION_COLUMNS, *optional) if f"@{n})" in typed["_bad_marks"]]
+    assert len(marks) == len(DEPRIVATION_COLUMNS) + 3
+    for cell in hostile:
+        wanted = one("_mark(_trimmed(@m)) is null and _trimmed(@m) is not null", m=cell)
+        for position in (0, len(marks) - 1):
+            cells = {name: "x" if i % 2 else None for i, name in enumerate(marks)}
+            cells[marks[position]] = cell
+            assert one(typed["_bad_marks"], **cells) is wanted, (marks[position], cell)
+    for column in ("head_sex", "reported_class"):
+        rule = SHORTCUTS[column][1]
+        for cell in (*hostile, *SHORTCUTS[column][0]):
+            general = one(f"({rule}) is null and _clean(@{column}) is not null", **{column: cell})
+            assert one(typed[f"_bad_{column}"], **{column: cell}) is general, (column, cell)
+    cells = [f"${name}" for name in ("first", "second")]
+    for first in hostile:
+        for second in (None, "", " ", "x", "\u00a0"):
+            values = {"first": first, "second": second}
+            general = con.execute(
+                f"select not regexp_matches(concat({', '.join(cells)}), '{_VISIBLE_RE}')", values
+            ).fetchone()[0]
+            assert con.execute(f"select {blank_line(cells)}", values).fetchone()[0] is general, (
+                first,
+                second,
+            )
+
+
 def test_optional_columns_are_read_where_present_and_unknown_where_absent(tmp_path, warehouse):
     """Decree 351/2025's optional marks and the ethnic-minority total (version 3 of the input
     format): stored where a file carries them, NULL (unknown, never "not deprived" or 0) where it

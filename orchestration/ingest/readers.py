@@ -209,6 +209,27 @@ _CONTROL_RE = r"[\x{0}-\x{8}\x{a}-\x{1f}\x{7f}]"
 _VISIBLE_RE = r'[^\s,"\x{a0}\x{feff}]'
 
 
+# First characters of a cell that ``_VISIBLE_RE`` may not count as visible (0: an empty cell).
+_MAYBE_INVISIBLE_FIRST = "(0, 9, 10, 12, 13, 32, 34, 44, 160, 65279)"
+
+
+def blank_line(cells: list[str]) -> str:
+    """TRUE when no cell of a record holds a visible character (``_VISIBLE_RE``).
+
+    The first cell is tested alone first: concatenating every cell of every row cost more than
+    the rest of the staging expressions, and RE2 stops at the first visible character. Before
+    RE2, a first cell whose first character is visible (nearly every row) settles the question
+    with one integer comparison.
+    """
+    if not cells:
+        return "true"
+    return (
+        f"case when ascii({cells[0]}) not in {_MAYBE_INVISIBLE_FIRST} then false "
+        f"when regexp_matches({cells[0]}, '{_VISIBLE_RE}') then false "
+        f"else not regexp_matches(concat({', '.join(cells)}), '{_VISIBLE_RE}') end"
+    )
+
+
 def _too_long(cells: list[str], limit: int) -> str:
     """``'cell_too_long'`` when one of ``cells`` holds more than ``limit`` characters.
 
@@ -356,15 +377,7 @@ def stage_csv_fast(
     expressions = _select(spec, match, lambda p: f"c{p}", width, too_long)
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
     paths = "[" + ", ".join(_sql_text(str(state.path)) for state in group) + "]"
-    # RE2 stops at the first visible character, and the first cell is tested alone first:
-    # concatenating every cell of every row cost more than the rest of the staging expressions.
-    every_cell = f"concat({', '.join(f'c{i}' for i in range(width))})" if width else "''"
-    blank = (
-        f"case when regexp_matches(c0, '{_VISIBLE_RE}') then false "
-        f"else not regexp_matches({every_cell}, '{_VISIBLE_RE}') end"
-        if width
-        else "true"
-    )
+    blank = blank_line([f"c{i}" for i in range(width)])
     source = (
         f"read_csv({paths}, header = true, columns = {columns}, delim = ',', quote = '\"', "
         "escape = '\"', null_padding = false, strict_mode = true, auto_detect = false, "
