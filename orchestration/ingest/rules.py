@@ -46,6 +46,8 @@ _STABLE_VISIBLE = r"[\x{21}-\x{9f}\x{a1}-\x{2ff}\x{1e00}-\x{1eff}]"
 _ALREADY_CLEAN = (
     f"'{_STABLE_VISIBLE}([\\x{{1}}-\\x{{2ff}}\\x{{1e00}}-\\x{{1eff}}]*{_STABLE_VISIBLE})?'"
 )
+# The marks a cell may hold as written: "0" (not deprived, as an empty cell) and these three.
+_TRUE_MARKS = ("x", "X", "1")
 _MACROS = [
     # Free text: NFC and every kind of surrounding whitespace removed.
     f"""create or replace temp macro _clean(x) as
@@ -72,8 +74,8 @@ _MACROS = [
              when regexp_full_match(x, '[0-9]{1,18}(\\.[0-9]+)?')
              then try_cast(round(x::DOUBLE) as BIGINT) end""",
     # TRUE/FALSE for an accepted mark, NULL for anything else (an empty cell is FALSE).
-    """create or replace temp macro _mark(x) as
-        case when x is null or x = '0' then false when x in ('x', 'X', '1') then true end""",
+    "create or replace temp macro _mark(x) as case when x is null or x = '0' then false "
+    f"when x in ({', '.join(repr(mark) for mark in _TRUE_MARKS)}) then true end",
 ]
 
 
@@ -258,7 +260,7 @@ def _code_cell(cell: str, digits: int) -> str:
 
 
 # The cells ``_mark`` accepts as written; an empty cell (NULL) is not deprived.
-_MARKS_AS_WRITTEN = "('0', 'x', 'X', '1')"
+_MARKS_AS_WRITTEN = "(" + ", ".join(repr(mark) for mark in ("0", *_TRUE_MARKS)) + ")"
 
 
 def _bad_marks(names: tuple[str, ...] | list[str]) -> str:
