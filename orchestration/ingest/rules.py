@@ -46,8 +46,10 @@ _STABLE_VISIBLE = r"[\x{21}-\x{9f}\x{a1}-\x{2ff}\x{1e00}-\x{1eff}]"
 _ALREADY_CLEAN = (
     f"'{_STABLE_VISIBLE}([\\x{{1}}-\\x{{2ff}}\\x{{1e00}}-\\x{{1eff}}]*{_STABLE_VISIBLE})?'"
 )
-# The marks a cell may hold as written: "0" (not deprived, as an empty cell) and these three.
-_TRUE_MARKS = ("x", "X", "1")
+# The marks a cell may hold as written (SQL literals): "0", not deprived as an empty cell is, and
+# the three that mark a deprivation or a flag.
+_FALSE_MARK = "'0'"
+_TRUE_MARKS = "'x', 'X', '1'"
 _MACROS = [
     # Free text: NFC and every kind of surrounding whitespace removed.
     f"""create or replace temp macro _clean(x) as
@@ -74,8 +76,8 @@ _MACROS = [
              when regexp_full_match(x, '[0-9]{1,18}(\\.[0-9]+)?')
              then try_cast(round(x::DOUBLE) as BIGINT) end""",
     # TRUE/FALSE for an accepted mark, NULL for anything else (an empty cell is FALSE).
-    "create or replace temp macro _mark(x) as case when x is null or x = '0' then false "
-    f"when x in ({', '.join(repr(mark) for mark in _TRUE_MARKS)}) then true end",
+    f"create or replace temp macro _mark(x) as case when x is null or x = {_FALSE_MARK} "
+    f"then false when x in ({_TRUE_MARKS}) then true end",
 ]
 
 
@@ -259,10 +261,6 @@ def _code_cell(cell: str, digits: int) -> str:
     )
 
 
-# The cells ``_mark`` accepts as written; an empty cell (NULL) is not deprived.
-_MARKS_AS_WRITTEN = "(" + ", ".join(repr(mark) for mark in ("0", *_TRUE_MARKS)) + ")"
-
-
 def _bad_marks(names: tuple[str, ...] | list[str]) -> str:
     """A cell that is neither empty nor an accepted mark, in any of the named columns.
 
@@ -270,7 +268,8 @@ def _bad_marks(names: tuple[str, ...] | list[str]) -> str:
     row) is decided by one comparison per cell; only the others are trimmed and tested by
     ``_mark`` cell by cell, the general rule (four to five times the cost on a national year).
     """
-    exact = " and ".join(f"(@{n} is null or @{n} in {_MARKS_AS_WRITTEN})" for n in names)
+    accepted = f"({_FALSE_MARK}, {_TRUE_MARKS})"
+    exact = " and ".join(f"(@{n} is null or @{n} in {accepted})" for n in names)
     general = " or ".join(
         f"(_mark(_trimmed(@{n})) is null and _trimmed(@{n}) is not null)" for n in names
     )
