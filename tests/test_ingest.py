@@ -13,6 +13,7 @@ import functools
 import hashlib
 import hmac
 import json
+import os
 import shutil
 import stat
 import threading
@@ -44,7 +45,10 @@ from orchestration.ingest import (
     list_review_years,
     raw_files_fingerprint,
 )
+from orchestration.ingest import inputs as inputs_module
+from orchestration.ingest import layout as layout_module
 from orchestration.ingest import years as years_module
+from orchestration.ingest.layout import SETTLE_NS, FileIdentity, settled
 from orchestration.ingest.limits import ReadLimits
 from orchestration.ingest.years import ingest_years
 
@@ -473,6 +477,12 @@ def test_review_2025_has_no_districts(loaded):
 _VOLATILE = {"run_id", "loaded_at", "quarantined_at", "last_seen_at"}
 
 
+# What the file system said of each file when it was hashed: whether a hash is recorded there
+# depends on how long after the files were written the ingest came (layout.SETTLE_NS), not on
+# what it loaded. Its own tests are below (test_an_unchanged_file_...).
+_FILE_SYSTEM_STATE = frozenset({"audit.file_identities"})
+
+
 def snapshot(
     con: duckdb.DuckDBPyConnection, volatile: frozenset[str] = frozenset()
 ) -> dict[str, list[tuple]]:
@@ -483,6 +493,8 @@ def snapshot(
         where table_schema in ('raw', 'audit') order by all
         """
     ).fetchall():
+        if f"{schema}.{table}" in _FILE_SYSTEM_STATE:
+            continue
         columns = [
             c
             for (c,) in con.execute(
@@ -540,6 +552,126 @@ def test_an_unchanged_year_keeps_its_rows_and_names_the_run_that_wrote_them(load
         "'removed')"
     ).fetchone()
     assert seen_after > seen_before
+
+
+@pytest.fixture
+def settled_at_once(monkeypatch):
+    """Every hash settled however recent the file (``layout.SETTLE_NS`` 0): the fixtures' files
+    were written a moment before they are read."""
+    monkeypatch.setattr(layout_module, "SETTLE_NS", 0)
+
+
+def _hashes(monkeypatch) -> list[Path]:
+    """The files the unchanged-year check reads from now on (``inputs.file_sha256``)."""
+    read: list[Path] = []
+    real = inputs_module.file_sha256
+
+    def counted(path: Path) -> str:
+        read.append(path)
+        return real(path)
+
+    monkeypatch.setattr(inputs_module, "file_sha256", counted)
+    return read
+
+
+def _current_hashes(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.execute(
+        """
+        select dataset, review_year, file_name, sha256 from audit.source_files
+        where status in ('loaded', 'quarantined', 'duplicate') order by all
+        """
+    ).fetchall()
+
+
+def test_a_file_whose_identity_holds_is_not_read_to_find_its_year_unchanged(
+    tmp_path, warehouse, settled_at_once, monkeypatch
+):
+    """Each file the ingest hashed keeps its identity on the file system with that hash; a year
+    whose files all have the identity recorded is found unchanged without reading any of them.
+    A file only touched (new times, same bytes) is read once, the year stays unchanged, and its
+    new identity is recorded: the next run reads nothing again."""
+    exports = build_raw_exports(tmp_path / "raw")
+    con = duckdb.connect(str(warehouse))
+    ingest_all(con, exports.raw_dir, "run-1")
+    identities = "select dataset, review_year, file_name, sha256 from audit.file_identities"
+    assert con.execute(identities + " order by all").fetchall() == _current_hashes(con)
+    read = _hashes(monkeypatch)
+    second = ingest_all(con, exports.raw_dir, "run-2")
+    assert {report.unchanged_since for report in second.values()} == {"run-1"}
+    ignored = {
+        exports.raw_dir / name
+        for (name,) in con.execute(
+            "select file_name from audit.source_files where status = 'ignored'"
+        ).fetchall()
+    }
+    # Only the files the ingest ignores were never hashed with an identity to keep.
+    assert set(read) == ignored
+    touched = sorted((exports.raw_dir / "survey" / str(YEAR)).glob("*.csv"))[0]
+    # New times, not in the future: a file dated after the hash never settles.
+    earlier = touched.stat().st_mtime_ns - 5_000_000_000
+    os.utime(touched, ns=(earlier, earlier))
+    read.clear()
+    third = ingest_all(con, exports.raw_dir, "run-3")
+    assert {report.unchanged_since for report in third.values()} == {"run-1"}
+    assert touched in read
+    read.clear()
+    ingest_all(con, exports.raw_dir, "run-4")
+    assert read == []
+
+
+def test_a_file_rewritten_with_its_old_size_and_times_is_read_again(
+    tmp_path, warehouse, settled_at_once, monkeypatch
+):
+    """The bytes of a file change in place, its size and modification time are set back as
+    they were: the change of its inode's status time still says it is not the file hashed, so
+    its year is read again and the new bytes are the ones recorded."""
+    exports = build_raw_exports(tmp_path / "raw")
+    con = duckdb.connect(str(warehouse))
+    ingest_all(con, exports.raw_dir, "run-1")
+    target = sorted((exports.raw_dir / "survey" / str(YEAR)).glob("*.csv"))[0]
+    before = target.stat()
+    data = bytearray(target.read_bytes())
+    # The last digit of the file, replaced in place by another.
+    position = max(i for i, byte in enumerate(data) if chr(byte).isdigit())
+    data[position] = ord("1") if data[position] != ord("1") else ord("2")
+    with target.open("r+b") as handle:
+        handle.write(data)
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = target.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ino,
+    )
+    read = _hashes(monkeypatch)
+    report = ingest_dataset(con, exports.raw_dir, "survey", YEAR, run_id="run-2", pii_key=KEY)
+    assert report.unchanged_since is None
+    assert target in read
+    name = target.relative_to(exports.raw_dir).as_posix()
+    (sha256,) = con.execute(
+        "select sha256 from audit.source_files where file_name = ? and status <> 'replaced'",
+        [name],
+    ).fetchone()
+    assert sha256 == hashlib.sha256(bytes(data)).hexdigest()
+
+
+def test_a_hash_stands_for_a_file_only_once_its_last_change_is_settled():
+    """``layout.settled``: the identity must not move during the hash, and the file's last
+    change (bytes or inode) must come ``SETTLE_NS`` or more before the hash began."""
+    hashed_from = 10 * SETTLE_NS
+    old = FileIdentity(1, 2, 3, mtime_ns=hashed_from - SETTLE_NS, ctime_ns=hashed_from - SETTLE_NS)
+    assert settled(old, old, hashed_from)
+    assert not settled(old, old, hashed_from - 1)
+    assert not settled(None, old, hashed_from)
+    for moved in (
+        FileIdentity(1, 2, 4, old.mtime_ns, old.ctime_ns),
+        FileIdentity(1, 9, 3, old.mtime_ns, old.ctime_ns),
+        FileIdentity(1, 2, 3, old.mtime_ns, old.ctime_ns + 1),
+        FileIdentity(1, 2, 3, old.mtime_ns + 1, old.ctime_ns),
+    ):
+        assert not settled(old, moved, hashed_from)
+    recent = FileIdentity(1, 2, 3, mtime_ns=old.mtime_ns, ctime_ns=hashed_from - 1)
+    assert not settled(recent, recent, hashed_from)
 
 
 def _change_units(con: duckdb.DuckDBPyConnection) -> None:
@@ -1234,6 +1366,8 @@ def test_a_year_typed_as_read_or_from_its_cells_first_loads_the_same_rows(
         ).fetchall()
         assert ("raw", "survey_households") in tables and ("audit", "quarantine") in tables
         for schema, table in tables:
+            if f"{schema}.{table}" in _FILE_SYSTEM_STATE:
+                continue
             times = [
                 name
                 for (name,) in con.execute(

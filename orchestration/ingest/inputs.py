@@ -17,15 +17,23 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import astuple
+from dataclasses import astuple, dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 
-from orchestration.ingest.layout import LayoutEntry, file_sha256
+from orchestration.base.warehouse_connection import insert_rows
+from orchestration.ingest.layout import (
+    FileIdentity,
+    LayoutEntry,
+    file_identity,
+    file_sha256,
+    settled,
+)
 from orchestration.ingest.limits import ReadLimits
 from orchestration.ingest.readers import FileReport
 from orchestration.ingest.registry import STANDARDS_SEED
@@ -92,16 +100,47 @@ def inputs_digest(
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _sha256_of(entry: LayoutEntry) -> str | None:
-    """A file's sha256 as the ingest records it: none for a symbolic link (never followed).
-    A file that cannot be read (gone since it was listed) matches no recorded hash: the year is
-    then read in full, which says what happened to it."""
+@dataclass(frozen=True)
+class _Seen:
+    """A file of a year asked whether it is unchanged: the sha256 it stands for, and its
+    identity to record when it was hashed now and the hash is ``settled``."""
+
+    sha256: str | None
+    identity: FileIdentity | None = None
+
+
+def _seen(entry: LayoutEntry, known: dict[str, tuple[str, FileIdentity]]) -> _Seen:
+    """A file's sha256 as the ingest records it: none for a symbolic link (never followed); the
+    hash recorded with the file's identity when that identity is the file's now (``known``),
+    else the hash of its bytes. A file that cannot be read (gone since it was listed) matches no
+    recorded hash: the year is then read in full, which says what happened to it."""
     if entry.path.is_symlink():
-        return None
+        return _Seen(None)
+    started = time.time_ns()
     try:
-        return file_sha256(entry.path)
+        identity = file_identity(entry.path)
+        recorded = known.get(entry.relative)
+        if recorded is not None and recorded[1] == identity:
+            return _Seen(recorded[0])
+        sha256 = file_sha256(entry.path)
+        after = file_identity(entry.path)
     except OSError:
-        return "unreadable"
+        return _Seen("unreadable")
+    return _Seen(sha256, identity if settled(identity, after, started) else None)
+
+
+def known_identities(
+    con: duckdb.DuckDBPyConnection, dataset_name: str, review_year: int
+) -> dict[str, tuple[str, FileIdentity]]:
+    """File name → (sha256, identity) as recorded for the year (``record_identities``)."""
+    rows = con.execute(
+        """
+        select file_name, sha256, device, inode, size_bytes, mtime_ns, ctime_ns
+        from audit.file_identities where review_year = ? and dataset = ?
+        """,
+        [review_year, dataset_name],
+    ).fetchall()
+    return {name: (sha256, FileIdentity(*rest)) for name, sha256, *rest in rows}
 
 
 def keep_unchanged_year(
@@ -119,10 +158,13 @@ def keep_unchanged_year(
     rows' lineage does.
 
     Asked before the year's files are scanned: the names and the digest are compared first,
-    then each file is hashed (two at a time; hashlib releases the GIL), stopping at the first
-    that differs. Hashing alone reads a national review year in about half the time of the scan
-    that also counts lines. A file quarantined because it changed while it was read is read
-    again whatever its bytes (its message promises it).
+    then each file's bytes, stopping at the first that differs. A file whose identity on the
+    file system (``layout.FileIdentity``: device, inode, size, modification and status-change
+    times) is the one recorded when its bytes were last hashed (``audit.file_identities``) has
+    those bytes, and is not read; any other file is hashed (two at a time; hashlib releases the
+    GIL), and its identity recorded when the hash is ``settled``, so that the next run need not
+    read it either. A file quarantined because it changed while it was read is read again
+    whatever its bytes (its message promises it).
     """
     key = {"year": report.review_year, "dataset": report.dataset}
     recorded = con.execute(
@@ -155,14 +197,36 @@ def keep_unchanged_year(
     ).fetchone()[0]
     if read_again:
         return False
+    known = known_identities(con, report.dataset, report.review_year)
+    hashed: dict[str, _Seen] = {}
     pool = ThreadPoolExecutor(max_workers=2)
     try:
-        for entry, sha in zip(entries, pool.map(_sha256_of, entries), strict=True):
-            if sha != by_name[entry.relative].sha256:
+        for entry, seen in zip(
+            entries, pool.map(lambda entry: _seen(entry, known), entries), strict=True
+        ):
+            if seen.sha256 != by_name[entry.relative].sha256:
                 return False
+            if seen.identity is not None:
+                hashed[entry.relative] = seen
     finally:
         # At the first difference, the files not yet hashed are not hashed.
         pool.shutdown(wait=True, cancel_futures=True)
+    if hashed:
+        con.execute(
+            f"""
+            delete from audit.file_identities where review_year = ? and dataset = ?
+                and file_name in ({", ".join("?" * len(hashed))})
+            """,
+            [report.review_year, report.dataset, *hashed],
+        )
+        insert_rows(
+            con,
+            "audit.file_identities",
+            [
+                (report.review_year, report.dataset, name, seen.sha256, *astuple(seen.identity))
+                for name, seen in hashed.items()
+            ],
+        )
     con.execute(
         f"""
         update audit.source_files set last_seen_at = $now

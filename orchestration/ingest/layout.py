@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,19 +164,69 @@ def dataset_files(raw_dir: Path, dataset: str, review_year: int) -> list[Path]:
 
 
 @dataclass(frozen=True)
+class FileIdentity:
+    """What the file system says of a file without reading it: the device and inode it is, its
+    size, and when its bytes (``mtime``) and its inode (``ctime``) last changed, in ns.
+
+    Any write to the file moves its ``ctime`` to the time of the write, and no program can set
+    a ``ctime`` back (``touch`` and ``os.utime`` set ``mtime``, and move ``ctime`` to now); a
+    file replaced, copied or restored is another inode. An identity unchanged since a hash was
+    taken therefore stands for the bytes hashed, as git's index and rsync take it, provided the
+    hash began ``SETTLE_NS`` after the file's last change (``settled``).
+    """
+
+    device: int
+    inode: int
+    size_bytes: int
+    mtime_ns: int
+    ctime_ns: int
+
+
+SETTLE_NS = 2_000_000_000
+"""How long after a file's last change a hash of it may begin for its identity to stand for it:
+a file system that keeps its times in coarse steps (two seconds on FAT) could give a write made
+just after the hash the same times as the one before it."""
+
+
+def file_identity(path: Path) -> FileIdentity:
+    """The identity of the entry itself (a symbolic link's own, never its target's)."""
+    status = path.lstat()
+    return FileIdentity(
+        status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
+    )
+
+
+def settled(before: FileIdentity | None, after: FileIdentity | None, hashed_from_ns: int) -> bool:
+    """Whether a hash that began at ``hashed_from_ns`` (``time.time_ns()``) on a file whose
+    identity was ``before`` then and ``after`` once it was hashed stands for the file while its
+    identity stays ``before``: nothing changed it during the hash, and its last change came at
+    least ``SETTLE_NS`` before the hash began."""
+    return (
+        before is not None
+        and before == after
+        and hashed_from_ns - max(before.mtime_ns, before.ctime_ns) >= SETTLE_NS
+    )
+
+
+@dataclass(frozen=True)
 class FileScan:
-    """What one pass over a file's bytes tells, before any parser sees it."""
+    """What one pass over a file's bytes tells, before any parser sees it, with the file's
+    identity before the pass and when the pass began (``settled``)."""
 
     sha256: str
     size_bytes: int
     lines: int
     has_control_characters: bool = False
+    identity: FileIdentity | None = None
+    scanned_from_ns: int = 0
 
 
 def scan_file(path: Path, *, check_text: bool = True) -> FileScan:
     """Hash the file, count its physical lines and, for text, tell whether it holds a control
     character. A last line without a newline counts as a line. (UTF-8 is checked by DuckDB as
     it reads the file: decoding every file here too cost more than hashing it.)"""
+    started = time.time_ns()
+    identity = file_identity(path)
     digest = hashlib.sha256()
     newlines = size = 0
     controls = False
@@ -197,7 +248,7 @@ def scan_file(path: Path, *, check_text: bool = True) -> FileScan:
             size += len(chunk)
             last = chunk[-1:]
     lines = newlines + (1 if size and last != b"\n" else 0)
-    return FileScan(digest.hexdigest(), size, lines, controls)
+    return FileScan(digest.hexdigest(), size, lines, controls, identity, started)
 
 
 def scan_entry(entry: LayoutEntry) -> FileScan | None:

@@ -258,6 +258,21 @@ AUDIT_COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = {
         ("run_id", "VARCHAR"),
         ("loaded_at", "TIMESTAMP"),
     ),
+    # One row per file of a year the ingest wrote whose bytes it could vouch for by the file's
+    # identity on the file system (device, inode, size, mtime and ctime in ns) when it hashed
+    # them: a later run takes that sha256 for a file with the same identity instead of reading
+    # it (orchestration/ingest/inputs.py, keep_unchanged_year).
+    "audit.file_identities": (
+        ("review_year", "INTEGER"),
+        ("dataset", "VARCHAR"),
+        ("file_name", "VARCHAR"),
+        ("sha256", "VARCHAR"),
+        ("device", "UBIGINT"),
+        ("inode", "UBIGINT"),
+        ("size_bytes", "BIGINT"),
+        ("mtime_ns", "BIGINT"),
+        ("ctime_ns", "BIGINT"),
+    ),
 }
 
 

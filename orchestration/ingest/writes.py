@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import astuple
 from datetime import datetime
 
 import duckdb
 
 from orchestration.base.headers import normalise_header
 from orchestration.base.warehouse_connection import insert_rows
+from orchestration.ingest.layout import file_identity, settled
 from orchestration.ingest.readers import FileState
 from orchestration.ingest.registry import RAW_COLUMNS, dataset
 
@@ -149,7 +151,7 @@ def write_audit(
     Set-based: national exports are hundreds of files a year. ``_current`` is the trail as it
     was before this run: a file whose name and bytes are current gets its row updated; a current
     name with new bytes turns ``replaced`` and the new bytes get a row; a current name no longer
-    on disk turns ``removed``.
+    on disk turns ``removed``. The files' identities go with them (``record_identities``).
     """
     # Typed columns in one statement (an Arrow table of the reports would import pandas, 0.3 s
     # of the run's first ingest).
@@ -231,6 +233,7 @@ def write_audit(
     ]
     for statement in statements:
         _execute(con, statement, params)
+    record_identities(con, dataset_name, review_year, states)
 
 
 def record_inputs(
@@ -251,6 +254,36 @@ def record_inputs(
             "insert into audit.ingested_years values (?, ?, ?, ?, ?)",
             [review_year, dataset_name, inputs, run_id, now],
         )
+
+
+def record_identities(
+    con: duckdb.DuckDBPyConnection,
+    dataset_name: str,
+    review_year: int,
+    states: list[FileState],
+) -> None:
+    """Record, with each file's sha256, its identity on the file system when that hash was
+    taken, for the files whose identity is the same now that the year is read and whose hash is
+    ``settled`` (``layout.settled``): a later run that finds a file with that identity knows its
+    bytes without reading them (``inputs.keep_unchanged_year``). Replaces the year's rows."""
+    con.execute(
+        "delete from audit.file_identities where review_year = ? and dataset = ?",
+        [review_year, dataset_name],
+    )
+    rows = []
+    for state in states:
+        scan = state.scan
+        if scan is None or scan.identity is None:
+            continue
+        try:
+            now = file_identity(state.path)
+        except OSError:
+            continue
+        if settled(scan.identity, now, scan.scanned_from_ns):
+            rows.append(
+                (review_year, dataset_name, state.report.file_name, scan.sha256, *astuple(now))
+            )
+    insert_rows(con, "audit.file_identities", rows)
 
 
 def stored_years(con: duckdb.DuckDBPyConnection, dataset_name: str) -> list[int]:
