@@ -263,12 +263,18 @@ def ensure_manifest(settings: Settings) -> bool:
 
 
 def _raw_files(raw_dir: Path, years: list[int]) -> Iterator[tuple[str, int, list[Path]]]:
-    """(dataset, year, the files the run reads) per dataset-year, links left out."""
-    from orchestration.ingest import DATASETS, dataset_files
+    """(dataset, year, the files the run reads) per dataset-year, links left out: what
+    ``dataset_files`` gives, from one listing of the directory."""
+    from orchestration.ingest import DATASETS, validate_raw_dir
 
+    layout = validate_raw_dir(raw_dir)
     for dataset in DATASETS:
         for year in years:
-            files = [p for p in dataset_files(raw_dir, dataset, year) if not p.is_symlink()]
+            files = [
+                entry.path
+                for entry in layout.files(dataset, year)
+                if entry.ignored is None and not entry.path.is_symlink()
+            ]
             yield dataset, year, files
 
 

@@ -494,6 +494,7 @@ def ingest_dataset(
     pii_key: bytes,
     on_file: Callable[[int, int, int], None] | None = None,
     limits: ReadLimits | None = None,
+    layout: RawLayout | None = None,
 ) -> IngestReport:
     """Rebuild one dataset's rows for one review year from the files on disk, in one transaction,
     unless nothing they are made from changed since they were written
@@ -501,13 +502,14 @@ def ingest_dataset(
 
     ``on_file(done, total, rows)`` is called once per file when its rows are counted (progress).
 
-    Validates the raw directory first (``RawLayoutError``). A year with no file left is emptied.
+    Validates the raw directory first (``RawLayoutError``), unless given its ``layout``
+    (``validate_raw_dir`` of ``raw_dir`` by the caller). A year with no file left is emptied.
     Requires ``reference.admin_units`` (the ``admin_units`` asset) when there is a file to read.
     ``limits`` bounds what a file may hold (default: ``ReadLimits.from_environment()``).
     Returns per-file counts.
     """
     dataset(dataset_name)
-    layout = validate_raw_dir(Path(raw_dir))
+    layout = layout or validate_raw_dir(Path(raw_dir))
     unit_version = unit_version_for_year(review_year)
     ensure_schemas(con)
     for macro in _MACROS:
