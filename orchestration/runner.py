@@ -270,11 +270,7 @@ def _raw_files(raw_dir: Path, years: list[int]) -> Iterator[tuple[str, int, list
     layout = validate_raw_dir(raw_dir)
     for dataset in DATASETS:
         for year in years:
-            files = [
-                entry.path
-                for entry in layout.files(dataset, year)
-                if entry.ignored is None and not entry.path.is_symlink()
-            ]
+            files = [p for p in layout.read_paths(dataset, year) if not p.is_symlink()]
             yield dataset, year, files
 
 

@@ -509,7 +509,7 @@ def ingest_dataset(
     Returns per-file counts.
     """
     dataset(dataset_name)
-    layout = layout or validate_raw_dir(Path(raw_dir))
+    layout = validate_raw_dir(Path(raw_dir)) if layout is None else layout
     unit_version = unit_version_for_year(review_year)
     ensure_schemas(con)
     for macro in _MACROS:

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from orchestration.base.warehouse_connection import insert_rows
 from orchestration.ingest.layout import (
     FileIdentity,
     LayoutEntry,
@@ -37,7 +36,7 @@ from orchestration.ingest.layout import (
 from orchestration.ingest.limits import ReadLimits
 from orchestration.ingest.readers import FileReport
 from orchestration.ingest.registry import STANDARDS_SEED
-from orchestration.ingest.writes import CURRENT
+from orchestration.ingest.writes import CURRENT, store_identities
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -198,7 +197,7 @@ def keep_unchanged_year(
     if read_again:
         return False
     known = known_identities(con, report.dataset, report.review_year)
-    hashed: dict[str, _Seen] = {}
+    hashed: dict[str, tuple[str, FileIdentity]] = {}
     pool = ThreadPoolExecutor(max_workers=2)
     try:
         for entry, seen in zip(
@@ -207,26 +206,11 @@ def keep_unchanged_year(
             if seen.sha256 != by_name[entry.relative].sha256:
                 return False
             if seen.identity is not None:
-                hashed[entry.relative] = seen
+                hashed[entry.relative] = (seen.sha256, seen.identity)
     finally:
         # At the first difference, the files not yet hashed are not hashed.
         pool.shutdown(wait=True, cancel_futures=True)
-    if hashed:
-        con.execute(
-            f"""
-            delete from audit.file_identities where review_year = ? and dataset = ?
-                and file_name in ({", ".join("?" * len(hashed))})
-            """,
-            [report.review_year, report.dataset, *hashed],
-        )
-        insert_rows(
-            con,
-            "audit.file_identities",
-            [
-                (report.review_year, report.dataset, name, seen.sha256, *astuple(seen.identity))
-                for name, seen in hashed.items()
-            ],
-        )
+    store_identities(con, report.dataset, report.review_year, hashed, whole_year=False)
     con.execute(
         f"""
         update audit.source_files set last_seen_at = $now

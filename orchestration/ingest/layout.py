@@ -68,6 +68,10 @@ class RawLayout:
     def files(self, dataset: str, review_year: int) -> list[LayoutEntry]:
         return self.entries.get((dataset, review_year), [])
 
+    def read_paths(self, dataset: str, review_year: int) -> list[Path]:
+        """The files of one dataset and year that are read (not ignored), sorted by name."""
+        return [e.path for e in self.files(dataset, review_year) if e.ignored is None]
+
 
 def _visible(entries) -> list[os.DirEntry]:
     return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
@@ -158,9 +162,7 @@ def list_review_years(raw_dir: Path) -> list[int]:
 
 def dataset_files(raw_dir: Path, dataset: str, review_year: int) -> list[Path]:
     """The files of one dataset and year that are read (not ignored), sorted by name."""
-    return [
-        e.path for e in validate_raw_dir(raw_dir).files(dataset, review_year) if e.ignored is None
-    ]
+    return validate_raw_dir(raw_dir).read_paths(dataset, review_year)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import astuple
 from datetime import datetime
 
@@ -16,7 +17,7 @@ import duckdb
 
 from orchestration.base.headers import normalise_header
 from orchestration.base.warehouse_connection import insert_rows
-from orchestration.ingest.layout import file_identity, settled
+from orchestration.ingest.layout import FileIdentity, file_identity, settled
 from orchestration.ingest.readers import FileState
 from orchestration.ingest.registry import RAW_COLUMNS, dataset
 
@@ -266,11 +267,7 @@ def record_identities(
     taken, for the files whose identity is the same now that the year is read and whose hash is
     ``settled`` (``layout.settled``): a later run that finds a file with that identity knows its
     bytes without reading them (``inputs.keep_unchanged_year``). Replaces the year's rows."""
-    con.execute(
-        "delete from audit.file_identities where review_year = ? and dataset = ?",
-        [review_year, dataset_name],
-    )
-    rows = []
+    found: dict[str, tuple[str, FileIdentity]] = {}
     for state in states:
         scan = state.scan
         if scan is None or scan.identity is None:
@@ -280,10 +277,35 @@ def record_identities(
         except OSError:
             continue
         if settled(scan.identity, now, scan.scanned_from_ns):
-            rows.append(
-                (review_year, dataset_name, state.report.file_name, scan.sha256, *astuple(now))
-            )
-    insert_rows(con, "audit.file_identities", rows)
+            found[state.report.file_name] = (scan.sha256, now)
+    store_identities(con, dataset_name, review_year, found, whole_year=True)
+
+
+def store_identities(
+    con: duckdb.DuckDBPyConnection,
+    dataset_name: str,
+    review_year: int,
+    found: Mapping[str, tuple[str, FileIdentity]],
+    *,
+    whole_year: bool,
+) -> None:
+    """Write ``found`` (file name → sha256 and identity) to ``audit.file_identities``, in place
+    of the year's rows (``whole_year``) or of those files' rows only."""
+    if not whole_year and not found:
+        return
+    names = "" if whole_year else f" and file_name in ({', '.join('?' * len(found))})"
+    con.execute(
+        f"delete from audit.file_identities where review_year = ? and dataset = ?{names}",
+        [review_year, dataset_name, *([] if whole_year else found)],
+    )
+    insert_rows(
+        con,
+        "audit.file_identities",
+        [
+            (review_year, dataset_name, name, sha256, *astuple(identity))
+            for name, (sha256, identity) in found.items()
+        ],
+    )
 
 
 def stored_years(con: duckdb.DuckDBPyConnection, dataset_name: str) -> list[int]:
