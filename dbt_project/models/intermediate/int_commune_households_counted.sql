@@ -38,9 +38,9 @@ classified as not materialized (
     {% endif %}
 ),
 
--- The household rows (the year rows have no flow); the join builds its hash table on them, a
--- fraction of the household-years.
-flows as (
+-- The household rows (the year rows have no flow), each reference reading only the review years
+-- it counts: the years built here, and the years corrected below.
+flow_rows as not materialized (
     select
         review_year,
         household_code,
@@ -49,6 +49,13 @@ flows as (
         is_recently_exited_poverty
     from {{ ref('int_household_flows_tracked') }}
     where flow is not null or near_poor_flow is not null or is_recently_exited_poverty
+),
+
+flows as (
+    select * from flow_rows
+    {% if is_incremental() %}
+        where review_year in ({{ years.build }})
+    {% endif %}
 ),
 
 input_fingerprints as (
@@ -97,6 +104,11 @@ counted as (
             > (select min(to_replace.placed_through_year) from to_replace)
     ),
 
+    moved_flows as (
+        select * from flow_rows
+        where review_year in (select to_replace.review_year from to_replace)
+    ),
+
     -- The rows of the households placed since the year's rows were: nothing placed them then.
     moved as (
         select
@@ -107,7 +119,7 @@ counted as (
             {{ count_commune_measures() }}
         from classified
         inner join to_replace on classified.review_year = to_replace.review_year
-        left join flows
+        left join moved_flows as flows
             on
                 classified.review_year = flows.review_year
                 and classified.household_code = flows.household_code
