@@ -142,7 +142,9 @@ access_rates as (
         target_id,
         review_year,
         indicator_code,
-        100 * sum(weight) filter (where not is_deprived) / sum(weight) as access_rate,
+        -- 0 % when every household followed lacks the indicator: a filtered sum over no rows is
+        -- NULL, and a NULL rate would leave the indicator out of the lowest.
+        100 * coalesce(sum(weight) filter (where not is_deprived), 0) / sum(weight) as access_rate,
         sum(weight) as followed_households
     from indicator_access
     group by all
