@@ -61,7 +61,7 @@ def test_the_dbt_unit_tests_pass(warehouse):
     manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
     results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
     ran = {r["unique_id"]: r["status"] for r in results}
-    assert len(manifest["unit_tests"]) >= 12
+    assert len(manifest["unit_tests"]) >= 14
     assert ran == dict.fromkeys(manifest["unit_tests"], "pass")
 
 

@@ -7,8 +7,12 @@
     {%- set counted = relation_alias ~ ".reporting_status = 'reported'" -%}
     cast(count(*) as bigint) as communes_total,
     cast(count(*) filter (where {{ counted }}) as bigint) as communes_reported,
-    100 * cast(sum({{ relation_alias }}.total_households) filter (where {{ counted }}) as double)
-    / nullif(sum({{ relation_alias }}.total_households), 0) as households_covered_percent,
+    -- 0 % where none of the area's communes with totals is reported (a filtered sum over no
+    -- rows is NULL, which would read as unknown); NULL only where none has totals.
+    100 * cast(
+        coalesce(sum({{ relation_alias }}.total_households) filter (where {{ counted }}), 0)
+        as double
+    ) / nullif(sum({{ relation_alias }}.total_households), 0) as households_covered_percent,
     cast(count(*) filter (where {{ relation_alias }}.is_extremely_difficult) as bigint)
         as extremely_difficult_communes,
     cast(sum({{ relation_alias }}.difficult_villages) as bigint) as difficult_villages,

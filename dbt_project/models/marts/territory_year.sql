@@ -115,8 +115,9 @@ rates as (
         -- Rounded to 9 decimals: both sums add fractional shares, in an order DuckDB does not
         -- fix, so a territory whose communes all reported could show 99.99999999999999 % and
         -- read as incomplete (target_progress marks a target provisional below 100 %).
+        -- 0 % where none of its communes with totals reported, as in district_year.
         round(
-            100 * cast(summed.reported_total_households as double)
+            100 * cast(coalesce(summed.reported_total_households, 0) as double)
             / nullif(summed.all_total_households, 0),
             9
         ) as households_covered_percent
