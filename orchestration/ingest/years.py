@@ -72,8 +72,8 @@ def ingest_years(
 
         return report
 
-    # The directory listed once for every year (a national one is 4,000-odd files: 30-45 ms a
-    # listing, which each year and the size check below made again).
+    # The directory listed once, for every year and the size check below (a national one holds
+    # thousands of files; docs/performance.md, twenty-ninth step).
     layout = validate_raw_dir(Path(raw_dir))
 
     def one(year: int, cursor: duckdb.DuckDBPyConnection) -> IngestReport:
