@@ -440,6 +440,8 @@ def test_a_warm_dbt_stopped_before_it_served_leaves_no_parse_behind(tmp_path):
     warm = start_warm_dbt(ahead=_ahead(tmp_path, tmp_path / "no-kept-parse.msgpack"))
     try:
         assert warm.parse_dir is not None and warm.parse_dir.stat().st_mode & 0o077 == 0
+        # Named after the process that made it, for a later run to tell whether it was left.
+        assert warm.parse_dir.name.startswith(f"poverty-warehouse-dbt-parse-{os.getpid()}-")
         parsed = warm.parse_dir / "partial_parse.msgpack"
         deadline = time.monotonic() + 180
         while not parsed.exists():  # dbt writes it when its parse is done
@@ -448,6 +450,44 @@ def test_a_warm_dbt_stopped_before_it_served_leaves_no_parse_behind(tmp_path):
     finally:
         stop_warm_dbt(warm)
     assert not warm.parse_dir.exists()
+
+
+def test_a_parse_left_by_a_killed_run_goes_when_the_next_parse_folder_is_made(
+    tmp_path, monkeypatch
+):
+    """A run killed before its resources are torn down (SIGKILL) cannot remove its warm dbt's
+    parse folder; the next one made on the machine removes it. The folder of a process still
+    running, and any folder named otherwise, stay."""
+    import tempfile
+
+    from orchestration.base.parse_folders import new_parse_dir
+
+    killed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, signal\n"
+            "from orchestration.base.parse_folders import new_parse_dir\n"
+            "print(new_parse_dir(), flush=True)\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n",
+        ],
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    left = Path(killed.stdout.strip())
+    assert left.parent == tmp_path and left.is_dir()
+    (left / "partial_parse.msgpack").write_bytes(b"parsed")
+    other = tmp_path / "poverty-warehouse-dbt-parse-kept"
+    other.mkdir()
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    mine = new_parse_dir()
+    assert not left.exists()
+    assert mine.is_dir() and other.is_dir()
+    assert new_parse_dir() != mine and mine.is_dir()  # this process is alive
 
 
 # What dbt logs when it parses: whether it can start from a kept parse ("Unable to do partial

@@ -51,7 +51,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -59,6 +58,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from orchestration.base.collector import collect_less_often
+from orchestration.base.parse_folders import new_parse_dir
 
 PR_SET_PDEATHSIG = 1
 ENV_OF_FLAG = {
@@ -203,7 +203,7 @@ def start_warm_dbt(name: str | None = None, ahead: ParseAhead | None = None) -> 
     name = name or warm_dbt_name()
     parse_dir, parse = None, []
     if ahead is not None:
-        parse_dir = Path(tempfile.mkdtemp(prefix="poverty-warehouse-dbt-parse-"))
+        parse_dir = new_parse_dir()
         parse = [AHEAD_FLAG, json.dumps(ahead._replace(target=str(parse_dir))._asdict())]
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestration.base.dbt_child", SERVE_FLAG, name, *parse],
@@ -335,7 +335,7 @@ def _parse_ahead(ahead: ParseAhead) -> None:
     from dbt.cli.main import dbtRunner
 
     warehouse = Path(ahead.warehouse_path)
-    target = Path(ahead.target or tempfile.mkdtemp(prefix="poverty-warehouse-dbt-parse-"))
+    target = Path(ahead.target) if ahead.target else new_parse_dir()
     with contextlib.suppress(FileNotFoundError):
         shutil.copyfile(ahead.state, target / "partial_parse.msgpack")
     here = os.getcwd()
