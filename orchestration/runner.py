@@ -263,8 +263,8 @@ def ensure_manifest(settings: Settings) -> bool:
 
 
 def _raw_files(raw_dir: Path, years: list[int]) -> Iterator[tuple[str, int, list[Path]]]:
-    """(dataset, year, the files the run reads) per dataset-year, links left out: what
-    ``dataset_files`` gives, from one listing of the directory."""
+    """(dataset, year, the files the run reads) per dataset-year, links left out, from one
+    listing of the directory."""
     from orchestration.ingest import DATASETS, validate_raw_dir
 
     layout = validate_raw_dir(raw_dir)

@@ -24,18 +24,15 @@ def new_parse_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{PARSE_DIR_PREFIX}{os.getpid()}-"))
 
 
-def remove_parse_dirs_left_behind(directory: Path | None = None) -> list[Path]:
-    """Remove the parse-ahead folders whose process no longer exists, and return them.
+def remove_parse_dirs_left_behind() -> None:
+    """Remove the parse-ahead folders whose process no longer exists.
 
     A folder whose process id was taken again by another process stays until that one is gone
     too; a folder named otherwise is never touched."""
-    removed = []
-    for folder in Path(directory or tempfile.gettempdir()).glob(f"{PARSE_DIR_PREFIX}*"):
+    for folder in Path(tempfile.gettempdir()).glob(f"{PARSE_DIR_PREFIX}*"):
         owner = folder.name.removeprefix(PARSE_DIR_PREFIX).partition("-")[0]
         if owner.isdigit() and not _process_exists(int(owner)):
             shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-    return removed
 
 
 def _process_exists(pid: int) -> bool:

@@ -160,11 +160,6 @@ def list_review_years(raw_dir: Path) -> list[int]:
     return validate_raw_dir(raw_dir).years
 
 
-def dataset_files(raw_dir: Path, dataset: str, review_year: int) -> list[Path]:
-    """The files of one dataset and year that are read (not ignored), sorted by name."""
-    return validate_raw_dir(raw_dir).read_paths(dataset, review_year)
-
-
 @dataclass(frozen=True)
 class FileIdentity:
     """What the file system says of a file without reading it: the device and inode it is, its
