@@ -29,17 +29,9 @@ def remove_parse_dirs_left_behind() -> None:
 
     A folder whose process id was taken again by another process stays until that one is gone
     too; a folder named otherwise is never touched."""
+    import psutil  # here: the dbt child imports this module on every invocation
+
     for folder in Path(tempfile.gettempdir()).glob(f"{PARSE_DIR_PREFIX}*"):
         owner = folder.name.removeprefix(PARSE_DIR_PREFIX).partition("-")[0]
-        if owner.isdigit() and not _process_exists(int(owner)):
+        if owner.isdigit() and not psutil.pid_exists(int(owner)):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
