@@ -298,6 +298,20 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     """Epilogs as written (the defaults are in each flag's help)."""
 
 
+_MEASURES_EPILOG = "measures: (read from commune_year's YAML when this help is printed)"
+
+
+class _ExplainFormatter(_Formatter):
+    """``explain``'s epilog lists the measures, read only when its help is printed: reading
+    them (the explain module and commune_year's YAML, about 0.1 s) is not every command's
+    start-up."""
+
+    def add_text(self, text: str | None) -> None:
+        if text == _MEASURES_EPILOG:
+            text = "measures: " + ", ".join(_measures())
+        super().add_text(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="poverty-warehouse",
@@ -408,7 +422,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--warehouse-dir", help=warehouse_help)
     p.set_defaults(handler=diff)
 
-    measures = _measures()
     p = commands.add_parser(
         "explain",
         help="trace a published number to its source rows",
@@ -419,8 +432,8 @@ def _parser() -> argparse.ArgumentParser:
             "arithmetic of its actual value and status; with --territory, the suspect or "
             "corrected crosswalk links the territory's figures across 2025 rest on."
         ),
-        epilog="measures: " + ", ".join(measures),
-        formatter_class=_Formatter,
+        epilog=_MEASURES_EPILOG,
+        formatter_class=_ExplainFormatter,
     )
     p.add_argument("--year", type=int, help="review year, e.g. 2024 (with --commune)")
     p.add_argument("--commune", help="commune code, leading zeros optional (with --year)")

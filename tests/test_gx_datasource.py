@@ -269,10 +269,11 @@ def test_decimals_convert_as_gx_does_without_walking_the_call_stack(database: Pa
     assert walked == []
 
 
-def test_scipy_stats_is_executed_at_its_first_use_not_when_gx_is_imported() -> None:
+def test_scipy_stats_and_altair_are_executed_at_first_use_not_when_gx_is_imported() -> None:
     """In a fresh interpreter, the gate's datasource imports Great Expectations (and every GX
-    core expectation) without executing scipy.stats (orchestration/gate/deferred_imports.py);
-    the first use of one of its names executes it, and an expectation then gets the real one."""
+    core expectation) without executing scipy.stats or altair
+    (orchestration/gate/deferred_imports.py); the first use of one of their names executes the
+    module, and an expectation then gets the real one."""
     code = textwrap.dedent(
         """
         import sys
@@ -281,11 +282,21 @@ def test_scipy_stats_is_executed_at_its_first_use_not_when_gx_is_imported() -> N
             expect_column_kl_divergence_to_be_less_than as kl,
         )
         executed_on_import = "scipy.stats._stats_py" in sys.modules
+        altair_on_import = "altair.vegalite" in sys.modules
         value = kl.stats.entropy([0.5, 0.5], [0.9, 0.1])
+        chart = kl.alt.Chart
         print(executed_on_import, "scipy.stats._stats_py" in sys.modules, round(value, 6))
+        print(altair_on_import, "altair.vegalite" in sys.modules, chart.__name__)
         """
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
-    assert done.stdout.split() == ["False", "True", "0.510826"]
+    assert done.stdout.split() == [
+        "False",
+        "True",
+        "0.510826",
+        "False",
+        "True",
+        "Chart",
+    ]

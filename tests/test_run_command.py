@@ -236,6 +236,20 @@ def test_help_documents_every_flag_the_exit_codes_and_the_measures(capsys):
         assert f"\n  {code}  " in parser.epilog
     explain_help = subparsers["explain"].format_help()
     assert all(measure in explain_help for measure in measures())
+    # Read for explain's help only, not at every command's start (a fresh interpreter).
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from orchestration.cli import _parser; _parser(); "
+            "print('orchestration.serve.explain' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert built.stdout.split() == ["False"]
     with pytest.raises(SystemExit) as exited:
         main(["--version"])
     assert exited.value.code == 0
