@@ -3,12 +3,12 @@
 Great Expectations imports every one of its core expectations when it is imported, and three of
 them (the KL-divergence and the two KS-test ones) import ``scipy.stats`` at their top: about
 0.5-0.7 s of a run's CPU (scipy.stats and what it imports, nearly 500 modules), for expectations
-the gate never evaluates. The KL-divergence one also imports ``altair`` (and with it jsonschema
-and narwhals: about 0.2 s), which it uses only to draw its own charts. :func:`defer_unused_imports`
-installs an import finder that gives those modules the standard library's lazy loader
-(``importlib.util.LazyLoader``): importing one returns at once, and the module is executed, whole
-and as usual, at the first use of any of its names. Nothing else changes: an expectation that
-uses one gets the real module.
+the gate never evaluates. The KL-divergence one also imports ``altair`` (its Vega-Lite modules
+and narwhals: about 0.2 s of CPU), which it uses only to draw its own charts.
+:func:`defer_unused_imports` installs an import finder that gives those modules the standard
+library's lazy loader (``importlib.util.LazyLoader``): importing one returns at once, and the
+module is executed, whole and as usual, at the first use of any of its names. Nothing else
+changes: an expectation that uses one gets the real module.
 
 The gate's package installs it (``orchestration/gate/__init__.py``) before anything imports Great
 Expectations; installing it imports nothing. No Dagster import.
